@@ -1,0 +1,38 @@
+# Trợ lý ảo Dịch vụ công — developer entry points. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+RASA_PY := .venv-rasa/bin/python
+ACT_PY := .venv-actions/bin/python
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help setup run train validate test test-unit test-rasa test-e2e eval-nlu build-index lint clean
+
+help: ## One line per target
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: ## Create both venvs, the embedding model and the knowledge index (idempotent)
+	@bash scripts/setup.sh
+
+run: setup train ## Start action server, Rasa server and the chat page on http://localhost:8080
+	@bash scripts/run.sh
+
+train: ## Train the Rasa model only when data/config/components changed
+	@$(RASA_PY) scripts/train_if_changed.py
+
+validate: ## rasa data validate --fail-on-warnings
+	@.venv-rasa/bin/rasa data validate --fail-on-warnings
+
+build-index: ## Build the knowledge index (only when stale)
+	@$(ACT_PY) -m knowledge build --if-stale
+
+lint: ## ruff over the project's Python code
+	@$(ACT_PY) -m ruff check actions channels knowledge nlu_components scripts tests
+
+test: setup train ## Everything: lint, unit tests, Rasa validate/story tests, NLU eval, end-to-end and browser tests
+	@bash scripts/test.sh
+
+eval-nlu: train ## NLU evaluation on the held-out split (intent F1 overall and without diacritics)
+	@$(RASA_PY) scripts/eval_nlu.py
+
+clean: ## Remove trained models, indexes and runtime data (keeps the venvs)
+	rm -rf models/*.tar.gz models/kb-index var/*.db .rasa results

@@ -1,0 +1,1 @@
+"""Services behind the thin Rasa actions (knowledge search, answer formatting, ...)."""

@@ -1,0 +1,80 @@
+"""The knowledge service the procedure action talks to: search plus structured lookups.
+
+Everything heavy (index, encoder, the 2,642 procedure files) is loaded on first use, once per process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional
+
+from knowledge.search import Hit, SearchResponse
+
+
+@dataclass
+class Resolution:
+    """What the procedure action should do for one message."""
+
+    kind: str  # "answer" | "faq" | "choose" | "ask_topic" | "unknown"
+    procedure: object = None
+    faq: object = None
+    candidates: List[Hit] = field(default_factory=list)
+    follow_up: bool = False
+
+
+class KnowledgeService:
+    """Find the procedure (or FAQ) a message is about, keeping the conversation's current one in mind."""
+
+    def __init__(self, searcher_factory: Optional[Callable] = None, store=None) -> None:
+        """``searcher_factory`` returns a searcher with ``search(text, top_k)``; defaults to the real index."""
+        if searcher_factory is None:
+            from knowledge.search import get_searcher
+
+            searcher_factory = get_searcher
+        if store is None:
+            from knowledge import store as default_store
+
+            store = default_store
+        self._searcher_factory = searcher_factory
+        self._store = store
+
+    def search(self, text: str, top_k: int = 5) -> SearchResponse:
+        """Hybrid search (see ``knowledge.search``)."""
+        return self._searcher_factory().search(text, top_k=top_k)
+
+    def procedure(self, code: Optional[str]):
+        """The structured procedure for ``code``, or None."""
+        return self._store.get_procedure(code) if code else None
+
+    def faq(self, code: str):
+        """The FAQ entry for an index code ``faq:<id>``, or None."""
+        wanted = code.split(":", 1)[-1]
+        return next((f for f in self._store.load_faq() if f.id == wanted), None)
+
+    def resolve(self, text: str, current_code: Optional[str], has_aspect: bool) -> Resolution:
+        """Decide between answering, asking to choose, asking for the topic and admitting ignorance.
+
+        A message that names no topic ("mất bao lâu?") or that the index cannot place while asking for an
+        aspect ("thế còn phí?") is a follow-up about the conversation's current procedure.
+        """
+        response = self.search(text)
+        current = self.procedure(current_code)
+        if response.no_topic or (response.abstain and has_aspect and current is not None):
+            if current is not None:
+                return Resolution("answer", procedure=current, follow_up=True)
+            return Resolution("ask_topic")
+        if response.abstain:
+            return Resolution("unknown", candidates=response.results)
+        top = response.results[0]
+        if response.ambiguous:
+            options = [h for h in response.results if h.kind == "procedure"][:3]
+            if len(options) > 1:
+                return Resolution("choose", candidates=options)
+        if top.kind == "faq":
+            entry = self.faq(top.code)
+            if entry is not None:
+                return Resolution("faq", faq=entry)
+        proc = self.procedure(top.code)
+        if proc is None:
+            return Resolution("unknown", candidates=response.results)
+        return Resolution("answer", procedure=proc)

@@ -1,0 +1,119 @@
+"""Command line interface: ``python -m knowledge {import,stats,quality} ...``.
+
+Subcommands are registered through :data:`COMMANDS`: each entry is a ``register(subparsers)``
+function that adds its parser and sets ``func`` (called with the parsed args, returns an exit code).
+Other modules add commands with :func:`add_command`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+Register = Callable[[argparse._SubParsersAction], None]
+COMMANDS: dict[str, Register] = {}
+
+
+def add_command(name: str) -> Callable[[Register], Register]:
+    """Decorator registering a subcommand's ``register(subparsers)`` function."""
+
+    def deco(fn: Register) -> Register:
+        COMMANDS[name] = fn
+        return fn
+
+    return deco
+
+
+@add_command("import")
+def _register_import(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import", help="parse the portal crawl into knowledge/data/procedures/*.json")
+    p.add_argument("source", type=Path, help="procedures.jsonl(.gz)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default knowledge/data/procedures)")
+
+    def run(args: argparse.Namespace) -> int:
+        from knowledge.importer import import_source
+
+        summary = import_source(args.source, args.out)
+        print(json.dumps(summary, ensure_ascii=False))
+        return 0
+
+    p.set_defaults(func=run)
+
+
+def field_counts(procs: list) -> dict[str, int]:
+    """How many procedures have a non-empty value for each top-level field."""
+    from knowledge.schema import Procedure
+
+    counts: dict[str, int] = {}
+    for name in Procedure.model_fields:
+        n = 0
+        for proc in procs:
+            value = getattr(proc, name)
+            if name == "agencies":
+                value = any(value.model_dump().values())
+            if value not in (None, "", [], {}):
+                n += 1
+        counts[name] = n
+    return counts
+
+
+@add_command("stats")
+def _register_stats(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("stats", help="counts of procedures, FAQ entries and parsed fields")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--root", type=Path, default=None, help="data folder (default knowledge/data)")
+
+    def run(args: argparse.Namespace) -> int:
+        from knowledge.store import load_faq, load_procedures
+
+        procs = load_procedures(args.root)
+        stats = {"procedures": len(procs), "faq": len(load_faq(args.root)), "fields": field_counts(procs)}
+        if args.json:
+            print(json.dumps(stats, ensure_ascii=False, sort_keys=True))
+        else:
+            print(f"procedures: {stats['procedures']}  faq: {stats['faq']}")
+            for name, n in stats["fields"].items():
+                print(f"  {name:15s} {n}")
+        return 0
+
+    p.set_defaults(func=run)
+
+
+@add_command("quality")
+def _register_quality(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("quality", help="per-field parse quality against the raw source")
+    p.add_argument("source", type=Path, nargs="?", default=None, help="procedures.jsonl(.gz)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib.util
+
+        script = Path(__file__).resolve().parents[1] / "scripts" / "parse_quality.py"
+        spec = importlib.util.spec_from_file_location("parse_quality", script)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.main(args.source, as_json=args.json)
+
+    p.set_defaults(func=run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(prog="python -m knowledge", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for register in COMMANDS.values():
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

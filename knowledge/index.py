@@ -1,0 +1,207 @@
+"""Building the knowledge index: a folder with config.json, the faiss file, BM25 and the entries.
+
+Indexing is separate from querying (``knowledge.search``). The folder layout::
+
+    config.json     model, dimension, faiss type, source hash, build time, counts
+    dense.faiss     normalised vectors (each entry as written and without diacritics), inner product
+    vectors.json    row -> entry number for the faiss rows
+    bm25/           bm25s index over folded syllables + underthesea compounds
+    entries.jsonl   one line per entry: id, kind, code, name, url, aliases (folded)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, List, Optional
+
+import numpy as np
+
+from knowledge.text import fold, lexical_tokens, syllables, unique
+
+INDEX_VERSION = 1
+FLAT_LIMIT = 20_000  # above this many vectors an HNSW graph replaces exact search
+
+
+@dataclass
+class IndexEntry:
+    """One searchable thing: a procedure or a curated FAQ entry."""
+
+    id: str
+    kind: str  # "procedure" | "faq"
+    code: str
+    name: str
+    url: str = ""
+    aliases: List[str] = field(default_factory=list)
+    description: str = ""
+    extra: str = ""  # field, levels, result: searchable context that is not the name
+
+    def dense_texts(self) -> List[str]:
+        """Passages to embed: as written and diacritics-stripped (citizens type both)."""
+        text = self.name
+        if self.description:
+            text += ". " + self.description
+        if self.aliases:
+            text += ". Còn gọi là: " + "; ".join(self.aliases[:6])
+        return unique([text, fold(text)])
+
+    def lexical_text(self) -> str:
+        """Text for BM25: name and aliases weigh most, so they are repeated."""
+        return " . ".join([self.name, self.name, *self.aliases, self.description, self.extra])
+
+
+def entries_from_store(knowledge_dir: Optional[Path] = None) -> List[IndexEntry]:
+    """Every procedure and FAQ entry of the knowledge base as index entries."""
+    from knowledge import store
+
+    entries: List[IndexEntry] = []
+    for proc in store.load_procedures(knowledge_dir):
+        entries.append(
+            IndexEntry(
+                id=proc.code,
+                kind="procedure",
+                code=proc.code,
+                name=proc.name,
+                url=proc.url or "",
+                aliases=list(proc.aliases or []),
+                description=proc.description or "",
+                extra=" . ".join(x for x in [proc.field or ""] if x),
+            )
+        )
+    for faq in store.load_faq(knowledge_dir):
+        entries.append(
+            IndexEntry(
+                id=f"faq:{faq.id}",
+                kind="faq",
+                code=f"faq:{faq.id}",
+                name=faq.questions[0],
+                url=faq.source or "",
+                aliases=list(faq.questions),
+                description="",
+                extra="",
+            )
+        )
+    return entries
+
+
+def source_hash(knowledge_dir: Optional[Path] = None) -> str:
+    """Hash of the knowledge files the index is built from (stale when it differs)."""
+    from knowledge import store
+
+    root = Path(knowledge_dir) if knowledge_dir else store.default_dir()
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def read_config(index_dir: Path) -> Optional[dict]:
+    """The index's config.json, or None if there is no complete index."""
+    path = Path(index_dir) / "config.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_stale(index_dir: Path, src_hash: str, encoder_name: str) -> bool:
+    """Whether the index must be rebuilt (missing, other source, other encoder or format)."""
+    config = read_config(index_dir)
+    if not config:
+        return True
+    if not all((Path(index_dir) / name).exists() for name in ("dense.faiss", "entries.jsonl", "bm25")):
+        return True
+    return (
+        config.get("source_hash") != src_hash
+        or config.get("model") != encoder_name
+        or config.get("index_version") != INDEX_VERSION
+    )
+
+
+def build_faiss(vectors: np.ndarray, flat_limit: int = FLAT_LIMIT):
+    """Exact inner-product index for a province-sized KB, HNSW for a very large one."""
+    import faiss
+
+    dim = vectors.shape[1]
+    if len(vectors) <= flat_limit:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def build_index(
+    entries: List[IndexEntry],
+    encoder,
+    out_dir: Path,
+    src_hash: str,
+    progress: Optional[Callable[[Iterable], Iterable]] = None,
+    batch_size: int = 64,
+) -> dict:
+    """Encode, index and write ``entries`` into ``out_dir`` (atomically: built beside, then renamed)."""
+    import bm25s
+    import faiss
+
+    started = time.time()
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(out_dir.name + ".building")
+    if tmp.exists():
+        import shutil
+
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+
+    rows: List[int] = []
+    texts: List[str] = []
+    for number, entry in enumerate(entries):
+        for text in entry.dense_texts():
+            rows.append(number)
+            texts.append(text)
+    batches = range(0, len(texts), batch_size)
+    chunks = []
+    for start in progress(batches) if progress else batches:
+        chunks.append(encoder.encode_passages(texts[start : start + batch_size]))
+    vectors = np.vstack(chunks).astype(np.float32) if chunks else np.zeros((0, encoder.dimension), np.float32)
+    index = build_faiss(vectors)
+    faiss.write_index(index, str(tmp / "dense.faiss"))
+    (tmp / "vectors.json").write_text(json.dumps(rows), encoding="utf-8")
+
+    corpus = [lexical_tokens(entry.lexical_text()) for entry in entries]
+    bm25 = bm25s.BM25()
+    bm25.index(corpus, show_progress=False)
+    bm25.save(str(tmp / "bm25"))
+
+    with open(tmp / "entries.jsonl", "w", encoding="utf-8") as handle:
+        for entry in entries:
+            record = asdict(entry)
+            record["folded_aliases"] = unique(fold(a) for a in [entry.name, *entry.aliases])
+            record["syllables"] = sorted(set(syllables(entry.lexical_text())))
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    config = {
+        "index_version": INDEX_VERSION,
+        "model": encoder.name,
+        "dimension": int(vectors.shape[1]) if len(vectors) else int(encoder.dimension),
+        "faiss": type(index).__name__,
+        "entries": len(entries),
+        "vectors": int(len(vectors)),
+        "source_hash": src_hash,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "build_seconds": round(time.time() - started, 2),
+    }
+    (tmp / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if out_dir.exists():
+        import shutil
+
+        shutil.rmtree(out_dir)
+    tmp.rename(out_dir)
+    return config

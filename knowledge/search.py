@@ -1,0 +1,178 @@
+"""Hybrid search over the knowledge index: dense (faiss) + BM25 + alias matches, with abstention.
+
+The searcher loads the index folder once; the encoder loads lazily on the first query.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from knowledge.text import content_words, fold, lexical_tokens, strip_question
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    """Weights and thresholds of the fused score (tuned on the dev set by ``scripts/tune_search.py``)."""
+
+    w_dense: float = 0.45
+    w_lexical: float = 0.2
+    w_coverage: float = 0.2
+    w_alias: float = 0.15
+    dense_floor: float = 0.75  # e5 cosines live in a narrow band; map [floor, floor+span] to [0, 1]
+    dense_span: float = 0.17
+    abstain_below: float = 0.45
+    ambiguous_margin: float = 0.02
+    candidates: int = 50
+
+    @classmethod
+    def load(cls, path: Optional[Path]) -> "FusionParams":
+        """Params from a JSON file (keys as the fields), defaults for missing keys or file."""
+        if path and Path(path).exists():
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        return cls()
+
+
+@dataclass
+class Hit:
+    """One ranked entry with the parts of its score."""
+
+    code: str
+    name: str
+    kind: str
+    url: str
+    score: float
+    dense: float = 0.0
+    lexical: float = 0.0
+    coverage: float = 0.0
+    alias: float = 0.0
+
+
+@dataclass
+class SearchResponse:
+    """What a search returns; ``abstain`` means: do not answer from the knowledge base."""
+
+    query: str
+    abstain: bool
+    ambiguous: bool = False
+    no_topic: bool = False  # the question names no topic at all (e.g. only "mất bao lâu?")
+    results: List[Hit] = field(default_factory=list)
+
+    def to_json(self, top_k: Optional[int] = None) -> dict:
+        """The CLI's stable JSON contract."""
+        hits = self.results[:top_k] if top_k else self.results
+        return {
+            "query": self.query,
+            "abstain": self.abstain,
+            "results": [{"code": h.code, "name": h.name, "score": round(h.score, 4)} for h in hits],
+        }
+
+    def debug(self) -> dict:
+        """Everything, for tuning and the console."""
+        data = asdict(self)
+        return data
+
+
+class Searcher:
+    """Query a built index folder."""
+
+    def __init__(self, index_dir: Path, encoder, params: Optional[FusionParams] = None) -> None:
+        """Load the index files; the encoder itself loads on first use."""
+        import bm25s
+        import faiss
+
+        self.index_dir = Path(index_dir)
+        config_path = self.index_dir / "config.json"
+        if not config_path.exists():
+            raise FileNotFoundError(
+                f"Knowledge index missing at {self.index_dir}: run `python -m knowledge build`."
+            )
+        self.config = json.loads(config_path.read_text(encoding="utf-8"))
+        if self.config.get("model") != encoder.name:
+            raise ValueError(
+                f"Index built with encoder {self.config.get('model')!r}, but {encoder.name!r} is configured: "
+                "rebuild it with `python -m knowledge build`."
+            )
+        self.encoder = encoder
+        self.params = params or FusionParams.load(self.index_dir / "fusion.json")
+        self.dense = faiss.read_index(str(self.index_dir / "dense.faiss"))
+        self.rows = np.asarray(json.loads((self.index_dir / "vectors.json").read_text()), dtype=np.int64)
+        self.bm25 = bm25s.BM25.load(str(self.index_dir / "bm25"))
+        self.entries: List[dict] = []
+        with open(self.index_dir / "entries.jsonl", encoding="utf-8") as handle:
+            for line in handle:
+                self.entries.append(json.loads(line))
+        self.syllable_sets = [set(e.get("syllables", [])) for e in self.entries]
+        self.alias_patterns = [
+            [(len(a.split()), re.compile(r"\b" + re.escape(a) + r"\b")) for a in e.get("folded_aliases", []) if a]
+            for e in self.entries
+        ]
+        self.by_code: Dict[str, int] = {e["code"]: i for i, e in enumerate(self.entries)}
+
+    # -- scoring parts -------------------------------------------------------------------------------------
+    def _dense_scores(self, query: str, k: int) -> Dict[int, float]:
+        vector = self.encoder.encode_queries([query]).astype(np.float32)
+        scores, ids = self.dense.search(vector, min(k * 2, self.dense.ntotal))
+        best: Dict[int, float] = {}
+        for score, row in zip(scores[0], ids[0]):
+            if row < 0:
+                continue
+            entry = int(self.rows[row])
+            best[entry] = max(best.get(entry, -1.0), float(score))
+        return best
+
+    def _alias_score(self, number: int, folded_query: str, n_content: int) -> float:
+        best = 0.0
+        for n_words, pattern in self.alias_patterns[number]:
+            if n_words >= 2 and pattern.search(folded_query):
+                best = max(best, min(1.0, n_words / max(n_content, 1)))
+        return best
+
+    def search(self, query: str, top_k: int = 5) -> SearchResponse:
+        """Rank entries for ``query``; decide abstention and ambiguity."""
+        p = self.params
+        query = (query or "").strip()
+        content = content_words(query)
+        if not content:
+            return SearchResponse(query=query, abstain=True, no_topic=True)
+        folded_query = fold(query)
+        dense = self._dense_scores(query, p.candidates)
+        tokens = lexical_tokens(strip_question(query))
+        lex_all = self.bm25.get_scores(tokens) if tokens else np.zeros(len(self.entries))
+        lex_max = float(lex_all.max()) if len(lex_all) else 0.0
+        lex_top = np.argsort(-lex_all)[: p.candidates] if lex_max > 0 else []
+        candidates = set(dense) | {int(i) for i in lex_top}
+        hits: List[Hit] = []
+        for number in candidates:
+            entry = self.entries[number]
+            d = float(np.clip((dense.get(number, 0.0) - p.dense_floor) / p.dense_span, 0.0, 1.0))
+            lexical = float(lex_all[number] / lex_max) if lex_max > 0 else 0.0
+            coverage = sum(1 for w in content if w in self.syllable_sets[number]) / len(content)
+            alias = self._alias_score(number, folded_query, len(content))
+            score = p.w_dense * d + p.w_lexical * lexical + p.w_coverage * coverage + p.w_alias * alias
+            hits.append(
+                Hit(entry["code"], entry["name"], entry["kind"], entry.get("url", ""), score, d, lexical, coverage, alias)
+            )
+        hits.sort(key=lambda h: (-h.score, h.code))
+        abstain = not hits or hits[0].score < p.abstain_below
+        ambiguous = (
+            not abstain and len(hits) > 1 and hits[0].score - hits[1].score < p.ambiguous_margin
+        )
+        return SearchResponse(query=query, abstain=abstain, ambiguous=ambiguous, results=hits[: max(top_k, 1)])
+
+
+@lru_cache(maxsize=1)
+def get_searcher() -> Searcher:
+    """The process-wide searcher for the configured index and encoder (loaded once)."""
+    from knowledge.encoder import encoder_from_config
+    from settings import get_settings
+
+    settings = get_settings()
+    return Searcher(settings.index_dir, encoder_from_config(settings.encoder))

@@ -1,0 +1,128 @@
+"""Dependency-free Vietnamese text normalisation helpers.
+
+Used by the Rasa tokenizer (``vi_tokenizer``) and by the knowledge search in the actions
+server, so this module must only use the standard library.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+TEENCODE_PATH = Path(__file__).with_name("teencode.tsv")
+
+# D-with-stroke look-alikes users paste from other keyboards/encodings: Đ, Ð (Icelandic Eth), Ɖ (African D).
+_D_VARIANTS = {
+    "đ": "d",
+    "Đ": "D",
+    "Ð": "D",
+    "ð": "d",
+    "Ɖ": "D",
+    "ɖ": "d",
+}
+
+# A "word" is a run of letters/digits; combining marks are included so NFD text is not split mid-word.
+WORD_RE = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+")
+
+
+def _fold_char(char: str) -> str:
+    """Fold one character: strip combining marks and map D-with-stroke variants to plain d."""
+    if char in _D_VARIANTS:
+        return _D_VARIANTS[char]
+    if ord(char) < 128:
+        return char
+    decomposed = unicodedata.normalize("NFD", char)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def fold_diacritics(text: str) -> str:
+    """Remove Vietnamese diacritics (tone and vowel marks) and map đ/Đ/Ð to d/D.
+
+    Case is preserved. Works for both composed (NFC) and decomposed (NFD) input.
+
+    >>> fold_diacritics("Đăng ký khai sinh")
+    'Dang ky khai sinh'
+    """
+    return "".join(_fold_char(c) for c in text)
+
+
+def fold_with_offsets(text: str, lowercase: bool = True) -> Tuple[str, List[int]]:
+    """Fold ``text`` (and optionally lowercase it) keeping a map back to original offsets.
+
+    Returns ``(folded, offsets)`` where ``offsets[i]`` is the index in ``text`` of the character
+    that produced ``folded[i]``. Standalone combining marks (NFD input) produce no output.
+    """
+    out: List[str] = []
+    offsets: List[int] = []
+    for index, char in enumerate(text):
+        folded = _fold_char(char.lower() if lowercase else char)
+        for piece in folded:
+            out.append(piece)
+            offsets.append(index)
+    return "".join(out), offsets
+
+
+def match_key(text: str) -> str:
+    """Comparable key for a word or phrase: NFC, lowercase, diacritics folded, spaces collapsed."""
+    return " ".join(fold_diacritics(unicodedata.normalize("NFC", text).lower()).split())
+
+
+@lru_cache(maxsize=1)
+def _default_teencode() -> Dict[str, str]:
+    return _read_teencode(TEENCODE_PATH)
+
+
+def load_teencode(path: Optional[str] = None) -> Dict[str, str]:
+    """Load the teencode/abbreviation table (``key<TAB>expansion`` lines, ``#`` comments).
+
+    Keys are lowercase NFC forms; expansions are lowercase Vietnamese with diacritics. Without ``path``
+    the packaged ``teencode.tsv`` is used (read once and cached; do not mutate the result).
+    """
+    return _default_teencode() if path is None else _read_teencode(Path(path))
+
+
+def _read_teencode(source: Path) -> Dict[str, str]:
+    table: Dict[str, str] = {}
+    for raw in source.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, _, expansion = line.partition("\t")
+        key = unicodedata.normalize("NFC", key.strip().lower())
+        expansion = unicodedata.normalize("NFC", " ".join(expansion.split()).lower())
+        if key and expansion:
+            table[key] = expansion
+    return table
+
+
+def expand_word(word: str, table: Optional[Dict[str, str]] = None) -> str:
+    """Expand a single word if it is a known teencode/abbreviation; otherwise return it unchanged.
+
+    The lookup is case-insensitive on the NFC form, e.g. ``"Ko"`` -> ``"không"``.
+    """
+    table = load_teencode() if table is None else table
+    return table.get(unicodedata.normalize("NFC", word).lower(), word)
+
+
+def expand_teencode(text: str, table: Optional[Dict[str, str]] = None) -> str:
+    """Replace teencode/abbreviation words in ``text`` by their full form, keeping everything else.
+
+    >>> expand_teencode("e muốn đk cccd thì cần j")
+    'em muốn đăng ký căn cước công dân thì cần gì'
+    """
+    table = load_teencode() if table is None else table
+    text = unicodedata.normalize("NFC", text)
+    return WORD_RE.sub(lambda m: table.get(m.group(0).lower(), m.group(0)), text)
+
+
+def normalize_for_match(text: str, table: Optional[Dict[str, str]] = None) -> str:
+    """Normalise free text for accent-insensitive matching and search.
+
+    NFC, lowercase, teencode expanded, diacritics folded, punctuation dropped and whitespace
+    collapsed: ``"Làm CCCD ở đâu?"`` and ``"lam can cuoc cong dan o dau"`` give the same string.
+    """
+    expanded = expand_teencode(unicodedata.normalize("NFC", text).lower(), table)
+    return " ".join(fold_diacritics(w) for w in WORD_RE.findall(expanded))

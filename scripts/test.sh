@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make test`: every check, in order of cost; exits non-zero if any fails (all still run).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$(pwd)" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+mkdir -p reports
+failed=()
+run() {  # run <name> <command...>
+  local name=$1; shift
+  printf '\n\033[1m=== %s ===\033[0m\n' "$name"
+  local t0=$SECONDS
+  if "$@"; then echo "--- $name: OK ($((SECONDS - t0)) s)"; else echo "--- $name: FAILED ($((SECONDS - t0)) s)"; failed+=("$name"); fi
+}
+
+run "ruff" .venv-actions/bin/python -m ruff check actions channels knowledge nlu_components scripts tests settings.py
+run "unit tests (action venv)" .venv-actions/bin/python -m pytest -q tests/unit
+run "unit tests (Rasa venv)" .venv-rasa/bin/python -m pytest -q tests/rasa
+run "rasa data validate" .venv-rasa/bin/rasa data validate --fail-on-warnings
+run "rasa test (conversation stories)" .venv-rasa/bin/rasa test core --stories tests/test_stories.yml \
+  --model models/tthc.tar.gz --out results/stories --fail-on-prediction-errors
+run "NLU held-out evaluation" .venv-rasa/bin/python scripts/eval_nlu.py
+run "end-to-end and browser tests" .venv-actions/bin/python -m pytest -q tests/e2e
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'FAILED: %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "All checks passed."

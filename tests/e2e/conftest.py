@@ -1,0 +1,129 @@
+"""Starts the real stack (action server, Rasa server, chat page) on free loopback ports for e2e tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+ACTIONS_PY = ROOT / ".venv-actions" / "bin" / "python"
+MODEL = ROOT / "models" / "tthc.tar.gz"
+
+
+def free_port() -> int:
+    """A port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, seconds: float, proc: subprocess.Popen, log: Path) -> None:
+    """Poll ``url`` until it answers 200; fail with the process log if it dies or times out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"{url} process exited early:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url} not ready after {seconds} s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+class Stack:
+    """The running processes and their URLs."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.rasa_port, self.actions_port, self.web_port = free_port(), free_port(), free_port()
+        self.rasa_url = f"http://127.0.0.1:{self.rasa_port}"
+        self.actions_url = f"http://127.0.0.1:{self.actions_port}"
+        self.web_url = f"http://127.0.0.1:{self.web_port}/"
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        self.procs: dict = {}
+        (workdir / "endpoints.yml").write_text(
+            f'action_endpoint:\n  url: "{self.actions_url}/webhook"\n'
+            f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{workdir / "tracker.db"}"\n'
+        )
+        (workdir / "credentials.yml").write_text(
+            f'channels.rest.ResilientRestInput:\n  action_health_url: "{self.actions_url}/health"\n'
+        )
+
+    def _start(self, name: str, cmd: list) -> subprocess.Popen:
+        log = self.workdir / f"{name}.log"
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+        self.procs[name] = proc
+        return proc
+
+    def start_actions(self) -> None:
+        """Start (or restart) the action server and wait for its health route."""
+        proc = self._start(
+            "actions", [str(ACTIONS_PY), "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.actions_port)]
+        )
+        wait_http(f"{self.actions_url}/health", 120, proc, self.workdir / "actions.log")
+
+    def stop(self, name: str) -> None:
+        """Terminate one process and wait for it."""
+        proc = self.procs.pop(name, None)
+        if proc and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def start(self) -> None:
+        """Start everything and wait until each answers."""
+        self.start_actions()
+        rasa = self._start(
+            "rasa",
+            [str(RASA_BIN), "run", "--model", str(MODEL), "--port", str(self.rasa_port), "--cors", "*",
+             "--credentials", str(self.workdir / "credentials.yml"),
+             "--endpoints", str(self.workdir / "endpoints.yml")],
+        )
+        web = self._start(
+            "web",
+            [sys.executable, str(ROOT / "scripts" / "serve_web.py"), "--host", "127.0.0.1",
+             "--port", str(self.web_port), "--rasa-url", self.rasa_url],
+        )
+        wait_http(f"{self.rasa_url}/webhooks/rest/", 300, rasa, self.workdir / "rasa.log")
+        wait_http(f"{self.web_url}healthz", 30, web, self.workdir / "web.log")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """The whole assistant running on loopback."""
+    if not MODEL.exists():
+        pytest.fail("No trained model at models/tthc.tar.gz: run `make train` (make test does it).")
+    running = Stack(tmp_path_factory.mktemp("stack"))
+    try:
+        running.start()
+        yield running
+    finally:
+        for name in list(running.procs):
+            running.stop(name)
+
+
+@pytest.fixture(scope="session")
+def live_stack(stack):
+    """URLs of the running stack, for the browser tests."""
+    return {"web_url": stack.web_url, "rasa_url": stack.rasa_url}
+
+
+def say(stack: Stack, sender: str, text: str) -> list:
+    """Send one message through the REST channel and return the bot's messages."""
+    resp = requests.post(
+        f"{stack.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60
+    )
+    assert resp.status_code == 200, resp.text
+    return resp.json()

@@ -1,0 +1,52 @@
+"""End-to-end: the real Rasa and action servers answer through the REST channel."""
+
+from __future__ import annotations
+
+import time
+
+from tests.e2e.conftest import say
+
+
+def texts(messages: list) -> str:
+    """All bot texts of one turn, joined."""
+    return "\n".join(m.get("text", "") for m in messages)
+
+
+def test_greeting_gets_a_vietnamese_answer(stack):
+    reply = texts(say(stack, "e2e-greet", "xin chào"))
+    assert reply.strip()
+    assert any(ch in reply for ch in "àáảãạăâđêôơưếềệốồộớờợứừự"), reply
+
+
+def test_birth_registration_documents(stack):
+    started = time.perf_counter()
+    reply = texts(say(stack, "e2e-birth", "làm giấy khai sinh cần giấy tờ gì"))
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    print(f"\nturn latency (REST, procedure question): {elapsed_ms:.0f} ms")
+    assert "Đăng ký khai sinh" in reply, reply
+    assert "Giấy tờ phải nộp" in reply, reply
+    assert "Tờ khai" in reply or "tờ khai" in reply, reply
+    assert "dichvucong.gov.vn" in reply, reply
+
+
+def test_follow_up_keeps_the_procedure(stack):
+    say(stack, "e2e-follow", "làm giấy khai sinh cần giấy tờ gì")
+    reply = texts(say(stack, "e2e-follow", "mất bao lâu?"))
+    assert "Đăng ký khai sinh" in reply, reply
+    assert "Thời hạn giải quyết" in reply, reply
+
+
+def test_empty_message_gets_a_polite_reply(stack):
+    reply = texts(say(stack, "e2e-empty", "   "))
+    assert "chưa nhập nội dung" in reply
+
+
+def test_action_server_down_gives_apology_then_recovers(stack):
+    stack.stop("actions")
+    try:
+        reply = texts(say(stack, "e2e-down", "làm giấy khai sinh cần giấy tờ gì"))
+        assert "Xin lỗi" in reply and "sự cố" in reply, reply
+    finally:
+        stack.start_actions()
+    reply = texts(say(stack, "e2e-down", "đăng ký khai sinh cần giấy tờ gì"))
+    assert "Đăng ký khai sinh" in reply, reply

@@ -1,0 +1,135 @@
+"""The actions, run with tracker fixtures and a CollectingDispatcher over a fake searcher."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.actions_dialogue import ActionHandleFallback, ActionHandoff, consecutive_fallbacks
+from actions.actions_procedure import ActionAnswerProcedure
+from actions.services.knowledge_service import KnowledgeService
+from knowledge.search import Hit, SearchResponse
+from tests.unit.conftest import make_tracker
+
+
+class FakeSearcher:
+    """Returns a canned response per query; records what it was asked."""
+
+    def __init__(self, responses):
+        self.responses = responses
+        self.asked = []
+
+    def search(self, text, top_k=5):
+        self.asked.append(text)
+        return self.responses.get(text) or SearchResponse(query=text, abstain=True)
+
+
+class FakeStore:
+    def __init__(self, procedures):
+        self.procedures = {p.code: p for p in procedures}
+
+    def get_procedure(self, code):
+        return self.procedures.get(code)
+
+    def load_faq(self):
+        return []
+
+
+def hit(code, name, score):
+    return Hit(code=code, name=name, kind="procedure", url="", score=score)
+
+
+def run(action, tracker):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker, {}))
+    return dispatcher.messages, events
+
+
+def make_action(birth_registration, responses):
+    service = KnowledgeService(searcher_factory=lambda: FakeSearcher(responses), store=FakeStore([birth_registration]))
+    return ActionAnswerProcedure(service=service)
+
+
+def test_answers_documents_and_sets_slots(birth_registration):
+    q = "làm giấy khai sinh cần giấy tờ gì"
+    action = make_action(birth_registration, {q: SearchResponse(q, False, results=[hit("1.001193", "Đăng ký khai sinh", 0.9)])})
+    tracker = make_tracker(q, "ask_procedure", entities=[{"entity": "aspect", "value": "documents"}])
+    messages, events = run(action, tracker)
+    assert messages[0]["text"].startswith("**Đăng ký khai sinh** (mã thủ tục 1.001193)\nGiấy tờ phải nộp:")
+    assert {"event": "slot", "name": "procedure_code", "value": "1.001193", "timestamp": None} in events
+    assert {"event": "slot", "name": "aspect", "value": "documents", "timestamp": None} in events
+
+
+def test_follow_up_without_topic_uses_current_procedure(birth_registration):
+    q = "mất bao lâu?"
+    action = make_action(birth_registration, {q: SearchResponse(q, True, no_topic=True)})
+    tracker = make_tracker(q, "ask_procedure", entities=[{"entity": "aspect", "value": "duration"}],
+                           slots={"procedure_code": "1.001193"})
+    messages, _ = run(action, tracker)
+    assert "Thời hạn giải quyết:\n- Trực tiếp: 1 Ngày làm việc" in messages[0]["text"]
+
+
+def test_no_topic_and_no_context_asks_which_procedure(birth_registration):
+    q = "phí bao nhiêu?"
+    action = make_action(birth_registration, {q: SearchResponse(q, True, no_topic=True)})
+    messages, _ = run(action, make_tracker(q, "ask_procedure", entities=[{"entity": "aspect", "value": "fee"}]))
+    assert messages[0]["text"].startswith("Bạn đang hỏi về thủ tục nào ạ?")
+
+
+def test_unknown_topic_is_admitted_with_handoff_button(birth_registration):
+    q = "thủ tục cấp phép bay drone trên sao Hỏa"
+    action = make_action(birth_registration, {})
+    messages, events = run(action, make_tracker(q, "ask_procedure"))
+    assert messages[0]["text"].startswith("Xin lỗi, tôi chưa có thông tin về nội dung này")
+    assert messages[0]["buttons"] == [{"title": "Gặp cán bộ hỗ trợ", "payload": "/request_human"}]
+    assert events == []
+
+
+def test_close_candidates_become_buttons(birth_registration):
+    q = "đăng ký khai sinh"
+    response = SearchResponse(q, False, ambiguous=True, results=[
+        hit("1.001193", "Đăng ký khai sinh", 0.80), hit("1.000656", "Đăng ký khai sinh lưu động", 0.79)])
+    messages, _ = run(make_action(birth_registration, {q: response}), make_tracker(q, "ask_procedure"))
+    assert messages[0]["text"] == "Bạn muốn hỏi thủ tục nào dưới đây?"
+    assert [b["payload"] for b in messages[0]["buttons"]] == [
+        '/choose_procedure{"procedure_code":"1.001193"}', '/choose_procedure{"procedure_code":"1.000656"}']
+
+
+def test_choose_button_answers_the_remembered_aspect(birth_registration):
+    action = make_action(birth_registration, {})
+    tracker = make_tracker('/choose_procedure{"procedure_code":"1.001193"}', "choose_procedure",
+                           entities=[{"entity": "procedure_code", "value": "1.001193"}], slots={"aspect": "fee"})
+    messages, _ = run(action, tracker)
+    assert "Phí, lệ phí:\n- Trực tiếp: Miễn phí" in messages[0]["text"]
+
+
+def test_search_failure_gives_apology(birth_registration):
+    class Broken:
+        def search(self, text, top_k=5):
+            raise RuntimeError("index corrupt")
+
+    service = KnowledgeService(searcher_factory=lambda: Broken(), store=FakeStore([birth_registration]))
+    messages, _ = run(ActionAnswerProcedure(service=service), make_tracker("làm căn cước", "ask_procedure"))
+    assert messages[0]["text"].startswith("Xin lỗi, hệ thống tra cứu thủ tục đang gặp sự cố.")
+
+
+def _fallback_event(text):
+    return {"event": "user", "text": text, "parse_data": {"intent": {"name": "nlu_fallback"}}}
+
+
+def test_first_fallback_asks_to_rephrase_second_offers_handoff():
+    first = make_tracker("asdf qwer", "nlu_fallback", events=[_fallback_event("asdf qwer")])
+    assert consecutive_fallbacks(first) == 1
+    messages, _ = run(ActionHandleFallback(), first)
+    assert messages[0]["text"].startswith("Xin lỗi, tôi chưa hiểu rõ câu hỏi.")
+    second = make_tracker("zzz", "nlu_fallback", events=[_fallback_event("asdf"), {"event": "bot", "text": "..."},
+                                                          _fallback_event("zzz")])
+    assert consecutive_fallbacks(second) == 2
+    messages, _ = run(ActionHandleFallback(), second)
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/affirm", "/deny"]
+
+
+def test_handoff_gives_the_hotline():
+    messages, _ = run(ActionHandoff(), make_tracker("cho tôi gặp cán bộ", "request_human"))
+    assert "18001096" in messages[0]["text"]

@@ -1,0 +1,46 @@
+"""Answer formatting per aspect, on a real procedure's fields."""
+
+from __future__ import annotations
+
+from actions.services.answers import bullet_list, fee_text, format_answer, shorten, vnd
+from knowledge.schema import Fee
+
+
+def test_documents_answer_lists_both_sections_with_quantities(birth_registration):
+    text = format_answer(birth_registration, "documents")
+    assert text.splitlines()[0] == "**Đăng ký khai sinh** (mã thủ tục 1.001193)"
+    assert "Giấy tờ phải nộp:\n- Tờ khai đăng ký khai sinh theo mẫu (1 bản chính)\n- Bản chính Giấy chứng sinh (1 bản chính)" in text
+    assert "Giấy tờ phải xuất trình:\n- Giấy tờ tùy thân của người đi đăng ký khai sinh (1 bản chính)" in text
+    assert text.endswith("Nguồn: Cổng Dịch vụ công quốc gia — https://dichvucong.gov.vn/thu-tuc-hanh-chinh/example")
+
+
+def test_fee_duration_online_and_legal_basis(birth_registration):
+    assert "- Trực tiếp: Miễn phí\n- Trực tuyến: Miễn phí" in format_answer(birth_registration, "fee")
+    assert "- Trực tiếp: 1 Ngày làm việc" in format_answer(birth_registration, "duration")
+    assert "**có thể nộp trực tuyến**" in format_answer(birth_registration, "online")
+    assert "- Luật Hộ tịch 2014 (60/2014/QH13)" in format_answer(birth_registration, "legal_basis")
+    assert "1. Bước 1: Người yêu cầu nộp hồ sơ." in format_answer(birth_registration, "steps")
+
+
+def test_overview_when_no_aspect(birth_registration):
+    text = format_answer(birth_registration, None)
+    assert "- Nơi thực hiện: Ủy ban nhân dân cấp xã" in text
+    assert "- Phí, lệ phí: Miễn phí" in text
+    assert "- Nộp trực tuyến: có" in text
+
+
+def test_suspect_fee_is_not_stated_as_fact():
+    assert fee_text(Fee(amount_vnd=12, text="12 Đồng", suspect=True)).startswith("chưa xác định rõ")
+    assert fee_text(Fee(amount_vnd=50000, text="Lệ phí : 50.000 Đồng")) == "50.000 đồng"
+    assert vnd(1250000) == "1.250.000 đồng"
+
+
+def test_long_lists_are_summarised():
+    text = bullet_list([f"Giấy tờ {i}" for i in range(12)], "giấy tờ", limit=8)
+    assert text.splitlines()[-1] == "… và 4 giấy tờ khác (xem thêm ở đường dẫn bên dưới)."
+    assert len(text.splitlines()) == 9
+
+
+def test_shorten_cuts_on_a_word():
+    assert shorten("Bản sao giấy chứng nhận đăng ký kết hôn", 20) == "Bản sao giấy chứng…"
+    assert shorten("  Tờ   khai  ") == "Tờ khai"

@@ -1,0 +1,80 @@
+"""Index build and hybrid search on fake (hashing) vectors: no model needed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from knowledge.encoder import HashingEncoder
+from knowledge.index import IndexEntry, build_index, is_stale
+from knowledge.search import FusionParams, Searcher
+from knowledge.text import content_words, lexical_tokens, strip_question
+
+ENTRIES = [
+    IndexEntry("1.001193", "procedure", "1.001193", "Đăng ký khai sinh", aliases=["làm giấy khai sinh"]),
+    IndexEntry("1.000894", "procedure", "1.000894", "Đăng ký kết hôn", aliases=["đăng ký kết hôn", "làm giấy đăng ký kết hôn"]),
+    IndexEntry("2.001255", "procedure", "2.001255", "Cấp lại thẻ Căn cước", aliases=["cấp lại căn cước", "làm lại cccd"]),
+    IndexEntry("1.004222", "procedure", "1.004222", "Đăng ký thường trú", aliases=["nhập hộ khẩu"]),
+    IndexEntry("faq:vneid_login", "faq", "faq:vneid_login", "Đăng nhập Cổng Dịch vụ công bằng VNeID",
+               aliases=["đăng nhập bằng vneid thế nào"]),
+]
+
+
+@pytest.fixture(scope="module")
+def searcher(tmp_path_factory):
+    out = tmp_path_factory.mktemp("idx") / "kb-index"
+    encoder = HashingEncoder(64)
+    config = build_index(ENTRIES, encoder, out, src_hash="abc")
+    assert config["entries"] == 5 and config["vectors"] == 10 and config["faiss"] == "IndexFlatIP"
+    assert json.loads((out / "config.json").read_text())["model"] == "hashing-v1-64"
+    assert not is_stale(out, "abc", "hashing-v1-64")
+    assert is_stale(out, "other-source", "hashing-v1-64")
+    assert is_stale(out, "abc", "e5-small")
+    return Searcher(out, encoder, FusionParams(dense_floor=0.0, dense_span=1.0, abstain_below=0.3))
+
+
+def test_question_stripping_keeps_topic_words():
+    assert strip_question("Làm giấy khai sinh cần những giấy tờ gì?") == "lam giay khai sinh"
+    assert content_words("mất bao lâu?") == []
+    assert content_words("phí bao nhiêu vậy ạ") == ["vay"]  # "vậy" folds to "vay" (a loan), kept on purpose
+    assert content_words("sổ đỏ làm ở đâu") == ["so", "do", "lam"]
+
+
+def test_lexical_tokens_have_syllables_and_compounds():
+    tokens = lexical_tokens("Đăng ký khai sinh")
+    assert {"dang", "ky", "khai", "sinh"} <= set(tokens)
+    assert "dang_ky" in tokens or "khai_sinh" in tokens
+
+
+@pytest.mark.parametrize(
+    "query, code",
+    [
+        ("làm giấy khai sinh cần giấy tờ gì", "1.001193"),
+        ("lam giay khai sinh can giay to gi", "1.001193"),
+        ("đăng ký kết hôn mất bao lâu", "1.000894"),
+        ("cấp lại căn cước phí bao nhiêu", "2.001255"),
+        ("lam lai cccd o dau", "2.001255"),
+        ("dang nhap bang vneid the nao", "faq:vneid_login"),
+    ],
+)
+def test_top_hit(searcher, query, code):
+    response = searcher.search(query)
+    assert not response.abstain, response
+    assert response.results[0].code == code
+
+
+def test_aspect_only_question_has_no_topic(searcher):
+    response = searcher.search("mất bao lâu?")
+    assert response.abstain and response.no_topic and response.results == []
+
+
+def test_unrelated_question_abstains(searcher):
+    assert searcher.search("dự báo thời tiết Hà Nội ngày mai").abstain
+
+
+def test_json_contract(searcher):
+    data = searcher.search("đăng ký thường trú", top_k=2).to_json(top_k=2)
+    assert list(data) == ["query", "abstain", "results"]
+    assert data["results"][0]["code"] == "1.004222"
+    assert set(data["results"][0]) == {"code", "name", "score"}

@@ -1,0 +1,99 @@
+"""Dependency-free normalisation helpers shared by the NLU tokenizer and the knowledge search."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from nlu_components.normalize import (
+    expand_teencode,
+    expand_word,
+    fold_diacritics,
+    fold_with_offsets,
+    load_teencode,
+    match_key,
+    normalize_for_match,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("Đăng ký khai sinh", "Dang ky khai sinh"),
+        ("Ðăng ký hộ kinh doanh", "Dang ky ho kinh doanh"),  # U+00D0 (Eth) looks like Đ
+        ("hoá đơn và hóa đơn", "hoa don va hoa don"),
+        ("Giấy chứng nhận quyền sử dụng đất", "Giay chung nhan quyen su dung dat"),
+        ("Ủy ban nhân dân phường Bến Nghé", "Uy ban nhan dan phuong Ben Nghe"),
+        ("mã H07.99-251120-0012, SĐT 0912 345 678", "ma H07.99-251120-0012, SDT 0912 345 678"),
+    ],
+)
+def test_fold_diacritics(text, folded):
+    assert fold_diacritics(text) == folded
+
+
+def test_fold_diacritics_handles_decomposed_text():
+    decomposed = unicodedata.normalize("NFD", "Lý lịch tư pháp")
+    assert len(decomposed) > len("Lý lịch tư pháp")
+    assert fold_diacritics(decomposed) == "Ly lich tu phap"
+
+
+def test_fold_with_offsets_maps_back_to_decomposed_original():
+    original = unicodedata.normalize("NFD", "Hộ tịch")  # "H", "o", U+0323, U+0302, " ", "t", "i", U+0323, ...
+    folded, offsets = fold_with_offsets(original)
+    assert folded == "ho tich"
+    assert len(offsets) == len(folded)
+    assert offsets[:3] == [0, 1, 4]  # the two combining marks after "o" produce no output
+    assert original[offsets[folded.index("t")]] == "t"
+
+
+def test_teencode_table_has_the_documented_entries():
+    table = load_teencode()
+    assert len(table) >= 60
+    assert table["ko"] == table["k"] == table["hok"] == "không"
+    assert table["đk"] == table["dk"] == "đăng ký"
+    assert table["cccd"] == "căn cước công dân"
+    assert table["gplx"] == "giấy phép lái xe"
+    assert table["sdt"] == table["sđt"] == "số điện thoại"
+    assert table["tthc"] == "thủ tục hành chính"
+    assert table["bn"] == table["bnhiu"] == "bao nhiêu"
+    assert table["ntn"] == "như thế nào"
+
+
+def test_expand_word_is_case_insensitive_and_leaves_real_words():
+    assert expand_word("Ko") == "không"
+    assert expand_word("GPLX") == "giấy phép lái xe"
+    assert expand_word("khai") == "khai"
+
+
+def test_expand_teencode_only_replaces_whole_words():
+    assert expand_teencode("e muốn đk cccd thì cần j") == "em muốn đăng ký căn cước công dân thì cần gì"
+    assert expand_teencode("đổi gplx ntn vs mất bn tiền?") == (
+        "đổi giấy phép lái xe như thế nào với mất bao nhiêu tiền?"
+    )
+    # "kho", "koala" and "dkm" contain keys but are not keys themselves.
+    assert expand_teencode("kho bạc koala dkm") == "kho bạc koala dkm"
+
+
+def test_match_key_collapses_case_accents_and_spaces():
+    assert match_key("  Căn  Cước công DÂN ") == "can cuoc cong dan"
+    assert match_key(unicodedata.normalize("NFD", "Quyền sử dụng đất")) == "quyen su dung dat"
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "Làm căn cước công dân ở đâu?",
+        "lam can cuoc cong dan o dau",
+        "Làm CCCD ở đâu",
+        unicodedata.normalize("NFD", "làm căn cước công dân ở đâu!!"),
+    ],
+)
+def test_normalize_for_match_unifies_variants(variant):
+    assert normalize_for_match(variant) == "lam can cuoc cong dan o dau"
+
+
+def test_normalize_for_match_keeps_codes_and_numbers_as_words():
+    assert normalize_for_match("Hồ sơ H07.99-251120-0012 đã xong chưa ạ") == (
+        "ho so h07 99 251120 0012 da xong chua a"
+    )

@@ -1,0 +1,786 @@
+/*
+ * Web chat widget for the public-service virtual assistant ("Trợ lý ảo Dịch vụ công").
+ *
+ * Talks to Rasa's REST channel (POST {rasaUrl}/webhooks/rest/webhook). Plain JS, no dependencies.
+ * Security rule: bot and user text is never assigned through innerHTML; every node is built with
+ * createElement/createTextNode and links are limited to http/https.
+ *
+ * Configuration (first match wins): window.TTHC_CHAT_CONFIG (injected by scripts/serve_web.py as
+ * /config.js), then data-* attributes on the #tthc-chat container, then the defaults below.
+ */
+(function (global) {
+  "use strict";
+
+  var DEFAULTS = {
+    rasaUrl: "http://localhost:5005",
+    hotline: "18001096",
+    maxLength: 1000,
+    timeoutMs: 90000,
+    openByDefault: false,
+    title: "Trợ lý ảo Dịch vụ công"
+  };
+  var HISTORY_KEY = "tthc_chat_history_v1";
+  var OPEN_KEY = "tthc_chat_open_v1";
+  var SENDER_KEY = "tthc_chat_sender_id";
+  var MAX_STORED_MESSAGES = 200;
+  // Show the character counter only when the user gets close to the limit.
+  var COUNTER_THRESHOLD = 0.8;
+  var SUGGESTIONS = [
+    "Làm giấy khai sinh cần giấy tờ gì?",
+    "Thủ tục đăng ký kết hôn",
+    "Lệ phí cấp phiếu lý lịch tư pháp"
+  ];
+
+  // ---------------------------------------------------------------------------------------------
+  // Safe text rendering (exported for tests as TTHCChat.renderText)
+  // ---------------------------------------------------------------------------------------------
+
+  // [title](url) | **bold** | bare http(s) URL
+  var INLINE_RE = /\[([^\]\n]+)\]\(([^()\s]+)\)|\*\*(.+?)\*\*|(https?:\/\/[^\s<>"'()[\]{}]+)/g;
+  var BULLET_RE = /^\s*[-•*]\s+(.*)$/;
+  var TRAILING_PUNCT_RE = /[.,;:!?…]+$/;
+
+  function el(tag, className) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    return node;
+  }
+
+  /** Return a normalised href if `url` is an absolute http(s) URL, else null. */
+  function safeHref(url) {
+    if (typeof url !== "string") return null;
+    var parsed;
+    try {
+      parsed = new URL(url);
+    } catch (e) {
+      return null;
+    }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return null;
+    return parsed.href;
+  }
+
+  function makeLink(href, label) {
+    var a = el("a");
+    a.href = href;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    a.textContent = label;
+    return a;
+  }
+
+  /** Append `text` to `parent`, turning **bold**, [title](url) and bare URLs into DOM nodes. */
+  function appendInline(parent, text, depth) {
+    depth = depth || 0;
+    var re = new RegExp(INLINE_RE.source, "g");
+    var last = 0;
+    var m;
+    while ((m = re.exec(text)) !== null) {
+      if (m.index > last) parent.appendChild(document.createTextNode(text.slice(last, m.index)));
+      if (m[1] !== undefined) {
+        var href = safeHref(m[2]);
+        if (href) {
+          parent.appendChild(makeLink(href, m[1]));
+        } else {
+          parent.appendChild(document.createTextNode(m[0]));
+        }
+      } else if (m[3] !== undefined) {
+        var strong = el("strong");
+        if (depth < 2) appendInline(strong, m[3], depth + 1);
+        else strong.textContent = m[3];
+        parent.appendChild(strong);
+      } else {
+        var raw = m[4];
+        var trail = "";
+        var pm = TRAILING_PUNCT_RE.exec(raw);
+        if (pm) {
+          trail = pm[0];
+          raw = raw.slice(0, raw.length - trail.length);
+        }
+        var bareHref = safeHref(raw);
+        if (bareHref) parent.appendChild(makeLink(bareHref, raw));
+        else parent.appendChild(document.createTextNode(raw));
+        if (trail) parent.appendChild(document.createTextNode(trail));
+      }
+      last = re.lastIndex;
+    }
+    if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  /**
+   * Render a chat message as a detached DOM element: paragraphs with line breaks, "- "/"• "
+   * bullet lines as <ul>, inline **bold** and http(s) links. Never interprets HTML.
+   */
+  function renderText(text) {
+    var root = el("div", "tthc-msg__body");
+    var lines = String(text == null ? "" : text).replace(/\r\n?/g, "\n").split("\n");
+    var para = null;
+    var list = null;
+    for (var i = 0; i < lines.length; i++) {
+      var line = lines[i].replace(/\s+$/, "");
+      var bullet = BULLET_RE.exec(line);
+      if (bullet) {
+        para = null;
+        if (!list) {
+          list = el("ul");
+          root.appendChild(list);
+        }
+        var li = el("li");
+        appendInline(li, bullet[1]);
+        list.appendChild(li);
+        continue;
+      }
+      list = null;
+      if (line.trim() === "") {
+        para = null;
+        continue;
+      }
+      if (!para) {
+        para = el("p");
+        root.appendChild(para);
+      } else {
+        para.appendChild(el("br"));
+      }
+      appendInline(para, line);
+    }
+    return root;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Storage helpers (storage may be disabled, e.g. in private mode or sandboxed iframes)
+  // ---------------------------------------------------------------------------------------------
+
+  function storageGet(storage, key) {
+    try {
+      return global[storage].getItem(key);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function storageSet(storage, key, value) {
+    try {
+      global[storage].setItem(key, value);
+    } catch (e) {
+      /* storage unavailable or full: the chat still works, it just is not persisted */
+    }
+  }
+
+  function storageRemove(storage, key) {
+    try {
+      global[storage].removeItem(key);
+    } catch (e) {
+      /* ignore */
+    }
+  }
+
+  function randomId() {
+    var c = global.crypto;
+    if (c && typeof c.randomUUID === "function") return c.randomUUID();
+    if (c && typeof c.getRandomValues === "function") {
+      var bytes = new Uint8Array(16);
+      c.getRandomValues(bytes);
+      return Array.prototype.map.call(bytes, function (b) {
+        return ("0" + b.toString(16)).slice(-2);
+      }).join("");
+    }
+    return "web-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+  }
+
+  function getSenderId(reset) {
+    var id = reset ? null : storageGet("localStorage", SENDER_KEY);
+    if (!id) {
+      id = "web-" + randomId();
+      storageSet("localStorage", SENDER_KEY, id);
+    }
+    return id;
+  }
+
+  function formatNumber(n) {
+    try {
+      return n.toLocaleString("vi-VN");
+    } catch (e) {
+      return String(n);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Configuration
+  // ---------------------------------------------------------------------------------------------
+
+  function readConfig(container) {
+    var cfg = {};
+    var key;
+    for (key in DEFAULTS) cfg[key] = DEFAULTS[key];
+    var ds = container ? container.dataset : {};
+    if (ds.rasaUrl) cfg.rasaUrl = ds.rasaUrl;
+    if (ds.hotline) cfg.hotline = ds.hotline;
+    if (ds.openByDefault) cfg.openByDefault = ds.openByDefault === "true";
+    if (ds.maxLength && !isNaN(parseInt(ds.maxLength, 10))) cfg.maxLength = parseInt(ds.maxLength, 10);
+    var injected = global.TTHC_CHAT_CONFIG;
+    if (injected && typeof injected === "object") {
+      for (key in DEFAULTS) {
+        if (Object.prototype.hasOwnProperty.call(injected, key) && injected[key] != null) {
+          cfg[key] = injected[key];
+        }
+      }
+    }
+    cfg.rasaUrl = String(cfg.rasaUrl).replace(/\/+$/, "");
+    return cfg;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Widget
+  // ---------------------------------------------------------------------------------------------
+
+  var SVG_NS = "http://www.w3.org/2000/svg";
+
+  function icon(pathD) {
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "22");
+    svg.setAttribute("height", "22");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", pathD);
+    path.setAttribute("fill", "currentColor");
+    svg.appendChild(path);
+    return svg;
+  }
+
+  var ICON_CHAT = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z";
+  var ICON_SEND = "M3 20.5 21 12 3 3.5v6.6l12 1.9-12 1.9z";
+  var ICON_CLOSE = "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z";
+  var ICON_RESET =
+    "M12 5V2L7 6l5 4V7a5 5 0 1 1-5 5H5a7 7 0 1 0 7-7z";
+
+  function ChatWidget(container, config) {
+    this.container = container;
+    this.config = config;
+    this.busy = false;
+    this.history = this.loadHistory();
+    this.build();
+    this.restore();
+    var storedOpen = storageGet("sessionStorage", OPEN_KEY);
+    this.setOpen(storedOpen === null ? !!config.openByDefault : storedOpen === "1", false);
+  }
+
+  ChatWidget.prototype.build = function () {
+    var self = this;
+    var c = this.container;
+    c.classList.add("tthc-chat");
+
+    var launcher = el("button", "tthc-chat__launcher");
+    launcher.type = "button";
+    launcher.setAttribute("aria-controls", "tthc-chat-panel");
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.setAttribute("aria-label", "Mở " + this.config.title);
+    launcher.appendChild(icon(ICON_CHAT));
+    var launcherText = el("span", "tthc-chat__launcher-text");
+    launcherText.textContent = "Hỏi trợ lý ảo";
+    launcher.appendChild(launcherText);
+
+    var panel = el("section", "tthc-chat__panel");
+    panel.id = "tthc-chat-panel";
+    panel.setAttribute("role", "dialog");
+    panel.setAttribute("aria-modal", "false");
+    panel.setAttribute("aria-labelledby", "tthc-chat-title");
+    panel.hidden = true;
+
+    var header = el("header", "tthc-chat__header");
+    var avatar = el("div", "tthc-chat__avatar");
+    avatar.setAttribute("aria-hidden", "true");
+    avatar.textContent = "DVC";
+    var titles = el("div", "tthc-chat__titles");
+    var title = el("h2", "tthc-chat__title");
+    title.id = "tthc-chat-title";
+    title.textContent = this.config.title;
+    var subtitle = el("p", "tthc-chat__subtitle");
+    subtitle.textContent = "Hỗ trợ tra cứu thủ tục hành chính";
+    titles.appendChild(title);
+    titles.appendChild(subtitle);
+    var resetBtn = el("button", "tthc-chat__icon-btn tthc-chat__reset");
+    resetBtn.type = "button";
+    resetBtn.setAttribute("aria-label", "Bắt đầu cuộc trò chuyện mới");
+    resetBtn.title = "Bắt đầu cuộc trò chuyện mới";
+    resetBtn.appendChild(icon(ICON_RESET));
+    var closeBtn = el("button", "tthc-chat__icon-btn tthc-chat__close");
+    closeBtn.type = "button";
+    closeBtn.setAttribute("aria-label", "Thu nhỏ cửa sổ trò chuyện");
+    closeBtn.title = "Thu nhỏ";
+    closeBtn.appendChild(icon(ICON_CLOSE));
+    header.appendChild(avatar);
+    header.appendChild(titles);
+    header.appendChild(resetBtn);
+    header.appendChild(closeBtn);
+
+    var log = el("div", "tthc-chat__log");
+    log.setAttribute("role", "log");
+    log.setAttribute("aria-live", "polite");
+    log.setAttribute("aria-relevant", "additions");
+    log.setAttribute("aria-label", "Nội dung trò chuyện");
+    log.tabIndex = 0;
+
+    var typing = el("div", "tthc-chat__typing");
+    typing.setAttribute("role", "status");
+    typing.hidden = true;
+    var srTyping = el("span", "tthc-sr-only");
+    srTyping.textContent = "Trợ lý đang soạn câu trả lời…";
+    typing.appendChild(srTyping);
+    for (var d = 0; d < 3; d++) {
+      var dot = el("span", "tthc-chat__dot");
+      dot.setAttribute("aria-hidden", "true");
+      typing.appendChild(dot);
+    }
+
+    var form = el("form", "tthc-chat__form");
+    form.noValidate = true;
+    var label = el("label", "tthc-sr-only");
+    label.htmlFor = "tthc-chat-input";
+    label.textContent = "Nhập câu hỏi của bạn";
+    var input = el("textarea", "tthc-chat__input");
+    input.id = "tthc-chat-input";
+    input.name = "message";
+    input.rows = 1;
+    input.placeholder = "Nhập câu hỏi của bạn…";
+    input.setAttribute("autocomplete", "off");
+    input.setAttribute("aria-describedby", "tthc-chat-note");
+    var sendBtn = el("button", "tthc-chat__send");
+    sendBtn.type = "submit";
+    sendBtn.setAttribute("aria-label", "Gửi câu hỏi");
+    sendBtn.title = "Gửi (Enter)";
+    sendBtn.appendChild(icon(ICON_SEND));
+    form.appendChild(label);
+    form.appendChild(input);
+    form.appendChild(sendBtn);
+
+    var note = el("p", "tthc-chat__note");
+    note.id = "tthc-chat-note";
+    note.setAttribute("aria-live", "polite");
+
+    var footer = el("p", "tthc-chat__disclaimer");
+    footer.textContent =
+      "Thông tin chỉ mang tính tham khảo. Vui lòng không nhập số CCCD, số điện thoại hay thông tin cá nhân.";
+
+    panel.appendChild(header);
+    panel.appendChild(log);
+    panel.appendChild(typing);
+    panel.appendChild(form);
+    panel.appendChild(note);
+    panel.appendChild(footer);
+    c.appendChild(panel);
+    c.appendChild(launcher);
+
+    this.launcher = launcher;
+    this.panel = panel;
+    this.log = log;
+    this.typing = typing;
+    this.form = form;
+    this.input = input;
+    this.sendBtn = sendBtn;
+    this.note = note;
+
+    launcher.addEventListener("click", function () {
+      self.setOpen(true, true);
+    });
+    closeBtn.addEventListener("click", function () {
+      self.setOpen(false, true);
+    });
+    resetBtn.addEventListener("click", function () {
+      self.reset();
+    });
+    panel.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape") {
+        ev.preventDefault();
+        self.setOpen(false, true);
+      }
+    });
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      self.submitInput();
+    });
+    input.addEventListener("keydown", function (ev) {
+      // isComposing: Vietnamese IMEs (Telex/VNI) compose characters; Enter must not send mid-word.
+      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
+        ev.preventDefault();
+        self.submitInput();
+      }
+    });
+    input.addEventListener("input", function () {
+      self.autoResize();
+      self.updateNote();
+    });
+  };
+
+  ChatWidget.prototype.setOpen = function (open, focus) {
+    this.panel.hidden = !open;
+    this.launcher.hidden = open;
+    this.launcher.setAttribute("aria-expanded", open ? "true" : "false");
+    this.container.classList.toggle("tthc-chat--open", open);
+    storageSet("sessionStorage", OPEN_KEY, open ? "1" : "0");
+    if (open) {
+      this.scrollToEnd();
+      if (focus) this.input.focus();
+    } else if (focus) {
+      this.launcher.focus();
+    }
+  };
+
+  ChatWidget.prototype.autoResize = function () {
+    var input = this.input;
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight, 140) + "px";
+  };
+
+  ChatWidget.prototype.updateNote = function () {
+    var len = this.input.value.length;
+    var max = this.config.maxLength;
+    this.note.classList.remove("tthc-chat__note--warn");
+    if (len > max) {
+      this.note.textContent =
+        "Câu hỏi dài " + formatNumber(len) + " ký tự, vượt quá giới hạn " + formatNumber(max) +
+        " ký tự. Bạn vui lòng rút gọn câu hỏi giúp trợ lý nhé.";
+      this.note.classList.add("tthc-chat__note--warn");
+    } else if (len >= max * COUNTER_THRESHOLD) {
+      this.note.textContent = formatNumber(len) + "/" + formatNumber(max) + " ký tự";
+    } else {
+      this.note.textContent = "";
+    }
+  };
+
+  ChatWidget.prototype.scrollToEnd = function () {
+    this.log.scrollTop = this.log.scrollHeight;
+  };
+
+  // --- history -------------------------------------------------------------------------------
+
+  ChatWidget.prototype.loadHistory = function () {
+    var raw = storageGet("sessionStorage", HISTORY_KEY);
+    if (!raw) return [];
+    try {
+      var data = JSON.parse(raw);
+      return Array.isArray(data) ? data : [];
+    } catch (e) {
+      return [];
+    }
+  };
+
+  ChatWidget.prototype.saveHistory = function () {
+    if (this.history.length > MAX_STORED_MESSAGES) {
+      this.history = this.history.slice(this.history.length - MAX_STORED_MESSAGES);
+    }
+    // Keys starting with "_" hold DOM references and must not be persisted.
+    var json = JSON.stringify(this.history, function (key, value) {
+      return key.charAt(0) === "_" ? undefined : value;
+    });
+    storageSet("sessionStorage", HISTORY_KEY, json);
+  };
+
+  ChatWidget.prototype.restore = function () {
+    // The welcome bubble is not part of the stored history; it always opens the log.
+    this.renderWelcome();
+    for (var i = 0; i < this.history.length; i++) this.renderEntry(this.history[i]);
+  };
+
+  ChatWidget.prototype.reset = function () {
+    this.history = [];
+    storageRemove("sessionStorage", HISTORY_KEY);
+    // A new sender id makes Rasa start a fresh tracker for the new conversation.
+    getSenderId(true);
+    while (this.log.firstChild) this.log.removeChild(this.log.firstChild);
+    this.renderWelcome();
+    this.input.focus();
+  };
+
+  // --- rendering -----------------------------------------------------------------------------
+
+  ChatWidget.prototype.bubble = function (role, extraClass) {
+    var wrap = el("div", "tthc-msg tthc-msg--" + role + (extraClass ? " " + extraClass : ""));
+    var who = el("span", "tthc-sr-only");
+    who.textContent = role === "user" ? "Bạn: " : "Trợ lý: ";
+    wrap.appendChild(who);
+    this.log.appendChild(wrap);
+    return wrap;
+  };
+
+  ChatWidget.prototype.renderWelcome = function () {
+    var self = this;
+    var wrap = this.bubble("bot", "tthc-msg--local tthc-msg--welcome");
+    wrap.appendChild(
+      renderText(
+        "Xin chào! Tôi là **" + this.config.title + "**.\n" +
+          "Bạn có thể hỏi tôi về hồ sơ cần chuẩn bị, lệ phí, thời hạn giải quyết và nơi nộp " +
+          "của các thủ tục hành chính."
+      )
+    );
+    var group = el("div", "tthc-chat__suggestions");
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", "Câu hỏi gợi ý");
+    SUGGESTIONS.forEach(function (q) {
+      var b = el("button", "tthc-chat__chip");
+      b.type = "button";
+      b.textContent = q;
+      b.addEventListener("click", function () {
+        if (self.busy) return;
+        self.send(q, q, null);
+      });
+      group.appendChild(b);
+    });
+    wrap.appendChild(group);
+  };
+
+  /** Render one stored history entry ({role, text?, image?, buttons?, used?, failed?}). */
+  ChatWidget.prototype.renderEntry = function (entry) {
+    var self = this;
+    if (entry.role === "user") {
+      var u = this.bubble("user", entry.failed ? "tthc-msg--failed" : "");
+      u.appendChild(renderText(entry.text));
+      if (entry.failed) {
+        var fail = el("span", "tthc-msg__status");
+        fail.textContent = "Chưa gửi được";
+        u.appendChild(fail);
+      }
+      entry._node = u;
+      return u;
+    }
+    var b = this.bubble("bot");
+    if (typeof entry.text === "string" && entry.text !== "") b.appendChild(renderText(entry.text));
+    var imgSrc = safeHref(entry.image);
+    if (imgSrc) {
+      var img = el("img", "tthc-msg__image");
+      img.src = imgSrc;
+      img.alt = "Hình ảnh do trợ lý gửi";
+      img.loading = "lazy";
+      img.referrerPolicy = "no-referrer";
+      b.appendChild(img);
+    }
+    if (Array.isArray(entry.buttons) && entry.buttons.length) {
+      var group = el("div", "tthc-msg__buttons");
+      group.setAttribute("role", "group");
+      group.setAttribute("aria-label", "Lựa chọn trả lời");
+      entry.buttons.forEach(function (btn, idx) {
+        var title = btn && btn.title != null ? String(btn.title) : "";
+        var payload = btn && btn.payload != null ? String(btn.payload) : title;
+        if (!title && !payload) return;
+        var button = el("button", "tthc-msg__button");
+        button.type = "button";
+        button.textContent = title || payload;
+        if (entry.used) {
+          button.disabled = true;
+          if (entry.chosen === idx) button.classList.add("tthc-msg__button--chosen");
+        }
+        button.addEventListener("click", function () {
+          if (self.busy || entry.used) return;
+          entry.used = true;
+          entry.chosen = idx;
+          Array.prototype.forEach.call(group.querySelectorAll("button"), function (other) {
+            other.disabled = true;
+          });
+          button.classList.add("tthc-msg__button--chosen");
+          self.saveHistory();
+          self.send(payload, title || payload, null);
+        });
+        group.appendChild(button);
+      });
+      b.appendChild(group);
+    }
+    return b;
+  };
+
+  ChatWidget.prototype.addEntry = function (entry) {
+    this.history.push(entry);
+    this.saveHistory();
+    var node = this.renderEntry(entry);
+    this.scrollToEnd();
+    return node;
+  };
+
+  ChatWidget.prototype.showError = function (retry) {
+    var self = this;
+    var wrap = this.bubble("bot", "tthc-msg--local tthc-msg--error");
+    wrap.setAttribute("role", "alert");
+    wrap.appendChild(
+      renderText(
+        "Xin lỗi, hiện không kết nối được với trợ lý. Bạn vui lòng thử lại sau ít phút hoặc gọi tổng đài " +
+          this.config.hotline + " để được hỗ trợ."
+      )
+    );
+    var again = el("button", "tthc-msg__button tthc-msg__retry");
+    again.type = "button";
+    again.textContent = "Gửi lại";
+    again.addEventListener("click", function () {
+      if (self.busy) return;
+      if (wrap.parentNode) wrap.parentNode.removeChild(wrap);
+      retry();
+    });
+    wrap.appendChild(again);
+    this.scrollToEnd();
+  };
+
+  ChatWidget.prototype.setBusy = function (busy) {
+    this.busy = busy;
+    this.typing.hidden = !busy;
+    this.sendBtn.disabled = busy;
+    this.log.setAttribute("aria-busy", busy ? "true" : "false");
+    if (busy) this.scrollToEnd();
+  };
+
+  // --- sending -------------------------------------------------------------------------------
+
+  ChatWidget.prototype.submitInput = function () {
+    if (this.busy) return;
+    var text = this.input.value.trim();
+    if (!text) return;
+    if (text.length > this.config.maxLength) {
+      this.updateNote();
+      this.input.focus();
+      return;
+    }
+    this.input.value = "";
+    this.autoResize();
+    this.updateNote();
+    this.send(text, text, text);
+  };
+
+  /**
+   * Send `message` to Rasa, showing `display` as the user's bubble. `typed` is the text the user
+   * typed (restored into the input if sending fails), or null for button/suggestion clicks.
+   */
+  ChatWidget.prototype.send = function (message, display, typed, existingEntry) {
+    var self = this;
+    var entry = existingEntry;
+    if (!entry) {
+      entry = { role: "user", text: display };
+      this.addEntry(entry);
+    }
+    this.setBusy(true);
+    return this.postToRasa(message)
+      .then(function (responses) {
+        if (entry.failed) {
+          entry.failed = false;
+          if (entry._node) {
+            entry._node.classList.remove("tthc-msg--failed");
+            var status = entry._node.querySelector(".tthc-msg__status");
+            if (status) status.parentNode.removeChild(status);
+          }
+          self.saveHistory();
+        }
+        self.setBusy(false);
+        self.renderResponses(responses);
+      })
+      .catch(function () {
+        self.setBusy(false);
+        if (!entry.failed) {
+          entry.failed = true;
+          if (entry._node) {
+            entry._node.classList.add("tthc-msg--failed");
+            var status = el("span", "tthc-msg__status");
+            status.textContent = "Chưa gửi được";
+            entry._node.appendChild(status);
+          }
+          self.saveHistory();
+        }
+        // Keep the user's text: put it back into the input unless they already typed something new.
+        if (typed && !self.input.value) {
+          self.input.value = typed;
+          self.autoResize();
+          self.updateNote();
+        }
+        self.showError(function () {
+          if (typed && self.input.value === typed) {
+            self.input.value = "";
+            self.autoResize();
+            self.updateNote();
+          }
+          self.send(message, display, typed, entry);
+        });
+      });
+  };
+
+  ChatWidget.prototype.postToRasa = function (message) {
+    var url = this.config.rasaUrl + "/webhooks/rest/webhook";
+    var body = JSON.stringify({
+      sender: getSenderId(false),
+      message: message,
+      metadata: { channel: "web" }
+    });
+    var controller = typeof AbortController === "function" ? new AbortController() : null;
+    var timer = controller
+      ? setTimeout(function () {
+        controller.abort();
+      }, this.config.timeoutMs)
+      : null;
+    return fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: body,
+      mode: "cors",
+      credentials: "omit",
+      signal: controller ? controller.signal : undefined
+    })
+      .then(function (res) {
+        if (!res.ok) throw new Error("HTTP " + res.status);
+        return res.json();
+      })
+      .then(function (data) {
+        if (!Array.isArray(data)) throw new Error("Unexpected response shape");
+        return data;
+      })
+      .finally(function () {
+        if (timer) clearTimeout(timer);
+      });
+  };
+
+  ChatWidget.prototype.renderResponses = function (responses) {
+    var rendered = 0;
+    for (var i = 0; i < responses.length; i++) {
+      var r = responses[i] || {};
+      var entry = { role: "bot" };
+      if (typeof r.text === "string" && r.text.trim() !== "") entry.text = r.text;
+      else if (r.custom && typeof r.custom.text === "string") entry.text = r.custom.text;
+      if (typeof r.image === "string" && safeHref(r.image)) entry.image = r.image;
+      if (Array.isArray(r.buttons) && r.buttons.length) {
+        entry.buttons = r.buttons.map(function (b) {
+          return { title: b && b.title, payload: b && b.payload };
+        });
+      }
+      if (entry.text || entry.image || entry.buttons) {
+        this.addEntry(entry);
+        rendered++;
+      }
+    }
+    if (rendered === 0) {
+      this.addEntry({
+        role: "bot",
+        text: "Xin lỗi, tôi chưa có câu trả lời cho câu hỏi này. Bạn có thể diễn đạt lại, hoặc gọi tổng đài " +
+          this.config.hotline + " để được hỗ trợ."
+      });
+    }
+  };
+
+  // ---------------------------------------------------------------------------------------------
+  // Bootstrapping
+  // ---------------------------------------------------------------------------------------------
+
+  function init(container) {
+    var target = container || document.getElementById("tthc-chat");
+    if (!target || target.__tthcChat) return target ? target.__tthcChat : null;
+    var widget = new ChatWidget(target, readConfig(target));
+    target.__tthcChat = widget;
+    return widget;
+  }
+
+  global.TTHCChat = {
+    renderText: renderText,
+    safeHref: safeHref,
+    init: init
+  };
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () {
+      init();
+    });
+  } else {
+    init();
+  }
+})(window);
