@@ -70,9 +70,10 @@ def _register_stats(sub: argparse._SubParsersAction) -> None:
         from knowledge.store import load_faq, load_procedures
 
         procs = load_procedures(args.root)
-        stats = {"procedures": len(procs), "faq": len(load_faq(args.root)), "fields": field_counts(procs)}
+        stats = {"procedures": len(procs), "faq": len(load_faq(args.root)),
+                 "fields": dict(sorted(field_counts(procs).items()))}
         if args.json:
-            print(json.dumps(stats, ensure_ascii=False, sort_keys=True))
+            print(json.dumps(stats, ensure_ascii=False))
         else:
             print(f"procedures: {stats['procedures']}  faq: {stats['faq']}")
             for name, n in stats["fields"].items():
@@ -104,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered subcommand."""
     parser = argparse.ArgumentParser(prog="python -m knowledge", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    import knowledge.cli_index  # noqa: F401 - registers build/search
+
     for register in COMMANDS.values():
         register(sub)
     return parser

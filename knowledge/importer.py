@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -88,7 +89,7 @@ KINDS = {"Trực tuyến": "online", "Trực tiếp": "in_person", "Dịch vụ 
 _ROW_START = re.compile(r"(Trực tuyến|Trực tiếp|Dịch vụ bưu chính)(?=\d|[^\W\d_])")
 _UNITS = "Ngày làm việc|Ngày|Giờ|Tháng|Năm|Tuần|Phút"
 _TIME = re.compile(rf"(\d+(?:[.,]\d+)?) ?({_UNITS})|({NO_INFO})")
-_CURRENCY = r"Việt Nam Đồng|VNĐ|VND|Đồng|đồng"
+_CURRENCY = r"Việt Nam Đồng|VNĐ|VND|Đồng|đồng|USD"
 _AMOUNT = re.compile(rf"(\d[\d.,]*) ?({_CURRENCY})")
 _FEE_HEAD = re.compile(rf"Miễn phí|{NO_INFO}|(?:\d[\d.,]* ?(?:{_CURRENCY}))+")
 _MONEY_IN_TEXT = re.compile(
@@ -177,8 +178,10 @@ def parse_channel_row(kind_label: str, body: str) -> Channel:
         elif token == NO_INFO:
             fee = Fee(text="")
         else:
-            amounts = [_to_int_amount(a.group(1)) for a in _AMOUNT.finditer(token)]
-            fee = Fee(amount_vnd=amounts[0], text=token.strip())
+            first = _AMOUNT.search(token)
+            # only VND amounts go to amount_vnd; foreign-currency fees (USD) stay in the text
+            vnd = first.group(2) != "USD"
+            fee = Fee(amount_vnd=_to_int_amount(first.group(1)) if vnd else None, text=token.strip())
     n = _balanced_paren(rest)
     detail = None
     if n:
@@ -198,8 +201,7 @@ def parse_channel_row(kind_label: str, body: str) -> Channel:
 def parse_channels(text: str | None) -> list[Channel]:
     """Parse ``cach_thuc_thuc_hien`` into channels."""
     text = (text or "").strip()
-    if text.startswith(CHANNEL_HEADER):
-        text = text[len(CHANNEL_HEADER):]
+    text = text.removeprefix(CHANNEL_HEADER)
     starts = list(_ROW_START.finditer(text))
     channels = []
     starts = [m for m in starts if not text[m.end()].islower()]
@@ -232,10 +234,12 @@ def _form_start(s: str) -> int | None:
         prev2 = s[i - 2] if i >= 2 else ""
         if a in ";:":
             return i
-        if a in ".)" and not (a == "." and prev2.isdigit() and b.isdigit()) and b not in ",;:)":
+        if a in ".)" and not (a == "." and prev2.isdigit() and b.isdigit()) and b not in ",;:).":
             return i
-        if a.islower() and (b.isupper() or b.isdigit()):
+        if a.islower() and b.isupper():
             return i
+        if a.islower() and b.isdigit() and not re.search(r"\s", s[i:]):
+            return i  # "theo mẫu1.004465" but not "15m2 sàn"
         if a.isupper() and b.isupper() and i + 1 < len(s) and s[i + 1].islower() and prev2.isupper():
             return i
     return None
@@ -316,10 +320,13 @@ def parse_documents(text: str | None) -> list[Document]:
 
 LEGAL_HEADER = "Tên văn bản pháp lýMã văn bản"
 _CODE_START = re.compile(
-    r"(?<![\d/])(?=\d{1,8}[a-zA-Z]?/(?:\d{4}/)?[A-ZĐ])"
+    r"(?<![\d/])(?<!\d\.)(?<!QH)(?=\d{1,8}(?:\.\d{1,3})?[a-zA-Z]?/(?:\d{4}/)?[A-ZĐ])"
     r"|(?<=/(?:19|20)\d\d)(?=\d{1,4}/\d{4}/[A-ZĐ])"  # code glued to a date: "ngày 29/6/202443/2024/QH15"
+    r"|(?<=QH1\d)(?=\d{1,4}/\d{4}/[A-ZĐ])"  # two law codes glued: "65/2006/QH1165/2006/QH11"
 )
-_CODE = re.compile(r"(?P<num>\d{1,8}[a-zA-Z]?)/(?:(?P<year>\d{4})/)?(?P<suffix>[A-ZĐ][\w]*(?:[-–][\w]+)*)")
+_CODE = re.compile(
+    r"(?P<num>\d{1,8}(?:\.\d{1,3})?[a-zA-Z]?)/(?:(?P<year>\d{4})/)?(?P<suffix>[A-ZĐ][\w]*(?:[-–][\w]+)*)"
+)
 
 
 def _word_start(text: str, i: int) -> bool:
@@ -338,7 +345,7 @@ _KNOWN_TOKENS = {
     "CP", "TTg", "BTC", "BCA", "BTP", "BXD", "BGTVT", "NHNN", "BNNPTNT", "BNNMT", "BTNMT", "BCT", "BYT",
     "BLĐTBXH", "BQP", "BNG", "BNV", "BKHĐT", "BTTTT", "BVHTTDL", "TANDTC", "VKSNDTC", "UBTVQH", "QH",
     "NQ", "QĐ", "TT", "NĐ", "TTLT", "CT", "KTNN", "BKHCN", "BGDĐT", "VPCP", "TTCP", "HĐTP", "HĐND", "UBND",
-    "TCHQ", "BKH", "BTM", "BGD", "PL", "L", "HĐTP", "NHNNVN", "BNN", "BTS", "BCN", "BXD", "BLĐTB",
+    "TCHQ", "BKH", "BTM", "BGD", "PL", "L", "NHNNVN", "BNN", "BTS", "BCN", "BLĐTB",
 }
 
 
@@ -376,11 +383,43 @@ def _glued_boundary(text: str, lo: int, hi: int) -> int | None:
     return None
 
 
+def _split_glued_title(item: LegalBasis) -> list[LegalBasis]:
+    """Split a title that swallowed a previous pair whose code cell was not a bare code.
+
+    "…sáng tạoNghị định số 210/2025/NĐ-CP của Chính phủLuật 04/2017/QH14" holds (title, code-cell,
+    title); "Thông tư80Nghị định 59/2018/NĐ-CP" and "… khen thưởng 202206Quy định …" hold a
+    truncated numeric code cell ("80", "06").
+    """
+    title = item.title
+    m = re.search(r"(?<=[^\W\d_])(\d{1,4})(?=[A-ZĐ][^\W\d_]{2})|(?<=[ /])((?:19|20)\d\d)(\d{1,4})(?=[A-ZĐ][^\W\d_]{2})",
+                  title)
+    if m and m.group(1) and not title[m.start() - 1].islower():
+        m = None  # "…/QH13Sửa đổi": digits ending a code, not a truncated code cell
+    if m:
+        head = title[:m.start()] + (m.group(2) or "")
+        code = m.group(1) or m.group(3)
+        rest = title[m.end():]
+        return [LegalBasis(title=head.strip(), code=code), *_split_glued_title(
+            LegalBasis(title=rest.strip(), code=item.code))]
+    cuts = [j for j in range(1, len(title))
+            if title[j].isupper() and (title[j - 1].islower() or title[j - 1] in ".)") and _word_start(title, j)]
+    if len(cuts) == 2:
+        first, cell, last = title[:cuts[0]], title[cuts[0]:cuts[1]], title[cuts[1]:]
+        code = _CODE.search(cell)
+        if code:
+            return [LegalBasis(title=first.strip(), code=code.group(0)),
+                    LegalBasis(title=last.strip(), code=item.code)]
+    return [item]
+
+
 def parse_legal_basis(text: str | None) -> list[LegalBasis]:
     """Parse ``can_cu_phap_ly`` into (title, code) pairs; codes follow their titles without separator."""
     text = (text or "").strip()
-    if text.startswith(LEGAL_HEADER):
-        text = text[len(LEGAL_HEADER):]
+    text = text.removeprefix(LEGAL_HEADER)
+    # some records run on into the next page section ("Không có thông tinCơ quan thực hiện...")
+    text = text.split("Cơ quan thực hiện")[0]
+    if text.strip() == NO_INFO:
+        return []
     if not clean(text):
         return []
     items: list[LegalBasis] = []
@@ -400,6 +439,11 @@ def parse_legal_basis(text: str | None) -> list[LegalBasis]:
             # glued to the title ("Luật trồng trọtLuật 31/2018/QH14")
             at_pair_end = end == len(text) or _word_start(text, end) or text[end:end + 1].isdigit()
             code_col = _glued_boundary(text, pos, start) if at_pair_end else None
+            next_title = end < len(text) and text[end].isupper() and _word_start(text, end)
+            if code_col is None and (end == len(text) or next_title) and prev.isspace() and start - pos > 20:
+                # code cell separated by a space: "… thương mại 22/2017/NĐ-CP" (end of table) or
+                # "… thực vật 41/2013/QH13Sửa đổi …" (next title glued to the code)
+                code_col = start
             if code_col is None:
                 continue
         if k + 1 < len(starts) and starts[k + 1] < end:
@@ -414,7 +458,14 @@ def parse_legal_basis(text: str | None) -> list[LegalBasis]:
     tail = clean_inline(text[pos:])
     if tail:
         items.append(LegalBasis(title=tail, code=None))
-    return items
+    items = [part for item in items for part in _split_glued_title(item)]
+    # a title cell that is itself the code ("19/2018/QĐ-TTg19/2018/QĐ-TTg") yields the pair twice
+    deduped: list[LegalBasis] = []
+    for item in items:
+        if deduped and item.title == item.code and deduped[-1].title == deduped[-1].code == item.code:
+            continue
+        deduped.append(item)
+    return deduped
 
 
 # --------------------------------------------------------------------------------------------------
@@ -440,12 +491,17 @@ def parse_result(text: str | None) -> tuple[list[ResultDocument], str | None]:
     for m in _RESULT_CODE.finditer(text):
         code = m.group(1)
         end = m.end()
-        if text[end:end + 1].isalpha() and not text[end].isascii():
-            continue  # "Mã: Chưa xác định" is not a code
         for i in range(m.start(1) + 1, m.end(1)):
             if _word_start(text, i) and text[i].isupper():
                 code, end = text[m.start(1):i], i  # "KQ.G04.000501Giấy ..." -> next result name
                 break
+        else:
+            if text[end:end + 1].isalpha() and not text[end].isascii():
+                continue  # "Mã: Chưa xác định" is not a code
+        if code.endswith(("-", ".")):
+            # "Mã: KQ.G17.000251- Thông báo ...": the dash/dot starts the next name
+            end -= len(code) - len(code.rstrip("-."))
+            code = code.rstrip("-.")
         name = clean_inline(text[pos:m.start()])
         if name:
             docs.append(ResultDocument(name=name, code=code))
@@ -493,10 +549,34 @@ def parse_related(text: str | None) -> list[str]:
 # whole record
 
 
+def _repair_from_raw(rec: dict) -> dict:
+    """Re-cut sections from ``raw_text`` when the crawler split on a label quoted inside a document name.
+
+    E.g. a document "+ Kết quả xử lý hợp đồng ..." made the crawler end the documents table there and
+    start the result section; the real result is after the last "Kết quả xử lý" label of the page.
+    """
+    raw = rec.get("raw_text") or ""
+    result = rec.get("ket_qua_xu_ly") or ""
+    label = "Kết quả xử lý"
+    if result and "Mã:" not in result and raw.count(label) >= 2:
+        rec = dict(rec)
+        rec["ket_qua_xu_ly"] = raw[raw.rfind(label) + len(label):]
+        start = raw.find("Thành phần hồ sơ")
+        end = raw.find("Căn cứ pháp lý", start)
+        if start >= 0 and end > start:
+            rec["thanh_phan_ho_so"] = raw[start + len("Thành phần hồ sơ"):end]
+    return rec
+
+
 def parse_record(rec: dict) -> Procedure:
     """Parse one raw crawl record into a validated :class:`Procedure` (without description/aliases)."""
-    from knowledge.enrich import enrich  # local import keeps importer usable without enrichment data
+    from knowledge.enrich import (
+        enrich,  # local import keeps importer usable without enrichment data
+    )
 
+    # Some portal texts use decomposed diacritics; NFC makes equal words compare equal.
+    rec = {k: unicodedata.normalize("NFC", v) if isinstance(v, str) else v for k, v in rec.items()}
+    rec = _repair_from_raw(rec)
     results, note = parse_result(rec.get("ket_qua_xu_ly"))
     proc = Procedure(
         code=rec["ma_thu_tuc"].strip(),
@@ -517,7 +597,7 @@ def parse_record(rec: dict) -> Procedure:
         documents=parse_documents(rec.get("thanh_phan_ho_so")),
         steps=parse_steps(rec.get("trinh_tu_thuc_hien")),
         legal_basis=parse_legal_basis(rec.get("can_cu_phap_ly")),
-        conditions=clean(rec.get("yeu_cau_dieu_kien")),
+        conditions=clean(re.sub(r"Từ khóa.*Mô tả.*$", "", rec.get("yeu_cau_dieu_kien") or "", flags=re.DOTALL)),
         result="; ".join(d.name for d in results) or None,
         results=results,
         result_note=note,
@@ -599,7 +679,7 @@ def import_source(source: Path, out_dir: Path | None = None) -> dict:
 # --------------------------------------------------------------------------------------------------
 # parse quality (used by scripts/parse_quality.py and `python -m knowledge quality`)
 
-_CANONICAL_CODE = re.compile(r"\d{1,4}[a-zA-Z]?/(?:\d{4}/)?[A-ZĐ][\wĐ]*(?:[-–][\wĐ]+)*")
+_CANONICAL_CODE = re.compile(r"\d{1,4}(?:\.\d{1,3})?[a-zA-Z]?/(?:\d{4}/)?[A-ZĐ][\wĐ]*(?:[-–][\wĐ]+)*")
 
 
 def _squash(text: str) -> str:
@@ -612,7 +692,7 @@ def quality_checks(rec: dict, proc: Procedure) -> dict[str, bool | None]:
     "Clean" means non-empty when the source has content and consistent with ``raw_text`` (parsed text
     found verbatim, modulo whitespace, in the page text; tables fully itemised).
     """
-    raw = _squash(rec.get("raw_text", ""))
+    raw = _squash(unicodedata.normalize("NFC", rec.get("raw_text", "")))
 
     def in_raw(text: str | None) -> bool:
         return bool(text) and _squash(text) in raw
@@ -626,6 +706,8 @@ def quality_checks(rec: dict, proc: Procedure) -> dict[str, bool | None]:
     for fld, key in (("field", "linh_vuc"), ("type", "loai_thu_tuc"), ("decision", "so_quyet_dinh"),
                      ("submit_address", "dia_chi_tiep_nhan"), ("conditions", "yeu_cau_dieu_kien")):
         out[fld] = in_raw(getattr(proc, fld)) if has(key) else None
+    if proc.conditions is None and "Từ khóa" in (rec.get("yeu_cau_dieu_kien") or ""):
+        out["conditions"] = None  # only the misplaced result-section tail, nothing to parse
     out["levels"] = bool(proc.levels) and all(in_raw(lv) for lv in proc.levels) if has("cap_thuc_hien") else None
     out["applicants"] = (bool(proc.applicants) and all(in_raw(a) for a in proc.applicants)
                          if has("doi_tuong_thuc_hien") else None)
@@ -635,8 +717,8 @@ def quality_checks(rec: dict, proc: Procedure) -> dict[str, bool | None]:
     src = rec.get("cach_thuc_thuc_hien") or ""
     if clean(src.replace(CHANNEL_HEADER, "")):
         labels = len(re.findall(r"(?:Trực tuyến|Trực tiếp|Dịch vụ bưu chính)(?=\d|[^\W\d_])", src))
-        out["channels"] = bool(proc.channels) and len(proc.channels) <= labels and all(
-            (c.duration.text or c.duration.value is not None) for c in proc.channels)
+        out["channels"] = bool(proc.channels) and len(proc.channels) == labels and all(
+            c.duration.text or c.duration.value is not None or NO_INFO in src for c in proc.channels)
     else:
         out["channels"] = None
     src = rec.get("thanh_phan_ho_so") or ""

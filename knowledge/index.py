@@ -40,12 +40,15 @@ class IndexEntry:
     extra: str = ""  # field, levels, result: searchable context that is not the name
 
     def dense_texts(self) -> List[str]:
-        """Passages to embed: as written and diacritics-stripped (citizens type both)."""
-        text = self.name
-        if self.description:
-            text += ". " + self.description
+        """Passages to embed: as written and diacritics-stripped (citizens type both).
+
+        Name (first 40 words) and a few aliases only: the description repeats the name, and encoding cost grows
+        with length (the longest portal names run past 200 words).
+        """
+        words = self.name.split()
+        text = " ".join(words[:40]) + ("…" if len(words) > 40 else "")
         if self.aliases:
-            text += ". Còn gọi là: " + "; ".join(self.aliases[:6])
+            text += ". Còn gọi là: " + "; ".join(self.aliases[:4])
         return unique([text, fold(text)])
 
     def lexical_text(self) -> str:
@@ -91,7 +94,7 @@ def source_hash(knowledge_dir: Optional[Path] = None) -> str:
     """Hash of the knowledge files the index is built from (stale when it differs)."""
     from knowledge import store
 
-    root = Path(knowledge_dir) if knowledge_dir else store.default_dir()
+    root = Path(knowledge_dir) if knowledge_dir else store.DATA_DIR
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(root)).encode())
@@ -139,6 +142,17 @@ def build_faiss(vectors: np.ndarray, flat_limit: int = FLAT_LIMIT):
     return index
 
 
+def encode_sorted(encoder, texts: List[str], batch_size: int = 64, progress=None) -> np.ndarray:
+    """Encode passages in batches of similar length (far less padding), returned in the input order."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    batches = range(0, len(order), batch_size)
+    for start in progress(batches) if progress else batches:
+        rows = order[start : start + batch_size]
+        vectors[rows] = encoder.encode_passages([texts[i] for i in rows])
+    return vectors
+
+
 def build_index(
     entries: List[IndexEntry],
     encoder,
@@ -166,11 +180,7 @@ def build_index(
         for text in entry.dense_texts():
             rows.append(number)
             texts.append(text)
-    batches = range(0, len(texts), batch_size)
-    chunks = []
-    for start in progress(batches) if progress else batches:
-        chunks.append(encoder.encode_passages(texts[start : start + batch_size]))
-    vectors = np.vstack(chunks).astype(np.float32) if chunks else np.zeros((0, encoder.dimension), np.float32)
+    vectors = encode_sorted(encoder, texts, batch_size, progress)
     index = build_faiss(vectors)
     faiss.write_index(index, str(tmp / "dense.faiss"))
     (tmp / "vectors.json").write_text(json.dumps(rows), encoding="utf-8")

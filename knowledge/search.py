@@ -6,7 +6,6 @@ The searcher loads the index folder once; the encoder loads lazily on the first 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from knowledge.text import content_words, fold, lexical_tokens, strip_question
+
+FUSION_FILE = Path(__file__).resolve().parent / "fusion.json"
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,45 @@ class SearchResponse:
         return data
 
 
+class AliasMatcher:
+    """spaCy PhraseMatcher over every entry's folded name and aliases (two words or more).
+
+    One pass over the query finds every alias it contains, whatever the number of entries; a regex per alias
+    would cost ~15,000 searches per query.
+    """
+
+    def __init__(self, entries: List[dict]) -> None:
+        """Register the folded aliases of ``entries`` (their ``folded_aliases`` field)."""
+        import spacy
+        from spacy.matcher import PhraseMatcher
+
+        # The multi-language tokenizer splits folded Vietnamese on spaces and punctuation, which is all we need;
+        # spaCy's "vi" tokenizer would need pyvi and re-segments words.
+        self.nlp = spacy.blank("xx")
+        self.matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        by_alias: Dict[str, List[int]] = {}
+        for number, entry in enumerate(entries):
+            for alias in entry.get("folded_aliases", []):
+                if len(alias.split()) >= 2:
+                    by_alias.setdefault(alias, []).append(number)
+        self.entries_of: Dict[int, List[int]] = {}
+        for alias, numbers in by_alias.items():
+            key = self.nlp.vocab.strings.add("A:" + alias)
+            self.entries_of[key] = numbers
+        for alias in by_alias:
+            self.matcher.add("A:" + alias, [self.nlp.make_doc(alias)])
+
+    def best_lengths(self, folded_query: str) -> Dict[int, int]:
+        """Entry number -> word length of its longest alias found in the query."""
+        doc = self.nlp.make_doc(folded_query)
+        best: Dict[int, int] = {}
+        for key, start, end in self.matcher(doc):
+            length = sum(1 for tok in doc[start:end] if not tok.is_punct)
+            for number in self.entries_of.get(key, []):
+                best[number] = max(best.get(number, 0), length)
+        return best
+
+
 class Searcher:
     """Query a built index folder."""
 
@@ -101,7 +141,7 @@ class Searcher:
                 "rebuild it with `python -m knowledge build`."
             )
         self.encoder = encoder
-        self.params = params or FusionParams.load(self.index_dir / "fusion.json")
+        self.params = params or FusionParams.load(FUSION_FILE)
         self.dense = faiss.read_index(str(self.index_dir / "dense.faiss"))
         self.rows = np.asarray(json.loads((self.index_dir / "vectors.json").read_text()), dtype=np.int64)
         self.bm25 = bm25s.BM25.load(str(self.index_dir / "bm25"))
@@ -110,10 +150,7 @@ class Searcher:
             for line in handle:
                 self.entries.append(json.loads(line))
         self.syllable_sets = [set(e.get("syllables", [])) for e in self.entries]
-        self.alias_patterns = [
-            [(len(a.split()), re.compile(r"\b" + re.escape(a) + r"\b")) for a in e.get("folded_aliases", []) if a]
-            for e in self.entries
-        ]
+        self.alias_matcher = AliasMatcher(self.entries)
         self.by_code: Dict[str, int] = {e["code"]: i for i, e in enumerate(self.entries)}
 
     # -- scoring parts -------------------------------------------------------------------------------------
@@ -128,13 +165,6 @@ class Searcher:
             best[entry] = max(best.get(entry, -1.0), float(score))
         return best
 
-    def _alias_score(self, number: int, folded_query: str, n_content: int) -> float:
-        best = 0.0
-        for n_words, pattern in self.alias_patterns[number]:
-            if n_words >= 2 and pattern.search(folded_query):
-                best = max(best, min(1.0, n_words / max(n_content, 1)))
-        return best
-
     def search(self, query: str, top_k: int = 5) -> SearchResponse:
         """Rank entries for ``query``; decide abstention and ambiguity."""
         p = self.params
@@ -142,7 +172,7 @@ class Searcher:
         content = content_words(query)
         if not content:
             return SearchResponse(query=query, abstain=True, no_topic=True)
-        folded_query = fold(query)
+        aliases = self.alias_matcher.best_lengths(fold(query))
         dense = self._dense_scores(query, p.candidates)
         tokens = lexical_tokens(strip_question(query))
         lex_all = self.bm25.get_scores(tokens) if tokens else np.zeros(len(self.entries))
@@ -155,10 +185,11 @@ class Searcher:
             d = float(np.clip((dense.get(number, 0.0) - p.dense_floor) / p.dense_span, 0.0, 1.0))
             lexical = float(lex_all[number] / lex_max) if lex_max > 0 else 0.0
             coverage = sum(1 for w in content if w in self.syllable_sets[number]) / len(content)
-            alias = self._alias_score(number, folded_query, len(content))
+            alias = min(1.0, aliases.get(number, 0) / len(content))
             score = p.w_dense * d + p.w_lexical * lexical + p.w_coverage * coverage + p.w_alias * alias
             hits.append(
-                Hit(entry["code"], entry["name"], entry["kind"], entry.get("url", ""), score, d, lexical, coverage, alias)
+                Hit(entry["code"], entry["name"], entry["kind"], entry.get("url", ""), score,
+                    d, lexical, coverage, alias)
             )
         hits.sort(key=lambda h: (-h.score, h.code))
         abstain = not hits or hits[0].score < p.abstain_below

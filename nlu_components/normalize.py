@@ -10,7 +10,6 @@ import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
 
 TEENCODE_PATH = Path(__file__).with_name("teencode.tsv")
 
@@ -49,14 +48,14 @@ def fold_diacritics(text: str) -> str:
     return "".join(_fold_char(c) for c in text)
 
 
-def fold_with_offsets(text: str, lowercase: bool = True) -> Tuple[str, List[int]]:
+def fold_with_offsets(text: str, lowercase: bool = True) -> tuple[str, list[int]]:
     """Fold ``text`` (and optionally lowercase it) keeping a map back to original offsets.
 
     Returns ``(folded, offsets)`` where ``offsets[i]`` is the index in ``text`` of the character
     that produced ``folded[i]``. Standalone combining marks (NFD input) produce no output.
     """
-    out: List[str] = []
-    offsets: List[int] = []
+    out: list[str] = []
+    offsets: list[int] = []
     for index, char in enumerate(text):
         folded = _fold_char(char.lower() if lowercase else char)
         for piece in folded:
@@ -71,11 +70,11 @@ def match_key(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _default_teencode() -> Dict[str, str]:
+def _default_teencode() -> dict[str, str]:
     return _read_teencode(TEENCODE_PATH)
 
 
-def load_teencode(path: Optional[str] = None) -> Dict[str, str]:
+def load_teencode(path: str | None = None) -> dict[str, str]:
     """Load the teencode/abbreviation table (``key<TAB>expansion`` lines, ``#`` comments).
 
     Keys are lowercase NFC forms; expansions are lowercase Vietnamese with diacritics. Without ``path``
@@ -84,8 +83,8 @@ def load_teencode(path: Optional[str] = None) -> Dict[str, str]:
     return _default_teencode() if path is None else _read_teencode(Path(path))
 
 
-def _read_teencode(source: Path) -> Dict[str, str]:
-    table: Dict[str, str] = {}
+def _read_teencode(source: Path) -> dict[str, str]:
+    table: dict[str, str] = {}
     for raw in source.read_text(encoding="utf-8").splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -98,7 +97,7 @@ def _read_teencode(source: Path) -> Dict[str, str]:
     return table
 
 
-def expand_word(word: str, table: Optional[Dict[str, str]] = None) -> str:
+def expand_word(word: str, table: dict[str, str] | None = None) -> str:
     """Expand a single word if it is a known teencode/abbreviation; otherwise return it unchanged.
 
     The lookup is case-insensitive on the NFC form, e.g. ``"Ko"`` -> ``"không"``.
@@ -107,7 +106,7 @@ def expand_word(word: str, table: Optional[Dict[str, str]] = None) -> str:
     return table.get(unicodedata.normalize("NFC", word).lower(), word)
 
 
-def expand_teencode(text: str, table: Optional[Dict[str, str]] = None) -> str:
+def expand_teencode(text: str, table: dict[str, str] | None = None) -> str:
     """Replace teencode/abbreviation words in ``text`` by their full form, keeping everything else.
 
     >>> expand_teencode("e muốn đk cccd thì cần j")
@@ -118,7 +117,7 @@ def expand_teencode(text: str, table: Optional[Dict[str, str]] = None) -> str:
     return WORD_RE.sub(lambda m: table.get(m.group(0).lower(), m.group(0)), text)
 
 
-def normalize_for_match(text: str, table: Optional[Dict[str, str]] = None) -> str:
+def normalize_for_match(text: str, table: dict[str, str] | None = None) -> str:
     """Normalise free text for accent-insensitive matching and search.
 
     NFC, lowercase, teencode expanded, diacritics folded, punctuation dropped and whitespace

@@ -22,18 +22,19 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections import Counter
-from functools import lru_cache
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Text, Tuple
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
-from rasa.shared.nlu.constants import ENTITIES, ENTITY_ATTRIBUTE_END, ENTITY_ATTRIBUTE_START, TEXT
+from rasa.shared.nlu import constants as nlu_constants
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -66,10 +67,10 @@ _ATOM_RE = re.compile(
     re.VERBOSE,
 )
 
-Atom = Tuple[int, int, str]  # (start, end, kind)
+Atom = tuple[int, int, str]  # (start, end, kind)
 
 
-def read_word_list(path: Path) -> List[str]:
+def read_word_list(path: Path) -> list[str]:
     """Read a one-entry-per-line list, ignoring blank lines and ``#`` comments."""
     entries = []
     for raw in Path(path).read_text(encoding="utf-8").splitlines():
@@ -79,9 +80,9 @@ def read_word_list(path: Path) -> List[str]:
     return entries
 
 
-def split_atoms(text: str) -> List[Atom]:
+def split_atoms(text: str) -> list[Atom]:
     """Split ``text`` into atoms (words, numbers, codes, phones, e-mails, URLs); punctuation is dropped."""
-    atoms: List[Atom] = []
+    atoms: list[Atom] = []
     for match in _ATOM_RE.finditer(text):
         kind = match.lastgroup or "word"
         if kind == "code" and not any(c.isdigit() for c in match.group(0)):
@@ -90,7 +91,7 @@ def split_atoms(text: str) -> List[Atom]:
     return atoms
 
 
-def align_words(text: str, words: Sequence[str]) -> List[Optional[Tuple[int, int]]]:
+def align_words(text: str, words: Sequence[str]) -> list[tuple[int, int] | None]:
     """Map words produced by a normalising segmenter back to ``(start, end)`` offsets in ``text``.
 
     Comparison happens on a lowercase, diacritic-folded, whitespace-free form, so the segmenter may
@@ -98,9 +99,9 @@ def align_words(text: str, words: Sequence[str]) -> List[Optional[Tuple[int, int
     be found get ``None``.
     """
     folded, offsets = fold_with_offsets(text)
-    kept = [(c, o) for c, o in zip(folded, offsets) if not c.isspace()]
+    kept = [(c, o) for c, o in zip(folded, offsets, strict=True) if not c.isspace()]
     stream = "".join(c for c, _ in kept)
-    spans: List[Optional[Tuple[int, int]]] = []
+    spans: list[tuple[int, int] | None] = []
     position = 0
     for word in words:
         target = "".join(fold_with_offsets(word)[0].split())
@@ -118,7 +119,7 @@ def align_words(text: str, words: Sequence[str]) -> List[Optional[Tuple[int, int
 
 
 @lru_cache(maxsize=1)
-def _underthesea_dictionary() -> Set[str]:
+def _underthesea_dictionary() -> set[str]:
     """underthesea's Viet74K word list (lowercase NFC); empty if this underthesea build lacks it."""
     import underthesea
 
@@ -135,17 +136,17 @@ class VietnameseTokenizer(Tokenizer):
     """Vietnamese word tokenizer with domain terms, teencode expansion and diacritic-folded lemmas."""
 
     @staticmethod
-    def supported_languages() -> Optional[List[Text]]:
+    def supported_languages() -> list[str] | None:
         """Supported languages (see parent class for full docstring)."""
         return ["vi"]
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         """Extra Python packages needed by this component."""
         return ["underthesea"]
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         """Returns the default config (see parent class for full docstring)."""
         return {
             # Domain terms kept as one token (one per line). None = packaged nlu_components/terms.txt.
@@ -175,28 +176,33 @@ class VietnameseTokenizer(Tokenizer):
 
     def __init__(
         self,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        terms: Optional[Iterable[str]] = None,
-        teencode: Optional[Dict[str, str]] = None,
-        compounds: Optional[Iterable[str]] = None,
+        terms: Iterable[str] | None = None,
+        teencode: dict[str, str] | None = None,
+        compounds: Iterable[str] | None = None,
     ) -> None:
         """Initialise the tokenizer with its (already loaded) word lists."""
         super().__init__(config)
         self._model_storage = model_storage
         self._resource = resource
         if config.get("segmenter", "lexicon") not in ("lexicon", "underthesea"):
-            raise ValueError(f"Unknown segmenter '{config.get('segmenter')}', use 'lexicon' or 'underthesea'.")
+            segmenter = config.get("segmenter")
+            raise ValueError(f"Unknown segmenter '{segmenter}', use 'lexicon' or 'underthesea'.")
         self._fold = bool(config.get("fold_diacritics", True))
         self._expand = bool(config.get("expand_teencode", True))
-        self._terms_source = list(terms if terms is not None else read_word_list(self._terms_path(config)))
-        self._teencode = dict(teencode if teencode is not None else load_teencode(config.get("teencode_file")))
-        self._compounds: Set[str] = set()
+        if terms is None:
+            terms = read_word_list(self._terms_path(config))
+        if teencode is None:
+            teencode = load_teencode(config.get("teencode_file"))
+        self._terms_source = list(terms)
+        self._teencode = dict(teencode)
+        self._compounds: set[str] = set()
         self._rebuild_lexicons(compounds or [])
 
     @staticmethod
-    def _terms_path(config: Dict[Text, Any]) -> Path:
+    def _terms_path(config: dict[str, Any]) -> Path:
         return Path(config.get("terms_file") or DEFAULT_TERMS_PATH)
 
     def _rebuild_lexicons(self, compounds: Iterable[str]) -> None:
@@ -212,7 +218,7 @@ class VietnameseTokenizer(Tokenizer):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -223,7 +229,7 @@ class VietnameseTokenizer(Tokenizer):
     @classmethod
     def load(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -260,7 +266,7 @@ class VietnameseTokenizer(Tokenizer):
                 "".join(f"{c}\n" for c in sorted(self._compounds)), encoding="utf-8"
             )
 
-    def _learn_compounds(self, examples: Iterable[Message]) -> Set[str]:
+    def _learn_compounds(self, examples: Iterable[Message]) -> set[str]:
         """Multi-syllable words found by underthesea in the training texts (returned as folded keys).
 
         underthesea is unreliable on unaccented text ("can giay" for "cần giấy"), so a compound is kept
@@ -272,16 +278,16 @@ class VietnameseTokenizer(Tokenizer):
         dictionary = _underthesea_dictionary()
         counts: Counter = Counter()
         for example in examples:
-            text = example.get(TEXT)
+            text = example.get(nlu_constants.TEXT)
             if not text:
                 continue
             words = word_tokenize(unicodedata.normalize("NFC", text))
             boundaries = {
-                b
-                for entity in example.get(ENTITIES) or []
-                for b in (entity.get(ENTITY_ATTRIBUTE_START), entity.get(ENTITY_ATTRIBUTE_END))
+                entity.get(key)
+                for entity in example.get(nlu_constants.ENTITIES) or []
+                for key in (nlu_constants.ENTITY_ATTRIBUTE_START, nlu_constants.ENTITY_ATTRIBUTE_END)
             }
-            for word, span in zip(words, align_words(text, words)):
+            for word, span in zip(words, align_words(text, words), strict=True):
                 word = " ".join(unicodedata.normalize("NFC", word).lower().split())
                 if span is None or len(word.split()) < 2 or not all(w.isalpha() for w in word.split()):
                     continue
@@ -296,7 +302,7 @@ class VietnameseTokenizer(Tokenizer):
 
     # ------------------------------------------------------------------ tokenization
 
-    def _syllables(self, word: str) -> List[str]:
+    def _syllables(self, word: str) -> list[str]:
         """Lemma syllables of one original word (teencode expanded, lowercase NFC, not folded)."""
         lowered = unicodedata.normalize("NFC", word).lower()
         if self._expand:
@@ -312,10 +318,10 @@ class VietnameseTokenizer(Tokenizer):
         return fold_diacritics(lemma) if self._fold else lemma
 
     def _match_groups(
-        self, keys: List[List[str]], lexicon: Set[Tuple[str, ...]], max_len: int
-    ) -> List[Tuple[int, int]]:
+        self, keys: list[list[str]], lexicon: set[tuple[str, ...]], max_len: int
+    ) -> list[tuple[int, int]]:
         """Greedy longest match of consecutive atoms whose folded syllables form a lexicon entry."""
-        groups: List[Tuple[int, int]] = []
+        groups: list[tuple[int, int]] = []
         i = 0
         while i < len(keys):
             end = i + 1
@@ -327,10 +333,10 @@ class VietnameseTokenizer(Tokenizer):
             i = end
         return groups
 
-    def _lexicon_groups(self, keys: List[List[str]]) -> List[Tuple[int, int]]:
+    def _lexicon_groups(self, keys: list[list[str]]) -> list[tuple[int, int]]:
         """Domain terms first, then learned compounds inside the stretches the terms left alone."""
-        groups: List[Tuple[int, int]] = []
-        pending: List[int] = []  # atoms not covered by a term, matched against compounds later
+        groups: list[tuple[int, int]] = []
+        pending: list[int] = []  # atoms not covered by a term, matched against compounds later
 
         def flush() -> None:
             if pending:
@@ -347,14 +353,14 @@ class VietnameseTokenizer(Tokenizer):
         flush()
         return groups
 
-    def _crf_groups(self, text: str, atoms: List[Atom], keys: List[List[str]]) -> List[Tuple[int, int]]:
+    def _crf_groups(self, text: str, atoms: list[Atom], keys: list[list[str]]) -> list[tuple[int, int]]:
         """Underthesea segmentation of one run of words, with domain terms taking precedence."""
         from underthesea import word_tokenize
 
         start, end = atoms[0][0], atoms[-1][1]
         words = word_tokenize(text[start:end])
         atom_index = {a[0]: i for i, a in enumerate(atoms)}
-        crf: List[Tuple[int, int]] = []
+        crf: list[tuple[int, int]] = []
         for span in align_words(text[start:end], words):
             if span is None:
                 continue
@@ -370,7 +376,7 @@ class VietnameseTokenizer(Tokenizer):
             if j - i > 1:
                 for k in range(i, j):
                     owner[k] = 2 * len(atoms) + len(crf) + group_id
-        groups: List[Tuple[int, int]] = []
+        groups: list[tuple[int, int]] = []
         for index, group_owner in enumerate(owner):
             if groups and owner[index - 1] == group_owner:
                 groups[-1] = (groups[-1][0], index + 1)
@@ -378,11 +384,11 @@ class VietnameseTokenizer(Tokenizer):
                 groups.append((index, index + 1))
         return groups
 
-    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
         """Tokenizes the text of the provided attribute of the incoming message."""
         text = message.get(attribute)
         atoms = split_atoms(text)
-        tokens: List[Token] = []
+        tokens: list[Token] = []
         i = 0
         while i < len(atoms):
             if atoms[i][2] != "word":
@@ -393,7 +399,9 @@ class VietnameseTokenizer(Tokenizer):
                 continue
             # A run of words separated only by whitespace is segmented as a whole.
             j = i + 1
-            while j < len(atoms) and atoms[j][2] == "word" and not text[atoms[j - 1][1] : atoms[j][0]].strip():
+            while j < len(atoms) and atoms[j][2] == "word":
+                if text[atoms[j - 1][1] : atoms[j][0]].strip():  # punctuation in between ends the run
+                    break
                 j += 1
             run = atoms[i:j]
             keys = [[fold_diacritics(s) for s in self._syllables(text[a[0] : a[1]])] for a in run]
@@ -420,11 +428,11 @@ class VietnameseTokenizer(Tokenizer):
             lemma = re.sub(r"[./\-]+", "_", lemma)
         return fold_diacritics(lemma) if self._fold else lemma
 
-    def _apply_token_pattern(self, tokens: List[Token]) -> List[Token]:
+    def _apply_token_pattern(self, tokens: list[Token]) -> list[Token]:
         """Like the base class, but every piece gets its own lemma instead of the parent's."""
         if not self.token_pattern_regex:
             return tokens
-        final_tokens: List[Token] = []
+        final_tokens: list[Token] = []
         for token in tokens:
             pieces = [p for p in self.token_pattern_regex.findall(token.text) if p]
             if not pieces:

@@ -30,7 +30,7 @@ wait_for() {  # wait_for <url> <name> <seconds>
 }
 
 echo "Khởi động máy chủ hành động (action server) cổng $ACTIONS_PORT..."
-.venv-actions/bin/python -m rasa_sdk --actions actions --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
+KB_ENCODER_THREADS=${KB_ENCODER_THREADS:-1} .venv-actions/bin/python -m rasa_sdk --actions actions --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
 pids+=($!)
 echo "Khởi động máy chủ Rasa cổng $RASA_PORT..."
 .venv-rasa/bin/rasa run --model models/tthc.tar.gz --port "$RASA_PORT" --cors "*" \

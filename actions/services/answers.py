@@ -36,9 +36,17 @@ def bullet_list(items: Iterable[str], more_hint: str, limit: int = MAX_ITEMS, nu
     return "\n".join(lines)
 
 
+def display_name(name: str) -> str:
+    """'Thủ tục đăng ký khai sinh' -> 'Đăng ký khai sinh' (the portal prefixes some names)."""
+    name = " ".join((name or "").split())
+    if name.lower().startswith("thủ tục ") and len(name) > 12:
+        name = name[8:]
+    return name[:1].upper() + name[1:]
+
+
 def header(proc) -> str:
     """First line of every answer: the procedure's name and code."""
-    return f"**{proc.name}** (mã thủ tục {proc.code})"
+    return f"**{display_name(proc.name)}** (mã thủ tục {proc.code})"
 
 
 def footer(proc) -> str:
@@ -77,8 +85,9 @@ def duration_text(duration) -> str:
     """'5 ngày làm việc' or the portal's own text."""
     if duration.value is not None:
         value = int(duration.value) if float(duration.value).is_integer() else duration.value
-        unit = duration.unit or ""
-        return f"{value} {unit}".strip()
+        if duration.unit:
+            return f"{value} {duration.unit.lower()}"
+        return f"{value} (Cổng không ghi rõ đơn vị thời gian)"
     return shorten(duration.text, 160) or "Cổng chưa có thông tin"
 
 
@@ -93,25 +102,35 @@ def _per_channel(proc, render) -> List[str]:
     return lines
 
 
+def is_note(doc) -> bool:
+    """Portal "Lưu ý" paragraphs sit in the documents table but are not documents."""
+    return bool(doc.group) and "lưu ý" in doc.group.lower()
+
+
 def answer_documents(proc) -> str:
-    """Documents to submit and to show, grouped by case when the portal lists cases."""
-    if not proc.documents:
+    """Documents to submit and to show (counted papers first), notes summarised."""
+    docs = [d for d in proc.documents if not is_note(d)]
+    notes = len(proc.documents) - len(docs)
+    if not docs:
         return "Cổng chưa công bố thành phần hồ sơ của thủ tục này."
     blocks = []
     for section, title in (("submit", "Giấy tờ phải nộp"), ("show", "Giấy tờ phải xuất trình")):
-        docs = [d for d in proc.documents if d.section == section]
-        if not docs:
+        # Papers with a quantity are the ones to bring; "Trường hợp ..." paragraphs without one explain cases.
+        part = sorted((d for d in docs if d.section == section), key=lambda d: not (d.originals or d.copies))
+        if not part:
             continue
         items = []
         group = None
-        for doc in docs:
-            label = shorten(doc.name)
+        for doc in part:
             if doc.group and doc.group != group:
                 group = doc.group
                 items.append(f"**{shorten(doc.group, 120)}**")
+            label = shorten(doc.name)
             qty = quantity(doc)
             items.append(f"{label} ({qty})" if qty else label)
-        blocks.append(f"{title}:\n" + bullet_list(items, "giấy tờ"))
+        blocks.append(f"{title}:\n" + bullet_list(items, "mục"))
+    if notes:
+        blocks.append(f"Cổng còn nêu {notes} lưu ý về hồ sơ (xem ở đường dẫn bên dưới).")
     return "\n".join(blocks)
 
 
@@ -160,6 +179,11 @@ def answer_place(proc) -> str:
         parts.append("Nơi tiếp nhận: " + shorten(proc.submit_address, 400))
     elif proc.agencies.implementing:
         parts.append("Nộp tại: " + "; ".join(proc.agencies.implementing) + " (Bộ phận Một cửa).")
+    elif proc.levels:
+        parts.append(
+            "Thủ tục thực hiện ở " + ", ".join(lv.lower() for lv in proc.levels)
+            + "; Cổng chưa ghi cụ thể cơ quan tiếp nhận."
+        )
     parts.append(answer_online(proc))
     return "\n".join(parts)
 

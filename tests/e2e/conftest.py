@@ -49,7 +49,8 @@ class Stack:
         self.rasa_url = f"http://127.0.0.1:{self.rasa_port}"
         self.actions_url = f"http://127.0.0.1:{self.actions_port}"
         self.web_url = f"http://127.0.0.1:{self.web_port}/"
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                    "KB_ENCODER_THREADS": "1"}
         self.procs: dict = {}
         (workdir / "endpoints.yml").write_text(
             f'action_endpoint:\n  url: "{self.actions_url}/webhook"\n'

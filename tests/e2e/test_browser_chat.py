@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from playwright import sync_api  # installed by make setup: a missing one must fail, not skip
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

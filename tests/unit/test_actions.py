@@ -53,7 +53,8 @@ def make_action(birth_registration, responses):
 
 def test_answers_documents_and_sets_slots(birth_registration):
     q = "làm giấy khai sinh cần giấy tờ gì"
-    action = make_action(birth_registration, {q: SearchResponse(q, False, results=[hit("1.001193", "Đăng ký khai sinh", 0.9)])})
+    found = SearchResponse(q, False, results=[hit("1.001193", "Đăng ký khai sinh", 0.9)])
+    action = make_action(birth_registration, {q: found})
     tracker = make_tracker(q, "ask_procedure", entities=[{"entity": "aspect", "value": "documents"}])
     messages, events = run(action, tracker)
     assert messages[0]["text"].startswith("**Đăng ký khai sinh** (mã thủ tục 1.001193)\nGiấy tờ phải nộp:")
@@ -67,7 +68,7 @@ def test_follow_up_without_topic_uses_current_procedure(birth_registration):
     tracker = make_tracker(q, "ask_procedure", entities=[{"entity": "aspect", "value": "duration"}],
                            slots={"procedure_code": "1.001193"})
     messages, _ = run(action, tracker)
-    assert "Thời hạn giải quyết:\n- Trực tiếp: 1 Ngày làm việc" in messages[0]["text"]
+    assert "Thời hạn giải quyết:\n- Trực tiếp: 1 ngày làm việc" in messages[0]["text"]
 
 
 def test_no_topic_and_no_context_asks_which_procedure(birth_registration):

@@ -9,14 +9,17 @@ from knowledge.schema import Fee
 def test_documents_answer_lists_both_sections_with_quantities(birth_registration):
     text = format_answer(birth_registration, "documents")
     assert text.splitlines()[0] == "**Đăng ký khai sinh** (mã thủ tục 1.001193)"
-    assert "Giấy tờ phải nộp:\n- Tờ khai đăng ký khai sinh theo mẫu (1 bản chính)\n- Bản chính Giấy chứng sinh (1 bản chính)" in text
+    assert (
+        "Giấy tờ phải nộp:\n- Tờ khai đăng ký khai sinh theo mẫu (1 bản chính)\n"
+        "- Bản chính Giấy chứng sinh (1 bản chính)"
+    ) in text
     assert "Giấy tờ phải xuất trình:\n- Giấy tờ tùy thân của người đi đăng ký khai sinh (1 bản chính)" in text
     assert text.endswith("Nguồn: Cổng Dịch vụ công quốc gia — https://dichvucong.gov.vn/thu-tuc-hanh-chinh/example")
 
 
 def test_fee_duration_online_and_legal_basis(birth_registration):
     assert "- Trực tiếp: Miễn phí\n- Trực tuyến: Miễn phí" in format_answer(birth_registration, "fee")
-    assert "- Trực tiếp: 1 Ngày làm việc" in format_answer(birth_registration, "duration")
+    assert "- Trực tiếp: 1 ngày làm việc" in format_answer(birth_registration, "duration")
     assert "**có thể nộp trực tuyến**" in format_answer(birth_registration, "online")
     assert "- Luật Hộ tịch 2014 (60/2014/QH13)" in format_answer(birth_registration, "legal_basis")
     assert "1. Bước 1: Người yêu cầu nộp hồ sơ." in format_answer(birth_registration, "steps")
@@ -44,3 +47,26 @@ def test_long_lists_are_summarised():
 def test_shorten_cuts_on_a_word():
     assert shorten("Bản sao giấy chứng nhận đăng ký kết hôn", 20) == "Bản sao giấy chứng…"
     assert shorten("  Tờ   khai  ") == "Tờ khai"
+
+
+def test_duration_without_unit_says_so():
+    from actions.services.answers import duration_text
+    from knowledge.schema import Duration
+
+    assert duration_text(Duration(value=1, unit=None, text="1")) == "1 (Cổng không ghi rõ đơn vị thời gian)"
+    assert duration_text(Duration(value=2.5, unit="Ngày làm việc", text="2.5")) == "2.5 ngày làm việc"
+    assert duration_text(Duration(text="Theo quy định")) == "Theo quy định"
+
+
+def test_notes_are_not_listed_as_documents(birth_registration):
+    from knowledge.schema import Document
+
+    proc = birth_registration.model_copy(deep=True)
+    proc.documents.insert(0, Document(name="Trường hợp trẻ bị bỏ rơi thì có biên bản", section="submit"))
+    proc.documents.append(Document(name="Người tiếp nhận kiểm tra hồ sơ", group="* Lưu ý:", section="submit"))
+    text = format_answer(proc, "documents")
+    lines = text.splitlines()
+    assert lines[2] == "- Tờ khai đăng ký khai sinh theo mẫu (1 bản chính)"  # counted papers first
+    assert "- Trường hợp trẻ bị bỏ rơi thì có biên bản" in lines
+    assert "Người tiếp nhận kiểm tra hồ sơ" not in text
+    assert "Cổng còn nêu 1 lưu ý về hồ sơ (xem ở đường dẫn bên dưới)." in lines

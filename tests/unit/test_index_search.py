@@ -13,8 +13,8 @@ from knowledge.text import content_words, lexical_tokens, strip_question
 
 ENTRIES = [
     IndexEntry("1.001193", "procedure", "1.001193", "Đăng ký khai sinh", aliases=["làm giấy khai sinh"]),
-    IndexEntry("1.000894", "procedure", "1.000894", "Đăng ký kết hôn", aliases=["đăng ký kết hôn", "làm giấy đăng ký kết hôn"]),
-    IndexEntry("2.001255", "procedure", "2.001255", "Cấp lại thẻ Căn cước", aliases=["cấp lại căn cước", "làm lại cccd"]),
+    IndexEntry("1.000894", "procedure", "1.000894", "Đăng ký kết hôn", aliases=["làm giấy đăng ký kết hôn"]),
+    IndexEntry("2.001255", "procedure", "2.001255", "Cấp lại thẻ Căn cước", aliases=["cấp lại căn cước"]),
     IndexEntry("1.004222", "procedure", "1.004222", "Đăng ký thường trú", aliases=["nhập hộ khẩu"]),
     IndexEntry("faq:vneid_login", "faq", "faq:vneid_login", "Đăng nhập Cổng Dịch vụ công bằng VNeID",
                aliases=["đăng nhập bằng vneid thế nào"]),

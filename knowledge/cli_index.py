@@ -1,0 +1,99 @@
+"""``python -m knowledge build`` and ``python -m knowledge search`` (the index side of the CLI)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from knowledge.cli import add_command
+
+
+def _settings():
+    from settings import get_settings
+
+    return get_settings()
+
+
+@add_command("build")
+def _register_build(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("build", help="encode the knowledge base and write the index folder")
+    p.add_argument("--out", type=Path, default=None, help="index folder (default models/kb-index, $KB_INDEX_DIR)")
+    p.add_argument("--encoder", default=None, help="encoder spec (default $KB_ENCODER or e5-small)")
+    p.add_argument("--if-stale", action="store_true", help="do nothing when the index matches sources and encoder")
+
+    def run(args: argparse.Namespace) -> int:
+        from knowledge.encoder import encoder_from_config
+        from knowledge.index import build_index, entries_from_store, is_stale, source_hash
+
+        settings = _settings()
+        out = args.out or settings.index_dir
+        encoder = encoder_from_config(args.encoder or settings.encoder)
+        src = source_hash()
+        if args.if_stale and not is_stale(out, src, encoder.name):
+            print(f"Knowledge index is up to date ({out}).")
+            return 0
+        entries = entries_from_store()
+        print(f"Building the knowledge index: {len(entries)} entries, encoder {encoder.name} -> {out}", flush=True)
+        config = build_index(entries, encoder, out, src, progress=_progress)
+        print(json.dumps(config, ensure_ascii=False))
+        return 0
+
+    p.set_defaults(func=run)
+
+
+def _progress(iterable):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm comes with sentence-transformers; plain iteration otherwise
+        return iterable
+    return tqdm(iterable, desc="encoding", unit="batch", file=sys.stderr)
+
+
+@add_command("search")
+def _register_search(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="search the knowledge index")
+    p.add_argument("query", nargs="?", help="the question")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--batch", type=Path, help='JSONL file of {"id":..., "question":...} lines')
+    p.add_argument("--json", action="store_true", help="print the stable JSON contract")
+    p.add_argument("--debug", action="store_true", help="print score parts too")
+
+    def run(args: argparse.Namespace) -> int:
+        if not args.query and not args.batch:
+            print("Cần một câu hỏi hoặc --batch FILE.", file=sys.stderr)
+            return 2
+        from knowledge.search import get_searcher
+
+        try:
+            searcher = get_searcher()
+        except (FileNotFoundError, ValueError) as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        if args.batch:
+            with open(args.batch, encoding="utf-8") as handle:
+                for number, line in enumerate(handle, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        item = json.loads(line)
+                        question = item["question"]
+                    except (ValueError, KeyError, TypeError):
+                        print(f"line {number}: expected {{\"id\":..., \"question\":...}}", file=sys.stderr)
+                        return 2
+                    data = searcher.search(question, top_k=args.top_k).to_json(args.top_k)
+                    print(json.dumps({"id": item.get("id"), **data}, ensure_ascii=False), flush=True)
+            return 0
+        response = searcher.search(args.query, top_k=args.top_k)
+        if args.json or args.debug:
+            data = response.debug() if args.debug else response.to_json(args.top_k)
+            print(json.dumps(data, ensure_ascii=False, indent=None if args.json else 2))
+            return 0
+        flag = "ABSTAIN" if response.abstain else ("AMBIGUOUS" if response.ambiguous else "OK")
+        print(f"{flag}  {response.query}")
+        for hit in response.results[: args.top_k]:
+            print(f"  {hit.score:.3f}  {hit.code:12s} {hit.name}")
+        return 0
+
+    p.set_defaults(func=run)
