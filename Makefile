@@ -5,7 +5,7 @@ RASA_PY := .venv-rasa/bin/python
 ACT_PY := .venv-actions/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup run train validate test test-unit test-rasa test-e2e eval-nlu build-index lint clean
+.PHONY: help setup run train validate test eval-nlu eval bench build-index lint clean
 
 help: ## One line per target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,12 @@ test: setup train ## Everything: lint, unit tests, Rasa validate/story tests, NL
 
 eval-nlu: train ## NLU evaluation on the held-out split (intent F1 overall and without diacritics)
 	@$(RASA_PY) scripts/eval_nlu.py
+
+eval: setup ## Retrieval evaluation on the dev set: hit@1/hit@3/MRR per style, abstention; vs BM25-only, dense-only
+	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/eval_retrieval.py
+
+bench: setup ## Search benchmark: build time/size, query latency, memory, scale curve to 100k entries
+	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/bench_search.py
 
 clean: ## Remove trained models, indexes and runtime data (keeps the venvs)
 	rm -rf models/*.tar.gz models/kb-index var/*.db .rasa results

@@ -11,7 +11,34 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services.answers import ASPECTS, format_answer, shorten
+from actions.services.language import detect_language, english_aspect
 from settings import get_settings
+
+MESSAGES = {
+    "vi": {
+        "not_found": "Tôi không tìm thấy thủ tục có mã {code} trong dữ liệu.",
+        "error": "Xin lỗi, hệ thống tra cứu thủ tục đang gặp sự cố. Bạn vui lòng thử lại sau ít phút hoặc gọi "
+        "tổng đài {hotline}.",
+        "choose": "Bạn muốn hỏi thủ tục nào dưới đây?",
+        "ask_topic": "Bạn đang hỏi về thủ tục nào ạ? Ví dụ: đăng ký khai sinh, cấp lại căn cước, đăng ký thường trú.",
+        "unknown": "Xin lỗi, tôi chưa có thông tin về nội dung này trong dữ liệu thủ tục hành chính. Bạn có thể hỏi "
+        "lại với tên thủ tục cụ thể, hoặc gặp cán bộ hỗ trợ qua tổng đài {hotline}.",
+        "human": "Gặp cán bộ hỗ trợ",
+        "source": "Nguồn",
+    },
+    "en": {
+        "not_found": "I cannot find a procedure with code {code} in the data.",
+        "error": "Sorry, the procedure search is having a problem. Please try again in a few minutes or call the "
+        "hotline {hotline}.",
+        "choose": "Which of these procedures do you mean?",
+        "ask_topic": "Which procedure are you asking about? For example: work permit, temporary residence card, "
+        "company registration.",
+        "unknown": "Sorry, I have no information on this in the administrative procedure data. Please ask again with "
+        "the name of the procedure, or talk to an officer via the hotline {hotline}.",
+        "human": "Talk to an officer",
+        "source": "Source",
+    },
+}
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +57,14 @@ def latest_aspect(tracker: Tracker) -> Optional[str]:
         if value in ASPECTS:
             return value
     return None
+
+
+def conversation_language(tracker: Tracker) -> str:
+    """Language of the latest typed message (button payloads such as "/choose_procedure{...}" do not count)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and not (event.get("text") or "").startswith("/"):
+            return detect_language(event.get("text") or "")
+    return "vi"
 
 
 class ActionAnswerProcedure(Action):
@@ -54,34 +89,36 @@ class ActionAnswerProcedure(Action):
         aspect = latest_aspect(tracker)
         chosen = next(tracker.get_latest_entity_values("procedure_code"), None)
         current = tracker.get_slot("procedure_code")
+        lang = conversation_language(tracker)
+        if lang == "en" and aspect is None:
+            aspect = english_aspect(text)
+        msg = MESSAGES[lang]
+        hotline = get_settings().support_hotline
         try:
             if intent == "choose_procedure" and chosen:
                 proc = self.service.procedure(chosen)
                 aspect = aspect or tracker.get_slot("aspect")
                 if proc is None:
-                    dispatcher.utter_message(text=f"Tôi không tìm thấy thủ tục có mã {chosen} trong dữ liệu.")
+                    dispatcher.utter_message(text=msg["not_found"].format(code=chosen))
                     return []
-                return self._answer(dispatcher, proc, aspect)
+                return self._answer(dispatcher, proc, aspect, lang)
             resolution = self.service.resolve(text, current, has_aspect=aspect is not None)
         except Exception:  # the citizen gets an apology, the log gets the trace
             logger.exception("Knowledge search failed")
-            dispatcher.utter_message(
-                text="Xin lỗi, hệ thống tra cứu thủ tục đang gặp sự cố. Bạn vui lòng thử lại sau ít phút hoặc gọi "
-                f"tổng đài {get_settings().support_hotline}."
-            )
+            dispatcher.utter_message(text=msg["error"].format(hotline=hotline))
             return []
 
         if resolution.kind == "answer":
             if resolution.follow_up and aspect is None:
                 aspect = tracker.get_slot("aspect")
-            return self._answer(dispatcher, resolution.procedure, aspect)
+            return self._answer(dispatcher, resolution.procedure, aspect, lang)
         if resolution.kind == "faq":
             faq = resolution.faq
-            dispatcher.utter_message(text=f"{faq.answer}\nNguồn: {faq.source}")
+            dispatcher.utter_message(text=f"{faq.answer}\n{msg['source']}: {faq.source}")
             return []
         if resolution.kind == "choose":
             dispatcher.utter_message(
-                text="Bạn muốn hỏi thủ tục nào dưới đây?",
+                text=msg["choose"],
                 buttons=[
                     {
                         "title": shorten(hit.name, 90),
@@ -92,22 +129,18 @@ class ActionAnswerProcedure(Action):
             )
             return [SlotSet("aspect", aspect)] if aspect else []
         if resolution.kind == "ask_topic":
-            dispatcher.utter_message(
-                text="Bạn đang hỏi về thủ tục nào ạ? Ví dụ: đăng ký khai sinh, cấp lại căn cước, đăng ký thường trú."
-            )
+            dispatcher.utter_message(text=msg["ask_topic"])
             return [SlotSet("aspect", aspect)] if aspect else []
         dispatcher.utter_message(
-            text=(
-                "Xin lỗi, tôi chưa có thông tin về nội dung này trong dữ liệu thủ tục hành chính. Bạn có thể hỏi lại "
-                "với tên thủ tục cụ thể, hoặc gặp cán bộ hỗ trợ qua tổng đài "
-                f"{get_settings().support_hotline}."
-            ),
-            buttons=[{"title": "Gặp cán bộ hỗ trợ", "payload": "/request_human"}],
+            text=msg["unknown"].format(hotline=hotline),
+            buttons=[{"title": msg["human"], "payload": "/request_human"}],
         )
         return []
 
-    def _answer(self, dispatcher: CollectingDispatcher, proc, aspect: Optional[str]) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(text=format_answer(proc, aspect))
+    def _answer(
+        self, dispatcher: CollectingDispatcher, proc, aspect: Optional[str], lang: str = "vi"
+    ) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(text=format_answer(proc, aspect, lang))
         return [
             SlotSet("procedure_code", proc.code),
             SlotSet("procedure_name", proc.name),

@@ -154,8 +154,10 @@ class Searcher:
         self.by_code: Dict[str, int] = {e["code"]: i for i, e in enumerate(self.entries)}
 
     # -- scoring parts -------------------------------------------------------------------------------------
-    def _dense_scores(self, query: str, k: int) -> Dict[int, float]:
-        vector = self.encoder.encode_queries([query]).astype(np.float32)
+    def _dense_scores(self, query: str, k: int, vector: Optional[np.ndarray] = None) -> Dict[int, float]:
+        if vector is None:
+            vector = self.encoder.encode_queries([query])
+        vector = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         scores, ids = self.dense.search(vector, min(k * 2, self.dense.ntotal))
         best: Dict[int, float] = {}
         for score, row in zip(scores[0], ids[0]):
@@ -165,15 +167,18 @@ class Searcher:
             best[entry] = max(best.get(entry, -1.0), float(score))
         return best
 
-    def search(self, query: str, top_k: int = 5) -> SearchResponse:
-        """Rank entries for ``query``; decide abstention and ambiguity."""
+    def search(self, query: str, top_k: int = 5, vector: Optional[np.ndarray] = None) -> SearchResponse:
+        """Rank entries for ``query``; decide abstention and ambiguity.
+
+        ``vector`` is the query's embedding when the caller already has it (benchmarks, batch evaluation).
+        """
         p = self.params
         query = (query or "").strip()
         content = content_words(query)
         if not content:
             return SearchResponse(query=query, abstain=True, no_topic=True)
         aliases = self.alias_matcher.best_lengths(fold(query))
-        dense = self._dense_scores(query, p.candidates)
+        dense = self._dense_scores(query, p.candidates, vector)
         tokens = lexical_tokens(strip_question(query))
         lex_all = self.bm25.get_scores(tokens) if tokens else np.zeros(len(self.entries))
         lex_max = float(lex_all.max()) if len(lex_all) else 0.0

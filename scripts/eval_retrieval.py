@@ -161,12 +161,25 @@ def calibrate_threshold(devset: List[dict], raw: Dict[str, dict]) -> float:
 
 
 # -- running -------------------------------------------------------------------------------------------------
-def run_system(searcher, devset: List[dict], params) -> Dict[str, dict]:
+def encode_all(searcher, devset: List[dict], batch_size: int = 64) -> list:
+    """Query embeddings of all questions, computed in batches (``Searcher.search`` accepts them)."""
+    import numpy as np
+
+    questions = [(r["question"] or "").strip() for r in devset]
+    encode = searcher.encoder.encode_queries
+    chunks = [encode(questions[i : i + batch_size]) for i in range(0, len(questions), batch_size)]
+    return list(np.vstack(chunks)) if chunks else []
+
+
+def run_system(searcher, devset: List[dict], params, vectors: Optional[list] = None) -> Dict[str, dict]:
     """Search every question with ``params``; records codes, scores and the searcher's decisions."""
     searcher.params = params
     runs: Dict[str, dict] = {}
-    for record in devset:
-        response = searcher.search(record["question"], top_k=TOP_K)
+    for i, record in enumerate(devset):
+        if vectors is None:
+            response = searcher.search(record["question"], top_k=TOP_K)
+        else:
+            response = searcher.search(record["question"], top_k=TOP_K, vector=vectors[i])
         runs[record["id"]] = {
             "codes": [h.code for h in response.results],
             "scores": [h.score for h in response.results],
@@ -189,14 +202,15 @@ def evaluate(searcher, devset: List[dict], hybrid_params) -> dict:
     """All three systems; returns the report dictionary."""
     report = {"systems": {}, "params": {}, "devset": {"questions": len(devset)}}
     started = time.time()
-    runs = run_system(searcher, devset, hybrid_params)
+    vectors = encode_all(searcher, devset)
+    runs = run_system(searcher, devset, hybrid_params, vectors)
     report["systems"]["hybrid"] = score_runs(devset, runs)
     report["params"]["hybrid"] = asdict(hybrid_params)
     report["hybrid_runs"] = runs
     report["seconds_per_query"] = (time.time() - started) / max(len(devset), 1)
     for kind in ("lexical", "dense"):
         params = baseline_params(kind, hybrid_params)
-        raw = run_system(searcher, devset, replace(params, abstain_below=0.0))
+        raw = run_system(searcher, devset, replace(params, abstain_below=0.0), vectors)
         threshold = calibrate_threshold(devset, raw)
         params = replace(params, abstain_below=threshold)
         report["systems"][kind] = score_runs(devset, apply_threshold(raw, threshold, 0.0))

@@ -42,6 +42,8 @@ echo "Khởi động trang web trò chuyện cổng $WEB_PORT..."
 pids+=($!)
 
 wait_for "http://localhost:$ACTIONS_PORT/health" "Action server" 120
+echo "  Nạp chỉ mục tri thức và mô hình nhúng..."
+.venv-actions/bin/python scripts/warmup_actions.py "http://localhost:$ACTIONS_PORT" || true
 wait_for "http://localhost:$RASA_PORT/webhooks/rest/" "Rasa" 240
 wait_for "http://localhost:$WEB_PORT/healthz" "Trang web" 30
 cat <<MSG

@@ -27,10 +27,10 @@ make_venv() {  # make_venv <dir> <python minor> <lock file> <purpose>
   fi
   py=$(find_python "$minor" "$purpose")
   [ -x "$dir/bin/python" ] || "$py" -m venv "$dir"
-  "$dir/bin/python" -m pip install --disable-pip-version-check -q --upgrade "pip==24.3.1" "setuptools<70" wheel
+  "$dir/bin/python" -m pip install --disable-pip-version-check -q --upgrade "pip==24.3.1" wheel
   # --progress-bar on: a cold install takes minutes and should show that it is moving.
   "$dir/bin/python" -m pip install --disable-pip-version-check --progress-bar on -r "$lock" 2>&1 \
-    | grep -v "^WARNING: Location 'file:" || true
+    | { grep -v -e "^WARNING: Location .file:" -e "^Requirement already satisfied" || true; }
   "$dir/bin/python" -m pip check >/dev/null || { "$dir/bin/python" -m pip check; exit 1; }
   echo "$want" > "$dir/.setup-stamp"
 }

@@ -35,6 +35,7 @@ from eval_retrieval import (  # noqa: E402
     FUSION_JSON,
     STYLES,
     TOP_K,
+    encode_all,
     load_devset,
     make_searcher,
     objective,
@@ -54,7 +55,7 @@ def split_of(qid: str, test_share: float = 0.3) -> str:
 
 
 # -- component cache -----------------------------------------------------------------------------------------
-def components(searcher, query: str, candidates: int) -> dict:
+def components(searcher, query: str, candidates: int, vector=None) -> dict:
     """Per-candidate score parts for ``query``, mirroring ``Searcher.search`` (raw dense cosine kept)."""
     from knowledge.text import content_words, fold, lexical_tokens, strip_question
 
@@ -62,8 +63,8 @@ def components(searcher, query: str, candidates: int) -> dict:
     content = content_words(query)
     if not content:
         return {"no_topic": True, "codes": [], "parts": np.zeros((0, 4), np.float64)}
-    folded_query = fold(query)
-    dense = searcher._dense_scores(query, candidates)
+    aliases = searcher.alias_matcher.best_lengths(fold(query))
+    dense = searcher._dense_scores(query, candidates, vector)
     tokens = lexical_tokens(strip_question(query))
     lex_all = searcher.bm25.get_scores(tokens) if tokens else np.zeros(len(searcher.entries))
     lex_max = float(lex_all.max()) if len(lex_all) else 0.0
@@ -74,13 +75,14 @@ def components(searcher, query: str, candidates: int) -> dict:
         parts[row, 0] = dense.get(number, 0.0)
         parts[row, 1] = lex_all[number] / lex_max if lex_max > 0 else 0.0
         parts[row, 2] = sum(1 for w in content if w in searcher.syllable_sets[number]) / len(content)
-        parts[row, 3] = searcher._alias_score(number, folded_query, len(content))
+        parts[row, 3] = min(1.0, aliases.get(number, 0) / len(content))
     return {"no_topic": False, "codes": [searcher.entries[n]["code"] for n in numbers], "parts": parts}
 
 
 def build_cache(searcher, devset: List[dict], candidates: int) -> Dict[str, dict]:
-    """Components for every dev question."""
-    return {r["id"]: components(searcher, r["question"], candidates) for r in devset}
+    """Components for every dev question (queries embedded in one batch)."""
+    vectors = encode_all(searcher, devset)
+    return {r["id"]: components(searcher, r["question"], candidates, v) for r, v in zip(devset, vectors)}
 
 
 class Matrix:

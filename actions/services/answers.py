@@ -1,4 +1,8 @@
-"""Turning a structured procedure into a short answer for one aspect, readable on a phone."""
+"""Turning a structured procedure into a short answer for one aspect, readable on a phone.
+
+Answers are in Vietnamese, or in English for foreign investors and workers; procedure and document names stay
+in Vietnamese either way (they are the official names a citizen will see at the counter).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,80 @@ from typing import Iterable, List, Optional
 ASPECTS = (
     "documents", "fee", "duration", "place", "online", "agency", "steps", "legal_basis", "conditions", "result",
 )
-CHANNEL_LABELS = {"online": "Trực tuyến", "in_person": "Trực tiếp", "post": "Qua bưu chính"}
 MAX_ITEMS = 8
 MAX_ITEM_CHARS = 220
 MAX_BLOCK_CHARS = 700
+
+PHRASES = {
+    "vi": {
+        "code": "mã thủ tục",
+        "source": "Nguồn: Cổng Dịch vụ công quốc gia — {url}",
+        "channels": {"online": "Trực tuyến", "in_person": "Trực tiếp", "post": "Qua bưu chính"},
+        "more": "… và {n} {what} khác (xem thêm ở đường dẫn bên dưới).",
+        "items": "mục", "steps_word": "bước", "docs_word": "văn bản", "results_word": "kết quả",
+        "original": "{n} bản chính", "copy": "{n} bản sao",
+        "fee_suspect": "chưa xác định rõ trên Cổng (vui lòng xem chi tiết tại đường dẫn hoặc hỏi Bộ phận Một cửa)",
+        "free": "Miễn phí", "no_info": "Cổng chưa có thông tin", "dong": "đồng",
+        "no_unit": "{value} (Cổng không ghi rõ đơn vị thời gian)",
+        "no_docs": "Cổng chưa công bố thành phần hồ sơ của thủ tục này.",
+        "submit": "Giấy tờ phải nộp", "show": "Giấy tờ phải xuất trình",
+        "notes": "Cổng còn nêu {n} lưu ý về hồ sơ (xem ở đường dẫn bên dưới).",
+        "fee_title": "Phí, lệ phí:", "fee_none": "Cổng chưa có thông tin về phí, lệ phí.",
+        "duration_title": "Thời hạn giải quyết:", "duration_none": "Cổng chưa có thông tin về thời hạn giải quyết.",
+        "online_yes": "Thủ tục này **có thể nộp trực tuyến** trên Cổng Dịch vụ công (đăng nhập bằng tài khoản VNeID).",
+        "online_also": " Ngoài ra có thể nộp {others}.",
+        "online_no": "Thủ tục này **chưa hỗ trợ nộp trực tuyến**; bạn nộp {others}.",
+        "online_none": "Cổng chưa có thông tin về cách thức nộp hồ sơ của thủ tục này.",
+        "or": " hoặc ",
+        "implementing": "Cơ quan thực hiện: ", "competent": "Cơ quan có thẩm quyền: ", "levels": "Cấp thực hiện: ",
+        "agency_none": "Cổng chưa có thông tin về cơ quan thực hiện.",
+        "address": "Nơi tiếp nhận: ", "submit_at": "Nộp tại: {agencies} (Bộ phận Một cửa).",
+        "level_only": "Thủ tục thực hiện ở {levels}; Cổng chưa ghi cụ thể cơ quan tiếp nhận.",
+        "steps_title": "Trình tự thực hiện:", "steps_none": "Cổng chưa công bố trình tự thực hiện của thủ tục này.",
+        "legal_title": "Căn cứ pháp lý:", "legal_none": "Cổng chưa công bố căn cứ pháp lý của thủ tục này.",
+        "cond_title": "Yêu cầu, điều kiện:", "cond_none": "Cổng không nêu yêu cầu, điều kiện riêng cho thủ tục này.",
+        "result_title": "Kết quả bạn nhận được:", "result_none": "Cổng chưa công bố kết quả thực hiện của thủ tục này.",
+        "ov_where": "- Nơi thực hiện: ", "ov_time": "- Thời hạn: ", "ov_fee": "- Phí, lệ phí: ",
+        "ov_online": "- Nộp trực tuyến: ", "yes": "có", "no": "chưa hỗ trợ",
+        "ov_more": "Bạn có thể hỏi tiếp: cần giấy tờ gì, nộp ở đâu, mất bao lâu, phí bao nhiêu, các bước thực hiện.",
+    },
+    "en": {
+        "code": "procedure code",
+        "source": "Source: National Public Service Portal — {url}",
+        "channels": {"online": "Online", "in_person": "In person", "post": "By post"},
+        "more": "… and {n} more {what} (see the link below).",
+        "items": "items", "steps_word": "steps", "docs_word": "documents", "results_word": "results",
+        "original": "{n} original", "copy": "{n} copy",
+        "fee_suspect": "unclear on the portal (please check the link or ask the one-stop desk)",
+        "free": "Free of charge", "no_info": "not stated on the portal", "dong": "VND",
+        "no_unit": "{value} (the portal does not state the unit)",
+        "no_docs": "The portal does not list the required documents for this procedure.",
+        "submit": "Documents to submit", "show": "Documents to show",
+        "notes": "The portal adds {n} notes on the documents (see the link below).",
+        "fee_title": "Fees:", "fee_none": "The portal gives no fee information.",
+        "duration_title": "Processing time:", "duration_none": "The portal gives no processing time.",
+        "online_yes": "This procedure **can be done online** on the Public Service Portal (log in with VNeID).",
+        "online_also": " You can also apply {others}.",
+        "online_no": "This procedure **cannot be done online yet**; apply {others}.",
+        "online_none": "The portal does not say how to apply for this procedure.",
+        "or": " or ",
+        "implementing": "Implementing agency: ", "competent": "Competent agency: ", "levels": "Level: ",
+        "agency_none": "The portal does not name the agency.",
+        "address": "Where to apply: ", "submit_at": "Apply at: {agencies} (one-stop desk).",
+        "level_only": "Handled at {levels} level; the portal does not name the receiving office.",
+        "steps_title": "Steps:", "steps_none": "The portal does not list the steps for this procedure.",
+        "legal_title": "Legal basis:", "legal_none": "The portal does not list the legal basis.",
+        "cond_title": "Conditions:", "cond_none": "The portal states no special conditions for this procedure.",
+        "result_title": "What you receive:", "result_none": "The portal does not state the result document.",
+        "ov_where": "- Where: ", "ov_time": "- Processing time: ", "ov_fee": "- Fee: ",
+        "ov_online": "- Online: ", "yes": "yes", "no": "not available",
+        "ov_more": "You can ask next: documents, where to apply, how long, fees, steps.",
+    },
+}
+
+
+def _t(lang: str) -> dict:
+    return PHRASES.get(lang, PHRASES["vi"])
 
 
 def shorten(text: Optional[str], limit: int = MAX_ITEM_CHARS) -> str:
@@ -22,17 +96,21 @@ def shorten(text: Optional[str], limit: int = MAX_ITEM_CHARS) -> str:
     return cut + "…"
 
 
-def vnd(amount: int) -> str:
-    """50000 -> '50.000 đồng' (Vietnamese thousands separator)."""
+def vnd(amount: int, lang: str = "vi") -> str:
+    """50000 -> '50.000 đồng' (Vietnamese thousands separator) or '50,000 VND'."""
+    if lang == "en":
+        return f"{amount:,} VND"
     return f"{amount:,}".replace(",", ".") + " đồng"
 
 
-def bullet_list(items: Iterable[str], more_hint: str, limit: int = MAX_ITEMS, numbered: bool = False) -> str:
+def bullet_list(
+    items: Iterable[str], more_hint: str, limit: int = MAX_ITEMS, numbered: bool = False, lang: str = "vi"
+) -> str:
     """A list of at most ``limit`` lines; the rest summarised with a 'xem thêm' hint."""
     items = [i for i in items if i]
     lines = [(f"{n}. " if numbered else "- ") + item for n, item in enumerate(items[:limit], 1)]
     if len(items) > limit:
-        lines.append(f"… và {len(items) - limit} {more_hint} khác (xem thêm ở đường dẫn bên dưới).")
+        lines.append(_t(lang)["more"].format(n=len(items) - limit, what=more_hint))
     return "\n".join(lines)
 
 
@@ -44,60 +122,60 @@ def display_name(name: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-def header(proc) -> str:
+def header(proc, lang: str = "vi") -> str:
     """First line of every answer: the procedure's name and code."""
-    return f"**{display_name(proc.name)}** (mã thủ tục {proc.code})"
+    return f"**{display_name(proc.name)}** ({_t(lang)['code']} {proc.code})"
 
 
-def footer(proc) -> str:
+def footer(proc, lang: str = "vi") -> str:
     """Last line of every answer: the source."""
-    url = proc.url or "https://dichvucong.gov.vn"
-    return f"Nguồn: Cổng Dịch vụ công quốc gia — {url}"
+    return _t(lang)["source"].format(url=proc.url or "https://dichvucong.gov.vn")
 
 
-def quantity(doc) -> str:
+def quantity(doc, lang: str = "vi") -> str:
     """'1 bản chính, 1 bản sao' from a document's counts."""
+    t = _t(lang)
     parts = []
     if doc.originals:
-        parts.append(f"{doc.originals} bản chính")
+        parts.append(t["original"].format(n=doc.originals))
     if doc.copies:
-        parts.append(f"{doc.copies} bản sao")
+        parts.append(t["copy"].format(n=doc.copies))
     return ", ".join(parts)
 
 
-def fee_text(fee) -> str:
+def fee_text(fee, lang: str = "vi") -> str:
     """A fee cell as a citizen should read it; suspect source values are not stated as fact."""
+    t = _t(lang)
     if fee.suspect:
-        return "chưa xác định rõ trên Cổng (vui lòng xem chi tiết tại đường dẫn hoặc hỏi Bộ phận Một cửa)"
+        return t["fee_suspect"]
     if fee.free:
-        return "Miễn phí"
+        return t["free"]
     if fee.amount_vnd:
-        text = vnd(fee.amount_vnd)
+        text = vnd(fee.amount_vnd, lang)
         if fee.detail:
             text += f" ({shorten(fee.detail, 160)})"
         return text
     if fee.text:
         return shorten(fee.text + (f" ({fee.detail})" if fee.detail else ""), 200)
-    return "Cổng chưa có thông tin"
+    return t["no_info"]
 
 
-def duration_text(duration) -> str:
+def duration_text(duration, lang: str = "vi") -> str:
     """'5 ngày làm việc' or the portal's own text."""
     if duration.value is not None:
         value = int(duration.value) if float(duration.value).is_integer() else duration.value
         if duration.unit:
             return f"{value} {duration.unit.lower()}"
-        return f"{value} (Cổng không ghi rõ đơn vị thời gian)"
-    return shorten(duration.text, 160) or "Cổng chưa có thông tin"
+        return _t(lang)["no_unit"].format(value=value)
+    return shorten(duration.text, 160) or _t(lang)["no_info"]
 
 
-def _per_channel(proc, render) -> List[str]:
-    lines = []
-    seen = set()
+def _per_channel(proc, render, lang: str) -> List[str]:
+    labels = _t(lang)["channels"]
+    lines: List[str] = []
     for channel in proc.channels:
-        line = f"- {CHANNEL_LABELS.get(channel.kind, channel.kind)}: {render(channel)}"
-        if line not in seen:
-            seen.add(line)
+        line = f"- {labels.get(channel.kind, channel.kind)}: {render(channel)}"
+        if line not in lines:
             lines.append(line)
     return lines
 
@@ -107,14 +185,15 @@ def is_note(doc) -> bool:
     return bool(doc.group) and "lưu ý" in doc.group.lower()
 
 
-def answer_documents(proc) -> str:
+def answer_documents(proc, lang: str = "vi") -> str:
     """Documents to submit and to show (counted papers first), notes summarised."""
+    t = _t(lang)
     docs = [d for d in proc.documents if not is_note(d)]
     notes = len(proc.documents) - len(docs)
     if not docs:
-        return "Cổng chưa công bố thành phần hồ sơ của thủ tục này."
+        return t["no_docs"]
     blocks = []
-    for section, title in (("submit", "Giấy tờ phải nộp"), ("show", "Giấy tờ phải xuất trình")):
+    for section in ("submit", "show"):
         # Papers with a quantity are the ones to bring; "Trường hợp ..." paragraphs without one explain cases.
         part = sorted((d for d in docs if d.section == section), key=lambda d: not (d.originals or d.copies))
         if not part:
@@ -126,112 +205,119 @@ def answer_documents(proc) -> str:
                 group = doc.group
                 items.append(f"**{shorten(doc.group, 120)}**")
             label = shorten(doc.name)
-            qty = quantity(doc)
+            qty = quantity(doc, lang)
             items.append(f"{label} ({qty})" if qty else label)
-        blocks.append(f"{title}:\n" + bullet_list(items, "mục"))
+        blocks.append(f"{t[section]}:\n" + bullet_list(items, t["items"], lang=lang))
     if notes:
-        blocks.append(f"Cổng còn nêu {notes} lưu ý về hồ sơ (xem ở đường dẫn bên dưới).")
+        blocks.append(t["notes"].format(n=notes))
     return "\n".join(blocks)
 
 
-def answer_fee(proc) -> str:
+def answer_fee(proc, lang: str = "vi") -> str:
     """Fee per submission channel."""
-    lines = _per_channel(proc, lambda c: fee_text(c.fee))
-    return "Phí, lệ phí:\n" + "\n".join(lines) if lines else "Cổng chưa có thông tin về phí, lệ phí."
+    t = _t(lang)
+    lines = _per_channel(proc, lambda c: fee_text(c.fee, lang), lang)
+    return t["fee_title"] + "\n" + "\n".join(lines) if lines else t["fee_none"]
 
 
-def answer_duration(proc) -> str:
+def answer_duration(proc, lang: str = "vi") -> str:
     """Processing time per submission channel."""
-    lines = _per_channel(proc, lambda c: duration_text(c.duration))
-    return "Thời hạn giải quyết:\n" + "\n".join(lines) if lines else "Cổng chưa có thông tin về thời hạn giải quyết."
+    t = _t(lang)
+    lines = _per_channel(proc, lambda c: duration_text(c.duration, lang), lang)
+    return t["duration_title"] + "\n" + "\n".join(lines) if lines else t["duration_none"]
 
 
-def answer_online(proc) -> str:
+def answer_online(proc, lang: str = "vi") -> str:
     """Whether the procedure can be done online."""
+    t = _t(lang)
     kinds = {c.kind for c in proc.channels}
-    others = [CHANNEL_LABELS[k].lower() for k in ("in_person", "post") if k in kinds]
+    others = t["or"].join(t["channels"][k].lower() for k in ("in_person", "post") if k in kinds)
     if "online" in kinds:
-        text = "Thủ tục này **có thể nộp trực tuyến** trên Cổng Dịch vụ công (đăng nhập bằng tài khoản VNeID)."
-        if others:
-            text += " Ngoài ra có thể nộp " + " hoặc ".join(others) + "."
-        return text
+        return t["online_yes"] + (t["online_also"].format(others=others) if others else "")
     if others:
-        return "Thủ tục này **chưa hỗ trợ nộp trực tuyến**; bạn nộp " + " hoặc ".join(others) + "."
-    return "Cổng chưa có thông tin về cách thức nộp hồ sơ của thủ tục này."
+        return t["online_no"].format(others=others)
+    return t["online_none"]
 
 
-def answer_agency(proc) -> str:
+def answer_agency(proc, lang: str = "vi") -> str:
     """Implementing and competent agencies."""
+    t = _t(lang)
     parts = []
     if proc.agencies.implementing:
-        parts.append("Cơ quan thực hiện: " + "; ".join(proc.agencies.implementing))
+        parts.append(t["implementing"] + "; ".join(proc.agencies.implementing))
     if proc.agencies.competent:
-        parts.append("Cơ quan có thẩm quyền: " + "; ".join(proc.agencies.competent))
+        parts.append(t["competent"] + "; ".join(proc.agencies.competent))
     if proc.levels:
-        parts.append("Cấp thực hiện: " + ", ".join(proc.levels))
-    return "\n".join(parts) or "Cổng chưa có thông tin về cơ quan thực hiện."
+        parts.append(t["levels"] + ", ".join(proc.levels))
+    return "\n".join(parts) or t["agency_none"]
 
 
-def answer_place(proc) -> str:
-    """Where to submit: the portal's address, else the implementing agency and channels."""
+def answer_place(proc, lang: str = "vi") -> str:
+    """Where to submit: the portal's address, else the implementing agency, else the level."""
+    t = _t(lang)
     parts = []
     if proc.submit_address:
-        parts.append("Nơi tiếp nhận: " + shorten(proc.submit_address, 400))
+        parts.append(t["address"] + shorten(proc.submit_address, 400))
     elif proc.agencies.implementing:
-        parts.append("Nộp tại: " + "; ".join(proc.agencies.implementing) + " (Bộ phận Một cửa).")
+        parts.append(t["submit_at"].format(agencies="; ".join(proc.agencies.implementing)))
     elif proc.levels:
-        parts.append(
-            "Thủ tục thực hiện ở " + ", ".join(lv.lower() for lv in proc.levels)
-            + "; Cổng chưa ghi cụ thể cơ quan tiếp nhận."
-        )
-    parts.append(answer_online(proc))
+        parts.append(t["level_only"].format(levels=", ".join(lv.lower() for lv in proc.levels)))
+    parts.append(answer_online(proc, lang))
     return "\n".join(parts)
 
 
-def answer_steps(proc) -> str:
+def answer_steps(proc, lang: str = "vi") -> str:
     """The steps, numbered and shortened."""
+    t = _t(lang)
     if not proc.steps:
-        return "Cổng chưa công bố trình tự thực hiện của thủ tục này."
-    return "Trình tự thực hiện:\n" + bullet_list([shorten(s, 260) for s in proc.steps], "bước", limit=6, numbered=True)
+        return t["steps_none"]
+    steps = [shorten(s, 260) for s in proc.steps]
+    return t["steps_title"] + "\n" + bullet_list(steps, t["steps_word"], limit=6, numbered=True, lang=lang)
 
 
-def answer_legal_basis(proc) -> str:
+def answer_legal_basis(proc, lang: str = "vi") -> str:
     """Legal documents with their codes."""
+    t = _t(lang)
     if not proc.legal_basis:
-        return "Cổng chưa công bố căn cứ pháp lý của thủ tục này."
+        return t["legal_none"]
     items = [f"{shorten(lb.title, 160)}" + (f" ({lb.code})" if lb.code else "") for lb in proc.legal_basis]
-    return "Căn cứ pháp lý:\n" + bullet_list(items, "văn bản", limit=6)
+    return t["legal_title"] + "\n" + bullet_list(items, t["docs_word"], limit=6, lang=lang)
 
 
-def answer_conditions(proc) -> str:
+def answer_conditions(proc, lang: str = "vi") -> str:
     """Conditions, shortened."""
+    t = _t(lang)
     if not proc.conditions:
-        return "Cổng không nêu yêu cầu, điều kiện riêng cho thủ tục này."
-    return "Yêu cầu, điều kiện:\n" + shorten(proc.conditions, MAX_BLOCK_CHARS)
+        return t["cond_none"]
+    return t["cond_title"] + "\n" + shorten(proc.conditions, MAX_BLOCK_CHARS)
 
 
-def answer_result(proc) -> str:
+def answer_result(proc, lang: str = "vi") -> str:
     """The document the citizen receives."""
+    t = _t(lang)
     names = [r.name for r in proc.results] or ([proc.result] if proc.result else [])
     if not names:
-        return "Cổng chưa công bố kết quả thực hiện của thủ tục này."
-    return "Kết quả bạn nhận được:\n" + bullet_list([shorten(n, 200) for n in names], "kết quả", limit=4)
+        return t["result_none"]
+    return t["result_title"] + "\n" + bullet_list([shorten(n, 200) for n in names], t["results_word"], 4, lang=lang)
 
 
-def answer_overview(proc) -> str:
+def answer_overview(proc, lang: str = "vi") -> str:
     """A short card: what, where, how long, how much, online or not."""
+    t = _t(lang)
     lines = []
-    if proc.description:
+    if proc.description and lang == "vi":
         lines.append(shorten(proc.description, 300))
     if proc.agencies.implementing:
-        lines.append("- Nơi thực hiện: " + shorten("; ".join(proc.agencies.implementing), 200))
+        lines.append(t["ov_where"] + shorten("; ".join(proc.agencies.implementing), 200))
+    elif proc.levels:
+        lines.append(t["ov_where"] + ", ".join(proc.levels))
     if proc.channels:
         first = next((c for c in proc.channels if c.kind == "in_person"), proc.channels[0])
-        lines.append("- Thời hạn: " + duration_text(first.duration))
-        lines.append("- Phí, lệ phí: " + fee_text(first.fee))
+        lines.append(t["ov_time"] + duration_text(first.duration, lang))
+        lines.append(t["ov_fee"] + fee_text(first.fee, lang))
         online = any(c.kind == "online" for c in proc.channels)
-        lines.append("- Nộp trực tuyến: " + ("có" if online else "chưa hỗ trợ"))
-    lines.append("Bạn có thể hỏi tiếp: cần giấy tờ gì, nộp ở đâu, mất bao lâu, phí bao nhiêu, các bước thực hiện.")
+        lines.append(t["ov_online"] + (t["yes"] if online else t["no"]))
+    lines.append(t["ov_more"])
     return "\n".join(lines)
 
 
@@ -249,7 +335,7 @@ RENDERERS = {
 }
 
 
-def format_answer(proc, aspect: Optional[str]) -> str:
+def format_answer(proc, aspect: Optional[str], lang: str = "vi") -> str:
     """The full reply for ``aspect`` (None or unknown -> overview), with name, code and source."""
-    body = RENDERERS.get(aspect or "", answer_overview)(proc)
-    return f"{header(proc)}\n{body}\n{footer(proc)}"
+    body = RENDERERS.get(aspect or "", answer_overview)(proc, lang)
+    return f"{header(proc, lang)}\n{body}\n{footer(proc, lang)}"

@@ -72,6 +72,9 @@ class Stack:
             "actions", [str(ACTIONS_PY), "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.actions_port)]
         )
         wait_http(f"{self.actions_url}/health", 120, proc, self.workdir / "actions.log")
+        from scripts.warmup_actions import warm_up
+
+        warm_up(self.actions_url)
 
     def stop(self, name: str) -> None:
         """Terminate one process and wait for it."""

@@ -134,3 +134,13 @@ def test_first_fallback_asks_to_rephrase_second_offers_handoff():
 def test_handoff_gives_the_hotline():
     messages, _ = run(ActionHandoff(), make_tracker("cho tôi gặp cán bộ", "request_human"))
     assert "18001096" in messages[0]["text"]
+
+
+def test_english_question_gets_english_labels_and_vietnamese_names(birth_registration):
+    q = "What documents do I need to register a birth?"
+    found = SearchResponse(q, False, results=[hit("1.001193", "Đăng ký khai sinh", 0.9)])
+    messages, _ = run(make_action(birth_registration, {q: found}), make_tracker(q, "ask_procedure"))
+    text = messages[0]["text"]
+    assert text.startswith("**Đăng ký khai sinh** (procedure code 1.001193)\nDocuments to submit:")
+    assert "- Tờ khai đăng ký khai sinh theo mẫu (1 original)" in text
+    assert "Source: National Public Service Portal" in text

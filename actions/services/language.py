@@ -1,0 +1,53 @@
+"""Recognising English questions (foreign investors and workers) and their aspect."""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+_WORD = re.compile(r"[a-zA-Z]+")
+_VIETNAMESE_CHARS = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ]", re.I)
+# Frequent English words that are not also frequent unaccented Vietnamese syllables ("an", "to", "do", "the",
+# "con", "can", "ban" are both, so they do not count).
+_ENGLISH = set(
+    """
+    how what which where when who why does did is are was were will would should could i my me we our you your
+    need needs apply application register registration get obtain renew renewal license licence permit visa
+    passport company business enterprise investment investor foreign foreigner work worker residence temporary
+    card documents document required requirements fee fees cost costs much long take takes days online office
+    submit submitted birth certificate marriage driving land building construction tax please help want of for
+    with in on at from it this that there procedure procedures process steps legal basis conditions result
+    """.split()
+)
+_ASPECT_PATTERNS = [
+    ("documents", r"\b(documents?|papers?|paperwork|what (do i|to) (need|bring|prepare)|required)\b"),
+    ("fee", r"\b(fees?|cost|costs|price|how much|charge|pay)\b"),
+    ("duration", r"\b(how long|processing time|days|how many days|time does it take|takes?)\b"),
+    ("online", r"\b(online|internet|portal|electronically)\b"),
+    ("place", r"\b(where|which office|address|submit at)\b"),
+    ("agency", r"\b(which (agency|authority)|agency|authority)\b"),
+    ("steps", r"\b(steps?|process|how (do|can|to) i|how to)\b"),
+    ("legal_basis", r"\b(legal basis|law|decree|regulations?)\b"),
+    ("conditions", r"\b(conditions?|eligib\w*|requirements?)\b"),
+]
+
+
+def detect_language(text: str) -> str:
+    """'en' for an English question, else 'vi' (also for Vietnamese typed without diacritics)."""
+    text = text or ""
+    if _VIETNAMESE_CHARS.search(text):
+        return "vi"
+    words = [w.lower() for w in _WORD.findall(text)]
+    if len(words) < 2:
+        return "vi"
+    english = sum(1 for w in words if w in _ENGLISH)
+    return "en" if english >= 2 and english / len(words) >= 0.4 else "vi"
+
+
+def english_aspect(text: str) -> Optional[str]:
+    """The aspect an English question asks about, if it names one."""
+    lowered = (text or "").lower()
+    for aspect, pattern in _ASPECT_PATTERNS:
+        if re.search(pattern, lowered):
+            return aspect
+    return None

@@ -1,0 +1,39 @@
+"""English detection and aspects, on real phrasings."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.services.language import detect_language, english_aspect
+
+
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("How do I apply for a work permit for foreigners?", "en"),
+        ("What documents are needed to register a company?", "en"),
+        ("temporary residence card fee", "en"),
+        ("làm giấy khai sinh cần giấy tờ gì", "vi"),
+        ("lam giay khai sinh can giay to gi", "vi"),
+        ("dang ky ket hon o dau", "vi"),
+        ("cccd", "vi"),
+        ("to do", "vi"),
+    ],
+)
+def test_detect_language(text, lang):
+    assert detect_language(text) == lang
+
+
+@pytest.mark.parametrize(
+    "text, aspect",
+    [
+        ("What documents do I need for a work permit?", "documents"),
+        ("How much is the fee for a temporary residence card?", "fee"),
+        ("How long does company registration take?", "duration"),
+        ("Can I apply online for a business license?", "online"),
+        ("Where do I submit the application?", "place"),
+        ("Tell me about work permits", None),
+    ],
+)
+def test_english_aspect(text, aspect):
+    assert english_aspect(text) == aspect
