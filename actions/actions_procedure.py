@@ -11,7 +11,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services.answers import ASPECTS, format_answer, shorten
-from actions.services.language import detect_language, english_aspect
+from actions.services.language import detect_language, english_aspect, vietnamese_aspect
+from knowledge.text import fold
 from settings import get_settings
 
 MESSAGES = {
@@ -90,8 +91,9 @@ class ActionAnswerProcedure(Action):
         chosen = next(tracker.get_latest_entity_values("procedure_code"), None)
         current = tracker.get_slot("procedure_code")
         lang = conversation_language(tracker)
-        if lang == "en" and aspect is None:
-            aspect = english_aspect(text)
+        if aspect is None and not text.startswith("/"):
+            # The NLU's aspect entity is the first choice; keywords catch what it misses.
+            aspect = english_aspect(text) if lang == "en" else vietnamese_aspect(fold(text))
         msg = MESSAGES[lang]
         hotline = get_settings().support_hotline
         try:

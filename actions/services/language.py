@@ -32,6 +32,29 @@ _ASPECT_PATTERNS = [
 ]
 
 
+# Vietnamese aspect keywords on folded text (diacritics stripped), for when the NLU misses the aspect entity.
+_VI_ASPECT_PATTERNS = [
+    ("documents", r"\b(giay to|ho so gom|thanh phan ho so|can mang|mang theo|chuan bi gi|can nhung gi|can gi)\b"),
+    ("fee", r"\b(le phi|phi|bao nhieu tien|het bao nhieu|ton bao nhieu|mat bao nhieu tien|chi phi)\b"),
+    ("duration", r"\b(bao lau|may ngay|bao nhieu ngay|thoi gian|thoi han)\b"),
+    ("online", r"\b(truc tuyen|online|qua mang|tren mang)\b"),
+    ("place", r"\b(o dau|noi nop|cho nao|dia chi|nop tai dau)\b"),
+    ("agency", r"\b(co quan nao|ai giai quyet|ai cap)\b"),
+    ("steps", r"\b(cac buoc|trinh tu|quy trinh)\b"),
+    ("legal_basis", r"\b(can cu|phap ly|luat nao|nghi dinh nao|van ban nao)\b"),
+    ("conditions", r"\b(dieu kien|yeu cau gi)\b"),
+    ("result", r"\b(ket qua|nhan duoc gi)\b"),
+]
+
+
+def vietnamese_aspect(folded_text: str) -> Optional[str]:
+    """The aspect a (folded) Vietnamese question asks about, if a keyword names one."""
+    for aspect, pattern in _VI_ASPECT_PATTERNS:
+        if re.search(pattern, folded_text or ""):
+            return aspect
+    return None
+
+
 def detect_language(text: str) -> str:
     """'en' for an English question, else 'vi' (also for Vietnamese typed without diacritics)."""
     text = text or ""

@@ -37,3 +37,22 @@ def test_detect_language(text, lang):
 )
 def test_english_aspect(text, aspect):
     assert english_aspect(text) == aspect
+
+
+@pytest.mark.parametrize(
+    "text, aspect",
+    [
+        ("đăng ký kết hôn cần giấy tờ gì", "documents"),
+        ("lam cccd het bao nhieu tien", "fee"),
+        ("cấp lại hộ chiếu mất bao lâu", "duration"),
+        ("đổi bằng lái làm online được không", "online"),
+        ("đăng ký tạm trú nộp ở đâu", "place"),
+        ("căn cứ pháp lý của thủ tục này", "legal_basis"),
+        ("đăng ký khai sinh", None),
+    ],
+)
+def test_vietnamese_aspect(text, aspect):
+    from actions.services.language import vietnamese_aspect
+    from knowledge.text import fold
+
+    assert vietnamese_aspect(fold(text)) == aspect
