@@ -65,7 +65,8 @@ def test_bad_batch_line_is_a_clear_error(env, tmp_path):
 
 
 def test_missing_index_is_a_clear_error(tmp_path):
-    environ = {**os.environ, "PYTHONPATH": str(ROOT), "KB_INDEX_DIR": str(tmp_path / "none"), "KB_ENCODER": "hashing:64"}
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "KB_INDEX_DIR": str(tmp_path / "none"),
+               "KB_ENCODER": "hashing:64"}
     result = cli(environ, "search", "đăng ký khai sinh", "--json")
     assert result.returncode == 2
     assert "python -m knowledge build" in result.stderr and "Traceback" not in result.stderr
