@@ -5,7 +5,7 @@ RASA_PY := .venv-rasa/bin/python
 ACT_PY := .venv-actions/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup run train validate test eval-nlu eval bench build-index lint clean
+.PHONY: help setup run train validate test eval-nlu eval bench bench-full build-index lint clean
 
 help: ## One line per target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,7 +37,10 @@ eval-nlu: train ## NLU evaluation on the held-out split (intent F1 overall and w
 eval: setup ## Retrieval evaluation on the dev set: hit@1/hit@3/MRR per style, abstention; vs BM25-only, dense-only
 	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/eval_retrieval.py
 
-bench: setup ## Search benchmark: build time/size, query latency, memory, scale curve to 100k entries
+bench: setup ## Search benchmark: build time/size, query latency, memory, scale curve to 10k entries
+	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/bench_search.py --quick
+
+bench-full: setup ## The benchmark including the 100k-entry scale point (first run ~17 min)
 	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/bench_search.py
 
 clean: ## Remove trained models, indexes and runtime data (keeps the venvs)

@@ -1210,7 +1210,7 @@ def suggestions(report: dict) -> List[str]:
         out.append(
             f"Real index: search wall p50/p95 {wall['p50']}/{wall['p95']} ms but CPU time "
             f"{cpu['p50']}/{cpu['p95']} "
-            f"ms (load average {report['load_avg_start']} on {report['cpus']} CPUs): part of the miss is "
+            f"ms (load average {report['load_avg_start']} on {report['cpus']} CPUs): the gap is "
             "waiting "
             f"for a core. Largest part: {top[0]} ({top[1]['mean']} ms mean, {top[1]['share'] * 100:.0f}%)."
         )

@@ -147,14 +147,13 @@ class Matrix:
         abstain = (o["top"][None, :] < ABSTAIN_GRID[:, None]) | self.no_topic[None, :]
         best = (-1e9, 0.0, 0.0)
         unans = ~self.answerable
-        answered_right = o["top1"][None, :] & ~abstain
-        style_means = [answered_right[:, m].mean(axis=1) for m in self.style_masks.values() if m.any()]
-        mean_answered = np.mean(style_means, axis=0)
+        hit1 = np.mean([o["top1"][m].mean() for m in self.style_masks.values() if m.any()])
+        answered = (o["top1"][None, :] & ~abstain)[:, self.answerable].mean(axis=1)
         recall = abstain[:, unans].mean(axis=1) if unans.any() else np.zeros(len(ABSTAIN_GRID))
         for margin in MARGIN_GRID:
             ambiguous = ~abstain & (o["gap"][None, :] < margin)
             wrong_conf = (~abstain & ~ambiguous & ~o["top1"][None, :]).mean(axis=1)
-            values = mean_answered + recall - 2.0 * wrong_conf
+            values = hit1 + answered + 0.5 * recall - 2.0 * wrong_conf - 0.25 * ambiguous.mean(axis=1)
             i = int(np.argmax(values))
             if values[i] > best[0]:
                 best = (float(values[i]), float(ABSTAIN_GRID[i]), float(margin))
