@@ -17,18 +17,19 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _QUESTION_PHRASES = [
     # aspects
     "can nhung giay to gi", "can giay to gi", "giay to gi", "nhung giay to", "giay to", "ho so gom", "ho so",
-    "thanh phan", "can gi", "can nhung gi", "mang theo", "chuan bi",
+    "thanh phan", "can gi", "can nhung gi", "can mang", "mang theo", "chuan bi",
     "le phi", "phi", "bao nhieu tien", "bao nhieu", "het bao nhieu", "mat bao nhieu", "ton bao nhieu", "chi phi",
-    "tien", "mien phi", "mat bao lau", "bao lau", "thoi gian", "thoi han", "may ngay", "bao nhieu ngay",
-    "lau khong", "nop o dau", "o dau", "cho nao", "dia chi", "noi nop", "truc tuyen", "online", "qua mang",
-    "nop qua mang", "tren mang", "dich vu cong", "co quan nao", "co quan", "ai giai quyet", "cac buoc",
-    "trinh tu", "quy trinh", "nhu the nao", "the nao", "ra sao", "cach thuc", "cach", "can cu phap ly",
-    "can cu", "van ban", "phap ly", "luat nao", "quy dinh", "dieu kien", "yeu cau", "ket qua", "nhan duoc gi",
+    "co mat phi", "mat phi", "mien phi", "mat bao lau", "mat may ngay", "bao lau", "thoi gian", "thoi han",
+    "may ngay", "bao nhieu ngay", "lau khong", "nop o dau", "o dau", "cho nao", "dia chi", "noi nop",
+    "truc tuyen", "online", "qua mang", "nop qua mang", "tren mang", "co quan nao", "ai giai quyet", "cac buoc",
+    "trinh tu", "quy trinh", "nhu the nao", "the nao", "ra sao", "cach thuc", "can cu phap ly", "can cu",
+    "van ban phap ly", "luat nao", "dieu kien gi", "dieu kien", "ket qua", "nhan duoc gi",
     # filler (single syllables only where the folded form is not also a topic word: "can" may be "căn",
-    # "co" may be "cơ"/"cổ", "do" may be "đỏ", "the" may be "thẻ", "ma" may be "mã")
+    # "co" may be "cơ"/"cổ", "do" may be "đỏ", "the" may be "thẻ", "ma" may be "mã", "thi" may be "thi hành",
+    # "tien" may be "tiền")
     "cho toi hoi", "cho em hoi", "cho minh hoi", "xin hoi", "toi muon", "em muon", "minh muon", "toi can",
     "toi phai", "em can", "minh can", "lam sao", "lam the nao", "can phai", "thu tuc", "duoc khong", "co duoc",
-    "co the", "hoi", "a", "ah", "nhi", "nhe", "khong", "duoc", "gi", "nao", "la", "thi", "va", "voi", "cua",
+    "co the", "thi sao", "hoi", "a", "ah", "nhi", "nhe", "khong", "duoc", "gi", "nao", "la", "va", "voi", "cua",
     "cho", "o", "nhung", "cac", "mot", "phai", "neu",
     "what", "how", "much", "long", "where", "which", "need", "documents", "fee", "does", "it", "take",
 ]

@@ -171,12 +171,18 @@ def duration_text(duration, lang: str = "vi") -> str:
 
 
 def _per_channel(proc, render, lang: str) -> List[str]:
+    """One line per distinct value; channels sharing it are named together ("Trực tuyến, trực tiếp: ...")."""
     labels = _t(lang)["channels"]
-    lines: List[str] = []
+    by_value: dict = {}
     for channel in proc.channels:
-        line = f"- {labels.get(channel.kind, channel.kind)}: {render(channel)}"
-        if line not in lines:
-            lines.append(line)
+        names = by_value.setdefault(render(channel), [])
+        label = labels.get(channel.kind, channel.kind)
+        if label not in names:
+            names.append(label)
+    lines = []
+    for value, names in by_value.items():
+        joined = ", ".join([names[0]] + [n.lower() for n in names[1:]])
+        lines.append(f"- {joined}: {value}")
     return lines
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable, List, Optional
 
 from knowledge.search import Hit, SearchResponse
+from knowledge.text import content_words
 
 
 @dataclass
@@ -59,7 +60,11 @@ class KnowledgeService:
         """
         response = self.search(text)
         current = self.procedure(current_code)
-        if response.no_topic or (response.abstain and has_aspect and current is not None):
+        # A short aspect question the index cannot place ("thế còn phí?") is about the current procedure; a longer
+        # one ("how long does company registration take?") names a topic of its own and must not be answered
+        # with the previous procedure.
+        short = len(content_words(text)) <= 2
+        if response.no_topic or (response.abstain and has_aspect and short and current is not None):
             if current is not None:
                 return Resolution("answer", procedure=current, follow_up=True)
             return Resolution("ask_topic")

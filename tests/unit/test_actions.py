@@ -68,7 +68,7 @@ def test_follow_up_without_topic_uses_current_procedure(birth_registration):
     tracker = make_tracker(q, "ask_procedure", entities=[{"entity": "aspect", "value": "duration"}],
                            slots={"procedure_code": "1.001193"})
     messages, _ = run(action, tracker)
-    assert "Thời hạn giải quyết:\n- Trực tiếp: 1 ngày làm việc" in messages[0]["text"]
+    assert "Thời hạn giải quyết:\n- Trực tiếp, trực tuyến: 1 ngày làm việc" in messages[0]["text"]
 
 
 def test_no_topic_and_no_context_asks_which_procedure(birth_registration):
@@ -102,7 +102,7 @@ def test_choose_button_answers_the_remembered_aspect(birth_registration):
     tracker = make_tracker('/choose_procedure{"procedure_code":"1.001193"}', "choose_procedure",
                            entities=[{"entity": "procedure_code", "value": "1.001193"}], slots={"aspect": "fee"})
     messages, _ = run(action, tracker)
-    assert "Phí, lệ phí:\n- Trực tiếp: Miễn phí" in messages[0]["text"]
+    assert "Phí, lệ phí:\n- Trực tiếp, trực tuyến: Miễn phí" in messages[0]["text"]
 
 
 def test_search_failure_gives_apology(birth_registration):
@@ -144,3 +144,11 @@ def test_english_question_gets_english_labels_and_vietnamese_names(birth_registr
     assert text.startswith("**Đăng ký khai sinh** (procedure code 1.001193)\nDocuments to submit:")
     assert "- Tờ khai đăng ký khai sinh theo mẫu (1 original)" in text
     assert "Source: National Public Service Portal" in text
+
+
+def test_long_unplaceable_question_is_not_a_follow_up(birth_registration):
+    q = "how long does it take to register a foreign-invested company?"
+    action = make_action(birth_registration, {q: SearchResponse(q, True)})
+    tracker = make_tracker(q, "ask_procedure", slots={"procedure_code": "1.001193"})
+    messages, _ = run(action, tracker)
+    assert messages[0]["text"].startswith("Sorry, I have no information on this")

@@ -18,8 +18,8 @@ def test_documents_answer_lists_both_sections_with_quantities(birth_registration
 
 
 def test_fee_duration_online_and_legal_basis(birth_registration):
-    assert "- Trực tiếp: Miễn phí\n- Trực tuyến: Miễn phí" in format_answer(birth_registration, "fee")
-    assert "- Trực tiếp: 1 ngày làm việc" in format_answer(birth_registration, "duration")
+    assert "- Trực tiếp, trực tuyến: Miễn phí" in format_answer(birth_registration, "fee")
+    assert "- Trực tiếp, trực tuyến: 1 ngày làm việc" in format_answer(birth_registration, "duration")
     assert "**có thể nộp trực tuyến**" in format_answer(birth_registration, "online")
     assert "- Luật Hộ tịch 2014 (60/2014/QH13)" in format_answer(birth_registration, "legal_basis")
     assert "1. Bước 1: Người yêu cầu nộp hồ sơ." in format_answer(birth_registration, "steps")
