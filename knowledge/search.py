@@ -169,16 +169,16 @@ class Searcher:
             best[entry] = max(best.get(entry, -1.0), float(score))
         return best
 
-    def search(self, query: str, top_k: int = 5, vector: Optional[np.ndarray] = None) -> SearchResponse:
-        """Rank entries for ``query``; decide abstention and ambiguity.
+    def score_parts(self, query: str, vector: Optional[np.ndarray] = None) -> Optional[Dict[str, np.ndarray]]:
+        """Candidate entry numbers and the raw parts of their score; None when the query names no topic.
 
-        ``vector`` is the query's embedding when the caller already has it (benchmarks, batch evaluation).
+        Keys: ``cand`` (entry numbers), ``dense`` (raw cosine), ``lexical``, ``coverage``, ``alias`` (all in
+        [0, 1]). ``search`` fuses them; the tuning script caches them so weights can be tuned without re-querying.
         """
         p = self.params
-        query = (query or "").strip()
         content = content_words(query)
         if not content:
-            return SearchResponse(query=query, abstain=True, no_topic=True)
+            return None
         aliases = self.alias_matcher.best_lengths(fold(query))
         dense = self._dense_scores(query, p.candidates, vector)
         tokens = lexical_tokens(strip_question(query))
@@ -193,10 +193,26 @@ class Searcher:
         # Alias matches join the candidates even when neither retriever ranked them high.
         cand = np.array(sorted(set(dense) | {int(i) for i in lex_top} | set(aliases)), dtype=np.int64)
         n_content = len(content)
-        d = np.clip((np.array([dense.get(i, 0.0) for i in cand]) - p.dense_floor) / p.dense_span, 0.0, 1.0)
-        lexical = lex_all[cand] / lex_max if lex_max > 0 else np.zeros(len(cand))
-        coverage = np.array([sum(w in self.syllable_sets[i] for w in content) for i in cand]) / n_content
-        alias = np.minimum(1.0, np.array([aliases.get(i, 0) for i in cand]) / n_content)
+        return {
+            "cand": cand,
+            "dense": np.array([dense.get(i, 0.0) for i in cand], dtype=np.float64),
+            "lexical": lex_all[cand] / lex_max if lex_max > 0 else np.zeros(len(cand)),
+            "coverage": np.array([sum(w in self.syllable_sets[i] for w in content) for i in cand]) / n_content,
+            "alias": np.minimum(1.0, np.array([aliases.get(i, 0) for i in cand]) / n_content),
+        }
+
+    def search(self, query: str, top_k: int = 5, vector: Optional[np.ndarray] = None) -> SearchResponse:
+        """Rank entries for ``query``; decide abstention and ambiguity.
+
+        ``vector`` is the query's embedding when the caller already has it (benchmarks, batch evaluation).
+        """
+        p = self.params
+        query = (query or "").strip()
+        parts = self.score_parts(query, vector)
+        if parts is None:
+            return SearchResponse(query=query, abstain=True, no_topic=True)
+        cand, lexical, coverage, alias = parts["cand"], parts["lexical"], parts["coverage"], parts["alias"]
+        d = np.clip((parts["dense"] - p.dense_floor) / p.dense_span, 0.0, 1.0)
         score = p.w_dense * d + p.w_lexical * lexical + p.w_coverage * coverage + p.w_alias * alias
         # Hit objects only for the best few (ties broken by code for stable output).
         best = np.argsort(-score, kind="stable")[: max(top_k, 2) + 8]

@@ -56,27 +56,15 @@ def split_of(qid: str, test_share: float = 0.3) -> str:
 
 # -- component cache -----------------------------------------------------------------------------------------
 def components(searcher, query: str, candidates: int, vector=None) -> dict:
-    """Per-candidate score parts for ``query``, mirroring ``Searcher.search`` (raw dense cosine kept)."""
-    from knowledge.text import content_words, fold, lexical_tokens, strip_question
-
-    query = (query or "").strip()
-    content = content_words(query)
-    if not content:
+    """Per-candidate score parts for ``query`` from ``Searcher.score_parts`` (raw dense cosine kept)."""
+    searcher.params = replace(searcher.params, candidates=candidates)
+    parts = searcher.score_parts((query or "").strip(), vector)
+    if parts is None:
         return {"no_topic": True, "codes": [], "parts": np.zeros((0, 4), np.float64)}
-    aliases = searcher.alias_matcher.best_lengths(fold(query))
-    dense = searcher._dense_scores(query, candidates, vector)
-    tokens = lexical_tokens(strip_question(query))
-    lex_all = searcher.bm25.get_scores(tokens) if tokens else np.zeros(len(searcher.entries))
-    lex_max = float(lex_all.max()) if len(lex_all) else 0.0
-    lex_top = np.argsort(-lex_all)[:candidates] if lex_max > 0 else []
-    numbers = sorted(set(dense) | {int(i) for i in lex_top}, key=lambda n: searcher.entries[n]["code"])
-    parts = np.zeros((len(numbers), 4), np.float64)
-    for row, number in enumerate(numbers):
-        parts[row, 0] = dense.get(number, 0.0)
-        parts[row, 1] = lex_all[number] / lex_max if lex_max > 0 else 0.0
-        parts[row, 2] = sum(1 for w in content if w in searcher.syllable_sets[number]) / len(content)
-        parts[row, 3] = min(1.0, aliases.get(number, 0) / len(content))
-    return {"no_topic": False, "codes": [searcher.entries[n]["code"] for n in numbers], "parts": parts}
+    order = sorted(range(len(parts["cand"])), key=lambda r: searcher.entries[int(parts["cand"][r])]["code"])
+    stacked = np.stack([parts["dense"], parts["lexical"], parts["coverage"], parts["alias"]], axis=1)[order]
+    codes = [searcher.entries[int(parts["cand"][r])]["code"] for r in order]
+    return {"no_topic": False, "codes": codes, "parts": stacked.astype(np.float64)}
 
 
 def build_cache(searcher, devset: List[dict], candidates: int) -> Dict[str, dict]:
