@@ -201,6 +201,7 @@ class SentenceTransformerEncoder(Encoder):
         self.name = name or f"st:{self.model_dir.name}"
         self.threads = _configured_threads(threads)
         self._dimension: int | None = None
+        self._onnx: Any = None  # OnnxQueryRunner once known to be usable; False when not
 
     @property
     def model(self) -> Any:
@@ -228,12 +229,35 @@ class SentenceTransformerEncoder(Encoder):
         explicit = self.query_prefix if is_query else self.passage_prefix
         if explicit is not None:
             return explicit
-        prompts = getattr(self.model, "prompts", None) or {}
+        try:  # the folder's saved prompts, read without loading the model
+            saved = json.loads((self.model_dir / "config_sentence_transformers.json").read_text(encoding="utf-8"))
+            prompts = saved.get("prompts") or {}
+        except (OSError, ValueError):
+            prompts = getattr(self.model, "prompts", None) or {}
         names = ("query",) if is_query else ("passage", "document")
         return next((prompts[n] for n in names if prompts.get(n)), "")
 
+    def _query_runner(self) -> Any:
+        """The onnxruntime runner when the folder has a verified export (knowledge/onnx_query.py), else None."""
+        if self._onnx is None:
+            from knowledge import onnx_query
+
+            usable = self.device == "cpu" and onnx_query.export_available(self.model_dir)
+            if usable:
+                try:
+                    import onnxruntime  # noqa: F401
+                    import tokenizers  # noqa: F401
+                except ImportError:
+                    usable = False
+            self._onnx = onnx_query.OnnxQueryRunner(self.model_dir, threads=self.threads) if usable else False
+        return self._onnx or None
+
     def _embed(self, texts: list[str], is_query: bool) -> np.ndarray:
         prefix = self._prefix(is_query)
+        # Queries (one per chat turn) run on onnxruntime when exported: ~2.5x less CPU, same vectors.
+        runner = self._query_runner() if is_query else None
+        if runner is not None:
+            return runner.embed([prefix + t for t in texts])
         return self.model.encode(
             [prefix + t for t in texts],
             prompt="",  # prefixes are applied above; never let a saved default prompt add another

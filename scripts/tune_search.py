@@ -4,7 +4,7 @@ The component scores of every candidate (raw dense cosine, max-normalised BM25, 
 match) are computed once per question exactly as :meth:`knowledge.search.Searcher.search` computes them,
 and cached; the fused score, ranking and abstention are then recomputed in numpy for each parameter set,
 so thousands of settings take seconds. Random search (plus local refinement around the best point) over
-the four weights, ``dense_floor``/``dense_span``, ``abstain_below`` and ``ambiguous_margin``, on a 70/30
+the weights, the penalties/bonus, ``dense_floor``/``dense_span``, ``abstain_below`` and ``ambiguous_margin``, on a 70/30
 split of the dev set by id hash: parameters are chosen on the train part only, the test part is reported.
 
 Usage::
@@ -33,6 +33,7 @@ for extra in (ROOT, ROOT / "scripts"):
 from eval_retrieval import (  # noqa: E402
     DEVSET,
     FUSION_JSON,
+    RECALL_WEIGHT,
     STYLES,
     TOP_K,
     encode_all,
@@ -43,9 +44,12 @@ from eval_retrieval import (  # noqa: E402
     score_runs,
 )
 
-ABSTAIN_GRID = np.round(np.arange(0.15, 0.851, 0.01), 3)
+ABSTAIN_GRID = np.round(np.arange(-0.10, 0.851, 0.01), 3)
 MARGIN_GRID = np.array([0.0, 0.005, 0.01, 0.02, 0.03, 0.05])
-WEIGHTS = ("w_dense", "w_lexical", "w_coverage", "w_alias")
+WEIGHTS = ("w_dense", "w_lexical", "w_coverage", "w_alias", "w_idf_coverage")
+# Penalty/bonus weights of the operation parts, sampled on their own scale (not part of the Dirichlet).
+EXTRA = ("w_missing", "w_variant", "w_operation")
+PARTS = ("dense", "lexical", "coverage", "alias", "idf_coverage", "missing", "variant", "operation")
 
 
 def split_of(qid: str, test_share: float = 0.3) -> str:
@@ -60,9 +64,9 @@ def components(searcher, query: str, candidates: int, vector=None) -> dict:
     searcher.params = replace(searcher.params, candidates=candidates)
     parts = searcher.score_parts((query or "").strip(), vector)
     if parts is None:
-        return {"no_topic": True, "codes": [], "parts": np.zeros((0, 4), np.float64)}
+        return {"no_topic": True, "codes": [], "parts": np.zeros((0, len(PARTS)), np.float64)}
     order = sorted(range(len(parts["cand"])), key=lambda r: searcher.entries[int(parts["cand"][r])]["code"])
-    stacked = np.stack([parts["dense"], parts["lexical"], parts["coverage"], parts["alias"]], axis=1)[order]
+    stacked = np.stack([parts[name] for name in PARTS], axis=1)[order]
     codes = [searcher.entries[int(parts["cand"][r])]["code"] for r in order]
     return {"no_topic": False, "codes": codes, "parts": stacked.astype(np.float64)}
 
@@ -80,7 +84,7 @@ class Matrix:
         self.records = devset
         width = max((len(cache[r["id"]]["codes"]) for r in devset), default=1) or 1
         n = len(devset)
-        self.parts = np.zeros((n, width, 4), np.float64)
+        self.parts = np.zeros((n, width, len(PARTS)), np.float64)
         self.valid = np.zeros((n, width), bool)
         self.correct = np.zeros((n, width), bool)
         self.no_topic = np.zeros(n, bool)
@@ -104,6 +108,10 @@ class Matrix:
             + p["w_lexical"] * self.parts[..., 1]
             + p["w_coverage"] * self.parts[..., 2]
             + p["w_alias"] * self.parts[..., 3]
+            + p.get("w_idf_coverage", 0.0) * self.parts[..., 4]
+            - p.get("w_missing", 0.0) * self.parts[..., 5]
+            - p.get("w_variant", 0.0) * self.parts[..., 6]
+            + p.get("w_operation", 0.0) * self.parts[..., 7]
         )
         return np.where(self.valid, fused, -np.inf)
 
@@ -141,7 +149,7 @@ class Matrix:
         for margin in MARGIN_GRID:
             ambiguous = ~abstain & (o["gap"][None, :] < margin)
             wrong_conf = (~abstain & ~ambiguous & ~o["top1"][None, :]).mean(axis=1)
-            values = hit1 + answered + 0.5 * recall - 2.0 * wrong_conf - 0.25 * ambiguous.mean(axis=1)
+            values = hit1 + answered + RECALL_WEIGHT * recall - 2.0 * wrong_conf - 0.25 * ambiguous.mean(axis=1)
             i = int(np.argmax(values))
             if values[i] > best[0]:
                 best = (float(values[i]), float(ABSTAIN_GRID[i]), float(margin))
@@ -169,16 +177,20 @@ class Matrix:
 def sample_params(rng: np.random.Generator, around: Optional[dict] = None) -> dict:
     """A random parameter point (weights sum to 1), or a perturbation of ``around``."""
     if around is None:
-        w = rng.dirichlet(np.ones(4))
+        w = rng.dirichlet(np.ones(len(WEIGHTS)))
         p = dict(zip(WEIGHTS, w))
         p["dense_floor"] = float(rng.uniform(0.65, 0.86))
         p["dense_span"] = float(rng.uniform(0.05, 0.30))
+        for k in EXTRA:
+            p[k] = float(rng.uniform(0.0, 0.25))
     else:
-        w = np.array([around[k] for k in WEIGHTS]) * np.exp(rng.normal(0, 0.25, 4))
+        w = np.array([max(around.get(k, 0.0), 0.01) for k in WEIGHTS]) * np.exp(rng.normal(0, 0.25, len(WEIGHTS)))
         w = w / w.sum()
         p = dict(zip(WEIGHTS, w))
         p["dense_floor"] = float(np.clip(around["dense_floor"] + rng.normal(0, 0.02), 0.5, 0.95))
         p["dense_span"] = float(np.clip(around["dense_span"] * np.exp(rng.normal(0, 0.2)), 0.02, 0.5))
+        for k in EXTRA:
+            p[k] = float(np.clip(around.get(k, 0.0) + rng.normal(0, 0.03), 0.0, 0.4))
     return {k: float(v) for k, v in p.items()}
 
 
