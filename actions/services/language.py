@@ -5,20 +5,6 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-_WORD = re.compile(r"[a-zA-Z]+")
-_VIETNAMESE_CHARS = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ]", re.I)
-# Frequent English words that are not also frequent unaccented Vietnamese syllables ("an", "to", "do", "the",
-# "con", "can", "ban" are both, so they do not count).
-_ENGLISH = set(
-    """
-    how what which where when who why does did is are was were will would should could i my me we our you your
-    need needs apply application register registration get obtain renew renewal license licence permit visa
-    passport company business enterprise investment investor foreign foreigner work worker residence temporary
-    card documents document required requirements fee fees cost costs much long take takes days online office
-    submit submitted birth certificate marriage driving land building construction tax please help want of for
-    with in on at from it this that there procedure procedures process steps legal basis conditions result
-    """.split()
-)
 _ASPECT_PATTERNS = [
     ("documents", r"\b(documents?|papers?|paperwork|what (do i|to) (need|bring|prepare)|required)\b"),
     ("fee", r"\b(fees?|cost|costs|price|how much|charge|pay)\b"),
@@ -56,15 +42,14 @@ def vietnamese_aspect(folded_text: str) -> Optional[str]:
 
 
 def detect_language(text: str) -> str:
-    """'en' for an English question, else 'vi' (also for Vietnamese typed without diacritics)."""
-    text = text or ""
-    if _VIETNAMESE_CHARS.search(text):
-        return "vi"
-    words = [w.lower() for w in _WORD.findall(text)]
-    if len(words) < 2:
-        return "vi"
-    english = sum(1 for w in words if w in _ENGLISH)
-    return "en" if english >= 2 and english / len(words) >= 0.4 else "vi"
+    """'en' for an English question, else 'vi' (also for Vietnamese typed without diacritics).
+
+    Same rule as the knowledge search uses to translate English questions (knowledge/rewrite.py), so the answer
+    language and the retrieval agree.
+    """
+    from knowledge.rewrite import get_rewriter  # small tables; loaded once
+
+    return "en" if get_rewriter().is_english(text or "") else "vi"
 
 
 def english_aspect(text: str) -> Optional[str]:
