@@ -31,6 +31,7 @@ def _register_build(sub: argparse._SubParsersAction) -> None:
         out = args.out or settings.index_dir
         encoder = encoder_from_config(args.encoder or settings.encoder)
         src = source_hash()
+        _ensure_accents(Path(out), src)
         if args.if_stale and not is_stale(out, src, encoder.name):
             print(f"Knowledge index is up to date ({out}).")
             return 0
@@ -41,6 +42,18 @@ def _register_build(sub: argparse._SubParsersAction) -> None:
         return 0
 
     p.set_defaults(func=run)
+
+
+def _ensure_accents(index_dir: Path, src: str) -> None:
+    """Build the diacritic restorer (knowledge/accents.py) beside the index when it is missing or stale."""
+    from knowledge import accents
+
+    path = accents.model_path(index_dir)
+    key = accents.corpus_hash(src)
+    if accents.is_stale(path, key):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        restorer = accents.build(path, key)
+        print(f"Accent model: {len(restorer.unigrams)} syllables, {len(restorer.bigrams)} pairs -> {path}", flush=True)
 
 
 def _progress(iterable):

@@ -6,13 +6,14 @@ The searcher loads the index folder once; the encoder loads lazily on the first 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np
 
+from knowledge.accents import has_diacritics
 from knowledge.rewrite import RewrittenQuery, get_rewriter
 from knowledge.text import content_words, fold, lexical_tokens, strip_question
 
@@ -175,7 +176,8 @@ class Searcher:
         self.alias_matcher = AliasMatcher(self.entries)
         self.by_code: Dict[str, int] = {e["code"]: i for i, e in enumerate(self.entries)}
         self.rewriter = get_rewriter()
-        self._rewrite = lru_cache(maxsize=512)(self.rewriter.rewrite)  # search() and score_parts() both need it
+        self.accents = self._load_accents()
+        self._rewrite_cached = lru_cache(maxsize=512)(self._rewrite_uncached)  # search() and score_parts() both need it
         # Operation of each entry ("Cấp lại ...") and the operations' ids, for the variant penalty.
         self.operation_names = sorted(self.rewriter.operations)
         self.entry_ops = np.zeros((len(self.entries), max(len(self.operation_names), 1)), dtype=bool)
@@ -185,8 +187,29 @@ class Searcher:
                     self.entry_ops[i, self.operation_names.index(op)] = True
 
     def rewrite(self, query: str) -> RewrittenQuery:
-        """The texts each retriever sees for ``query`` (see knowledge/rewrite.py)."""
-        return self._rewrite((query or "").strip())
+        """The texts each retriever sees for ``query`` (see knowledge/rewrite.py); a Vietnamese question typed
+        without diacritics is embedded with its diacritics restored (knowledge/accents.py)."""
+        return self._rewrite_cached((query or "").strip())
+
+    def _rewrite_uncached(self, query: str) -> RewrittenQuery:
+        rq = self.rewriter.rewrite(query)
+        if rq.language != "vi" or self.accents is None or has_diacritics(query):
+            return rq
+        restored = self.accents.restore(query)
+        extra = rq.dense[len(query):] if rq.dense.startswith(query) else ""
+        return replace(rq, dense=restored + extra)
+
+    def _load_accents(self):
+        """The diacritic restorer built beside the index, or None (questions are then embedded as typed)."""
+        import logging
+
+        from knowledge.accents import AccentRestorer, model_path
+
+        path = model_path(self.index_dir)
+        if not path.exists():
+            logging.getLogger(__name__).warning("No accent model at %s: run `python -m knowledge build`.", path)
+            return None
+        return AccentRestorer.load(path)
 
     def dense_text(self, query: str) -> str:
         """The text to embed for ``query`` (callers that batch-encode queries use it)."""
