@@ -32,6 +32,18 @@ class Settings:
     portal_url: str
     status_lookup_url: str
     feedback_url: str
+    # Issue 4 services (status lookup, feedback, handoff). Defaults = embedded profile (SQLite under var/).
+    services_db: Path = ROOT / "var" / "services.db"
+    database_url: str = ""
+    database_schema: str = ""
+    status_backend: str = "sqlite"
+    one_stop_url: str = ""
+    one_stop_token: str = ""
+    one_stop_timeout_s: float = 3.0
+    staff_api_token: str = ""
+    staff_api_port: int = 5056
+    rasa_url: str = "http://localhost:5005"
+    rasa_api_token: str = ""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -48,6 +60,19 @@ class Settings:
                 "STATUS_LOOKUP_URL", "https://dichvucong.gov.vn/p/home/dvc-tra-cuu-ho-so.html"
             ),
             feedback_url=_env("FEEDBACK_URL", "https://dichvucong.gov.vn/p/phananhkiennghi/pakn-gui-pakn.html"),
+            # SERVICES_DB: SQLite file of the status/feedback/handoff stores; DATABASE_URL (postgresql://...)
+            # switches them to PostgreSQL (optionally in DATABASE_SCHEMA). STATUS_BACKEND=sqlite|postgres|http.
+            services_db=_path("SERVICES_DB", ROOT / "var" / "services.db"),
+            database_url=_env("DATABASE_URL", ""),
+            database_schema=_env("DATABASE_SCHEMA", ""),
+            status_backend=_env("STATUS_BACKEND", "sqlite").lower(),
+            one_stop_url=_env("ONE_STOP_URL", ""),
+            one_stop_token=_env("ONE_STOP_TOKEN", ""),
+            one_stop_timeout_s=float(_env("ONE_STOP_TIMEOUT_S", "3")),
+            staff_api_token=_env("STAFF_API_TOKEN", ""),
+            staff_api_port=int(_env("STAFF_API_PORT", "5056")),
+            rasa_url=_env("RASA_URL", "http://localhost:5005"),
+            rasa_api_token=_env("RASA_API_TOKEN", ""),
         )
 
 

@@ -1,15 +1,44 @@
-"""Dialogue-level actions: fallback, human handoff, status lookup and feedback guidance."""
+"""Dialogue-level actions: session start (what is forgotten between sessions) and the NLU fallback.
+
+The status lookup, feedback and human handoff actions live in ``actions_status.py``, ``actions_feedback.py``
+and ``actions_handoff.py``; the helpers here are shared by them.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from settings import get_settings
+from actions.services.privacy import install_pii_log_filter
+
+# Every log record of the action server has phone/ID numbers, e-mails and application codes masked. This module
+# is imported first by the action server (and by every other action module), so the filter is in place before
+# any action logs. Idempotent and cheap: it only wraps the log-record factory.
+install_pii_log_filter()
 
 FALLBACK_INTENT = "nlu_fallback"
+
+# Slots that belong to one conversation only: a verified status lookup, a half-filled form, a pending offer.
+# They are not carried over into a new session (the rest, e.g. the procedure being discussed, is).
+SESSION_ONLY_SLOTS = frozenset(
+    {
+        "application_code",
+        "status_verification",
+        "verified_applications",
+        "feedback_topic",
+        "feedback_content",
+        "feedback_location",
+        "feedback_contact",
+        "feedback_consent",
+        "handoff_offered",
+        "handoff_reason",
+        "requested_slot",
+        "session_started_metadata",
+    }
+)
 
 
 def consecutive_fallbacks(tracker: Tracker) -> int:
@@ -23,6 +52,43 @@ def consecutive_fallbacks(tracker: Tracker) -> int:
         else:
             break
     return count
+
+
+def latest_intent(tracker: Tracker) -> Tuple[Optional[str], float]:
+    """Name and confidence of the intent of the latest user message."""
+    intent = tracker.latest_message.get("intent") or {}
+    return intent.get("name"), float(intent.get("confidence") or 0.0)
+
+
+def latest_text(tracker: Tracker) -> str:
+    """The latest user message, stripped ("" when there is none)."""
+    return (tracker.latest_message.get("text") or "").strip()
+
+
+def is_button_payload(text: str) -> bool:
+    """Whether ``text`` is an intent payload such as "/affirm" rather than something the user typed."""
+    return text.startswith("/")
+
+
+class ActionSessionStart(Action):
+    """Start a new session, carrying over slots except the conversation-only ones (verified status, forms)."""
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        events: List[EventType] = [SessionStarted()]
+        carry_over = (domain.get("session_config") or {}).get("carry_over_slots_to_new_session", True)
+        if carry_over:
+            events += [
+                SlotSet(name, value)
+                for name, value in (tracker.slots or {}).items()
+                if name not in SESSION_ONLY_SLOTS and value is not None
+            ]
+        events.append(ActionExecuted("action_listen"))
+        return events
 
 
 class ActionHandleFallback(Action):
@@ -42,70 +108,12 @@ class ActionHandleFallback(Action):
                     {"title": "Không, tôi sẽ hỏi lại", "payload": "/deny"},
                 ],
             )
-        else:
-            dispatcher.utter_message(
-                text=(
-                    "Xin lỗi, tôi chưa hiểu rõ câu hỏi. Bạn có thể nói rõ hơn tên thủ tục và điều bạn cần biết "
-                    "không? Ví dụ: «làm giấy khai sinh cần giấy tờ gì» hoặc «cấp lại căn cước mất bao lâu»."
-                )
-            )
-        return []
-
-
-class ActionHandoff(Action):
-    """Connect the citizen with a human officer (the hotline until a staff inbox exists)."""
-
-    def name(self) -> Text:
-        return "action_handoff"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
-        settings = get_settings()
+            # Only this turn's "có"/"không" answers the offer (rules in data/rules/fallback.yml).
+            return [SlotSet("handoff_offered", True), SlotSet("handoff_reason", "fallback")]
         dispatcher.utter_message(
             text=(
-                "Để được cán bộ hỗ trợ trực tiếp, bạn vui lòng gọi tổng đài Dịch vụ công "
-                f"{settings.support_hotline} (miễn phí, giờ hành chính) hoặc đến Bộ phận Một cửa nơi bạn nộp hồ sơ. "
-                "Khi gọi, bạn nên chuẩn bị sẵn tên thủ tục và mã hồ sơ (nếu có) để được hỗ trợ nhanh hơn."
+                "Xin lỗi, tôi chưa hiểu rõ câu hỏi. Bạn có thể nói rõ hơn tên thủ tục và điều bạn cần biết "
+                "không? Ví dụ: «làm giấy khai sinh cần giấy tờ gì» hoặc «cấp lại căn cước mất bao lâu»."
             )
         )
-        return []
-
-
-class ActionCheckStatus(Action):
-    """Tell the citizen how to look an application up on the portal."""
-
-    def name(self) -> Text:
-        return "action_check_status"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
-        settings = get_settings()
-        dispatcher.utter_message(
-            text=(
-                "Bạn có thể tra cứu tình trạng hồ sơ bằng mã hồ sơ (in trên giấy tiếp nhận hoặc trong tin nhắn, "
-                f"email xác nhận) tại trang tra cứu của Cổng Dịch vụ công: {settings.status_lookup_url}\n"
-                f"Nếu cần hỗ trợ thêm, bạn gọi tổng đài {settings.support_hotline}."
-            )
-        )
-        return []
-
-
-class ActionFileFeedback(Action):
-    """Tell the citizen where a feedback or complaint is received."""
-
-    def name(self) -> Text:
-        return "action_file_feedback"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
-        settings = get_settings()
-        dispatcher.utter_message(
-            text=(
-                "Bạn có thể gửi phản ánh, kiến nghị (kèm mô tả, địa điểm và ảnh nếu có) tại: "
-                f"{settings.feedback_url}\nHoặc gọi tổng đài {settings.support_hotline} để được hướng dẫn."
-            )
-        )
-        return []
+        return [SlotSet("handoff_offered", False)]

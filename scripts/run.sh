@@ -8,6 +8,48 @@ mkdir -p var logs
 RASA_PORT=${RASA_PORT:-5005}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
 WEB_PORT=${WEB_PORT:-8080}
+STAFF_API_PORT=${STAFF_API_PORT:-5056}
+# Tokens for Rasa's HTTP API (used by the staff API to deliver replies / resume conversations) and for the
+# staff API itself: taken from the environment, else generated once and kept in var/ (mode 600).
+token_file() {  # token_file <path>: print the token stored there, creating it first if needed
+  if [[ ! -s "$1" ]]; then (umask 077; .venv-actions/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' >"$1"); fi
+  cat "$1"
+}
+export RASA_API_TOKEN=${RASA_API_TOKEN:-$(token_file var/rasa_api_token)}
+export STAFF_API_TOKEN=${STAFF_API_TOKEN:-$(token_file var/staff_api_token)}
+export RASA_URL=${RASA_URL:-http://localhost:$RASA_PORT}
+
+# Zalo OA channel (channels/zalo): enabled when ZALO_APP_ID is set. Rasa expands the ${ZALO_...} placeholders
+# itself, so the secrets never land in the generated credentials file.
+CREDENTIALS_FILE=credentials.yml
+if [[ -n "${ZALO_APP_ID:-}" ]]; then
+  zalo_missing=()
+  for var in ZALO_OA_SECRET_KEY ZALO_ACCESS_TOKEN ZALO_REFRESH_TOKEN; do
+    [[ -n "${!var:-}" ]] || zalo_missing+=("$var")
+  done
+  if [[ ${#zalo_missing[@]} -gt 0 ]]; then
+    echo "Lỗi: đã đặt ZALO_APP_ID nhưng thiếu ${zalo_missing[*]}. Xem mục «Kênh Zalo OA» trong README." >&2
+    echo "Error: ZALO_APP_ID is set but these are missing: ${zalo_missing[*]}. See \"Kênh Zalo OA\" in README.md." >&2
+    exit 2
+  fi
+  export ZALO_API_BASE=${ZALO_API_BASE:-https://openapi.zalo.me}
+  export ZALO_OAUTH_BASE=${ZALO_OAUTH_BASE:-https://oauth.zaloapp.com}
+  CREDENTIALS_FILE=var/credentials.run.yml
+  { cat credentials.yml; cat <<YAML
+
+channels.zalo.ZaloInput:
+  app_id: \${ZALO_APP_ID}
+  oa_secret_key: \${ZALO_OA_SECRET_KEY}
+  access_token: \${ZALO_ACCESS_TOKEN}
+  refresh_token: \${ZALO_REFRESH_TOKEN}
+  api_base: \${ZALO_API_BASE}
+  oauth_base: \${ZALO_OAUTH_BASE}
+  token_store_path: var/zalo_tokens.json
+  action_health_url: "http://localhost:$ACTIONS_PORT/health"
+YAML
+  } >"$CREDENTIALS_FILE"
+  echo "Kênh Zalo OA: bật (webhook POST /webhooks/zalo/webhook, tình trạng GET /webhooks/zalo/)."
+fi
 
 pids=()
 stop() {
@@ -34,7 +76,11 @@ KB_ENCODER_THREADS=${KB_ENCODER_THREADS:-1} .venv-actions/bin/python -m rasa_sdk
 pids+=($!)
 echo "Khởi động máy chủ Rasa cổng $RASA_PORT..."
 .venv-rasa/bin/rasa run --model models/tthc.tar.gz --port "$RASA_PORT" --cors "*" \
-  --credentials credentials.yml --endpoints endpoints.yml >logs/rasa.log 2>&1 &
+  --credentials "$CREDENTIALS_FILE" --endpoints endpoints.yml --enable-api --auth-token "$RASA_API_TOKEN" \
+  >logs/rasa.log 2>&1 &
+pids+=($!)
+echo "Khởi động API cho cán bộ (staff API) cổng $STAFF_API_PORT..."
+.venv-actions/bin/python -m staff_api --host 127.0.0.1 --port "$STAFF_API_PORT" >logs/staff_api.log 2>&1 &
 pids+=($!)
 echo "Khởi động trang web trò chuyện cổng $WEB_PORT..."
 .venv-actions/bin/python scripts/serve_web.py --host 127.0.0.1 --port "$WEB_PORT" \
@@ -46,12 +92,15 @@ echo "  Nạp chỉ mục tri thức và mô hình nhúng..."
 .venv-actions/bin/python scripts/warmup_actions.py "http://localhost:$ACTIONS_PORT" || true
 wait_for "http://localhost:$RASA_PORT/webhooks/rest/" "Rasa" 240
 wait_for "http://localhost:$WEB_PORT/healthz" "Trang web" 30
+wait_for "http://localhost:$STAFF_API_PORT/health" "API cho cán bộ" 30
 cat <<MSG
 
   Trợ lý ảo Dịch vụ công đã sẵn sàng.
   Mở trình duyệt:   http://localhost:$WEB_PORT
   REST API Rasa:    http://localhost:$RASA_PORT/webhooks/rest/webhook
-  Nhật ký (logs):   logs/actions.log, logs/rasa.log, logs/web.log
+  API cho cán bộ:   http://localhost:$STAFF_API_PORT/api/handoffs (mã truy cập trong var/staff_api_token
+                    hoặc biến STAFF_API_TOKEN)
+  Nhật ký (logs):   logs/actions.log, logs/rasa.log, logs/web.log, logs/staff_api.log
   Nhấn Ctrl-C để dừng.
 
 MSG

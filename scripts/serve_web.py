@@ -59,7 +59,7 @@ def rasa_origin(rasa_url: str) -> str:
 
 
 def build_config_js(rasa_url: str) -> bytes:
-    """Build the JavaScript that exposes the chat configuration to web/chat.js."""
+    """Build the JavaScript that exposes the chat configuration to web/widget.js."""
     payload = json.dumps({"rasaUrl": rasa_url.rstrip("/")}, ensure_ascii=False)
     # Escape "<" so a crafted URL can never close a surrounding <script> element.
     payload = payload.replace("<", "\\u003c")

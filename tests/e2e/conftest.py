@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.fakes import zalo_api_server as zalo_fake
+
 ROOT = Path(__file__).resolve().parents[2]
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 ACTIONS_PY = ROOT / ".venv-actions" / "bin" / "python"
 MODEL = ROOT / "models" / "tthc.tar.gz"
+ZALO_MAX_TEXT_CHARS = 600  # the e2e Zalo channel splits replies at 600 characters (production: 2,000)
 
 
 def free_port() -> int:
@@ -51,6 +54,12 @@ class Stack:
         self.web_url = f"http://127.0.0.1:{self.web_port}/"
         self.env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                     "KB_ENCODER_THREADS": "1"}
+        # Services (status, feedback, handoff) on their own SQLite file; Rasa's HTTP API behind a token.
+        self.services_db = workdir / "services.db"
+        self.rasa_api_token = "e2e-rasa-api-token"
+        self.env.update({"SERVICES_DB": str(self.services_db), "STATUS_BACKEND": "sqlite",
+                         "RASA_API_TOKEN": self.rasa_api_token})
+        self.env.pop("DATABASE_URL", None)
         self.procs: dict = {}
         (workdir / "endpoints.yml").write_text(
             f'action_endpoint:\n  url: "{self.actions_url}/webhook"\n'
@@ -59,6 +68,15 @@ class Stack:
         (workdir / "credentials.yml").write_text(
             f'channels.rest.ResilientRestInput:\n  action_health_url: "{self.actions_url}/health"\n'
         )
+        # Zalo OA channel wired to a local fake Zalo API (tests/e2e/test_zalo_channel.py); the ${ZALO_...}
+        # placeholders go through Rasa's own expansion, as with `make run`. Short texts exercise splitting.
+        self.zalo = zalo_fake.FakeZaloServer().start()
+        self.env.update(zalo_fake.rasa_env(self.zalo))
+        self.zalo_token_file = workdir / "zalo_tokens.json"
+        with open(workdir / "credentials.yml", "a", encoding="utf-8") as handle:
+            handle.write(zalo_fake.credentials_yaml(
+                str(self.zalo_token_file), f"{self.actions_url}/health",
+                max_text_chars=ZALO_MAX_TEXT_CHARS, send_retries=3, retry_backoff_seconds=0.2))
 
     def _start(self, name: str, cmd: list) -> subprocess.Popen:
         log = self.workdir / f"{name}.log"
@@ -86,6 +104,13 @@ class Stack:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
+    def restart_rasa(self, cmd: list | None = None) -> None:
+        """(Re)start the Rasa server with ``cmd`` (default: the running one's command) and wait until it answers."""
+        cmd = list(cmd or self.procs["rasa"].args)
+        self.stop("rasa")
+        proc = self._start("rasa", cmd)
+        wait_http(f"{self.rasa_url}/webhooks/rest/", 300, proc, self.workdir / "rasa.log")
+
     def start(self) -> None:
         """Start everything and wait until each answers."""
         self.start_actions()
@@ -93,7 +118,8 @@ class Stack:
             "rasa",
             [str(RASA_BIN), "run", "--model", str(MODEL), "--port", str(self.rasa_port), "--cors", "*",
              "--credentials", str(self.workdir / "credentials.yml"),
-             "--endpoints", str(self.workdir / "endpoints.yml")],
+             "--endpoints", str(self.workdir / "endpoints.yml"),
+             "--enable-api", "--auth-token", self.rasa_api_token],
         )
         web = self._start(
             "web",
@@ -116,6 +142,7 @@ def stack(tmp_path_factory):
     finally:
         for name in list(running.procs):
             running.stop(name)
+        running.zalo.stop()
 
 
 @pytest.fixture(scope="session")

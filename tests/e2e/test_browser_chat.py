@@ -3,7 +3,7 @@
 The ``live_stack`` fixture (tests/e2e/conftest.py) provides ``web_url`` (the page served by
 scripts/serve_web.py) and ``rasa_url`` (a real Rasa server with its action server).
 Tests that must not depend on the bot's wording intercept the webhook with ``page.route``.
-The rendering test needs no server at all: it loads web/chat.js into a blank page.
+The rendering test needs no server at all: it loads web/widget.js into a blank page.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from playwright import sync_api  # installed by make setup: a missing one must fail, not skip
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CHAT_JS = REPO_ROOT / "web" / "chat.js"
+CHAT_JS = REPO_ROOT / "web" / "widget.js"
 SCREENSHOT_DIR = REPO_ROOT / "reports" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -156,7 +156,7 @@ def test_chat_with_live_bot_answers_greeting_and_birth_registration(live_stack, 
     assert senders == {page.evaluate("localStorage.getItem('tthc_chat_sender_id')")}
     assert all(b["metadata"] == {"channel": "web"} for b in probe.webhook_bodies)
 
-    # The conversation survives a reload (sessionStorage).
+    # The conversation survives a reload (localStorage).
     shown = page.locator(".tthc-chat__log").inner_text()
     page.reload()
     panel.wait_for(state="visible")
@@ -279,6 +279,8 @@ def test_unreachable_server_shows_error_and_keeps_text(live_stack, desktop, fail
             route.abort("connectionrefused")
 
     page.route(WEBHOOK_GLOB, handle)
+    # No automatic reconnection here (default: 3 minutes of retries); test_browser_widget.py covers it.
+    page.add_init_script("window.TTHC_CHAT_OPTIONS = {retryTotalMs: 0};")
     page.goto(live_stack["web_url"])
     question = "Thủ tục đăng ký kết hôn cần những gì?"
     _send(page, question)

@@ -6,7 +6,7 @@ import asyncio
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions_dialogue import ActionHandleFallback, ActionHandoff, consecutive_fallbacks
+from actions.actions_dialogue import ActionHandleFallback, consecutive_fallbacks
 from actions.actions_procedure import ActionAnswerProcedure
 from actions.services.knowledge_service import KnowledgeService
 from knowledge.search import Hit, SearchResponse
@@ -129,11 +129,6 @@ def test_first_fallback_asks_to_rephrase_second_offers_handoff():
     assert consecutive_fallbacks(second) == 2
     messages, _ = run(ActionHandleFallback(), second)
     assert [b["payload"] for b in messages[0]["buttons"]] == ["/affirm", "/deny"]
-
-
-def test_handoff_gives_the_hotline():
-    messages, _ = run(ActionHandoff(), make_tracker("cho tôi gặp cán bộ", "request_human"))
-    assert "18001096" in messages[0]["text"]
 
 
 def test_english_question_gets_english_labels_and_vietnamese_names(birth_registration):

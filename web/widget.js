@@ -1,12 +1,22 @@
 /*
- * Web chat widget for the public-service virtual assistant ("Trợ lý ảo Dịch vụ công").
+ * Embeddable chat widget for the public-service virtual assistant ("Trợ lý ảo Dịch vụ công").
  *
- * Talks to Rasa's REST channel (POST {rasaUrl}/webhooks/rest/webhook). Plain JS, no dependencies.
+ * One tag is enough on any portal page:
+ *   <script src="https://tro-ly.example.gov.vn/widget.js" data-rasa-url="https://tro-ly.example.gov.vn/rasa" defer></script>
+ * The script adds its stylesheet (chat.css, next to widget.js) and its own container (#tthc-chat) to the page.
+ *
+ * Transport: Rasa's REST channel (POST {rasaUrl}/webhooks/rest/webhook) through RestTransport. A transport is
+ * any object with send(text) -> Promise<Array<bot message>> and, optionally, onPush(callback) for messages the
+ * server pushes without a question (e.g. replies typed by a staff member through Rasa's socket.io channel);
+ * ChatWidget.receive() renders such pushed messages. Network failures are retried with exponential backoff
+ * while a status line tells the user the widget is reconnecting.
+ *
  * Security rule: bot and user text is never assigned through innerHTML; every node is built with
  * createElement/createTextNode and links are limited to http/https.
  *
- * Configuration (first match wins): window.TTHC_CHAT_CONFIG (injected by scripts/serve_web.py as
- * /config.js), then data-* attributes on the #tthc-chat container, then the defaults below.
+ * Configuration (later wins): defaults below, data-* attributes of the <script> tag, data-* attributes of a
+ * #tthc-chat container, window.TTHC_CHAT_CONFIG (injected by scripts/serve_web.py as /config.js), then
+ * window.TTHC_CHAT_OPTIONS (a portal's own overrides).
  */
 (function (global) {
   "use strict";
@@ -17,8 +27,14 @@
     maxLength: 1000,
     timeoutMs: 90000,
     openByDefault: false,
-    title: "Trợ lý ảo Dịch vụ công"
+    title: "Trợ lý ảo Dịch vụ công",
+    // Reconnection after a dropped connection: first delay, longest delay, and how long to keep trying.
+    retryBaseMs: 1000,
+    retryMaxDelayMs: 15000,
+    retryTotalMs: 180000
   };
+  // The <script> element that loaded this file (null when inlined or added by tests).
+  var CURRENT_SCRIPT = document.currentScript || null;
   var HISTORY_KEY = "tthc_chat_history_v1";
   var OPEN_KEY = "tthc_chat_open_v1";
   var SENDER_KEY = "tthc_chat_sender_id";
@@ -207,23 +223,33 @@
   // Configuration
   // ---------------------------------------------------------------------------------------------
 
-  function readConfig(container) {
-    var cfg = {};
-    var key;
-    for (key in DEFAULTS) cfg[key] = DEFAULTS[key];
-    var ds = container ? container.dataset : {};
+  function applyDataset(cfg, ds) {
+    if (!ds) return;
     if (ds.rasaUrl) cfg.rasaUrl = ds.rasaUrl;
     if (ds.hotline) cfg.hotline = ds.hotline;
+    if (ds.title) cfg.title = ds.title;
     if (ds.openByDefault) cfg.openByDefault = ds.openByDefault === "true";
-    if (ds.maxLength && !isNaN(parseInt(ds.maxLength, 10))) cfg.maxLength = parseInt(ds.maxLength, 10);
-    var injected = global.TTHC_CHAT_CONFIG;
-    if (injected && typeof injected === "object") {
-      for (key in DEFAULTS) {
-        if (Object.prototype.hasOwnProperty.call(injected, key) && injected[key] != null) {
-          cfg[key] = injected[key];
-        }
-      }
+    ["maxLength", "retryBaseMs", "retryMaxDelayMs", "retryTotalMs"].forEach(function (name) {
+      if (ds[name] && !isNaN(parseInt(ds[name], 10))) cfg[name] = parseInt(ds[name], 10);
+    });
+  }
+
+  function applyObject(cfg, obj) {
+    if (!obj || typeof obj !== "object") return;
+    for (var key in DEFAULTS) {
+      if (Object.prototype.hasOwnProperty.call(obj, key) && obj[key] != null) cfg[key] = obj[key];
     }
+  }
+
+  function readConfig(container) {
+    var cfg = {};
+    for (var key in DEFAULTS) cfg[key] = DEFAULTS[key];
+    applyDataset(cfg, CURRENT_SCRIPT ? CURRENT_SCRIPT.dataset : null);
+    applyDataset(cfg, container ? container.dataset : null);
+    applyObject(cfg, global.TTHC_CHAT_CONFIG);
+    applyObject(cfg, global.TTHC_CHAT_OPTIONS);
+    var opts = global.TTHC_CHAT_OPTIONS;
+    if (opts && opts.transport && typeof opts.transport.send === "function") cfg.transport = opts.transport;
     cfg.rasaUrl = String(cfg.rasaUrl).replace(/\/+$/, "");
     return cfg;
   }
@@ -259,6 +285,10 @@
     this.config = config;
     this.busy = false;
     this.history = this.loadHistory();
+    this.transport = config.transport && typeof config.transport.send === "function"
+      ? config.transport
+      : new RestTransport(config);
+    if (typeof this.transport.onPush === "function") this.transport.onPush(this.receive.bind(this));
     this.build();
     this.restore();
     var storedOpen = storageGet("sessionStorage", OPEN_KEY);
@@ -324,14 +354,20 @@
     var typing = el("div", "tthc-chat__typing");
     typing.setAttribute("role", "status");
     typing.hidden = true;
-    var srTyping = el("span", "tthc-sr-only");
-    srTyping.textContent = "Trợ lý đang soạn câu trả lời…";
-    typing.appendChild(srTyping);
     for (var d = 0; d < 3; d++) {
       var dot = el("span", "tthc-chat__dot");
       dot.setAttribute("aria-hidden", "true");
       typing.appendChild(dot);
     }
+    var typingText = el("span", "tthc-chat__typing-text");
+    typingText.textContent = "Trợ lý đang trả lời…";
+    typing.appendChild(typingText);
+
+    // Connection status (shown while reconnecting); a separate live region so screen readers announce it.
+    var conn = el("div", "tthc-chat__conn");
+    conn.setAttribute("role", "status");
+    conn.setAttribute("aria-live", "polite");
+    conn.hidden = true;
 
     var form = el("form", "tthc-chat__form");
     form.noValidate = true;
@@ -365,6 +401,7 @@
     panel.appendChild(header);
     panel.appendChild(log);
     panel.appendChild(typing);
+    panel.appendChild(conn);
     panel.appendChild(form);
     panel.appendChild(note);
     panel.appendChild(footer);
@@ -375,6 +412,7 @@
     this.panel = panel;
     this.log = log;
     this.typing = typing;
+    this.conn = conn;
     this.form = form;
     this.input = input;
     this.sendBtn = sendBtn;
@@ -455,7 +493,7 @@
   // --- history -------------------------------------------------------------------------------
 
   ChatWidget.prototype.loadHistory = function () {
-    var raw = storageGet("sessionStorage", HISTORY_KEY);
+    var raw = storageGet("localStorage", HISTORY_KEY);
     if (!raw) return [];
     try {
       var data = JSON.parse(raw);
@@ -473,7 +511,7 @@
     var json = JSON.stringify(this.history, function (key, value) {
       return key.charAt(0) === "_" ? undefined : value;
     });
-    storageSet("sessionStorage", HISTORY_KEY, json);
+    storageSet("localStorage", HISTORY_KEY, json);
   };
 
   ChatWidget.prototype.restore = function () {
@@ -484,7 +522,7 @@
 
   ChatWidget.prototype.reset = function () {
     this.history = [];
-    storageRemove("sessionStorage", HISTORY_KEY);
+    storageRemove("localStorage", HISTORY_KEY);
     // A new sender id makes Rasa start a fresh tracker for the new conversation.
     getSenderId(true);
     while (this.log.firstChild) this.log.removeChild(this.log.firstChild);
@@ -654,7 +692,7 @@
       this.addEntry(entry);
     }
     this.setBusy(true);
-    return this.postToRasa(message)
+    return this.sendWithRetry(message)
       .then(function (responses) {
         if (entry.failed) {
           entry.failed = false;
@@ -697,7 +735,81 @@
       });
   };
 
-  ChatWidget.prototype.postToRasa = function (message) {
+  /** Show the connection state: "retrying" (with attempt number), "restored" (briefly), or null (hidden). */
+  ChatWidget.prototype.setConnection = function (state, attempt, delayMs) {
+    var conn = this.conn;
+    clearTimeout(this.connTimer);
+    conn.classList.toggle("tthc-chat__conn--ok", state === "restored");
+    if (state === "retrying") {
+      conn.textContent =
+        "Mất kết nối tới trợ lý. Đang thử kết nối lại sau " + Math.max(1, Math.round(delayMs / 1000)) +
+        " giây (lần " + attempt + ")…";
+      conn.hidden = false;
+    } else if (state === "restored") {
+      conn.textContent = "Đã kết nối lại với trợ lý.";
+      conn.hidden = false;
+      this.connTimer = setTimeout(function () {
+        conn.hidden = true;
+        conn.textContent = "";
+      }, 4000);
+    } else {
+      conn.hidden = true;
+      conn.textContent = "";
+    }
+  };
+
+  function isRetryable(err) {
+    // fetch() rejects with a TypeError when the server cannot be reached; 502/503/504 come from proxies
+    // while the server restarts. A timeout (AbortError) or another HTTP error is not retried: the server
+    // may have processed the message already.
+    if (!err) return false;
+    if (err.name === "TypeError") return true;
+    return err.status === 502 || err.status === 503 || err.status === 504;
+  }
+
+  /** Send through the transport, retrying network failures with exponential backoff and a visible status. */
+  ChatWidget.prototype.sendWithRetry = function (message) {
+    var self = this;
+    var cfg = this.config;
+    var started = Date.now();
+    var attempt = 0;
+    function tryOnce() {
+      return self.transport.send(message).then(
+        function (responses) {
+          if (attempt > 0) self.setConnection("restored");
+          return responses;
+        },
+        function (err) {
+          var delay = Math.min(cfg.retryBaseMs * Math.pow(2, attempt), cfg.retryMaxDelayMs);
+          if (!isRetryable(err) || Date.now() - started + delay > cfg.retryTotalMs) {
+            self.setConnection(null);
+            throw err;
+          }
+          attempt += 1;
+          self.setConnection("retrying", attempt, delay);
+          return new Promise(function (resolve) {
+            setTimeout(resolve, delay);
+          }).then(tryOnce);
+        }
+      );
+    }
+    return tryOnce();
+  };
+
+  /** Render bot messages the server pushed without a question (e.g. a staff member's reply). */
+  ChatWidget.prototype.receive = function (messages) {
+    this.renderResponses(Array.isArray(messages) ? messages : [messages], true);
+  };
+
+  // ---------------------------------------------------------------------------------------------
+  // Transport: Rasa REST channel
+  // ---------------------------------------------------------------------------------------------
+
+  function RestTransport(config) {
+    this.config = config;
+  }
+
+  RestTransport.prototype.send = function (message) {
     var url = this.config.rasaUrl + "/webhooks/rest/webhook";
     var body = JSON.stringify({
       sender: getSenderId(false),
@@ -719,7 +831,11 @@
       signal: controller ? controller.signal : undefined
     })
       .then(function (res) {
-        if (!res.ok) throw new Error("HTTP " + res.status);
+        if (!res.ok) {
+          var httpError = new Error("HTTP " + res.status);
+          httpError.status = res.status;
+          throw httpError;
+        }
         return res.json();
       })
       .then(function (data) {
@@ -731,7 +847,7 @@
       });
   };
 
-  ChatWidget.prototype.renderResponses = function (responses) {
+  ChatWidget.prototype.renderResponses = function (responses, pushed) {
     var rendered = 0;
     for (var i = 0; i < responses.length; i++) {
       var r = responses[i] || {};
@@ -749,7 +865,7 @@
         rendered++;
       }
     }
-    if (rendered === 0) {
+    if (rendered === 0 && !pushed) {
       this.addEntry({
         role: "bot",
         text: "Xin lỗi, tôi chưa có câu trả lời cho câu hỏi này. Bạn có thể diễn đạt lại, hoặc gọi tổng đài " +
@@ -762,9 +878,28 @@
   // Bootstrapping
   // ---------------------------------------------------------------------------------------------
 
+  /** Add chat.css (next to this script) unless the page already links it. */
+  function ensureStylesheet() {
+    if (document.querySelector("link[data-tthc-chat-css], link[href$='chat.css']")) return;
+    var src = CURRENT_SCRIPT && CURRENT_SCRIPT.src;
+    if (!src) return;
+    var link = document.createElement("link");
+    link.rel = "stylesheet";
+    link.href = new URL("chat.css", src).href;
+    link.setAttribute("data-tthc-chat-css", "");
+    document.head.appendChild(link);
+  }
+
   function init(container) {
     var target = container || document.getElementById("tthc-chat");
+    if (!target && !container && CURRENT_SCRIPT) {
+      // Embedded with a single <script> tag: create our own container at the end of <body>.
+      target = document.createElement("div");
+      target.id = "tthc-chat";
+      document.body.appendChild(target);
+    }
     if (!target || target.__tthcChat) return target ? target.__tthcChat : null;
+    ensureStylesheet();
     var widget = new ChatWidget(target, readConfig(target));
     target.__tthcChat = widget;
     return widget;
@@ -773,7 +908,8 @@
   global.TTHCChat = {
     renderText: renderText,
     safeHref: safeHref,
-    init: init
+    init: init,
+    RestTransport: RestTransport
   };
 
   if (document.readyState === "loading") {

@@ -1,0 +1,380 @@
+"""Feedback and complaints (phản ánh, kiến nghị): the form, filing the report, and looking a report up.
+
+Thin layer over ``actions.services.feedback``: the report is committed by ``FeedbackStore.create`` before
+the citizen sees the acknowledgement with its PA- tracking code. Content is stored verbatim.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.actions_dialogue import is_button_payload, latest_intent, latest_text
+from actions.services.appcode import extract_feedback_code
+from knowledge.text import fold
+from settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+SKIPPED = "bỏ qua"
+FORM_SLOTS = ("feedback_topic", "feedback_content", "feedback_location", "feedback_contact", "feedback_consent")
+
+# At the topic, contact and consent questions, an answer that is not one of the expected ones and looks like
+# another request (a procedure question, "gặp cán bộ", ...) lets the rules handle it (data/rules/forms.yml).
+SWITCHING_INTENTS = frozenset({"request_human", "check_application_status", "check_feedback_status", "faq",
+                               "bot_challenge", "goodbye", "ask_procedure", "choose_procedure", "out_of_scope"})
+# Content and location are free text: whatever the NLU thinks an address is ("faq", "ask_procedure"...), it is
+# the answer. Only a short stop/greeting/thanks/"gặp cán bộ" ("không", "thôi", "cảm ơn") is not.
+SHORT_LEAVING_INTENTS = frozenset({"deny", "greet", "thank", "goodbye", "request_human"})
+SHORT_WORDS = 4
+
+SKIP_PHRASES = frozenset(
+    {"bo qua", "khong", "khong co", "khong can", "khong de lai", "thoi", "skip", "ko", "k", "khong a", "bo qua a",
+     "khong muon", "khong cung cap", "bo"}
+)
+YES_PHRASES = frozenset({"co", "dong y", "co a", "dong y a", "ok", "vang", "u", "duoc", "yes"})
+NO_PHRASES = frozenset({"khong", "khong dong y", "ko", "k", "khong a", "thoi", "no"})
+
+# Words of a bare request to file feedback ("tôi muốn gửi phản ánh kiến nghị"), diacritics folded. When the
+# triggering message has at least CONTENT_MIN_WORDS other words, it already is the content.
+REQUEST_WORDS = frozenset(
+    "toi minh em anh chi chau con muon can gui phan anh kien nghi gop y khieu nai to cao bao cao y kien "
+    "pa kn cho voi a nhe di de lam sao the nao o dau den ve la mot xin duoc ve viec".split()
+)
+CONTENT_MIN_WORDS = 4
+
+MESSAGES = {
+    "bad_topic": "Bạn chọn giúp một lĩnh vực: {topics}.",
+    "bad_contact": (
+        "Số điện thoại hoặc email chưa hợp lệ (ví dụ: 0912345678 hoặc ten@example.com). Bạn nhập lại, hoặc nhắn "
+        "“bỏ qua” nếu không muốn để lại thông tin liên hệ."
+    ),
+    "bad_consent": "Bạn trả lời giúp “có” hoặc “không” nhé.",
+    "filed": (
+        "Cảm ơn bạn! Phản ánh của bạn đã được ghi nhận với mã **{code}** (lĩnh vực: {topic}; địa điểm: "
+        "{location}). Phản ánh sẽ được chuyển tới cơ quan có thẩm quyền để xem xét, xử lý. Bạn lưu lại mã này "
+        "và nhắn “tra cứu phản ánh {code}” để xem tình trạng xử lý."
+    ),
+    "contact_yes": " Cán bộ xử lý có thể liên hệ với bạn qua {contact}.",
+    "contact_no": " Bạn chưa đồng ý để cán bộ liên hệ lại, nên kết quả xử lý chỉ tra cứu được bằng mã trên.",
+    "store_error": (
+        "Xin lỗi, hệ thống chưa lưu được phản ánh của bạn nên tôi chưa thể cấp mã theo dõi. Bạn vui lòng thử "
+        "lại sau ít phút, gửi tại {url} hoặc gọi tổng đài {hotline}."
+    ),
+    "missing": "Tôi chưa nhận đủ thông tin phản ánh. Bạn nhắn “gửi phản ánh” để bắt đầu lại nhé.",
+    "ask_code": "Bạn cho tôi mã phản ánh (dạng PA-251127-0042, có trong tin nhắn xác nhận khi gửi) để tra cứu nhé.",
+    "unknown_code": (
+        "Tôi không tìm thấy phản ánh có mã {code}. Bạn kiểm tra lại mã trong tin nhắn xác nhận, hoặc gọi tổng đài "
+        "{hotline} để được hỗ trợ."
+    ),
+    "lookup_error": "Xin lỗi, hệ thống tra cứu phản ánh đang gián đoạn. Bạn vui lòng thử lại sau ít phút.",
+}
+
+
+@lru_cache(maxsize=1)
+def feedback_store():
+    """The process-wide feedback store (built from the settings on first use)."""
+    from actions.services.feedback import feedback_store_from_settings
+
+    return feedback_store_from_settings(get_settings())
+
+
+def _topics() -> List[str]:
+    from actions.services.feedback import TOPICS
+
+    return list(TOPICS)
+
+
+def match_topic(text: str) -> Optional[str]:
+    """The taxonomy topic the citizen typed or clicked ("moi truong", "Môi trường" → "môi trường")."""
+    folded = fold(text or "").strip(" .!?")
+    if not folded:
+        return None
+    for topic in _topics():
+        if folded == fold(topic) or fold(topic) in folded:
+            return topic
+    return None
+
+
+def _short_leaving(tracker: Tracker) -> bool:
+    """A short stop/greeting/thanks/officer request instead of a free-text answer."""
+    intent, _ = latest_intent(tracker)
+    return intent in SHORT_LEAVING_INTENTS and len(latest_text(tracker).split()) <= SHORT_WORDS
+
+
+def _leaving(tracker: Tracker) -> bool:
+    """Another request instead of an answer to a topic/contact/consent question."""
+    intent, _ = latest_intent(tracker)
+    return intent in SWITCHING_INTENTS or _short_leaving(tracker)
+
+
+def content_of_request(text: str) -> Optional[str]:
+    """The triggering message itself when it already describes the problem, else None."""
+    if not text or is_button_payload(text):
+        return None
+    words = [w for w in fold(text).replace(",", " ").replace(".", " ").split() if w not in REQUEST_WORDS]
+    return text.strip() if len(words) >= CONTENT_MIN_WORDS else None
+
+
+class ValidateFeedbackForm(FormValidationAction):
+    """Reads the form's answers from free text: topic, verbatim content, location, contact, consent."""
+
+    def name(self) -> Text:
+        return "validate_feedback_form"
+
+    async def extract_feedback_topic(self, dispatcher, tracker: Tracker, domain: Dict) -> Dict[Text, Any]:
+        """The answer to the topic question (validated against the taxonomy)."""
+        if tracker.get_slot("requested_slot") != "feedback_topic":
+            return {}
+        text = latest_text(tracker)
+        if match_topic(text):
+            return {"feedback_topic": text}
+        if not text or _leaving(tracker):
+            return {}
+        return {"feedback_topic": text}
+
+    def validate_feedback_topic(self, value: Any, dispatcher, tracker: Tracker, domain: Dict) -> Dict[Text, Any]:
+        """One of the taxonomy topics, or the list of topics again."""
+        topic = match_topic(str(value or ""))
+        if topic is None:
+            dispatcher.utter_message(text=MESSAGES["bad_topic"].format(topics=", ".join(_topics())))
+        return {"feedback_topic": topic}
+
+    async def extract_feedback_content(self, dispatcher, tracker: Tracker, domain: Dict) -> Dict[Text, Any]:
+        """The content, verbatim; taken from the triggering message when that already describes the problem."""
+        requested = tracker.get_slot("requested_slot")
+        text = latest_text(tracker)
+        if requested is None and tracker.get_slot("feedback_content") is None:
+            intent, _ = latest_intent(tracker)
+            content = content_of_request(text) if intent == "file_feedback" else None
+            return {"feedback_content": content} if content else {}
+        if requested != "feedback_content" or not text or is_button_payload(text) or _short_leaving(tracker):
+            return {}
+        return {"feedback_content": text}
+
+    async def extract_feedback_location(self, dispatcher, tracker: Tracker, domain: Dict) -> Dict[Text, Any]:
+        """The location as typed."""
+        text = latest_text(tracker)
+        if tracker.get_slot("requested_slot") != "feedback_location" or not text or is_button_payload(text):
+            return {}
+        if _short_leaving(tracker):
+            return {}
+        return {"feedback_location": text}
+
+    async def extract_feedback_contact(self, dispatcher, tracker: Tracker, domain: Dict) -> Dict[Text, Any]:
+        """A phone number or e-mail, or "bỏ qua"."""
+        if tracker.get_slot("requested_slot") != "feedback_contact":
+            return {}
+        text = latest_text(tracker)
+        intent, _ = latest_intent(tracker)
+        if fold(text).strip(" .!") in SKIP_PHRASES or intent == "deny":
+            return {"feedback_contact": SKIPPED}
+        if not text or _leaving(tracker):
+            return {}
+        return {"feedback_contact": text}
+
+    def validate_feedback_contact(self, value: Any, dispatcher, tracker: Tracker, domain: Dict) -> Dict[Text, Any]:
+        """A validated phone/e-mail; skipping the contact also means no consent to be contacted."""
+        from actions.services.feedback import validate_contact
+
+        if value == SKIPPED:
+            return {"feedback_contact": SKIPPED, "feedback_consent": False}
+        contact = validate_contact(str(value or ""))
+        if contact is None:
+            dispatcher.utter_message(text=MESSAGES["bad_contact"])
+        return {"feedback_contact": contact}
+
+    async def extract_feedback_consent(self, dispatcher, tracker: Tracker, domain: Dict) -> Dict[Text, Any]:
+        """Yes/no to being contacted."""
+        if tracker.get_slot("requested_slot") != "feedback_consent":
+            return {}
+        text = latest_text(tracker)
+        intent, _ = latest_intent(tracker)
+        folded = fold(text).strip(" .!")
+        if intent == "affirm" or folded in YES_PHRASES:
+            return {"feedback_consent": True}
+        if intent == "deny" or folded in NO_PHRASES:
+            return {"feedback_consent": False}
+        if not text or _leaving(tracker):
+            return {}
+        return {"feedback_consent": text}
+
+    def validate_feedback_consent(self, value: Any, dispatcher, tracker: Tracker, domain: Dict) -> Dict[Text, Any]:
+        """Only a real yes/no counts."""
+        if isinstance(value, bool):
+            return {"feedback_consent": value}
+        dispatcher.utter_message(text=MESSAGES["bad_consent"])
+        return {"feedback_consent": None}
+
+
+class ActionFileFeedback(Action):
+    """Store the report (durably) and only then acknowledge it with its tracking code."""
+
+    def __init__(self, store=None) -> None:
+        """``store`` is injectable for tests; defaults to the configured FeedbackStore."""
+        self._store = store
+
+    def name(self) -> Text:
+        return "action_file_feedback"
+
+    @property
+    def store(self):
+        return self._store or feedback_store()
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        settings = get_settings()
+        values = {name: tracker.get_slot(name) for name in FORM_SLOTS}
+        reset: List[EventType] = [SlotSet(name, None) for name in FORM_SLOTS]
+        if not values["feedback_topic"] or not values["feedback_content"] or not values["feedback_location"]:
+            dispatcher.utter_message(text=MESSAGES["missing"])
+            return reset
+        contact = values["feedback_contact"]
+        contact = None if contact in (None, SKIPPED) else contact
+        consent = bool(values["feedback_consent"]) and contact is not None
+        try:
+            report = self.store.create(
+                topic=values["feedback_topic"],
+                content=values["feedback_content"],
+                location=values["feedback_location"],
+                contact=contact,
+                consent=consent,
+                sender_id=tracker.sender_id,
+                channel=tracker.get_latest_input_channel() or "rest",
+            )
+        except Exception as exc:
+            from actions.services.feedback import FeedbackError
+
+            if isinstance(exc, FeedbackError):  # invalid input: its message is written for the citizen
+                dispatcher.utter_message(text=exc.message)
+                return reset
+            logger.exception("Filing a feedback report failed")
+            dispatcher.utter_message(
+                text=MESSAGES["store_error"].format(url=settings.feedback_url, hotline=settings.support_hotline)
+            )
+            return reset
+        logger.info("Feedback report %s filed (topic %s)", report.code, values["feedback_topic"])
+        text = MESSAGES["filed"].format(code=report.code, topic=values["feedback_topic"],
+                                        location=values["feedback_location"])
+        text += MESSAGES["contact_yes"].format(contact=contact) if consent else MESSAGES["contact_no"]
+        dispatcher.utter_message(text=text)
+        return reset
+
+
+class ActionFeedbackStatus(Action):
+    """"Tra cứu phản ánh PA-…": the report's status and the staff's notes."""
+
+    def __init__(self, store=None) -> None:
+        """``store`` is injectable for tests; defaults to the configured FeedbackStore."""
+        self._store = store
+
+    def name(self) -> Text:
+        return "action_feedback_status"
+
+    @property
+    def store(self):
+        return self._store or feedback_store()
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        code = extract_feedback_code(latest_text(tracker))
+        if code is None:
+            dispatcher.utter_message(text=MESSAGES["ask_code"])
+            return []
+        try:
+            report = self.store.get(code)
+        except Exception:
+            logger.exception("Feedback lookup failed")
+            dispatcher.utter_message(text=MESSAGES["lookup_error"])
+            return []
+        if report is None:
+            dispatcher.utter_message(
+                text=MESSAGES["unknown_code"].format(code=code, hotline=get_settings().support_hotline)
+            )
+            return []
+        from actions.services.feedback import format_feedback
+
+        dispatcher.utter_message(text=format_feedback(report))
+        return []
+
+
+class _AskFeedback(Action):
+    """Asks one question of the feedback form (the form runs ``action_ask_<slot>``)."""
+
+    slot = ""
+    text = ""
+    buttons: List[Dict[str, str]] = []
+
+    def name(self) -> Text:
+        return f"action_ask_{self.slot}"
+
+    def message(self, tracker: Tracker) -> str:
+        """The question's text."""
+        return self.text
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        dispatcher.utter_message(text=self.message(tracker), buttons=list(self.buttons) or None)
+        return []
+
+
+class ActionAskFeedbackTopic(_AskFeedback):
+    """Asks for the topic, one button per taxonomy entry."""
+
+    slot = "feedback_topic"
+    text = "Phản ánh của bạn thuộc lĩnh vực nào ạ?"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        buttons = [{"title": topic[:1].upper() + topic[1:], "payload": topic} for topic in _topics()]
+        dispatcher.utter_message(text=self.text, buttons=buttons)
+        return []
+
+
+class ActionAskFeedbackContent(_AskFeedback):
+    """Asks for the content."""
+
+    slot = "feedback_content"
+    text = (
+        "Bạn mô tả giúp nội dung phản ánh, kiến nghị (sự việc gì, từ khi nào, ảnh hưởng ra sao). Tôi sẽ ghi lại "
+        "nguyên văn."
+    )
+
+
+class ActionAskFeedbackLocation(_AskFeedback):
+    """Asks where it happens."""
+
+    slot = "feedback_location"
+    text = "Sự việc xảy ra ở đâu ạ? (số nhà, đường/thôn, xã/phường, huyện/thành phố)"
+
+
+class ActionAskFeedbackContact(_AskFeedback):
+    """Asks for an optional phone number or e-mail."""
+
+    slot = "feedback_contact"
+    text = (
+        "Nếu muốn cơ quan liên hệ lại, bạn để lại số điện thoại hoặc email. Không muốn để lại thì bạn nhắn "
+        "“bỏ qua”."
+    )
+    buttons = [{"title": "Bỏ qua", "payload": SKIPPED}]
+
+
+class ActionAskFeedbackConsent(_AskFeedback):
+    """Asks for consent to be contacted through the contact given."""
+
+    slot = "feedback_consent"
+    buttons = [{"title": "Đồng ý", "payload": "/affirm"}, {"title": "Không", "payload": "/deny"}]
+
+    def message(self, tracker: Tracker) -> str:
+        """The question names the contact given."""
+        contact = tracker.get_slot("feedback_contact")
+        return f"Bạn có đồng ý để cán bộ xử lý liên hệ với bạn qua {contact} không?"

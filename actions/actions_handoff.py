@@ -1,0 +1,171 @@
+"""Human handoff: offer an officer, open a ticket with the transcript, pause the bot, deliver staff replies.
+
+Thin layer over ``actions.services.handoff`` (tickets and replies, durable before returning) and
+``actions.services.office_hours`` (the expected wait, Vietnam office hours aware). The staff API
+(``staff_api/``) runs ``action_deliver_staff_reply`` through Rasa's ``/conversations/{id}/execute``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Callable, Dict, List, Optional, Text
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+TRANSCRIPT_MAX_MESSAGES = 60
+
+MESSAGES = {
+    "offer": "Tôi có thể chuyển cuộc trò chuyện này cho cán bộ hỗ trợ. {wait} Bạn có muốn chuyển không?",
+    "offer_yes": "Có, gặp cán bộ",
+    "offer_no": "Không, tôi hỏi tiếp",
+    "opened": (
+        "Tôi đã chuyển yêu cầu của bạn cho cán bộ hỗ trợ (mã yêu cầu {ticket}). {wait} Trong lúc chờ, trợ lý ảo "
+        "tạm dừng trả lời; cán bộ sẽ nhắn cho bạn ngay tại đây. Nếu cần gấp, bạn gọi tổng đài {hotline}."
+    ),
+    "error": (
+        "Xin lỗi, hiện tôi chưa chuyển được yêu cầu tới cán bộ. Bạn vui lòng gọi tổng đài Dịch vụ công {hotline} "
+        "(giờ hành chính) hoặc đến Bộ phận Một cửa nơi bạn nộp hồ sơ để được hỗ trợ trực tiếp."
+    ),
+    "reply": "💬 Cán bộ hỗ trợ: {text}",
+}
+
+
+@lru_cache(maxsize=1)
+def handoff_store():
+    """The process-wide handoff store (built from the settings on first use)."""
+    from actions.services.handoff import handoff_store_from_settings
+
+    return handoff_store_from_settings(get_settings())
+
+
+def expected_wait(now: datetime) -> str:
+    """The office-hours-aware expected wait sentence."""
+    from actions.services.office_hours import expected_wait_message
+
+    return expected_wait_message(now)
+
+
+def build_transcript(tracker: Tracker, limit: int = TRANSCRIPT_MAX_MESSAGES) -> List[Dict[str, Any]]:
+    """The conversation's user and bot messages (latest ``limit``), oldest first, for the officer."""
+    messages: List[Dict[str, Any]] = []
+    for event in tracker.events:
+        kind = event.get("event")
+        if kind == "session_started":
+            messages = []
+        elif kind in ("user", "bot") and (event.get("text") or "").strip():
+            stamp = event.get("timestamp")
+            at = datetime.fromtimestamp(stamp, VN_TZ).isoformat() if isinstance(stamp, (int, float)) else None
+            item: Dict[str, Any] = {"role": kind, "text": event["text"], "at": at}
+            if kind == "user":
+                item["intent"] = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            messages.append(item)
+    return messages[-limit:]
+
+
+def _vn_now() -> datetime:
+    return datetime.now(VN_TZ)
+
+
+class ActionOfferHandoff(Action):
+    """Ask whether the citizen wants an officer, telling them the expected wait first."""
+
+    def __init__(self, clock: Optional[Callable[[], datetime]] = None) -> None:
+        """``clock`` is injectable for tests (aware datetime)."""
+        self._clock = clock or _vn_now
+
+    def name(self) -> Text:
+        return "action_offer_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        reason = "user_request"
+        # The knowledge answer's "Gặp cán bộ hỗ trợ" button after an abstention sends "/request_human".
+        if (tracker.latest_message.get("text") or "").startswith("/request_human"):
+            reason = "knowledge_abstained"
+        dispatcher.utter_message(
+            text=MESSAGES["offer"].format(wait=expected_wait(self._clock())),
+            buttons=[
+                {"title": MESSAGES["offer_yes"], "payload": "/affirm"},
+                {"title": MESSAGES["offer_no"], "payload": "/deny"},
+            ],
+        )
+        return [SlotSet("handoff_offered", True), SlotSet("handoff_reason", reason)]
+
+
+class ActionHandoff(Action):
+    """Open a ticket with the transcript (stored before anything is said), then pause the bot."""
+
+    def __init__(self, store=None, clock: Optional[Callable[[], datetime]] = None) -> None:
+        """``store`` and ``clock`` are injectable for tests."""
+        self._store = store
+        self._clock = clock or _vn_now
+
+    def name(self) -> Text:
+        return "action_handoff"
+
+    @property
+    def store(self):
+        return self._store or handoff_store()
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        hotline = get_settings().support_hotline
+        reason = tracker.get_slot("handoff_reason") or "user_request"
+        try:
+            ticket = self.store.open_ticket(
+                sender_id=tracker.sender_id,
+                channel=tracker.get_latest_input_channel() or "rest",
+                transcript=build_transcript(tracker),
+                reason=reason,
+            )
+        except Exception:
+            logger.exception("Opening a handoff ticket failed")
+            dispatcher.utter_message(text=MESSAGES["error"].format(hotline=hotline))
+            return [SlotSet("handoff_offered", False)]
+        logger.info("Handoff ticket %s opened (%s)", ticket.id, reason)
+        dispatcher.utter_message(
+            text=MESSAGES["opened"].format(ticket=ticket.id, wait=expected_wait(self._clock()), hotline=hotline)
+        )
+        return [SlotSet("handoff_offered", False), SlotSet("handoff_reason", None), ConversationPaused()]
+
+
+class ActionDeliverStaffReply(Action):
+    """Send the officer's pending replies to the citizen and mark them delivered (run by the staff API)."""
+
+    def __init__(self, store=None) -> None:
+        """``store`` is injectable for tests."""
+        self._store = store
+
+    def name(self) -> Text:
+        return "action_deliver_staff_reply"
+
+    @property
+    def store(self):
+        return self._store or handoff_store()
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        try:
+            replies = list(self.store.pending_replies(tracker.sender_id))
+        except Exception:
+            logger.exception("Reading pending staff replies failed")
+            return []
+        for reply in replies:
+            dispatcher.utter_message(text=MESSAGES["reply"].format(text=reply.text))
+        if replies:
+            self.store.mark_delivered([reply.id for reply in replies])
+            logger.info("Delivered %d staff replies", len(replies))
+        return []

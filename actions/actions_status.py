@@ -1,0 +1,261 @@
+"""Application status lookup: the form's slot extraction/validation and the lookup itself.
+
+Thin layer over ``actions.services.status``: the backend answers only when the code and the verification
+factor (last 4 digits of the applicant's phone or ID number) both match, and the citizen gets the same
+neutral message otherwise. Attempts are rate-limited per sender and per code. A verified code is
+remembered in ``verified_applications`` for the rest of the conversation (see ``ActionSessionStart``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Callable, Dict, List, Optional, Text
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.actions_dialogue import latest_intent, latest_text
+from actions.services.appcode import APPLICATION_CODE_PATTERN, extract_application_code, mask_code
+from settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+# Intents that, while the form waits for a code or digits, mean the citizen changed the subject: the form
+# lets rules answer them (data/rules/forms.yml) and then asks again.
+INTERRUPTING_INTENTS = frozenset(
+    {
+        "ask_procedure",
+        "choose_procedure",
+        "faq",
+        "file_feedback",
+        "check_feedback_status",
+        "request_human",
+        "bot_challenge",
+        "greet",
+        "goodbye",
+        "thank",
+        "out_of_scope",
+        "deny",
+    }
+)
+
+MESSAGES = {
+    "bad_code": (
+        "Mã hồ sơ chưa đúng định dạng. Mã hồ sơ in trên giấy tiếp nhận có dạng H07.99-251120-0012 (một chữ cái, "
+        "mã cơ quan, ngày nhận và số thứ tự). Bạn nhập lại giúp tôi, hoặc nhắn “thôi” nếu không tra cứu nữa."
+    ),
+    "bad_digits": (
+        "Bạn vui lòng nhập đúng 4 chữ số cuối của số điện thoại hoặc số căn cước đã khai khi nộp hồ sơ "
+        "(ví dụ: 5678), hoặc nhắn “thôi” nếu không tra cứu nữa."
+    ),
+    "no_match": (
+        "Tôi không tìm thấy hồ sơ nào khớp với mã hồ sơ và 4 chữ số bạn cung cấp. Bạn kiểm tra lại mã trên giấy "
+        "tiếp nhận và 4 số cuối của số điện thoại hoặc căn cước đã khai khi nộp hồ sơ rồi thử lại nhé. "
+        "Nếu vẫn không được, bạn liên hệ Bộ phận Một cửa nơi nộp hồ sơ hoặc tổng đài {hotline}."
+    ),
+    "limited": (
+        "Bạn đã nhập chưa đúng nhiều lần. Để bảo vệ thông tin hồ sơ, chức năng tra cứu tạm khóa với bạn và mã "
+        "hồ sơ này; bạn vui lòng thử lại sau khoảng {minutes} phút, hoặc liên hệ Bộ phận Một cửa nơi nộp hồ sơ "
+        "(mang theo giấy tiếp nhận) hay gọi tổng đài {hotline}."
+    ),
+    "error": (
+        "Xin lỗi, hệ thống tra cứu hồ sơ đang gián đoạn nên tôi chưa tra được. Bạn vui lòng thử lại sau ít phút "
+        "hoặc tra cứu tại {url}, hay gọi tổng đài {hotline}."
+    ),
+    "missing": "Tôi chưa nhận đủ mã hồ sơ và 4 số cuối để tra cứu. Bạn nhắn “tra cứu hồ sơ” để bắt đầu lại nhé.",
+}
+
+
+@lru_cache(maxsize=1)
+def status_services():
+    """(backend, limiter) built from the settings on first use — nothing is opened at import."""
+    from actions.services.status.factory import attempt_limiter_from_settings, status_backend_from_settings
+
+    settings = get_settings()
+    return status_backend_from_settings(settings), attempt_limiter_from_settings(settings)
+
+
+def _requested_slot(tracker: Tracker) -> Optional[str]:
+    return tracker.get_slot("requested_slot")
+
+
+def _changes_subject(tracker: Tracker) -> bool:
+    intent, _ = latest_intent(tracker)
+    return intent in INTERRUPTING_INTENTS
+
+
+def verification_digits(text: str) -> str:
+    """The digits of a verification answer, ignoring any application code typed in the same message."""
+    without_code = APPLICATION_CODE_PATTERN.sub(" ", text or "")
+    return "".join(ch for ch in without_code if ch.isdigit())
+
+
+class ValidateApplicationStatusForm(FormValidationAction):
+    """Finds the application code (any format) and the verification digits in what the citizen types."""
+
+    def name(self) -> Text:
+        return "validate_application_status_form"
+
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict
+    ) -> List[Text]:
+        """No verification is asked again for a code already verified in this conversation."""
+        code = tracker.get_slot("application_code")
+        if code and code in (tracker.get_slot("verified_applications") or {}):
+            return ["application_code"]
+        return domain_slots
+
+    async def extract_application_code(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict
+    ) -> Dict[Text, Any]:
+        """A code anywhere in the message; any other answer to the code question goes to validation."""
+        text = latest_text(tracker)
+        code = extract_application_code(text)
+        if code:
+            return {"application_code": code}
+        if _requested_slot(tracker) == "application_code" and text and not _changes_subject(tracker):
+            return {"application_code": text}
+        return {}
+
+    def validate_application_code(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict
+    ) -> Dict[Text, Any]:
+        """Keep only a well-formed code (canonical form); explain the format otherwise."""
+        code = extract_application_code(str(value or ""))
+        if code is None:
+            dispatcher.utter_message(text=MESSAGES["bad_code"])
+            return {"application_code": None}
+        return {"application_code": code}
+
+    async def extract_status_verification(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict
+    ) -> Dict[Text, Any]:
+        """Digits typed when the form asked for them (never digits of the code itself)."""
+        if _requested_slot(tracker) != "status_verification":
+            return {}
+        text = latest_text(tracker)
+        digits = verification_digits(text)
+        if digits:
+            return {"status_verification": digits}
+        if extract_application_code(text):
+            return {}  # a corrected code only: keep asking for the digits
+        if text and not _changes_subject(tracker):
+            return {"status_verification": text}
+        return {}
+
+    def validate_status_verification(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict
+    ) -> Dict[Text, Any]:
+        """Four digits, or the last four of a longer number (a whole phone or ID number typed)."""
+        digits = "".join(ch for ch in str(value or "") if ch.isdigit())
+        if len(digits) < 4:
+            dispatcher.utter_message(text=MESSAGES["bad_digits"])
+            return {"status_verification": None}
+        return {"status_verification": digits[-4:]}
+
+
+class ActionCheckStatus(Action):
+    """Look the application up once the form has both factors, and answer with its status."""
+
+    def __init__(self, backend=None, limiter=None, clock: Optional[Callable[[], datetime]] = None) -> None:
+        """``backend``/``limiter`` are injectable for tests; default to the configured services."""
+        self._backend = backend
+        self._limiter = limiter
+        self._clock = clock or (lambda: datetime.now(VN_TZ))
+
+    def name(self) -> Text:
+        return "action_check_status"
+
+    def _services(self):
+        if self._backend is None or self._limiter is None:
+            backend, limiter = status_services()
+            self._backend = self._backend or backend
+            self._limiter = self._limiter or limiter
+        return self._backend, self._limiter
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        from actions.services.status.answer import format_status
+
+        settings = get_settings()
+        hotline = settings.support_hotline
+        code = tracker.get_slot("application_code")
+        digits = tracker.get_slot("status_verification")
+        verified = dict(tracker.get_slot("verified_applications") or {})
+        events: List[EventType] = [SlotSet("application_code", None), SlotSet("status_verification", None)]
+        remembered = digits is None and code in verified
+        if remembered:
+            digits = verified[code]
+        if not code or not digits:
+            dispatcher.utter_message(text=MESSAGES["missing"])
+            return events
+        sender = tracker.sender_id
+        try:
+            backend, limiter = self._services()
+            if not remembered:
+                decision = limiter.check(sender, code)
+                if not decision.allowed:
+                    logger.info("Status lookup refused by the rate limit for %s", mask_code(code))
+                    minutes = max(1, -(-decision.retry_after_s // 60))
+                    dispatcher.utter_message(text=MESSAGES["limited"].format(minutes=minutes, hotline=hotline))
+                    return events
+            app = backend.lookup(code, digits)
+            if not remembered:
+                limiter.record(sender, code, app is not None)
+        except Exception:  # the citizen gets an apology, the log gets the trace (codes masked by the log filter)
+            logger.exception("Status lookup failed for %s", mask_code(code))
+            dispatcher.utter_message(text=MESSAGES["error"].format(url=settings.status_lookup_url, hotline=hotline))
+            return events
+        if app is None:
+            logger.info("Status lookup without a match for %s", mask_code(code))
+            verified.pop(code, None)
+            dispatcher.utter_message(text=MESSAGES["no_match"].format(hotline=hotline))
+            return events + [SlotSet("verified_applications", verified or None)]
+        logger.info("Status lookup answered for %s", mask_code(code))
+        dispatcher.utter_message(text=format_status(app, self._clock().date()))
+        verified[code] = digits
+        return events + [SlotSet("verified_applications", verified)]
+
+
+
+class _AskAction(Action):
+    """Asks one question of a form (the form runs ``action_ask_<slot>`` when the slot is requested)."""
+
+    slot = ""
+    text = ""
+
+    def name(self) -> Text:
+        return f"action_ask_{self.slot}"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        dispatcher.utter_message(text=self.text)
+        return []
+
+
+class ActionAskApplicationCode(_AskAction):
+    """Asks for the application code."""
+
+    slot = "application_code"
+    text = (
+        "Bạn cho tôi xin mã hồ sơ (in trên giấy tiếp nhận hoặc trong tin nhắn xác nhận), ví dụ H07.99-251120-0012. "
+        "Bạn gõ có dấu cách hay chữ thường cũng được."
+    )
+
+
+class ActionAskStatusVerification(_AskAction):
+    """Asks for the verification factor."""
+
+    slot = "status_verification"
+    text = (
+        "Để bảo vệ thông tin của bạn, vui lòng nhập 4 chữ số cuối của số điện thoại hoặc số căn cước đã khai "
+        "khi nộp hồ sơ."
+    )

@@ -1,0 +1,54 @@
+"""Office hours of the help desk (7:30–17:00 Mon–Fri, Vietnam time) and the expected-wait message."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from actions.services.db import VN_TZ
+
+OPEN = time(7, 30)
+CLOSE = time(17, 0)
+WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+
+
+def _local(now: datetime) -> datetime:
+    return now.replace(tzinfo=VN_TZ) if now.tzinfo is None else now.astimezone(VN_TZ)
+
+
+def is_office_hours(now: datetime) -> bool:
+    """True on Mon–Fri between 7:30 (inclusive) and 17:00 (exclusive), Vietnam time (naive = Vietnam time)."""
+    local = _local(now)
+    return local.weekday() < 5 and OPEN <= local.time() < CLOSE
+
+
+def next_opening(now: datetime) -> datetime:
+    """The next moment the help desk opens after ``now`` (``now`` itself is not returned when open)."""
+    local = _local(now)
+    day = local.date()
+    if local.weekday() < 5 and local.time() < OPEN:
+        return datetime.combine(day, OPEN, tzinfo=VN_TZ)
+    day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime.combine(day, OPEN, tzinfo=VN_TZ)
+
+
+def _when(opening: datetime, now: datetime) -> str:
+    local = _local(now)
+    clock = "7 giờ 30 sáng"
+    days = (opening.date() - local.date()).days
+    if days == 0:
+        return f"{clock} hôm nay"
+    if days == 1:
+        return f"{clock} ngày mai ({WEEKDAYS[opening.weekday()]}, {opening:%d/%m})"
+    return f"{clock} {WEEKDAYS[opening.weekday()]} ({opening:%d/%m})"
+
+
+def expected_wait_message(now: datetime) -> str:
+    """What to tell a citizen whose conversation was handed to an officer at ``now``."""
+    if is_office_hours(now):
+        return ("Yêu cầu của ông/bà đã được chuyển tới cán bộ trực. Cán bộ sẽ trả lời ngay khi có thể qua kênh "
+                "trò chuyện này; ông/bà vui lòng chờ trong giây lát.")
+    opening = next_opening(now)
+    return ("Hiện đã ngoài giờ làm việc (7 giờ 30 đến 17 giờ, từ thứ Hai đến thứ Sáu). Yêu cầu của ông/bà đã "
+            f"được lưu lại; cán bộ sẽ trả lời từ {_when(opening, now)} qua kênh trò chuyện này.")

@@ -1,0 +1,51 @@
+"""Calls to Rasa's HTTP API (server started with ``--enable-api --auth-token $RASA_API_TOKEN``)."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+import requests
+
+log = logging.getLogger(__name__)
+
+DELIVER_ACTION = "action_deliver_staff_reply"
+
+
+class RasaError(RuntimeError):
+    """Rasa could not be reached or refused the call."""
+
+
+class RasaClient:
+    """Executes an action in a (paused) conversation and resumes conversations."""
+
+    def __init__(self, base_url: str, token: str | None = None, timeout_s: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout_s = timeout_s
+
+    def _post(self, path: str, body: dict, params: dict[str, str]) -> dict:
+        if self.token:
+            params = {**params, "token": self.token}
+        try:
+            response = requests.post(self.base_url + path, json=body, params=params, timeout=self.timeout_s)
+        except requests.RequestException as exc:
+            raise RasaError(f"Rasa unreachable: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise RasaError(f"Rasa answered HTTP {response.status_code}")
+        try:
+            return response.json()
+        except ValueError:
+            return {}
+
+    def deliver_replies(self, sender_id: str, channel: str) -> dict:
+        """Run ``action_deliver_staff_reply`` in the conversation, sending its messages to ``channel``.
+
+        ``/execute`` works while the conversation is paused (``trigger_intent`` does not).
+        """
+        return self._post(f"/conversations/{quote(sender_id, safe='')}/execute", {"name": DELIVER_ACTION},
+                          {"output_channel": channel or "latest"})
+
+    def resume(self, sender_id: str) -> dict:
+        """Append a ``resume`` event: the bot answers the citizen again."""
+        return self._post(f"/conversations/{quote(sender_id, safe='')}/tracker/events", {"event": "resume"}, {})

@@ -1,0 +1,141 @@
+"""End-to-end: the real Rasa server with the Zalo OA channel, fed signed webhook calls; replies go to the fake
+Zalo API (tests/fakes/zalo_api_server.py), which records them. The stack fixture (conftest.py) wires both."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+
+import requests
+
+from tests.e2e.conftest import ROOT, ZALO_MAX_TEXT_CHARS, Stack
+from tests.fakes.zalo_api_server import SEND_PATH, post_event, sign, text_event
+
+REPLY_TIMEOUT = 120.0
+# channels.zalo.parser.CHOICE_PROMPT (that package needs the Rasa venv; these tests run in the actions venv)
+CHOICE_PROMPT = "Bạn trả lời bằng số thứ tự để chọn:"
+
+
+def webhook(stack: Stack) -> str:
+    return f"{stack.rasa_url}/webhooks/zalo/webhook"
+
+
+def send(stack: Stack, user: str, text: str, **kwargs) -> tuple:
+    event = text_event(stack.zalo.app_id, user, text, **kwargs)
+    return post_event(webhook(stack), event, stack.zalo.app_id, stack.zalo.secret_key)
+
+
+def replies(stack: Stack, user: str, at_least: int = 1, settle: float = 2.5) -> list:
+    """Texts delivered to ``user``, once at least ``at_least`` arrived and nothing new came for ``settle`` s."""
+    assert stack.zalo.wait_for(lambda f: len(f.delivered(user)) >= at_least, REPLY_TIMEOUT), (
+        f"no Zalo reply for {user}; requests: {[(r.path, r.status, r.answer) for r in stack.zalo.requests[-5:]]}"
+    )
+    count = -1
+    while count != len(stack.zalo.delivered(user)):
+        count = len(stack.zalo.delivered(user))
+        time.sleep(settle)
+    return stack.zalo.delivered(user)
+
+
+def health(stack: Stack) -> dict:
+    resp = requests.get(f"{stack.rasa_url}/webhooks/zalo/", timeout=10)
+    assert resp.status_code == 200
+    return resp.json()
+
+
+def test_question_is_acknowledged_at_once_and_long_answer_split(stack):
+    started = time.perf_counter()
+    status, answer = send(stack, "1000000000000000001", "làm giấy khai sinh cần giấy tờ gì")
+    ack_ms = (time.perf_counter() - started) * 1000
+    assert (status, answer) == (200, {"status": "accepted"})
+    assert ack_ms < 1000, f"webhook took {ack_ms:.0f} ms; Zalo needs a fast 200"
+    pieces = replies(stack, "1000000000000000001")
+    joined = "\n".join(pieces)
+    assert "Đăng ký khai sinh" in joined and "Giấy tờ phải nộp" in joined, joined
+    assert len(pieces) >= 2 and all(0 < len(p) <= ZALO_MAX_TEXT_CHARS for p in pieces), [len(p) for p in pieces]
+    report = ROOT / "reports" / "zalo_e2e.txt"
+    report.parent.mkdir(exist_ok=True)
+    report.write_text(
+        f"Zalo webhook acknowledgement: {ack_ms:.0f} ms; answer split into {len(pieces)} messages "
+        f"of {[len(p) for p in pieces]} characters (limit {ZALO_MAX_TEXT_CHARS} in the e2e stack)\n"
+    )
+
+
+def test_forged_and_stale_events_are_rejected_and_never_answered(stack):
+    user = "1000000000000000002"
+    event = text_event(stack.zalo.app_id, user, "xin chào")
+    before = health(stack)["rejected"]
+    assert post_event(webhook(stack), event, stack.zalo.app_id, "wrong-secret")[0] == 401
+    assert post_event(webhook(stack), event, stack.zalo.app_id, stack.zalo.secret_key, signature="")[0] == 401
+    raw_other = json.dumps(dict(event, message={"text": "khác", "msg_id": "x"})).encode()
+    signature_of_other = sign(stack.zalo.app_id, raw_other, event["timestamp"], stack.zalo.secret_key)
+    assert post_event(webhook(stack), event, stack.zalo.app_id, "", signature=signature_of_other)[0] == 401
+    old = int(time.time() * 1000) - 6 * 60 * 1000
+    assert send(stack, user, "xin chào", timestamp_ms=old)[0] == 403
+    after = health(stack)["rejected"]
+    assert after["signature"] - before["signature"] == 3 and after["stale"] - before["stale"] == 1
+    time.sleep(3)
+    assert stack.zalo.delivered(user) == []
+
+
+def test_duplicate_delivery_is_answered_once(stack):
+    user = "1000000000000000003"
+    event = text_event(stack.zalo.app_id, user, "xin chào", msg_id="dup-msg-1")
+    first = post_event(webhook(stack), event, stack.zalo.app_id, stack.zalo.secret_key)
+    second = post_event(webhook(stack), event, stack.zalo.app_id, stack.zalo.secret_key)
+    assert (first[1]["status"], second[1]["status"]) == ("accepted", "duplicate")
+    answered = replies(stack, user)
+    time.sleep(2)
+    assert stack.zalo.delivered(user) == answered and len(answered) >= 1
+
+
+def test_buttons_become_numbers_and_the_number_maps_to_the_payload(stack):
+    user = "1000000000000000004"
+    send(stack, user, "giấy phép")  # ambiguous: the bot offers candidate procedures as buttons
+    [offer] = replies(stack, user)
+    assert CHOICE_PROMPT in offer and "\n1. " in offer and "\n2. " in offer, offer
+    first_title = offer.split("\n1. ", 1)[1].split("\n", 1)[0].rstrip("…").strip()
+    send(stack, user, "1")
+    answer = "\n".join(replies(stack, user, at_least=2)[1:])
+    assert first_title[:40] in answer, (first_title, answer)
+    tracker = requests.get(
+        f"{stack.rasa_url}/conversations/{user}/tracker", params={"token": stack.rasa_api_token}, timeout=10
+    ).json()
+    user_texts = [e.get("text") for e in tracker["events"] if e.get("event") == "user"]
+    assert user_texts[-1].startswith("/choose_procedure"), user_texts  # button 1's payload, not the text "1"
+
+
+def test_expired_token_is_refreshed_and_the_new_refresh_token_stored(stack):
+    user = "1000000000000000005"
+    refreshes = len(stack.zalo.calls("/v4/oa/access_token"))
+    stack.zalo.expire_access_token()
+    send(stack, user, "xin chào")
+    assert replies(stack, user)
+    assert len(stack.zalo.calls("/v4/oa/access_token")) == refreshes + 1
+    stored = json.loads(stack.zalo_token_file.read_text())
+    assert stored["refresh_token"] == stack.zalo.refresh_token != "fake-refresh-0"
+    assert stat.S_IMODE(os.stat(stack.zalo_token_file).st_mode) == 0o600
+    assert health(stack)["api"]["token_refreshes"] >= 1
+
+
+def test_api_outage_is_retried_then_reported_in_health(stack):
+    short, long_ = "1000000000000000006", "1000000000000000007"
+    stack.zalo.outage(2)
+    send(stack, short, "xin chào")
+    assert replies(stack, short)
+    failed_sends = [r for r in stack.zalo.calls(SEND_PATH) if r.status == 503]
+    assert len(failed_sends) >= 2
+    stack.zalo.outage(1000)
+    send(stack, long_, "xin chào")
+    deadline = time.monotonic() + REPLY_TIMEOUT
+    while health(stack)["status"] != "degraded" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    state = health(stack)
+    assert state["status"] == "degraded" and state["api"]["last_error"]["code"] == "unavailable", state
+    assert long_ not in json.dumps(state)
+    stack.zalo.outage(0)
+    send(stack, long_, "cảm ơn")
+    assert replies(stack, long_)
+    assert health(stack)["status"] == "ok"

@@ -1,0 +1,1 @@
+"""Local fakes of external systems (speaking their real protocols) and database fixtures for tests."""

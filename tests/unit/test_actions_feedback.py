@@ -1,0 +1,206 @@
+"""Feedback actions: the form's extraction/validation, filing (durable before the acknowledgement), lookup."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.actions_feedback import (
+    MESSAGES,
+    SKIPPED,
+    ActionAskFeedbackConsent,
+    ActionAskFeedbackTopic,
+    ActionFeedbackStatus,
+    ActionFileFeedback,
+    ValidateFeedbackForm,
+    content_of_request,
+    match_topic,
+)
+from actions.services.db import Database
+from actions.services.feedback import FeedbackStore
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def tracker(text, intent="inform", slots=None, requested=None, channel="rest"):
+    """A tracker inside the feedback form whose latest message is ``text``."""
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": []}
+    return Tracker(
+        sender_id="citizen-3",
+        slots={"requested_slot": requested, **(slots or {})},
+        latest_message=latest,
+        events=[{"event": "user", "text": text, "parse_data": latest, "input_channel": channel}],
+        paused=False,
+        followup_action=None,
+        active_loop={"name": "feedback_form"},
+        latest_action_name="action_listen",
+    )
+
+
+def run(action, trk):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, trk, DOMAIN))
+    return dispatcher.messages, events
+
+
+def slots_of(events):
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def validate(text, intent="inform", requested=None, slots=None):
+    return run(ValidateFeedbackForm(), tracker(text, intent, slots=slots, requested=requested))
+
+
+@pytest.fixture
+def store(tmp_path):
+    clock = lambda: datetime(2025, 11, 27, 14, 5, tzinfo=VN)  # noqa: E731
+    return FeedbackStore(Database(str(tmp_path / "services.db")), clock=clock)
+
+
+# ---- form ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed, topic", [("Môi trường", "môi trường"), ("moi truong", "môi trường"),
+                                          ("Thái độ cán bộ", "thái độ cán bộ"), ("khác", "khác")])
+def test_topic_from_buttons_or_typed(typed, topic):
+    assert match_topic(typed) == topic
+    messages, events = validate(typed, requested="feedback_topic")
+    assert messages == [] and slots_of(events) == {"feedback_topic": topic}
+
+
+def test_unknown_topic_lists_the_taxonomy():
+    messages, events = validate("cái gì cũng được", requested="feedback_topic")
+    assert "hạ tầng, môi trường, trật tự đô thị" in messages[0]["text"]
+    assert slots_of(events) == {"feedback_topic": None}
+
+
+def test_topic_question_has_one_button_per_topic():
+    messages, _ = run(ActionAskFeedbackTopic(), tracker("x"))
+    assert [b["payload"] for b in messages[0]["buttons"]] == [
+        "hạ tầng", "môi trường", "trật tự đô thị", "thủ tục hành chính", "thái độ cán bộ", "khác"]
+
+
+def test_content_is_kept_verbatim():
+    text = "Đèn đường ngõ 5 Lý Thái Tổ   hỏng 2 tuần rồi!!! Tối đi rất nguy hiểm 😟"
+    _, events = validate(text, "file_feedback", requested="feedback_content")
+    assert slots_of(events) == {"feedback_content": text}
+
+
+def test_triggering_message_that_describes_the_problem_becomes_the_content():
+    text = "tôi muốn phản ánh đường liên thôn bị sụt lún rất nguy hiểm"
+    _, events = validate(text, "file_feedback")  # form activation: nothing requested yet
+    assert slots_of(events) == {"feedback_content": text}
+    assert content_of_request("tôi muốn gửi phản ánh kiến nghị") is None
+    assert content_of_request("cho mình gửi góp ý với") is None
+
+
+def test_short_no_during_free_text_questions_stops_the_form():
+    # Nothing extracted → the form is rejected and the "stop" rule runs (data/rules/forms.yml).
+    _, events = validate("không", "deny", requested="feedback_location")
+    assert "feedback_location" not in slots_of(events)
+    _, events = validate("không có đèn đường ở ngõ 5 suốt cả tháng nay", "deny", requested="feedback_content")
+    assert slots_of(events) == {"feedback_content": "không có đèn đường ở ngõ 5 suốt cả tháng nay"}
+
+
+def test_location_is_free_text_whatever_the_nlu_thinks():
+    _, events = validate("phường Đông Ngàn, thị xã Từ Sơn", "faq", requested="feedback_location")
+    assert slots_of(events) == {"feedback_location": "phường Đông Ngàn, thị xã Từ Sơn"}
+    _, events = validate("làm giấy khai sinh cần giấy tờ gì", "ask_procedure", requested="feedback_topic")
+    assert slots_of(events) == {}  # at the topic question a procedure question is a change of subject
+
+
+@pytest.mark.parametrize("typed, expected", [("0912 345 678", "0912345678"), ("dan@example.com", "dan@example.com")])
+def test_valid_contact(typed, expected):
+    messages, events = validate(typed, requested="feedback_contact")
+    assert messages == [] and slots_of(events) == {"feedback_contact": expected}
+
+
+def test_invalid_contact_is_asked_again():
+    messages, events = validate("số nhà tôi 12", requested="feedback_contact")
+    assert messages[0]["text"] == MESSAGES["bad_contact"]
+    assert slots_of(events) == {"feedback_contact": None}
+
+
+@pytest.mark.parametrize("typed, intent", [("bỏ qua", "inform"), ("Bo qua", "nlu_fallback"), ("không", "deny")])
+def test_skipping_the_contact_also_skips_consent(typed, intent):
+    _, events = validate(typed, intent, requested="feedback_contact")
+    assert slots_of(events) == {"feedback_contact": SKIPPED, "feedback_consent": False}
+
+
+@pytest.mark.parametrize("typed, intent, value", [("/affirm", "affirm", True), ("đồng ý", "affirm", True),
+                                                  ("không", "deny", False)])
+def test_consent(typed, intent, value):
+    _, events = validate(typed, intent, requested="feedback_consent", slots={"feedback_contact": "0912345678"})
+    assert slots_of(events) == {"feedback_consent": value}
+
+
+def test_consent_question_names_the_contact():
+    messages, _ = run(ActionAskFeedbackConsent(), tracker("x", slots={"feedback_contact": "0912345678"}))
+    assert "0912345678" in messages[0]["text"]
+
+
+# ---- filing and lookup (real SQLite store) ---------------------------------------------------------------
+
+
+FILLED = {
+    "feedback_topic": "hạ tầng",
+    "feedback_content": "Đường liên thôn   bị sụt lún, xe máy ngã 2 lần!",
+    "feedback_location": "thôn Đông, xã Tân Chi, Tiên Du",
+    "feedback_contact": "0912345678",
+    "feedback_consent": True,
+}
+
+
+def test_report_is_stored_before_the_acknowledgement(store):
+    messages, events = run(ActionFileFeedback(store=store), tracker("/affirm", "affirm", slots=FILLED))
+    assert "PA-251127-0001" in messages[0]["text"]
+    report = store.get("PA-251127-0001")  # committed: readable through the store now
+    assert report.content == FILLED["feedback_content"]  # verbatim, spaces and all
+    assert (report.topic, report.location, report.contact, report.consent) == (
+        "hạ tầng", FILLED["feedback_location"], "0912345678", True)
+    assert report.channel == "rest" and report.sender_id == "citizen-3"
+    assert all(v is None for v in slots_of(events).values())  # the form is cleared for the next report
+
+
+def test_skipped_contact_is_stored_as_none(store):
+    slots = {**FILLED, "feedback_contact": SKIPPED, "feedback_consent": False}
+    messages, _ = run(ActionFileFeedback(store=store), tracker("bỏ qua", slots=slots))
+    report = store.get("PA-251127-0001")
+    assert report.contact is None and report.consent is False
+    assert "chưa đồng ý" in messages[0]["text"]
+
+
+def test_store_failure_gives_no_code():
+    class Broken:
+        def create(self, **kwargs):
+            raise OSError("disk I/O error")
+
+    messages, _ = run(ActionFileFeedback(store=Broken()), tracker("/affirm", "affirm", slots=FILLED))
+    assert "PA-" not in messages[0]["text"] and "chưa lưu được" in messages[0]["text"]
+    assert "disk" not in messages[0]["text"]
+
+
+def test_lookup_shows_status_and_staff_note(store):
+    run(ActionFileFeedback(store=store), tracker("/affirm", "affirm", slots=FILLED))
+    store.set_status("PA-251127-0001", "Đang xử lý", "Đã giao UBND xã Tân Chi kiểm tra hiện trường", "cb.ha")
+    messages, _ = run(ActionFeedbackStatus(store=store), tracker("tra cứu phản ánh pa 251127 0001",
+                                                                 "check_feedback_status"))
+    assert "PA-251127-0001" in messages[0]["text"]
+    assert "Đang xử lý" in messages[0]["text"]
+    assert "Đã giao UBND xã Tân Chi kiểm tra hiện trường" in messages[0]["text"]
+
+
+def test_lookup_without_code_or_with_unknown_code(store):
+    messages, _ = run(ActionFeedbackStatus(store=store), tracker("tra cứu phản ánh", "check_feedback_status"))
+    assert messages[0]["text"] == MESSAGES["ask_code"]
+    messages, _ = run(ActionFeedbackStatus(store=store), tracker("PA-251127-0999", "check_feedback_status"))
+    assert "không tìm thấy phản ánh có mã PA-251127-0999" in messages[0]["text"]

@@ -1,0 +1,55 @@
+"""Office hours 7:30–17:00 Mon–Fri Vietnam time, and what the citizen is told about the wait."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from actions.services.db import VN_TZ
+from actions.services.office_hours import expected_wait_message, is_office_hours, next_opening
+
+
+def vn(day: int, hour: int, minute: int = 0) -> datetime:
+    """A moment in November 2025 (27/11 is a Thursday) Vietnam time."""
+    return datetime(2025, 11, day, hour, minute, tzinfo=VN_TZ)
+
+
+@pytest.mark.parametrize(
+    ("now", "open_"),
+    [
+        (vn(27, 7, 29), False), (vn(27, 7, 30), True), (vn(27, 16, 59), True), (vn(27, 17, 0), False),
+        (vn(29, 10), False), (vn(30, 10), False), (vn(28, 12), True),
+        (datetime(2025, 11, 27, 2, 0, tzinfo=timezone.utc), True),  # 9:00 in Vietnam
+        (datetime(2025, 11, 27, 11, 0, tzinfo=timezone.utc), False),  # 18:00 in Vietnam
+    ],
+)
+def test_is_office_hours(now, open_):
+    assert is_office_hours(now) is open_
+
+
+def test_next_opening():
+    assert next_opening(vn(27, 6, 0)) == vn(27, 7, 30)
+    assert next_opening(vn(27, 18, 0)) == vn(28, 7, 30)
+    assert next_opening(vn(28, 17, 30)) == datetime(2025, 12, 1, 7, 30, tzinfo=VN_TZ)  # Friday evening → Monday
+    assert next_opening(vn(29, 10, 0)) == datetime(2025, 12, 1, 7, 30, tzinfo=VN_TZ)  # Saturday
+    assert next_opening(vn(30, 23, 0)) == datetime(2025, 12, 1, 7, 30, tzinfo=VN_TZ)  # Sunday night
+
+
+def test_in_hours_message():
+    assert expected_wait_message(vn(27, 10)) == (
+        "Yêu cầu của ông/bà đã được chuyển tới cán bộ trực. Cán bộ sẽ trả lời ngay khi có thể qua kênh "
+        "trò chuyện này; ông/bà vui lòng chờ trong giây lát.")
+
+
+def test_friday_evening_says_monday_morning():
+    assert expected_wait_message(vn(28, 19, 45)) == (
+        "Hiện đã ngoài giờ làm việc (7 giờ 30 đến 17 giờ, từ thứ Hai đến thứ Sáu). Yêu cầu của ông/bà đã được "
+        "lưu lại; cán bộ sẽ trả lời từ 7 giờ 30 sáng thứ Hai (01/12) qua kênh trò chuyện này.")
+
+
+def test_weekend_and_early_morning_and_evening():
+    assert "từ 7 giờ 30 sáng thứ Hai (01/12)" in expected_wait_message(vn(29, 9))
+    assert "từ 7 giờ 30 sáng hôm nay" in expected_wait_message(vn(27, 6, 15))
+    assert "từ 7 giờ 30 sáng ngày mai (thứ Sáu, 28/11)" in expected_wait_message(vn(27, 20))
+    assert "từ 7 giờ 30 sáng ngày mai (thứ Hai, 01/12)" in expected_wait_message(vn(30, 21))

@@ -1,0 +1,179 @@
+"""The staff API as a real process (python -m staff_api) against a fake Rasa that records calls."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+from actions.services.db import VN_TZ, Database
+from actions.services.feedback import FeedbackStore
+from actions.services.handoff import HandoffStore
+from staff_api.app import create_app
+from tests.fakes.rasa_server import FakeRasaServer
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "staff-token-for-tests-0123456789"
+RASA_TOKEN = "rasa-secret"
+TRANSCRIPT = [{"role": "user", "text": "Tôi muốn gặp cán bộ", "at": "2025-11-27T09:00:00+07:00"}]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("staff")
+    db = Database(str(tmp / "services.db"))
+    db.ensure_schema()
+    with FakeRasaServer(token=RASA_TOKEN) as rasa:
+        port = _free_port()
+        environ = {**os.environ, "PYTHONPATH": str(ROOT), "SERVICES_DB": str(tmp / "services.db"),
+                   "STAFF_API_TOKEN": TOKEN, "RASA_URL": rasa.url, "RASA_API_TOKEN": RASA_TOKEN,
+                   "DATABASE_URL": ""}
+        log = open(tmp / "staff_api.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "staff_api", "--port", str(port)], cwd=ROOT, env=environ,
+                                stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(150):
+                try:
+                    if requests.get(base + "/health", timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+            else:
+                pytest.fail("staff API did not start")
+            if proc.poll() is not None:
+                pytest.fail("staff API exited: " + (tmp / "staff_api.log").read_text())
+            yield {"base": base, "db": db, "rasa": rasa, "log": tmp / "staff_api.log"}
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+            log.close()
+
+
+def auth(staff: str | None = None) -> dict:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    if staff:
+        headers["X-Staff"] = staff
+    return headers
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer sai-ma"}, {"Authorization": TOKEN},
+                                     {"Authorization": f"Bearer {TOKEN}x"}])
+def test_requires_token(env, headers):
+    for method, path in (("get", "/api/handoffs"), ("get", "/api/handoffs/HT-251127-0001"),
+                         ("post", "/api/handoffs/HT-251127-0001/reply"), ("post", "/api/handoffs/HT-251127-0001/close"),
+                         ("get", "/api/feedback")):
+        response = getattr(requests, method)(env["base"] + path, headers=headers, json={"text": "x"}, timeout=5)
+        assert response.status_code == 401
+        assert response.json()["message"] == "Thiếu hoặc sai mã truy cập."
+
+
+def test_list_read_reply_close(env):
+    store = HandoffStore(env["db"], clock=lambda: datetime(2025, 11, 27, 9, 1, tzinfo=VN_TZ))
+    ticket = store.open_ticket("web-0912", "socketio", TRANSCRIPT, "user_request")
+    base, rasa = env["base"], env["rasa"]
+
+    listed = requests.get(base + "/api/handoffs", headers=auth(), timeout=5).json()["tickets"]
+    assert [t["id"] for t in listed] == [ticket.id]
+    assert listed[0]["last_user_message"] == "Tôi muốn gặp cán bộ"
+
+    full = requests.get(base + f"/api/handoffs/{ticket.id}", headers=auth(), timeout=5).json()
+    assert full["transcript"] == TRANSCRIPT and full["channel"] == "socketio"
+
+    rasa.calls.clear()
+    answer = requests.post(base + f"/api/handoffs/{ticket.id}/reply", headers=auth(),
+                           json={"text": "Chào ông, tôi là cán bộ Bộ phận Một cửa.", "staff": "Nguyễn Thị Hoa"},
+                           timeout=5)
+    assert answer.status_code == 201 and answer.json()["delivery"] == "sent"
+    assert rasa.calls == [{"path": "/conversations/web-0912/execute",
+                           "query": {"output_channel": "socketio", "token": RASA_TOKEN},
+                           "body": {"name": "action_deliver_staff_reply"}}]
+    pending = store.pending_replies("web-0912")  # the Rasa action marks them delivered, not the API
+    assert [(r.text, r.staff) for r in pending] == [("Chào ông, tôi là cán bộ Bộ phận Một cửa.", "Nguyễn Thị Hoa")]
+
+    rasa.calls.clear()
+    staff_header = auth("Nguy%E1%BB%85n%20Th%E1%BB%8B%20Hoa")  # "Nguyễn Thị Hoa", %-encoded
+    closed = requests.post(base + f"/api/handoffs/{ticket.id}/close", headers=staff_header, timeout=5)
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    assert closed.json()["closed_by"] == "Nguyễn Thị Hoa"
+    assert rasa.calls == [{"path": "/conversations/web-0912/tracker/events", "query": {"token": RASA_TOKEN},
+                           "body": {"event": "resume"}}]
+    assert requests.get(base + "/api/handoffs", headers=auth(), timeout=5).json()["tickets"] == []
+    again = requests.post(base + f"/api/handoffs/{ticket.id}/close", headers=auth(), timeout=5)
+    assert again.status_code == 409
+
+
+def test_reply_stored_even_when_rasa_is_down(env):
+    store = HandoffStore(env["db"])
+    ticket = store.open_ticket("web-down", "rest", TRANSCRIPT, "fallback")
+    env["rasa"].fail = True
+    try:
+        answer = requests.post(env["base"] + f"/api/handoffs/{ticket.id}/reply", headers=auth(),
+                               json={"text": "Chúng tôi đã nhận yêu cầu."}, timeout=5)
+        assert answer.status_code == 202 and answer.json()["delivery"] == "pending"
+        assert [r.text for r in store.pending_replies("web-down")] == ["Chúng tôi đã nhận yêu cầu."]
+        refused = requests.post(env["base"] + f"/api/handoffs/{ticket.id}/close", headers=auth(), timeout=5)
+        assert refused.status_code == 502
+        assert store.get(ticket.id).status == "open"  # not closed while the conversation stays paused
+    finally:
+        env["rasa"].fail = False
+    assert requests.post(env["base"] + f"/api/handoffs/{ticket.id}/deliver", headers=auth(), timeout=5).status_code \
+        == 200
+
+
+def test_bad_requests(env):
+    base = env["base"]
+    assert requests.get(base + "/api/handoffs/HT-000000-0000", headers=auth(), timeout=5).status_code == 404
+    missing = requests.post(base + "/api/handoffs/HT-000000-0000/reply", headers=auth(), json={"text": "x"},
+                            timeout=5)
+    assert missing.status_code == 404
+    empty = requests.post(base + "/api/handoffs/HT-000000-0000/reply", headers=auth(), json={}, timeout=5)
+    assert empty.status_code == 400 and "text" in empty.json()["message"]
+
+
+def test_feedback_status(env):
+    report = FeedbackStore(env["db"]).create("môi trường", "Bãi rác tự phát cạnh kênh", "xã Tiên Du", None, False,
+                                             "web-5", "rest")
+    url = env["base"] + f"/api/feedback/{report.code}"
+    assert requests.get(url, headers=auth(), timeout=5).json()["content"] == "Bãi rác tự phát cạnh kênh"
+    body = {"status": "Đang xử lý", "note": "Đã chuyển UBND xã Tiên Du", "staff": "Trần Văn Nam"}
+    changed = requests.post(url + "/status", headers=auth(), json=body, timeout=5).json()
+    assert changed["status"] == "Đang xử lý"
+    assert changed["history"][-1] | {"at": None} == {"status": "Đang xử lý", "note": "Đã chuyển UBND xã Tiên Du",
+                                                     "staff": "Trần Văn Nam", "at": None}
+    bad = requests.post(url + "/status", headers=auth(), json={"status": "Xong rồi"}, timeout=5)
+    assert bad.status_code == 400 and bad.json()["message"].startswith("Trạng thái không hợp lệ")
+    listed = requests.get(env["base"] + "/api/feedback?status=Đang xử lý", headers=auth(), timeout=5).json()
+    assert [r["code"] for r in listed["reports"]] == [report.code]
+
+
+def test_logs_mask_personal_data(env):
+    text = env["log"].read_text(encoding="utf-8")
+    assert "0912345678" not in text
+
+
+def test_refuses_to_start_without_token(tmp_path):
+    db = Database(str(tmp_path / "s.db"))
+    with pytest.raises(ValueError, match="STAFF_API_TOKEN"):
+        create_app(HandoffStore(db), FeedbackStore(db), None, "", name="staff_api_no_token")
+    result = subprocess.run([sys.executable, "-m", "staff_api", "--port", str(_free_port())], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), "STAFF_API_TOKEN": "",
+                                 "SERVICES_DB": str(tmp_path / "s.db")},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "STAFF_API_TOKEN" in result.stderr
