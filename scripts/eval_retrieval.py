@@ -227,7 +227,40 @@ def evaluate(searcher, devset: List[dict], hybrid_params) -> dict:
         report["systems"][kind] = score_runs(devset, apply_threshold(raw, threshold, 0.0))
         report["params"][kind] = asdict(params)
     searcher.params = hybrid_params
+    for name, (metrics, params) in ablations(searcher, devset, hybrid_params).items():
+        report["systems"][name] = metrics
+        report["params"][name] = asdict(params)
+    searcher.params = hybrid_params
     return report
+
+
+def ablations(searcher, devset: List[dict], hybrid_params) -> Dict[str, tuple]:
+    """The hybrid with one ingredient removed at a time (same weights and thresholds): what each one buys.
+
+    - ``-aliases``: no alias-match part (curated and rule aliases still sit in the index texts);
+    - ``-rewriting``: no synonym/English-glossary rewriting and no operation-variant penalty (the tables of
+      knowledge/data/synonyms.yml and glossary_en.yml emptied);
+    - ``-accents``: unaccented questions embedded as typed (no knowledge/accents.py restoration).
+    """
+    from knowledge.rewrite import QueryRewriter
+
+    out: Dict[str, tuple] = {}
+    rewriter, accents = searcher.rewriter, searcher.accents
+    variants = {
+        "hybrid-aliases": (replace(hybrid_params, w_alias=0.0), rewriter, accents),
+        "hybrid-rewriting": (hybrid_params, QueryRewriter({}, {}), accents),
+        "hybrid-accents": (hybrid_params, rewriter, None),
+    }
+    try:
+        for name, (params, variant_rewriter, variant_accents) in variants.items():
+            searcher.rewriter, searcher.accents = variant_rewriter, variant_accents
+            searcher._rewrite_cached.cache_clear()
+            runs = run_system(searcher, devset, params, encode_all(searcher, devset))
+            out[name] = (score_runs(devset, runs), params)
+    finally:
+        searcher.rewriter, searcher.accents = rewriter, accents
+        searcher._rewrite_cached.cache_clear()
+    return out
 
 
 def targets_met(metrics: dict) -> List[str]:
