@@ -6,6 +6,7 @@ ACT_PY := .venv-actions/bin/python
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help setup run train validate test eval-nlu eval bench bench-full build-index lint clean seed-demo
+.PHONY: console-demo
 
 help: ## One line per target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -13,7 +14,7 @@ help: ## One line per target
 setup: ## Create both venvs, the embedding model and the knowledge index (idempotent)
 	@bash scripts/setup.sh
 
-run: setup train seed-demo ## Start action server, Rasa server and the chat page on http://localhost:8080
+run: setup train seed-demo console-demo ## Start action server, Rasa server and the chat page on http://localhost:8080
 	@bash scripts/run.sh
 
 train: ## Train the Rasa model only when data/config/components changed
@@ -25,11 +26,14 @@ validate: ## rasa data validate --fail-on-warnings
 seed-demo: ## Seed var/services.db with ~3000 synthetic applications (no-op when already seeded; RESET=1 redoes it)
 	@$(ACT_PY) scripts/seed_demo.py $(if $(RESET),--reset,)
 
+console-demo: ## Create the console's demo account once (password printed once; no-op when accounts exist)
+	@$(ACT_PY) -m console ensure-demo
+
 build-index: ## Build the knowledge index (only when stale)
 	@$(ACT_PY) -m knowledge build --if-stale
 
 lint: ## ruff over the project's Python code
-	@$(ACT_PY) -m ruff check actions channels knowledge nlu_components scripts staff_api tests
+	@$(ACT_PY) -m ruff check actions channels knowledge nlu_components scripts staff_api tests console
 
 test: setup train ## Everything: lint, unit tests, Rasa validate/story tests, NLU eval, end-to-end and browser tests
 	@bash scripts/test.sh

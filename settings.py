@@ -44,6 +44,10 @@ class Settings:
     staff_api_port: int = 5056
     rasa_url: str = "http://localhost:5005"
     rasa_api_token: str = ""
+    # Issue 6 help-desk console (python -m console).
+    console_port: int = 8081
+    console_session_hours: float = 8.0
+    console_secure_cookie: bool = False
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -73,6 +77,10 @@ class Settings:
             staff_api_port=int(_env("STAFF_API_PORT", "5056")),
             rasa_url=_env("RASA_URL", "http://localhost:5005"),
             rasa_api_token=_env("RASA_API_TOKEN", ""),
+            # CONSOLE_SECURE_COOKIE=1 when the console is served over HTTPS (adds the Secure cookie flag).
+            console_port=int(_env("CONSOLE_PORT", "8081")),
+            console_session_hours=float(_env("CONSOLE_SESSION_HOURS", "8")),
+            console_secure_cookie=_env("CONSOLE_SECURE_COOKIE", "0").lower() in ("1", "true", "yes"),
         )
 
 

@@ -9,6 +9,7 @@ RASA_PORT=${RASA_PORT:-5005}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
 WEB_PORT=${WEB_PORT:-8080}
 STAFF_API_PORT=${STAFF_API_PORT:-5056}
+CONSOLE_PORT=${CONSOLE_PORT:-8081}
 # Tokens for Rasa's HTTP API (used by the staff API to deliver replies / resume conversations) and for the
 # staff API itself: taken from the environment, else generated once and kept in var/ (mode 600).
 token_file() {  # token_file <path>: print the token stored there, creating it first if needed
@@ -82,6 +83,11 @@ pids+=($!)
 echo "Khởi động API cho cán bộ (staff API) cổng $STAFF_API_PORT..."
 .venv-actions/bin/python -m staff_api --host 127.0.0.1 --port "$STAFF_API_PORT" >logs/staff_api.log 2>&1 &
 pids+=($!)
+echo "Khởi động bảng điều khiển cho cán bộ cổng $CONSOLE_PORT..."
+.venv-actions/bin/python -m console ensure-demo  # demo account on first run only (password printed once)
+KB_ENCODER_THREADS=${KB_ENCODER_THREADS:-1} .venv-actions/bin/python -m console --host 127.0.0.1 --port "$CONSOLE_PORT" \
+  >logs/console.log 2>&1 &
+pids+=($!)
 echo "Khởi động trang web trò chuyện cổng $WEB_PORT..."
 .venv-actions/bin/python scripts/serve_web.py --host 127.0.0.1 --port "$WEB_PORT" \
   --rasa-url "http://localhost:$RASA_PORT" >logs/web.log 2>&1 &
@@ -93,6 +99,7 @@ echo "  Nạp chỉ mục tri thức và mô hình nhúng..."
 wait_for "http://localhost:$RASA_PORT/webhooks/rest/" "Rasa" 240
 wait_for "http://localhost:$WEB_PORT/healthz" "Trang web" 30
 wait_for "http://localhost:$STAFF_API_PORT/health" "API cho cán bộ" 30
+wait_for "http://localhost:$CONSOLE_PORT/health" "Bảng điều khiển cho cán bộ" 30
 cat <<MSG
 
   Trợ lý ảo Dịch vụ công đã sẵn sàng.
@@ -101,6 +108,7 @@ cat <<MSG
   API cho cán bộ:   http://localhost:$STAFF_API_PORT/api/handoffs (mã truy cập trong var/staff_api_token
                     hoặc biến STAFF_API_TOKEN)
   Nhật ký (logs):   logs/actions.log, logs/rasa.log, logs/web.log, logs/staff_api.log
+  Bảng điều khiển:  http://localhost:$CONSOLE_PORT (cán bộ; nhật ký logs/console.log)
   Nhấn Ctrl-C để dừng.
 
 MSG

@@ -58,6 +58,12 @@ def rasa_origin(rasa_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def socket_origin(rasa_url: str) -> str:
+    """The ws(s)://host[:port] origin of a Rasa URL (socket.io's websocket transport, for the CSP)."""
+    origin = rasa_origin(rasa_url)
+    return ("wss" if origin.startswith("https:") else "ws") + origin[origin.index(":"):]
+
+
 def build_config_js(rasa_url: str) -> bytes:
     """Build the JavaScript that exposes the chat configuration to web/widget.js."""
     payload = json.dumps({"rasaUrl": rasa_url.rstrip("/")}, ensure_ascii=False)
@@ -90,7 +96,8 @@ def make_handler(web_root: Path, rasa_url: str, quiet: bool = False) -> type[Bas
     config_js = build_config_js(rasa_url)
     csp = (
         "default-src 'self'; "
-        f"connect-src 'self' {rasa_origin(rasa_url)}; "
+        # ws(s): the widget listens for officers' replies on Rasa's socket.io channel (websocket upgrade).
+        f"connect-src 'self' {rasa_origin(rasa_url)} {socket_origin(rasa_url)}; "
         "img-src 'self' data: https: http:; "
         "style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
         "form-action 'none'; frame-ancestors 'self'"

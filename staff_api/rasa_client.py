@@ -11,6 +11,18 @@ log = logging.getLogger(__name__)
 
 DELIVER_ACTION = "action_deliver_staff_reply"
 
+# Input channel recorded on a handoff ticket -> Rasa output channel that can push to that citizen. This is the
+# one place where the mapping lives. The web widget asks over the REST channel ("rest"), which cannot push:
+# it listens on Rasa's socket.io channel (channels/socketio_push.py), joined to the room named after its sender
+# id, so its replies go out through "socketio". Channels that push by themselves (e.g. "zalo") keep their name.
+PUSH_OUTPUT_CHANNELS = {"rest": "socketio"}
+
+
+def output_channel_for(input_channel: str | None) -> str:
+    """The ``output_channel`` for ``/execute`` that reaches a citizen who wrote through ``input_channel``."""
+    channel = (input_channel or "").strip() or "latest"
+    return PUSH_OUTPUT_CHANNELS.get(channel, channel)
+
 
 class RasaError(RuntimeError):
     """Rasa could not be reached or refused the call."""
@@ -39,12 +51,13 @@ class RasaClient:
             return {}
 
     def deliver_replies(self, sender_id: str, channel: str) -> dict:
-        """Run ``action_deliver_staff_reply`` in the conversation, sending its messages to ``channel``.
+        """Run ``action_deliver_staff_reply`` in the conversation, sending its messages towards ``channel``.
 
-        ``/execute`` works while the conversation is paused (``trigger_intent`` does not).
+        ``channel`` is the ticket's input channel; :func:`output_channel_for` picks the output channel that can
+        push to it. ``/execute`` works while the conversation is paused (``trigger_intent`` does not).
         """
         return self._post(f"/conversations/{quote(sender_id, safe='')}/execute", {"name": DELIVER_ACTION},
-                          {"output_channel": channel or "latest"})
+                          {"output_channel": output_channel_for(channel)})
 
     def resume(self, sender_id: str) -> dict:
         """Append a ``resume`` event: the bot answers the citizen again."""

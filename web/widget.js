@@ -11,6 +11,12 @@
  * ChatWidget.receive() renders such pushed messages. Network failures are retried with exponential backoff
  * while a status line tells the user the widget is reconnecting.
  *
+ * Push path (officers' replies after a handoff): RestTransport also opens a listen-only socket.io connection to
+ * Rasa's "socketio" channel ({rasaUrl origin}{rasaUrl path}/socket.io), emits `session_request` with the widget's
+ * sender id on every (re)connection and renders `bot_uttered` events. The socket.io client is vendored next to
+ * this file (vendor/socket.io.min.js) and injected on demand; if it cannot load, or `push` is false, the widget
+ * works as before (REST only). Questions never go over the socket, so REST answers are never pushed twice.
+ *
  * Security rule: bot and user text is never assigned through innerHTML; every node is built with
  * createElement/createTextNode and links are limited to http/https.
  *
@@ -31,8 +37,11 @@
     // Reconnection after a dropped connection: first delay, longest delay, and how long to keep trying.
     retryBaseMs: 1000,
     retryMaxDelayMs: 15000,
-    retryTotalMs: 180000
+    retryTotalMs: 180000,
+    // Listen for messages pushed through Rasa's socket.io channel (officers' replies).
+    push: true
   };
+  var SOCKET_IO_CLIENT = "vendor/socket.io.min.js";
   // The <script> element that loaded this file (null when inlined or added by tests).
   var CURRENT_SCRIPT = document.currentScript || null;
   var HISTORY_KEY = "tthc_chat_history_v1";
@@ -229,6 +238,7 @@
     if (ds.hotline) cfg.hotline = ds.hotline;
     if (ds.title) cfg.title = ds.title;
     if (ds.openByDefault) cfg.openByDefault = ds.openByDefault === "true";
+    if (ds.push) cfg.push = ds.push !== "false";
     ["maxLength", "retryBaseMs", "retryMaxDelayMs", "retryTotalMs"].forEach(function (name) {
       if (ds[name] && !isNaN(parseInt(ds[name], 10))) cfg[name] = parseInt(ds[name], 10);
     });
@@ -525,6 +535,7 @@
     storageRemove("localStorage", HISTORY_KEY);
     // A new sender id makes Rasa start a fresh tracker for the new conversation.
     getSenderId(true);
+    if (typeof this.transport.senderChanged === "function") this.transport.senderChanged();
     while (this.log.firstChild) this.log.removeChild(this.log.firstChild);
     this.renderWelcome();
     this.input.focus();
@@ -807,9 +818,116 @@
 
   function RestTransport(config) {
     this.config = config;
+    this.socket = null;
+    this.pushCallback = null;
+    // "off" | "connecting" | "joined" (Rasa confirmed the room) | "disconnected" | "unavailable" (no client).
+    this.pushState = "off";
   }
 
+  /**
+   * Load the vendored socket.io client (next to widget.js) once; resolves with `io` or null when unavailable.
+   * A page that already has a compatible `window.io` (socket.io-client 3.x/4.x) is used as is.
+   */
+  var socketClientPromise = null;
+  function loadSocketClient() {
+    if (socketClientPromise) return socketClientPromise;
+    socketClientPromise = new Promise(function (resolve) {
+      if (typeof global.io === "function") return resolve(global.io);
+      var src = CURRENT_SCRIPT && CURRENT_SCRIPT.src;
+      if (!src) return resolve(null);
+      var tag = document.createElement("script");
+      tag.src = new URL(SOCKET_IO_CLIENT, src).href;
+      tag.async = true;
+      tag.setAttribute("data-tthc-chat-socketio", "");
+      tag.onload = function () {
+        resolve(typeof global.io === "function" ? global.io : null);
+      };
+      tag.onerror = function () {
+        resolve(null);
+      };
+      (document.head || document.documentElement).appendChild(tag);
+    });
+    return socketClientPromise;
+  }
+
+  /** Convert a socket.io `bot_uttered` payload (SocketIOOutput's shape) to the REST channel's shape. */
+  function fromSocketMessage(data) {
+    if (!data || typeof data !== "object") return null;
+    var msg = {};
+    if (typeof data.text === "string") msg.text = data.text;
+    var replies = Array.isArray(data.quick_replies) ? data.quick_replies : data.buttons;
+    if (Array.isArray(replies) && replies.length) {
+      msg.buttons = replies.map(function (b) {
+        return { title: b && b.title, payload: b && b.payload };
+      });
+    }
+    var att = data.attachment;
+    if (att && att.type === "image" && att.payload && typeof att.payload.src === "string") msg.image = att.payload.src;
+    else if (typeof data.image === "string") msg.image = data.image;
+    return msg;
+  }
+
+  /**
+   * Register `callback` for bot messages pushed on Rasa's socket.io channel (each one in REST shape). The socket
+   * is opened only for a visitor who has a conversation: now if one is stored, otherwise with the first message.
+   */
+  RestTransport.prototype.onPush = function (callback) {
+    this.pushCallback = callback;
+    if (storageGet("localStorage", HISTORY_KEY)) this.listen();
+  };
+
+  /** Open the listen-only socket.io connection once (no-op without a push callback or with `push: false`). */
+  RestTransport.prototype.listen = function () {
+    var self = this;
+    var callback = this.pushCallback;
+    if (!callback || !this.config.push || this.listening) return;
+    this.listening = true;
+    var base;
+    try {
+      base = new URL(this.config.rasaUrl, global.location.href);
+    } catch (e) {
+      this.pushState = "unavailable";
+      return;
+    }
+    this.pushState = "connecting";
+    loadSocketClient().then(function (io) {
+      if (!io) self.pushState = "unavailable";
+      if (!io || self.socket) return;
+      var socket;
+      try {
+        socket = io(base.origin, {
+          path: base.pathname.replace(/\/+$/, "") + "/socket.io",
+          withCredentials: false
+        });
+      } catch (e) {
+        self.pushState = "unavailable";
+        return; /* push is optional: REST keeps working */
+      }
+      self.socket = socket;
+      socket.on("session_confirm", function () {
+        self.pushState = "joined";
+      });
+      socket.on("disconnect", function () {
+        self.pushState = "disconnected";
+      });
+      // "connect" fires after every (re)connection: each new socket joins the conversation's room again.
+      socket.on("connect", function () {
+        socket.emit("session_request", { session_id: getSenderId(false) });
+      });
+      socket.on("bot_uttered", function (data) {
+        var msg = fromSocketMessage(data);
+        if (msg) callback([msg]);
+      });
+    });
+  };
+
+  /** The sender id changed (new conversation): reconnect so the socket leaves the old conversation's room. */
+  RestTransport.prototype.senderChanged = function () {
+    if (this.socket) this.socket.disconnect().connect();
+  };
+
   RestTransport.prototype.send = function (message) {
+    this.listen();
     var url = this.config.rasaUrl + "/webhooks/rest/webhook";
     var body = JSON.stringify({
       sender: getSenderId(false),

@@ -77,6 +77,9 @@ class Stack:
             handle.write(zalo_fake.credentials_yaml(
                 str(self.zalo_token_file), f"{self.actions_url}/health",
                 max_text_chars=ZALO_MAX_TEXT_CHARS, send_retries=3, retry_backoff_seconds=0.2))
+            # The web widget's push path: socket.io rooms named after the sender id (as in credentials.yml).
+            handle.write("channels.socketio_push.PushSocketIOInput:\n  user_message_evt: user_uttered\n"
+                         "  bot_message_evt: bot_uttered\n  session_persistence: true\n")
 
     def _start(self, name: str, cmd: list) -> subprocess.Popen:
         log = self.workdir / f"{name}.log"
@@ -149,6 +152,24 @@ def stack(tmp_path_factory):
 def live_stack(stack):
     """URLs of the running stack, for the browser tests."""
     return {"web_url": stack.web_url, "rasa_url": stack.rasa_url}
+
+
+STAFF_API_TOKEN = "e2e-staff-api-token-0123456789"
+
+
+@pytest.fixture(scope="session")
+def staff_api(stack):
+    """The real staff API (``python -m staff_api``) on the stack's services database and Rasa server."""
+    port = free_port()
+    env = {**stack.env, "STAFF_API_TOKEN": STAFF_API_TOKEN, "RASA_URL": stack.rasa_url}
+    log = stack.workdir / "staff_api.log"
+    proc = subprocess.Popen([str(ACTIONS_PY), "-m", "staff_api", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    stack.procs["staff_api"] = proc
+    base = f"http://127.0.0.1:{port}"
+    wait_http(f"{base}/health", 60, proc, log)
+    yield {"url": base, "headers": {"Authorization": f"Bearer {STAFF_API_TOKEN}"}}
+    stack.stop("staff_api")
 
 
 def say(stack: Stack, sender: str, text: str) -> list:

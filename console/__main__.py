@@ -1,0 +1,143 @@
+"""``python -m console``: serve the help-desk console, or manage its accounts.
+
+    python -m console [serve] [--host 127.0.0.1] [--port 8081]
+    python -m console users add <name> --role officer|supervisor [--password-stdin] [--no-force-change]
+    python -m console users passwd <name> [--password-stdin]
+    python -m console users list
+    python -m console ensure-demo        # creates the demo account once and prints its password once
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import secrets
+import sys
+import threading
+
+DEMO_USER = "demo"
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Mật khẩu: ")
+    if getpass.getpass("Nhập lại mật khẩu: ") != first:
+        raise SystemExit("Hai lần nhập mật khẩu không khớp.")
+    return first
+
+
+def _stores():
+    from actions.services.db import shared_database
+    from console.auth import AccountStore, AuditLog
+    from settings import get_settings
+
+    settings = get_settings()
+    db = shared_database(settings)
+    db.ensure_schema()
+    return settings, db, AccountStore(db, session_hours=settings.console_session_hours), AuditLog(db)
+
+
+def cmd_users(args) -> int:
+    """Account management sub-commands."""
+    from console.auth import AuthError
+
+    _, _, accounts, audit = _stores()
+    try:
+        if args.users_cmd == "add":
+            account = accounts.add_user(args.name, _read_password(args.password_stdin), args.role,
+                                        must_change_password=not args.no_force_change)
+            audit.record("cli", "user_add", None, f"{account.name} ({account.role})")
+            print(f"Đã tạo tài khoản {account.name} (vai trò {account.role}).")
+        elif args.users_cmd == "passwd":
+            accounts.set_password(args.name, _read_password(args.password_stdin), must_change_password=True)
+            accounts.end_sessions(args.name.strip().lower())
+            audit.record("cli", "user_passwd", None, args.name.strip().lower())
+            print(f"Đã đặt lại mật khẩu cho {args.name}; cần đổi mật khẩu ở lần đăng nhập tới.")
+        else:
+            for account in accounts.list_users():
+                flags = " (phải đổi mật khẩu)" if account.must_change_password else ""
+                print(f"{account.name}\t{account.role}{flags}")
+    except AuthError as exc:
+        print(exc.message, file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_ensure_demo(args) -> int:
+    """Create the demo supervisor account when no account exists yet; print its password once."""
+    settings, _, accounts, audit = _stores()
+    if accounts.count_users() > 0:
+        return 0
+    password = secrets.token_urlsafe(12)
+    accounts.add_user(DEMO_USER, password, "supervisor", must_change_password=True)
+    audit.record("cli", "user_add", None, f"{DEMO_USER} (supervisor, demo)")
+    print("  Bảng điều khiển cho cán bộ: đã tạo tài khoản mẫu (chỉ hiện một lần):")
+    print(f"    tên đăng nhập: {DEMO_USER}   mật khẩu: {password}")
+    print("    (bắt buộc đổi mật khẩu ở lần đăng nhập đầu; tạo thêm tài khoản bằng "
+          "`python -m console users add <tên> --role officer`)")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    """Serve the console until interrupted."""
+    from actions.services.feedback import FeedbackStore
+    from actions.services.handoff import HandoffStore
+    from actions.services.privacy import install_pii_log_filter
+    from actions.services.status.factory import status_backend_from_settings
+    from console.app import ConsoleDeps, create_app
+    from console.services import KnowledgeConsole
+    from staff_api.rasa_client import RasaClient
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_pii_log_filter()
+    settings, db, accounts, audit = _stores()
+    backend = []
+
+    def status():
+        if not backend:
+            backend.append(status_backend_from_settings(settings))
+        return backend[0]
+
+    deps = ConsoleDeps(accounts=accounts, audit=audit, handoffs=HandoffStore(db), feedback=FeedbackStore(db),
+                       status=status, knowledge=KnowledgeConsole(portal_url=settings.portal_url),
+                       rasa=RasaClient(settings.rasa_url, settings.rasa_api_token or None),
+                       secure_cookie=settings.console_secure_cookie)
+    app = create_app(deps)
+    threading.Thread(target=deps.knowledge.warm, name="console-warmup", daemon=True).start()
+    app.run(host=args.host, port=args.port or settings.console_port, single_process=True, access_log=False,
+            motd=False)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen command."""
+    parser = argparse.ArgumentParser(prog="python -m console", description="Bảng điều khiển cho cán bộ")
+    sub = parser.add_subparsers(dest="cmd")
+    serve = sub.add_parser("serve", help="chạy bảng điều khiển (mặc định)")
+    for p in (parser, serve):
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=0)
+    users = sub.add_parser("users", help="quản lý tài khoản cán bộ")
+    users_sub = users.add_subparsers(dest="users_cmd", required=True)
+    add = users_sub.add_parser("add", help="tạo tài khoản")
+    add.add_argument("name")
+    add.add_argument("--role", choices=("officer", "supervisor"), required=True)
+    add.add_argument("--password-stdin", action="store_true", help="đọc mật khẩu từ dòng đầu của stdin")
+    add.add_argument("--no-force-change", action="store_true", help="không bắt đổi mật khẩu ở lần đăng nhập đầu")
+    passwd = users_sub.add_parser("passwd", help="đặt lại mật khẩu (bắt đổi ở lần đăng nhập tới)")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true")
+    users_sub.add_parser("list", help="liệt kê tài khoản")
+    sub.add_parser("ensure-demo", help="tạo tài khoản mẫu nếu chưa có tài khoản nào")
+    args = parser.parse_args(argv)
+    if args.cmd == "users":
+        return cmd_users(args)
+    if args.cmd == "ensure-demo":
+        return cmd_ensure_demo(args)
+    return cmd_serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""What the console shows, independent of HTTP: search with filters, procedure pages, trusted status lookups,
+minimal analytics. Heavy things (index, encoder, procedure files) load on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any, Callable, Optional
+
+from actions.services.answers import ASPECTS, format_answer
+from actions.services.appcode import extract_application_code
+from actions.services.db import Database, as_datetime, now_vn
+from actions.services.status.base import StatusBackend, StatusBackendError
+from actions.services.status.models import ApplicationStatus
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 200
+MAX_RESULTS = 10
+FILTER_POOL = 50  # candidates ranked before filtering by field/level
+
+ASPECT_LABELS = {
+    "overview": "Tổng quan",
+    "documents": "Hồ sơ, giấy tờ",
+    "fee": "Phí, lệ phí",
+    "duration": "Thời hạn giải quyết",
+    "place": "Nơi nộp hồ sơ",
+    "online": "Nộp trực tuyến",
+    "agency": "Cơ quan thực hiện",
+    "steps": "Trình tự thực hiện",
+    "legal_basis": "Căn cứ pháp lý",
+    "conditions": "Điều kiện",
+    "result": "Kết quả",
+}
+
+
+class ConsoleError(ValueError):
+    """A request the console refuses, with an HTTP status and a Vietnamese message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _default_store():
+    from knowledge import store
+
+    return store
+
+
+class KnowledgeConsole:
+    """Search and procedure pages over the bot's knowledge base (same index, same hybrid retrieval)."""
+
+    def __init__(self, searcher_factory: Optional[Callable] = None, store: Any = None, portal_url: str = "") -> None:
+        """``searcher_factory`` returns an object with ``search(text, top_k)``; defaults to the bot's searcher."""
+        if searcher_factory is None:
+            from knowledge.search import get_searcher
+
+            searcher_factory = get_searcher
+        self._searcher_factory = searcher_factory
+        self._store = store or _default_store()
+        self.portal_url = portal_url
+        # One search at a time: the index, the encoder and the word tokenizer load lazily and are not safe to
+        # initialise from two threads (warm-up and a first request); searches are CPU-bound anyway.
+        self._search_lock = threading.Lock()
+
+    def _search(self, query: str, top_k: int):
+        with self._search_lock:
+            return self._searcher_factory().search(query, top_k=top_k)
+
+    def warm(self) -> None:
+        """Load the index, the encoder and the procedure files now (run in a background thread at start-up)."""
+        try:
+            self._search("cấp lại căn cước", 1)
+            self.facets()
+        except Exception:  # the first real search will report the problem to the officer
+            log.exception("console knowledge warm-up failed")
+
+    def facets(self) -> dict:
+        """The fields and levels present in the knowledge base (for the filter drop-downs)."""
+        return _facets(self._store)
+
+    def search(self, query: str, field: str | None = None, level: str | None = None) -> dict:
+        """Ranked procedures/FAQ entries for ``query``, optionally only those of ``field`` and ``level``."""
+        query = (query or "").strip()
+        if not query:
+            raise ConsoleError(400, "Hãy nhập nội dung cần tìm.")
+        if len(query) > MAX_QUERY_CHARS:
+            raise ConsoleError(400, f"Nội dung tìm kiếm dài quá {MAX_QUERY_CHARS} ký tự.")
+        field = (field or "").strip() or None
+        level = (level or "").strip() or None
+        pool = FILTER_POOL if (field or level) else MAX_RESULTS
+        response = self._search(query, pool)
+        results = []
+        for hit in response.results:
+            proc = self._store.get_procedure(hit.code) if hit.kind == "procedure" else None
+            hit_field = proc.field if proc else None
+            hit_levels = list(proc.levels) if proc else []
+            if field and hit_field != field:
+                continue
+            if level and level not in hit_levels:
+                continue
+            results.append({"code": hit.code, "name": hit.name, "kind": hit.kind, "score": round(hit.score, 4),
+                            "field": hit_field, "levels": hit_levels, "url": hit.url or (proc.url if proc else "")})
+            if len(results) >= MAX_RESULTS:
+                break
+        return {"query": query, "field": field, "level": level, "abstain": bool(response.abstain),
+                "ambiguous": bool(getattr(response, "ambiguous", False)), "results": results}
+
+    def procedure_page(self, code: str) -> dict:
+        """Every structured field of the procedure, a ready answer per aspect and the portal link."""
+        proc = self._store.get_procedure((code or "").strip())
+        if proc is None:
+            raise ConsoleError(404, f"Không tìm thấy thủ tục mã {code}.")
+        answers = [{"aspect": "overview", "label": ASPECT_LABELS["overview"], "text": format_answer(proc, None)}]
+        answers += [{"aspect": a, "label": ASPECT_LABELS.get(a, a), "text": format_answer(proc, a)} for a in ASPECTS]
+        return {"procedure": proc.model_dump(mode="json"), "answers": answers,
+                "portal_url": proc.url or self.portal_url}
+
+
+@lru_cache(maxsize=4)
+def _facets(store: Any) -> dict:
+    fields: Counter = Counter()
+    levels: Counter = Counter()
+    for proc in store.load_procedures():
+        if proc.field:
+            fields[proc.field] += 1
+        levels.update(proc.levels)
+    return {"fields": sorted(fields), "levels": sorted(levels)}
+
+
+# ---- status lookups by trusted staff -----------------------------------------------------------------------
+def staff_status_lookup(backend: StatusBackend, code: str) -> ApplicationStatus | None:
+    """The application ``code`` without the citizen's verification factor (staff are trusted after login).
+
+    Supported for the database backends (SQLite, PostgreSQL); the one-stop HTTP contract needs the factor,
+    so the HTTP backend raises :class:`ConsoleError` 501.
+    """
+    from actions.services.status.sql import _COLUMNS, SqlStatusBackend, _to_status
+
+    canonical = extract_application_code(code or "")
+    if canonical is None:
+        raise ConsoleError(400, "Mã hồ sơ không đúng dạng (ví dụ H07.99-251120-0012).")
+    if not isinstance(backend, SqlStatusBackend):
+        raise ConsoleError(501, "Hệ thống một cửa chỉ cho tra cứu khi có số xác minh của người dân; "
+                                "hãy tra cứu trực tiếp trên hệ thống một cửa.")
+    try:
+        with backend.db.read() as conn:
+            row = conn.one(f"SELECT {_COLUMNS} FROM applications WHERE code = ?", (canonical,))
+            if row is None:
+                return None
+            events = conn.all("SELECT status, at, agency, note FROM application_events WHERE code = ? ORDER BY seq",
+                              (canonical,))
+    except Exception as exc:  # database unavailable
+        raise StatusBackendError(f"status database error: {type(exc).__name__}") from exc
+    return _to_status(row, events)
+
+
+# ---- analytics (minimal: counts from the services stores) ----------------------------------------------------
+def analytics(db: Database, days: int = 14, now: datetime | None = None) -> dict:
+    """Counts per day and totals from the handoff, feedback, status-lookup and audit tables."""
+    now = now or now_vn()
+    start = (now - timedelta(days=days - 1)).date()
+    day_keys = [(start + timedelta(days=i)).isoformat() for i in range(days)]
+
+    def per_day(values) -> list[dict]:
+        counts = Counter(v.date().isoformat() for v in values if v is not None)
+        return [{"day": d, "count": counts.get(d, 0)} for d in day_keys]
+
+    with db.read() as conn:
+        tickets = conn.all("SELECT status, created_at, closed_at FROM handoff_tickets")
+        feedback = conn.all("SELECT status, created_at FROM feedback_reports")
+        lookups = conn.all("SELECT at_epoch, success FROM lookup_attempts")
+        audit = conn.all("SELECT action, COUNT(*) AS n FROM console_audit GROUP BY action")
+    created = [as_datetime(t["created_at"]) for t in tickets]
+    waits = [(as_datetime(t["closed_at"]) - as_datetime(t["created_at"])).total_seconds() / 60
+             for t in tickets if t["closed_at"]]
+    lookup_times = [datetime.fromtimestamp(float(r["at_epoch"]), tz=now.tzinfo) for r in lookups]
+    return {
+        "days": days,
+        "handoffs": {
+            "open": sum(1 for t in tickets if t["status"] == "open"),
+            "closed": sum(1 for t in tickets if t["status"] != "open"),
+            "per_day": per_day(created),
+            "avg_minutes_to_close": round(sum(waits) / len(waits), 1) if waits else None,
+        },
+        "feedback": {
+            "by_status": dict(Counter(f["status"] for f in feedback)),
+            "per_day": per_day(as_datetime(f["created_at"]) for f in feedback),
+        },
+        "status_lookups": {
+            "total": len(lookups),
+            "succeeded": sum(1 for r in lookups if r["success"]),
+            "per_day": per_day(lookup_times),
+        },
+        "staff_actions": {r["action"]: int(r["n"]) for r in audit},
+        "missing": ["conversations_per_day", "answered_vs_handoff_vs_abstained", "fallback_rate",
+                    "top_procedures", "top_unanswered_questions", "satisfaction"],
+    }
+
+
+def analytics_csv(data: dict) -> str:
+    """The per-day series of :func:`analytics` as CSV (day, handoffs, feedback, status lookups)."""
+    rows = ["day,handoffs,feedback_reports,status_lookups"]
+    series = zip(data["handoffs"]["per_day"], data["feedback"]["per_day"], data["status_lookups"]["per_day"])
+    for h, f, s in series:
+        rows.append(f"{h['day']},{h['count']},{f['count']},{s['count']}")
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,128 @@
+"""An officer's reply reaches the web widget: REST for questions, Rasa's socket.io channel for pushed replies.
+
+The citizen asks for an officer in the widget (headless Chromium, the stack's own chat page with its
+Content-Security-Policy); the officer answers through the real staff API (``python -m staff_api``), which runs
+``action_deliver_staff_reply`` with ``output_channel=socketio`` (ticket channel "rest" mapped in
+staff_api/rasa_client.py); the widget, listening on ``/socket.io`` in the room named after its sender id,
+renders the reply as text.
+"""
+
+from __future__ import annotations
+
+import re
+
+import requests
+
+from tests.e2e.test_browser_chat import (
+    BOT_MESSAGES,
+    USER_MESSAGES,
+    _new_page,
+    _send,
+    _wait_for_reply,
+    browser,  # noqa: F401 - the module-scoped Chromium fixture
+)
+
+PUSH_TIMEOUT_MS = 5_000  # "within a few seconds"
+TICKET_RE = re.compile(r"HT-\d{6}-\d{4}")
+JOINED_JS = "() => document.getElementById('tthc-chat').__tthcChat.transport.pushState === 'joined'"
+COUNT_JS = """
+({bot, needle}) => Array.from(document.querySelectorAll(bot)).filter((m) => m.textContent.includes(needle)).length
+"""
+
+
+def _wait_for_count(page, needle: str, count: int, timeout_ms: int) -> None:
+    page.wait_for_function(f"(arg) => ({COUNT_JS})(arg) >= {count}", arg={"bot": BOT_MESSAGES, "needle": needle},
+                           timeout=timeout_ms)
+
+
+def _count(page, needle: str) -> int:
+    return page.evaluate(COUNT_JS, {"bot": BOT_MESSAGES, "needle": needle})
+
+
+def _hand_off(page) -> str:
+    """Ask for an officer in the widget, accept with the button; return the ticket id the bot announced."""
+    before = page.locator(BOT_MESSAGES).count()
+    _send(page, "Tôi muốn gặp cán bộ")
+    _wait_for_reply(page, before, needle="bạn có muốn chuyển không")
+    before = page.locator(BOT_MESSAGES).count()
+    page.locator(BOT_MESSAGES).last.get_by_role("button", name="Có, gặp cán bộ").click()
+    _wait_for_reply(page, before, needle="mã yêu cầu")
+    match = TICKET_RE.search(page.locator(BOT_MESSAGES).last.inner_text())
+    assert match, page.locator(BOT_MESSAGES).last.inner_text()
+    return match.group(0)
+
+
+def _reply(staff_api, ticket_id: str, text: str) -> None:
+    answer = requests.post(f"{staff_api['url']}/api/handoffs/{ticket_id}/reply", headers=staff_api["headers"],
+                           json={"text": text, "staff": "Nguyễn Thị Hoa"}, timeout=30)
+    assert answer.status_code == 201 and answer.json()["delivery"] == "sent", answer.text
+
+
+def test_staff_reply_is_pushed_to_the_web_widget(browser, live_stack, staff_api):  # noqa: F811
+    context, page, probe = _new_page(browser)
+    try:
+        page.goto(live_stack["web_url"])
+        page.get_by_role("dialog", name="Trợ lý ảo Dịch vụ công").wait_for(state="visible")
+        # An ordinary question while the socket listens: the REST answer is shown once, never pushed again.
+        _send(page, "làm giấy khai sinh cần giấy tờ gì")
+        _wait_for_reply(page, 0, needle="khai sinh")
+        page.wait_for_function(JOINED_JS, timeout=PUSH_TIMEOUT_MS)
+        page.wait_for_timeout(1000)
+        first_answers = page.locator(BOT_MESSAGES).all_inner_texts()
+        assert first_answers and len(first_answers) == len(set(first_answers)), first_answers
+        ticket_id = _hand_off(page)
+        sender = page.evaluate("localStorage.getItem('tthc_chat_sender_id')")
+        ticket = requests.get(f"{staff_api['url']}/api/handoffs/{ticket_id}", headers=staff_api["headers"],
+                              timeout=10).json()
+        assert ticket["sender_id"] == sender and ticket["channel"] == "rest"
+        page.wait_for_timeout(500)
+        assert _count(page, "Bạn có muốn chuyển không?") == 1 and _count(page, ticket_id) == 1
+
+        markup = "<img src=x onerror=alert(1)>"
+        first = f"Chào bạn, tôi là cán bộ Bộ phận Một cửa. Hồ sơ {markup} của bạn đã được tiếp nhận."
+        _reply(staff_api, ticket_id, first)
+        _wait_for_count(page, "tôi là cán bộ Bộ phận Một cửa", 1, PUSH_TIMEOUT_MS)
+        pushed = page.locator(BOT_MESSAGES).last
+        assert pushed.locator(".tthc-msg__body").inner_text() == f"💬 Cán bộ hỗ trợ: {first}"
+        assert pushed.locator("img").count() == 0  # rendered as text, not HTML
+        page.wait_for_timeout(1000)
+        assert _count(page, "tôi là cán bộ Bộ phận Một cửa") == 1  # shown once
+
+        # After a reload the widget listens again (history restored, session_request re-sent).
+        page.reload()
+        page.get_by_role("dialog", name="Trợ lý ảo Dịch vụ công").wait_for(state="visible")
+        assert _count(page, "tôi là cán bộ Bộ phận Một cửa") == 1  # kept in the stored history
+        page.wait_for_function(JOINED_JS, timeout=PUSH_TIMEOUT_MS)
+        _reply(staff_api, ticket_id, "Bạn vui lòng mang theo bản chính giấy chứng sinh khi đến nhận kết quả.")
+        _wait_for_count(page, "bản chính giấy chứng sinh", 1, PUSH_TIMEOUT_MS)
+
+        page.wait_for_timeout(1000)
+        assert _count(page, "bản chính giấy chứng sinh") == 1
+        assert page.locator(BOT_MESSAGES).all_inner_texts()[:len(first_answers)] == first_answers
+        closed = requests.post(f"{staff_api['url']}/api/handoffs/{ticket_id}/close", headers=staff_api["headers"],
+                               timeout=30)
+        assert closed.status_code == 200, closed.text
+        assert [b["message"] for b in probe.webhook_bodies] == ["làm giấy khai sinh cần giấy tờ gì",
+                                                                 "Tôi muốn gặp cán bộ", "/affirm"]
+        assert probe.dialogs == [] and probe.errors == []
+        assert probe.console_errors == []  # no CSP/CORS violation from the socket
+    finally:
+        context.close()
+
+
+def test_widget_works_without_the_socket_client(browser, live_stack):  # noqa: F811
+    """If vendor/socket.io.min.js cannot load, the widget still chats over REST (push is optional)."""
+    context, page, probe = _new_page(browser)
+    try:
+        page.route("**/vendor/socket.io.min.js", lambda route: route.abort("connectionrefused"))
+        page.goto(live_stack["web_url"])
+        page.get_by_role("dialog", name="Trợ lý ảo Dịch vụ công").wait_for(state="visible")
+        _send(page, "xin chào")
+        _wait_for_reply(page, 0)
+        page.wait_for_function(
+            "() => document.getElementById('tthc-chat').__tthcChat.transport.pushState === 'unavailable'"
+        )
+        assert page.locator(USER_MESSAGES).count() == 1
+        assert probe.errors == [] and probe.dialogs == []
+    finally:
+        context.close()
