@@ -55,6 +55,13 @@ def expected_wait(now: datetime) -> str:
     return expected_wait_message(now)
 
 
+def offer_wait(now: datetime) -> str:
+    """The expected wait told when offering a handoff (before the citizen accepts)."""
+    from actions.services.office_hours import offer_wait_message
+
+    return offer_wait_message(now)
+
+
 def build_transcript(tracker: Tracker, limit: int = TRANSCRIPT_MAX_MESSAGES) -> List[Dict[str, Any]]:
     """The conversation's user and bot messages (latest ``limit``), oldest first, for the officer."""
     messages: List[Dict[str, Any]] = []
@@ -94,7 +101,7 @@ class ActionOfferHandoff(Action):
         if (tracker.latest_message.get("text") or "").startswith("/request_human"):
             reason = "knowledge_abstained"
         dispatcher.utter_message(
-            text=MESSAGES["offer"].format(wait=expected_wait(self._clock())),
+            text=MESSAGES["offer"].format(wait=offer_wait(self._clock())),
             buttons=[
                 {"title": MESSAGES["offer_yes"], "payload": "/affirm"},
                 {"title": MESSAGES["offer_no"], "payload": "/deny"},

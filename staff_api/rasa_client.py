@@ -36,7 +36,7 @@ class RasaClient:
         self.token = token
         self.timeout_s = timeout_s
 
-    def _post(self, path: str, body: dict, params: dict[str, str]) -> dict:
+    def _post(self, path: str, body: dict | list, params: dict[str, str]) -> dict:
         if self.token:
             params = {**params, "token": self.token}
         try:
@@ -60,5 +60,14 @@ class RasaClient:
                           {"output_channel": output_channel_for(channel)})
 
     def resume(self, sender_id: str) -> dict:
-        """Append a ``resume`` event: the bot answers the citizen again."""
-        return self._post(f"/conversations/{quote(sender_id, safe='')}/tracker/events", {"event": "resume"}, {})
+        """Append ``resume`` and ``action_listen``: the bot answers the citizen again.
+
+        The listen event matters: the staff replies were appended by ``/execute`` (no listen after them), and
+        without it the citizen's next message follows a bot action instead of a listen, so no rule matches and
+        the bot stays silent for one turn.
+        """
+        return self._post(
+            f"/conversations/{quote(sender_id, safe='')}/tracker/events",
+            [{"event": "resume"}, {"event": "action", "name": "action_listen"}],
+            {},
+        )

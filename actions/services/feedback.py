@@ -102,9 +102,9 @@ class FeedbackStore:
         if topic_norm is None:
             raise FeedbackError("Chủ đề phản ánh không hợp lệ. Chủ đề gồm: " + ", ".join(TOPICS) + ".")
         if not content or not content.strip():
-            raise FeedbackError("Nội dung phản ánh đang trống, ông/bà vui lòng mô tả sự việc.")
+            raise FeedbackError("Nội dung phản ánh đang trống, bạn vui lòng mô tả sự việc.")
         if len(content) > MAX_CONTENT_CHARS:
-            raise FeedbackError(f"Nội dung phản ánh dài quá {MAX_CONTENT_CHARS} ký tự, ông/bà vui lòng rút gọn.")
+            raise FeedbackError(f"Nội dung phản ánh dài quá {MAX_CONTENT_CHARS} ký tự, bạn vui lòng rút gọn.")
         contact_norm = None
         if contact:
             contact_norm = validate_contact(contact)
@@ -115,7 +115,7 @@ class FeedbackStore:
         with self.db.transaction() as conn:
             seq = conn.next_value(f"feedback:{day}")
             if seq > 9999:
-                raise FeedbackError("Hệ thống đã nhận quá nhiều phản ánh trong ngày, ông/bà vui lòng thử lại sau.")
+                raise FeedbackError("Hệ thống đã nhận quá nhiều phản ánh trong ngày, bạn vui lòng thử lại sau.")
             code = f"PA-{day}-{seq:04d}"
             conn.execute(
                 "INSERT INTO feedback_reports (code, topic, content, location, contact, consent, sender_id, channel, "

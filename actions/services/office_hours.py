@@ -47,8 +47,16 @@ def _when(opening: datetime, now: datetime) -> str:
 def expected_wait_message(now: datetime) -> str:
     """What to tell a citizen whose conversation was handed to an officer at ``now``."""
     if is_office_hours(now):
-        return ("Yêu cầu của ông/bà đã được chuyển tới cán bộ trực. Cán bộ sẽ trả lời ngay khi có thể qua kênh "
-                "trò chuyện này; ông/bà vui lòng chờ trong giây lát.")
+        return ("Yêu cầu của bạn đã được chuyển tới cán bộ trực. Cán bộ sẽ trả lời ngay khi có thể qua kênh "
+                "trò chuyện này; bạn vui lòng chờ trong giây lát.")
     opening = next_opening(now)
-    return ("Hiện đã ngoài giờ làm việc (7 giờ 30 đến 17 giờ, từ thứ Hai đến thứ Sáu). Yêu cầu của ông/bà đã "
+    return ("Hiện đã ngoài giờ làm việc (7 giờ 30 đến 17 giờ, từ thứ Hai đến thứ Sáu). Yêu cầu của bạn đã "
             f"được lưu lại; cán bộ sẽ trả lời từ {_when(opening, now)} qua kênh trò chuyện này.")
+
+
+def offer_wait_message(now: datetime) -> str:
+    """The expected wait told BEFORE the citizen accepts a handoff (nothing has been transferred yet)."""
+    if is_office_hours(now):
+        return "Trong giờ làm việc, cán bộ trực thường trả lời sau ít phút."
+    return ("Hiện đã ngoài giờ làm việc (7 giờ 30 đến 17 giờ, từ thứ Hai đến thứ Sáu); nếu chuyển, cán bộ sẽ trả "
+            f"lời từ {_when(next_opening(now), now)}.")

@@ -132,6 +132,12 @@ def test_handoff_pauses_the_bot_and_delivers_the_staff_reply(stack):
     delivered = texts(resp.json().get("messages", []))
     assert "Chào bạn, tôi là cán bộ Bộ phận Một cửa." in delivered, resp.json()
     assert store.pending_replies(sender) == []
+    # The officer closes the ticket (the staff API's own Rasa client): the bot answers the very next question.
+    from staff_api.rasa_client import RasaClient
+
+    RasaClient(stack.rasa_url, stack.rasa_api_token).resume(sender)
+    after = texts(say(stack, sender, "làm giấy khai sinh cần giấy tờ gì"))
+    assert "Đăng ký khai sinh" in after, after
 
 
 def test_procedure_question_in_the_middle_of_the_status_form(stack, seeded):

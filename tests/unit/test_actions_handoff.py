@@ -86,7 +86,7 @@ def run(action, tracker):
 
 
 def test_offer_names_the_wait_and_asks_yes_no(monkeypatch):
-    monkeypatch.setattr("actions.actions_handoff.expected_wait", lambda now: f"WAIT@{now:%H:%M}")
+    monkeypatch.setattr("actions.actions_handoff.offer_wait", lambda now: f"WAIT@{now:%H:%M}")
     messages, events = run(ActionOfferHandoff(clock=lambda: MONDAY_10AM),
                            conversation("/request_human", "request_human"))
     assert "WAIT@10:00" in messages[0]["text"]
@@ -95,8 +95,16 @@ def test_offer_names_the_wait_and_asks_yes_no(monkeypatch):
     assert slots == {"handoff_offered": True, "handoff_reason": "knowledge_abstained"}
 
 
+def test_offer_in_hours_promises_nothing_before_yes():
+    messages, _ = run(ActionOfferHandoff(clock=lambda: MONDAY_10AM),
+                      conversation("tôi muốn gặp cán bộ", "request_human"))
+    assert messages[0]["text"] == (
+        "Tôi có thể chuyển cuộc trò chuyện này cho cán bộ hỗ trợ. Trong giờ làm việc, cán bộ trực thường trả lời "
+        "sau ít phút. Bạn có muốn chuyển không?")
+
+
 def test_typed_request_is_a_user_request(monkeypatch):
-    monkeypatch.setattr("actions.actions_handoff.expected_wait", lambda now: "")
+    monkeypatch.setattr("actions.actions_handoff.offer_wait", lambda now: "")
     _, events = run(ActionOfferHandoff(), conversation("tôi muốn gặp cán bộ", "request_human"))
     assert {e["name"]: e["value"] for e in events}["handoff_reason"] == "user_request"
 

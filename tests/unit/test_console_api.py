@@ -295,7 +295,7 @@ def test_handoff_inbox_reply_and_close(env):
     assert call["body"] == {"name": "action_deliver_staff_reply"}
     closed = client.post(f"/api/handoffs/{ticket_id}/close")
     assert closed.status_code == 200 and closed.json()["status"] == "closed" and closed.json()["closed_by"] == "lan"
-    assert env["rasa"].calls[-1]["body"] == {"event": "resume"}
+    assert env["rasa"].calls[-1]["body"] == [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
     assert client.post(f"/api/handoffs/{ticket_id}/close").status_code == 409
     assert client.get("/api/handoffs").json()["tickets"] == []
     assert client.get("/api/handoffs/HT-000000-0000").status_code == 404

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from actions.services.db import VN_TZ
-from actions.services.office_hours import expected_wait_message, is_office_hours, next_opening
+from actions.services.office_hours import expected_wait_message, is_office_hours, next_opening, offer_wait_message
 
 
 def vn(day: int, hour: int, minute: int = 0) -> datetime:
@@ -38,13 +38,13 @@ def test_next_opening():
 
 def test_in_hours_message():
     assert expected_wait_message(vn(27, 10)) == (
-        "Yêu cầu của ông/bà đã được chuyển tới cán bộ trực. Cán bộ sẽ trả lời ngay khi có thể qua kênh "
-        "trò chuyện này; ông/bà vui lòng chờ trong giây lát.")
+        "Yêu cầu của bạn đã được chuyển tới cán bộ trực. Cán bộ sẽ trả lời ngay khi có thể qua kênh "
+        "trò chuyện này; bạn vui lòng chờ trong giây lát.")
 
 
 def test_friday_evening_says_monday_morning():
     assert expected_wait_message(vn(28, 19, 45)) == (
-        "Hiện đã ngoài giờ làm việc (7 giờ 30 đến 17 giờ, từ thứ Hai đến thứ Sáu). Yêu cầu của ông/bà đã được "
+        "Hiện đã ngoài giờ làm việc (7 giờ 30 đến 17 giờ, từ thứ Hai đến thứ Sáu). Yêu cầu của bạn đã được "
         "lưu lại; cán bộ sẽ trả lời từ 7 giờ 30 sáng thứ Hai (01/12) qua kênh trò chuyện này.")
 
 
@@ -53,3 +53,11 @@ def test_weekend_and_early_morning_and_evening():
     assert "từ 7 giờ 30 sáng hôm nay" in expected_wait_message(vn(27, 6, 15))
     assert "từ 7 giờ 30 sáng ngày mai (thứ Sáu, 28/11)" in expected_wait_message(vn(27, 20))
     assert "từ 7 giờ 30 sáng ngày mai (thứ Hai, 01/12)" in expected_wait_message(vn(30, 21))
+
+
+def test_offer_does_not_claim_the_request_was_transferred():
+    assert offer_wait_message(vn(27, 10)) == "Trong giờ làm việc, cán bộ trực thường trả lời sau ít phút."
+    assert offer_wait_message(vn(28, 19, 45)) == (
+        "Hiện đã ngoài giờ làm việc (7 giờ 30 đến 17 giờ, từ thứ Hai đến thứ Sáu); nếu chuyển, cán bộ sẽ trả lời "
+        "từ 7 giờ 30 sáng thứ Hai (01/12).")
+    assert "đã được chuyển" not in offer_wait_message(vn(27, 10))

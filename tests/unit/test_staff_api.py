@@ -113,7 +113,7 @@ def test_list_read_reply_close(env):
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
     assert closed.json()["closed_by"] == "Nguyễn Thị Hoa"
     assert rasa.calls == [{"path": "/conversations/web-0912/tracker/events", "query": {"token": RASA_TOKEN},
-                           "body": {"event": "resume"}}]
+                           "body": [{"event": "resume"}, {"event": "action", "name": "action_listen"}]}]
     assert requests.get(base + "/api/handoffs", headers=auth(), timeout=5).json()["tickets"] == []
     again = requests.post(base + f"/api/handoffs/{ticket.id}/close", headers=auth(), timeout=5)
     assert again.status_code == 409

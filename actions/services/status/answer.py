@@ -62,19 +62,19 @@ def _next_step(app: ApplicationStatus, hotline: str) -> str:
                 "đủ giấy tờ bổ sung.")
     if app.status == RESULT_READY:
         place = app.result_pickup or app.agency
-        return (f"Kết quả đã sẵn sàng. Nơi nhận kết quả: {place}. Khi đi nhận, ông/bà mang theo giấy tiếp nhận "
+        return (f"Kết quả đã sẵn sàng. Nơi nhận kết quả: {place}. Khi đi nhận, bạn mang theo giấy tiếp nhận "
                 "hồ sơ và hẹn trả kết quả cùng giấy tờ tùy thân.")
     if app.status == RETURNED:
-        return (f"Kết quả đã được trả. Nếu ông/bà chưa nhận được kết quả, vui lòng liên hệ {app.agency} "
+        return (f"Kết quả đã được trả. Nếu bạn chưa nhận được kết quả, vui lòng liên hệ {app.agency} "
                 f"hoặc đường dây nóng {hotline}.")
     if app.status == OVERDUE:
         return (f"Ông/bà có thể liên hệ {app.agency} hoặc gọi đường dây nóng {hotline} để được giải thích và hẹn "
                 "lại ngày trả kết quả.")
     if app.status == REJECTED:
         reason = app.rejection_reason or "cơ quan giải quyết chưa ghi lý do"
-        return (f"Lý do từ chối: {reason}. Nếu cần giải thích thêm hoặc muốn kiến nghị, ông/bà vui lòng gọi "
+        return (f"Lý do từ chối: {reason}. Nếu cần giải thích thêm hoặc muốn kiến nghị, bạn vui lòng gọi "
                 f"đường dây nóng {hotline}.")
-    return f"Nếu cần hỗ trợ, ông/bà vui lòng gọi đường dây nóng {hotline}."
+    return f"Nếu cần hỗ trợ, bạn vui lòng gọi đường dây nóng {hotline}."
 
 
 def format_status(app: ApplicationStatus, today: date, *, hotline: str | None = None) -> str:
