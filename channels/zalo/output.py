@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterable, List, Optional, Text
 from rasa.core.channels.channel import OutputChannel
 
 from channels.zalo.api import ZaloApiClient, ZaloApiError
-from channels.zalo.parser import MAX_TEXT_CHARS, button_payload, buttons_to_text, mask_id, split_text
+from channels.zalo.parser import MAX_TEXT_CHARS, button_payload, buttons_to_text, mask_id, plain_text, split_text
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class ZaloOutput(OutputChannel):
         self.sent_messages = 0
 
     async def _deliver(self, recipient_id: Text, text: Text) -> None:
-        for piece in split_text(text, self.max_text_chars):
+        for piece in split_text(plain_text(text), self.max_text_chars):
             self.sent_messages += 1
             try:
                 await self.client.send_text(recipient_id, piece)

@@ -142,6 +142,14 @@ def _cut_point(text: str, limit: int) -> int:
     return limit
 
 
+_MARKDOWN_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__", re.DOTALL)
+
+
+def plain_text(text: str) -> str:
+    """Zalo shows text as typed: drop the Markdown emphasis the web chat renders (``**Tên thủ tục**``)."""
+    return _MARKDOWN_BOLD.sub(lambda m: m.group(1) or m.group(2), text or "")
+
+
 def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> List[str]:
     """Split ``text`` into pieces of at most ``limit`` characters, preferring paragraph, line and sentence breaks."""
     if limit <= 0:

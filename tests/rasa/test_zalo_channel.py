@@ -368,3 +368,11 @@ def test_undeliverable_reply_shows_in_health_and_silence_gets_apology(fake, tmp_
     fake.reset()
     run_calls(channel, silent, [(text_event(APP_ID, "701", "b"),)])  # actions down (port 9): apology
     assert "sự cố" in fake.delivered("701")[0] and channel.health()["status"] == "ok"
+
+
+def test_markdown_emphasis_is_removed_for_zalo():
+    from channels.zalo.parser import plain_text
+
+    assert plain_text("**Đăng ký khai sinh** (mã thủ tục 1.001193)\nGiấy tờ phải nộp:") == (
+        "Đăng ký khai sinh (mã thủ tục 1.001193)\nGiấy tờ phải nộp:")
+    assert plain_text("a * b ** c") == "a * b ** c"  # lone asterisks are left alone
