@@ -191,6 +191,14 @@ def is_note(doc) -> bool:
     return bool(doc.group) and "lưu ý" in doc.group.lower()
 
 
+_CONDITIONAL = ("trường hợp", "nếu", "đối với trường hợp", "riêng trường hợp")
+
+
+def is_conditional(doc) -> bool:
+    """A paper needed only in some cases ("Trường hợp trẻ em bị bỏ rơi thì ...")."""
+    return doc.name.strip().lower().startswith(_CONDITIONAL)
+
+
 def answer_documents(proc, lang: str = "vi") -> str:
     """Documents to submit and to show (counted papers first), notes summarised."""
     t = _t(lang)
@@ -200,8 +208,10 @@ def answer_documents(proc, lang: str = "vi") -> str:
         return t["no_docs"]
     blocks = []
     for section in ("submit", "show"):
-        # Papers with a quantity are the ones to bring; "Trường hợp ..." paragraphs without one explain cases.
-        part = sorted((d for d in docs if d.section == section), key=lambda d: not (d.originals or d.copies))
+        # Papers everyone brings first; "Trường hợp ..." papers (only for some cases) after them, and paragraphs
+        # without a quantity (explanations) last.
+        part = sorted((d for d in docs if d.section == section),
+                      key=lambda d: (not (d.originals or d.copies), is_conditional(d)))
         if not part:
             continue
         items = []

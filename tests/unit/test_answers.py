@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.services.answers import bullet_list, fee_text, format_answer, shorten, vnd
+from actions.services.answers import answer_documents, bullet_list, fee_text, format_answer, shorten, vnd
 from knowledge.schema import Fee
 
 
@@ -70,3 +70,12 @@ def test_notes_are_not_listed_as_documents(birth_registration):
     assert "- Trường hợp trẻ bị bỏ rơi thì có biên bản" in lines
     assert "Người tiếp nhận kiểm tra hồ sơ" not in text
     assert "Cổng còn nêu 1 lưu ý về hồ sơ (xem ở đường dẫn bên dưới)." in lines
+
+
+def test_papers_for_everyone_come_before_papers_for_some_cases():
+    from knowledge.store import get_procedure
+
+    text = answer_documents(get_procedure("1.001193"))
+    first = text.splitlines()[1]
+    assert first.startswith("- Văn bản ủy quyền") or first.startswith("- Giấy chứng sinh"), first
+    assert text.index("Giấy chứng sinh") < text.index("Trường hợp trẻ em bị bỏ rơi")
