@@ -80,7 +80,8 @@ def env(tmp_path_factory):
         port = _free_port()
         environ = {**os.environ, "PYTHONPATH": str(ROOT), "SERVICES_DB": str(tmp / "services.db"),
                    "DATABASE_URL": "", "STATUS_BACKEND": "sqlite", "KB_INDEX_DIR": str(tmp / "kb-index"),
-                   "KB_ENCODER": "hashing:64", "RASA_URL": rasa.url, "RASA_API_TOKEN": RASA_TOKEN}
+                   "KB_ENCODER": "hashing:64", "RASA_URL": rasa.url, "RASA_API_TOKEN": RASA_TOKEN,
+                   "TRACKER_DB": str(tmp / "no-tracker.db")}
         log = open(tmp / "console.log", "w")
         proc = subprocess.Popen([sys.executable, "-m", "console", "--port", str(port)], cwd=ROOT, env=environ,
                                 stdout=log, stderr=subprocess.STDOUT)
@@ -213,10 +214,12 @@ def test_analytics_is_for_supervisors(env):
     assert data["days"] == 7 and len(data["handoffs"]["per_day"]) == 7
     assert data["handoffs"]["open"] >= 1 and sum(data["feedback"]["by_status"].values()) >= 1
     assert "satisfaction" in data["missing"]
+    assert len(data["conversations"]["per_day"]) == 7 and data["conversations"]["source_available"] is False
     csv = supervisor.get("/api/analytics?days=3&format=csv")
     assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
-    assert csv.text.splitlines()[0] == "day,handoffs,feedback_reports,status_lookups"
-    assert len(csv.text.splitlines()) == 4
+    assert csv.text.splitlines()[0] == ("day,conversations,answered,handed_off,abstained,user_messages,fallbacks,"
+                                        "handoffs,feedback_reports,status_lookups")
+    assert csv.text.splitlines()[4] == ""  # header + 3 days, then the top lists
     assert supervisor.get("/api/analytics?days=abc").status_code == 400
 
 

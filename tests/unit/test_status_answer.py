@@ -37,7 +37,7 @@ def test_needs_documents_lists_what_and_where():
     app = replace(make_app("Chờ bổ sung hồ sơ"), agency="Bộ phận Một cửa UBND phường Võ Cường",
                   missing_documents=["Bản chính Giấy chứng sinh", "Giấy tờ tùy thân của người đi đăng ký khai sinh"])
     text = format_status(app, date(2025, 11, 22), hotline=HOTLINE)
-    assert ("Ông/bà cần bổ sung:\n- Bản chính Giấy chứng sinh\n- Giấy tờ tùy thân của người đi đăng ký khai sinh\n"
+    assert ("Bạn cần bổ sung:\n- Bản chính Giấy chứng sinh\n- Giấy tờ tùy thân của người đi đăng ký khai sinh\n"
             "Nơi nộp bổ sung: Bộ phận Một cửa UBND phường Võ Cường") in text
 
 

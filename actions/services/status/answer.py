@@ -52,12 +52,12 @@ def _timing(app: ApplicationStatus, today: date) -> str:
 
 def _next_step(app: ApplicationStatus, hotline: str) -> str:
     if app.status in (RECEIVED, PROCESSING):
-        return ("Ông/bà chưa cần làm gì thêm. Ông/bà có thể tra cứu lại bất cứ lúc nào bằng mã hồ sơ và "
+        return ("Bạn chưa cần làm gì thêm. Bạn có thể tra cứu lại bất cứ lúc nào bằng mã hồ sơ và "
                 "4 số cuối điện thoại hoặc giấy tờ tùy thân.")
     if app.status == NEEDS_DOCUMENTS:
         docs = app.missing_documents or ["giấy tờ theo thông báo của cơ quan giải quyết"]
         lines = "\n".join(f"- {doc}" for doc in docs)
-        return (f"Ông/bà cần bổ sung:\n{lines}\nNơi nộp bổ sung: {app.agency} (hoặc trên Cổng Dịch vụ công nếu "
+        return (f"Bạn cần bổ sung:\n{lines}\nNơi nộp bổ sung: {app.agency} (hoặc trên Cổng Dịch vụ công nếu "
                 "hồ sơ được nộp trực tuyến), ghi rõ mã hồ sơ. Hồ sơ sẽ được tiếp tục xử lý sau khi cơ quan nhận "
                 "đủ giấy tờ bổ sung.")
     if app.status == RESULT_READY:
@@ -68,7 +68,7 @@ def _next_step(app: ApplicationStatus, hotline: str) -> str:
         return (f"Kết quả đã được trả. Nếu bạn chưa nhận được kết quả, vui lòng liên hệ {app.agency} "
                 f"hoặc đường dây nóng {hotline}.")
     if app.status == OVERDUE:
-        return (f"Ông/bà có thể liên hệ {app.agency} hoặc gọi đường dây nóng {hotline} để được giải thích và hẹn "
+        return (f"Bạn có thể liên hệ {app.agency} hoặc gọi đường dây nóng {hotline} để được giải thích và hẹn "
                 "lại ngày trả kết quả.")
     if app.status == REJECTED:
         reason = app.rejection_reason or "cơ quan giải quyết chưa ghi lý do"

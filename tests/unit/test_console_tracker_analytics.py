@@ -1,0 +1,151 @@
+"""Conversation analytics from a small synthetic Rasa SQL tracker store (same ``events`` schema as Rasa 3.6)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from datetime import datetime
+
+import pytest
+
+from actions.services.db import VN_TZ, Database
+from console.services import analytics, analytics_csv
+from console.tracker_analytics import tracker_analytics
+
+DAYS = ["2026-11-25", "2026-11-26", "2026-11-27"]
+ABSTAIN_BUTTONS = [{"title": "Gặp cán bộ hỗ trợ", "payload": "/request_human"}]
+
+
+class Tracker:
+    """Writes events the way Rasa's SQLTrackerStore does (type_name, intent_name, action_name, JSON data)."""
+
+    def __init__(self, path) -> None:
+        self.conn = sqlite3.connect(path)
+        self.conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255) NOT NULL, "
+                          "type_name VARCHAR(255) NOT NULL, timestamp FLOAT, intent_name VARCHAR(255), "
+                          "action_name VARCHAR(255), data TEXT)")
+
+    def _add(self, sender, type_name, at, data, intent=None, action=None):
+        ts = at.timestamp()
+        data = {"event": type_name, "timestamp": ts, **data}
+        self.conn.execute("INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
+                          "VALUES (?, ?, ?, ?, ?, ?)", (sender, type_name, ts, intent, action, json.dumps(data)))
+
+    def user(self, sender, at, text, intent):
+        self._add(sender, "user", at, {"text": text, "parse_data": {"intent": {"name": intent}}}, intent=intent)
+
+    def action(self, sender, at, name):
+        self._add(sender, "action", at, {"name": name}, action=name)
+
+    def bot(self, sender, at, text, buttons=None):
+        self._add(sender, "bot", at, {"text": text, "data": {"buttons": buttons}})
+
+    def slot(self, sender, at, name, value):
+        self._add(sender, "slot", at, {"name": name, "value": value}, action=name)
+
+    def answer(self, sender, at, text, code, name):
+        self.user(sender, at, text, "ask_procedure")
+        self.action(sender, at, "action_answer_procedure")
+        self.bot(sender, at, f"Thủ tục {name} ...")
+        self.slot(sender, at, "procedure_code", code)
+        self.slot(sender, at, "procedure_name", name)
+        self.action(sender, at, "action_listen")
+
+    def abstain(self, sender, at, text):
+        self.user(sender, at, text, "ask_procedure")
+        self.action(sender, at, "action_answer_procedure")
+        self.bot(sender, at, "Xin lỗi, tôi chưa có thông tin về nội dung này ...", ABSTAIN_BUTTONS)
+        self.action(sender, at, "action_listen")
+
+    def fallback(self, sender, at, text):
+        self.user(sender, at, text, "nlu_fallback")
+        self.action(sender, at, "action_handle_fallback")
+        self.bot(sender, at, "Xin lỗi, tôi chưa hiểu ý bạn.")
+        self.action(sender, at, "action_listen")
+
+    def close(self):
+        self.conn.commit()
+        self.conn.close()
+
+
+def at(day: int, hour: int) -> datetime:
+    return datetime(2026, 11, day, hour, 0, tzinfo=VN_TZ)
+
+
+@pytest.fixture
+def tracker_db(tmp_path):
+    path = tmp_path / "tracker.db"
+    t = Tracker(path)
+    t.answer("old", at(20, 9), "cấp lại căn cước", "1.001", "Cấp lại thẻ căn cước")  # before the window
+    # 25/11: A answered, B abstained then handed off, C one fallback then answered.
+    t.answer("A", at(25, 8), "cấp lại căn cước", "1.001", "Cấp lại thẻ căn cước")
+    t.abstain("B", at(25, 9), "làm sổ đỏ, số điện thoại 0912345678")
+    t.user("B", at(25, 9), "/request_human", "request_human")
+    t.action("B", at(25, 9), "action_handoff")
+    t.bot("B", at(25, 9), "Đã chuyển cho cán bộ.")
+    t.fallback("C", at(25, 10), "asdf qwe")
+    t.answer("C", at(25, 10), "cấp lại căn cước", "1.001", "Cấp lại thẻ căn cước")
+    # 26/11 (00:30 Vietnam time = 25/11 17:30 UTC): D answered, E abstained, A again, F only a fallback.
+    t.answer("D", datetime(2026, 11, 26, 0, 30, tzinfo=VN_TZ), "đăng ký kết hôn ở đâu", "2.002", "Đăng ký kết hôn")
+    t.abstain("E", at(26, 11), "xin trợ cấp thất nghiệp CCCD 001099012345")
+    t.answer("A", at(26, 12), "phí bao nhiêu", "1.001", "Cấp lại thẻ căn cước")
+    t.fallback("F", at(26, 13), "ASDF   qwe")
+    t.close()
+    return path
+
+
+def test_conversations_outcomes_and_fallbacks_per_day(tracker_db):
+    data = tracker_analytics(tracker_db, DAYS)
+    assert data["source_available"] is True
+    assert data["per_day"] == [
+        {"day": "2026-11-25", "conversations": 3, "answered": 2, "handed_off": 1, "abstained": 0,
+         "user_messages": 5, "fallbacks": 1},
+        {"day": "2026-11-26", "conversations": 4, "answered": 3, "handed_off": 0, "abstained": 1,
+         "user_messages": 4, "fallbacks": 1},
+        {"day": "2026-11-27", "conversations": 0, "answered": 0, "handed_off": 0, "abstained": 0,
+         "user_messages": 0, "fallbacks": 0},
+    ]
+    assert data["total_conversations"] == 7
+    assert data["shares"] == {"answered": 0.7143, "handed_off": 0.1429, "abstained": 0.1429}
+    assert data["fallback_rate"] == 0.2222
+
+
+def test_top_procedures_and_masked_unanswered_questions(tracker_db):
+    data = tracker_analytics(tracker_db, DAYS)
+    assert data["top_procedures"] == [
+        {"code": "1.001", "name": "Cấp lại thẻ căn cước", "conversations": 3},
+        {"code": "2.002", "name": "Đăng ký kết hôn", "conversations": 1},
+    ]
+    assert data["top_unanswered"] == [
+        {"question": "asdf qwe", "count": 2},
+        {"question": "làm sổ đỏ, số điện thoại 091*******", "count": 1},
+        {"question": "xin trợ cấp thất nghiệp cccd 001*********", "count": 1},
+    ]
+    assert "0912345678" not in json.dumps(data) and "001099012345" not in json.dumps(data)
+
+
+def test_missing_tracker_store_gives_empty_figures(tmp_path):
+    data = tracker_analytics(tmp_path / "absent.db", DAYS)
+    assert data["source_available"] is False and data["total_conversations"] == 0
+    assert data["shares"] == {"answered": None, "handed_off": None, "abstained": None}
+    assert data["fallback_rate"] is None and data["top_procedures"] == [] and data["top_unanswered"] == []
+    assert not (tmp_path / "absent.db").exists()  # read-only: never created
+
+
+def test_analytics_and_csv_include_the_conversation_figures(tmp_path, tracker_db):
+    db = Database(str(tmp_path / "services.db"))
+    db.ensure_schema()
+    data = analytics(db, days=3, now=at(27, 15), tracker_db=tracker_db)
+    assert data["conversations"]["total_conversations"] == 7
+    assert data["missing"] == ["satisfaction"]
+    rows = list(csv.reader(io.StringIO(analytics_csv(data))))
+    assert rows[0][:7] == ["day", "conversations", "answered", "handed_off", "abstained", "user_messages",
+                           "fallbacks"]
+    assert rows[1] == ["2026-11-25", "3", "2", "1", "0", "5", "1", "0", "0", "0"]
+    assert rows[2] == ["2026-11-26", "4", "3", "0", "1", "4", "1", "0", "0", "0"]
+    assert rows[3] == ["2026-11-27", "0", "0", "0", "0", "0", "0", "0", "0", "0"]
+    assert ["1.001", "Cấp lại thẻ căn cước", "3"] in rows
+    assert ["asdf qwe", "2"] in rows
+    assert "0912345678" not in analytics_csv(data)
