@@ -48,6 +48,8 @@ class Settings:
     console_port: int = 8081
     console_session_hours: float = 8.0
     console_secure_cookie: bool = False
+    # Rasa's SQL tracker store (endpoints.yml), read by the console's analytics.
+    tracker_db: Path = ROOT / "var" / "tracker.db"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -81,6 +83,7 @@ class Settings:
             console_port=int(_env("CONSOLE_PORT", "8081")),
             console_session_hours=float(_env("CONSOLE_SESSION_HOURS", "8")),
             console_secure_cookie=_env("CONSOLE_SECURE_COOKIE", "0").lower() in ("1", "true", "yes"),
+            tracker_db=_path("TRACKER_DB", ROOT / "var" / "tracker.db"),
         )
 
 

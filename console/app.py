@@ -80,6 +80,7 @@ class ConsoleDeps:
     knowledge: KnowledgeConsole
     rasa: RasaClient
     secure_cookie: bool = False
+    tracker_db: Any = None  # Rasa's SQLite tracker store, for the conversation analytics
 
 
 def _error(status: int, code: str, message: str) -> HTTPResponse:
@@ -361,7 +362,7 @@ def create_app(deps: ConsoleDeps, name: str = "console") -> Sanic:
             days = min(90, max(1, int(request.args.get("days", "14"))))
         except ValueError:
             return _error(400, "bad_request", "Tham số days phải là số ngày (1–90).")
-        data: dict[str, Any] = await asyncio.to_thread(analytics, deps.accounts.db, days)
+        data: dict[str, Any] = await asyncio.to_thread(analytics, deps.accounts.db, days, None, deps.tracker_db)
         if request.args.get("format") == "csv":
             return text(analytics_csv(data), content_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="thong-ke.csv"'})

@@ -4,6 +4,8 @@ minimal analytics. Heavy things (index, encoder, procedure files) load on first 
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import threading
 from collections import Counter
@@ -162,8 +164,11 @@ def staff_status_lookup(backend: StatusBackend, code: str) -> ApplicationStatus 
 
 
 # ---- analytics (minimal: counts from the services stores) ----------------------------------------------------
-def analytics(db: Database, days: int = 14, now: datetime | None = None) -> dict:
-    """Counts per day and totals from the handoff, feedback, status-lookup and audit tables."""
+def analytics(db: Database, days: int = 14, now: datetime | None = None, tracker_db: Any = None) -> dict:
+    """Counts per day and totals from the handoff, feedback, status-lookup and audit tables, plus the
+    conversation figures of Rasa's tracker store at ``tracker_db`` (see :mod:`console.tracker_analytics`)."""
+    from console.tracker_analytics import tracker_analytics
+
     now = now or now_vn()
     start = (now - timedelta(days=days - 1)).date()
     day_keys = [(start + timedelta(days=i)).isoformat() for i in range(days)]
@@ -199,15 +204,35 @@ def analytics(db: Database, days: int = 14, now: datetime | None = None) -> dict
             "per_day": per_day(lookup_times),
         },
         "staff_actions": {r["action"]: int(r["n"]) for r in audit},
-        "missing": ["conversations_per_day", "answered_vs_handoff_vs_abstained", "fallback_rate",
-                    "top_procedures", "top_unanswered_questions", "satisfaction"],
+        "conversations": tracker_analytics(tracker_db or "", day_keys),
+        "missing": ["satisfaction"],
     }
 
 
 def analytics_csv(data: dict) -> str:
-    """The per-day series of :func:`analytics` as CSV (day, handoffs, feedback, status lookups)."""
-    rows = ["day,handoffs,feedback_reports,status_lookups"]
-    series = zip(data["handoffs"]["per_day"], data["feedback"]["per_day"], data["status_lookups"]["per_day"])
-    for h, f, s in series:
-        rows.append(f"{h['day']},{h['count']},{f['count']},{s['count']}")
-    return "\n".join(rows) + "\n"
+    """The per-day series of :func:`analytics` as CSV (conversations and their outcomes, fallbacks, handoff
+    tickets, feedback reports, status lookups), then the top procedures and top unanswered questions."""
+    conv = data["conversations"]
+    rows = ["day,conversations,answered,handed_off,abstained,user_messages,fallbacks,handoffs,feedback_reports,"
+            "status_lookups"]
+    series = zip(conv["per_day"], data["handoffs"]["per_day"], data["feedback"]["per_day"],
+                 data["status_lookups"]["per_day"])
+    for c, h, f, s in series:
+        rows.append(f"{c['day']},{c['conversations']},{c['answered']},{c['handed_off']},{c['abstained']},"
+                    f"{c['user_messages']},{c['fallbacks']},{h['count']},{f['count']},{s['count']}")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([])
+    writer.writerow(["top_procedure_code", "name", "conversations"])
+    for p in conv["top_procedures"]:
+        writer.writerow([p["code"], p["name"], p["conversations"]])
+    writer.writerow([])
+    writer.writerow(["top_unanswered_question", "count"])
+    for q in conv["top_unanswered"]:
+        writer.writerow([_csv_safe(q["question"]), q["count"]])
+    return "\n".join(rows) + "\n" + out.getvalue()
+
+
+def _csv_safe(value: str) -> str:
+    """Neutralise spreadsheet formulas in free text (CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value

@@ -1,9 +1,17 @@
-/* Help-desk console: login, forced password change, search and procedure pages.
+/* Help-desk console: login, forced password change, search and procedure pages, handoff inbox (polled every
+   few seconds) and the supervisor's analytics (charts drawn as inline SVG).
    All text goes into the page through textContent (never as HTML). */
 (function () {
   "use strict";
 
-  var state = { csrf: "", user: null, timer: null, seq: 0 };
+  var state = { csrf: "", user: null, timer: null, seq: 0, poll: null, ticket: null, ticketReplies: 0 };
+  var POLL_MS = 4000;
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var OUTCOMES = [
+    { key: "answered", label: "Trợ lý tự trả lời", color: "#2f855a" },
+    { key: "handed_off", label: "Chuyển cán bộ", color: "#a3111f" },
+    { key: "abstained", label: "Không trả lời được", color: "#f4c430" }
+  ];
   var FIELD_LABELS = {
     code: "Mã thủ tục", name: "Tên thủ tục", field: "Lĩnh vực", levels: "Cấp thực hiện", type: "Loại thủ tục",
     decision: "Quyết định công bố", agencies: "Cơ quan", submit_address: "Địa chỉ tiếp nhận",
@@ -57,10 +65,23 @@
   }
 
   function view(name) {
-    $("login-view").hidden = name !== "login";
-    $("password-view").hidden = name !== "password";
-    $("search-view").hidden = name !== "search";
+    ["login", "password", "search", "inbox", "analytics"].forEach(function (v) {
+      $(v + "-view").hidden = name !== v;
+    });
+    var inApp = name === "search" || name === "inbox" || name === "analytics";
+    $("nav").hidden = !inApp;
+    Array.prototype.forEach.call(document.querySelectorAll(".cs-tab"), function (tab) {
+      if (tab.getAttribute("data-view") === name) { tab.setAttribute("aria-current", "page"); }
+      else { tab.removeAttribute("aria-current"); }
+    });
     $("user-box").hidden = name === "login";
+    clearInterval(state.poll);
+    state.poll = null;
+    if (inApp) {
+      refreshInbox();  // also keeps the badge on the tab up to date
+      state.poll = setInterval(refreshInbox, POLL_MS);
+    }
+    if (name === "analytics") { loadAnalytics(); }
     if (name === "login") { state.user = null; state.csrf = ""; }
   }
 
@@ -73,6 +94,7 @@
       view("password");
       return;
     }
+    $("tab-analytics").hidden = data.user.role !== "supervisor";
     view("search");
     loadFacets();
     $("search-q").focus();
@@ -138,6 +160,7 @@
   function copy(text, button) {
     var done = function () {
       button.textContent = "Đã sao chép";
+      button.setAttribute("data-copied", "true");
       setTimeout(function () { button.textContent = "Sao chép"; }, 1500);
     };
     if (navigator.clipboard && navigator.clipboard.writeText) {
@@ -229,7 +252,217 @@
     }).catch(function (error) { show(error.message, true); });
   }
 
+  // ---- handoff inbox ----------------------------------------------------------------------------------
+  function waiting(minutes) {
+    if (minutes < 1) { return "vừa gửi"; }
+    if (minutes < 60) { return "chờ " + minutes + " phút"; }
+    return "chờ " + Math.floor(minutes / 60) + " giờ " + (minutes % 60) + " phút";
+  }
+
+  function refreshInbox() {
+    api("GET", "/api/handoffs").then(function (data) {
+      var tickets = data.tickets || [];
+      var badge = $("inbox-count");
+      badge.textContent = String(tickets.length);
+      badge.hidden = !tickets.length;
+      if ($("inbox-view").hidden) { return; }
+      var list = $("tickets");
+      clear(list);
+      $("inbox-updated").textContent = "Cập nhật lúc " + new Date().toLocaleTimeString("vi-VN");
+      if (!tickets.length) { list.appendChild(el("li", "Không có yêu cầu nào đang chờ.", "cs-empty")); }
+      tickets.forEach(function (ticket) {
+        var item = el("li");
+        var button = el("button", ticket.last_user_message || "(không có tin nhắn)", "cs-result");
+        button.type = "button";
+        button.setAttribute("data-ticket", ticket.id);
+        if (ticket.id === state.ticket) { button.classList.add("cs-selected"); }
+        button.appendChild(el("span", [ticket.id, ticket.channel, waiting(ticket.waiting_minutes),
+          ticket.replies ? ticket.replies + " trả lời" : "chưa trả lời"].join(" · "), "cs-meta"));
+        button.addEventListener("click", function () { openTicket(ticket.id); });
+        item.appendChild(button);
+        list.appendChild(item);
+      });
+      // Re-read the open ticket only when it changed (each read is audited): another officer replied or closed it.
+      if (state.ticket) {
+        var current = tickets.filter(function (t) { return t.id === state.ticket; })[0];
+        if (!current) {
+          $("ticket").hidden = true;
+          show("Yêu cầu " + state.ticket + " đã được đóng.");
+          state.ticket = null;
+        } else if (current.replies !== state.ticketReplies) {
+          openTicket(state.ticket, true);
+        }
+      }
+    }).catch(function (error) { if (error.status !== 401) { show(error.message, true); } });
+  }
+
+  function openTicket(id, quiet) {
+    state.ticket = id;
+    api("GET", "/api/handoffs/" + encodeURIComponent(id)).then(function (ticket) {
+      if (state.ticket !== id) { return; }
+      state.ticketReplies = (ticket.replies || []).length;
+      $("ticket").hidden = false;
+      $("ticket-title").textContent = "Yêu cầu " + ticket.id;
+      $("ticket-meta").textContent = [ticket.channel, ticket.status === "open" ? "đang mở" : "đã đóng",
+        new Date(ticket.created_at).toLocaleString("vi-VN")].join(" · ");
+      var lines = (ticket.transcript || []).map(function (turn) {
+        return { cls: turn.role === "user" ? "cs-from-user" : "", text: turn.text || "" };
+      }).concat((ticket.replies || []).map(function (reply) {
+        return { cls: "cs-from-staff", text: reply.staff + ": " + reply.text };
+      }));
+      var box = $("transcript");
+      clear(box);
+      lines.forEach(function (line) { if (line.text) { box.appendChild(el("li", line.text, line.cls)); } });
+      box.scrollTop = box.scrollHeight;
+      $("reply-form").hidden = ticket.status !== "open";
+    }).catch(function (error) { if (!quiet) { show(error.message, true); } });
+  }
+
+  // ---- analytics (supervisor) -------------------------------------------------------------------------
+  function svg(tag, attrs, text) {
+    var node = document.createElementNS(SVG_NS, tag);
+    Object.keys(attrs || {}).forEach(function (key) { node.setAttribute(key, String(attrs[key])); });
+    if (text !== undefined) { node.textContent = String(text); }
+    return node;
+  }
+
+  function legend() {
+    var box = el("div", null, "cs-legend");
+    OUTCOMES.forEach(function (o) {
+      var item = el("span", o.label);
+      var swatch = el("i");
+      swatch.style.background = o.color;
+      item.insertBefore(swatch, item.firstChild);
+      box.appendChild(item);
+    });
+    return box;
+  }
+
+  function dayChart(perDay) {
+    var width = 640, height = 260, left = 36, bottom = 40, top = 12;
+    var max = Math.max(1, Math.max.apply(null, perDay.map(function (d) { return d.conversations; })));
+    var chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img",
+      "aria-label": "Biểu đồ cột số cuộc trò chuyện mỗi ngày" });
+    var plotH = height - bottom - top, slot = (width - left) / perDay.length, barW = Math.max(4, slot * 0.7);
+    [0, 0.5, 1].forEach(function (f) {
+      var y = top + plotH * (1 - f);
+      chart.appendChild(svg("line", { x1: left, x2: width, y1: y, y2: y, stroke: "#d9dee3" }));
+      chart.appendChild(svg("text", { x: left - 6, y: y + 4, "text-anchor": "end", "font-size": 11,
+        fill: "#52606d" }, Math.round(max * f)));
+    });
+    perDay.forEach(function (d, i) {
+      var x = left + i * slot + (slot - barW) / 2, y = top + plotH;
+      OUTCOMES.forEach(function (o) {
+        var h = plotH * d[o.key] / max;
+        if (h <= 0) { return; }
+        y -= h;
+        var bar = svg("rect", { x: x, y: y, width: barW, height: h, fill: o.color, "data-day": d.day,
+          "data-outcome": o.key });
+        bar.appendChild(svg("title", {}, d.day + " — " + o.label + ": " + d[o.key]));
+        chart.appendChild(bar);
+      });
+      if (perDay.length <= 14 || i % Math.ceil(perDay.length / 14) === 0) {
+        chart.appendChild(svg("text", { x: x + barW / 2, y: height - bottom + 16, "text-anchor": "middle",
+          "font-size": 11, fill: "#52606d" }, d.day.slice(8, 10) + "/" + d.day.slice(5, 7)));
+      }
+    });
+    return chart;
+  }
+
+  function shareChart(shares) {
+    var width = 640, height = 70;
+    var chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img",
+      "aria-label": "Biểu đồ tỉ lệ kết quả các cuộc trò chuyện" });
+    var x = 0;
+    OUTCOMES.forEach(function (o) {
+      var w = width * (shares[o.key] || 0);
+      if (w <= 0) { return; }
+      var bar = svg("rect", { x: x, y: 10, width: w, height: 36, fill: o.color, "data-outcome": o.key });
+      bar.appendChild(svg("title", {}, o.label + ": " + Math.round((shares[o.key] || 0) * 100) + "%"));
+      chart.appendChild(bar);
+      if (w > 40) {
+        chart.appendChild(svg("text", { x: x + w / 2, y: 33, "text-anchor": "middle", "font-size": 13,
+          fill: o.key === "abstained" ? "#1f2933" : "#fff" }, Math.round((shares[o.key] || 0) * 100) + "%"));
+      }
+      x += w;
+    });
+    if (x === 0) {
+      chart.appendChild(svg("rect", { x: 0, y: 10, width: width, height: 36, fill: "#f1f3f5" }));
+      chart.appendChild(svg("text", { x: width / 2, y: 33, "text-anchor": "middle", "font-size": 13,
+        fill: "#52606d" }, "Chưa có dữ liệu"));
+    }
+    return chart;
+  }
+
+  function percent(value) { return value === null || value === undefined ? "—" : Math.round(value * 1000) / 10 + "%"; }
+
+  function loadAnalytics() {
+    var days = $("analytics-days").value;
+    $("analytics-csv").href = "/api/analytics?days=" + encodeURIComponent(days) + "&format=csv";
+    api("GET", "/api/analytics?days=" + encodeURIComponent(days)).then(function (data) {
+      var conv = data.conversations;
+      var kpis = $("kpis");
+      clear(kpis);
+      [["Cuộc trò chuyện", String(conv.total_conversations)],
+       ["Trợ lý tự trả lời", percent(conv.shares.answered)],
+       ["Chuyển cán bộ", percent(conv.shares.handed_off)],
+       ["Không trả lời được", percent(conv.shares.abstained)],
+       ["Tỉ lệ không hiểu câu hỏi", percent(conv.fallback_rate)],
+       ["Yêu cầu đang chờ", String(data.handoffs.open)]].forEach(function (kpi) {
+        var box = el("div", kpi[0], "cs-kpi");
+        box.insertBefore(el("strong", kpi[1]), box.firstChild);
+        kpis.appendChild(box);
+      });
+      var days_ = $("chart-days");
+      clear(days_);
+      days_.appendChild(dayChart(conv.per_day));
+      days_.appendChild(legend());
+      var shares = $("chart-shares");
+      clear(shares);
+      shares.appendChild(shareChart(conv.shares));
+      shares.appendChild(legend());
+      var procs = $("top-procedures");
+      clear(procs);
+      conv.top_procedures.forEach(function (p) {
+        procs.appendChild(el("li", (p.name || p.code) + " (" + p.code + "): " + p.conversations + " cuộc"));
+      });
+      if (!conv.top_procedures.length) { procs.appendChild(el("li", "Chưa có dữ liệu.", "cs-empty")); }
+      var questions = $("top-unanswered");
+      clear(questions);
+      conv.top_unanswered.forEach(function (q) {
+        questions.appendChild(el("li", q.question + " — " + q.count + " lần"));
+      });
+      if (!conv.top_unanswered.length) { questions.appendChild(el("li", "Chưa có dữ liệu.", "cs-empty")); }
+      if (!conv.source_available) { show("Chưa đọc được nhật ký hội thoại của trợ lý (tracker store).", true); }
+    }).catch(function (error) { show(error.message, true); });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll(".cs-tab"), function (tab) {
+      tab.addEventListener("click", function () { show(""); view(tab.getAttribute("data-view")); });
+    });
+    $("analytics-days").addEventListener("change", loadAnalytics);
+    $("reply-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var id = state.ticket, text = $("reply-text").value.trim();
+      if (!id || !text) { return; }
+      api("POST", "/api/handoffs/" + encodeURIComponent(id) + "/reply", { text: text }).then(function (data) {
+        $("reply-text").value = "";
+        show(data.delivery === "sent" ? "Đã gửi trả lời tới người dân." :
+          "Đã lưu trả lời; sẽ gửi khi người dân kết nối lại.");
+        openTicket(id);
+      }).catch(function (error) { show(error.message, true); });
+    });
+    $("ticket-close").addEventListener("click", function () {
+      var id = state.ticket;
+      if (!id) { return; }
+      api("POST", "/api/handoffs/" + encodeURIComponent(id) + "/close").then(function () {
+        show("Đã đóng yêu cầu " + id + "; trợ lý tiếp tục trò chuyện với người dân.");
+        state.ticket = null;
+        $("ticket").hidden = true;
+        refreshInbox();
+      }).catch(function (error) { show(error.message, true); });
+    });
     $("login-form").addEventListener("submit", function (event) {
       event.preventDefault();
       api("POST", "/api/login", { name: $("login-name").value, password: $("login-password").value })

@@ -1,0 +1,158 @@
+"""Conversation analytics read from Rasa's SQL tracker store (the ``events`` table of ``var/tracker.db``).
+
+How each conversation is classified (a conversation = one ``sender_id`` on one day, Vietnam time, with at least
+one user message that day):
+
+- **handed off** — the action ``action_handoff`` ran that day;
+- **abstained** — otherwise, the knowledge action ``action_answer_procedure`` gave up at least once: its bot
+  message carries the "talk to an officer" button (payload ``/request_human``), which is what the action sends
+  exactly when retrieval is not confident enough (``Resolution.kind == "unknown"``);
+- **answered** — every other conversation (the bot answered by itself).
+
+The fallback rate is the share of user messages classified ``nlu_fallback``. Top procedures count the
+conversations in which the ``procedure_code`` slot was set to each code. A conversation
+that only met fallbacks still counts as answered (its fallbacks show in the fallback rate). Top unanswered
+questions are the user texts that led to an abstention or a fallback, with personal data masked by
+:func:`actions.services.privacy.mask_pii`. The database is opened read-only; a missing file gives empty figures.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter, defaultdict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Iterable
+
+from actions.services.db import VN_TZ
+from actions.services.privacy import mask_pii
+
+HANDOFF_ACTION = "action_handoff"
+KNOWLEDGE_ACTION = "action_answer_procedure"
+ABSTAIN_PAYLOAD = "/request_human"
+FALLBACK_INTENT = "nlu_fallback"
+TOP_N = 10
+MAX_QUESTION_CHARS = 200
+
+
+def read_events(path: Path | str, since_epoch: float) -> list[tuple]:
+    """Rows ``(sender_id, type_name, timestamp, intent_name, action_name, data)`` since ``since_epoch``, in order."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    try:
+        return conn.execute(
+            "SELECT sender_id, type_name, timestamp, intent_name, action_name, data FROM events "
+            "WHERE timestamp >= ? AND type_name IN ('user', 'bot', 'action', 'slot') ORDER BY id",
+            (since_epoch,),
+        ).fetchall()
+    except sqlite3.Error:  # not a tracker store (yet): no table
+        return []
+    finally:
+        conn.close()
+
+
+def _data(raw) -> dict:
+    try:
+        value = json.loads(raw) if raw else {}
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _has_abstain_button(data: dict) -> bool:
+    buttons = (data.get("data") or {}).get("buttons") or []
+    return any(isinstance(b, dict) and b.get("payload") == ABSTAIN_PAYLOAD for b in buttons)
+
+
+def _question(text: str) -> str:
+    return " ".join(mask_pii(text).split())[:MAX_QUESTION_CHARS].lower()
+
+
+def conversation_analytics(rows: Iterable[tuple], day_keys: list[str]) -> dict:
+    """Per-day conversations and outcome shares, fallback rate, top procedures and top unanswered questions."""
+    wanted = set(day_keys)
+    convs: dict[tuple[str, str], dict] = {}
+    last_user: dict[str, str] = {}
+    last_action: dict[str, str] = {}
+    user_turns: Counter = Counter()
+    fallback_turns: Counter = Counter()
+    procedures: dict[str, set] = defaultdict(set)  # code -> {(sender, day)}
+    names: dict[str, str] = {}
+    last_code: dict[str, str] = {}
+    unanswered: Counter = Counter()
+
+    for sender, type_name, ts, intent, action, raw in rows:
+        day = datetime.fromtimestamp(float(ts or 0), tz=VN_TZ).date().isoformat()
+        if day not in wanted:
+            continue
+        key = (sender, day)
+        data = _data(raw)
+        if type_name == "user":
+            convs.setdefault(key, {"handoff": False, "abstain": False})
+            text = data.get("text") or ""
+            intent = intent or ((data.get("parse_data") or {}).get("intent") or {}).get("name")
+            user_turns[day] += 1
+            last_user[sender] = text
+            if intent == FALLBACK_INTENT:
+                fallback_turns[day] += 1
+                if text and not text.startswith("/"):
+                    unanswered[_question(text)] += 1
+        elif type_name == "action":
+            name = action or data.get("name")
+            last_action[sender] = name
+            if name == HANDOFF_ACTION and key in convs:
+                convs[key]["handoff"] = True
+        elif type_name == "bot":
+            if last_action.get(sender) == KNOWLEDGE_ACTION and _has_abstain_button(data) and key in convs:
+                convs[key]["abstain"] = True
+                text = last_user.get(sender) or ""
+                if text and not text.startswith("/"):
+                    unanswered[_question(text)] += 1
+        elif type_name == "slot":
+            slot, value = data.get("name") or action, data.get("value")
+            if slot == "procedure_code" and isinstance(value, str) and value:
+                procedures[value].add(key)
+                last_code[sender] = value
+            elif slot == "procedure_name" and isinstance(value, str) and value and last_code.get(sender):
+                names.setdefault(last_code[sender], value)
+
+    per_day = []
+    totals = Counter()
+    for day in day_keys:
+        day_convs = [c for (_, d), c in convs.items() if d == day]
+        handed = sum(1 for c in day_convs if c["handoff"])
+        abstained = sum(1 for c in day_convs if c["abstain"] and not c["handoff"])
+        answered = len(day_convs) - handed - abstained
+        entry = {"day": day, "conversations": len(day_convs), "answered": answered, "handed_off": handed,
+                 "abstained": abstained, "user_messages": user_turns[day], "fallbacks": fallback_turns[day]}
+        per_day.append(entry)
+        totals.update({k: v for k, v in entry.items() if k != "day"})
+
+    def share(n: int, total: int) -> float | None:
+        return round(n / total, 4) if total else None
+
+    top = sorted(procedures.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:TOP_N]
+    return {
+        "per_day": per_day,
+        "total_conversations": totals["conversations"],
+        "shares": {"answered": share(totals["answered"], totals["conversations"]),
+                   "handed_off": share(totals["handed_off"], totals["conversations"]),
+                   "abstained": share(totals["abstained"], totals["conversations"])},
+        "fallback_rate": share(totals["fallbacks"], totals["user_messages"]),
+        "top_procedures": [{"code": code, "name": names.get(code, ""), "conversations": len(keys)}
+                           for code, keys in top],
+        "top_unanswered": [{"question": q, "count": n}
+                           for q, n in sorted(unanswered.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_N]],
+    }
+
+
+def tracker_analytics(path: Path | str, day_keys: list[str]) -> dict:
+    """:func:`conversation_analytics` over the tracker store at ``path`` for the days ``day_keys`` (ISO dates)."""
+    first = date.fromisoformat(day_keys[0])
+    since = datetime(first.year, first.month, first.day, tzinfo=VN_TZ).timestamp()
+    result = conversation_analytics(read_events(path, since), day_keys)
+    result["source_available"] = Path(path).is_file()
+    return result

@@ -1,0 +1,151 @@
+"""Browser test of the help-desk console (``python -m console``) in headless Chromium.
+
+The console runs as its own process on a free port with a temporary services database, a small fake-vector
+knowledge index (real procedure files), a synthetic Rasa tracker store for the analytics and a fake Rasa server
+for reply delivery. Accounts are created with the console's CLI. Screenshots go to reports/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+import requests
+
+from actions.services.db import Database, now_vn
+from actions.services.handoff import HandoffStore
+from knowledge.encoder import HashingEncoder
+from knowledge.index import build_index
+from tests.e2e.test_browser_chat import SCREENSHOT_DIR, browser  # noqa: F401 - the module-scoped Chromium
+from tests.fakes.rasa_server import FakeRasaServer
+from tests.unit.test_console_api import ENTRIES, ROOT, _free_port
+from tests.unit.test_console_tracker_analytics import Tracker
+
+PASSWORD = "mat-khau-thu-nghiem-2025"
+RASA_TOKEN = "rasa-secret"
+
+
+def _cli(environ: dict, *args: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "console", *args], cwd=ROOT, env=environ, input=PASSWORD + "\n",
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory):
+    """The console process with an officer and a supervisor account, one open handoff and seeded conversations."""
+    tmp = tmp_path_factory.mktemp("console-browser")
+    db = Database(str(tmp / "services.db"))
+    db.ensure_schema()
+    HandoffStore(db).open_ticket("web-7788", "socketio", [
+        {"role": "user", "text": "Tôi cần gặp cán bộ về hồ sơ đất đai", "at": now_vn().isoformat()}],
+        "user_request")
+    today = now_vn().replace(hour=12, minute=0, second=0, microsecond=0)
+    tracker = Tracker(tmp / "tracker.db")
+    for i, day in enumerate((today - timedelta(days=2), today - timedelta(days=1), today)):
+        for n in range(2 + i):
+            tracker.answer(f"s{i}{n}", day, "cấp lại căn cước", "1.014064", "Cấp lại thẻ căn cước")
+        tracker.abstain(f"a{i}", day, "xin giấy phép nuôi chim yến")
+        tracker.fallback(f"f{i}", day, "alo alo")
+    tracker.close()
+    build_index(ENTRIES, HashingEncoder(64), tmp / "kb-index", src_hash="test")
+    with FakeRasaServer(token=RASA_TOKEN) as rasa:
+        environ = {**os.environ, "PYTHONPATH": str(ROOT), "SERVICES_DB": str(tmp / "services.db"),
+                   "DATABASE_URL": "", "STATUS_BACKEND": "sqlite", "KB_INDEX_DIR": str(tmp / "kb-index"),
+                   "KB_ENCODER": "hashing:64", "RASA_URL": rasa.url, "RASA_API_TOKEN": RASA_TOKEN,
+                   "TRACKER_DB": str(tmp / "tracker.db")}
+        _cli(environ, "users", "add", "can-bo", "--role", "officer", "--password-stdin", "--no-force-change")
+        _cli(environ, "users", "add", "giam-sat", "--role", "supervisor", "--password-stdin", "--no-force-change")
+        port = _free_port()
+        log = open(tmp / "console.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "console", "--port", str(port)], cwd=ROOT, env=environ,
+                                stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    if requests.get(base + "/health", timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:
+                    time.sleep(0.2)
+            else:
+                pytest.fail("console did not start: " + (tmp / "console.log").read_text())
+            yield {"base": base, "rasa": rasa}
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+            log.close()
+
+
+def _login(page, base: str, name: str) -> None:
+    page.goto(base + "/")
+    page.locator("#login-name").fill(name)
+    page.locator("#login-password").fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.locator("#search-view").wait_for(state="visible")
+
+
+def test_officer_searches_copies_and_replies_supervisor_sees_charts(browser, console):  # noqa: F811
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    base = console["base"]
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    page = context.new_page()
+    try:
+        _login(page, base, "can-bo")
+        assert page.locator("#tab-analytics").is_hidden()  # officers have no analytics
+
+        page.locator("#search-q").fill("cấp lại căn cước")
+        first = page.locator("#results .cs-result").first
+        first.wait_for(state="visible")
+        assert first.inner_text().startswith("Cấp lại thẻ căn cước")
+        first.click()
+        page.locator("#proc-name").wait_for(state="visible")
+        assert page.locator("#proc-name").inner_text() == "Cấp lại thẻ căn cước"
+        documents = page.locator(".cs-answer").filter(has=page.get_by_role("heading", name="Hồ sơ, giấy tờ"))
+        expected = documents.locator("pre").inner_text()
+        assert "Cấp lại thẻ căn cước" in expected
+        documents.get_by_role("button", name="Sao chép câu trả lời: Hồ sơ, giấy tờ").click()
+        page.locator('.cs-copy[data-copied="true"]').wait_for()
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied.strip() == expected.strip()
+        page.screenshot(path=str(SCREENSHOT_DIR / "console-search.png"), full_page=True)
+
+        page.locator("#tab-inbox").click()
+        ticket = page.locator("#tickets .cs-result").first
+        ticket.wait_for(state="visible")
+        assert "hồ sơ đất đai" in ticket.inner_text() and "chưa trả lời" in ticket.inner_text()
+        ticket.click()
+        page.locator("#transcript li").first.wait_for()
+        page.locator("#reply-text").fill("Chào anh/chị, cán bộ một cửa sẽ hướng dẫn ngay.")
+        page.get_by_role("button", name="Gửi trả lời").click()
+        page.locator("#transcript li.cs-from-staff").wait_for()
+        assert "cán bộ một cửa sẽ hướng dẫn" in page.locator("#transcript li.cs-from-staff").inner_text()
+        # the list refreshes itself by polling (no reload): the ticket now shows its reply
+        page.locator("#tickets .cs-result", has_text="1 trả lời").wait_for(timeout=15_000)
+        page.screenshot(path=str(SCREENSHOT_DIR / "console-inbox.png"), full_page=True)
+        page.locator("#logout").click()
+        page.locator("#login-view").wait_for(state="visible")
+
+        _login(page, base, "giam-sat")
+        page.locator("#tab-analytics").click()
+        page.locator("#chart-days svg rect[data-outcome]").first.wait_for()
+        assert page.locator("#chart-days svg rect[data-outcome='answered']").count() == 3
+        # no handoff in the seeded conversations: answered and abstained only
+        assert page.locator("#chart-shares svg rect[data-outcome]").count() == 2
+        assert page.locator("#kpis .cs-kpi strong").first.inner_text() == "15"  # (2+3+4) + 3 abstained + 3 fallback
+        assert "Cấp lại thẻ căn cước" in page.locator("#top-procedures").inner_text()
+        assert "nuôi chim yến" in page.locator("#top-unanswered").inner_text()
+        assert page.locator("#analytics-csv").get_attribute("href") == "/api/analytics?days=14&format=csv"
+        page.screenshot(path=str(SCREENSHOT_DIR / "console-analytics.png"), full_page=True)
+        page.set_viewport_size({"width": 768, "height": 1024})  # tablet: one column, no sideways scrolling
+        assert page.evaluate("document.documentElement.scrollWidth") <= 768
+        assert page.locator("#chart-days svg").bounding_box()["width"] <= 768
+        page.screenshot(path=str(SCREENSHOT_DIR / "console-analytics-tablet.png"), full_page=True)
+    finally:
+        context.close()
