@@ -65,6 +65,7 @@ def offer_wait(now: datetime) -> str:
 def build_transcript(tracker: Tracker, limit: int = TRANSCRIPT_MAX_MESSAGES) -> List[Dict[str, Any]]:
     """The conversation's user and bot messages (latest ``limit``), oldest first, for the officer."""
     messages: List[Dict[str, Any]] = []
+    buttons: Dict[str, str] = {}  # payload -> title of the buttons the bot showed last
     for event in tracker.events:
         kind = event.get("event")
         if kind == "session_started":
@@ -72,7 +73,15 @@ def build_transcript(tracker: Tracker, limit: int = TRANSCRIPT_MAX_MESSAGES) -> 
         elif kind in ("user", "bot") and (event.get("text") or "").strip():
             stamp = event.get("timestamp")
             at = datetime.fromtimestamp(stamp, VN_TZ).isoformat() if isinstance(stamp, (int, float)) else None
-            item: Dict[str, Any] = {"role": kind, "text": event["text"], "at": at}
+            text = event["text"]
+            if kind == "bot":
+                shown = (event.get("data") or {}).get("buttons") or []
+                buttons = {b.get("payload"): b.get("title") for b in shown if isinstance(b, dict)}
+            elif text.startswith("/"):
+                # A tapped button: the officer reads what the citizen saw ("Có, gặp cán bộ"), not "/affirm".
+                title = buttons.get(text)
+                text = f"[Bấm nút] {title}" if title else "[Bấm nút]"
+            item: Dict[str, Any] = {"role": kind, "text": text, "at": at}
             if kind == "user":
                 item["intent"] = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
             messages.append(item)

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from sanic import Request, Sanic, json
 from sanic.response import HTTPResponse, file, text
 
-from actions.services.feedback import FeedbackError, FeedbackStore
+from actions.services.feedback import FEEDBACK_STATUSES, FeedbackError, FeedbackStore
 from actions.services.handoff import HandoffError, HandoffStore
 from actions.services.status.base import StatusBackend, StatusBackendError
 from console.auth import AccountStore, AuditLog, AuthError, Session, csrf_matches
@@ -330,7 +330,7 @@ def create_app(deps: ConsoleDeps, name: str = "console") -> Sanic:
         reports = await asyncio.to_thread(deps.feedback.list, status_filter)
         await asyncio.to_thread(audit.record, staff(request), "feedback_list", None,
                                 f"{len(reports)} reports" + (f", status {status_filter}" if status_filter else ""))
-        return json({"reports": [_feedback_dict(r) for r in reports]})
+        return json({"reports": [_feedback_dict(r) for r in reports], "statuses": list(FEEDBACK_STATUSES)})
 
     @app.get("/api/feedback/<code:str>")
     async def get_feedback(request: Request, code: str):

@@ -167,6 +167,7 @@ def staff_status_lookup(backend: StatusBackend, code: str) -> ApplicationStatus 
 def analytics(db: Database, days: int = 14, now: datetime | None = None, tracker_db: Any = None) -> dict:
     """Counts per day and totals from the handoff, feedback, status-lookup and audit tables, plus the
     conversation figures of Rasa's tracker store at ``tracker_db`` (see :mod:`console.tracker_analytics`)."""
+    from actions.services.rating import RatingStore
     from console.tracker_analytics import tracker_analytics
 
     now = now or now_vn()
@@ -205,27 +206,34 @@ def analytics(db: Database, days: int = 14, now: datetime | None = None, tracker
         },
         "staff_actions": {r["action"]: int(r["n"]) for r in audit},
         "conversations": tracker_analytics(tracker_db or "", day_keys),
-        "missing": ["satisfaction"],
+        "satisfaction": RatingStore(db, clock=lambda: now).summary(day_keys),
     }
 
 
 def analytics_csv(data: dict) -> str:
     """The per-day series of :func:`analytics` as CSV (conversations and their outcomes, fallbacks, handoff
-    tickets, feedback reports, status lookups), then the top procedures and top unanswered questions."""
+    tickets, feedback reports, status lookups, ratings), then the top procedures, the rating distribution
+    and the top unanswered questions."""
     conv = data["conversations"]
     rows = ["day,conversations,answered,handed_off,abstained,user_messages,fallbacks,handoffs,feedback_reports,"
-            "status_lookups"]
+            "status_lookups,ratings,average_rating"]
     series = zip(conv["per_day"], data["handoffs"]["per_day"], data["feedback"]["per_day"],
-                 data["status_lookups"]["per_day"])
-    for c, h, f, s in series:
+                 data["status_lookups"]["per_day"], data["satisfaction"]["per_day"])
+    for c, h, f, s, r in series:
+        average = "" if r["average"] is None else f"{r['average']:.2f}"
         rows.append(f"{c['day']},{c['conversations']},{c['answered']},{c['handed_off']},{c['abstained']},"
-                    f"{c['user_messages']},{c['fallbacks']},{h['count']},{f['count']},{s['count']}")
+                    f"{c['user_messages']},{c['fallbacks']},{h['count']},{f['count']},{s['count']},"
+                    f"{r['count']},{average}")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([])
     writer.writerow(["top_procedure_code", "name", "conversations"])
     for p in conv["top_procedures"]:
         writer.writerow([p["code"], p["name"], p["conversations"]])
+    writer.writerow([])
+    writer.writerow(["rating", "count"])
+    for score, count in data["satisfaction"]["distribution"].items():
+        writer.writerow([score, count])
     writer.writerow([])
     writer.writerow(["top_unanswered_question", "count"])
     for q in conv["top_unanswered"]:

@@ -1,10 +1,11 @@
 /* Help-desk console: login, forced password change, search and procedure pages, handoff inbox (polled every
-   few seconds) and the supervisor's analytics (charts drawn as inline SVG).
+   few seconds), application status lookups, feedback reports (status changes with a note) and the
+   supervisor's analytics (charts drawn as inline SVG).
    All text goes into the page through textContent (never as HTML). */
 (function () {
   "use strict";
 
-  var state = { csrf: "", user: null, timer: null, seq: 0, poll: null, ticket: null, ticketReplies: 0 };
+  var state = { csrf: "", user: null, timer: null, seq: 0, poll: null, ticket: null, ticketReplies: 0, report: null };
   var POLL_MS = 4000;
   var SVG_NS = "http://www.w3.org/2000/svg";
   var OUTCOMES = [
@@ -65,10 +66,10 @@
   }
 
   function view(name) {
-    ["login", "password", "search", "inbox", "analytics"].forEach(function (v) {
+    ["login", "password", "search", "inbox", "status", "feedback", "analytics"].forEach(function (v) {
       $(v + "-view").hidden = name !== v;
     });
-    var inApp = name === "search" || name === "inbox" || name === "analytics";
+    var inApp = ["search", "inbox", "status", "feedback", "analytics"].indexOf(name) >= 0;
     $("nav").hidden = !inApp;
     Array.prototype.forEach.call(document.querySelectorAll(".cs-tab"), function (tab) {
       if (tab.getAttribute("data-view") === name) { tab.setAttribute("aria-current", "page"); }
@@ -82,6 +83,7 @@
       state.poll = setInterval(refreshInbox, POLL_MS);
     }
     if (name === "analytics") { loadAnalytics(); }
+    if (name === "feedback") { loadReports(); }
     if (name === "login") { state.user = null; state.csrf = ""; }
   }
 
@@ -318,6 +320,94 @@
     }).catch(function (error) { if (!quiet) { show(error.message, true); } });
   }
 
+  // ---- status lookups (staff are trusted after login; every lookup is audited server-side) ------------
+  function dateTime(iso) {
+    if (!iso) { return "—"; }
+    var d = new Date(iso);
+    return isNaN(d.getTime()) ? iso : d.toLocaleString("vi-VN", { timeZone: "Asia/Ho_Chi_Minh" });
+  }
+
+  function fillFields(dl, pairs) {
+    clear(dl);
+    pairs.forEach(function (pair) {
+      if (pair[1] === null || pair[1] === undefined || pair[1] === "") { return; }
+      dl.appendChild(el("dt", pair[0]));
+      dl.appendChild(el("dd", String(pair[1])));
+    });
+  }
+
+  function lookupStatus() {
+    var code = $("status-code").value.trim();
+    if (!code) { return; }
+    $("application").hidden = true;
+    api("GET", "/api/status/" + encodeURIComponent(code)).then(function (data) {
+      var a = data.application;
+      show("");
+      $("app-title").textContent = a.code + " — " + a.status;
+      fillFields($("app-fields"), [
+        ["Thủ tục", a.procedure_name + (a.procedure_code ? " (" + a.procedure_code + ")" : "")],
+        ["Người nộp", a.applicant_name], ["Ngày tiếp nhận", dateTime(a.received_at)],
+        ["Hẹn trả kết quả", dateTime(a.due_at)], ["Trạng thái", a.status + " (từ " + dateTime(a.status_since) + ")"],
+        ["Cơ quan đang xử lý", a.agency],
+        ["Giấy tờ cần bổ sung", (a.missing_documents || []).join("; ")],
+        ["Nơi nhận kết quả", a.result_pickup], ["Lý do từ chối", a.rejection_reason]
+      ]);
+      var history = $("app-history");
+      clear(history);
+      (a.history || []).forEach(function (e) {
+        history.appendChild(el("li", dateTime(e.at) + ": " + e.status + (e.agency ? " — " + e.agency : "") +
+          (e.note ? " (" + e.note + ")" : "")));
+      });
+      $("application").hidden = false;
+    }).catch(function (error) { show(error.message, true); });
+  }
+
+  // ---- feedback reports: list, read, change status with a note ----------------------------------------
+  function loadReports() {
+    var filter = $("feedback-filter").value;
+    api("GET", "/api/feedback" + (filter ? "?status=" + encodeURIComponent(filter) : "")).then(function (data) {
+      if ($("feedback-filter").options.length <= 1) {
+        (data.statuses || []).forEach(function (s) { $("feedback-filter").appendChild(new Option(s, s)); });
+        clear($("report-status"));
+        (data.statuses || []).forEach(function (s) { $("report-status").appendChild(new Option(s, s)); });
+      }
+      var list = $("reports");
+      clear(list);
+      if (!data.reports.length) { list.appendChild(el("li", "Không có phản ánh nào.", "cs-empty")); }
+      data.reports.forEach(function (r) {
+        var item = el("li");
+        var button = el("button", null, "cs-result");
+        button.type = "button";
+        button.setAttribute("data-code", r.code);
+        button.appendChild(el("strong", r.code + " — " + r.status));
+        button.appendChild(el("span", r.topic + " · " + dateTime(r.created_at), "cs-meta"));
+        button.addEventListener("click", function () { openReport(r.code); });
+        item.appendChild(button);
+        list.appendChild(item);
+      });
+    }).catch(function (error) { show(error.message, true); });
+  }
+
+  function openReport(code) {
+    api("GET", "/api/feedback/" + encodeURIComponent(code)).then(function (r) {
+      state.report = r.code;
+      $("report-title").textContent = r.code + " — " + r.status;
+      fillFields($("report-fields"), [
+        ["Chủ đề", r.topic], ["Nội dung", r.content], ["Địa điểm", r.location],
+        ["Liên hệ", r.consent ? r.contact : "Người dân không đồng ý để liên hệ lại"], ["Kênh", r.channel],
+        ["Gửi lúc", dateTime(r.created_at)], ["Cập nhật", dateTime(r.updated_at)]
+      ]);
+      var history = $("report-history");
+      clear(history);
+      (r.history || []).forEach(function (e) {
+        history.appendChild(el("li", dateTime(e.at) + ": " + e.status + (e.note ? " — " + e.note : "") +
+          (e.staff ? " (" + e.staff + ")" : "")));
+      });
+      $("report-status").value = r.status;
+      $("report").hidden = false;
+    }).catch(function (error) { show(error.message, true); });
+  }
+
   // ---- analytics (supervisor) -------------------------------------------------------------------------
   function svg(tag, attrs, text) {
     var node = document.createElementNS(SVG_NS, tag);
@@ -394,6 +484,28 @@
     return chart;
   }
 
+  function ratingChart(satisfaction) {
+    var width = 640, height = 200, left = 120, barH = 26, gap = 8;
+    var dist = satisfaction.distribution || {};
+    var max = Math.max(1, Math.max.apply(null, [1, 2, 3, 4, 5].map(function (s) { return dist[String(s)] || 0; })));
+    var chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img",
+      "aria-label": "Biểu đồ phân bố điểm hài lòng" });
+    var labels = { 1: "1 – Rất không hài lòng", 2: "2 – Không hài lòng", 3: "3 – Bình thường", 4: "4 – Hài lòng",
+      5: "5 – Rất hài lòng" };
+    [5, 4, 3, 2, 1].forEach(function (score, i) {
+      var n = dist[String(score)] || 0, y = 6 + i * (barH + gap), w = (width - left - 60) * n / max;
+      chart.appendChild(svg("text", { x: left - 8, y: y + barH * 0.7, "text-anchor": "end", "font-size": 12,
+        fill: "#1f2933" }, labels[score]));
+      var bar = svg("rect", { x: left, y: y, width: Math.max(w, 1), height: barH, fill: score >= 4 ? "#2f855a" :
+        (score === 3 ? "#f4c430" : "#a3111f"), "data-rating": score, "data-count": n });
+      bar.appendChild(svg("title", {}, labels[score] + ": " + n));
+      chart.appendChild(bar);
+      chart.appendChild(svg("text", { x: left + Math.max(w, 1) + 6, y: y + barH * 0.7, "font-size": 12,
+        fill: "#52606d" }, n));
+    });
+    return chart;
+  }
+
   function percent(value) { return value === null || value === undefined ? "—" : Math.round(value * 1000) / 10 + "%"; }
 
   function loadAnalytics() {
@@ -408,7 +520,10 @@
        ["Chuyển cán bộ", percent(conv.shares.handed_off)],
        ["Không trả lời được", percent(conv.shares.abstained)],
        ["Tỉ lệ không hiểu câu hỏi", percent(conv.fallback_rate)],
-       ["Yêu cầu đang chờ", String(data.handoffs.open)]].forEach(function (kpi) {
+       ["Yêu cầu đang chờ", String(data.handoffs.open)],
+       ["Mức hài lòng (1–5)", data.satisfaction.average === null ? "—" :
+         String(data.satisfaction.average).replace(".", ",") + " / " + data.satisfaction.count + " lượt"]
+      ].forEach(function (kpi) {
         var box = el("div", kpi[0], "cs-kpi");
         box.insertBefore(el("strong", kpi[1]), box.firstChild);
         kpis.appendChild(box);
@@ -421,6 +536,9 @@
       clear(shares);
       shares.appendChild(shareChart(conv.shares));
       shares.appendChild(legend());
+      var ratings = $("chart-ratings");
+      clear(ratings);
+      ratings.appendChild(ratingChart(data.satisfaction));
       var procs = $("top-procedures");
       clear(procs);
       conv.top_procedures.forEach(function (p) {
@@ -442,6 +560,20 @@
       tab.addEventListener("click", function () { show(""); view(tab.getAttribute("data-view")); });
     });
     $("analytics-days").addEventListener("change", loadAnalytics);
+    $("status-form").addEventListener("submit", function (event) { event.preventDefault(); lookupStatus(); });
+    $("feedback-filter").addEventListener("change", loadReports);
+    $("report-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var code = state.report;
+      if (!code) { return; }
+      api("POST", "/api/feedback/" + encodeURIComponent(code) + "/status",
+          { status: $("report-status").value, note: $("report-note").value.trim() || null }).then(function (r) {
+        $("report-note").value = "";
+        show("Đã cập nhật phản ánh " + r.code + ": " + r.status + ".");
+        openReport(code);
+        loadReports();
+      }).catch(function (error) { show(error.message, true); });
+    });
     $("reply-form").addEventListener("submit", function (event) {
       event.preventDefault();
       var id = state.ticket, text = $("reply-text").value.trim();

@@ -17,12 +17,15 @@ import pytest
 import requests
 
 from actions.services.db import Database, now_vn
+from actions.services.feedback import FeedbackStore
 from actions.services.handoff import HandoffStore
+from actions.services.rating import RatingStore
+from actions.services.status.sqlite import SqliteStatusBackend
 from knowledge.encoder import HashingEncoder
 from knowledge.index import build_index
 from tests.e2e.test_browser_chat import SCREENSHOT_DIR, browser  # noqa: F401 - the module-scoped Chromium
 from tests.fakes.rasa_server import FakeRasaServer
-from tests.unit.test_console_api import ENTRIES, ROOT, _free_port
+from tests.unit.test_console_api import APP_CODE, ENTRIES, ROOT, _application, _free_port
 from tests.unit.test_console_tracker_analytics import Tracker
 
 PASSWORD = "mat-khau-thu-nghiem-2025"
@@ -44,6 +47,12 @@ def console(tmp_path_factory):
     HandoffStore(db).open_ticket("web-7788", "socketio", [
         {"role": "user", "text": "Tôi cần gặp cán bộ về hồ sơ đất đai", "at": now_vn().isoformat()}],
         "user_request")
+    SqliteStatusBackend(db).save(_application(), phone="0912345678", id_number="001099012345")
+    FeedbackStore(db).create("hạ tầng", "Đèn đường hỏng ở ngõ 5", "phường Bến Nghé", "0912345678", True,
+                             "web-fb", "socketio")
+    ratings = RatingStore(db)
+    for score in (5, 5, 4, 2):
+        ratings.record(f"web-r{score}", "socketio", score)
     today = now_vn().replace(hour=12, minute=0, second=0, microsecond=0)
     tracker = Tracker(tmp / "tracker.db")
     for i, day in enumerate((today - timedelta(days=2), today - timedelta(days=1), today)):
@@ -129,6 +138,33 @@ def test_officer_searches_copies_and_replies_supervisor_sees_charts(browser, con
         # the list refreshes itself by polling (no reload): the ticket now shows its reply
         page.locator("#tickets .cs-result", has_text="1 trả lời").wait_for(timeout=15_000)
         page.screenshot(path=str(SCREENSHOT_DIR / "console-inbox.png"), full_page=True)
+
+        # Status lookup: the officer sees the whole application (audited server-side).
+        page.locator("#tab-status").click()
+        page.locator("#status-code").fill(APP_CODE.lower())
+        page.get_by_role("button", name="Tra cứu", exact=True).click()
+        page.locator("#application").wait_for(state="visible")
+        assert page.locator("#app-title").inner_text().startswith(APP_CODE)
+        assert "Bộ phận Một cửa xã Tiên Du" in page.locator("#app-history").inner_text()
+        page.locator("#status-code").fill("khong-phai-ma")
+        page.get_by_role("button", name="Tra cứu", exact=True).click()
+        page.locator("#message.cs-error", has_text="Mã hồ sơ không đúng dạng").wait_for()
+
+        # Feedback: change a report's status with a note the citizen will see.
+        page.locator("#tab-feedback").click()
+        report = page.locator("#reports .cs-result").first
+        report.wait_for(state="visible")
+        assert "Đã tiếp nhận" in report.inner_text()
+        report.click()
+        page.locator("#report").wait_for(state="visible")
+        assert "Đèn đường hỏng ở ngõ 5" in page.locator("#report-fields").inner_text()
+        page.locator("#report-status").select_option("Đang xử lý")
+        page.locator("#report-note").fill("Đã chuyển Công ty Chiếu sáng, dự kiến sửa trong 3 ngày.")
+        page.get_by_role("button", name="Cập nhật trạng thái").click()
+        page.locator("#report-title", has_text="Đang xử lý").wait_for()
+        assert "dự kiến sửa trong 3 ngày" in page.locator("#report-history").inner_text()
+        page.locator("#reports .cs-result", has_text="Đang xử lý").wait_for()
+        page.screenshot(path=str(SCREENSHOT_DIR / "console-feedback.png"), full_page=True)
         page.locator("#logout").click()
         page.locator("#login-view").wait_for(state="visible")
 
@@ -139,6 +175,9 @@ def test_officer_searches_copies_and_replies_supervisor_sees_charts(browser, con
         # no handoff in the seeded conversations: answered and abstained only
         assert page.locator("#chart-shares svg rect[data-outcome]").count() == 2
         assert page.locator("#kpis .cs-kpi strong").first.inner_text() == "15"  # (2+3+4) + 3 abstained + 3 fallback
+        assert page.locator("#chart-ratings svg rect[data-rating='5']").get_attribute("data-count") == "2"
+        assert page.locator("#chart-ratings svg rect[data-rating='3']").get_attribute("data-count") == "0"
+        assert "4 / 4 lượt" in page.locator("#kpis").inner_text()  # (5+5+4+2)/4
         assert "Cấp lại thẻ căn cước" in page.locator("#top-procedures").inner_text()
         assert "nuôi chim yến" in page.locator("#top-unanswered").inner_text()
         assert page.locator("#analytics-csv").get_attribute("href") == "/api/analytics?days=14&format=csv"

@@ -138,6 +138,22 @@ def test_transcript_covers_the_current_session_only():
     assert len(build_transcript(trk, limit=2)) == 2
 
 
+def test_transcript_shows_tapped_buttons_by_their_title():
+    trk = conversation()
+    trk.events.extend([
+        {"event": "bot", "text": "Bạn có muốn chuyển không?",
+         "data": {"buttons": [{"title": "Có, gặp cán bộ", "payload": "/affirm"},
+                              {"title": "Không, cảm ơn", "payload": "/deny"}]}},
+        {"event": "user", "text": "/affirm", "parse_data": {"intent": {"name": "affirm"}}},
+        {"event": "user", "text": "/deny", "parse_data": {"intent": {"name": "deny"}}},
+        {"event": "bot", "text": "Vâng ạ."},
+        {"event": "user", "text": "/affirm", "parse_data": {"intent": {"name": "affirm"}}},
+    ])
+    texts = [m["text"] for m in build_transcript(trk)[-5:]]
+    assert texts == ["Bạn có muốn chuyển không?", "[Bấm nút] Có, gặp cán bộ", "[Bấm nút] Không, cảm ơn",
+                     "Vâng ạ.", "[Bấm nút]"]
+
+
 def test_staff_replies_are_delivered_once():
     store = FakeHandoffStore(replies={"citizen-7": [Reply(11, "Chào anh, hồ sơ cần thêm bản sao sổ đỏ."),
                                                     Reply(12, "Anh nộp tại Bộ phận Một cửa huyện nhé.")]})

@@ -213,12 +213,13 @@ def test_analytics_is_for_supervisors(env):
     data = supervisor.get("/api/analytics?days=7").json()
     assert data["days"] == 7 and len(data["handoffs"]["per_day"]) == 7
     assert data["handoffs"]["open"] >= 1 and sum(data["feedback"]["by_status"].values()) >= 1
-    assert "satisfaction" in data["missing"]
+    assert data["satisfaction"]["count"] == 0 and data["satisfaction"]["average"] is None
+    assert len(data["satisfaction"]["per_day"]) == 7
     assert len(data["conversations"]["per_day"]) == 7 and data["conversations"]["source_available"] is False
     csv = supervisor.get("/api/analytics?days=3&format=csv")
     assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
     assert csv.text.splitlines()[0] == ("day,conversations,answered,handed_off,abstained,user_messages,fallbacks,"
-                                        "handoffs,feedback_reports,status_lookups")
+                                        "handoffs,feedback_reports,status_lookups,ratings,average_rating")
     assert csv.text.splitlines()[4] == ""  # header + 3 days, then the top lists
     assert supervisor.get("/api/analytics?days=abc").status_code == 400
 

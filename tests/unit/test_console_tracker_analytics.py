@@ -11,6 +11,7 @@ from datetime import datetime
 import pytest
 
 from actions.services.db import VN_TZ, Database
+from actions.services.rating import RatingStore
 from console.services import analytics, analytics_csv
 from console.tracker_analytics import tracker_analytics
 
@@ -137,15 +138,21 @@ def test_missing_tracker_store_gives_empty_figures(tmp_path):
 def test_analytics_and_csv_include_the_conversation_figures(tmp_path, tracker_db):
     db = Database(str(tmp_path / "services.db"))
     db.ensure_schema()
+    ratings = RatingStore(db, clock=lambda: at(25, 10))
+    ratings.record("web-1", "rest", 5)
+    ratings.record("web-2", "rest", 2)
+    RatingStore(db, clock=lambda: at(27, 9)).record("web-3", "zalo", 4)
     data = analytics(db, days=3, now=at(27, 15), tracker_db=tracker_db)
     assert data["conversations"]["total_conversations"] == 7
-    assert data["missing"] == ["satisfaction"]
+    assert data["satisfaction"]["count"] == 3 and data["satisfaction"]["average"] == 3.67
+    assert data["satisfaction"]["distribution"] == {"1": 0, "2": 1, "3": 0, "4": 1, "5": 1}
     rows = list(csv.reader(io.StringIO(analytics_csv(data))))
-    assert rows[0][:7] == ["day", "conversations", "answered", "handed_off", "abstained", "user_messages",
-                           "fallbacks"]
-    assert rows[1] == ["2026-11-25", "3", "2", "1", "0", "5", "1", "0", "0", "0"]
-    assert rows[2] == ["2026-11-26", "4", "3", "0", "1", "4", "1", "0", "0", "0"]
-    assert rows[3] == ["2026-11-27", "0", "0", "0", "0", "0", "0", "0", "0", "0"]
+    assert rows[0] == ["day", "conversations", "answered", "handed_off", "abstained", "user_messages",
+                       "fallbacks", "handoffs", "feedback_reports", "status_lookups", "ratings", "average_rating"]
+    assert rows[1] == ["2026-11-25", "3", "2", "1", "0", "5", "1", "0", "0", "0", "2", "3.50"]
+    assert rows[2] == ["2026-11-26", "4", "3", "0", "1", "4", "1", "0", "0", "0", "0", ""]
+    assert rows[3] == ["2026-11-27", "0", "0", "0", "0", "0", "0", "0", "0", "0", "1", "4.00"]
+    assert ["5", "1"] in rows and ["2", "1"] in rows
     assert ["1.001", "Cấp lại thẻ căn cước", "3"] in rows
     assert ["asdf qwe", "2"] in rows
     assert "0912345678" not in analytics_csv(data)

@@ -1,0 +1,132 @@
+"""A real conversation handed off to the help-desk console, answered there, and rated by the citizen.
+
+Everything is real: the citizen chats in the web widget (headless Chromium) with the running stack, asks for an
+officer, and gets a ticket; the officer logs in to the console (``python -m console`` on the stack's services
+database, tracker store and Rasa server), opens the ticket from the live inbox, replies — the reply is pushed to
+the widget over Rasa's socket.io channel — and closes it, so the bot resumes. The citizen says goodbye, rates
+the conversation 5 with a button, and the supervisor sees that rating in the analytics.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.e2e.conftest import ROOT, free_port
+from tests.e2e.test_browser_chat import (
+    BOT_MESSAGES,
+    SCREENSHOT_DIR,
+    _new_page,
+    _send,
+    _wait_for_reply,
+    browser,  # noqa: F401 - the module-scoped Chromium fixture
+)
+from tests.e2e.test_browser_handoff_push import JOINED_JS, PUSH_TIMEOUT_MS, _hand_off, _wait_for_count
+
+PASSWORD = "mat-khau-truc-tong-dai-2026"
+
+
+@pytest.fixture(scope="module")
+def live_console(stack):
+    """The console process wired to the running stack, with an officer and a supervisor account."""
+    env = {**stack.env, "TRACKER_DB": str(stack.workdir / "tracker.db"), "RASA_URL": stack.rasa_url,
+           "RASA_API_TOKEN": stack.rasa_api_token}
+    for name, role in (("truc-ban", "officer"), ("truong-bo-phan", "supervisor")):
+        done = subprocess.run([sys.executable, "-m", "console", "users", "add", name, "--role", role,
+                               "--password-stdin", "--no-force-change"], cwd=ROOT, env=env, input=PASSWORD + "\n",
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    port = free_port()
+    log = stack.workdir / "console.log"
+    proc = subprocess.Popen([sys.executable, "-m", "console", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    stack.procs["console"] = proc
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(base + "/health", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail("console did not start:\n" + log.read_text(errors="replace")[-3000:])
+        time.sleep(0.3)
+    yield base
+    stack.stop("console")
+
+
+def _login(page, base: str, name: str) -> None:
+    page.goto(base + "/")
+    page.locator("#login-name").fill(name)
+    page.locator("#login-password").fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.locator("#search-view").wait_for(state="visible")
+
+
+def test_handoff_answered_in_the_console_reaches_the_widget_and_is_rated(browser, live_stack, live_console):  # noqa: F811
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    citizen_ctx, citizen, probe = _new_page(browser)
+    staff_ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    officer = staff_ctx.new_page()
+    try:
+        citizen.goto(live_stack["web_url"])
+        citizen.get_by_role("dialog", name="Trợ lý ảo Dịch vụ công").wait_for(state="visible")
+        _send(citizen, "đăng ký tạm trú cần giấy tờ gì")
+        _wait_for_reply(citizen, 0, needle="tạm trú")
+        citizen.wait_for_function(JOINED_JS, timeout=PUSH_TIMEOUT_MS)
+        ticket_id = _hand_off(citizen)
+
+        # The officer finds the ticket in the live inbox (polled, no reload) with the conversation so far.
+        _login(officer, live_console, "truc-ban")
+        officer.locator("#tab-inbox").click()
+        ticket = officer.locator(f'#tickets .cs-result[data-ticket="{ticket_id}"]')
+        ticket.wait_for(state="visible", timeout=15_000)
+        assert "[Bấm nút] Có, gặp cán bộ" in ticket.inner_text()
+        ticket.click()
+        officer.locator("#transcript li", has_text="đăng ký tạm trú cần giấy tờ gì").wait_for()
+        reply = "Chào bạn, tôi là cán bộ trực. Bạn mang căn cước và hợp đồng thuê nhà tới công an phường nhé."
+        officer.locator("#reply-text").fill(reply)
+        officer.get_by_role("button", name="Gửi trả lời").click()
+        officer.locator("#message", has_text="Đã gửi trả lời tới người dân.").wait_for()
+
+        # The reply arrives in the citizen's widget, pushed over socket.io, shown once, as text.
+        _wait_for_count(citizen, "hợp đồng thuê nhà tới công an phường", 1, PUSH_TIMEOUT_MS)
+        pushed = citizen.locator(BOT_MESSAGES).last
+        assert pushed.locator(".tthc-msg__body").inner_text() == f"💬 Cán bộ hỗ trợ: {reply}"
+        officer.screenshot(path=str(SCREENSHOT_DIR / "console-live-reply.png"), full_page=True)
+        citizen.screenshot(path=str(SCREENSHOT_DIR / "widget-staff-reply.png"))
+
+        # Closing the ticket hands the conversation back to the bot.
+        officer.get_by_role("button", name="Đóng yêu cầu, trợ lý tiếp tục").click()
+        officer.locator("#message", has_text=f"Đã đóng yêu cầu {ticket_id}").wait_for()
+        before = citizen.locator(BOT_MESSAGES).count()
+        _send(citizen, "lệ phí cấp lại căn cước bao nhiêu")
+        _wait_for_reply(citizen, before, needle="căn cước")
+
+        # Goodbye: the bot asks for a 1-5 rating; the citizen taps 5.
+        before = citizen.locator(BOT_MESSAGES).count()
+        _send(citizen, "tạm biệt nhé")
+        _wait_for_reply(citizen, before, needle="từ 1 (rất không hài lòng) đến 5 (rất hài lòng)")
+        before = citizen.locator(BOT_MESSAGES).count()
+        citizen.locator(BOT_MESSAGES).last.get_by_role("button", name="5 – Rất hài lòng").click()
+        _wait_for_reply(citizen, before, needle="cảm ơn bạn đã chấm 5/5")
+        citizen.screenshot(path=str(SCREENSHOT_DIR / "widget-rating.png"))
+        assert probe.errors == [] and probe.dialogs == []
+
+        # The supervisor's analytics count the rating and the handed-off conversation.
+        officer.locator("#logout").click()
+        officer.locator("#login-view").wait_for(state="visible")
+        _login(officer, live_console, "truong-bo-phan")
+        officer.locator("#tab-analytics").click()
+        officer.locator("#chart-ratings svg rect[data-rating='5']").wait_for()
+        assert int(officer.locator("#chart-ratings svg rect[data-rating='5']").get_attribute("data-count")) >= 1
+        assert officer.locator("#chart-days svg rect[data-outcome='handed_off']").count() >= 1
+        officer.screenshot(path=str(SCREENSHOT_DIR / "console-live-analytics.png"), full_page=True)
+    finally:
+        citizen_ctx.close()
+        staff_ctx.close()
