@@ -6,7 +6,8 @@ ACT_PY := .venv-actions/bin/python
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help setup run train validate test eval-nlu eval bench bench-full build-index lint clean seed-demo
-.PHONY: console-demo
+.PHONY: console-demo run-scaled test-scaled
+.PHONY: load
 
 help: ## One line per target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -16,6 +17,9 @@ setup: ## Create both venvs, the embedding model and the knowledge index (idempo
 
 run: setup train seed-demo console-demo ## Start action server, Rasa server and the chat page on http://localhost:8080
 	@bash scripts/run.sh
+
+run-scaled: setup train ## Scaled profile: nginx + 2 Rasa + 2 action servers, PostgreSQL tracker/services, Redis locks
+	@bash scripts/run_scaled.sh
 
 train: ## Train the Rasa model only when data/config/components changed
 	@$(RASA_PY) scripts/train_if_changed.py
@@ -33,10 +37,13 @@ build-index: ## Build the knowledge index (only when stale)
 	@$(ACT_PY) -m knowledge build --if-stale
 
 lint: ## ruff over the project's Python code
-	@$(ACT_PY) -m ruff check actions channels knowledge nlu_components scripts staff_api tests console
+	@$(ACT_PY) -m ruff check actions channels knowledge nlu_components scripts staff_api tests console rasa_sdk_plugins
 
 test: setup train ## Everything: lint, unit tests, Rasa validate/story tests, NLU eval, end-to-end and browser tests
 	@bash scripts/test.sh
+
+test-scaled: setup train ## Scaled-profile integration test (needs PostgreSQL + Redis; restarts both once)
+	@HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(ACT_PY) -m pytest -q -p no:cacheprovider tests/scaled
 
 eval-nlu: train ## NLU evaluation on the held-out split (intent F1 overall and without diacritics)
 	@$(RASA_PY) scripts/eval_nlu.py
@@ -52,3 +59,7 @@ bench-full: setup ## The benchmark including the 100k-entry scale point (first r
 
 clean: ## Remove trained models, indexes and runtime data (keeps the venvs)
 	rm -rf models/*.tar.gz models/kb-index var/*.db .rasa results
+
+load: setup train ## Load test: 1/10/20/50 concurrent citizens, embedded + scaled profile (reports/load/, ~10 min)
+	@$(RASA_PY) scripts/load.py --profile embedded $(LOAD_ARGS)
+	@$(RASA_PY) scripts/load.py --profile scaled $(LOAD_ARGS)

@@ -174,6 +174,11 @@ class ValidateFeedbackForm(FormValidationAction):
         intent, _ = latest_intent(tracker)
         if fold(text).strip(" .!") in SKIP_PHRASES or intent == "deny":
             return {"feedback_contact": SKIPPED}
+        from actions.services.feedback import validate_contact
+
+        # A valid phone/e-mail is the answer whatever the NLU thought ("0987.654.321" looks like a procedure code).
+        if validate_contact(text) is not None:
+            return {"feedback_contact": text}
         if not text or _leaving(tracker):
             return {}
         return {"feedback_contact": text}

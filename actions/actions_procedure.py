@@ -105,8 +105,13 @@ class ActionAnswerProcedure(Action):
                     return []
                 return self._answer(dispatcher, proc, aspect, lang)
             resolution = self.service.resolve(text, current, has_aspect=aspect is not None)
-        except Exception:  # the citizen gets an apology, the log gets the trace
-            logger.exception("Knowledge search failed")
+        except Exception as exc:  # the citizen gets an apology, the log gets the trace
+            from knowledge.index import KnowledgeIndexError
+
+            if isinstance(exc, KnowledgeIndexError):  # its message names the file and the rebuild command
+                logger.error("%s Procedure questions get an apology until then.", exc)
+            else:
+                logger.exception("Knowledge search failed")
             dispatcher.utter_message(text=msg["error"].format(hotline=hotline))
             return []
 

@@ -8,15 +8,28 @@ reaching the model, and an empty bot answer while the action server is unreachab
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import re
+import unicodedata
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
-from sanic import Blueprint
+from sanic import Blueprint, response
+from sanic.request import Request
+
+from actions.services.privacy import install_pii_log_filter
+from channels import speedups
 
 logger = logging.getLogger(__name__)
+
+# The Rasa process logs user text at DEBUG level (and in failure records): mask phone/ID numbers and
+# application codes there too, as the action server does. Cheap and idempotent (wraps the record factory).
+install_pii_log_filter()
+speedups.install()
 
 MAX_MESSAGE_CHARS = 2000
 EMPTY_MESSAGE_REPLY = "Bạn chưa nhập nội dung câu hỏi. Bạn cần hỗ trợ thủ tục hành chính nào ạ?"
@@ -24,10 +37,106 @@ TOO_LONG_REPLY = (
     "Tin nhắn của bạn dài quá {limit} ký tự nên tôi chưa xử lý được. "
     "Bạn vui lòng rút gọn câu hỏi hoặc chia thành nhiều tin nhắn ngắn."
 )
+BAD_REQUEST_REPLY = (
+    'Yêu cầu không hợp lệ: cần gửi một đối tượng JSON dạng {"sender": "...", "message": "..."}.'
+)
+BAD_SENDER_REPLY = "Yêu cầu không hợp lệ: mã người gửi (sender) phải là chuỗi ký tự thường, tối đa 255 ký tự."
+# SQLTrackerStore's sender_id column is VARCHAR(255): longer ids fail on PostgreSQL (scaled profile).
+MAX_SENDER_CHARS = 255
+MAX_METADATA_CHARS = 4096  # the web widget sends {"channel": "web"}
+# C0/C1 control characters except tab and newlines: PostgreSQL text cannot hold NUL, and none is meaningful.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 ACTIONS_DOWN_REPLY = (
     "Xin lỗi, hệ thống trợ lý đang gặp sự cố tạm thời nên chưa trả lời được câu hỏi này. "
     "Bạn vui lòng thử lại sau ít phút, hoặc gọi tổng đài hỗ trợ Dịch vụ công 18001096 (miễn phí)."
 )
+
+# A store (Redis lock store, PostgreSQL tracker store) failed while handling the message: nothing was recorded,
+# so the citizen is asked to send it again.
+STORE_DOWN_REPLY = (
+    "Xin lỗi, hệ thống trợ lý đang gặp sự cố tạm thời nên chưa nhận được tin nhắn này. "
+    "Bạn vui lòng gửi lại sau ít phút, hoặc gọi tổng đài hỗ trợ Dịch vụ công 18001096 (miễn phí)."
+)
+STORE_PING_TIMEOUT_S = 2.0
+
+
+def tracker_store_failures() -> int:
+    """Failures counted by channels/tracker_store.py's store in this process (0 with Rasa's own stores)."""
+    from channels.tracker_store import failure_count
+
+    return failure_count()
+
+
+def _failure_source(exc: BaseException) -> str:
+    """Which store an exception raised while handling a message points at (for the log line)."""
+    from rasa.core.lock_store import LockError
+
+    if isinstance(exc, LockError):
+        return "lock store (Redis)"
+    module = type(exc).__module__ or ""
+    if module.startswith(("sqlalchemy", "psycopg2")):
+        return "tracker store (SQL database)"
+    if module.startswith("redis"):
+        return "lock store (Redis)"
+    return "message handling"
+
+
+def _ping_lock_store(lock_store: Any) -> None:
+    """Raise if the agent's lock store cannot be reached (only Redis needs a network round trip)."""
+    red = getattr(lock_store, "red", None)
+    if red is not None:
+        red.ping()
+
+
+def _configured_store(store: Any) -> Any:
+    """The store configured in endpoints.yml, inside Rasa's AwaitableTrackerStore(FailSafeTrackerStore(...))."""
+    for _ in range(4):
+        inner = getattr(store, "_tracker_store", None)
+        if inner is None:
+            break
+        store = inner
+    return store
+
+
+def _ping_tracker_store(tracker_store: Any) -> None:
+    """Raise if the agent's tracker store cannot be reached (SQL stores run ``SELECT 1``)."""
+    engine = getattr(_configured_store(tracker_store), "engine", None)
+    if engine is not None:
+        import sqlalchemy as sa
+
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+
+def clean_user_text(value: Any) -> str:
+    """User text safe to process and store: NFC, no control characters or lone surrogates; "" if not text.
+
+    Numbers are kept as their digits (a client may send a bare choice such as 2); lists, objects and booleans
+    count as no text, so they get the polite "empty message" reply instead of an exception.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return ""
+    text = str(value)
+    # A JSON "\ud800" escape decodes to a lone surrogate, which no store or log handler can encode.
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return unicodedata.normalize("NFC", _CONTROL_RE.sub(" ", text))
+
+
+def _json_object(request: Request) -> Dict[Text, Any]:
+    try:
+        data = request.json
+    except Exception:  # noqa: BLE001 - malformed JSON: treated as no object
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _bad_sender(sender: Any) -> bool:
+    if sender is None:
+        return False
+    if isinstance(sender, bool) or not isinstance(sender, (str, int)):
+        return True
+    text = str(sender)
+    return len(text) > MAX_SENDER_CHARS or bool(_CONTROL_RE.search(text)) or text != clean_user_text(text)
 
 
 class ResilientRestInput(RestInput):
@@ -37,6 +146,7 @@ class ResilientRestInput(RestInput):
         """Create the channel; ``action_health_url`` is the action server's ``/health`` route."""
         self.action_health_url = action_health_url or "http://localhost:5055/health"
         self.max_message_chars = int(max_message_chars)
+        self._down: set = set()  # stores reported down by the health route (an ERROR is logged once per outage)
 
     @classmethod
     def name(cls) -> Text:
@@ -69,7 +179,8 @@ class ResilientRestInput(RestInput):
     ) -> None:
         """Check the input, pass it to Rasa, and apologise if nothing came back because actions are down."""
         out = message.output_channel
-        text = (message.text or "").strip()
+        message.text = clean_user_text(message.text).strip()
+        text = message.text
         if not text:
             await out.send_text_message(message.sender_id, EMPTY_MESSAGE_REPLY)
             return
@@ -78,16 +189,112 @@ class ResilientRestInput(RestInput):
             await out.send_text_message(message.sender_id, TOO_LONG_REPLY.format(limit=limit))
             return
         before = len(out.messages) if isinstance(out, CollectingOutputChannel) else 0
-        await on_new_message(message)
+        failures_before = tracker_store_failures()
+        try:
+            await on_new_message(message)
+        except Exception as exc:  # noqa: BLE001 - a store is down: apologise instead of an empty answer
+            # Only the exception's type: SQL errors quote their parameters, i.e. the citizen's message.
+            logger.error("Message not handled: %s failed (%s); sent apology to the user.",
+                         _failure_source(exc), type(exc).__name__)
+            await out.send_text_message(message.sender_id, STORE_DOWN_REPLY)
+            return
+        if tracker_store_failures() != failures_before:
+            # Rasa answered without the conversation's history (its fail-safe store turns a failed read into an
+            # empty tracker) and could not save the turn: withdraw that answer (channels/tracker_store.py).
+            if isinstance(out, CollectingOutputChannel):
+                del out.messages[before:]
+            logger.error("Message not handled: tracker store (SQL database) failed; sent apology to the user.")
+            await out.send_text_message(message.sender_id, STORE_DOWN_REPLY)
+            return
         answered = isinstance(out, CollectingOutputChannel) and len(out.messages) > before
         if not answered and not await self.action_server_is_up():
             logger.error("Action server unreachable at %s; sent apology to the user.", self.action_health_url)
             await out.send_text_message(message.sender_id, ACTIONS_DOWN_REPLY)
 
+    # Rasa's extractors call ``request.json.get`` and pass any JSON value on: a non-string message failed in
+    # UserMessage and left the citizen without a reply; metadata and input_channel are client-controlled.
+    async def _extract_sender(self, req: Request) -> Optional[Text]:
+        sender = _json_object(req).get("sender")
+        return None if sender is None else str(sender)
+
+    def _extract_message(self, req: Request) -> Optional[Text]:
+        return clean_user_text(_json_object(req).get("message"))
+
+    def _extract_input_channel(self, req: Request) -> Text:
+        channel = _json_object(req).get("input_channel")
+        return channel if isinstance(channel, str) and 0 < len(channel) <= 64 else self.name()
+
+    def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
+        """The request's ``metadata`` object; anything else, or an object over 4 KB, is dropped."""
+        metadata = _json_object(request).get("metadata")
+        if not isinstance(metadata, dict):
+            return None
+        # Stored with every user event of the tracker: a client must not be able to bloat it.
+        try:
+            size = len(json.dumps(metadata, ensure_ascii=False))
+        except (TypeError, ValueError, RecursionError):
+            return None
+        return metadata if size <= MAX_METADATA_CHARS else None
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        """Rasa's REST blueprint around :meth:`handle_message`."""
+        """Rasa's REST blueprint around :meth:`handle_message`; bodies that are not a JSON object get a 400."""
 
         async def guarded(message: UserMessage) -> None:
             await self.handle_message(message, on_new_message)
 
-        return super().blueprint(guarded)
+        blueprint = super().blueprint(guarded)
+
+        @blueprint.middleware("request")
+        async def check_body(request: Request) -> Optional[response.HTTPResponse]:
+            # Rasa's handler calls ``request.json.get``: an empty body or a JSON list would be an HTTP 500.
+            if request.method != "POST":
+                return None
+            try:
+                data = request.json
+            except Exception:  # noqa: BLE001 - malformed JSON, invalid UTF-8, too deeply nested
+                data = None
+            if not isinstance(data, dict):
+                return response.json({"error": "bad_request", "message": BAD_REQUEST_REPLY}, status=400)
+            if _bad_sender(data.get("sender")):
+                return response.json({"error": "bad_sender", "message": BAD_SENDER_REPLY}, status=400)
+            return None
+
+        @blueprint.route("/health", methods=["GET"])
+        async def health(request: Request) -> response.HTTPResponse:
+            return await self.health_response(request)
+
+        return blueprint
+
+    async def check_stores(self, agent: Any) -> Dict[Text, Text]:
+        """``{"lock_store": "ok"|"down", "tracker_store": "ok"|"down"}`` for the running agent."""
+        checks = {
+            "lock_store": (_ping_lock_store, getattr(agent, "lock_store", None)),
+            "tracker_store": (_ping_tracker_store, getattr(agent, "tracker_store", None)),
+        }
+        result: Dict[Text, Text] = {}
+        for name, (ping, store) in checks.items():
+            try:
+                # The drivers block (redis-py, SQLAlchemy): ping in a thread with a short timeout.
+                await asyncio.wait_for(asyncio.to_thread(ping, store), STORE_PING_TIMEOUT_S)
+                result[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - any failure means the store is unusable
+                result[name] = "down"
+                if name not in self._down:
+                    logger.error("Health: %s %s is unreachable (%s).", name,
+                                 type(_configured_store(store)).__name__, type(exc).__name__)
+                self._down.add(name)
+                continue
+            if name in self._down:
+                logger.warning("Health: %s %s is reachable again.", name, type(_configured_store(store)).__name__)
+                self._down.discard(name)
+        return result
+
+    async def health_response(self, request: Request) -> response.HTTPResponse:
+        """GET /webhooks/rest/health: 200 when the lock and tracker stores answer, else 503 naming the down ones."""
+        agent = getattr(request.app.ctx, "agent", None)
+        if agent is None:
+            return response.json({"status": "starting"}, status=503)
+        stores = await self.check_stores(agent)
+        down = sorted(name for name, state in stores.items() if state != "ok")
+        body = {"status": "down" if down else "ok", "down": down, **stores}
+        return response.json(body, status=503 if down else 200)

@@ -25,7 +25,7 @@ def _register_build(sub: argparse._SubParsersAction) -> None:
 
     def run(args: argparse.Namespace) -> int:
         from knowledge.encoder import encoder_from_config
-        from knowledge.index import build_index, entries_from_store, is_stale, source_hash
+        from knowledge.index import build_index, entries_from_store, index_problem, is_stale, source_hash
 
         settings = _settings()
         out = args.out or settings.index_dir
@@ -35,6 +35,9 @@ def _register_build(sub: argparse._SubParsersAction) -> None:
         if args.if_stale and not is_stale(out, src, encoder.name):
             print(f"Knowledge index is up to date ({out}).")
             return 0
+        problem = index_problem(out) if Path(out).exists() else None
+        if problem:  # a damaged index is rebuilt; say why
+            print(f"{problem.split(';')[0]}: rebuilding.", flush=True)
         entries = entries_from_store()
         print(f"Building the knowledge index: {len(entries)} entries, encoder {encoder.name} -> {out}", flush=True)
         config = build_index(entries, encoder, out, src, progress=_progress)

@@ -118,17 +118,159 @@ def read_config(index_dir: Path) -> Optional[dict]:
 
 
 def is_stale(index_dir: Path, src_hash: str, encoder_name: str) -> bool:
-    """Whether the index must be rebuilt (missing, other source, other encoder or format)."""
+    """Whether the index must be rebuilt (missing, other source, other encoder or format, or damaged)."""
     config = read_config(index_dir)
     if not config:
         return True
     if not all((Path(index_dir) / name).exists() for name in ("dense.faiss", "entries.jsonl", "bm25")):
         return True
-    return (
+    if (
         config.get("source_hash") != src_hash
         or config.get("model") != encoder_name
         or config.get("index_version") != INDEX_VERSION
-    )
+    ):
+        return True
+    # A damaged index (truncated file, altered checksum, counts that disagree) is rebuilt, not kept.
+    return index_problem(index_dir) is not None
+
+
+REBUILD_HINT = "rebuild it with `make build-index` (python -m knowledge build)"
+REQUIRED_FILES = ("config.json", "dense.faiss", "vectors.json", "entries.jsonl", "bm25")
+
+
+class KnowledgeIndexError(ValueError):
+    """The knowledge index is missing or unusable; the message names the file and how to rebuild it."""
+
+    def __init__(self, problem: str, path: Optional[Path] = None) -> None:
+        """``problem`` says what is wrong; ``path`` is the file (or folder) at fault."""
+        self.problem = problem
+        self.path = Path(path) if path is not None else None
+        where = f"{self.path}: " if self.path is not None else ""
+        super().__init__(f"Knowledge index unusable — {where}{problem}; {REBUILD_HINT}.")
+
+
+def file_digests(index_dir: Path) -> dict:
+    """``{relative path: {"bytes": size, "sha256": hex}}`` of every file of an index folder but config.json."""
+    root = Path(index_dir)
+    digests = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != "config.json"):
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digests[path.relative_to(root).as_posix()] = {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+    return digests
+
+
+def verify_files(index_dir: Path) -> dict:
+    """Check that the index folder is complete and its files are those config.json recorded; return the config.
+
+    Raises :class:`KnowledgeIndexError` naming the first bad file. Indexes built before checksums were recorded
+    (no ``files`` in config.json) get the presence checks only; the loaders' count checks still apply.
+    """
+    root = Path(index_dir)
+    config_path = root / "config.json"
+    if not root.is_dir():
+        raise KnowledgeIndexError("the index folder does not exist", root)
+    if not config_path.exists():
+        raise KnowledgeIndexError("config.json is missing (no complete index here)", config_path)
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise KnowledgeIndexError(f"config.json cannot be read ({exc})", config_path) from exc
+    if not isinstance(config, dict):
+        raise KnowledgeIndexError("config.json is not a JSON object", config_path)
+    for name in REQUIRED_FILES[1:]:
+        if not (root / name).exists():
+            raise KnowledgeIndexError(f"{name} is missing", root / name)
+    recorded = config.get("files")
+    if isinstance(recorded, dict):
+        actual = file_digests(root)
+        for name, expected in recorded.items():
+            found = actual.get(name)
+            if found is None:
+                raise KnowledgeIndexError(f"{name} is missing", root / name)
+            if found["bytes"] != expected.get("bytes"):
+                raise KnowledgeIndexError(
+                    f"{name} has {found['bytes']} bytes but config.json recorded {expected.get('bytes')} "
+                    "(truncated or replaced)", root / name)
+            if found["sha256"] != expected.get("sha256"):
+                raise KnowledgeIndexError(f"{name} does not match the sha256 recorded in config.json (altered)",
+                                          root / name)
+    return config
+
+
+def check_loaded(index_dir: Path, config: dict, dense, rows, entries: list, bm25_docs: Optional[int]) -> None:
+    """Cross-check the loaded parts against config.json and each other (dimension, vector and entry counts)."""
+    root = Path(index_dir)
+    dimension = config.get("dimension")
+    if dimension is not None and int(dense.d) != int(dimension):
+        raise KnowledgeIndexError(f"dense.faiss has dimension {dense.d} but config.json says {dimension}",
+                                  root / "dense.faiss")
+    vectors = config.get("vectors")
+    if vectors is not None and int(dense.ntotal) != int(vectors):
+        raise KnowledgeIndexError(f"dense.faiss holds {dense.ntotal} vectors but config.json says {vectors}",
+                                  root / "dense.faiss")
+    if len(rows) != int(dense.ntotal):
+        raise KnowledgeIndexError(f"vectors.json maps {len(rows)} rows but dense.faiss holds {dense.ntotal}",
+                                  root / "vectors.json")
+    expected = config.get("entries")
+    if expected is not None and len(entries) != int(expected):
+        raise KnowledgeIndexError(f"entries.jsonl has {len(entries)} entries but config.json says {expected}",
+                                  root / "entries.jsonl")
+    if len(rows) and (int(max(rows)) >= len(entries) or int(min(rows)) < 0):
+        raise KnowledgeIndexError("vectors.json points past the entries of entries.jsonl", root / "vectors.json")
+    if bm25_docs is not None and int(bm25_docs) != len(entries):
+        raise KnowledgeIndexError(f"bm25/ indexes {bm25_docs} documents but entries.jsonl has {len(entries)}",
+                                  root / "bm25")
+
+
+def load_parts(index_dir: Path, config: Optional[dict] = None) -> tuple:
+    """Verify and load ``(config, faiss index, rows, entries, bm25)``; :class:`KnowledgeIndexError` if unusable.
+
+    ``config`` is what :func:`verify_files` returned when the caller already ran it.
+    """
+    import bm25s
+    import faiss
+
+    root = Path(index_dir)
+    config = config if config is not None else verify_files(root)
+    try:
+        dense = faiss.read_index(str(root / "dense.faiss"))
+    except Exception as exc:  # faiss raises RuntimeError with its C++ message on a damaged file
+        raise KnowledgeIndexError(f"dense.faiss cannot be read ({str(exc).strip().splitlines()[0][:200]})",
+                                  root / "dense.faiss") from exc
+    try:
+        rows = np.asarray(json.loads((root / "vectors.json").read_text(encoding="utf-8")), dtype=np.int64)
+    except (OSError, ValueError, TypeError) as exc:
+        raise KnowledgeIndexError(f"vectors.json cannot be read ({exc})", root / "vectors.json") from exc
+    entries: List[dict] = []
+    with open(root / "entries.jsonl", "rb") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                entry = json.loads(line.decode("utf-8"))
+            except ValueError as exc:  # bad JSON or bad UTF-8
+                raise KnowledgeIndexError(f"entries.jsonl line {number} is not valid JSON ({exc})",
+                                          root / "entries.jsonl") from exc
+            if not isinstance(entry, dict) or "code" not in entry:
+                raise KnowledgeIndexError(f"entries.jsonl line {number} is not an entry", root / "entries.jsonl")
+            entries.append(entry)
+    try:
+        bm25 = bm25s.BM25.load(str(root / "bm25"))
+    except Exception as exc:  # bm25s raises whatever numpy/json raise on a damaged file
+        raise KnowledgeIndexError(f"bm25/ cannot be read ({type(exc).__name__}: {exc})", root / "bm25") from exc
+    bm25_docs = (getattr(bm25, "scores", None) or {}).get("num_docs")
+    check_loaded(root, config, dense, rows, entries, bm25_docs)
+    return config, dense, rows, entries, bm25
+
+
+def index_problem(index_dir: Path) -> Optional[str]:
+    """None when the index folder loads and is consistent, else the message of what is wrong."""
+    try:
+        load_parts(index_dir)
+    except KnowledgeIndexError as exc:
+        return str(exc)
+    return None
 
 
 def build_faiss(vectors: np.ndarray, flat_limit: int = FLAT_LIMIT):
@@ -211,6 +353,8 @@ def build_index(
         "source_hash": src_hash,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": round(time.time() - started, 2),
+        # Size and hash of every file, so a truncated or altered file is named at load (see verify_files).
+        "files": file_digests(tmp),
     }
     (tmp / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if out_dir.exists():

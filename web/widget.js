@@ -897,6 +897,8 @@
       try {
         socket = io(base.origin, {
           path: base.pathname.replace(/\/+$/, "") + "/socket.io",
+          // The sender id lets a load balancer keep this socket on the conversation's replica (deploy/nginx).
+          query: { sender: getSenderId(false) },
           withCredentials: false
         });
       } catch (e) {
@@ -923,14 +925,16 @@
 
   /** The sender id changed (new conversation): reconnect so the socket leaves the old conversation's room. */
   RestTransport.prototype.senderChanged = function () {
+    if (this.socket && this.socket.io && this.socket.io.opts) this.socket.io.opts.query = { sender: getSenderId(false) };
     if (this.socket) this.socket.disconnect().connect();
   };
 
   RestTransport.prototype.send = function (message) {
     this.listen();
     var url = this.config.rasaUrl + "/webhooks/rest/webhook";
+    var sender = getSenderId(false);
     var body = JSON.stringify({
-      sender: getSenderId(false),
+      sender: sender,
       message: message,
       metadata: { channel: "web" }
     });
@@ -942,7 +946,8 @@
       : null;
     return fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      // X-Sender-Id: the load balancer of the scaled profile keeps a conversation on one Rasa replica with it.
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-Sender-Id": sender },
       body: body,
       mode: "cors",
       credentials: "omit",

@@ -105,7 +105,10 @@ class Database:
                 try:
                     yield Connection(self, raw)
                 except BaseException:
-                    raw.execute("ROLLBACK")
+                    # On SQLITE_FULL / IOERR SQLite may already have rolled the transaction back; a second
+                    # ROLLBACK would then raise "no transaction is active" and hide the real error.
+                    if raw.in_transaction:
+                        raw.execute("ROLLBACK")
                     raise
                 raw.execute("COMMIT")
             else:

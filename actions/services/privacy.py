@@ -19,6 +19,12 @@ _PHONE_RE = re.compile(r"(?<![\w+])(?:\+?84|0)(?:[\s.\-]?\d){9,10}(?!\d)")
 # Citizen ID (CCCD, 12 digits) and the old identity card (CMND, 9 digits).
 _ID_RE = re.compile(r"(?<!\d)(?:\d{12}|\d{9})(?!\d)")
 _EMAIL_RE = re.compile(r"(?<![\w.+-])([\w.+-]+)@([\w-]+(?:\.[\w-]+)+)")
+# The status lookup's verification factor (last four digits of the phone/ID number) as Rasa logs its slots at
+# DEBUG: "status_verification: 5678", "SlotSet(key: status_verification, value: 5678)", and the remembered
+# factor "verified_applications: {'H07.99-******-0012': '5678'}" (matched after the code itself is masked).
+_FACTOR_RE = re.compile(
+    r"(status_verification\W{1,12}(?:value:\s*)?['\"]?|-\*{6}-\d{4}['\"]?\s*:\s*['\"]?)(\d{4})(?!\d)"
+)
 
 
 def _digits(text: str) -> str:
@@ -62,6 +68,7 @@ def mask_pii(text: str | None) -> str:
     out = _EMAIL_RE.sub(lambda m: mask_email(m.group(0)), out)
     out = _PHONE_RE.sub(lambda m: mask_phone(m.group(0)), out)
     out = _ID_RE.sub(lambda m: mask_id(m.group(0)), out)
+    out = _FACTOR_RE.sub(lambda m: m.group(1) + "****", out)
     return out
 
 

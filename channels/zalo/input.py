@@ -15,7 +15,15 @@ from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from channels.rest import ACTIONS_DOWN_REPLY, EMPTY_MESSAGE_REPLY, TOO_LONG_REPLY, ResilientRestInput
+from channels.rest import (
+    ACTIONS_DOWN_REPLY,
+    EMPTY_MESSAGE_REPLY,
+    STORE_DOWN_REPLY,
+    TOO_LONG_REPLY,
+    ResilientRestInput,
+    _failure_source,
+    clean_user_text,
+)
 from channels.zalo.api import DEFAULT_API_BASE, DEFAULT_OAUTH_BASE, TokenStore, ZaloApiClient
 from channels.zalo.output import ButtonMemory, ZaloOutput
 from channels.zalo.parser import (
@@ -221,7 +229,7 @@ class ZaloInput(InputChannel):
         """Check one webhook call and queue its processing; returns (HTTP status, JSON body) at once."""
         try:
             payload = load_body(raw_body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly nested JSON
             self.rejected["malformed"] += 1
             logger.warning("Zalo webhook rejected: body is not a JSON object (%d bytes)", len(raw_body))
             return 400, {"status": "malformed"}
@@ -263,7 +271,7 @@ class ZaloInput(InputChannel):
         if event.kind == KIND_REPLY:
             await out.send_text_message(event.user_id, event.reply)
             return
-        text = event.text.strip()
+        text = clean_user_text(event.text).strip()  # no NUL/control characters or lone surrogates; NFC
         options = self.memory.take(event.user_id)
         if not text:
             await out.send_text_message(event.user_id, EMPTY_MESSAGE_REPLY)
@@ -283,7 +291,14 @@ class ZaloInput(InputChannel):
             message_id=event.msg_id or None,
             metadata={"channel": "zalo", "event_name": event.event_name, "timestamp": event.timestamp},
         )
-        await on_new_message(message)
+        try:
+            await on_new_message(message)
+        except Exception as exc:  # noqa: BLE001 - a store failed (tracker disk full, database down): as channels/rest.py
+            # Only the exception's type: SQL errors quote their parameters, i.e. the citizen's message.
+            logger.error("Zalo message from %s not handled: %s failed (%s); sent apology.", mask_id(event.user_id),
+                         _failure_source(exc), type(exc).__name__)
+            await out.send_text_message(event.user_id, STORE_DOWN_REPLY)
+            return
         if out.sent_messages == 0 and not await self._actions.action_server_is_up():
             logger.error("Action server unreachable; sent apology to Zalo user %s", mask_id(event.user_id))
             await out.send_text_message(event.user_id, ACTIONS_DOWN_REPLY)
