@@ -60,6 +60,9 @@ bench-full: setup ## The benchmark including the 100k-entry scale point (first r
 clean: ## Remove trained models, indexes and runtime data (keeps the venvs)
 	rm -rf models/*.tar.gz models/kb-index var/*.db .rasa results
 
-load: setup train ## Load test: 1/10/20/50 concurrent citizens, embedded + scaled profile (reports/load/, ~10 min)
+load: setup train ## Load test: 1/10/20/50 concurrent citizens, embedded + scaled profile (reports/load/, ~15 min)
+	@# Closed loop (think time 0: the saturation test), then citizens at a chat pace (10 s mean think time:
+	@# the p95 <= 150 ms target at 20 chats), then the scaled profile closed loop.
 	@$(RASA_PY) scripts/load.py --profile embedded $(LOAD_ARGS)
+	@$(RASA_PY) scripts/load.py --profile embedded --think 10 --no-breakdown $(LOAD_ARGS)
 	@$(RASA_PY) scripts/load.py --profile scaled $(LOAD_ARGS)

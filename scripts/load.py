@@ -864,6 +864,10 @@ def rasa_worker(path: str) -> None:
 
     logging.disable(logging.WARNING)
     spec = json.loads(Path(path).read_text(encoding="utf-8"))
+    try:  # what the server imports with its REST channel, including its Rasa runtime fixes (channels/speedups.py)
+        importlib.import_module("channels.rest")
+    except ImportError:
+        pass
     from rasa.core.agent import load_agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
     from rasa.core.utils import AvailableEndpoints
