@@ -32,6 +32,10 @@ MESSAGES = {
         "Tôi đã chuyển yêu cầu của bạn cho cán bộ hỗ trợ (mã yêu cầu {ticket}). {wait} Trong lúc chờ, trợ lý ảo "
         "tạm dừng trả lời; cán bộ sẽ nhắn cho bạn ngay tại đây. Nếu cần gấp, bạn gọi tổng đài {hotline}."
     ),
+    "unclear_yes": (
+        "Tôi chưa rõ ý bạn. Nếu bạn cần gặp cán bộ hỗ trợ, bạn nhắn “gặp cán bộ” nhé; còn không, bạn cứ hỏi tiếp "
+        "về thủ tục cần làm."
+    ),
     "error": (
         "Xin lỗi, hiện tôi chưa chuyển được yêu cầu tới cán bộ. Bạn vui lòng gọi tổng đài Dịch vụ công {hotline} "
         "(giờ hành chính) hoặc đến Bộ phận Một cửa nơi bạn nộp hồ sơ để được hỗ trợ trực tiếp."
@@ -92,6 +96,22 @@ def _vn_now() -> datetime:
     return datetime.now(VN_TZ)
 
 
+def is_clear_answer(text: str) -> bool:
+    """Whether a "yes" to the handoff offer was a button or mostly letters, not symbols/emoji the NLU guessed at.
+
+    >>> is_clear_answer("/affirm"), is_clear_answer("có ạ"), is_clear_answer(",,"), is_clear_answer("🔬̥")
+    (True, True, False, False)
+    """
+    text = (text or "").strip()
+    if text.startswith("/"):
+        return True
+    from knowledge.text import fold
+
+    folded = [ch for ch in fold(text) if not ch.isspace()]
+    letters = sum(1 for ch in folded if ch.isascii() and ch.isalpha())
+    return bool(folded) and letters * 2 >= len(folded)
+
+
 class ActionOfferHandoff(Action):
     """Ask whether the citizen wants an officer, telling them the expected wait first."""
 
@@ -138,6 +158,10 @@ class ActionHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
         hotline = get_settings().support_hotline
+        if not is_clear_answer(tracker.latest_message.get("text") or ""):
+            # Pausing the bot on noise would leave the citizen waiting for an officer they never asked for.
+            dispatcher.utter_message(text=MESSAGES["unclear_yes"])
+            return [SlotSet("handoff_offered", False)]
         reason = tracker.get_slot("handoff_reason") or "user_request"
         try:
             ticket = self.store.open_ticket(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -122,6 +123,24 @@ def test_yes_stores_the_ticket_with_the_transcript_then_pauses(monkeypatch):
     assert "Cán bộ sẽ trả lời trong ít phút." in messages[0]["text"]
     assert events[-1] == {"event": "pause", "timestamp": None}
     assert {"event": "slot", "name": "handoff_offered", "value": False, "timestamp": None} in events
+
+
+@pytest.mark.parametrize("noise", [",,", "̠͗ؒ͜؏🔬̥", "🙏🙏", "𝧊̬", "؟؟ ...", "   "])
+def test_noise_read_as_yes_opens_no_ticket(noise):
+    """Found by fuzzing: symbols/emoji the NLU classified as affirm must not pause the bot."""
+    store = FakeHandoffStore()
+    messages, events = run(ActionHandoff(store=store, clock=lambda: MONDAY_10AM), conversation(noise, "affirm"))
+    assert store.tickets == []
+    assert messages[0]["text"].startswith("Tôi chưa rõ ý bạn.") and "gặp cán bộ" in messages[0]["text"]
+    assert all(e["event"] != "pause" for e in events)
+
+
+@pytest.mark.parametrize("answer", ["/affirm", "có", "Có ạ", "ok", "vang", "đồng ý 👍", "yes please"])
+def test_real_yes_opens_a_ticket(monkeypatch, answer):
+    monkeypatch.setattr("actions.actions_handoff.expected_wait", lambda now: "")
+    store = FakeHandoffStore()
+    run(ActionHandoff(store=store, clock=lambda: MONDAY_10AM), conversation(answer, "affirm"))
+    assert len(store.tickets) == 1
 
 
 def test_store_failure_gives_the_hotline_and_does_not_pause(monkeypatch):
