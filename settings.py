@@ -50,6 +50,8 @@ class Settings:
     console_secure_cookie: bool = False
     # Rasa's SQL tracker store (endpoints.yml), read by the console's analytics.
     tracker_db: Path = ROOT / "var" / "tracker.db"
+    # The scaled profile's tracker store in PostgreSQL (postgresql://...); when set, the console reads it instead.
+    tracker_db_url: str = ""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -84,6 +86,7 @@ class Settings:
             console_session_hours=float(_env("CONSOLE_SESSION_HOURS", "8")),
             console_secure_cookie=_env("CONSOLE_SECURE_COOKIE", "0").lower() in ("1", "true", "yes"),
             tracker_db=_path("TRACKER_DB", ROOT / "var" / "tracker.db"),
+            tracker_db_url=_env("TRACKER_DB_URL", ""),
         )
 
 

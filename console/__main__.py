@@ -103,7 +103,8 @@ def cmd_serve(args) -> int:
     deps = ConsoleDeps(accounts=accounts, audit=audit, handoffs=HandoffStore(db), feedback=FeedbackStore(db),
                        status=status, knowledge=KnowledgeConsole(portal_url=settings.portal_url),
                        rasa=RasaClient(settings.rasa_url, settings.rasa_api_token or None),
-                       secure_cookie=settings.console_secure_cookie, tracker_db=settings.tracker_db)
+                       secure_cookie=settings.console_secure_cookie,
+                       tracker_db=settings.tracker_db_url or settings.tracker_db)
     app = create_app(deps)
     threading.Thread(target=deps.knowledge.warm, name="console-warmup", daemon=True).start()
     app.run(host=args.host, port=args.port or settings.console_port, single_process=True, access_log=False,

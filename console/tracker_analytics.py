@@ -1,4 +1,5 @@
-"""Conversation analytics read from Rasa's SQL tracker store (the ``events`` table of ``var/tracker.db``).
+"""Conversation analytics read from Rasa's SQL tracker store (the ``events`` table of ``var/tracker.db``, or of
+the PostgreSQL database named by ``TRACKER_DB_URL`` in the scaled profile).
 
 How each conversation is classified (a conversation = one ``sender_id`` on one day, Vietnam time, with at least
 one user message that day):
@@ -19,6 +20,7 @@ questions are the user texts that led to an abstention or a fallback, with perso
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections import Counter, defaultdict
 from datetime import date, datetime
@@ -28,6 +30,8 @@ from typing import Iterable
 from actions.services.db import VN_TZ
 from actions.services.privacy import mask_pii
 
+log = logging.getLogger(__name__)
+
 HANDOFF_ACTION = "action_handoff"
 KNOWLEDGE_ACTION = "action_answer_procedure"
 ABSTAIN_PAYLOAD = "/request_human"
@@ -36,18 +40,43 @@ TOP_N = 10
 MAX_QUESTION_CHARS = 200
 
 
+_QUERY = ("SELECT sender_id, type_name, timestamp, intent_name, action_name, data FROM events "
+          "WHERE timestamp >= {p} AND type_name IN ('user', 'bot', 'action', 'slot') ORDER BY id")
+
+
+def is_database_url(source: Path | str) -> bool:
+    """Whether ``source`` names a PostgreSQL tracker store (scaled profile) rather than a SQLite file."""
+    return isinstance(source, str) and source.startswith(("postgresql://", "postgres://"))
+
+
+def _read_postgres(url: str, since_epoch: float) -> list[tuple] | None:
+    """The rows from Rasa's SQLTrackerStore in PostgreSQL (read-only session); None when unreachable."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            conn.read_only = True
+            return [tuple(row) for row in conn.execute(_QUERY.format(p="%s"), (since_epoch,)).fetchall()]
+    except psycopg.errors.UndefinedTable:
+        return []  # Rasa has not created its table yet
+    except psycopg.Error as exc:
+        log.warning("console analytics: tracker store unreachable (%s)", type(exc).__name__)
+        return None
+
+
 def read_events(path: Path | str, since_epoch: float) -> list[tuple]:
-    """Rows ``(sender_id, type_name, timestamp, intent_name, action_name, data)`` since ``since_epoch``, in order."""
+    """Rows ``(sender_id, type_name, timestamp, intent_name, action_name, data)`` since ``since_epoch``, in order.
+
+    ``path`` is the SQLite file of the embedded profile or a ``postgresql://`` URL (scaled profile).
+    """
+    if is_database_url(path):
+        return _read_postgres(str(path), since_epoch) or []
     path = Path(path)
     if not path.is_file():
         return []
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
     try:
-        return conn.execute(
-            "SELECT sender_id, type_name, timestamp, intent_name, action_name, data FROM events "
-            "WHERE timestamp >= ? AND type_name IN ('user', 'bot', 'action', 'slot') ORDER BY id",
-            (since_epoch,),
-        ).fetchall()
+        return conn.execute(_QUERY.format(p="?"), (since_epoch,)).fetchall()
     except sqlite3.Error:  # not a tracker store (yet): no table
         return []
     finally:
@@ -153,6 +182,11 @@ def tracker_analytics(path: Path | str, day_keys: list[str]) -> dict:
     """:func:`conversation_analytics` over the tracker store at ``path`` for the days ``day_keys`` (ISO dates)."""
     first = date.fromisoformat(day_keys[0])
     since = datetime(first.year, first.month, first.day, tzinfo=VN_TZ).timestamp()
+    if is_database_url(path):
+        rows = _read_postgres(str(path), since)
+        result = conversation_analytics(rows or [], day_keys)
+        result["source_available"] = rows is not None
+        return result
     result = conversation_analytics(read_events(path, since), day_keys)
     result["source_available"] = Path(path).is_file()
     return result

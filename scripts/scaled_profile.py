@@ -108,6 +108,7 @@ class ScaledProfile:
         actions_ports: Optional[list] = None,
         web_port: Optional[int] = None,
         staff_api_port: Optional[int] = None,
+        console_port: Optional[int] = None,
         rasa_api_token: Optional[str] = None,
         staff_api_token: Optional[str] = None,
         model: Path = MODEL,
@@ -132,6 +133,7 @@ class ScaledProfile:
         self.actions_ports = list(actions_ports or [free_port() for _ in range(replicas)])
         self.web_port = web_port
         self.staff_api_port = staff_api_port
+        self.console_port = console_port
         self.rasa_api_token = rasa_api_token or secrets.token_urlsafe(24)
         self.staff_api_token = staff_api_token or secrets.token_urlsafe(24)
         self.model = Path(model)
@@ -149,6 +151,8 @@ class ScaledProfile:
             "STATUS_BACKEND": "postgres",
             "RASA_API_TOKEN": self.rasa_api_token,
             "RASA_URL": f"http://{self.host}:{self.port}",
+            # The console's analytics read Rasa's trackers from the profile's database (table events).
+            "TRACKER_DB_URL": self.database_url,
             **(extra_env or {}),
         }
         self.env.pop("SERVICES_DB", None)
@@ -387,7 +391,7 @@ class ScaledProfile:
         self._start("nginx", [nginx_binary(), "-p", str(prefix), "-c", str(conf)])
         self._wait(f"{self.url}/nginx-health", "nginx", 20)
 
-    def start(self, web: bool = False, staff_api: bool = False) -> "ScaledProfile":
+    def start(self, web: bool = False, staff_api: bool = False, console: bool = False) -> "ScaledProfile":
         """Create the database, write the configs and start every process; returns when all answer."""
         if not self.model.exists():
             raise ProfileError(f"no trained model at {self.model}: run `make train`.")
@@ -419,6 +423,13 @@ class ScaledProfile:
                 self._start("staff_api", [str(ACTIONS_PY), "-m", "staff_api", "--host", self.host,
                                           "--port", str(self.staff_api_port)])
                 self._wait(f"http://{self.host}:{self.staff_api_port}/health", "staff_api", 60)
+            if console:  # the help-desk console on the same PostgreSQL database (services schema, trackers)
+                self.console_port = self.console_port or free_port()
+                subprocess.run([str(ACTIONS_PY), "-m", "console", "ensure-demo"], cwd=ROOT, env=self.env,
+                               check=True, timeout=120)
+                self._start("console", [str(ACTIONS_PY), "-m", "console", "--host", self.host,
+                                        "--port", str(self.console_port)])
+                self._wait(f"http://{self.host}:{self.console_port}/health", "console", 60)
         except BaseException:
             self.stop()
             raise
@@ -482,6 +493,7 @@ def main(argv: Optional[list] = None) -> int:
         actions_ports=[base + 51 + i for i in range(replicas)],
         web_port=_env_int("WEB_PORT", 8090),
         staff_api_port=_env_int("STAFF_API_PORT", base + 90),
+        console_port=_env_int("CONSOLE_PORT", base + 91),
         rasa_api_token=os.environ.get("RASA_API_TOKEN") or None,
         staff_api_token=os.environ.get("STAFF_API_TOKEN") or None,
     )
@@ -496,7 +508,7 @@ def main(argv: Optional[list] = None) -> int:
     print(f"Khởi động cấu hình mở rộng: {replicas} máy chủ Rasa, {replicas} máy chủ hành động, nginx "
           f"(CSDL PostgreSQL {profile.database}, Redis db {profile.redis['db']})...", flush=True)
     try:
-        profile.start(web=True, staff_api=True)
+        profile.start(web=True, staff_api=True, console=True)
     except ProfileError as exc:
         print(f"Lỗi khởi động: {exc}", file=sys.stderr)
         return 1
@@ -508,6 +520,7 @@ def main(argv: Optional[list] = None) -> int:
   Máy chủ Rasa:       {', '.join(profile.rasa_urls)}
   Máy chủ hành động:  {', '.join(profile.actions_urls)} (qua nginx: http://127.0.0.1:{profile.actions_lb_port})
   API cho cán bộ:     http://127.0.0.1:{profile.staff_api_port}/api/handoffs
+  Bảng điều khiển:    http://127.0.0.1:{profile.console_port} (cán bộ; thống kê đọc từ PostgreSQL)
   Nhật ký (logs):     {profile.workdir / 'logs'}
   Nhấn Ctrl-C để dừng.
 """, flush=True)

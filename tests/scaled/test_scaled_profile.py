@@ -106,6 +106,47 @@ def test_each_conversation_stays_on_one_replica_and_both_replicas_serve(profile)
     MEASURED["senders per replica"] = {r: list(replicas.values()).count(r) for r in (0, 1)}
 
 
+def test_the_console_reads_its_analytics_from_the_postgresql_tracker_store(profile):
+    """The help-desk console of the scaled profile: services and trackers both in the profile's PostgreSQL."""
+    from scripts.scaled_profile import ACTIONS_PY, free_port
+
+    password = "mat-khau-giam-sat-2026"
+    env = {**profile.env, "TRACKER_DB_URL": profile.database_url}
+    done = subprocess.run([str(ACTIONS_PY), "-m", "console", "users", "add", "giam-sat", "--role", "supervisor",
+                           "--password-stdin", "--no-force-change"], cwd=ROOT, env=env, input=password + "\n",
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    port = free_port()
+    log = profile.workdir / "console-test.log"
+    proc = subprocess.Popen([str(ACTIONS_PY), "-m", "console", "--host", "127.0.0.1", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if requests.get(base + "/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
+            time.sleep(0.5)
+        session = requests.Session()
+        login = session.post(base + "/api/login", json={"name": "giam-sat", "password": password}, timeout=30)
+        assert login.status_code == 200, login.text
+        data = session.get(base + "/api/analytics?days=1", timeout=60).json()
+        conversations = data["conversations"]
+        assert conversations["source_available"] is True
+        # The stickiness test held at least 6 conversations, each with a procedure question answered.
+        assert conversations["total_conversations"] >= 6, conversations
+        assert conversations["shares"]["answered"] is not None
+        assert any("khai sinh" in (p["name"] or "").lower() for p in conversations["top_procedures"]), conversations
+        MEASURED["console analytics from PostgreSQL: conversations today"] = conversations["total_conversations"]
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
 def test_health_is_ok_when_every_store_answers(profile):
     for base in [*profile.rasa_urls, profile.url]:
         resp = health(base)

@@ -156,3 +156,39 @@ def test_analytics_and_csv_include_the_conversation_figures(tmp_path, tracker_db
     assert ["1.001", "Cấp lại thẻ căn cước", "3"] in rows
     assert ["asdf qwe", "2"] in rows
     assert "0912345678" not in analytics_csv(data)
+
+
+def test_postgres_tracker_store_gives_the_same_figures(tracker_db):
+    """The scaled profile keeps Rasa's trackers in PostgreSQL (TRACKER_DB_URL): same table, same figures."""
+    import uuid
+    from urllib.parse import quote
+
+    import psycopg
+
+    from tests.fakes.databases import PG_URL, postgres_available
+
+    if not postgres_available():
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    rows = sqlite3.connect(tracker_db).execute(
+        "SELECT id, sender_id, type_name, timestamp, intent_name, action_name, data FROM events").fetchall()
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            # The columns Rasa's SQLTrackerStore creates (rasa/core/tracker_store.py, SQLEvent).
+            conn.execute(f'CREATE TABLE "{schema}".events (id SERIAL PRIMARY KEY, sender_id VARCHAR(255) NOT NULL, '
+                         "type_name VARCHAR(255) NOT NULL, timestamp FLOAT, intent_name VARCHAR(255), "
+                         "action_name VARCHAR(255), data TEXT)")
+            with conn.cursor() as cur:
+                cur.executemany(f'INSERT INTO "{schema}".events VALUES (%s, %s, %s, %s, %s, %s, %s)', rows)
+            url = PG_URL + ("&" if "?" in PG_URL else "?") + "options=" + quote(f"-csearch_path={schema}")
+            from_pg = tracker_analytics(url, DAYS)
+            assert from_pg == tracker_analytics(tracker_db, DAYS)
+            assert from_pg["source_available"] is True and from_pg["total_conversations"] == 7
+        finally:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_unreachable_postgres_tracker_store_gives_empty_figures():
+    data = tracker_analytics("postgresql://nobody@127.0.0.1:9/none?connect_timeout=1", DAYS)
+    assert data["source_available"] is False and data["total_conversations"] == 0
