@@ -48,6 +48,12 @@ BUTTON_TITLES = {1: "1 – Rất không hài lòng", 2: "2 – Không hài lòng
                  5: "5 – Rất hài lòng"}
 
 
+def rating_buttons() -> List[Dict[Text, str]]:
+    """Buttons 1–5; each sends ``/rate{"rating":"N"}`` (the rating entity, no NLU needed)."""
+    return [{"title": BUTTON_TITLES[score], "payload": f'/rate{{"rating":"{score}"}}'}
+            for score in sorted(BUTTON_TITLES)]
+
+
 @lru_cache(maxsize=1)
 def rating_store():
     """The process-wide rating store (built from the settings on first use)."""
@@ -83,9 +89,7 @@ class ActionAskRating(Action):
         if rated_this_session(tracker):
             dispatcher.utter_message(text=MESSAGES["goodbye"])
             return []
-        buttons = [{"title": BUTTON_TITLES[score], "payload": f'/rate{{"rating":"{score}"}}'}
-                   for score in sorted(BUTTON_TITLES)]
-        dispatcher.utter_message(text=MESSAGES["ask"], buttons=buttons)
+        dispatcher.utter_message(text=MESSAGES["ask"], buttons=rating_buttons())
         return []
 
 
@@ -111,9 +115,7 @@ class ActionStoreRating(Action):
         value = next(tracker.get_latest_entity_values("rating"), None)
         rating = parse_rating(value) if value is not None else parse_rating(latest_text(tracker))
         if rating is None:
-            dispatcher.utter_message(text=MESSAGES["unclear"],
-                                     buttons=[{"title": BUTTON_TITLES[s], "payload": f'/rate{{"rating":"{s}"}}'}
-                                              for s in sorted(BUTTON_TITLES)])
+            dispatcher.utter_message(text=MESSAGES["unclear"], buttons=rating_buttons())
             return []
         if rated_this_session(tracker):  # one rating per session: a repeated tap or digit is not a new vote
             dispatcher.utter_message(text=MESSAGES["already"])

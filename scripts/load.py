@@ -568,29 +568,27 @@ async def breakdown(rasa_url: str, actions_url: Optional[str], token: Optional[s
                                    headers={"Accept": "application/json"}) as resp:
                 domain = await resp.json() if resp.status == 200 else {}
             if actions_url:
-                action_ms = []
+
+                async def timed_webhook(body: dict, into: List[float]) -> None:
+                    """POST one action call; its latency in ms goes to ``into`` when it answered 200."""
+                    started = time.perf_counter()
+                    async with session.post(f"{actions_url}/webhook", json=body) as resp:
+                        await resp.read()
+                        if resp.status == 200:
+                            into.append((time.perf_counter() - started) * 1000)
+
+                action_ms: List[float] = []
                 for r in range(rounds):
                     for i, parse in enumerate(parses):
-                        body = action_call(parse, domain, f"profile-action-{r}-{i}")
-                        started = time.perf_counter()
-                        async with session.post(f"{actions_url}/webhook", json=body) as resp:
-                            await resp.read()
-                            ok = resp.status == 200
-                        if ok:
-                            action_ms.append((time.perf_counter() - started) * 1000)
+                        await timed_webhook(action_call(parse, domain, f"profile-action-{r}-{i}"), action_ms)
                 result["action_answer_procedure"] = lat_summary(action_ms)
                 # Every new conversation's first turn also calls the custom action_session_start.
-                session_ms = []
+                session_ms: List[float] = []
                 for i in range(len(parses) * rounds):
                     body = action_call({"text": "", "intent": {}}, domain, f"profile-session-{i}")
                     body["next_action"] = "action_session_start"
                     body["tracker"]["events"], body["tracker"]["latest_message"] = [], {}
-                    started = time.perf_counter()
-                    async with session.post(f"{actions_url}/webhook", json=body) as resp:
-                        await resp.read()
-                        ok = resp.status == 200
-                    if ok:
-                        session_ms.append((time.perf_counter() - started) * 1000)
+                    await timed_webhook(body, session_ms)
                 result["action_session_start"] = lat_summary(session_ms)
                 result["domain_json_kb"] = round(len(json.dumps(domain)) / 1024, 1)
     result["search_in_process"] = search_timing(texts, rounds)

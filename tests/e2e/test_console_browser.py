@@ -91,10 +91,11 @@ def console(tmp_path_factory):
             log.close()
 
 
-def _login(page, base: str, name: str) -> None:
+def _login(page, base: str, name: str, password: str = PASSWORD) -> None:
+    """Log in through the console's login page and wait for the search view."""
     page.goto(base + "/")
     page.locator("#login-name").fill(name)
-    page.locator("#login-password").fill(PASSWORD)
+    page.locator("#login-password").fill(password)
     page.get_by_role("button", name="Đăng nhập").click()
     page.locator("#search-view").wait_for(state="visible")
 

@@ -26,6 +26,7 @@ from tests.e2e.test_browser_chat import (
     browser,  # noqa: F401 - the module-scoped Chromium fixture
 )
 from tests.e2e.test_browser_handoff_push import JOINED_JS, PUSH_TIMEOUT_MS, _hand_off, _wait_for_count
+from tests.e2e.test_console_browser import _login
 
 PASSWORD = "mat-khau-truc-tong-dai-2026"
 
@@ -60,14 +61,6 @@ def live_console(stack):
     stack.stop("console")
 
 
-def _login(page, base: str, name: str) -> None:
-    page.goto(base + "/")
-    page.locator("#login-name").fill(name)
-    page.locator("#login-password").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.locator("#search-view").wait_for(state="visible")
-
-
 def test_handoff_answered_in_the_console_reaches_the_widget_and_is_rated(browser, live_stack, live_console):  # noqa: F811
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     citizen_ctx, citizen, probe = _new_page(browser)
@@ -82,7 +75,7 @@ def test_handoff_answered_in_the_console_reaches_the_widget_and_is_rated(browser
         ticket_id = _hand_off(citizen)
 
         # The officer finds the ticket in the live inbox (polled, no reload) with the conversation so far.
-        _login(officer, live_console, "truc-ban")
+        _login(officer, live_console, "truc-ban", PASSWORD)
         officer.locator("#tab-inbox").click()
         ticket = officer.locator(f'#tickets .cs-result[data-ticket="{ticket_id}"]')
         ticket.wait_for(state="visible", timeout=15_000)
@@ -121,7 +114,7 @@ def test_handoff_answered_in_the_console_reaches_the_widget_and_is_rated(browser
         # The supervisor's analytics count the rating and the handed-off conversation.
         officer.locator("#logout").click()
         officer.locator("#login-view").wait_for(state="visible")
-        _login(officer, live_console, "truong-bo-phan")
+        _login(officer, live_console, "truong-bo-phan", PASSWORD)
         officer.locator("#tab-analytics").click()
         officer.locator("#chart-ratings svg rect[data-rating='5']").wait_for()
         assert int(officer.locator("#chart-ratings svg rect[data-rating='5']").get_attribute("data-count")) >= 1
