@@ -77,7 +77,7 @@ KB_ENCODER_THREADS=${KB_ENCODER_THREADS:-1} .venv-actions/bin/python -m rasa_sdk
 pids+=($!)
 echo "Khởi động máy chủ Rasa cổng $RASA_PORT..."
 .venv-rasa/bin/rasa run --model models/tthc.tar.gz --port "$RASA_PORT" --cors "*" \
-  --credentials "$CREDENTIALS_FILE" --endpoints endpoints.yml --enable-api --auth-token "$RASA_API_TOKEN" \
+  --credentials "$CREDENTIALS_FILE" --endpoints endpoints.yml --enable-api --auth-token="$RASA_API_TOKEN" \
   >logs/rasa.log 2>&1 &
 pids+=($!)
 echo "Khởi động API cho cán bộ (staff API) cổng $STAFF_API_PORT..."

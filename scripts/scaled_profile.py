@@ -35,7 +35,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -360,15 +360,23 @@ class ScaledProfile:
 
         warm_up(self.actions_urls[i])
 
-    def start_rasa(self, i: int, wait: bool = True) -> None:
-        """Start Rasa replica ``i`` (and wait until its REST channel answers)."""
-        self._start(f"rasa-{i}", [
-            str(RASA_BIN), "run", "--model", str(self.model), "--port", str(self.rasa_ports[i]),
+    def rasa_run_args(self, i: int) -> List[str]:
+        """Arguments of ``rasa`` for replica ``i``.
+
+        The token goes in as ``--auth-token=VALUE``: a generated token may start with "-", which argparse
+        would otherwise read as the next option ("expected one argument", seen in CI).
+        """
+        return [
+            "run", "--model", str(self.model), "--port", str(self.rasa_ports[i]),
             "--interface", self.host, "--cors", "*",
             "--credentials", str(self.workdir / "credentials.yml"),
             "--endpoints", str(self.workdir / "endpoints.yml"),
-            "--enable-api", "--auth-token", self.rasa_api_token,
-        ])
+            "--enable-api", f"--auth-token={self.rasa_api_token}",
+        ]
+
+    def start_rasa(self, i: int, wait: bool = True) -> None:
+        """Start Rasa replica ``i`` (and wait until its REST channel answers)."""
+        self._start(f"rasa-{i}", [str(RASA_BIN), *self.rasa_run_args(i)])
         if wait:
             self.wait_rasa(i)
 

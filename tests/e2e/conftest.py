@@ -122,7 +122,7 @@ class Stack:
             [str(RASA_BIN), "run", "--model", str(MODEL), "--port", str(self.rasa_port), "--cors", "*",
              "--credentials", str(self.workdir / "credentials.yml"),
              "--endpoints", str(self.workdir / "endpoints.yml"),
-             "--enable-api", "--auth-token", self.rasa_api_token],
+             "--enable-api", f"--auth-token={self.rasa_api_token}"],
         )
         web = self._start(
             "web",
