@@ -52,6 +52,12 @@ class Settings:
     tracker_db: Path = ROOT / "var" / "tracker.db"
     # The scaled profile's tracker store in PostgreSQL (postgresql://...); when set, the console reads it instead.
     tracker_db_url: str = ""
+    # Retention of personal data in stored conversations (console/retention.py): events older than
+    # RETENTION_REDACT_DAYS are masked, conversations idle for RETENTION_DELETE_DAYS deleted (0 = never); the
+    # console server runs the job every RETENTION_INTERVAL_HOURS (0 = only from cron / the CLI).
+    retention_redact_days: int = 30
+    retention_delete_days: int = 365
+    retention_interval_hours: float = 24.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -87,6 +93,9 @@ class Settings:
             console_secure_cookie=_env("CONSOLE_SECURE_COOKIE", "0").lower() in ("1", "true", "yes"),
             tracker_db=_path("TRACKER_DB", ROOT / "var" / "tracker.db"),
             tracker_db_url=_env("TRACKER_DB_URL", ""),
+            retention_redact_days=int(_env("RETENTION_REDACT_DAYS", "30")),
+            retention_delete_days=int(_env("RETENTION_DELETE_DAYS", "365")),
+            retention_interval_hours=float(_env("RETENTION_INTERVAL_HOURS", "24")),
         )
 
 

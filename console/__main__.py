@@ -5,6 +5,7 @@
     python -m console users passwd <name> [--password-stdin]
     python -m console users list
     python -m console ensure-demo        # creates the demo account once and prints its password once
+    python -m console retention [--dry-run]   # mask / delete personal data in old conversations (cron-able)
 """
 
 from __future__ import annotations
@@ -80,6 +81,49 @@ def cmd_ensure_demo(args) -> int:
     return 0
 
 
+def cmd_retention(args) -> int:
+    """Run the retention job once and print its report as JSON; exit 1 when a part failed."""
+    import json
+
+    from actions.services.privacy import install_pii_log_filter
+    from console.retention import retention_job_from_settings
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_pii_log_filter()
+    settings, db, _, _ = _stores()
+    try:
+        job = retention_job_from_settings(settings, db)
+    except ValueError as exc:
+        print(f"Cấu hình lưu giữ dữ liệu không hợp lệ: {exc}", file=sys.stderr)
+        return 2
+    report = job.run(dry_run=args.dry_run)
+    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    return 1 if report.errors else 0
+
+
+def start_retention_timer(settings, db) -> threading.Thread | None:
+    """Run the retention job now and then every ``retention_interval_hours`` in a daemon thread (0 = off)."""
+    from console.retention import retention_job_from_settings
+
+    if settings.retention_interval_hours <= 0:
+        return None
+    try:
+        job = retention_job_from_settings(settings, db)
+    except ValueError as exc:  # a bad RETENTION_* value must not keep the console from serving
+        logging.getLogger(__name__).error("retention: not scheduled, invalid settings: %s", exc)
+        return None
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            job.run()  # never raises: failures are logged and listed in its report
+            stop.wait(settings.retention_interval_hours * 3600)
+
+    thread = threading.Thread(target=loop, name="console-retention", daemon=True)
+    thread.start()
+    return thread
+
+
 def cmd_serve(args) -> int:
     """Serve the console until interrupted."""
     from actions.services.feedback import FeedbackStore
@@ -107,6 +151,7 @@ def cmd_serve(args) -> int:
                        tracker_db=settings.tracker_db_url or settings.tracker_db)
     app = create_app(deps)
     threading.Thread(target=deps.knowledge.warm, name="console-warmup", daemon=True).start()
+    start_retention_timer(settings, db)
     app.run(host=args.host, port=args.port or settings.console_port, single_process=True, access_log=False,
             motd=False)
     return 0
@@ -132,11 +177,15 @@ def main(argv: list[str] | None = None) -> int:
     passwd.add_argument("--password-stdin", action="store_true")
     users_sub.add_parser("list", help="liệt kê tài khoản")
     sub.add_parser("ensure-demo", help="tạo tài khoản mẫu nếu chưa có tài khoản nào")
+    retention = sub.add_parser("retention", help="che/xoá dữ liệu cá nhân trong hội thoại cũ")
+    retention.add_argument("--dry-run", action="store_true", help="chỉ đếm, không sửa gì")
     args = parser.parse_args(argv)
     if args.cmd == "users":
         return cmd_users(args)
     if args.cmd == "ensure-demo":
         return cmd_ensure_demo(args)
+    if args.cmd == "retention":
+        return cmd_retention(args)
     return cmd_serve(args)
 
 

@@ -5,6 +5,8 @@ Runs its own stack (tests/e2e/conftest.py's Stack with ``--debug`` on both serve
 its log level. The tracker store (SQLite tracker.db) is inspected and what it holds is written to
 reports/fuzz/privacy.json: Rasa stores the citizen's raw text there by design (it is the conversation record),
 so the test asserts only what the actions control: no slot keeps the full ID or phone number after the turn.
+The last test runs the retention job (console/retention.py) as if 31 days had passed: the stored conversation
+is then masked too, and Rasa still loads and continues it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 from datetime import datetime
 
 import pytest
@@ -155,3 +158,30 @@ def test_tracker_store_contents_are_reported(debug_stack, conversation):
     assert not any(re.fullmatch(r"\d{9,12}", str(v or "")) for v in report["status_verification_values"]), report
     # The one-time verification slot is emptied after the lookup (its last value is None).
     assert report["status_verification_values"] and report["status_verification_values"][-1] is None, report
+
+
+def test_retention_masks_the_stored_conversation_and_rasa_resumes_it(debug_stack, conversation):
+    """31 days later the retention job masks the conversation in the tracker store; Rasa still loads it, and the
+    citizen who asks about the same application must verify again (the remembered factor is gone)."""
+    from console.retention import RetentionJob
+
+    tracker = debug_stack.workdir / "tracker.db"
+    later = time.time() + 31 * 86400
+    report = RetentionJob(tracker, None, clock=lambda: later).run()
+    assert report.errors == [] and report.events_redacted > 0, report
+    db = sqlite3.connect(f"file:{tracker}?mode=ro", uri=True)
+    rows = [json.loads(data) for (data,) in db.execute(
+        "SELECT data FROM events WHERE sender_id = ? ORDER BY id", (conversation["sender"],))]
+    db.close()
+    raw = json.dumps(rows, ensure_ascii=False)
+    assert not any(_occurrences(raw).values()), _occurrences(raw)
+    assert "091*******" in raw and "H07.99-******-0012" in raw
+    factors = [e["value"] for e in rows if e.get("event") == "slot" and e.get("name") == "status_verification"]
+    assert factors and set(factors) <= {"****", None}, factors
+    remembered = [e["value"] for e in rows if e.get("event") == "slot" and e.get("name") == "verified_applications"]
+    assert remembered and all(set((v or {}).values()) <= {"****"} for v in remembered), remembered
+
+    debug_stack.start()
+    reply = texts(say(debug_stack, conversation["sender"], f"hồ sơ {CODE} giờ sao rồi"))
+    assert "4 chữ số cuối" in reply and "Đang xử lý" not in reply, reply
+    assert "Đang xử lý" in texts(say(debug_stack, conversation["sender"], "5678"))
