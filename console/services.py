@@ -212,8 +212,8 @@ def analytics(db: Database, days: int = 14, now: datetime | None = None, tracker
 
 def analytics_csv(data: dict) -> str:
     """The per-day series of :func:`analytics` as CSV (conversations and their outcomes, fallbacks, handoff
-    tickets, feedback reports, status lookups, ratings), then the top procedures, the rating distribution
-    and the top unanswered questions."""
+    tickets, feedback reports, status lookups, ratings), then the top procedures, the rating distribution,
+    the ratings by conversation outcome and the top unanswered questions."""
     conv = data["conversations"]
     rows = ["day,conversations,answered,handed_off,abstained,user_messages,fallbacks,handoffs,feedback_reports,"
             "status_lookups,ratings,average_rating"]
@@ -234,6 +234,10 @@ def analytics_csv(data: dict) -> str:
     writer.writerow(["rating", "count"])
     for score, count in data["satisfaction"]["distribution"].items():
         writer.writerow([score, count])
+    writer.writerow([])
+    writer.writerow(["outcome", "ratings", "average_rating"])
+    for outcome, r in conv["rating_by_outcome"].items():
+        writer.writerow([outcome, r["count"], "" if r["average"] is None else f"{r['average']:.2f}"])
     writer.writerow([])
     writer.writerow(["top_unanswered_question", "count"])
     for q in conv["top_unanswered"]:

@@ -36,6 +36,7 @@ HANDOFF_ACTION = "action_handoff"
 KNOWLEDGE_ACTION = "action_answer_procedure"
 ABSTAIN_PAYLOAD = "/request_human"
 FALLBACK_INTENT = "nlu_fallback"
+RATING_SLOT = "satisfaction_rating"  # set by action_store_rating (actions/actions_rating.py)
 TOP_N = 10
 MAX_QUESTION_CHARS = 200
 
@@ -96,6 +97,10 @@ def _has_abstain_button(data: dict) -> bool:
     return any(isinstance(b, dict) and b.get("payload") == ABSTAIN_PAYLOAD for b in buttons)
 
 
+def _is_score(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value in (1, 2, 3, 4, 5)
+
+
 def _question(text: str) -> str:
     return " ".join(mask_pii(text).split())[:MAX_QUESTION_CHARS].lower()
 
@@ -120,7 +125,7 @@ def conversation_analytics(rows: Iterable[tuple], day_keys: list[str]) -> dict:
         key = (sender, day)
         data = _data(raw)
         if type_name == "user":
-            convs.setdefault(key, {"handoff": False, "abstain": False})
+            convs.setdefault(key, {"handoff": False, "abstain": False, "ratings": []})
             text = data.get("text") or ""
             intent = intent or ((data.get("parse_data") or {}).get("intent") or {}).get("name")
             user_turns[day] += 1
@@ -147,6 +152,8 @@ def conversation_analytics(rows: Iterable[tuple], day_keys: list[str]) -> dict:
                 last_code[sender] = value
             elif slot == "procedure_name" and isinstance(value, str) and value and last_code.get(sender):
                 names.setdefault(last_code[sender], value)
+            elif slot == RATING_SLOT and key in convs and _is_score(value):
+                convs[key]["ratings"].append(int(value))
 
     per_day = []
     totals = Counter()
@@ -163,6 +170,11 @@ def conversation_analytics(rows: Iterable[tuple], day_keys: list[str]) -> dict:
     def share(n: int, total: int) -> float | None:
         return round(n / total, 4) if total else None
 
+    by_outcome: dict[str, list[int]] = {"answered": [], "handed_off": [], "abstained": []}
+    for c in convs.values():
+        outcome = "handed_off" if c["handoff"] else ("abstained" if c["abstain"] else "answered")
+        by_outcome[outcome].extend(c["ratings"])
+
     top = sorted(procedures.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:TOP_N]
     return {
         "per_day": per_day,
@@ -171,6 +183,10 @@ def conversation_analytics(rows: Iterable[tuple], day_keys: list[str]) -> dict:
                    "handed_off": share(totals["handed_off"], totals["conversations"]),
                    "abstained": share(totals["abstained"], totals["conversations"])},
         "fallback_rate": share(totals["fallbacks"], totals["user_messages"]),
+        # Satisfaction of the conversations the bot answered vs handed off vs could not answer.
+        "rating_by_outcome": {outcome: {"count": len(scores),
+                                        "average": round(sum(scores) / len(scores), 2) if scores else None}
+                              for outcome, scores in by_outcome.items()},
         "top_procedures": [{"code": code, "name": names.get(code, ""), "conversations": len(keys)}
                            for code, keys in top],
         "top_unanswered": [{"question": q, "count": n}

@@ -539,6 +539,16 @@
       var ratings = $("chart-ratings");
       clear(ratings);
       ratings.appendChild(ratingChart(data.satisfaction));
+      var byOutcome = $("rating-by-outcome");
+      clear(byOutcome);
+      [["answered", "Trợ lý tự trả lời"], ["handed_off", "Chuyển cán bộ"], ["abstained", "Không trả lời được"]]
+        .forEach(function (o) {
+          var r = (conv.rating_by_outcome || {})[o[0]] || { count: 0, average: null };
+          var item = el("li", o[1] + ": " + (r.average === null ? "chưa có đánh giá" :
+            String(r.average).replace(".", ",") + " điểm (" + r.count + " lượt)"));
+          item.setAttribute("data-outcome", o[0]);
+          byOutcome.appendChild(item);
+        });
       var procs = $("top-procedures");
       clear(procs);
       conv.top_procedures.forEach(function (p) {

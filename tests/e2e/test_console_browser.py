@@ -60,6 +60,10 @@ def console(tmp_path_factory):
             tracker.answer(f"s{i}{n}", day, "cấp lại căn cước", "1.014064", "Cấp lại thẻ căn cước")
         tracker.abstain(f"a{i}", day, "xin giấy phép nuôi chim yến")
         tracker.fallback(f"f{i}", day, "alo alo")
+    # Scores given in the conversations (slot satisfaction_rating): two answered ones, one abstained.
+    tracker.slot("s00", today - timedelta(days=2), "satisfaction_rating", 5.0)
+    tracker.slot("s21", today, "satisfaction_rating", 4.0)
+    tracker.slot("a1", today - timedelta(days=1), "satisfaction_rating", 2.0)
     tracker.close()
     build_index(ENTRIES, HashingEncoder(64), tmp / "kb-index", src_hash="test")
     with FakeRasaServer(token=RASA_TOKEN) as rasa:
@@ -179,6 +183,10 @@ def test_officer_searches_copies_and_replies_supervisor_sees_charts(browser, con
         assert page.locator("#chart-ratings svg rect[data-rating='5']").get_attribute("data-count") == "2"
         assert page.locator("#chart-ratings svg rect[data-rating='3']").get_attribute("data-count") == "0"
         assert "4 / 4 lượt" in page.locator("#kpis").inner_text()  # (5+5+4+2)/4
+        by_outcome = page.locator("#rating-by-outcome")
+        assert by_outcome.locator("[data-outcome='answered']").inner_text() == "Trợ lý tự trả lời: 4,5 điểm (2 lượt)"
+        assert by_outcome.locator("[data-outcome='abstained']").inner_text() == "Không trả lời được: 2 điểm (1 lượt)"
+        assert by_outcome.locator("[data-outcome='handed_off']").inner_text() == "Chuyển cán bộ: chưa có đánh giá"
         assert "Cấp lại thẻ căn cước" in page.locator("#top-procedures").inner_text()
         assert "nuôi chim yến" in page.locator("#top-unanswered").inner_text()
         assert page.locator("#analytics-csv").get_attribute("href") == "/api/analytics?days=14&format=csv"

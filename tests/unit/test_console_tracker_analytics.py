@@ -192,3 +192,46 @@ def test_postgres_tracker_store_gives_the_same_figures(tracker_db):
 def test_unreachable_postgres_tracker_store_gives_empty_figures():
     data = tracker_analytics("postgresql://nobody@127.0.0.1:9/none?connect_timeout=1", DAYS)
     assert data["source_available"] is False and data["total_conversations"] == 0
+
+
+def test_ratings_by_conversation_outcome(tmp_path):
+    """The 1–5 score the citizen gave (slot satisfaction_rating, stored by Rasa as a float) counts towards the
+    outcome of that day's conversation: answered, handed off or abstained."""
+    path = tmp_path / "tracker.db"
+    t = Tracker(path)
+
+    def rate(sender, when, score):
+        t.user(sender, when, f'/rate{{"rating":"{score}"}}', "rate")
+        t.action(sender, when, "action_store_rating")
+        t.slot(sender, when, "satisfaction_rating", float(score))
+
+    t.answer("A", at(25, 8), "cấp lại căn cước", "1.001", "Cấp lại thẻ căn cước")
+    rate("A", at(25, 8), 5)
+    t.answer("C", at(25, 9), "đăng ký kết hôn", "2.002", "Đăng ký kết hôn")
+    rate("C", at(25, 9), 4)
+    t.abstain("B", at(25, 10), "làm sổ đỏ")
+    t.user("B", at(25, 10), "/request_human", "request_human")
+    t.action("B", at(25, 10), "action_handoff")
+    rate("B", at(25, 11), 2)
+    t.abstain("E", at(26, 9), "trợ cấp thất nghiệp")
+    rate("E", at(26, 9), 1)
+    t.slot("E", at(26, 9), "satisfaction_rating", None)  # a reset is not a score
+    t.answer("G", at(26, 10), "phí bao nhiêu", "1.001", "Cấp lại thẻ căn cước")  # answered, never rated
+    t.close()
+
+    data = tracker_analytics(path, DAYS)
+    assert data["rating_by_outcome"] == {"answered": {"count": 2, "average": 4.5},
+                                         "handed_off": {"count": 1, "average": 2.0},
+                                         "abstained": {"count": 1, "average": 1.0}}
+    empty = tracker_analytics(tmp_path / "absent.db", DAYS)["rating_by_outcome"]
+    assert empty == {o: {"count": 0, "average": None} for o in ("answered", "handed_off", "abstained")}
+    csv_rows = list(csv.reader(io.StringIO(analytics_csv(_analytics_with(tmp_path, path)))))
+    at_header = csv_rows.index(["outcome", "ratings", "average_rating"])
+    assert csv_rows[at_header + 1:at_header + 4] == [["answered", "2", "4.50"], ["handed_off", "1", "2.00"],
+                                                      ["abstained", "1", "1.00"]]
+
+
+def _analytics_with(tmp_path, tracker_path) -> dict:
+    db = Database(str(tmp_path / "services.db"))
+    db.ensure_schema()
+    return analytics(db, days=3, now=at(27, 12), tracker_db=tracker_path)
