@@ -24,6 +24,8 @@ MESSAGES = {
         "ask_topic": "Bạn đang hỏi về thủ tục nào ạ? Ví dụ: đăng ký khai sinh, cấp lại căn cước, đăng ký thường trú.",
         "unknown": "Xin lỗi, tôi chưa có thông tin về nội dung này trong dữ liệu thủ tục hành chính. Bạn có thể hỏi "
         "lại với tên thủ tục cụ thể, hoặc gặp cán bộ hỗ trợ qua tổng đài {hotline}.",
+        "suggest": "Tôi chưa tìm được thủ tục khớp chắc chắn với câu hỏi của bạn. Có thể bạn đang hỏi một trong các "
+        "thủ tục dưới đây (bấm để xem); nếu không phải, bạn bấm “Gặp cán bộ hỗ trợ” hoặc gọi tổng đài {hotline}.",
         "human": "Gặp cán bộ hỗ trợ",
         "source": "Nguồn",
     },
@@ -36,6 +38,8 @@ MESSAGES = {
         "company registration.",
         "unknown": "Sorry, I have no information on this in the administrative procedure data. Please ask again with "
         "the name of the procedure, or talk to an officer via the hotline {hotline}.",
+        "suggest": "I could not find a procedure that surely matches your question. It may be one of these (tap one "
+        "to see it); if not, tap “Talk to an officer” or call the hotline {hotline}.",
         "human": "Talk to an officer",
         "source": "Source",
     },
@@ -138,11 +142,16 @@ class ActionAnswerProcedure(Action):
         if resolution.kind == "ask_topic":
             dispatcher.utter_message(text=msg["ask_topic"])
             return [SlotSet("aspect", aspect)] if aspect else []
+        # Abstaining: never an answer, but the procedures the citizen may mean (if any) and always a person.
+        suggestions = [
+            {"title": shorten(hit.name, 90), "payload": f'/choose_procedure{{"procedure_code":"{hit.code}"}}'}
+            for hit in resolution.candidates
+        ]
         dispatcher.utter_message(
-            text=msg["unknown"].format(hotline=hotline),
-            buttons=[{"title": msg["human"], "payload": "/request_human"}],
+            text=msg["suggest" if suggestions else "unknown"].format(hotline=hotline),
+            buttons=[*suggestions, {"title": msg["human"], "payload": "/request_human"}],
         )
-        return []
+        return [SlotSet("aspect", aspect)] if suggestions and aspect else []
 
     def _answer(
         self, dispatcher: CollectingDispatcher, proc, aspect: Optional[str], lang: str = "vi"

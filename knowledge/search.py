@@ -36,6 +36,9 @@ class FusionParams:
     dense_span: float = 0.17
     abstain_below: float = 0.45
     ambiguous_margin: float = 0.02
+    # When abstaining, up to 3 procedures scoring at least this are offered as "maybe you mean" buttons (never
+    # as an answer). Chosen on the dev set (scripts/eval_retrieval.py reports what it finds and costs).
+    suggest_above: float = 0.25
     candidates: int = 50
 
     @classmethod
@@ -77,6 +80,7 @@ class SearchResponse:
     results: List[Hit] = field(default_factory=list)
     language: str = "vi"  # "en" when the question was English (translated by knowledge/rewrite.py)
     rewritten: str = ""  # the text the lexical retriever saw, when the rewriter changed it
+    suggestions: List[Hit] = field(default_factory=list)  # when abstaining: procedures the citizen may mean
 
     def to_json(self, top_k: Optional[int] = None) -> dict:
         """The CLI's stable JSON contract."""
@@ -315,8 +319,9 @@ class Searcher:
         ambiguous = (
             not abstain and len(hits) > 1 and hits[0].score - hits[1].score < p.ambiguous_margin
         )
+        suggestions = [h for h in hits if h.kind == "procedure" and h.score >= p.suggest_above][:3] if abstain else []
         return SearchResponse(query=query, abstain=abstain, ambiguous=ambiguous, results=hits[: max(top_k, 1)],
-                              language=rq.language, rewritten=rewritten)
+                              language=rq.language, rewritten=rewritten, suggestions=suggestions)
 
 
 @lru_cache(maxsize=1)

@@ -110,8 +110,23 @@ def score_runs(devset: List[dict], runs: Dict[str, dict]) -> dict:
         if not runs[r["id"]]["abstain"]
         and (not runs[r["id"]]["codes"] or runs[r["id"]]["codes"][0] not in set(r["expected"]))
     ]
+    # When the bot abstains it offers up to 3 "maybe you mean" procedures (never an answer): how often the right
+    # one is among them, and how often an unanswerable question gets some anyway.
+    abstained_answerable = [r for r in answerable if runs[r["id"]]["abstain"]]
+    right_suggested = [r for r in abstained_answerable
+                       if set(runs[r["id"]].get("suggested", [])) & set(r["expected"])]
+    answered_right_all = sum(1 for r in answerable if not runs[r["id"]]["abstain"]
+                             and runs[r["id"]]["codes"][:1] and runs[r["id"]]["codes"][0] in set(r["expected"]))
     return {
         "styles": per_style,
+        "suggestions": {
+            "abstained_answerable": len(abstained_answerable),
+            "right_suggested": len(right_suggested),
+            "unanswerable_abstained_with_suggestions": sum(
+                1 for r in unanswerable if runs[r["id"]]["abstain"] and runs[r["id"]].get("suggested")),
+            # answered right, or the right procedure one tap away among the suggestions
+            "reached": (answered_right_all + len(right_suggested)) / len(answerable) if answerable else 0.0,
+        },
         "abstention": {
             "unanswerable_n": len(unanswerable),
             # recall: abstained unanswerables / all unanswerables
@@ -197,6 +212,7 @@ def run_system(searcher, devset: List[dict], params, vectors: Optional[list] = N
             "abstain": bool(response.abstain),
             "ambiguous": bool(response.ambiguous),
             "no_topic": bool(response.no_topic),
+            "suggested": [h.code for h in response.suggestions],
         }
     return runs
 
@@ -307,6 +323,13 @@ def markdown(report: dict, devset: List[dict]) -> str:
             f"{metrics['ambiguous_rate']:.3f} | {metrics['wrong_confident_rate']:.3f} | "
             f"{metrics['wrong_answered_rate']:.3f} | {report['params'][name]['abstain_below']:.2f} |"
         )
+    sg = report["systems"]["hybrid"].get("suggestions")
+    if sg:
+        floor = report["params"]["hybrid"].get("suggest_above", 0)
+        lines += ["", f"Hybrid suggestions when abstaining (score ≥ {floor:.2f}): the right procedure among them for "
+                  f"{sg['right_suggested']} of {sg['abstained_answerable']} abstained answerable questions; "
+                  f"{sg['unanswerable_abstained_with_suggestions']} unanswerable questions got some anyway; "
+                  f"answered right or one tap away: {sg['reached']:.3f} of answerable."]
     missed = targets_met(report["systems"]["hybrid"])
     lines += ["", "Hybrid targets: " + ("all met" if not missed else "missed: " + ", ".join(missed)), ""]
     lines += ["## Hybrid failures (answerable, top-1 wrong)", ""]
@@ -354,6 +377,10 @@ def print_table(report: dict) -> None:
             f"answered@1 {metrics['styles']['all']['answered@1']:.3f}  "
             f"(abstain_below {report['params'][name]['abstain_below']:.2f})"
         )
+    sg = report["systems"]["hybrid"]["suggestions"]
+    print(f"hybrid suggestions: right one offered for {sg['right_suggested']}/{sg['abstained_answerable']} abstained "
+          f"answerable; {sg['unanswerable_abstained_with_suggestions']} unanswerable got some; answered right or "
+          f"one tap away {sg['reached']:.3f}")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

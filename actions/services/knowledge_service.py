@@ -69,7 +69,8 @@ class KnowledgeService:
                 return Resolution("answer", procedure=current, follow_up=True)
             return Resolution("ask_topic")
         if response.abstain:
-            return Resolution("unknown", candidates=response.results)
+            # Not an answer: procedures the citizen may mean, offered as buttons beside the human handoff.
+            return Resolution("unknown", candidates=list(response.suggestions))
         top = response.results[0]
         if response.ambiguous:
             options = [h for h in response.results if h.kind == "procedure"][:3]
@@ -81,5 +82,5 @@ class KnowledgeService:
                 return Resolution("faq", faq=entry)
         proc = self.procedure(top.code)
         if proc is None:
-            return Resolution("unknown", candidates=response.results)
+            return Resolution("unknown")
         return Resolution("answer", procedure=proc)

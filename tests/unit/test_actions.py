@@ -87,6 +87,25 @@ def test_unknown_topic_is_admitted_with_handoff_button(birth_registration):
     assert events == []
 
 
+def test_abstention_offers_possible_procedures_never_an_answer(birth_registration):
+    q = "tôi vào Sài Gòn làm ăn hơn một năm, có phải báo với công an xã không"
+    response = SearchResponse(q, True, results=[hit("1.004194", "Khai báo tạm vắng", 0.37)],
+                              suggestions=[hit("1.004194", "Khai báo tạm vắng", 0.37),
+                                           hit("1.004222", "Đăng ký tạm trú", 0.31)])
+    action = make_action(birth_registration, {q: response})
+    tracker = make_tracker(q, "ask_procedure", entities=[{"entity": "aspect", "value": "documents"}])
+    messages, events = run(action, tracker)
+    assert messages[0]["text"].startswith("Tôi chưa tìm được thủ tục khớp chắc chắn với câu hỏi của bạn.")
+    assert "tổng đài 18001096" in messages[0]["text"]
+    assert messages[0]["buttons"] == [
+        {"title": "Khai báo tạm vắng", "payload": '/choose_procedure{"procedure_code":"1.004194"}'},
+        {"title": "Đăng ký tạm trú", "payload": '/choose_procedure{"procedure_code":"1.004222"}'},
+        {"title": "Gặp cán bộ hỗ trợ", "payload": "/request_human"},
+    ]
+    # Nothing is answered, so no procedure becomes the conversation's current one; the aspect waits for the tap.
+    assert events == [{"event": "slot", "name": "aspect", "value": "documents", "timestamp": None}]
+
+
 def test_close_candidates_become_buttons(birth_registration):
     q = "đăng ký khai sinh"
     response = SearchResponse(q, False, ambiguous=True, results=[

@@ -78,3 +78,24 @@ def test_json_contract(searcher):
     assert list(data) == ["query", "abstain", "results"]
     assert data["results"][0]["code"] == "1.004222"
     assert set(data["results"][0]) == {"code", "name", "score"}
+
+
+def test_abstention_suggests_only_procedures_above_the_floor(searcher):
+    from dataclasses import replace
+
+    query = "làm giấy khai sinh cần giấy tờ gì"
+    base = searcher.params
+    try:
+        # Raise the abstention bar above every score: the searcher abstains but still names what may fit.
+        searcher.params = replace(base, abstain_below=2.0, suggest_above=0.0)
+        response = searcher.search(query)
+        assert response.abstain and response.suggestions
+        assert response.suggestions[0].code == "1.001193"
+        assert len(response.suggestions) <= 3 and all(h.kind == "procedure" for h in response.suggestions)
+        searcher.params = replace(base, abstain_below=2.0, suggest_above=1.5)
+        assert searcher.search(query).suggestions == []
+        searcher.params = base  # answering: never suggestions
+        answered = searcher.search(query)
+        assert not answered.abstain and answered.suggestions == []
+    finally:
+        searcher.params = base
