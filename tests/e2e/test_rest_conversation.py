@@ -38,6 +38,27 @@ def test_follow_up_keeps_the_procedure(stack):
     assert "Thời hạn giải quyết" in reply, reply
 
 
+def test_unsure_question_offers_procedures_and_a_tap_answers(stack):
+    """A long narrative the search is not sure about: no answer, but the right procedure is offered as a button
+    beside the handoff, and tapping it answers (held-out question h003)."""
+    question = ("Ngân hàng yêu cầu tôi bổ sung giấy chứng nhận độc thân để làm hồ sơ vay mua nhà, "
+                "tôi xin giấy này ở đâu?")
+    messages = say(stack, "e2e-suggest", question)
+    assert texts(messages).startswith("Tôi chưa tìm được thủ tục khớp chắc chắn"), messages
+    buttons = [b for m in messages for b in m.get("buttons") or []]
+    assert buttons[-1] == {"title": "Gặp cán bộ hỗ trợ", "payload": "/request_human"}, buttons
+    offered = [b for b in buttons if "1.004873" in b["payload"]]
+    assert offered and offered[0]["payload"] == '/choose_procedure{"procedure_code":"1.004873"}', buttons
+    reply = texts(say(stack, "e2e-suggest", offered[0]["payload"]))
+    assert "xác nhận tình trạng hôn nhân" in reply.lower() and "1.004873" in reply, reply
+
+
+def test_off_topic_question_gets_no_suggestions(stack):
+    messages = say(stack, "e2e-weather", "Ngày mai Hà Nội có mưa không bot?")
+    buttons = [b for m in messages for b in m.get("buttons") or []]
+    assert all("choose_procedure" not in b["payload"] for b in buttons), messages
+
+
 def test_empty_message_gets_a_polite_reply(stack):
     reply = texts(say(stack, "e2e-empty", "   "))
     assert "chưa nhập nội dung" in reply
