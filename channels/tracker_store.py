@@ -1,12 +1,15 @@
 """Rasa's SQL tracker store, made to survive a database restart and to fail loudly rather than forget.
 
-Used by the scaled profile (``tracker_store: type: channels.tracker_store.ReconnectingSQLTrackerStore`` with the
-usual SQLTrackerStore settings). Two problems of the stock store with PostgreSQL:
+Used by both profiles (``tracker_store: type: channels.tracker_store.ReconnectingSQLTrackerStore`` with the usual
+SQLTrackerStore settings: SQLite in ``endpoints.yml``, PostgreSQL in the scaled profile). Two problems of the stock
+store:
 
 * Its connection pool keeps connections across a server restart; the first query on each then fails. Here the
   engine uses SQLAlchemy's ``pool_pre_ping``: a dead pooled connection is replaced before use.
 * Rasa wraps every tracker store in ``FailSafeTrackerStore``, which turns a failed ``retrieve`` into "no tracker":
-  the turn is answered as if the conversation had just begun (a form in progress is forgotten) and not saved.
+  the turn is answered as if the conversation had just begun (a form in progress is forgotten), and a failed
+  ``save`` (e.g. a full disk under the SQLite file) into a log line while the citizen gets an answer, or a form's
+  acknowledgement, that the conversation then forgets.
   This store counts its failures (:func:`failure_count`); the REST channel (channels/rest.py) compares the count
   around a turn and replaces such a context-less answer with an apology. It also re-raises failures without the
   driver's message, which quotes SQL parameters, i.e. the citizen's words, into Rasa's error log.

@@ -63,7 +63,9 @@ class Stack:
         self.procs: dict = {}
         (workdir / "endpoints.yml").write_text(
             f'action_endpoint:\n  url: "{self.actions_url}/webhook"\n'
-            f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{workdir / "tracker.db"}"\n'
+            # The product's tracker store (endpoints.yml) on a file of this stack.
+            f'tracker_store:\n  type: channels.tracker_store.ReconnectingSQLTrackerStore\n'
+            f'  dialect: "sqlite"\n  db: "{workdir / "tracker.db"}"\n'
         )
         (workdir / "credentials.yml").write_text(
             f'channels.rest.ResilientRestInput:\n  action_health_url: "{self.actions_url}/health"\n'

@@ -193,7 +193,8 @@ def tiny_disk_stack(tmp_path_factory):
     stack.env["SERVICES_DB"] = str(stack.services_db)
     (stack.workdir / "endpoints.yml").write_text(
         f'action_endpoint:\n  url: "{stack.actions_url}/webhook"\n'
-        f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{mount / "tracker.db"}"\n'
+        f'tracker_store:\n  type: channels.tracker_store.ReconnectingSQLTrackerStore\n'
+        f'  dialect: "sqlite"\n  db: "{mount / "tracker.db"}"\n'
     )
     try:
         stack.start()
@@ -225,7 +226,7 @@ def test_disk_full_turn_is_not_acknowledged_and_nothing_is_lost(tiny_disk_stack)
     assert not re.search(r"PA-\d{6}-\d{4}", reply) and "đã được ghi nhận" not in reply, reply
     assert "Xin lỗi" in reply and HOTLINE in reply, reply
     # Both stores really hit the full disk: the action could not file the report, Rasa could not save the turn
-    # (stock Rasa logs it and keeps that turn in memory only: FailSafeTrackerStore).
+    # (our tracker store counts the failed save; the REST channel answers with the apology).
     actions_log = (stack.workdir / "actions.log").read_text(errors="replace")
     rasa_log = (stack.workdir / "rasa.log").read_text(errors="replace")
     assert "Filing a feedback report failed" in actions_log, actions_log[-3000:]
@@ -247,3 +248,15 @@ def test_disk_full_turn_is_not_acknowledged_and_nothing_is_lost(tiny_disk_stack)
     for log in ("rasa.log", "actions.log"):
         text = (stack.workdir / log).read_text(errors="replace")
         assert "0912345678" not in text and PHONE not in text, f"phone number unmasked in {log}"
+
+    # A plain question while the disk is full: the answer could not be saved, so the citizen gets the apology
+    # rather than an answer the conversation would then forget; with room again it is answered and remembered.
+    filler = fill_disk(mount)
+    try:
+        reply = texts(say(stack, "e2e-disk-full-question", "làm giấy khai sinh cần giấy tờ gì"))
+    finally:
+        filler.unlink()
+    assert "sự cố tạm thời" in reply and HOTLINE in reply and "Giấy tờ phải nộp" not in reply, reply
+    assert "Giấy tờ phải nộp" in texts(say(stack, "e2e-disk-full-question", "làm giấy khai sinh cần giấy tờ gì"))
+    follow_up = texts(say(stack, "e2e-disk-full-question", "mất bao lâu?"))
+    assert "Đăng ký khai sinh" in follow_up and "Thời hạn giải quyết" in follow_up, follow_up
