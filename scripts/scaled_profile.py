@@ -56,6 +56,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def terminate(proc: Optional[subprocess.Popen], grace_s: float = 20.0) -> None:
+    """Stop a child process: SIGTERM, then SIGKILL after ``grace_s`` seconds; reap it either way."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 def nginx_binary() -> str:
     """Path of the nginx executable (Debian installs it in /usr/sbin, often not on a user's PATH)."""
     found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
@@ -448,14 +460,7 @@ class ScaledProfile:
 
     def stop_process(self, name: str) -> None:
         """Terminate one process (SIGTERM, then SIGKILL after 20 s) and reap it."""
-        proc = self.procs.pop(name, None)
-        if proc and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        terminate(self.procs.pop(name, None))
 
     def stop(self) -> None:
         """Stop every process; a fresh profile also drops its database and deletes its Redis keys."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from scripts.scaled_profile import free_port, terminate  # noqa: F401 - free_port is used by the e2e tests
 from tests.fakes import zalo_api_server as zalo_fake
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,13 +19,6 @@ RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 ACTIONS_PY = ROOT / ".venv-actions" / "bin" / "python"
 MODEL = ROOT / "models" / "tthc.tar.gz"
 ZALO_MAX_TEXT_CHARS = 600  # the e2e Zalo channel splits replies at 600 characters (production: 2,000)
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_http(url: str, seconds: float, proc: subprocess.Popen, log: Path) -> None:
@@ -101,13 +94,13 @@ class Stack:
 
     def stop(self, name: str) -> None:
         """Terminate one process and wait for it."""
-        proc = self.procs.pop(name, None)
-        if proc and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        terminate(self.procs.pop(name, None))
+
+    def shutdown(self) -> None:
+        """Stop every process of the stack and the fake Zalo API."""
+        for name in list(self.procs):
+            self.stop(name)
+        self.zalo.stop()
 
     def restart_rasa(self, cmd: list | None = None) -> None:
         """(Re)start the Rasa server with ``cmd`` (default: the running one's command) and wait until it answers."""
@@ -116,16 +109,17 @@ class Stack:
         proc = self._start("rasa", cmd)
         wait_http(f"{self.rasa_url}/webhooks/rest/", 300, proc, self.workdir / "rasa.log")
 
+    def rasa_command(self) -> list:
+        """``rasa run`` on this stack's port, credentials and endpoints, with the HTTP API (as `make run`)."""
+        return [str(RASA_BIN), "run", "--model", str(MODEL), "--port", str(self.rasa_port), "--cors", "*",
+                "--credentials", str(self.workdir / "credentials.yml"),
+                "--endpoints", str(self.workdir / "endpoints.yml"),
+                "--enable-api", f"--auth-token={self.rasa_api_token}"]
+
     def start(self) -> None:
         """Start everything and wait until each answers."""
         self.start_actions()
-        rasa = self._start(
-            "rasa",
-            [str(RASA_BIN), "run", "--model", str(MODEL), "--port", str(self.rasa_port), "--cors", "*",
-             "--credentials", str(self.workdir / "credentials.yml"),
-             "--endpoints", str(self.workdir / "endpoints.yml"),
-             "--enable-api", f"--auth-token={self.rasa_api_token}"],
-        )
+        rasa = self._start("rasa", self.rasa_command())
         web = self._start(
             "web",
             [sys.executable, str(ROOT / "scripts" / "serve_web.py"), "--host", "127.0.0.1",
@@ -145,9 +139,7 @@ def stack(tmp_path_factory):
         running.start()
         yield running
     finally:
-        for name in list(running.procs):
-            running.stop(name)
-        running.zalo.stop()
+        running.shutdown()
 
 
 @pytest.fixture(scope="session")

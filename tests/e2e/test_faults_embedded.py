@@ -26,6 +26,7 @@ import requests
 
 from tests.e2e.conftest import ACTIONS_PY, MODEL, ROOT, Stack, free_port, say, wait_http
 from tests.e2e.test_zalo_channel import replies, send
+from tests.fakes.disk import fill_disk, tmpfs
 
 HOTLINE = "18001096"
 APOLOGY_WORDS = ("Xin lỗi", "sự cố tạm thời", HOTLINE)  # channels.rest.ACTIONS_DOWN_REPLY (Rasa venv only)
@@ -160,23 +161,6 @@ FEEDBACK_CONTENT = "Cống thoát nước đầu ngõ 12 phố Lý Thái Tổ b�
 PHONE = "0912 345 678"
 
 
-def fill_disk(mount: Path) -> Path:
-    """Write a filler file until the file system has no space left."""
-    filler = mount / "filler"
-    with open(filler, "wb", buffering=0) as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 65536)
-        except OSError as exc:
-            assert exc.errno == 28, exc  # ENOSPC
-        try:
-            while True:
-                handle.write(b"\0" * 512)
-        except OSError:
-            pass
-    return filler
-
-
 @pytest.fixture
 def tiny_disk_stack(tmp_path_factory):
     """A second stack whose tracker store and services database live on a 16 MB tmpfs (needs root)."""
@@ -184,26 +168,20 @@ def tiny_disk_stack(tmp_path_factory):
         pytest.skip("mounting a tmpfs needs root")
     if not MODEL.exists():
         pytest.fail("No trained model at models/tthc.tar.gz: run `make train` (make test does it).")
-    mount = tmp_path_factory.mktemp("tiny-disk")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
-    stack = Stack(tmp_path_factory.mktemp("full-stack"))  # logs stay on the normal disk
-    stack.services_db = mount / "services.db"
-    stack.env["SERVICES_DB"] = str(stack.services_db)
-    (stack.workdir / "endpoints.yml").write_text(
-        f'action_endpoint:\n  url: "{stack.actions_url}/webhook"\n'
-        f'tracker_store:\n  type: channels.tracker_store.ReconnectingSQLTrackerStore\n'
-        f'  dialect: "sqlite"\n  db: "{mount / "tracker.db"}"\n'
-    )
-    try:
-        stack.start()
-        yield stack, mount
-    finally:
-        for name in list(stack.procs):
-            stack.stop(name)
-        stack.zalo.stop()
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+    with tmpfs(tmp_path_factory.mktemp("tiny-disk"), "16m") as mount:
+        stack = Stack(tmp_path_factory.mktemp("full-stack"))  # logs stay on the normal disk
+        stack.services_db = mount / "services.db"
+        stack.env["SERVICES_DB"] = str(stack.services_db)
+        (stack.workdir / "endpoints.yml").write_text(
+            f'action_endpoint:\n  url: "{stack.actions_url}/webhook"\n'
+            f'tracker_store:\n  type: channels.tracker_store.ReconnectingSQLTrackerStore\n'
+            f'  dialect: "sqlite"\n  db: "{mount / "tracker.db"}"\n'
+        )
+        try:
+            stack.start()
+            yield stack, mount
+        finally:
+            stack.shutdown()
 
 
 def test_disk_full_turn_is_not_acknowledged_and_nothing_is_lost(tiny_disk_stack):

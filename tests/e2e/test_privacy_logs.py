@@ -19,7 +19,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.e2e.conftest import MODEL, RASA_BIN, ROOT, Stack, say, wait_http
+from tests.e2e.conftest import MODEL, ROOT, Stack, say, wait_http
 
 PHONE = "0912345678"
 CCCD = "001203004567"
@@ -42,12 +42,7 @@ class DebugStack(Stack):
 
     def start(self) -> None:
         """Start Rasa first (its model load is the slow part), then the action server; wait for both."""
-        rasa = self._start(
-            "rasa",
-            [str(RASA_BIN), "run", "--model", str(MODEL), "--port", str(self.rasa_port),
-             "--credentials", str(self.workdir / "credentials.yml"),
-             "--endpoints", str(self.workdir / "endpoints.yml")],
-        )
+        rasa = self._start("rasa", self.rasa_command())
         self.start_actions()
         wait_http(f"{self.rasa_url}/webhooks/rest/", 300, rasa, self.workdir / "rasa.log")
 
@@ -74,9 +69,7 @@ def debug_stack(tmp_path_factory):
         running.start()
         yield running
     finally:
-        for name in list(running.procs):
-            running.stop(name)
-        running.zalo.stop()
+        running.shutdown()
 
 
 def texts(messages: list) -> str:

@@ -16,12 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
-import subprocess
-import uuid
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -36,6 +32,7 @@ from actions.services.db import Database
 from actions.services.feedback import FeedbackStore
 from actions.services.handoff import HandoffStore
 from settings import get_settings
+from tests.fakes.disk import fill_disk, tmpfs
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2025, 11, 27, 14, 5, tzinfo=VN)
@@ -185,29 +182,8 @@ def test_handoff_action_gives_the_hotline_and_does_not_pause(full_db, monkeypatc
 @pytest.fixture
 def tiny_disk(tmp_path):
     """A 1 MB tmpfs mounted for this test (needs root), unmounted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
-    try:
+    with tmpfs(tmp_path / "tiny", "1m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill_disk(mount: Path) -> Path:
-    """Write a filler file until the file system has no space left."""
-    filler = mount / f"filler-{uuid.uuid4().hex}"
-    with open(filler, "wb", buffering=0) as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 4096)
-        except OSError as exc:
-            assert exc.errno == 28, exc  # ENOSPC
-    return filler
 
 
 def test_feedback_on_a_full_disk_is_not_acknowledged_then_recovers(tiny_disk, caplog):
