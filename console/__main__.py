@@ -93,8 +93,11 @@ def cmd_retention(args) -> int:
     settings, db, _, _ = _stores()
     try:
         job = retention_job_from_settings(settings, db)
-    except ValueError as exc:
-        print(f"Cấu hình lưu giữ dữ liệu không hợp lệ: {exc}", file=sys.stderr)
+    except ValueError:
+        print(f"Cấu hình lưu giữ dữ liệu không hợp lệ: RETENTION_REDACT_DAYS={settings.retention_redact_days}, "
+              f"RETENTION_DELETE_DAYS={settings.retention_delete_days}. Cả hai phải từ 0 trở lên, và "
+              "RETENTION_DELETE_DAYS phải bằng 0 (không xoá) hoặc không nhỏ hơn RETENTION_REDACT_DAYS.",
+              file=sys.stderr)
         return 2
     report = job.run(dry_run=args.dry_run)
     print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
