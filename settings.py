@@ -58,6 +58,9 @@ class Settings:
     retention_redact_days: int = 30
     retention_delete_days: int = 365
     retention_interval_hours: float = 24.0
+    # The province the deployment serves: when a procedure exists at several levels and the question names none,
+    # the answer is the level a resident of this province deals with, and says so.
+    province: str = "Bắc Ninh"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -96,6 +99,7 @@ class Settings:
             retention_redact_days=int(_env("RETENTION_REDACT_DAYS", "30")),
             retention_delete_days=int(_env("RETENTION_DELETE_DAYS", "365")),
             retention_interval_hours=float(_env("RETENTION_INTERVAL_HOURS", "24")),
+            province=_env("PROVINCE", "Bắc Ninh"),
         )
 
 

@@ -28,6 +28,8 @@ MESSAGES = {
         "thủ tục dưới đây (bấm để xem); nếu không phải, bạn bấm “Gặp cán bộ hỗ trợ” hoặc gọi tổng đài {hotline}.",
         "human": "Gặp cán bộ hỗ trợ",
         "source": "Nguồn",
+        "local_level": "Thủ tục này có ở nhiều cấp; thông tin trên là của thủ tục thực hiện tại {level}, nơi người dân "
+        "{province} thường nộp hồ sơ. Nếu bạn cần cấp khác (ví dụ cấp trung ương), hãy nói rõ trong câu hỏi.",
     },
     "en": {
         "not_found": "I cannot find a procedure with code {code} in the data.",
@@ -42,6 +44,8 @@ MESSAGES = {
         "to see it); if not, tap “Talk to an officer” or call the hotline {hotline}.",
         "human": "Talk to an officer",
         "source": "Source",
+        "local_level": "This procedure exists at several levels; the answer above is the one handled at {level} "
+        "level, where residents of {province} usually go. If you need another level, say so in your question.",
     },
 }
 
@@ -122,7 +126,7 @@ class ActionAnswerProcedure(Action):
         if resolution.kind == "answer":
             if resolution.follow_up and aspect is None:
                 aspect = tracker.get_slot("aspect")
-            return self._answer(dispatcher, resolution.procedure, aspect, lang)
+            return self._answer(dispatcher, resolution.procedure, aspect, lang, resolution.local_level)
         if resolution.kind == "faq":
             faq = resolution.faq
             dispatcher.utter_message(text=f"{faq.answer}\n{msg['source']}: {faq.source}")
@@ -154,9 +158,13 @@ class ActionAnswerProcedure(Action):
         return [SlotSet("aspect", aspect)] if suggestions and aspect else []
 
     def _answer(
-        self, dispatcher: CollectingDispatcher, proc, aspect: Optional[str], lang: str = "vi"
+        self, dispatcher: CollectingDispatcher, proc, aspect: Optional[str], lang: str = "vi", local_level: str = ""
     ) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(text=format_answer(proc, aspect, lang))
+        text = format_answer(proc, aspect, lang)
+        if local_level:
+            level = local_level.replace("cấp ", "") if lang == "en" else local_level
+            text += "\n" + MESSAGES[lang]["local_level"].format(level=level, province=get_settings().province)
+        dispatcher.utter_message(text=text)
         return [
             SlotSet("procedure_code", proc.code),
             SlotSet("procedure_name", proc.name),

@@ -101,6 +101,35 @@ def _register_quality(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+@add_command("bank")
+def _register_bank(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bank", help="the question bank: validate it, or (re)write its train/test split")
+    p.add_argument("action", choices=["validate", "split"])
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    def run(args: argparse.Namespace) -> int:
+        from knowledge import bank, store
+
+        if args.action == "split":
+            rows = bank.compute_split([(p.code, p.name) for p in store.load_procedures()])
+            path = bank.questions_dir() / "split.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+            print(f"{path}: {len(rows)} procedures, {sum(r['split'] == 'test' for r in rows)} in test families")
+            return 0
+        result = bank.validate()
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False, indent=1))
+        else:
+            print(json.dumps(result["stats"], ensure_ascii=False))
+            for problem in result["problems"]:
+                print("PROBLEM:", problem)
+            print("Question bank: " + ("valid." if not result["problems"] else f"{len(result['problems'])} problems."))
+        return 1 if result["problems"] else 0
+
+    p.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered subcommand."""
     parser = argparse.ArgumentParser(prog="python -m knowledge", description=__doc__.splitlines()[0])

@@ -22,6 +22,8 @@ def _register_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="index folder (default models/kb-index, $KB_INDEX_DIR)")
     p.add_argument("--encoder", default=None, help="encoder spec (default $KB_ENCODER or e5-small)")
     p.add_argument("--if-stale", action="store_true", help="do nothing when the index matches sources and encoder")
+    p.add_argument("--no-ranker", action="store_true",
+                   help="skip training the ranker (the searcher then uses the linear fusion; tests with fake vectors)")
 
     def run(args: argparse.Namespace) -> int:
         from knowledge.encoder import encoder_from_config
@@ -34,17 +36,50 @@ def _register_build(sub: argparse._SubParsersAction) -> None:
         _ensure_accents(Path(out), src)
         if args.if_stale and not is_stale(out, src, encoder.name):
             print(f"Knowledge index is up to date ({out}).")
-            return 0
+            return 0 if args.no_ranker else _train_ranker(Path(out), args.encoder or settings.encoder, if_stale=True)
         problem = index_problem(out) if Path(out).exists() else None
         if problem:  # a damaged index is rebuilt; say why
             print(f"{problem.split(';')[0]}: rebuilding.", flush=True)
+        from knowledge.bank import load_bank
+        from knowledge.search import bank_text_function
+
         entries = entries_from_store()
-        print(f"Building the knowledge index: {len(entries)} entries, encoder {encoder.name} -> {out}", flush=True)
-        config = build_index(entries, encoder, out, src, progress=_progress)
+        bank = load_bank()
+        print(f"Building the knowledge index: {len(entries)} entries and {len(bank)} bank questions, encoder "
+              f"{encoder.name} -> {out}", flush=True)
+        config = build_index(entries, encoder, out, src, progress=_progress, bank=bank,
+                             bank_text=bank_text_function(Path(out)))
         print(json.dumps(config, ensure_ascii=False))
-        return 0
+        return 0 if args.no_ranker else _train_ranker(Path(out), args.encoder or settings.encoder)
 
     p.set_defaults(func=run)
+
+
+@add_command("train-ranker")
+def _register_train_ranker(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-ranker", help="train the learned ranker and the calibrated decision of an index")
+    p.add_argument("--index", type=Path, default=None, help="index folder (default models/kb-index)")
+    p.add_argument("--encoder", default=None, help="encoder spec (default $KB_ENCODER or e5-small)")
+    p.add_argument("--if-stale", action="store_true", help="do nothing when the ranker matches the index")
+
+    def run(args: argparse.Namespace) -> int:
+        settings = _settings()
+        return _train_ranker(Path(args.index or settings.index_dir), args.encoder or settings.encoder,
+                             args.if_stale)
+
+    p.set_defaults(func=run)
+
+
+def _train_ranker(index_dir: Path, encoder_spec: str, if_stale: bool = False) -> int:
+    """Train the ranker of ``index_dir`` from the bank's train split (knowledge/ranker.py)."""
+    from knowledge import ranker
+
+    if if_stale and not ranker.is_stale(index_dir):
+        print(f"Ranker is up to date ({index_dir}).")
+        return 0
+    report = ranker.train_for_index(index_dir, encoder_spec, log=lambda m: print(m, flush=True))
+    print(json.dumps(report.get("summary", {}), ensure_ascii=False))
+    return 0
 
 
 def _ensure_accents(index_dir: Path, src: str) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from knowledge.text import fold, lexical_tokens, syllables, unique
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: question bank parts (bank.npy, bank.jsonl, bank_bm25/), entry levels and family
 FLAT_LIMIT = 20_000  # above this many vectors an HNSW graph replaces exact search
 
 
@@ -38,6 +38,8 @@ class IndexEntry:
     aliases: List[str] = field(default_factory=list)
     description: str = ""
     extra: str = ""  # field, levels, result: searchable context that is not the name
+    levels: List[str] = field(default_factory=list)  # "Cấp bộ" / "Cấp tỉnh" / "Cấp xã" (local-variant preference)
+    family: str = ""  # the procedure's family (knowledge/bank.py): siblings share it
 
     def dense_texts(self) -> List[str]:
         """Passages to embed: as written and diacritics-stripped (citizens type both).
@@ -59,7 +61,9 @@ class IndexEntry:
 def entries_from_store(knowledge_dir: Optional[Path] = None) -> List[IndexEntry]:
     """Every procedure and FAQ entry of the knowledge base as index entries."""
     from knowledge import store
+    from knowledge.bank import load_split
 
+    families = {code: row["family"] for code, row in load_split(knowledge_dir).items()}
     entries: List[IndexEntry] = []
     for proc in store.load_procedures(knowledge_dir):
         entries.append(
@@ -72,6 +76,8 @@ def entries_from_store(knowledge_dir: Optional[Path] = None) -> List[IndexEntry]
                 aliases=list(proc.aliases or []),
                 description=proc.description or "",
                 extra=" . ".join(x for x in [proc.field or ""] if x),
+                levels=list(proc.levels or []),
+                family=families.get(proc.code, proc.code),
             )
         )
     for faq in store.load_faq(knowledge_dir):
@@ -91,7 +97,8 @@ def entries_from_store(knowledge_dir: Optional[Path] = None) -> List[IndexEntry]
 
 
 # Tables read only when querying (knowledge/rewrite.py): editing them must not force a re-encode of the index.
-QUERY_TIME_FILES = frozenset({"synonyms.yml", "glossary_en.yml"})
+# contrasts.yml feeds the ranker (its own stamp, knowledge/ranker.py); common.txt and *.md only document the bank.
+QUERY_TIME_FILES = frozenset({"synonyms.yml", "glossary_en.yml", "contrasts.yml", "common.txt"})
 
 
 def source_hash(knowledge_dir: Optional[Path] = None) -> str:
@@ -100,7 +107,8 @@ def source_hash(knowledge_dir: Optional[Path] = None) -> str:
 
     root = Path(knowledge_dir) if knowledge_dir else store.DATA_DIR
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name not in QUERY_TIME_FILES):
+    for path in sorted(p for p in root.rglob("*")
+                       if p.is_file() and p.name not in QUERY_TIME_FILES and p.suffix != ".md"):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -306,6 +314,8 @@ def build_index(
     src_hash: str,
     progress: Optional[Callable[[Iterable], Iterable]] = None,
     batch_size: int = 64,
+    bank: Optional[List] = None,
+    bank_text: Optional[Callable[[str], str]] = None,
 ) -> dict:
     """Encode, index and write ``entries`` into ``out_dir`` (atomically: built beside, then renamed)."""
     import bm25s
@@ -336,6 +346,9 @@ def build_index(
     bm25.index(corpus, show_progress=False)
     bm25.save(str(tmp / "bm25"))
 
+    if bank:
+        write_bank(tmp, bank, encoder, bank_text or (lambda q: q), batch_size, progress)
+
     with open(tmp / "entries.jsonl", "w", encoding="utf-8") as handle:
         for entry in entries:
             record = asdict(entry)
@@ -350,6 +363,7 @@ def build_index(
         "faiss": type(index).__name__,
         "entries": len(entries),
         "vectors": int(len(vectors)),
+        "bank_questions": len(bank or []),
         "source_hash": src_hash,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": round(time.time() - started, 2),
@@ -363,3 +377,49 @@ def build_index(
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)
     return config
+
+
+BANK_FILES = ("bank.npy", "bank.jsonl", "bank_bm25")
+
+
+def write_bank(out: Path, bank: List, encoder, text: Callable[[str], str], batch_size: int = 64,
+               progress=None) -> None:
+    """The question bank's part of the index: question vectors (encoded as queries, the way a citizen's
+    question is), one JSON line per question (code or null, split, style) and a BM25 over the questions."""
+    import bm25s
+
+    texts = [text(q.q) for q in bank]
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    batches = range(0, len(order), batch_size)
+    for start in progress(batches) if progress else batches:
+        rows = order[start : start + batch_size]
+        vectors[rows] = encoder.encode_queries([texts[i] for i in rows])
+    np.save(out / "bank.npy", vectors)
+    with open(out / "bank.jsonl", "w", encoding="utf-8") as handle:
+        for q in bank:
+            handle.write(json.dumps({"code": q.code, "split": q.split, "style": q.style, "q": q.q},
+                                    ensure_ascii=False) + "\n")
+    model = bm25s.BM25()
+    model.index([lexical_tokens(q.q) for q in bank], show_progress=False)
+    model.save(str(out / "bank_bm25"))
+
+
+def load_bank_parts(index_dir: Path) -> Optional[tuple]:
+    """``(vectors, rows, bm25)`` of the index's question bank, or None when it was built without one."""
+    import bm25s
+
+    root = Path(index_dir)
+    if not (root / "bank.npy").exists():
+        return None
+    try:
+        vectors = np.load(root / "bank.npy")
+        with open(root / "bank.jsonl", encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle if line.strip()]
+        bm25 = bm25s.BM25.load(str(root / "bank_bm25"))
+    except Exception as exc:  # numpy, json and bm25s raise their own errors on damaged files
+        raise KnowledgeIndexError(f"the question bank part cannot be read ({type(exc).__name__}: {exc})",
+                                  root / "bank.npy") from exc
+    if len(rows) != len(vectors):
+        raise KnowledgeIndexError(f"bank.jsonl has {len(rows)} rows but bank.npy {len(vectors)}", root / "bank.npy")
+    return vectors, rows, bm25

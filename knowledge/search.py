@@ -6,10 +6,11 @@ The searcher loads the index folder once; the encoder loads lazily on the first 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -67,6 +68,10 @@ class Hit:
     missing: float = 0.0
     variant: float = 0.0
     operation: float = 0.0
+    bank: float = 0.0  # best cosine between the question and a bank question of this procedure
+    probability: float = 0.0  # the learned ranker's probability that this entry is the one asked about
+    family: str = ""
+    level: str = ""  # the level variant the name states ("tinh", "xa", "trung_uong", ...), else ""
 
 
 @dataclass
@@ -81,13 +86,20 @@ class SearchResponse:
     language: str = "vi"  # "en" when the question was English (translated by knowledge/rewrite.py)
     rewritten: str = ""  # the text the lexical retriever saw, when the rewriter changed it
     suggestions: List[Hit] = field(default_factory=list)  # when abstaining: procedures the citizen may mean
+    # The calibrated probability that results[0] is the procedure asked about, and what to do with it:
+    # "answer", "clarify" (ask between the 2-3 siblings on top) or "abstain" (suggestions + a person).
+    confidence: float = 0.0
+    decision: str = "abstain"
+    local_variant: bool = False  # the top result was preferred over its level siblings as the local one
 
     def to_json(self, top_k: Optional[int] = None) -> dict:
-        """The CLI's stable JSON contract."""
+        """The CLI's stable JSON contract: ``abstain`` is true unless the bot would answer ``results[0]``."""
         hits = self.results[:top_k] if top_k else self.results
         return {
             "query": self.query,
-            "abstain": self.abstain,
+            "abstain": self.abstain or self.decision != "answer",
+            "decision": self.decision,
+            "confidence": round(self.confidence, 4),
             "results": [{"code": h.code, "name": h.name, "score": round(h.score, 4)} for h in hits],
         }
 
@@ -136,14 +148,58 @@ class AliasMatcher:
         return best
 
 
+def rewrite_query(rewriter, accents, query: str) -> RewrittenQuery:
+    """The texts each retriever sees for ``query`` (see knowledge/rewrite.py); a Vietnamese question typed
+    without diacritics is embedded with its diacritics restored (knowledge/accents.py)."""
+    rq = rewriter.rewrite(query)
+    if rq.language != "vi" or accents is None or has_diacritics(query):
+        return rq
+    restored = accents.restore(query)
+    extra = rq.dense[len(query):] if rq.dense.startswith(query) else ""
+    return replace(rq, dense=restored + extra)
+
+
+def load_accents(index_dir: Path):
+    """The diacritic restorer built beside the index, or None (questions are then embedded as typed)."""
+    import logging
+
+    from knowledge.accents import AccentRestorer, model_path
+
+    path = model_path(index_dir)
+    if not path.exists():
+        logging.getLogger(__name__).warning("No accent model at %s: run `python -m knowledge build`.", path)
+        return None
+    return AccentRestorer.load(path)
+
+
+def bank_text_function(index_dir: Path):
+    """How bank questions are embedded: exactly like a citizen's question (rewriting, restored diacritics)."""
+    rewriter, accents = get_rewriter(), load_accents(index_dir)
+    return lambda question: rewrite_query(rewriter, accents, (question or "").strip()).dense
+
+
+# Levels a resident of the province deals with first, when the same procedure exists at several levels and the
+# question names none (lower is preferred; a name stating no level is the local, provincial/communal one).
+LEVEL_PREFERENCE = {"xa": 0, "": 1, "tinh": 1, "huyen": 2, "trung_uong": 3}
+LEVEL_LABELS = {"xa": "cấp xã", "tinh": "cấp tỉnh", "huyen": "cấp huyện", "trung_uong": "cấp trung ương"}
+BANK_NEIGHBOURS = 10
+BANK_TEMPERATURE = 0.05
+
+
 class Searcher:
     """Query a built index folder."""
 
-    def __init__(self, index_dir: Path, encoder, params: Optional[FusionParams] = None) -> None:
-        """Load the index files; the encoder itself loads on first use."""
+    def __init__(self, index_dir: Path, encoder, params: Optional[FusionParams] = None,
+                 bank_splits: Optional[Sequence[str]] = None, use_ranker: bool = True) -> None:
+        """Load the index files; the encoder itself loads on first use.
+
+        ``bank_splits``: which splits of the question bank vote in question-to-question matching (default
+        all; ``make eval`` scores the bank's test split with ``("train",)``). ``use_ranker=False`` keeps the
+        hand-tuned linear fusion (the baseline, and what the ranker trainer starts from).
+        """
         import faiss
 
-        from knowledge.index import KnowledgeIndexError, load_parts, verify_files
+        from knowledge.index import KnowledgeIndexError, load_bank_parts, load_parts, verify_files
 
         # One thread: faster for a single query vector and it leaves the other core to Rasa (measured in bench).
         faiss.omp_set_num_threads(1)
@@ -171,47 +227,68 @@ class Searcher:
         self.alias_matcher = AliasMatcher(self.entries)
         self.by_code: Dict[str, int] = {e["code"]: i for i, e in enumerate(self.entries)}
         self.rewriter = get_rewriter()
-        self.accents = self._load_accents()
+        self.accents = load_accents(self.index_dir)
         self._rewrite_cached = lru_cache(maxsize=512)(self._rewrite_uncached)  # search() and score_parts() both need it
         # Operation of each entry ("Cấp lại ...") and the operations' ids, for the variant penalty.
         self.operation_names = sorted(self.rewriter.operations)
         self.entry_ops = np.zeros((len(self.entries), max(len(self.operation_names), 1)), dtype=bool)
+        names = []
         for i, entry in enumerate(self.entries):
             if entry.get("kind") == "procedure":
                 for op in self.rewriter.operations_in_name(entry["name"]):
                     self.entry_ops[i, self.operation_names.index(op)] = True
+            names.append(entry["name"] if entry.get("kind") == "procedure" else "")
+        # Sibling-contrast attributes of every entry (knowledge/contrast.py).
+        from knowledge.contrast import get_contrasts
+
+        self.contrasts = get_contrasts()
+        self.entry_contrast = self.contrasts.entry_matrix(names)
+        self.entry_family = [e.get("family") or e["code"] for e in self.entries]
+        self.entry_level = [self._level_of(i) for i in range(len(self.entries))]
+        self.entry_words = np.array([len(e["name"].split()) for e in self.entries], dtype=np.float64)
+        self.entry_is_faq = np.array([e.get("kind") == "faq" for e in self.entries], dtype=np.float64)
+        # The question bank: questions that vote for their procedure (question-to-question matching).
+        self.bank = load_bank_parts(self.index_dir)
+        self.set_bank_splits(bank_splits)
+        self.ranker = None
+        if use_ranker:
+            from knowledge.ranker import load_ranker
+
+            self.ranker = load_ranker(self.index_dir)
+
+    def _level_of(self, number: int) -> str:
+        if "level" not in self.contrasts.groups:
+            return ""
+        values = self.contrasts.values["level"]
+        have = [v for j, v in enumerate(values) if self.entry_contrast["level"][number, j]]
+        return min(have, key=lambda v: LEVEL_PREFERENCE.get(v, 9), default="")
+
+    def set_bank_splits(self, splits: Optional[Sequence[str]]) -> None:
+        """Which bank splits vote (None = all)."""
+        if self.bank is None:
+            self.bank_entry = np.zeros(0, dtype=np.int64)
+            self.bank_active = np.zeros(0, dtype=bool)
+            return
+        vectors, rows, _ = self.bank
+        self.bank_entry = np.array([self.by_code.get(r["code"], -1) if r["code"] else -1 for r in rows],
+                                   dtype=np.int64)
+        self.bank_answerable = self.bank_entry >= 0
+        self.bank_active = np.array([splits is None or r["split"] in splits for r in rows], dtype=bool)
+        self.bank_active &= self.bank_answerable | np.array([r["code"] is None for r in rows])
 
     def rewrite(self, query: str) -> RewrittenQuery:
-        """The texts each retriever sees for ``query`` (see knowledge/rewrite.py); a Vietnamese question typed
-        without diacritics is embedded with its diacritics restored (knowledge/accents.py)."""
+        """The texts each retriever sees for ``query`` (see :func:`rewrite_query`)."""
         return self._rewrite_cached((query or "").strip())
 
     def _rewrite_uncached(self, query: str) -> RewrittenQuery:
-        rq = self.rewriter.rewrite(query)
-        if rq.language != "vi" or self.accents is None or has_diacritics(query):
-            return rq
-        restored = self.accents.restore(query)
-        extra = rq.dense[len(query):] if rq.dense.startswith(query) else ""
-        return replace(rq, dense=restored + extra)
-
-    def _load_accents(self):
-        """The diacritic restorer built beside the index, or None (questions are then embedded as typed)."""
-        import logging
-
-        from knowledge.accents import AccentRestorer, model_path
-
-        path = model_path(self.index_dir)
-        if not path.exists():
-            logging.getLogger(__name__).warning("No accent model at %s: run `python -m knowledge build`.", path)
-            return None
-        return AccentRestorer.load(path)
+        return rewrite_query(self.rewriter, self.accents, query)
 
     def dense_text(self, query: str) -> str:
         """The text to embed for ``query`` (callers that batch-encode queries use it)."""
         return self.rewrite(query).dense
 
     # -- scoring parts -------------------------------------------------------------------------------------
-    def _dense_scores(self, query: str, k: int, vector: Optional[np.ndarray] = None) -> Dict[int, float]:
+    def _dense_scores(self, query: str, k: int, vector: Optional[np.ndarray] = None) -> tuple:
         if vector is None:
             vector = self.encoder.encode_queries([query])
         vector = np.asarray(vector, dtype=np.float32).reshape(1, -1)
@@ -229,16 +306,54 @@ class Searcher:
                 continue
             entry = int(self.rows[row])
             best[entry] = max(best.get(entry, -1.0), float(score))
-        return best
+        return best, vector[0]
 
-    def score_parts(self, query: str, vector: Optional[np.ndarray] = None) -> Optional[Dict[str, np.ndarray]]:
+    def _bank_scores(self, vector: np.ndarray, tokens: List[str], exclude: Optional[np.ndarray]) -> dict:
+        """Question-to-question evidence per entry: best cosine, neighbour vote, best BM25; plus how much closer
+        the nearest unanswerable bank question is than the nearest answerable one."""
+        n = len(self.entries)
+        out = {"best": np.zeros(n), "vote": np.zeros(n), "lex": np.zeros(n), "count": np.zeros(n),
+               "unanswerable_margin": 0.0}
+        if self.bank is None or not self.bank_active.any():
+            return out
+        vectors, _, bm25 = self.bank
+        active = self.bank_active if exclude is None else self.bank_active & ~exclude
+        sims = vectors @ vector.astype(np.float32)
+        sims = np.where(active, sims, -1.0)
+        answerable = active & self.bank_answerable
+        np.add.at(out["count"], self.bank_entry[answerable], 1.0)
+        best = np.full(n, -1.0)
+        np.maximum.at(best, self.bank_entry[answerable], sims[answerable])
+        out["best"] = np.maximum(best, 0.0)
+        k = min(BANK_NEIGHBOURS, int(answerable.sum()))
+        if k:
+            masked = np.where(answerable, sims, -1.0)
+            top = np.argpartition(-masked, k - 1)[:k]
+            weights = np.exp((masked[top] - masked[top].max()) / BANK_TEMPERATURE)
+            np.add.at(out["vote"], self.bank_entry[top], weights / weights.sum())
+        unanswerable = active & ~self.bank_answerable
+        if unanswerable.any() and answerable.any():
+            out["unanswerable_margin"] = float(sims[unanswerable].max() - sims[answerable].max())
+        if tokens:
+            lex = np.asarray(bm25.get_scores(tokens), dtype=np.float64)
+            lex = np.where(answerable, lex, 0.0)
+            top_lex = float(lex.max())
+            if top_lex > 0:
+                lex_best = np.zeros(n)
+                np.maximum.at(lex_best, self.bank_entry[answerable], lex[answerable])
+                out["lex"] = lex_best / top_lex
+        return out
+
+    def score_parts(self, query: str, vector: Optional[np.ndarray] = None,
+                    exclude: Optional[np.ndarray] = None) -> Optional[Dict[str, np.ndarray]]:
         """Candidate entry numbers and the raw parts of their score; None when the query names no topic.
 
         Keys: ``cand`` (entry numbers), ``dense`` (raw cosine), ``lexical``, ``coverage``, ``alias``,
         ``idf_coverage``, ``missing`` (IDF of the rarest question word the entry lacks, over the largest possible
         IDF), ``variant`` (1 when the entry is an operation variant the question did not ask for), ``operation``
-        (1 when its operation was asked) — all in [0, 1]. ``search`` fuses them; the tuning script caches them so
-        weights can be tuned without re-querying.
+        (1 when its operation was asked), ``bank`` / ``bank_vote`` / ``bank_lex`` (question-to-question
+        evidence), ``contrast`` (sibling-contrast features, see knowledge/contrast.py) and query-level values.
+        ``exclude`` masks bank rows (the ranker trainer hides a question's own row, or its whole family fold).
         """
         p = self.params
         rq = self.rewrite(query)
@@ -246,8 +361,9 @@ class Searcher:
         content = content_words(text)
         if not content:
             return None
-        aliases = self.alias_matcher.best_lengths(fold(text))
-        dense = self._dense_scores(rq.dense, p.candidates, vector)
+        folded = fold(text)
+        aliases = self.alias_matcher.best_lengths(folded)
+        dense, qvec = self._dense_scores(rq.dense, p.candidates, vector)
         tokens = lexical_tokens(strip_question(text))
         lex_all = self.bm25.get_scores(tokens) if tokens else np.zeros(len(self.entries))
         lex_max = float(lex_all.max()) if len(lex_all) else 0.0
@@ -257,8 +373,12 @@ class Searcher:
             lex_top = np.argpartition(-lex_all, k)[: k + 1] if k > 0 else np.arange(len(lex_all))
         else:
             lex_top = []
-        # Alias matches join the candidates even when neither retriever ranked them high.
-        cand = np.array(sorted(set(dense) | {int(i) for i in lex_top} | set(aliases)), dtype=np.int64)
+        bank = self._bank_scores(qvec, tokens, exclude)
+        bank_top = set(np.flatnonzero(bank["vote"] > 0.01).tolist())
+        if bank["best"].any():
+            bank_top |= set(np.argpartition(-bank["best"], 20)[:20].tolist()) if len(bank["best"]) > 20 else set()
+        # Alias matches and the bank's votes join the candidates even when neither retriever ranked them high.
+        cand = np.array(sorted(set(dense) | {int(i) for i in lex_top} | set(aliases) | bank_top), dtype=np.int64)
         n_content = len(content)
         weights = np.array([self.idf.get(w, self.unknown_idf) for w in content])
         present = np.array([[w in self.syllable_sets[i] for w in content] for i in cand], dtype=np.float64)
@@ -267,6 +387,8 @@ class Searcher:
         ops = self.entry_ops[cand]
         has_op = ops.any(axis=1)
         matched = (ops & asked[None, :]).any(axis=1)
+        asked_values = self.contrasts.asked_values(folded)
+        contrast = self.contrasts.features(asked_values, {g: m[cand] for g, m in self.entry_contrast.items()})
         return {
             "idf_coverage": idf_coverage.reshape(-1) if len(cand) else np.zeros(0),
             # A question about "chứng chỉ hành nghề dược" is not answered by "... hành nghề thú y": the rarest
@@ -275,15 +397,37 @@ class Searcher:
             if len(cand) else np.zeros(0),
             "variant": (has_op & ~matched).astype(np.float64),
             "operation": matched.astype(np.float64),
+            "asked_operation": float(asked.any()),
             "cand": cand,
             "dense": np.array([dense.get(i, 0.0) for i in cand], dtype=np.float64),
             "lexical": lex_all[cand] / lex_max if lex_max > 0 else np.zeros(len(cand)),
             "coverage": np.array([sum(w in self.syllable_sets[i] for w in content) for i in cand]) / n_content,
             "alias": np.minimum(1.0, np.array([aliases.get(i, 0) for i in cand]) / n_content),
+            "bank": bank["best"][cand],
+            "bank_vote": bank["vote"][cand],
+            "bank_lex": bank["lex"][cand],
+            "bank_count": np.minimum(bank["count"][cand], 20) / 20.0,
+            "unanswerable_margin": bank["unanswerable_margin"],
+            "contrast": contrast,
+            "asked_level": bool(asked_values.get("level")),
+            "n_content": n_content,
+            "english": float(rq.language == "en"),
+            "unaccented": float(rq.language == "vi" and not has_diacritics(query)),
         }
 
-    def search(self, query: str, top_k: int = 5, vector: Optional[np.ndarray] = None) -> SearchResponse:
-        """Rank entries for ``query``; decide abstention and ambiguity.
+    def fused(self, parts: Dict[str, np.ndarray]) -> np.ndarray:
+        """The hand-tuned linear fusion of the parts (``knowledge/fusion.json``): the baseline and a feature."""
+        p = self.params
+        d = np.clip((parts["dense"] - p.dense_floor) / p.dense_span, 0.0, 1.0)
+        return (
+            p.w_dense * d + p.w_lexical * parts["lexical"] + p.w_coverage * parts["coverage"]
+            + p.w_alias * parts["alias"] + p.w_idf_coverage * parts["idf_coverage"] - p.w_missing * parts["missing"]
+            - p.w_variant * parts["variant"] + p.w_operation * parts["operation"]
+        )
+
+    def search(self, query: str, top_k: int = 5, vector: Optional[np.ndarray] = None,
+               exclude: Optional[np.ndarray] = None) -> SearchResponse:
+        """Rank entries for ``query`` and decide: answer, clarify between siblings, or abstain.
 
         ``vector`` is the embedding of ``dense_text(query)`` when the caller already has it (benchmarks, batch
         evaluation).
@@ -292,36 +436,88 @@ class Searcher:
         query = (query or "").strip()
         rq = self.rewrite(query)
         rewritten = rq.lexical if rq.lexical != query else ""
-        parts = self.score_parts(query, vector)
+        parts = self.score_parts(query, vector, exclude)
         if parts is None:
             return SearchResponse(query=query, abstain=True, no_topic=True, language=rq.language, rewritten=rewritten)
-        cand, lexical, coverage, alias = parts["cand"], parts["lexical"], parts["coverage"], parts["alias"]
-        variant, operation, idf_coverage = parts["variant"], parts["operation"], parts["idf_coverage"]
-        missing = parts["missing"]
+        fused = self.fused(parts)
+        if self.ranker is not None:
+            from knowledge.ranker import feature_matrix, shortlist
+
+            keep = shortlist(parts, fused)
+            parts = {k: (v[keep] if isinstance(v, np.ndarray) and v.ndim and len(v) == len(parts["cand"]) else v)
+                     for k, v in parts.items()}
+            fused = fused[keep]
+            probability = self.ranker.score(feature_matrix(self, parts, fused))
+            score = probability
+        else:
+            probability = np.zeros(len(fused))
+            score = fused
+        cand = parts["cand"]
         d = np.clip((parts["dense"] - p.dense_floor) / p.dense_span, 0.0, 1.0)
-        score = (
-            p.w_dense * d + p.w_lexical * lexical + p.w_coverage * coverage + p.w_alias * alias
-            + p.w_idf_coverage * idf_coverage - p.w_missing * missing
-            - p.w_variant * variant + p.w_operation * operation
-        )
         # Hit objects only for the best few (ties broken by code for stable output).
-        best = np.argsort(-score, kind="stable")[: max(top_k, 2) + 8]
+        best = np.argsort(-score, kind="stable")[: max(top_k, 3) + 8]
         hits: List[Hit] = []
         for j in best:
-            entry = self.entries[int(cand[j])]
+            number = int(cand[j])
+            entry = self.entries[number]
             hits.append(
                 Hit(entry["code"], entry["name"], entry["kind"], entry.get("url", ""), float(score[j]),
-                    float(d[j]), float(lexical[j]), float(coverage[j]), float(alias[j]), float(idf_coverage[j]),
-                    float(missing[j]), float(variant[j]), float(operation[j]))
+                    float(d[j]), float(parts["lexical"][j]), float(parts["coverage"][j]), float(parts["alias"][j]),
+                    float(parts["idf_coverage"][j]), float(parts["missing"][j]), float(parts["variant"][j]),
+                    float(parts["operation"][j]), float(parts["bank"][j]), float(probability[j]),
+                    self.entry_family[number], self.entry_level[number])
             )
         hits.sort(key=lambda h: (-round(h.score, 9), h.code))
-        abstain = not hits or hits[0].score < p.abstain_below
-        ambiguous = (
-            not abstain and len(hits) > 1 and hits[0].score - hits[1].score < p.ambiguous_margin
-        )
-        suggestions = [h for h in hits if h.kind == "procedure" and h.score >= p.suggest_above][:3] if abstain else []
-        return SearchResponse(query=query, abstain=abstain, ambiguous=ambiguous, results=hits[: max(top_k, 1)],
-                              language=rq.language, rewritten=rewritten, suggestions=suggestions)
+        local = False
+        if not parts["asked_level"]:
+            hits, local = prefer_local_level(hits)
+        if self.ranker is not None:
+            confidence, top3, decision = self.ranker.decide(self, parts, hits)
+            suggestions = ([h for h in hits if h.kind == "procedure"][:3]
+                           if decision == "abstain" and top3 >= self.ranker.suggest_above else [])
+        else:
+            confidence = hits[0].score if hits else 0.0
+            abstain = not hits or hits[0].score < p.abstain_below
+            ambiguous = not abstain and len(hits) > 1 and hits[0].score - hits[1].score < p.ambiguous_margin
+            decision = "abstain" if abstain else ("clarify" if ambiguous else "answer")
+            suggestions = ([h for h in hits if h.kind == "procedure" and h.score >= p.suggest_above][:3]
+                           if abstain else [])
+        return SearchResponse(query=query, abstain=decision == "abstain", ambiguous=decision == "clarify",
+                              results=hits[: max(top_k, 1)], language=rq.language, rewritten=rewritten,
+                              suggestions=suggestions, confidence=float(confidence), decision=decision,
+                              local_variant=local)
+
+
+def prefer_local_level(hits: List[Hit], close: float = 0.5) -> tuple:
+    """When the top hits are one procedure at several levels and the question names none, put first the level a
+    resident of the province deals with (:data:`LEVEL_PREFERENCE`). Returns ``(hits, reordered?)``."""
+    if len(hits) < 2 or hits[0].kind != "procedure":
+        return hits, False
+    top = hits[0]
+    floor = top.score * close
+    variants = [h for h in hits[:5] if h.family == top.family and h.score >= floor and h.kind == "procedure"
+                and _same_but_level(h.name, top.name)]
+    if len(variants) < 2:
+        return hits, False
+    best = min(variants, key=lambda h: (LEVEL_PREFERENCE.get(h.level, 9), -h.score))
+    if best is top:
+        return hits, False
+    reordered = [best] + [h for h in hits if h is not best]
+    # The preferred variant takes the top score so the decision reads the same evidence.
+    best_score = top.score
+    best.score, best.probability = best_score, max(best.probability, top.probability)
+    return reordered, True
+
+
+_LEVEL_PHRASE = re.compile(r"\(?\s*(?:thuc hien )?(?:tai )?cap (?:trung uong|bo|tinh|huyen|xa)\s*\)?")
+
+
+def _same_but_level(a: str, b: str) -> bool:
+    """Two names that are equal once their level phrase is removed."""
+    def key(name: str) -> str:
+        return " ".join(_LEVEL_PHRASE.sub(" ", fold(name)).split())
+
+    return key(a) == key(b)
 
 
 @lru_cache(maxsize=1)

@@ -18,6 +18,10 @@ run "unit tests (Rasa venv)" .venv-rasa/bin/python -m pytest -q tests/rasa
 run "rasa data validate" .venv-rasa/bin/rasa data validate --fail-on-warnings
 run "rasa test (conversation stories)" .venv-rasa/bin/rasa test core --stories tests/test_stories.yml \
   --model models/tthc.tar.gz --out results/stories --fail-on-prediction-errors
+# The question bank's validator runs in tests/unit (test_bank.py); this checks retrieval quality against floors a
+# little below the last measurement (tests/retrieval/regression.json); its report goes to a temporary folder.
+run "retrieval regression (bank test split, dev, held-out)" .venv-actions/bin/python scripts/eval_retrieval.py \
+  --ranker-only --check --out "$(mktemp -d)"
 run "NLU held-out evaluation" .venv-rasa/bin/python scripts/eval_nlu.py
 run "end-to-end and browser tests" .venv-actions/bin/python -m pytest -q tests/e2e
 

@@ -21,6 +21,9 @@ class Resolution:
     faq: object = None
     candidates: List[Hit] = field(default_factory=list)
     follow_up: bool = False
+    # When the procedure exists at several levels and the question named none, the search picked the level a
+    # resident of the province deals with; this says which ("cấp xã"), for the answer to state it.
+    local_level: str = ""
 
 
 class KnowledgeService:
@@ -83,4 +86,9 @@ class KnowledgeService:
         proc = self.procedure(top.code)
         if proc is None:
             return Resolution("unknown")
-        return Resolution("answer", procedure=proc)
+        local = ""
+        if response.local_variant:
+            from knowledge.search import LEVEL_LABELS
+
+            local = LEVEL_LABELS.get(top.level) or ", ".join(level.lower() for level in proc.levels or [])
+        return Resolution("answer", procedure=proc, local_level=local)

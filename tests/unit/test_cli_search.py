@@ -17,11 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def env(tmp_path_factory):
     index_dir = tmp_path_factory.mktemp("cli") / "kb-index"
     environ = {**os.environ, "PYTHONPATH": str(ROOT), "KB_INDEX_DIR": str(index_dir), "KB_ENCODER": "hashing:64"}
-    built = cli(environ, "build")
+    built = cli(environ, "build", "--no-ranker")
     assert built.returncode == 0, built.stderr
     config = json.loads(built.stdout.strip().splitlines()[-1])
     assert config["entries"] >= 2642 and config["model"] == "hashing-v1-64"
-    again = cli(environ, "build", "--if-stale")
+    again = cli(environ, "build", "--if-stale", "--no-ranker")
     assert again.returncode == 0 and "up to date" in again.stdout
     return environ
 

@@ -75,7 +75,9 @@ def test_unrelated_question_abstains(searcher):
 
 def test_json_contract(searcher):
     data = searcher.search("đăng ký thường trú", top_k=2).to_json(top_k=2)
-    assert list(data) == ["query", "abstain", "results"]
+    # decision/confidence were added for the calibrated decision; abstain stays true unless the bot would answer
+    assert list(data) == ["query", "abstain", "decision", "confidence", "results"]
+    assert data["abstain"] == (data["decision"] != "answer")
     assert data["results"][0]["code"] == "1.004222"
     assert set(data["results"][0]) == {"code", "name", "score"}
 

@@ -1,0 +1,276 @@
+"""The question bank: questions people would type, written by the project from the procedure records.
+
+Files under ``knowledge/data/questions/``:
+
+- ``bank/*.jsonl``: one question a line, ``{"code": "1.001193", "q": "...", "style": "story"}``; ``code`` is
+  ``null`` for a near-domain question no procedure answers (then ``topic`` says what it is about);
+- ``split.jsonl``: one procedure a line, ``{"code", "family", "split"}``, fixed and recorded. A *family* is a
+  procedure with its level variants and operation siblings (see :func:`family_key`); whole families go to
+  ``train`` (80 %) or ``test`` (20 %). Unanswerable questions are split by a hash of their text.
+
+Nothing from test families may shape tables, aliases, weights, thresholds or training: the ranker trainer
+(``knowledge/ranker.py``) reads :func:`load_bank` with ``splits=("train",)`` only, and ``make eval`` scores the
+test split with an index whose question-to-question part holds train questions only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence
+
+from knowledge.text import fold
+
+STYLES = ("story", "short", "no_diacritics", "teencode", "aspect", "formal", "abbrev", "english")
+UNANSWERABLE_TOPICS = (
+    "policy_amount", "law_interpretation", "officer_complaint", "private_service", "other_province_news",
+    "personal_dispute", "opinion", "other",
+)
+TEST_SHARE = 0.20
+# Style mix the bank must keep (share of answerable questions), so it reads like real traffic.
+MIN_STYLE_SHARE = {"story": 0.12, "short": 0.07, "no_diacritics": 0.08, "teencode": 0.05, "aspect": 0.12,
+                   "formal": 0.06, "abbrev": 0.03, "english": 0.02}
+MIN_QUESTIONS = 4
+MIN_QUESTIONS_COMMON = 12
+MIN_UNANSWERABLE = 600
+NEAR_DUPLICATE_JACCARD = 0.8
+MAX_NEAR_DUPLICATE_SHARE = 0.05
+
+_WORD = re.compile(r"\w+")
+# Words that make siblings of one procedure: removed from the name to form the family key.
+_LEVEL_PHRASES = re.compile(
+    r"\(?\s*(?:thuc hien |thuoc tham quyen (?:giai quyet )?)?(?:tai |o )?cap "
+    r"(?:trung uong|bo|tinh|huyen|xa|co so)\b\)?|\bcap (?:trung uong|tinh|huyen|xa)\b|\btrung uong\b|"
+    r"\bdia phuong\b"
+)
+_OPERATION_WORDS = re.compile(
+    r"\b(?:thu tuc|cap moi|cap lai|cap doi|cap lan dau|cap|gia han|dieu chinh|sua doi|bo sung|thay doi|thu hoi|"
+    r"huy bo|huy|rut|cham dut|tam ngung|dinh chi|dang ky lai|dang ky thay doi|chuyen doi|"
+    r"khong co yeu to nuoc ngoai|co yeu to nuoc ngoai|nhap khau|xuat khau|lan dau|lai|doi|moi)\b"
+)
+
+
+def family_key(name: str) -> str:
+    """The name with level phrases, operation words and trade direction removed: siblings share it."""
+    text = fold(name)
+    text = _LEVEL_PHRASES.sub(" ", text)
+    text = _OPERATION_WORDS.sub(" ", text)
+    return " ".join(_WORD.findall(text))
+
+
+def _hash_share(text: str) -> float:
+    return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+
+def compute_split(procedures: Sequence[tuple]) -> List[dict]:
+    """``[(code, name), ...]`` -> split records; the family is the smallest code of a family key's group."""
+    groups: Dict[str, List[str]] = defaultdict(list)
+    for code, name in procedures:
+        groups[family_key(name)].append(code)
+    rows = []
+    for key, codes in groups.items():
+        family = min(codes)
+        split = "test" if _hash_share("family:" + key) < TEST_SHARE else "train"
+        rows += [{"code": code, "family": family, "split": split} for code in codes]
+    return sorted(rows, key=lambda r: r["code"])
+
+
+@dataclass(frozen=True)
+class Question:
+    """One bank question with its split (``test`` / ``train``) and family."""
+
+    code: Optional[str]
+    q: str
+    style: str
+    split: str
+    family: Optional[str]
+    source: str  # file name, for messages
+    line: int
+    topic: str = ""
+
+    @property
+    def answerable(self) -> bool:
+        return self.code is not None
+
+
+def questions_dir(knowledge_dir: Optional[Path] = None) -> Path:
+    from knowledge import store
+
+    return Path(knowledge_dir or store.DATA_DIR) / "questions"
+
+
+def load_split(knowledge_dir: Optional[Path] = None) -> Dict[str, dict]:
+    """``code -> {"code", "family", "split"}`` from ``split.jsonl`` (empty when there is no bank)."""
+    path = questions_dir(knowledge_dir) / "split.jsonl"
+    if not path.exists():
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        return {r["code"]: r for r in (json.loads(line) for line in handle if line.strip())}
+
+
+def unanswerable_split(text: str) -> str:
+    return "test" if _hash_share("unanswerable:" + fold(text)) < TEST_SHARE else "train"
+
+
+def read_raw(knowledge_dir: Optional[Path] = None) -> Iterable[tuple]:
+    """``(file name, line number, record or ValueError)`` for every line of the bank files."""
+    root = questions_dir(knowledge_dir) / "bank"
+    for path in sorted(root.glob("*.jsonl")) if root.exists() else []:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield path.name, number, json.loads(line)
+                except ValueError as exc:
+                    yield path.name, number, exc
+
+
+def load_bank(knowledge_dir: Optional[Path] = None, splits: Sequence[str] = ("train", "test")) -> List[Question]:
+    """Every valid question of the wanted splits (invalid lines are the validator's business)."""
+    split = load_split(knowledge_dir)
+    out: List[Question] = []
+    for source, line, record in read_raw(knowledge_dir):
+        if not isinstance(record, dict) or not isinstance(record.get("q"), str):
+            continue
+        code = record.get("code")
+        if code is None:
+            part, family = unanswerable_split(record["q"]), None
+        elif code in split:
+            part, family = split[code]["split"], split[code]["family"]
+        else:
+            continue
+        if part in splits:
+            out.append(Question(code, record["q"].strip(), record.get("style", ""), part, family, source, line,
+                                record.get("topic", "")))
+    return out
+
+
+def word_set(text: str) -> frozenset:
+    return frozenset(_WORD.findall(fold(text)))
+
+
+def jaccard(a: frozenset, b: frozenset) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def near_duplicates(questions: Sequence[Question]) -> List[tuple]:
+    """Pairs of questions of one procedure whose word sets overlap more than :data:`NEAR_DUPLICATE_JACCARD`."""
+    by_code: Dict[str, List[Question]] = defaultdict(list)
+    for q in questions:
+        if q.code:
+            by_code[q.code].append(q)
+    pairs = []
+    for items in by_code.values():
+        sets = [word_set(q.q) for q in items]
+        for i in range(len(items)):
+            for j in range(i):
+                if jaccard(sets[i], sets[j]) > NEAR_DUPLICATE_JACCARD:
+                    pairs.append((items[j], items[i]))
+                    break
+    return pairs
+
+
+def common_codes(procedures: Sequence) -> set:
+    """Procedures citizens and household businesses use most: they need :data:`MIN_QUESTIONS_COMMON` questions.
+
+    Read from ``questions/common.txt`` (one code a line, a reviewable list)."""
+    path = questions_dir() / "common.txt"
+    if not path.exists():
+        return set()
+    codes = {line.split("#")[0].strip() for line in path.read_text(encoding="utf-8").splitlines()}
+    return {c for c in codes if c}
+
+
+def validate(knowledge_dir: Optional[Path] = None) -> dict:
+    """Check the bank: codes exist, no duplicates, split recorded and respected, counts, style mix, near-dups.
+
+    Returns ``{"problems": [...], "stats": {...}}``; no problems means valid.
+    """
+    from knowledge import store
+
+    procedures = store.load_procedures(knowledge_dir)
+    codes = {p.code for p in procedures}
+    split = load_split(knowledge_dir)
+    problems: List[str] = []
+    expected_split = {r["code"]: r for r in compute_split([(p.code, p.name) for p in procedures])}
+    if set(split) != codes:
+        problems.append(f"split.jsonl covers {len(set(split) & codes)} of {len(codes)} procedures "
+                        f"({len(set(split) - codes)} unknown codes)")
+    families: Dict[str, set] = defaultdict(set)
+    for code, row in split.items():
+        families[row["family"]].add(row["split"])
+        if code in expected_split and expected_split[code]["family"] != row["family"]:
+            problems.append(f"split.jsonl: {code} is in family {row['family']}, the rule says "
+                            f"{expected_split[code]['family']}")
+    mixed = [f for f, parts in families.items() if len(parts) > 1]
+    if mixed:
+        problems.append(f"families split across train and test: {mixed[:5]}")
+    seen: Dict[str, tuple] = {}
+    questions: List[Question] = []
+    for source, line, record in read_raw(knowledge_dir):
+        where = f"{source}:{line}"
+        if isinstance(record, ValueError):
+            problems.append(f"{where}: not JSON ({record})")
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("q"), str) or not record["q"].strip():
+            problems.append(f"{where}: expected an object with a non-empty \"q\"")
+            continue
+        code, style = record.get("code"), record.get("style")
+        allowed = {"code", "q", "style"} | ({"topic"} if code is None else set())
+        if set(record) - allowed:
+            problems.append(f"{where}: unknown keys {sorted(set(record) - allowed)}")
+        if code is not None and code not in codes:
+            problems.append(f"{where}: unknown procedure code {code!r}")
+            continue
+        if code is None and record.get("topic") not in UNANSWERABLE_TOPICS:
+            problems.append(f"{where}: unanswerable question needs a topic in {UNANSWERABLE_TOPICS}")
+        if style not in STYLES:
+            problems.append(f"{where}: style {style!r} not in {STYLES}")
+        key = fold(record["q"])
+        if key in seen:
+            problems.append(f"{where}: duplicate of {seen[key][0]}:{seen[key][1]}")
+            continue
+        seen[key] = (source, line)
+        part = unanswerable_split(record["q"]) if code is None else split.get(code, {}).get("split", "train")
+        family = None if code is None else split.get(code, {}).get("family")
+        questions.append(Question(code, record["q"], style, part, family, source, line, record.get("topic", "")))
+    answerable = [q for q in questions if q.code]
+    per_code = Counter(q.code for q in answerable)
+    common = common_codes(procedures)
+    few = sorted(c for c in codes if per_code.get(c, 0) < (MIN_QUESTIONS_COMMON if c in common else MIN_QUESTIONS))
+    if few:
+        problems.append(f"{len(few)} procedures below their minimum number of questions, e.g. {few[:5]}")
+    unanswerable = [q for q in questions if not q.code]
+    if len(unanswerable) < MIN_UNANSWERABLE:
+        problems.append(f"{len(unanswerable)} unanswerable questions, fewer than {MIN_UNANSWERABLE}")
+    styles = Counter(q.style for q in answerable)
+    for style, share in MIN_STYLE_SHARE.items():
+        have = styles.get(style, 0) / max(len(answerable), 1)
+        if have < share:
+            problems.append(f"style {style}: {have:.3f} of answerable questions, below {share}")
+    dups = near_duplicates(answerable)
+    dup_share = len(dups) / max(len(answerable), 1)
+    if dup_share >= MAX_NEAR_DUPLICATE_SHARE:
+        problems.append(f"near-duplicates within a procedure: {dup_share:.3f} of questions "
+                        f"(limit {MAX_NEAR_DUPLICATE_SHARE})")
+    test_codes = sum(1 for r in split.values() if r["split"] == "test")
+    stats = {
+        "questions": len(questions),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "procedures_covered": len(per_code),
+        "procedures": len(codes),
+        "common_procedures": len(common),
+        "families": len(families),
+        "test_procedures": test_codes,
+        "test_share_procedures": round(test_codes / max(len(split), 1), 3),
+        "by_split": dict(Counter(q.split for q in questions)),
+        "styles": dict(sorted(styles.items())),
+        "near_duplicate_share": round(dup_share, 4),
+    }
+    return {"problems": problems, "stats": stats}

@@ -1,0 +1,97 @@
+"""Sibling-contrast attributes read from procedure names and from questions (``knowledge/data/contrasts.yml``).
+
+Siblings differ by one attribute: direction (nhập / xuất khẩu), subject (cá nhân / tổ chức / hộ kinh doanh),
+foreign element, level (trung ương / tỉnh / huyện / xã). For every group the searcher gives the learned ranker
+four numbers per candidate: the question names a value of the group, the candidate has one, they share a value,
+they conflict (both named, none shared).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, FrozenSet, List, Sequence
+
+import numpy as np
+
+from knowledge.text import fold
+
+CONTRASTS_FILE = Path(__file__).resolve().parent / "data" / "contrasts.yml"
+PER_GROUP = ("q_has", "c_has", "match", "conflict")
+
+
+def _alternation(phrases: Sequence[str]) -> re.Pattern:
+    folded = sorted({fold(p) for p in phrases if p.strip()}, key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(re.escape(p) for p in folded) + r")\b")
+
+
+class ContrastTable:
+    """The groups and values of ``contrasts.yml`` as compiled patterns."""
+
+    def __init__(self, data: dict) -> None:
+        """``data`` is the parsed YAML (``{"groups": {group: {"values": {...}, "strip": [...]}}}``)."""
+        self.groups: List[str] = []
+        self.values: Dict[str, List[str]] = {}
+        self.in_name: Dict[str, Dict[str, re.Pattern]] = {}
+        self.asked_by: Dict[str, Dict[str, re.Pattern]] = {}
+        self.strip: Dict[str, re.Pattern] = {}
+        for group, spec in (data.get("groups") or {}).items():
+            self.groups.append(group)
+            self.values[group] = list(spec["values"])
+            self.in_name[group] = {v: _alternation(s["in_name"]) for v, s in spec["values"].items()}
+            self.asked_by[group] = {v: _alternation(s["asked_by"]) for v, s in spec["values"].items()}
+            if spec.get("strip"):
+                self.strip[group] = _alternation(spec["strip"])
+
+    @classmethod
+    def from_file(cls, path: Path = CONTRASTS_FILE) -> "ContrastTable":
+        import yaml
+
+        return cls(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+
+    @property
+    def feature_names(self) -> List[str]:
+        return [f"{g}_{part}" for g in self.groups for part in PER_GROUP]
+
+    def _values(self, folded: str, patterns: Dict[str, Dict[str, re.Pattern]]) -> Dict[str, FrozenSet[str]]:
+        out = {}
+        for group in self.groups:
+            text = self.strip[group].sub(" ", folded) if group in self.strip else folded
+            out[group] = frozenset(v for v, pattern in patterns[group].items() if pattern.search(text))
+        return out
+
+    def name_values(self, name: str) -> Dict[str, FrozenSet[str]]:
+        """Values a procedure name carries, per group."""
+        return self._values(fold(name), self.in_name)
+
+    def asked_values(self, folded_question: str) -> Dict[str, FrozenSet[str]]:
+        """Values a (folded) question asks for, per group."""
+        return self._values(folded_question, self.asked_by)
+
+    def entry_matrix(self, names: Sequence[str]) -> Dict[str, np.ndarray]:
+        """Per group, a bool matrix entries x values."""
+        out = {g: np.zeros((len(names), len(self.values[g])), dtype=bool) for g in self.groups}
+        for i, name in enumerate(names):
+            for group, values in self.name_values(name).items():
+                for v in values:
+                    out[group][i, self.values[group].index(v)] = True
+        return out
+
+    def features(self, asked: Dict[str, FrozenSet[str]], entry_values: Dict[str, np.ndarray]) -> np.ndarray:
+        """``len(candidates) x (4 * groups)`` features for candidates whose value rows are ``entry_values``."""
+        columns = []
+        for group in self.groups:
+            rows = entry_values[group]
+            q = np.array([v in asked[group] for v in self.values[group]], dtype=bool)
+            c_has = rows.any(axis=1)
+            match = (rows & q[None, :]).any(axis=1)
+            q_has = np.full(len(rows), bool(q.any()))
+            columns += [q_has, c_has, match, q_has & c_has & ~match]
+        return np.stack(columns, axis=1).astype(np.float64) if columns else np.zeros((0, 0))
+
+
+@lru_cache(maxsize=1)
+def get_contrasts() -> ContrastTable:
+    """The shipped table (loaded once)."""
+    return ContrastTable.from_file()

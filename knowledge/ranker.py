@@ -1,0 +1,447 @@
+"""The learned ranker and the calibrated decision, trained from the question bank's train split.
+
+- **Ranker**: a gradient-boosted classifier (scikit-learn ``HistGradientBoostingClassifier``) over the score parts
+  of every candidate (dense, BM25, word coverage, aliases, question-to-question evidence, operation and
+  sibling-contrast features, each also relative to the best candidate) replaces the hand-tuned linear fusion; its
+  probability ranks the candidates.
+- **Decision**: a logistic model over the ranked list (top probabilities, margins, agreement of the signals, how
+  close the nearest *unanswerable* bank question is) gives the probability that the top procedure is right and a
+  second one that the right procedure is in the top 3. Both are fitted on out-of-fold ranker outputs (5 folds by
+  procedure family), so they are calibrated on questions the ranker did not see. Thresholds: answer when the
+  first is at least ``answer_above`` (chosen so that wrong-confident stays at most :data:`WRONG_CONFIDENT_BUDGET`
+  out of fold); ask between siblings when the top two are one family and the second is at least
+  ``clarify_above``; otherwise abstain, offering the top 3 as suggestions when the second is at least
+  ``suggest_above``.
+
+Training conditions imitate the two situations the deployed bot meets: a question about a procedure whose other
+bank questions are indexed (its own row hidden) and a question about a family with no bank question at all (its
+whole fold hidden), half of the questions each (seeded). ``python -m knowledge build`` trains it after the index
+(``ranker.pkl`` + ``ranker.json`` in the index folder, stamped); ``python -m knowledge train-ranker`` reruns it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+FEATURE_VERSION = 1
+SEED = 2026
+FOLDS = 5
+SHORTLIST_FUSED = 40  # candidates the ranker sees: the best by the linear fusion ...
+SHORTLIST_BANK = 10  # ... and the best by question-to-question evidence (same rule in training and search)
+WRONG_CONFIDENT_BUDGET = 0.025  # out of fold, over all train questions (target on the test split: <= 0.03)
+CLARIFY_PRECISION = 0.80  # share of clarifications whose options hold the right procedure
+BASE_FEATURES = (
+    "dense", "dense_rel", "dense_rank", "lexical", "lexical_rank", "coverage", "idf_coverage", "missing", "alias",
+    "variant", "operation", "asked_operation", "bank", "bank_rel", "bank_rank", "bank_vote", "bank_lex",
+    "bank_count", "fused", "fused_rel", "fused_rank", "name_words", "is_faq", "unanswerable_margin",
+    "n_content", "english", "unaccented", "local_level",
+)
+DECISION_FEATURES = (
+    "p1", "p2", "p1_minus_p2", "share1", "log_p1", "dense1", "bank1", "lex1", "idf1", "missing1", "alias1",
+    "score_gap", "unanswerable_margin", "n_content", "english", "unaccented", "siblings12", "is_faq1",
+    "agree_dense", "agree_bank",
+)
+
+
+def _rank(values: np.ndarray) -> np.ndarray:
+    """0 for the largest value, 1 for the next ... (ties share the order of a stable sort), as log1p."""
+    order = np.argsort(-values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(len(values))
+    return np.log1p(ranks)
+
+
+def shortlist(parts: Dict[str, np.ndarray], fused: np.ndarray) -> np.ndarray:
+    """Positions of the candidates the ranker scores: the best by the linear fusion and by the bank's evidence.
+
+    Training sees exactly these (a candidate outside them never gets a probability), so the ranker is never asked
+    about candidates unlike those it was trained on."""
+    keep = np.argsort(-fused, kind="stable")[:SHORTLIST_FUSED]
+    if parts["bank"].any():
+        keep = np.union1d(keep, np.argsort(-parts["bank"], kind="stable")[:SHORTLIST_BANK])
+        keep = np.union1d(keep, np.argsort(-parts["bank_vote"], kind="stable")[:SHORTLIST_BANK])
+    return np.sort(keep)
+
+
+def feature_names(searcher) -> List[str]:
+    return list(BASE_FEATURES) + searcher.contrasts.feature_names
+
+
+def feature_matrix(searcher, parts: Dict[str, np.ndarray], fused: np.ndarray) -> np.ndarray:
+    """``candidates x features`` in the order of :func:`feature_names`."""
+    cand = parts["cand"]
+    n = len(cand)
+
+    def rel(values: np.ndarray) -> np.ndarray:
+        return values - (values.max() if n else 0.0)
+
+    levels = [searcher.entry_level[i] for i in cand]
+    columns = [
+        parts["dense"], rel(parts["dense"]), _rank(parts["dense"]), parts["lexical"], _rank(parts["lexical"]),
+        parts["coverage"], parts["idf_coverage"], parts["missing"], parts["alias"], parts["variant"],
+        parts["operation"], np.full(n, parts["asked_operation"]), parts["bank"], rel(parts["bank"]),
+        _rank(parts["bank"]), parts["bank_vote"], parts["bank_lex"], parts["bank_count"], fused, rel(fused),
+        _rank(fused), np.log1p(searcher.entry_words[cand]), searcher.entry_is_faq[cand],
+        np.full(n, parts["unanswerable_margin"]), np.full(n, np.log1p(parts["n_content"])),
+        np.full(n, parts["english"]), np.full(n, parts["unaccented"]),
+        np.array([level in ("xa", "tinh", "") for level in levels], dtype=np.float64),
+    ]
+    base = np.stack(columns, axis=1)
+    return np.hstack([base, parts["contrast"]]) if parts["contrast"].size else base
+
+
+def decision_features(parts: Dict[str, np.ndarray], hits: Sequence) -> np.ndarray:
+    """One row describing the ranked list (see :data:`DECISION_FEATURES`)."""
+    probs = [h.probability for h in hits[:5]] + [0.0] * 5
+    p1, p2 = probs[0], probs[1]
+    total = sum(probs[:5]) or 1.0
+    top = hits[0] if hits else None
+    second = hits[1] if len(hits) > 1 else None
+
+    def by(name: str) -> float:
+        return float(getattr(top, name, 0.0)) if top is not None else 0.0
+
+    dense_best = max((h.dense for h in hits[:10]), default=0.0)
+    bank_best = max((h.bank for h in hits[:10]), default=0.0)
+    return np.array([
+        p1, p2, p1 - p2, p1 / total, float(np.log(max(p1, 1e-6))), by("dense"), by("bank"),
+        by("lexical"), by("idf_coverage"), by("missing"), by("alias"),
+        by("score") - (second.score if second is not None else 0.0),
+        parts["unanswerable_margin"], float(np.log1p(parts["n_content"])), parts["english"], parts["unaccented"],
+        float(second is not None and top is not None and second.family == top.family),
+        float(top is not None and top.kind == "faq"),
+        float(top is not None and by("dense") >= dense_best - 1e-9),
+        float(top is not None and by("bank") >= bank_best - 1e-9),
+    ], dtype=np.float64)
+
+
+class Ranker:
+    """The trained models and thresholds; :meth:`score` ranks, :meth:`decide` decides."""
+
+    def __init__(self, model, decision, top3, thresholds: dict, meta: dict) -> None:
+        """``model`` ranks candidates; ``decision`` / ``top3`` are calibrated logistic models on decision rows."""
+        self.model = model
+        self.decision = decision
+        self.top3 = top3
+        self.answer_above = float(thresholds["answer_above"])
+        self.clarify_above = float(thresholds["clarify_above"])
+        self.suggest_above = float(thresholds["suggest_above"])
+        self.meta = meta
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        if not len(features):
+            return np.zeros(0)
+        return self.model.predict_proba(features)[:, 1]
+
+    def probabilities(self, row: np.ndarray) -> tuple:
+        """``(p_top1_right, p_right_in_top3)`` for one decision row."""
+        row = row.reshape(1, -1)
+        return float(self.decision.predict_proba(row)[0, 1]), float(self.top3.predict_proba(row)[0, 1])
+
+    def decide(self, searcher, parts: Dict[str, np.ndarray], hits: Sequence) -> tuple:
+        """``(confidence, p_top3, decision)`` with decision ``answer`` / ``clarify`` / ``abstain``."""
+        if not hits:
+            return 0.0, 0.0, "abstain"
+        p1, p3 = self.probabilities(decision_features(parts, hits))
+        return p1, p3, choose(p1, p3, hits, self.answer_above, self.clarify_above)
+
+
+def choose(p1: float, p3: float, hits: Sequence, answer_above: float, clarify_above: float) -> str:
+    """The decision rule shared by the searcher and the threshold search."""
+    if p1 >= answer_above:
+        return "answer"
+    siblings = len(hits) > 1 and hits[1].family == hits[0].family and hits[1].kind == "procedure"
+    if siblings and p3 >= clarify_above:
+        return "clarify"
+    return "abstain"
+
+
+# -- persistence ---------------------------------------------------------------------------------------------
+def stamp(index_dir: Path) -> str:
+    """What the ranker depends on: the index's sources and encoder, the contrast and synonym tables, this code."""
+    from knowledge.index import read_config
+
+    config = read_config(index_dir) or {}
+    digest = hashlib.sha256()
+    digest.update(json.dumps([config.get("source_hash"), config.get("model"), config.get("built_at"),
+                              FEATURE_VERSION, SEED]).encode())
+    data = Path(__file__).resolve().parent / "data"
+    for name in ("contrasts.yml", "synonyms.yml", "glossary_en.yml"):
+        path = data / name
+        if path.exists():
+            digest.update(path.read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def is_stale(index_dir: Path) -> bool:
+    meta_path = Path(index_dir) / "ranker.json"
+    if not meta_path.exists() or not (Path(index_dir) / "ranker.pkl").exists():
+        return True
+    try:
+        return json.loads(meta_path.read_text(encoding="utf-8")).get("stamp") != stamp(index_dir)
+    except ValueError:
+        return True
+
+
+def load_ranker(index_dir: Path) -> Optional[Ranker]:
+    """The index's ranker, or None when it has none (the searcher then uses the linear fusion)."""
+    import logging
+
+    path = Path(index_dir) / "ranker.pkl"
+    if not path.exists():
+        return None
+    if is_stale(index_dir):
+        logging.getLogger(__name__).warning("The ranker in %s is stale: run `make build-index`.", index_dir)
+    with open(path, "rb") as handle:
+        return pickle.load(handle)  # noqa: S301 - written by train_for_index beside the index, never downloaded
+
+
+def save_ranker(index_dir: Path, ranker: Ranker, report: dict) -> None:
+    index_dir = Path(index_dir)
+    tmp = index_dir / "ranker.pkl.tmp"
+    with open(tmp, "wb") as handle:
+        pickle.dump(ranker, handle)
+    tmp.replace(index_dir / "ranker.pkl")
+    (index_dir / "ranker.json").write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+# -- training ------------------------------------------------------------------------------------------------
+def _fold_of(key: str) -> int:
+    return int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16) % FOLDS
+
+
+def collect(searcher, questions: Sequence, log: Callable[[str], None] = print, seen_share: float = 0.5) -> dict:
+    """Run every train question through the candidate generator under its training condition.
+
+    Returns per question: candidate features, labels, the parts needed by the decision rows, and the fold.
+    """
+    rng = np.random.default_rng(SEED)
+    vectors, rows, _ = searcher.bank
+    row_of = {}
+    for number, row in enumerate(rows):
+        row_of.setdefault((row["code"], row["q"]), number)
+    fold_of_row = np.array([_fold_of(_family_key(searcher, r)) for r in rows])
+    started = time.time()
+    texts = [searcher.dense_text(q.q) for q in questions]
+    encoded = np.zeros((len(texts), searcher.dense.d), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for start in range(0, len(order), 64):
+        chunk = order[start : start + 64]
+        encoded[chunk] = searcher.encoder.encode_queries([texts[i] for i in chunk])
+    log(f"  encoded {len(texts)} train questions in {time.time() - started:.0f} s")
+    items = []
+    started = time.time()
+    for number, q in enumerate(questions):
+        fold = _fold_of(q.family if q.code else "unanswerable:" + q.q)
+        exclude = np.zeros(len(rows), dtype=bool)
+        own = row_of.get((q.code, q.q))
+        condition = "seen" if rng.random() < seen_share else "unseen"
+        if condition == "unseen":
+            exclude |= fold_of_row == fold
+        if own is not None:
+            exclude[own] = True
+        parts = searcher.score_parts(q.q, encoded[number], exclude)
+        if parts is None:
+            continue
+        fused = searcher.fused(parts)
+        features = feature_matrix(searcher, parts, fused)
+        codes = [searcher.entries[i]["code"] for i in parts["cand"]]
+        labels = np.array([c == q.code for c in codes], dtype=np.int8)
+        keep = shortlist(parts, fused)
+        items.append({"features": features[keep], "labels": labels[keep], "parts": _slim(parts),
+                      "cand": parts["cand"][keep], "fold": fold, "code": q.code, "condition": condition,
+                      "style": q.style})
+        if number and number % 2000 == 0:
+            log(f"  {number}/{len(questions)} questions ({time.time() - started:.0f} s)")
+    return {"items": items}
+
+
+def _family_key(searcher, row: dict) -> str:
+    if row["code"] is None:
+        return "unanswerable:" + row["q"]
+    number = searcher.by_code.get(row["code"])
+    return searcher.entry_family[number] if number is not None else row["code"]
+
+
+def _slim(parts: dict) -> dict:
+    return {k: parts[k] for k in ("unanswerable_margin", "n_content", "english", "unaccented")}
+
+
+def _fit_ranker(items: Sequence[dict]):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X = np.vstack([it["features"] for it in items])
+    y = np.concatenate([it["labels"] for it in items])
+    model = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.08, max_leaf_nodes=31,
+                                           min_samples_leaf=40, l2_regularization=1.0, random_state=SEED)
+    model.fit(X, y)
+    return model
+
+
+class _Hit:  # the few fields decision_features and choose read
+    __slots__ = ("probability", "score", "dense", "bank", "lexical", "idf_coverage", "missing", "alias", "family",
+                 "kind", "code")
+
+    def __init__(self, **kw) -> None:
+        for k, v in kw.items():
+            setattr(self, k, v)
+
+
+def ranked_hits(searcher, item: dict, probability: np.ndarray) -> List[_Hit]:
+    """The top 10 of one collected question, ranked by ``probability`` (like :meth:`Searcher.search`)."""
+    f = item["features"]
+    names = feature_names(searcher)
+    col = {n: names.index(n) for n in ("dense", "bank", "lexical", "idf_coverage", "missing", "alias")}
+    order = np.argsort(-probability, kind="stable")[:10]
+    p = searcher.params
+    hits = []
+    for j in order:
+        number = int(item["cand"][j])
+        entry = searcher.entries[number]
+        dense = float(np.clip((f[j, col["dense"]] - p.dense_floor) / p.dense_span, 0, 1))
+        hits.append(_Hit(probability=float(probability[j]), score=float(probability[j]), dense=dense,
+                         bank=float(f[j, col["bank"]]),
+                         lexical=float(f[j, col["lexical"]]), idf_coverage=float(f[j, col["idf_coverage"]]),
+                         missing=float(f[j, col["missing"]]), alias=float(f[j, col["alias"]]),
+                         family=searcher.entry_family[number], kind=entry["kind"], code=entry["code"]))
+    return hits
+
+
+def _decision_rows(searcher, items: Sequence[dict], models_by_fold) -> tuple:
+    rows, right1, right3, hits_all = [], [], [], []
+    for it in items:
+        model = models_by_fold(it["fold"])
+        probability = model.predict_proba(it["features"])[:, 1]
+        hits = ranked_hits(searcher, it, probability)
+        rows.append(decision_features(it["parts"], hits))
+        codes = [h.code for h in hits]
+        right1.append(bool(it["code"]) and codes[:1] == [it["code"]])
+        right3.append(bool(it["code"]) and it["code"] in codes[:3])
+        hits_all.append(hits)
+    return np.array(rows), np.array(right1), np.array(right3), hits_all
+
+
+def _fit_calibrator(rows: np.ndarray, labels: np.ndarray):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+    model.fit(rows, labels.astype(int))
+    return model
+
+
+def choose_thresholds(p1: np.ndarray, p3: np.ndarray, right1: np.ndarray, right3: np.ndarray,
+                      hits_all: Sequence) -> dict:
+    """Answer threshold: the lowest whose out-of-fold wrong-confident rate stays within the budget (so the answer
+    rate is highest); clarify threshold: the lowest whose clarifications hold the right procedure in their options
+    at least :data:`CLARIFY_PRECISION` of the time; suggestions from the same top-3 probability at half that."""
+    n = len(p1)
+    answer_above = 1.0
+    for t in np.round(np.arange(0.30, 0.99, 0.01), 2)[::-1]:
+        answered = p1 >= t
+        if np.sum(answered & ~right1) / n <= WRONG_CONFIDENT_BUDGET:
+            answer_above = float(t)
+        else:
+            break
+    clarify_above = 1.0
+    not_answered = p1 < answer_above
+    siblings = np.array([len(h) > 1 and h[1].family == h[0].family and h[1].kind == "procedure" for h in hits_all])
+    for t in np.round(np.arange(0.20, 0.99, 0.01), 2)[::-1]:
+        chosen = not_answered & siblings & (p3 >= t)
+        if chosen.sum() and right3[chosen].mean() >= CLARIFY_PRECISION:
+            clarify_above = float(t)
+        elif chosen.sum() >= 20:
+            break
+    return {"answer_above": answer_above, "clarify_above": clarify_above,
+            "suggest_above": round(min(0.5, clarify_above / 2), 2)}
+
+
+def outcomes(p1, p3, right1, right3, hits_all, thresholds: dict, answerable: np.ndarray) -> dict:
+    """answered-right / wrong-confident / clarified / abstained shares under ``thresholds``."""
+    decisions = [choose(a, b, h, thresholds["answer_above"], thresholds["clarify_above"])
+                 for a, b, h in zip(p1, p3, hits_all)]
+    decisions = np.array(decisions)
+    n = len(decisions)
+    return {
+        "n": int(n),
+        "answered_right": float(np.sum((decisions == "answer") & right1) / max(answerable.sum(), 1)),
+        "wrong_confident": float(np.sum((decisions == "answer") & ~right1) / n),
+        "clarify": float(np.mean(decisions == "clarify")),
+        "abstain": float(np.mean(decisions == "abstain")),
+        "hit@1": float(right1[answerable].mean()) if answerable.any() else 0.0,
+        "hit@3": float(right3[answerable].mean()) if answerable.any() else 0.0,
+    }
+
+
+def train(searcher, questions: Sequence, log: Callable[[str], None] = print) -> tuple:
+    """Fit ranker, calibrated decision and thresholds on ``questions`` (the bank's train split)."""
+    started = time.time()
+    collected = collect(searcher, questions, log)
+    items = collected["items"]
+    log(f"  collected {len(items)} questions in {time.time() - started:.0f} s")
+    fold_models = {}
+    for fold in range(FOLDS):
+        fold_models[fold] = _fit_ranker([it for it in items if it["fold"] != fold])
+        log(f"  ranker fold {fold + 1}/{FOLDS} ({time.time() - started:.0f} s)")
+    rows, right1, right3, hits_all = _decision_rows(searcher, items, lambda f: fold_models[f])
+    answerable = np.array([bool(it["code"]) for it in items])
+    # Calibrators out of fold too, so the thresholds are chosen on probabilities of unseen questions.
+    folds = np.array([it["fold"] for it in items])
+    p1 = np.zeros(len(items))
+    p3 = np.zeros(len(items))
+    for fold in range(FOLDS):
+        train_mask = folds != fold
+        cal1 = _fit_calibrator(rows[train_mask], right1[train_mask])
+        cal3 = _fit_calibrator(rows[train_mask], right3[train_mask])
+        p1[~train_mask] = cal1.predict_proba(rows[~train_mask])[:, 1]
+        p3[~train_mask] = cal3.predict_proba(rows[~train_mask])[:, 1]
+    thresholds = choose_thresholds(p1, p3, right1, right3, hits_all)
+    oof = outcomes(p1, p3, right1, right3, hits_all, thresholds, answerable)
+    model = _fit_ranker(items)
+    decision = _fit_calibrator(rows, right1)
+    top3 = _fit_calibrator(rows, right3)
+    # Reliability of the out-of-fold probabilities (calibration table for the report).
+    bins = np.clip((p1 * 10).astype(int), 0, 9)
+    reliability = [{"bin": f"{b / 10:.1f}-{(b + 1) / 10:.1f}", "n": int((bins == b).sum()),
+                    "mean_p": float(p1[bins == b].mean()) if (bins == b).any() else None,
+                    "right": float(right1[bins == b].mean()) if (bins == b).any() else None} for b in range(10)]
+    meta = {
+        "features": feature_names(searcher),
+        "decision_features": list(DECISION_FEATURES),
+        "thresholds": thresholds,
+        "seed": SEED,
+        "summary": {"train_questions": len(items), "answerable": int(answerable.sum()),
+                    "seconds": round(time.time() - started, 1), "out_of_fold": oof, **thresholds},
+        "reliability_out_of_fold": reliability,
+    }
+    return Ranker(model, decision, top3, thresholds, meta), meta
+
+
+def train_for_index(index_dir: Path, encoder_spec: str, log: Callable[[str], None] = print) -> dict:
+    """Train on the bank's train split with the index's own searcher (linear fusion, train rows only) and save."""
+    from knowledge.bank import load_bank
+    from knowledge.encoder import encoder_from_config
+    from knowledge.search import Searcher
+
+    searcher = Searcher(Path(index_dir), encoder_from_config(encoder_spec), bank_splits=("train",),
+                        use_ranker=False)
+    if searcher.bank is None:
+        log("No question bank in the index: the searcher keeps the linear fusion.")
+        return {"summary": {"skipped": "no question bank"}}
+    questions = load_bank(splits=("train",))
+    log(f"Training the ranker on {len(questions)} train questions of the bank ...")
+    ranker, meta = train(searcher, questions, log)
+    meta["stamp"] = stamp(index_dir)
+    meta["trained_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    save_ranker(index_dir, ranker, meta)
+    log(f"Ranker saved to {index_dir}/ranker.pkl ({meta['summary']['seconds']} s)")
+    return meta

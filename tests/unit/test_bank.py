@@ -1,0 +1,129 @@
+"""The question bank (knowledge/bank.py): the shipped bank is valid, the validator catches what it must."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from knowledge import bank, store
+from knowledge.contrast import get_contrasts
+from knowledge.text import fold
+
+
+def test_shipped_bank_is_valid():
+    result = bank.validate()
+    assert result["problems"] == []
+    stats = result["stats"]
+    assert stats["procedures_covered"] == stats["procedures"] == 2642
+    assert stats["unanswerable"] >= 600
+    assert 0.15 <= stats["test_share_procedures"] <= 0.25
+    assert stats["near_duplicate_share"] < 0.05
+
+
+def test_split_file_matches_the_family_rule():
+    procedures = store.load_procedures()
+    recorded = bank.load_split()
+    computed = {r["code"]: r for r in bank.compute_split([(p.code, p.name) for p in procedures])}
+    assert recorded == computed
+
+
+@pytest.mark.parametrize("a, b", [
+    ("Cấp lại thẻ căn cước (thực hiện tại cấp trung ương)", "Cấp đổi thẻ căn cước"),
+    ("Cấp giấy phép khai thác khoáng sản (cấp Bộ)", "Gia hạn giấy phép khai thác khoáng sản (cấp Bộ)"),
+    ("Đăng ký khai sinh có yếu tố nước ngoài", "Đăng ký khai sinh"),
+    ("Cấp giấy phép nhập khẩu pháo hoa", "Cấp giấy phép xuất khẩu pháo hoa"),
+])
+def test_siblings_share_a_family_key(a, b):
+    assert bank.family_key(a) == bank.family_key(b)
+
+
+def test_different_procedures_do_not_share_a_family_key():
+    assert bank.family_key("Đăng ký khai sinh") != bank.family_key("Đăng ký khai tử")
+
+
+def test_every_family_is_on_one_side_of_the_split():
+    sides = {}
+    for row in bank.load_split().values():
+        sides.setdefault(row["family"], set()).add(row["split"])
+    assert all(len(parts) == 1 for parts in sides.values())
+
+
+def test_train_loader_never_returns_test_families():
+    split = bank.load_split()
+    for q in bank.load_bank(splits=("train",)):
+        assert q.split == "train"
+        if q.code:
+            assert split[q.code]["split"] == "train"
+
+
+def _copy_kb(tmp_path: Path) -> Path:
+    """A knowledge folder with a handful of procedures, their split and a small bank."""
+    root = tmp_path / "kb"
+    (root / "procedures").mkdir(parents=True)
+    codes = ["1.001193", "1.000656", "1.004873"]
+    for code in codes:
+        shutil.copy(store.DATA_DIR / "procedures" / f"{code}.json", root / "procedures")
+    procs = store.load_procedures(root)
+    qdir = root / "questions"
+    (qdir / "bank").mkdir(parents=True)
+    with open(qdir / "split.jsonl", "w", encoding="utf-8") as handle:
+        for row in bank.compute_split([(p.code, p.name) for p in procs]):
+            handle.write(json.dumps(row) + "\n")
+    return root
+
+
+def _write_bank(root: Path, lines: list) -> None:
+    with open(root / "questions" / "bank" / "a.jsonl", "w", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write((line if isinstance(line, str) else json.dumps(line, ensure_ascii=False)) + "\n")
+
+
+def test_validator_reports_unknown_codes_duplicates_and_bad_lines(tmp_path):
+    root = _copy_kb(tmp_path)
+    _write_bank(root, [
+        {"code": "9.999999", "q": "Làm giấy khai sinh cho con ở đâu?", "style": "story"},
+        {"code": "1.001193", "q": "Làm giấy khai sinh cho bé cần giấy tờ gì?", "style": "aspect"},
+        {"code": "1.000656", "q": "Làm giấy khai sinh cho bé cần giấy tờ gì?", "style": "aspect"},
+        {"code": "1.000656", "q": "Bố tôi mất thì báo tử ở đâu?", "style": "poem"},
+        {"code": None, "q": "Lương hưu năm nay tăng bao nhiêu?", "style": "story"},
+        "{not json",
+    ])
+    problems = "\n".join(bank.validate(root)["problems"])
+    assert "unknown procedure code '9.999999'" in problems
+    assert "a.jsonl:3: duplicate of a.jsonl:2" in problems
+    assert "style 'poem'" in problems
+    assert "a.jsonl:5: unanswerable question needs a topic" in problems
+    assert "a.jsonl:6: not JSON" in problems
+    assert "procedures below their minimum" in problems
+
+
+def test_validator_reports_a_family_split_across_train_and_test(tmp_path):
+    root = _copy_kb(tmp_path)
+    rows = [json.loads(line) for line in (root / "questions" / "split.jsonl").read_text().splitlines()]
+    rows[0]["split"], rows[1]["split"] = "train", "test"
+    rows[1]["family"] = rows[0]["family"]
+    (root / "questions" / "split.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    _write_bank(root, [])
+    problems = "\n".join(bank.validate(root)["problems"])
+    assert "families split across train and test" in problems
+
+
+def test_near_duplicates_are_counted_within_a_procedure():
+    make = lambda text: bank.Question("1.001193", text, "short", "train", "1.001193", "a", 1)  # noqa: E731
+    pairs = bank.near_duplicates([make("làm giấy khai sinh cho con ở đâu"), make("làm giấy khai sinh cho con ở đâu ạ"),
+                                  make("đăng ký khai sinh cho bé mới sinh cần những gì")])
+    assert len(pairs) == 1
+
+
+def test_contrast_values_of_questions_and_names():
+    table = get_contrasts()
+    asked = table.asked_values(fold("Công ty tôi muốn nhập khẩu pháo hoa từ Trung Quốc"))
+    assert asked["direction"] == {"nhap_khau"}
+    assert asked["subject"] == {"to_chuc"}
+    assert table.name_values("Đăng ký khai sinh không có yếu tố nước ngoài")["foreign"] == frozenset()
+    assert table.name_values("Đăng ký khai sinh có yếu tố nước ngoài")["foreign"] == {"nuoc_ngoai"}
+    assert table.name_values("Cấp lại thẻ căn cước (thực hiện tại cấp trung ương)")["level"] == {"trung_uong"}
+    assert table.asked_values(fold("chồng tôi người Hàn, đăng ký kết hôn ở đâu"))["foreign"] == {"nuoc_ngoai"}

@@ -1,0 +1,74 @@
+"""The decision rule and the local-variant preference of the searcher (knowledge/ranker.py, knowledge/search.py)."""
+
+from __future__ import annotations
+
+from knowledge.ranker import choose
+from knowledge.search import Hit, prefer_local_level
+
+
+def hit(code, name, score, family="f1", level="", kind="procedure"):
+    return Hit(code, name, kind, "", score, probability=score, family=family, level=level)
+
+
+def test_answer_when_confident():
+    hits = [hit("1", "Đăng ký khai sinh", 0.9), hit("2", "Đăng ký khai tử", 0.1, family="f2")]
+    assert choose(0.95, 0.99, hits, answer_above=0.8, clarify_above=0.5) == "answer"
+
+
+def test_clarify_only_between_siblings():
+    siblings = [hit("1", "Cấp lại thẻ căn cước", 0.5), hit("2", "Cấp đổi thẻ căn cước", 0.4)]
+    strangers = [hit("1", "Cấp lại thẻ căn cước", 0.5), hit("3", "Đăng ký thường trú", 0.4, family="f3")]
+    assert choose(0.6, 0.9, siblings, answer_above=0.8, clarify_above=0.5) == "clarify"
+    assert choose(0.6, 0.9, strangers, answer_above=0.8, clarify_above=0.5) == "abstain"
+    assert choose(0.6, 0.3, siblings, answer_above=0.8, clarify_above=0.5) == "abstain"
+
+
+def test_local_level_is_preferred_when_the_question_names_none():
+    central = hit("1.000757", "Cấp lại thẻ căn cước (thực hiện tại cấp trung ương)", 0.6, level="trung_uong")
+    local = hit("1.014064", "Cấp lại thẻ căn cước", 0.5, level="")
+    other = hit("1.004222", "Đăng ký thường trú", 0.1, family="f9")
+    ranked, moved = prefer_local_level([central, local, other])
+    assert moved and [h.code for h in ranked] == ["1.014064", "1.000757", "1.004222"]
+    assert ranked[0].score == 0.6  # the preferred variant carries the evidence of the top one
+
+
+def test_no_reordering_for_different_procedures_or_a_weak_variant():
+    a = hit("1", "Cấp lại thẻ căn cước (thực hiện tại cấp trung ương)", 0.6, level="trung_uong")
+    b = hit("2", "Cấp đổi thẻ căn cước", 0.5, level="")  # a sibling by operation, not by level
+    assert prefer_local_level([a, b]) == ([a, b], False)
+    weak = hit("3", "Cấp lại thẻ căn cước", 0.1, level="")
+    assert prefer_local_level([a, weak]) == ([a, weak], False)
+
+
+def test_the_answer_says_which_level_was_chosen(monkeypatch):
+    import asyncio
+
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.actions_procedure import ActionAnswerProcedure
+    from actions.services.knowledge_service import KnowledgeService
+    from knowledge.search import SearchResponse
+    from settings import get_settings
+
+    local = hit("1.014064", "Cấp lại thẻ căn cước", 0.9, level="")
+    central = hit("1.000757", "Cấp lại thẻ căn cước (thực hiện tại cấp trung ương)", 0.5, level="trung_uong")
+
+    class FakeSearcher:
+        def search(self, text, top_k=5):
+            return SearchResponse(query=text, abstain=False, results=[local, central], confidence=0.95,
+                                  decision="answer", local_variant=True)
+
+    monkeypatch.setenv("PROVINCE", "Bắc Ninh")
+    get_settings.cache_clear()
+    action = ActionAnswerProcedure(KnowledgeService(searcher_factory=FakeSearcher))
+    tracker = Tracker("s1", {}, {"text": "làm lại căn cước bị mất", "intent": {"name": "ask_procedure"},
+                                 "entities": []}, [], False, None, {}, "")
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker, {}))
+    text = dispatcher.messages[0]["text"]
+    assert {"event": "slot", "name": "procedure_code", "value": "1.014064", "timestamp": None} in events
+    assert text.endswith("Thủ tục này có ở nhiều cấp; thông tin trên là của thủ tục thực hiện tại cấp xã, nơi người "
+                         "dân Bắc Ninh thường nộp hồ sơ. Nếu bạn cần cấp khác (ví dụ cấp trung ương), hãy nói rõ "
+                         "trong câu hỏi."), text
+    get_settings.cache_clear()
