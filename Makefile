@@ -48,7 +48,7 @@ test-scaled: setup train ## Scaled-profile integration test (needs PostgreSQL + 
 eval-nlu: train ## NLU evaluation on the held-out split (intent F1 overall and without diacritics)
 	@$(RASA_PY) scripts/eval_nlu.py
 
-eval: setup ## Retrieval evaluation on the dev set: hit@1/hit@3/MRR per style, abstention; vs BM25-only, dense-only
+eval: setup ## Retrieval evaluation: dev, bank test split, held-out; ranker vs linear, BM25-only, dense-only, ablations
 	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/eval_retrieval.py
 
 bench: setup ## Search benchmark: build time/size, query latency, memory, scale curve to 10k entries

@@ -319,10 +319,11 @@ def calibrate_baseline(searcher, devset: List[dict], kind: str, base, vectors) -
     return replace(params, abstain_below=threshold)
 
 
-def evaluate_sets(searcher, sets: Dict[str, List[dict]], log=print, ranker_only: bool = False) -> dict:
+def evaluate_sets(searcher, sets: Dict[str, List[dict]], log=None, ranker_only: bool = False) -> dict:
     """Every system on every set (only the deployed ranker with ``ranker_only``); returns the report."""
     from knowledge.rewrite import QueryRewriter
 
+    log = log or (lambda message: print(message, flush=True))
     base_params, ranker = searcher.params, searcher.ranker
     vectors = {name: encode_all(searcher, records) for name, records in sets.items()}
     report: dict = {"sets": {name: {"n": len(r), "answerable": sum(1 for x in r if x["expected"])}
@@ -424,6 +425,12 @@ def report_markdown(report: dict, sets: Dict[str, List[dict]], names: Dict[str, 
             lines.append(f"| {style} | {m['n']} | {m['hit@1']:.3f} | {m['hit@3']:.3f} | {m['answered_right']:.3f} | "
                          f"{m['wrong_confident']:.3f} | {m['abstain']:.3f} |")
         lines.append("")
+    lat = report.get("latency")
+    if lat:
+        lines += ["## Latency and memory", "",
+                  f"`Searcher.search` end to end (query encoding, dense + BM25 + bank, ranker, decision), one "
+                  f"question at a time, {lat['n']} questions: p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms, "
+                  f"max {lat['max_ms']} ms; peak memory of the evaluation process {lat['peak_rss_mb']:.0f} MB.", ""]
     ranker = report.get("ranker")
     if ranker:
         t = ranker["thresholds"]
@@ -456,6 +463,28 @@ def report_markdown(report: dict, sets: Dict[str, List[dict]], names: Dict[str, 
                     break
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def measure_latency(searcher, records: List[dict], n: int = 300) -> dict:
+    """End-to-end ``Searcher.search`` per question (query encoding, both retrievers, bank, ranker, decision) on
+    ``n`` questions, one at a time like chat turns; p50 / p95 / max in ms and the process's peak memory."""
+    import resource
+
+    import numpy as np
+
+    searcher.set_bank_splits(None)
+    questions = [r["question"] for r in records[:: max(1, len(records) // n)]][:n]
+    searcher.search(questions[0])  # load the encoder
+    times = []
+    for q in questions:
+        searcher._rewrite_cached.cache_clear()
+        started = time.perf_counter()
+        searcher.search(q)
+        times.append(1000 * (time.perf_counter() - started))
+    searcher.set_bank_splits(("train",))
+    return {"n": len(times), "p50_ms": round(float(np.percentile(times, 50)), 1),
+            "p95_ms": round(float(np.percentile(times, 95)), 1), "max_ms": round(max(times), 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)}
 
 
 def check_regression(report: dict, path: Path = REGRESSION) -> List[str]:
@@ -500,6 +529,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     started = time.time()
     report = evaluate_sets(searcher, sets, ranker_only=args.ranker_only)
+    report["latency"] = measure_latency(searcher, next(iter(sets.values())))
+    print("latency", report["latency"])
     report["seconds"] = round(time.time() - started, 1)
     report["index"] = {"dir": str(args.index_dir), "model": searcher.config.get("model"),
                        "bank_questions": searcher.config.get("bank_questions")}

@@ -36,7 +36,8 @@ def test_search_json_contract(env):
     result = cli(env, "search", "đăng ký khai sinh", "--top-k", "3", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert list(data) == ["query", "abstain", "results"]
+    assert list(data) == ["query", "abstain", "decision", "confidence", "results"]
+    assert data["decision"] in ("answer", "clarify", "abstain") and isinstance(data["confidence"], float)
     assert data["query"] == "đăng ký khai sinh" and isinstance(data["abstain"], bool)
     assert len(data["results"]) == 3
     assert data["results"][0]["code"] == "1.001193"
@@ -53,7 +54,7 @@ def test_batch_search_adds_ids(env, tmp_path):
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["id"] for line in lines] == ["a", 7]
     assert lines[1]["abstain"] is True and lines[1]["results"] == []
-    assert list(lines[0]) == ["id", "query", "abstain", "results"]
+    assert list(lines[0]) == ["id", "query", "abstain", "decision", "confidence", "results"]
 
 
 def test_bad_batch_line_is_a_clear_error(env, tmp_path):
