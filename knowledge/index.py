@@ -296,14 +296,15 @@ def build_faiss(vectors: np.ndarray, flat_limit: int = FLAT_LIMIT):
     return index
 
 
-def encode_sorted(encoder, texts: List[str], batch_size: int = 64, progress=None) -> np.ndarray:
-    """Encode passages in batches of similar length (far less padding), returned in the input order."""
+def encode_sorted(encoder, texts: List[str], batch_size: int = 64, progress=None, queries: bool = False) -> np.ndarray:
+    """Encode passages (or ``queries``) in batches of similar length (far less padding), in the input order."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
     batches = range(0, len(order), batch_size)
     for start in progress(batches) if progress else batches:
         rows = order[start : start + batch_size]
-        vectors[rows] = encoder.encode_passages([texts[i] for i in rows])
+        batch = [texts[i] for i in rows]
+        vectors[rows] = encoder.encode_queries(batch) if queries else encoder.encode_passages(batch)
     return vectors
 
 
@@ -388,13 +389,7 @@ def write_bank(out: Path, bank: List, encoder, text: Callable[[str], str], batch
     question is), one JSON line per question (code or null, split, style) and a BM25 over the questions."""
     import bm25s
 
-    texts = [text(q.q) for q in bank]
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
-    batches = range(0, len(order), batch_size)
-    for start in progress(batches) if progress else batches:
-        rows = order[start : start + batch_size]
-        vectors[rows] = encoder.encode_queries([texts[i] for i in rows])
+    vectors = encode_sorted(encoder, [text(q.q) for q in bank], batch_size, progress, queries=True)
     np.save(out / "bank.npy", vectors)
     with open(out / "bank.jsonl", "w", encoding="utf-8") as handle:
         for q in bank:

@@ -101,3 +101,32 @@ def test_abstention_suggests_only_procedures_above_the_floor(searcher):
         assert not answered.abstain and answered.suggestions == []
     finally:
         searcher.params = base
+
+
+def test_bank_questions_vote_for_their_procedure_and_splits_can_be_hidden(tmp_path):
+    from knowledge.bank import Question
+
+    bank = [
+        Question("1.004222", "chuyển hộ khẩu về nhà chồng ở xã khác", "story", "train", "1.004222", "b", 1),
+        Question("1.004222", "nhap ho khau cho vo", "no_diacritics", "test", "1.004222", "b", 2),
+        Question(None, "lương hưu năm nay tăng bao nhiêu", "short", "train", None, "u", 1, "policy_amount"),
+    ]
+    out = tmp_path / "kb-index"
+    encoder = HashingEncoder(64)
+    from knowledge.search import bank_text_function
+
+    # Bank questions are embedded exactly as a citizen's question is (rewriting; no accent model here).
+    config = build_index(ENTRIES, encoder, out, src_hash="abc", bank=bank, bank_text=bank_text_function(out))
+    assert config["bank_questions"] == 3
+    searcher = Searcher(out, encoder, FusionParams(dense_floor=0.0, dense_span=1.0, abstain_below=0.3))
+    parts = searcher.score_parts("chuyển hộ khẩu về nhà chồng ở xã khác")
+    codes = [searcher.entries[i]["code"] for i in parts["cand"]]
+    assert parts["bank"][codes.index("1.004222")] == pytest.approx(1.0, abs=1e-5)  # its own wording, cosine 1
+    assert parts["bank_vote"][codes.index("1.004222")] > 0.99
+    searcher.set_bank_splits(("test",))  # the train question no longer votes
+    parts = searcher.score_parts("chuyển hộ khẩu về nhà chồng ở xã khác")
+    codes = [searcher.entries[i]["code"] for i in parts["cand"]]
+    assert parts["bank"][codes.index("1.004222")] < 0.99
+    searcher.set_bank_splits(None)
+    # The nearest bank question is an unanswerable one: the margin says so.
+    assert searcher.score_parts("lương hưu năm nay tăng bao nhiêu")["unanswerable_margin"] > 0
