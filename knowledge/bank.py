@@ -42,7 +42,7 @@ MAX_NEAR_DUPLICATE_SHARE = 0.05
 
 _WORD = re.compile(r"\w+")
 # Words that make siblings of one procedure: removed from the name to form the family key.
-_LEVEL_PHRASES = re.compile(
+LEVEL_PHRASES = re.compile(
     r"\(?\s*(?:thuc hien |thuoc tham quyen (?:giai quyet )?)?(?:tai |o )?cap "
     r"(?:trung uong|bo|tinh|huyen|xa|co so)\b\)?|\bcap (?:trung uong|tinh|huyen|xa)\b|\btrung uong\b|"
     r"\bdia phuong\b"
@@ -54,10 +54,15 @@ _OPERATION_WORDS = re.compile(
 )
 
 
+def without_level(folded: str) -> str:
+    """A folded name without its level phrase ("(thực hiện tại cấp tỉnh)", "cấp Bộ", "trung ương")."""
+    return " ".join(LEVEL_PHRASES.sub(" ", folded).split())
+
+
 def family_key(name: str) -> str:
     """The name with level phrases, operation words and trade direction removed: siblings share it."""
     text = fold(name)
-    text = _LEVEL_PHRASES.sub(" ", text)
+    text = without_level(text)
     text = _OPERATION_WORDS.sub(" ", text)
     return " ".join(_WORD.findall(text))
 

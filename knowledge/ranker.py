@@ -150,7 +150,7 @@ class Ranker:
         row = row.reshape(1, -1)
         return float(self.decision.predict_proba(row)[0, 1]), float(self.top3.predict_proba(row)[0, 1])
 
-    def decide(self, searcher, parts: Dict[str, np.ndarray], hits: Sequence) -> tuple:
+    def decide(self, parts: Dict[str, np.ndarray], hits: Sequence) -> tuple:
         """``(confidence, p_top3, decision)`` with decision ``answer`` / ``clarify`` / ``abstain``."""
         if not hits:
             return 0.0, 0.0, "abstain"
@@ -223,11 +223,14 @@ def _fold_of(key: str) -> int:
     return int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16) % FOLDS
 
 
-def collect(searcher, questions: Sequence, log: Callable[[str], None] = print, seen_share: float = 0.5) -> dict:
+def collect(searcher, questions: Sequence, log: Callable[[str], None] = print,
+            seen_share: float = 0.5) -> List[dict]:
     """Run every train question through the candidate generator under its training condition.
 
-    Returns per question: candidate features, labels, the parts needed by the decision rows, and the fold.
+    Returns per question: shortlisted candidate features and labels, the parts the decision rows need, the fold.
     """
+    from knowledge.index import encode_sorted
+
     rng = np.random.default_rng(SEED)
     vectors, rows, _ = searcher.bank
     row_of = {}
@@ -235,21 +238,15 @@ def collect(searcher, questions: Sequence, log: Callable[[str], None] = print, s
         row_of.setdefault((row["code"], row["q"]), number)
     fold_of_row = np.array([_fold_of(_family_key(searcher, r)) for r in rows])
     started = time.time()
-    texts = [searcher.dense_text(q.q) for q in questions]
-    encoded = np.zeros((len(texts), searcher.dense.d), dtype=np.float32)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    for start in range(0, len(order), 64):
-        chunk = order[start : start + 64]
-        encoded[chunk] = searcher.encoder.encode_queries([texts[i] for i in chunk])
-    log(f"  encoded {len(texts)} train questions in {time.time() - started:.0f} s")
+    encoded = encode_sorted(searcher.encoder, [searcher.dense_text(q.q) for q in questions], queries=True)
+    log(f"  encoded {len(questions)} train questions in {time.time() - started:.0f} s")
     items = []
     started = time.time()
     for number, q in enumerate(questions):
         fold = _fold_of(q.family if q.code else "unanswerable:" + q.q)
         exclude = np.zeros(len(rows), dtype=bool)
         own = row_of.get((q.code, q.q))
-        condition = "seen" if rng.random() < seen_share else "unseen"
-        if condition == "unseen":
+        if rng.random() >= seen_share:  # "unseen": the question's whole family fold is hidden
             exclude |= fold_of_row == fold
         if own is not None:
             exclude[own] = True
@@ -262,11 +259,10 @@ def collect(searcher, questions: Sequence, log: Callable[[str], None] = print, s
         labels = np.array([c == q.code for c in codes], dtype=np.int8)
         keep = shortlist(parts, fused)
         items.append({"features": features[keep], "labels": labels[keep], "parts": _slim(parts),
-                      "cand": parts["cand"][keep], "fold": fold, "code": q.code, "condition": condition,
-                      "style": q.style})
+                      "cand": parts["cand"][keep], "fold": fold, "code": q.code})
         if number and number % 2000 == 0:
             log(f"  {number}/{len(questions)} questions ({time.time() - started:.0f} s)")
-    return {"items": items}
+    return items
 
 
 def _family_key(searcher, row: dict) -> str:
@@ -390,8 +386,7 @@ def outcomes(p1, p3, right1, right3, hits_all, thresholds: dict, answerable: np.
 def train(searcher, questions: Sequence, log: Callable[[str], None] = print) -> tuple:
     """Fit ranker, calibrated decision and thresholds on ``questions`` (the bank's train split)."""
     started = time.time()
-    collected = collect(searcher, questions, log)
-    items = collected["items"]
+    items = collect(searcher, questions, log)
     log(f"  collected {len(items)} questions in {time.time() - started:.0f} s")
     fold_models = {}
     for fold in range(FOLDS):

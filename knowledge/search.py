@@ -6,7 +6,6 @@ The searcher loads the index folder once; the encoder loads lazily on the first 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -472,7 +471,7 @@ class Searcher:
         if not parts["asked_level"]:
             hits, local = prefer_local_level(hits)
         if self.ranker is not None:
-            confidence, top3, decision = self.ranker.decide(self, parts, hits)
+            confidence, top3, decision = self.ranker.decide(parts, hits)
             suggestions = ([h for h in hits if h.kind == "procedure"][:3]
                            if decision == "abstain" and top3 >= self.ranker.suggest_above else [])
         else:
@@ -509,15 +508,11 @@ def prefer_local_level(hits: List[Hit], close: float = 0.5) -> tuple:
     return reordered, True
 
 
-_LEVEL_PHRASE = re.compile(r"\(?\s*(?:thuc hien )?(?:tai )?cap (?:trung uong|bo|tinh|huyen|xa)\s*\)?")
-
-
 def _same_but_level(a: str, b: str) -> bool:
     """Two names that are equal once their level phrase is removed."""
-    def key(name: str) -> str:
-        return " ".join(_LEVEL_PHRASE.sub(" ", fold(name)).split())
+    from knowledge.bank import without_level
 
-    return key(a) == key(b)
+    return without_level(fold(a)) == without_level(fold(b))
 
 
 @lru_cache(maxsize=1)
