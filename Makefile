@@ -7,7 +7,7 @@ export PYTHONPATH := $(CURDIR)
 
 .PHONY: help setup run train validate test eval-nlu eval bench bench-full build-index lint clean seed-demo
 .PHONY: console-demo run-scaled test-scaled
-.PHONY: load
+.PHONY: load tune-encoder
 
 help: ## One line per target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,8 +48,15 @@ test-scaled: setup train ## Scaled-profile integration test (needs PostgreSQL + 
 eval-nlu: train ## NLU evaluation on the held-out split (intent F1 overall and without diacritics)
 	@$(RASA_PY) scripts/eval_nlu.py
 
-eval: setup ## Retrieval evaluation: dev, bank test split, held-out; ranker vs linear, BM25-only, dense-only, ablations
-	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/eval_retrieval.py
+eval: setup ## Retrieval evaluation: dev, bank test split, held-out; ranker vs linear, BM25, dense, untuned encoder, ablations
+	@# The untuned-encoder comparison needs its own index and ranker (built once, ~12 min; then only when stale).
+	@HF_HUB_OFFLINE=1 $(ACT_PY) -m knowledge build --if-stale --encoder e5-small --out models/kb-index-untuned
+	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/eval_retrieval.py --compare-index models/kb-index-untuned
+
+tune-encoder: setup ## Retrain the encoder adapter (knowledge/data/encoder/, ~50 min on 2 cores), rebuild model and index
+	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/tune_encoder.py
+	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/build_e5_model.py
+	@HF_HUB_OFFLINE=1 $(ACT_PY) -m knowledge build --if-stale
 
 bench: setup ## Search benchmark: build time/size, query latency, memory, scale curve to 10k entries
 	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/bench_search.py --quick
@@ -58,7 +65,7 @@ bench-full: setup ## The benchmark including the 100k-entry scale point (first r
 	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/bench_search.py
 
 clean: ## Remove trained models, indexes and runtime data (keeps the venvs)
-	rm -rf models/*.tar.gz models/kb-index var/*.db .rasa results
+	rm -rf models/*.tar.gz models/kb-index models/kb-index-untuned var/*.db .rasa results
 
 load: setup train ## Load test: 1/10/20/50 concurrent citizens, embedded + scaled profile (reports/load/, ~15 min)
 	@# Closed loop (think time 0: the saturation test), then citizens at a chat pace (10 s mean think time:

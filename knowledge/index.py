@@ -107,8 +107,10 @@ def source_hash(knowledge_dir: Optional[Path] = None) -> str:
 
     root = Path(knowledge_dir) if knowledge_dir else store.DATA_DIR
     digest = hashlib.sha256()
+    # The encoder adapter (encoder/) reaches the index through the encoder's name, not as a knowledge file.
     for path in sorted(p for p in root.rglob("*")
-                       if p.is_file() and p.name not in QUERY_TIME_FILES and p.suffix != ".md"):
+                       if p.is_file() and p.name not in QUERY_TIME_FILES and p.suffix != ".md"
+                       and p.relative_to(root).parts[0] != "encoder"):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

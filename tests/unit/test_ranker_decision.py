@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 from knowledge.ranker import choose
 from knowledge.search import Hit, prefer_local_level
 
@@ -72,3 +75,25 @@ def test_the_answer_says_which_level_was_chosen(monkeypatch):
                          "dân Bắc Ninh thường nộp hồ sơ. Nếu bạn cần cấp khác (ví dụ cấp trung ương), hãy nói rõ "
                          "trong câu hỏi."), text
     get_settings.cache_clear()
+
+
+def test_decision_probabilities_match_the_fitted_calibrators():
+    """The numpy form of the calibrators gives scikit-learn's own probabilities."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from knowledge.ranker import Ranker
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 6)) * [1, 5, 0.1, 2, 1, 3] + [0, 2, 0, -1, 4, 0]
+    models = []
+    for column in (0, 1):
+        y = (x[:, column] + rng.normal(scale=0.5, size=200) > x[:, column].mean()).astype(int)
+        models.append(make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x, y))
+    ranker = Ranker(None, models[0], models[1],
+                    {"answer_above": 0.78, "clarify_above": 0.2, "suggest_above": 0.1}, {})
+    for row in x[:20]:
+        p1, p3 = ranker.probabilities(row)
+        assert p1 == pytest.approx(models[0].predict_proba(row.reshape(1, -1))[0, 1], abs=1e-9)
+        assert p3 == pytest.approx(models[1].predict_proba(row.reshape(1, -1))[0, 1], abs=1e-9)
