@@ -254,6 +254,9 @@ class Searcher:
             from knowledge.ranker import load_ranker
 
             self.ranker = load_ranker(self.index_dir)
+            scale = self.ranker.meta.get("dense_scale") if self.ranker is not None else None
+            if scale:  # this encoder's cosine range (knowledge/ranker.py: dense_scale), as the ranker was trained
+                self.params = replace(self.params, **scale)
 
     def _level_of(self, number: int) -> str:
         if "level" not in self.contrasts.groups:

@@ -397,16 +397,17 @@ def evaluate_sets(searcher, sets: Dict[str, List[dict]], log=None, ranker_only: 
 
 
 def evaluate_encoder_variant(searcher, sets: Dict[str, List[dict]], label: str, log=None) -> dict:
-    """The ranker and the dense-only baseline of an index built with another encoder (the untuned e5-small, its
-    own ranker trained the same way): ``{"ranker (<label>)": ..., "dense (<label>)": ...}``."""
+    """The ranker, the linear fusion and the dense-only baseline of an index built with another encoder (the
+    untuned e5-small, its own ranker trained the same way): ``{"ranker (<label>)": ..., ...}``."""
     log = log or (lambda message: print(message, flush=True))
     vectors = {name: encode_all(searcher, records) for name, records in sets.items()}
     systems: dict = {}
     searcher.set_bank_splits(("train",))
     base_params, ranker = searcher.params, searcher.ranker
-    for system in (f"ranker ({label})", f"dense ({label})"):
-        if system.startswith("dense"):
+    for system in (f"ranker ({label})", f"linear ({label})", f"dense ({label})"):
+        if system.startswith("linear"):
             searcher.ranker = None
+        if system.startswith("dense"):
             searcher.params = calibrate_baseline(searcher, sets["dev"], "dense", base_params, vectors["dev"])
         for name, records in sets.items():
             started = time.time()

@@ -97,3 +97,30 @@ def test_decision_probabilities_match_the_fitted_calibrators():
         p1, p3 = ranker.probabilities(row)
         assert p1 == pytest.approx(models[0].predict_proba(row.reshape(1, -1))[0, 1], abs=1e-9)
         assert p3 == pytest.approx(models[1].predict_proba(row.reshape(1, -1))[0, 1], abs=1e-9)
+
+
+def test_dense_scale_follows_the_encoders_cosine_range():
+    """Floor and span come from the best procedure cosine of the answerable train questions only."""
+    import faiss
+
+    from knowledge.ranker import dense_scale
+
+    rng = np.random.default_rng(5)
+    passages = rng.normal(size=(30, 8)).astype(np.float32)
+    passages /= np.linalg.norm(passages, axis=1, keepdims=True)
+    questions = passages[rng.integers(0, 30, size=200)] + rng.normal(scale=0.3, size=(200, 8)).astype(np.float32)
+    questions /= np.linalg.norm(questions, axis=1, keepdims=True)
+    rows = [{"split": "train" if i % 4 else "test", "code": None if i % 10 == 1 else "x"} for i in range(200)]
+    index = faiss.IndexFlatIP(8)
+    index.add(passages)
+
+    class FakeSearcher:
+        bank = (questions, rows, None)
+        dense = index
+
+    keep = [i for i, r in enumerate(rows) if r["split"] == "train" and r["code"]]
+    best = (questions[keep] @ passages.T).max(axis=1)
+    low, mid, high = np.percentile(best, 1), np.percentile(best, 50), best.max()
+    scale = dense_scale(FakeSearcher())
+    assert scale["dense_floor"] == pytest.approx(low - 0.3 * (mid - low), abs=1e-4)
+    assert scale["dense_span"] == pytest.approx(1.2 * (high - scale["dense_floor"]), abs=2e-4)
