@@ -10,7 +10,8 @@ them is not. :class:`RetentionJob` therefore
   remembered in ``verified_applications``) is replaced by ``****``;
 * **deletes** whole conversations whose last event is older than ``delete_after_days`` (0 = never), the only way
   to remove personal data that no pattern recognises, such as a name typed in free text;
-* **redacts** the transcripts and replies of handoff tickets closed more than ``redact_after_days`` ago.
+* **redacts** the transcripts and replies of handoff tickets closed more than ``redact_after_days`` ago: the same
+  patterns (names included), and the citizen's reply to the bot's question for the verification digits.
 
 Redaction is idempotent (masked text masks to itself), so the job can run as often as wanted: ``python -m console
 retention`` from cron, or the console server's daily timer (``RETENTION_INTERVAL_HOURS``). A run remembers its
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from actions.services.db import VN_TZ, Database, as_datetime
-from actions.services.privacy import mask_pii
+from actions.services.privacy import hide_verification_replies, mask_pii
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +277,7 @@ class RetentionJob:
                 if closed is None or closed >= cutoff:
                     continue
                 transcript = _loads(row["transcript"], default=[])
-                redacted = redact_strings(transcript)
+                redacted = hide_verification_replies(redact_strings(transcript))
                 if redacted != transcript:
                     report.tickets_redacted += 1
                     if not dry_run:
