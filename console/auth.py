@@ -10,8 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
@@ -245,6 +248,67 @@ class AccountStore:
 
 def _account(row: dict) -> Account:
     return Account(row["name"], row["role"], bool(row["must_change_password"]), bool(row["disabled"]))
+
+
+# ---- login throttle ----------------------------------------------------------------------------------------
+# A wrong password locks the account only for the client that typed it: 5 failures in 15 minutes from one client
+# address. Anyone else (the officer at their own desk) can still log in. A slower backstop per account stops a
+# guess spread over many addresses, and one per client stops a client trying many accounts.
+LOGIN_PAIR_LIMIT = (5, 15 * 60)         # failures, window (s): per account + client
+LOGIN_ACCOUNT_LIMIT = (50, 60 * 60)     # per account, all clients together
+LOGIN_CLIENT_LIMIT = (20, 15 * 60)      # per client, all accounts together
+
+
+class LoginThrottle:
+    """Failed-login counters (in memory, per console process) keyed on account + client, with two backstops."""
+
+    def __init__(self, *, pair: tuple[int, float] = LOGIN_PAIR_LIMIT, account: tuple[int, float] = LOGIN_ACCOUNT_LIMIT,
+                 client: tuple[int, float] = LOGIN_CLIENT_LIMIT, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = {"pair": pair, "account": account, "client": client}
+        self.clock = clock
+        self._failures: dict[tuple, list[float]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _keys(name: str, client: str) -> dict[str, tuple]:
+        name = (name or "").strip().lower()[:100]
+        return {"pair": ("pair", name, client), "account": ("account", name), "client": ("client", client)}
+
+    def _recent(self, key: tuple, window: float, now: float) -> list[float]:
+        recent = [t for t in self._failures.get(key, []) if now - t < window]
+        if recent:
+            self._failures[key] = recent
+        else:
+            self._failures.pop(key, None)
+        return recent
+
+    def retry_after(self, name: str, client: str) -> int:
+        """Seconds until ``client`` may try ``name`` again (0: now)."""
+        now = self.clock()
+        wait = 0.0
+        with self._lock:
+            for kind, key in self._keys(name, client).items():
+                limit, window = self.limits[kind]
+                recent = self._recent(key, window, now)
+                if len(recent) >= limit:
+                    wait = max(wait, recent[-limit] + window - now)
+        return math.ceil(wait) if wait > 0 else 0
+
+    def blocked(self, name: str, client: str) -> bool:
+        """True while ``client`` may not try to log in as ``name``."""
+        return self.retry_after(name, client) > 0
+
+    def failed(self, name: str, client: str) -> None:
+        """Count one failed login of ``client`` as ``name``."""
+        now = self.clock()
+        with self._lock:
+            for kind, key in self._keys(name, client).items():
+                self._failures[key] = self._recent(key, self.limits[kind][1], now) + [now]
+
+    def succeeded(self, name: str, client: str) -> None:
+        """Forget the failures of this account from this client (the backstops keep counting)."""
+        with self._lock:
+            self._failures.pop(self._keys(name, client)["pair"], None)
 
 
 # ---- audit log ---------------------------------------------------------------------------------------------
