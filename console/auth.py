@@ -239,6 +239,40 @@ class AccountStore:
             with self.db.transaction() as conn:
                 conn.execute("DELETE FROM console_sessions WHERE token_hash = ?", (token_hash(token),))
 
+    # ---- personal staff API tokens ---------------------------------------------------------------------
+    def issue_api_token(self, name: str) -> str:
+        """A new personal staff API token for ``name`` (replacing any previous one); only its hash is stored."""
+        name = (name or "").strip().lower()
+        token = new_token()
+        with self.db.transaction() as conn:
+            row = conn.one("SELECT disabled FROM console_users WHERE name = ?", (name,))
+            if row is None:
+                raise AuthError(f"Không có tài khoản {name}.")
+            if row["disabled"]:
+                raise AuthError(f"Tài khoản {name} đã bị khóa.")
+            conn.execute("DELETE FROM staff_api_tokens WHERE user_name = ?", (name,))
+            conn.execute("INSERT INTO staff_api_tokens (token_hash, user_name, created_at) VALUES (?, ?, ?)",
+                         (token_hash(token), name, self.clock()))
+        return token
+
+    def api_token_account(self, token: str | None) -> Account | None:
+        """The enabled account owning a personal staff API token, or None."""
+        if not token or len(token) > 200:
+            return None
+        with self.db.read() as conn:
+            row = conn.one(
+                "SELECT u.name, u.role, u.must_change_password, u.disabled FROM staff_api_tokens t "
+                "JOIN console_users u ON u.name = t.user_name WHERE t.token_hash = ?", (token_hash(token),))
+        if row is None or row["disabled"]:
+            return None
+        return _account(row)
+
+    def revoke_api_tokens(self, name: str) -> int:
+        """Delete the personal staff API tokens of ``name``; how many there were."""
+        with self.db.transaction() as conn:
+            cur = conn.execute("DELETE FROM staff_api_tokens WHERE user_name = ?", ((name or "").strip().lower(),))
+            return cur.rowcount or 0
+
     def end_sessions(self, name: str, *, keep_token: str | None = None) -> None:
         """Delete every session of ``name`` except the one of ``keep_token`` (after a password change)."""
         keep = token_hash(keep_token) if keep_token else ""

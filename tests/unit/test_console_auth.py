@@ -268,3 +268,25 @@ def test_client_backstop_across_many_accounts():
         throttle.failed(f"user{n}", "203.0.113.7")
     assert throttle.blocked("lan", "203.0.113.7")  # password spraying from one address
     assert not throttle.blocked("lan", "198.51.100.20")
+
+
+# ---- issue 13, finding 7: each officer's own staff API token --------------------------------------------------------
+
+
+def test_cli_issues_and_revokes_an_officers_api_token(tmp_path):
+    db_path = tmp_path / "services.db"
+    db = Database(str(db_path))
+    db.ensure_schema()
+    accounts = AccountStore(db)
+    accounts.add_user("hoa", "mat-khau-can-bo-2025", "officer", must_change_password=False)
+    issued = _cli(["users", "token", "hoa"], db_path)
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip().splitlines()[-1]
+    assert accounts.api_token_account(token).name == "hoa"
+    with db.read() as conn:  # only the hash is stored
+        assert conn.one("SELECT token_hash FROM staff_api_tokens")["token_hash"] == token_hash(token)
+    revoked = _cli(["users", "token", "hoa", "--revoke"], db_path)
+    assert revoked.returncode == 0 and "Đã thu hồi 1 mã truy cập API của hoa." in revoked.stdout
+    assert accounts.api_token_account(token) is None
+    unknown = _cli(["users", "token", "khong-co"], db_path)
+    assert unknown.returncode == 1 and "Không có tài khoản khong-co." in unknown.stderr
