@@ -127,6 +127,7 @@ def test_every_accepted_citizen_got_a_clean_answer(stack, zalo):
         for piece in fake.delivered(user):
             assert 0 < len(piece) <= ZALO_MAX_TEXT_CHARS, len(piece)
             assert leaked_internals(piece) is None, piece
-    health = requests.get(f"{stack.rasa_url}/webhooks/zalo/", timeout=10).json()
+    health = requests.get(f"{stack.rasa_url}/webhooks/zalo/", timeout=10,
+                          headers={"Authorization": f"Bearer {stack.rasa_api_token}"}).json()
     assert health["queue"]["pending"] == 0, health
     print(f"Zalo: {len(users)} accepted citizens all answered; channel rejected counts {health['rejected']}")
