@@ -15,7 +15,7 @@ import logging
 import re
 import threading
 
-from actions.services.appcode import APPLICATION_CODE_PATTERN, mask_code
+from actions.services.appcode import APPLICATION_CODE_PATTERN, FEEDBACK_CODE_PATTERN, mask_code
 
 # One separator inside a grouped number: a space, a dot or a dash ("0912 345 678", "0912.345.678", "0912-345-678").
 _SEP = r"[ .\-]"
@@ -215,14 +215,36 @@ _ASKS_FACTOR_RE = re.compile(r"(?i)(?<!\d)4\s+(?:chữ\s+)?số\s+cuối")
 _ANY_DIGIT_RE = re.compile(r"\d")
 
 
+# Requests that may carry a verification factor typed next to the code ("tra cứu phản ánh PA-251127-0042, 4 số cuối
+# 5678"): every digit outside the codes in them is a secret.
+LOOKUP_INTENTS = frozenset({"check_feedback_status", "check_application_status"})
+# Codes whose digits are not secret: application codes (also already masked, "H07.99-******-0012") and PA codes.
+_CODES_RE = re.compile("|".join((APPLICATION_CODE_PATTERN.pattern, FEEDBACK_CODE_PATTERN.pattern,
+                                 r"(?<!\w)[A-Za-z]\d{2}\.\d{2}-\*{6}-\d{4}(?!\d)")))
+
+
+def hide_digits_outside_codes(text: str | None) -> str:
+    """``text`` with every digit that is not part of an application or feedback code replaced by "*"."""
+    if not text:
+        return text or ""
+    out, last = [], 0
+    for match in _CODES_RE.finditer(text):
+        out.append(_ANY_DIGIT_RE.sub("*", text[last:match.start()]))
+        out.append(match.group(0))
+        last = match.end()
+    out.append(_ANY_DIGIT_RE.sub("*", text[last:]))
+    return "".join(out)
+
+
 def asks_for_verification_digits(bot_text: str | None) -> bool:
     """Whether a bot message asks the citizen for the last four digits of their phone or ID number."""
     return bool(_ASKS_FACTOR_RE.search(bot_text or ""))
 
 
 def hide_verification_replies(messages: list[dict]) -> list[dict]:
-    """A transcript (items {"role": "user"|"bot", "text": ...}) with every digit of the citizen's reply to a
-    question for the verification digits replaced by "*" ("5678" → "****"): a secret, whatever its spelling."""
+    """A transcript (items {"role": "user"|"bot", "text": ..., "intent": ...}) with every digit of the citizen's
+    reply to a question for the verification digits replaced by "*" ("5678" → "****"), and every digit outside the
+    codes of a lookup request (:data:`LOOKUP_INTENTS`): secrets, whatever their spelling."""
     out: list[dict] = []
     asked = False
     for item in messages:
@@ -232,6 +254,8 @@ def hide_verification_replies(messages: list[dict]) -> list[dict]:
         role, text = item.get("role"), item.get("text")
         if role == "user" and asked and isinstance(text, str):
             item = {**item, "text": _ANY_DIGIT_RE.sub("*", text)}
+        elif role == "user" and item.get("intent") in LOOKUP_INTENTS and isinstance(text, str):
+            item = {**item, "text": hide_digits_outside_codes(text)}
         if role in ("user", "bot"):
             asked = role == "bot" and asks_for_verification_digits(text if isinstance(text, str) else "")
         out.append(item)

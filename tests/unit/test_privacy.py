@@ -124,3 +124,15 @@ def test_verification_reply_is_hidden_in_a_transcript():
     assert [m["text"] for m in out] == ["tra cứu hồ sơ H07.99-251120-0012", transcript[1]["text"], "**** ạ",
                                         "tôi cần gấp 2 ngày"]
     assert transcript[2]["text"] == "5678 ạ"  # the input is not modified
+
+
+def test_lookup_requests_lose_the_digits_outside_their_codes():
+    transcript = [
+        {"role": "user", "text": "tra cứu phản ánh PA-251127-0042, 4 số cuối 5678", "intent": "check_feedback_status"},
+        {"role": "user", "text": "hồ sơ H07.99-251120-0012 sđt đuôi 5678", "intent": "check_application_status"},
+        {"role": "user", "text": "phí 50.000 đồng", "intent": "ask_procedure"},
+    ]
+    assert [m["text"] for m in privacy.hide_verification_replies(transcript)] == [
+        "tra cứu phản ánh PA-251127-0042, * số cuối ****", "hồ sơ H07.99-251120-0012 sđt đuôi ****",
+        "phí 50.000 đồng"]
+    assert privacy.hide_digits_outside_codes("H07.99-******-0012 và 1234") == "H07.99-******-0012 và ****"

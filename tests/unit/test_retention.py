@@ -363,3 +363,15 @@ def test_later_runs_scan_only_since_the_previous_cutoff(store, tmp_path):
     # Dry runs do not move the watermark (the second run's cutoff, NOW - 29 days).
     days_later = RetentionJob(store.source, services, clock=lambda: NOW.timestamp() + 5 * 86400)
     assert [days_later.run(dry_run=True).scanned_from for _ in range(2)] == [(NOW - timedelta(days=31)).isoformat()] * 2
+
+
+def test_digits_typed_with_a_feedback_code_are_hidden(store):
+    def fill(ev):
+        ev.user("citizen", OLD, "tra cứu phản ánh PA-251127-0042, 4 số cuối 5678", "check_feedback_status")
+        ev.user("citizen", OLD, "phí 5678 đồng à", "ask_fee")  # not a lookup: kept
+
+    store.write(fill)
+    job(store.source).run()
+    text = store.texts("citizen")
+    assert text.count("tra cứu phản ánh PA-251127-0042, * số cuối ****") == 2  # text and parse_data.text
+    assert "số cuối 5678" not in text and text.count("phí 5678 đồng à") == 2
