@@ -61,6 +61,9 @@ MESSAGES = {
         "{location}). Phản ánh sẽ được chuyển tới cơ quan có thẩm quyền để xem xét, xử lý. Bạn lưu lại mã này "
         "và nhắn “tra cứu phản ánh {code}” để xem tình trạng xử lý."
     ),
+    "lookup_elsewhere": (
+        " Khi tra cứu từ cuộc trò chuyện hoặc thiết bị khác, bạn nhắn kèm 4 chữ số cuối của số điện thoại đã để lại."
+    ),
     "contact_yes": " Cán bộ xử lý có thể liên hệ với bạn qua {contact}.",
     "contact_no": " Bạn chưa đồng ý để cán bộ liên hệ lại, nên kết quả xử lý chỉ tra cứu được bằng mã trên.",
     "store_error": (
@@ -271,6 +274,8 @@ class ActionFileFeedback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
+        from actions.services.feedback import contact_last4
+
         settings = get_settings()
         values = {name: tracker.get_slot(name) for name in FORM_SLOTS}
         reset: List[EventType] = [SlotSet(name, None) for name in FORM_SLOTS]
@@ -305,6 +310,8 @@ class ActionFileFeedback(Action):
         text = MESSAGES["filed"].format(code=report.code, topic=values["feedback_topic"],
                                         location=values["feedback_location"])
         text += MESSAGES["contact_yes"].format(contact=contact) if consent else MESSAGES["contact_no"]
+        if contact_last4(report) is not None:
+            text += MESSAGES["lookup_elsewhere"]
         dispatcher.utter_message(text=text)
         return reset
 

@@ -174,6 +174,7 @@ def test_report_is_stored_before_the_acknowledgement(store):
         "hạ tầng", FILLED["feedback_location"], "0912345678", True)
     assert report.channel == "rest" and report.sender_id == "citizen-3"
     assert all(v is None for v in slots_of(events).values())  # the form is cleared for the next report
+    assert messages[0]["text"].endswith(MESSAGES["lookup_elsewhere"])  # how to look it up from elsewhere
 
 
 def test_skipped_contact_is_stored_as_none(store):
@@ -182,6 +183,7 @@ def test_skipped_contact_is_stored_as_none(store):
     report = store.get("PA-251127-0001")
     assert report.contact is None and report.consent is False
     assert "chưa đồng ý" in messages[0]["text"]
+    assert MESSAGES["lookup_elsewhere"] not in messages[0]["text"]  # no phone: no digits to give
 
 
 def test_store_failure_gives_no_code():
