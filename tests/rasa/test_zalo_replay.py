@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 import uuid
 
 import pytest
@@ -53,6 +54,14 @@ def test_forged_body_is_never_parsed(fake, tmp_path, monkeypatch):
     status, body = asyncio.run(channel.handle_webhook(deeply_nested, "mac=" + "0" * 64, Bot()))
     assert (status, body) == (401, {"status": "invalid signature"})
     assert parsed == []
+
+
+def test_signed_nested_body_is_parsed_and_malformed(fake, tmp_path):
+    channel = make_channel(fake, tmp_path)
+    now_ms = str(int(time.time() * 1000))
+    raw = ('{"timestamp": "' + now_ms + '", "message": ' + "[" * 50000 + "]" * 50000 + "}").encode()
+    status, body = asyncio.run(channel.handle_webhook(raw, sign(APP_ID, raw, now_ms, SECRET), Bot()))
+    assert (status, body) == (400, {"status": "malformed"})
 
 
 def test_signed_body_with_another_top_level_timestamp_is_malformed(fake, tmp_path):
