@@ -7,6 +7,7 @@ the citizen sees the acknowledgement with its PA- tracking code. Content is stor
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 from typing import Any, Dict, List, Optional, Text
 
@@ -15,7 +16,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_dialogue import is_button_payload, latest_intent, latest_text
-from actions.services.appcode import extract_feedback_code
+from actions.services.appcode import APPLICATION_CODE_PATTERN, FEEDBACK_CODE_PATTERN, extract_feedback_code
 from knowledge.text import fold
 from settings import get_settings
 
@@ -60,6 +61,9 @@ MESSAGES = {
         "{location}). Phản ánh sẽ được chuyển tới cơ quan có thẩm quyền để xem xét, xử lý. Bạn lưu lại mã này "
         "và nhắn “tra cứu phản ánh {code}” để xem tình trạng xử lý."
     ),
+    "lookup_elsewhere": (
+        " Khi tra cứu từ cuộc trò chuyện hoặc thiết bị khác, bạn nhắn kèm 4 chữ số cuối của số điện thoại đã để lại."
+    ),
     "contact_yes": " Cán bộ xử lý có thể liên hệ với bạn qua {contact}.",
     "contact_no": " Bạn chưa đồng ý để cán bộ liên hệ lại, nên kết quả xử lý chỉ tra cứu được bằng mã trên.",
     "store_error": (
@@ -67,13 +71,49 @@ MESSAGES = {
         "lại sau ít phút, gửi tại {url} hoặc gọi tổng đài {hotline}."
     ),
     "missing": "Tôi chưa nhận đủ thông tin phản ánh. Bạn nhắn “gửi phản ánh” để bắt đầu lại nhé.",
-    "ask_code": "Bạn cho tôi mã phản ánh (dạng PA-251127-0042, có trong tin nhắn xác nhận khi gửi) để tra cứu nhé.",
-    "unknown_code": (
-        "Tôi không tìm thấy phản ánh có mã {code}. Bạn kiểm tra lại mã trong tin nhắn xác nhận, hoặc gọi tổng đài "
-        "{hotline} để được hỗ trợ."
+    "ask_code": (
+        "Bạn cho tôi mã phản ánh (dạng PA-251127-0042, có trong tin nhắn xác nhận khi gửi) kèm 4 chữ số cuối của "
+        "số điện thoại liên hệ đã để lại khi gửi, ví dụ: “tra cứu phản ánh PA-251127-0042, 4 số cuối 5678”."
+    ),
+    "ask_digits": (
+        "Để bảo vệ thông tin phản ánh, bạn nhắn lại mã kèm 4 chữ số cuối của số điện thoại liên hệ đã để lại khi "
+        "gửi, ví dụ: “tra cứu phản ánh {code}, 4 số cuối 5678”. Nếu bạn tra cứu trong chính cuộc trò chuyện đã "
+        "gửi phản ánh thì không cần bước này."
+    ),
+    "no_match": (
+        "Tôi không tìm thấy phản ánh khớp với mã {code} và 4 chữ số cuối bạn nhập. Bạn kiểm tra lại mã trong tin "
+        "nhắn xác nhận và số điện thoại đã để lại khi gửi, hoặc gọi tổng đài {hotline} để được hỗ trợ."
+    ),
+    "exists_only": (
+        "Phản ánh mã {code} có trong hệ thống. Phản ánh này không để lại số điện thoại để xác minh, nên chi tiết "
+        "chỉ xem được trong cuộc trò chuyện đã gửi phản ánh; bạn có thể gọi tổng đài {hotline} để được hỗ trợ."
+    ),
+    "limited": (
+        "Bạn đã nhập chưa đúng nhiều lần. Để bảo vệ thông tin phản ánh, chức năng tra cứu tạm khóa với bạn và mã "
+        "này; bạn vui lòng thử lại sau khoảng {minutes} phút hoặc gọi tổng đài {hotline}."
     ),
     "lookup_error": "Xin lỗi, hệ thống tra cứu phản ánh đang gián đoạn. Bạn vui lòng thử lại sau ít phút.",
 }
+
+
+@lru_cache(maxsize=1)
+def lookup_limiter():
+    """The status lookups' attempt limiter (same table, same limits), built on first use."""
+    from actions.services.status.factory import attempt_limiter_from_settings
+
+    return attempt_limiter_from_settings(get_settings())
+
+
+def feedback_lookup_digits(text: str | None) -> Optional[str]:
+    """The last four digits typed with a feedback code ("PA-251127-0042, 4 số cuối 5678" → "5678"), or None.
+
+    The code itself (and any application code) is not read as digits; of the digit runs left, the last one of at
+    least four digits counts (a whole phone number gives its last four).
+    """
+    rest = FEEDBACK_CODE_PATTERN.sub(" ", text or "")
+    rest = APPLICATION_CODE_PATTERN.sub(" ", rest)
+    runs = [run for run in re.findall(r"\d+", rest) if len(run) >= 4]
+    return runs[-1][-4:] if runs else None
 
 
 @lru_cache(maxsize=1)
@@ -234,6 +274,8 @@ class ActionFileFeedback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
+        from actions.services.feedback import contact_last4
+
         settings = get_settings()
         values = {name: tracker.get_slot(name) for name in FORM_SLOTS}
         reset: List[EventType] = [SlotSet(name, None) for name in FORM_SLOTS]
@@ -268,16 +310,29 @@ class ActionFileFeedback(Action):
         text = MESSAGES["filed"].format(code=report.code, topic=values["feedback_topic"],
                                         location=values["feedback_location"])
         text += MESSAGES["contact_yes"].format(contact=contact) if consent else MESSAGES["contact_no"]
+        if contact_last4(report) is not None:
+            text += MESSAGES["lookup_elsewhere"]
         dispatcher.utter_message(text=text)
         return reset
 
 
 class ActionFeedbackStatus(Action):
-    """"Tra cứu phản ánh PA-…": the report's status and the staff's notes."""
+    """"Tra cứu phản ánh PA-…[, 4 số cuối 5678]": the report's status and the staff's notes.
 
-    def __init__(self, store=None) -> None:
-        """``store`` is injectable for tests; defaults to the configured FeedbackStore."""
+    Codes are sequential, so a code alone shows nothing: details go to the conversation that filed the report, or
+    with the last four digits of the contact phone left when filing. Any other lookup goes through the status
+    lookups' attempt limiter (same limits per sender and per code); a wrong code and wrong digits get the same
+    answer, and a report without a contact phone is only confirmed to exist.
+    """
+
+    def __init__(self, store=None, limiter=None) -> None:
+        """``store``/``limiter`` are injectable for tests; default to the configured services."""
         self._store = store
+        self._limiter = limiter
+
+    @property
+    def limiter(self):
+        return self._limiter or lookup_limiter()
 
     def name(self) -> Text:
         return "action_feedback_status"
@@ -289,23 +344,39 @@ class ActionFeedbackStatus(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        code = extract_feedback_code(latest_text(tracker))
+        from actions.services.feedback import contact_last4, format_feedback, may_see_report
+
+        text = latest_text(tracker)
+        code = extract_feedback_code(text)
         if code is None:
             dispatcher.utter_message(text=MESSAGES["ask_code"])
             return []
+        hotline = get_settings().support_hotline
+        sender = tracker.sender_id
+        last4 = feedback_lookup_digits(text)
         try:
             report = self.store.get(code)
+            if not may_see_report(report, sender, None):  # not the conversation that filed it
+                if last4 is None:  # nothing looked up, nothing counted: the same answer for any code
+                    dispatcher.utter_message(text=MESSAGES["ask_digits"].format(code=code))
+                    return []
+                decision = self.limiter.check(sender, code)
+                if not decision.allowed:
+                    logger.info("Feedback lookup refused by the rate limit")
+                    minutes = max(1, -(-decision.retry_after_s // 60))
+                    dispatcher.utter_message(text=MESSAGES["limited"].format(minutes=minutes, hotline=hotline))
+                    return []
+                verified = may_see_report(report, None, last4)
+                self.limiter.record(sender, code, verified)
+                if not verified:
+                    exists_only = report is not None and contact_last4(report) is None
+                    key = "exists_only" if exists_only else "no_match"
+                    dispatcher.utter_message(text=MESSAGES[key].format(code=code, hotline=hotline))
+                    return []
         except Exception:
             logger.exception("Feedback lookup failed")
             dispatcher.utter_message(text=MESSAGES["lookup_error"])
             return []
-        if report is None:
-            dispatcher.utter_message(
-                text=MESSAGES["unknown_code"].format(code=code, hotline=get_settings().support_hotline)
-            )
-            return []
-        from actions.services.feedback import format_feedback
-
         dispatcher.utter_message(text=format_feedback(report))
         return []
 

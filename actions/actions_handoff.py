@@ -17,6 +17,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.services.privacy import hide_verification_replies
 from settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,8 @@ def build_transcript(tracker: Tracker, limit: int = TRANSCRIPT_MAX_MESSAGES) -> 
             if kind == "user":
                 item["intent"] = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
             messages.append(item)
-    return messages[-limit:]
+    # The verification digits the citizen typed for a status lookup are a secret the officer does not need.
+    return hide_verification_replies(messages)[-limit:]
 
 
 def _vn_now() -> datetime:

@@ -9,9 +9,11 @@ from typing import Any, Dict, List, Optional, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import ValidationAction
 
 from actions.services.answers import ASPECTS, format_answer, shorten
 from actions.services.language import detect_language, english_aspect, vietnamese_aspect
+from knowledge.store import is_procedure_code
 from knowledge.text import fold
 from settings import get_settings
 
@@ -109,8 +111,9 @@ class ActionAnswerProcedure(Action):
                 proc = self.service.procedure(chosen)
                 aspect = aspect or tracker.get_slot("aspect")
                 if proc is None:
-                    dispatcher.utter_message(text=msg["not_found"].format(code=chosen))
-                    return []
+                    dispatcher.utter_message(text=msg["not_found"].format(code=shorten(chosen, 20)))
+                    # A made-up code in a message entity never stays in the slot (analytics read it).
+                    return [SlotSet("procedure_code", None)] if current == chosen else []
                 return self._answer(dispatcher, proc, aspect, lang)
             resolution = self.service.resolve(text, current, has_aspect=aspect is not None)
         except Exception as exc:  # the citizen gets an apology, the log gets the trace
@@ -170,3 +173,32 @@ class ActionAnswerProcedure(Action):
             SlotSet("procedure_name", proc.name),
             SlotSet("aspect", aspect),
         ]
+
+
+class ValidateSlotMappings(ValidationAction):
+    """Entity values become slots only when valid (Rasa runs ``action_validate_slot_mappings`` after extracting).
+
+    A message can carry any entity value (``/choose_procedure{"procedure_code":"=2+3"}``): ``procedure_code`` must
+    be a procedure of the knowledge base and ``aspect`` one of the known aspects, otherwise the slot is emptied.
+    """
+
+    def __init__(self, service=None) -> None:
+        """``service`` is injectable for tests; defaults to the real knowledge service (loaded on first use)."""
+        self._service = service
+
+    @property
+    def service(self):
+        return self._service or knowledge_service()
+
+    def validate_procedure_code(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> Dict[Text, Any]:
+        if is_procedure_code(slot_value) and self.service.procedure(slot_value) is not None:
+            return {"procedure_code": slot_value}
+        logger.info("Entity procedure_code rejected: not a procedure of the knowledge base")
+        return {"procedure_code": None}
+
+    def validate_aspect(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> Dict[Text, Any]:
+        return {"aspect": slot_value if isinstance(slot_value, str) and slot_value in ASPECTS else None}

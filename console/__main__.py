@@ -4,6 +4,7 @@
     python -m console users add <name> --role officer|supervisor [--password-stdin] [--no-force-change]
     python -m console users passwd <name> [--password-stdin]
     python -m console users list
+    python -m console users token <name> [--revoke]   # the officer's own staff API token, printed once
     python -m console ensure-demo        # creates the demo account once and prints its password once
     python -m console retention [--dry-run]   # mask / delete personal data in old conversations (cron-able)
 """
@@ -56,6 +57,17 @@ def cmd_users(args) -> int:
             accounts.end_sessions(args.name.strip().lower())
             audit.record("cli", "user_passwd", None, args.name.strip().lower())
             print(f"Đã đặt lại mật khẩu cho {args.name}; cần đổi mật khẩu ở lần đăng nhập tới.")
+        elif args.users_cmd == "token":
+            name = args.name.strip().lower()
+            if args.revoke:
+                count = accounts.revoke_api_tokens(name)
+                audit.record("cli", "api_token_revoke", None, name)
+                print(f"Đã thu hồi {count} mã truy cập API của {name}.")
+            else:
+                token = accounts.issue_api_token(name)
+                audit.record("cli", "api_token_issue", None, name)
+                print(f"Mã truy cập API cho cán bộ {name} (chỉ hiện một lần; mã cũ, nếu có, hết hiệu lực):")
+                print(token)
         else:
             for account in accounts.list_users():
                 flags = " (phải đổi mật khẩu)" if account.must_change_password else ""
@@ -179,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true")
     users_sub.add_parser("list", help="liệt kê tài khoản")
+    api_token = users_sub.add_parser("token", help="cấp mã truy cập API riêng cho cán bộ (in ra một lần)")
+    api_token.add_argument("name")
+    api_token.add_argument("--revoke", action="store_true", help="thu hồi mã truy cập API của cán bộ")
     sub.add_parser("ensure-demo", help="tạo tài khoản mẫu nếu chưa có tài khoản nào")
     retention = sub.add_parser("retention", help="che/xoá dữ liệu cá nhân trong hội thoại cũ")
     retention.add_argument("--dry-run", action="store_true", help="chỉ đếm, không sửa gì")

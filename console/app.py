@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -22,7 +21,7 @@ from sanic.response import HTTPResponse, file, text
 from actions.services.feedback import FEEDBACK_STATUSES, FeedbackError, FeedbackStore
 from actions.services.handoff import HandoffError, HandoffStore
 from actions.services.status.base import StatusBackend, StatusBackendError
-from console.auth import AccountStore, AuditLog, AuthError, Session, csrf_matches
+from console.auth import AccountStore, AuditLog, AuthError, LoginThrottle, Session, csrf_matches
 from console.services import ConsoleError, KnowledgeConsole, analytics, analytics_csv, staff_status_lookup
 from staff_api.app import _feedback_dict
 from staff_api.rasa_client import RasaClient, RasaError
@@ -34,40 +33,6 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 OPEN_PATHS = {"/api/login"}
 PASSWORD_CHANGE_PATHS = {"/api/me", "/api/password", "/api/logout"}
 SUPERVISOR_PATHS = ("/api/analytics", "/api/audit")
-LOGIN_MAX_FAILURES = 5
-LOGIN_WINDOW_S = 15 * 60
-
-
-class LoginThrottle:
-    """Refuses logins to an account name after too many recent failures (in memory, per process)."""
-
-    def __init__(self, max_failures: int = LOGIN_MAX_FAILURES, window_s: float = LOGIN_WINDOW_S) -> None:
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self._failures: dict[str, list[float]] = {}
-
-    def _recent(self, name: str, now: float) -> list[float]:
-        recent = [t for t in self._failures.get(name, []) if now - t < self.window_s]
-        if recent:
-            self._failures[name] = recent
-        else:
-            self._failures.pop(name, None)
-        return recent
-
-    def blocked(self, name: str) -> bool:
-        """True while ``name`` has reached the failure limit within the window."""
-        return len(self._recent(name, time.monotonic())) >= self.max_failures
-
-    def failed(self, name: str) -> None:
-        """Count one failed login for ``name``."""
-        now = time.monotonic()
-        self._failures[name] = self._recent(name, now) + [now]
-
-    def succeeded(self, name: str) -> None:
-        """Forget the failures of ``name``."""
-        self._failures.pop(name, None)
-
-
 @dataclass
 class ConsoleDeps:
     """Everything the console talks to (real stores in production, temporary ones in tests)."""
@@ -81,6 +46,7 @@ class ConsoleDeps:
     rasa: RasaClient
     secure_cookie: bool = False
     tracker_db: Any = None  # Rasa's SQLite tracker store, for the conversation analytics
+    throttle: LoginThrottle | None = None  # failed-login counters (a fresh one per app by default)
 
 
 def _error(status: int, code: str, message: str) -> HTTPResponse:
@@ -107,7 +73,7 @@ def create_app(deps: ConsoleDeps, name: str = "console") -> Sanic:
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.deps = deps
     accounts, audit = deps.accounts, deps.audit
-    throttle = LoginThrottle()
+    throttle = deps.throttle or LoginThrottle()
 
     def set_cookie(response: HTTPResponse, token: str, max_age: int) -> None:
         response.cookies[COOKIE] = token
@@ -176,15 +142,20 @@ def create_app(deps: ConsoleDeps, name: str = "console") -> Sanic:
         name, password = body.get("name"), body.get("password")
         if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
             return _error(400, "bad_request", "Cần nhập tên đăng nhập và mật khẩu.")
-        key = name.strip().lower()[:100]
-        if throttle.blocked(key):
-            return _error(429, "too_many_attempts", "Đăng nhập sai quá nhiều lần. Hãy thử lại sau 15 phút.")
+        # The client is the connection's peer address (the console is not behind a proxy; a forwarded header,
+        # which anyone can send, is never trusted here).
+        client = request.conn_info.client_ip if request.conn_info else ""
+        wait = throttle.retry_after(name, client)
+        if wait:
+            minutes = max(1, -(-wait // 60))
+            return _error(429, "too_many_attempts",
+                          f"Đăng nhập sai quá nhiều lần từ máy này. Hãy thử lại sau {minutes} phút.")
         account = await asyncio.to_thread(accounts.authenticate, name[:100], password[:300])
         if account is None:
-            throttle.failed(key)
+            throttle.failed(name, client)
             log.info("console login refused")
             return _error(401, "bad_credentials", "Tên đăng nhập hoặc mật khẩu không đúng.")
-        throttle.succeeded(key)
+        throttle.succeeded(name, client)
         token, session = await asyncio.to_thread(accounts.create_session, account)
         await asyncio.to_thread(audit.record, account.name, "login")
         response = json({"user": account.to_dict(), "csrf_token": session.csrf_token,

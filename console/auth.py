@@ -10,8 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
@@ -236,6 +239,40 @@ class AccountStore:
             with self.db.transaction() as conn:
                 conn.execute("DELETE FROM console_sessions WHERE token_hash = ?", (token_hash(token),))
 
+    # ---- personal staff API tokens ---------------------------------------------------------------------
+    def issue_api_token(self, name: str) -> str:
+        """A new personal staff API token for ``name`` (replacing any previous one); only its hash is stored."""
+        name = (name or "").strip().lower()
+        token = new_token()
+        with self.db.transaction() as conn:
+            row = conn.one("SELECT disabled FROM console_users WHERE name = ?", (name,))
+            if row is None:
+                raise AuthError(f"Không có tài khoản {name}.")
+            if row["disabled"]:
+                raise AuthError(f"Tài khoản {name} đã bị khóa.")
+            conn.execute("DELETE FROM staff_api_tokens WHERE user_name = ?", (name,))
+            conn.execute("INSERT INTO staff_api_tokens (token_hash, user_name, created_at) VALUES (?, ?, ?)",
+                         (token_hash(token), name, self.clock()))
+        return token
+
+    def api_token_account(self, token: str | None) -> Account | None:
+        """The enabled account owning a personal staff API token, or None."""
+        if not token or len(token) > 200:
+            return None
+        with self.db.read() as conn:
+            row = conn.one(
+                "SELECT u.name, u.role, u.must_change_password, u.disabled FROM staff_api_tokens t "
+                "JOIN console_users u ON u.name = t.user_name WHERE t.token_hash = ?", (token_hash(token),))
+        if row is None or row["disabled"]:
+            return None
+        return _account(row)
+
+    def revoke_api_tokens(self, name: str) -> int:
+        """Delete the personal staff API tokens of ``name``; how many there were."""
+        with self.db.transaction() as conn:
+            cur = conn.execute("DELETE FROM staff_api_tokens WHERE user_name = ?", ((name or "").strip().lower(),))
+            return cur.rowcount or 0
+
     def end_sessions(self, name: str, *, keep_token: str | None = None) -> None:
         """Delete every session of ``name`` except the one of ``keep_token`` (after a password change)."""
         keep = token_hash(keep_token) if keep_token else ""
@@ -245,6 +282,67 @@ class AccountStore:
 
 def _account(row: dict) -> Account:
     return Account(row["name"], row["role"], bool(row["must_change_password"]), bool(row["disabled"]))
+
+
+# ---- login throttle ----------------------------------------------------------------------------------------
+# A wrong password locks the account only for the client that typed it: 5 failures in 15 minutes from one client
+# address. Anyone else (the officer at their own desk) can still log in. A slower backstop per account stops a
+# guess spread over many addresses, and one per client stops a client trying many accounts.
+LOGIN_PAIR_LIMIT = (5, 15 * 60)         # failures, window (s): per account + client
+LOGIN_ACCOUNT_LIMIT = (50, 60 * 60)     # per account, all clients together
+LOGIN_CLIENT_LIMIT = (20, 15 * 60)      # per client, all accounts together
+
+
+class LoginThrottle:
+    """Failed-login counters (in memory, per console process) keyed on account + client, with two backstops."""
+
+    def __init__(self, *, pair: tuple[int, float] = LOGIN_PAIR_LIMIT, account: tuple[int, float] = LOGIN_ACCOUNT_LIMIT,
+                 client: tuple[int, float] = LOGIN_CLIENT_LIMIT, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = {"pair": pair, "account": account, "client": client}
+        self.clock = clock
+        self._failures: dict[tuple, list[float]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _keys(name: str, client: str) -> dict[str, tuple]:
+        name = (name or "").strip().lower()[:100]
+        return {"pair": ("pair", name, client), "account": ("account", name), "client": ("client", client)}
+
+    def _recent(self, key: tuple, window: float, now: float) -> list[float]:
+        recent = [t for t in self._failures.get(key, []) if now - t < window]
+        if recent:
+            self._failures[key] = recent
+        else:
+            self._failures.pop(key, None)
+        return recent
+
+    def retry_after(self, name: str, client: str) -> int:
+        """Seconds until ``client`` may try ``name`` again (0: now)."""
+        now = self.clock()
+        wait = 0.0
+        with self._lock:
+            for kind, key in self._keys(name, client).items():
+                limit, window = self.limits[kind]
+                recent = self._recent(key, window, now)
+                if len(recent) >= limit:
+                    wait = max(wait, recent[-limit] + window - now)
+        return math.ceil(wait) if wait > 0 else 0
+
+    def blocked(self, name: str, client: str) -> bool:
+        """True while ``client`` may not try to log in as ``name``."""
+        return self.retry_after(name, client) > 0
+
+    def failed(self, name: str, client: str) -> None:
+        """Count one failed login of ``client`` as ``name``."""
+        now = self.clock()
+        with self._lock:
+            for kind, key in self._keys(name, client).items():
+                self._failures[key] = self._recent(key, self.limits[kind][1], now) + [now]
+
+    def succeeded(self, name: str, client: str) -> None:
+        """Forget the failures of this account from this client (the backstops keep counting)."""
+        with self._lock:
+            self._failures.pop(self._keys(name, client)["pair"], None)
 
 
 # ---- audit log ---------------------------------------------------------------------------------------------

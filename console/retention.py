@@ -5,12 +5,14 @@ the transcript the officer read. Both are needed while a conversation is live; a
 them is not. :class:`RetentionJob` therefore
 
 * **redacts** tracker events older than ``redact_after_days``: every string in the event goes through
-  :func:`~actions.services.privacy.mask_pii` (phone, ID and application numbers, e-mails), and the status lookup's
-  verification factor (the digits typed when the bot asked for them, the ``status_verification`` slot, the values
-  remembered in ``verified_applications``) is replaced by ``****``;
+  :func:`~actions.services.privacy.mask_pii` (phone, ID and application numbers, e-mails, names), and the status
+  lookup's verification factor (the digits typed when the bot asked for them, the ``status_verification`` slot, the
+  values remembered in ``verified_applications``, digits typed next to the code in a status or feedback lookup) is
+  replaced by ``****``;
 * **deletes** whole conversations whose last event is older than ``delete_after_days`` (0 = never), the only way
   to remove personal data that no pattern recognises, such as a name typed in free text;
-* **redacts** the transcripts and replies of handoff tickets closed more than ``redact_after_days`` ago.
+* **redacts** the transcripts and replies of handoff tickets closed more than ``redact_after_days`` ago: the same
+  patterns (names included), and the citizen's reply to the bot's question for the verification digits.
 
 Redaction is idempotent (masked text masks to itself), so the job can run as often as wanted: ``python -m console
 retention`` from cron, or the console server's daily timer (``RETENTION_INTERVAL_HOURS``). A run remembers its
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from actions.services.db import VN_TZ, Database, as_datetime
-from actions.services.privacy import mask_pii
+from actions.services.privacy import LOOKUP_INTENTS, hide_digits_outside_codes, hide_verification_replies, mask_pii
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,20 @@ def redact_event(data: dict, *, answering_factor: bool = False) -> dict:
                 if isinstance(entity, dict):
                     entity["value"] = _mask_digits(entity.get("value"))
                     entity["text"] = _mask_digits(entity.get("text"))
+    elif kind == "user" and _intent(out) in LOOKUP_INTENTS:
+        # "tra cứu phản ánh PA-251127-0042, 4 số cuối 5678": the digits typed next to the code are the factor.
+        if isinstance(out.get("text"), str):
+            out["text"] = hide_digits_outside_codes(out["text"])
+        parse = out.get("parse_data")
+        if isinstance(parse, dict) and isinstance(parse.get("text"), str):
+            parse["text"] = hide_digits_outside_codes(parse["text"])
     return out
+
+
+def _intent(event: dict) -> str | None:
+    parse = event.get("parse_data")
+    intent = parse.get("intent") if isinstance(parse, dict) else None
+    return intent.get("name") if isinstance(intent, dict) else None
 
 
 class TrackerDb:
@@ -276,7 +291,7 @@ class RetentionJob:
                 if closed is None or closed >= cutoff:
                     continue
                 transcript = _loads(row["transcript"], default=[])
-                redacted = redact_strings(transcript)
+                redacted = hide_verification_replies(redact_strings(transcript))
                 if redacted != transcript:
                     report.tickets_redacted += 1
                     if not dry_run:

@@ -213,19 +213,19 @@ def analytics(db: Database, days: int = 14, now: datetime | None = None, tracker
 def analytics_csv(data: dict) -> str:
     """The per-day series of :func:`analytics` as CSV (conversations and their outcomes, fallbacks, handoff
     tickets, feedback reports, status lookups, ratings), then the top procedures, the rating distribution,
-    the ratings by conversation outcome and the top unanswered questions."""
+    the ratings by conversation outcome and the top unanswered questions. Every text cell goes through
+    :func:`csv_cell` (no spreadsheet formula can come from what a citizen typed)."""
     conv = data["conversations"]
-    rows = ["day,conversations,answered,handed_off,abstained,user_messages,fallbacks,handoffs,feedback_reports,"
-            "status_lookups,ratings,average_rating"]
+    out = io.StringIO()
+    writer = SafeCsvWriter(out)
+    writer.writerow(["day", "conversations", "answered", "handed_off", "abstained", "user_messages", "fallbacks",
+                     "handoffs", "feedback_reports", "status_lookups", "ratings", "average_rating"])
     series = zip(conv["per_day"], data["handoffs"]["per_day"], data["feedback"]["per_day"],
                  data["status_lookups"]["per_day"], data["satisfaction"]["per_day"])
     for c, h, f, s, r in series:
         average = "" if r["average"] is None else f"{r['average']:.2f}"
-        rows.append(f"{c['day']},{c['conversations']},{c['answered']},{c['handed_off']},{c['abstained']},"
-                    f"{c['user_messages']},{c['fallbacks']},{h['count']},{f['count']},{s['count']},"
-                    f"{r['count']},{average}")
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([c["day"], c["conversations"], c["answered"], c["handed_off"], c["abstained"],
+                         c["user_messages"], c["fallbacks"], h["count"], f["count"], s["count"], r["count"], average])
     writer.writerow([])
     writer.writerow(["top_procedure_code", "name", "conversations"])
     for p in conv["top_procedures"]:
@@ -241,10 +241,36 @@ def analytics_csv(data: dict) -> str:
     writer.writerow([])
     writer.writerow(["top_unanswered_question", "count"])
     for q in conv["top_unanswered"]:
-        writer.writerow([_csv_safe(q["question"]), q["count"]])
-    return "\n".join(rows) + "\n" + out.getvalue()
+        writer.writerow([q["question"], q["count"]])
+    return out.getvalue()
 
 
-def _csv_safe(value: str) -> str:
-    """Neutralise spreadsheet formulas in free text (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+# A cell starting with one of these is a formula (or becomes one) in Excel / LibreOffice / Google Sheets (OWASP).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """One CSV cell safe to open in a spreadsheet: text starting with = + - @ tab or CR gets a leading "'".
+
+    Numbers (int/float) are written as they are: a negative count is not a formula.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+class SafeCsvWriter:
+    """``csv.writer`` whose every row goes through :func:`csv_cell` (the one way the console writes CSV).
+
+    Lines end with CRLF (RFC 4180), so a cell holding a lone CR or LF is quoted instead of splitting the row.
+    """
+
+    def __init__(self, stream) -> None:
+        self._writer = csv.writer(stream, lineterminator="\r\n")
+
+    def writerow(self, row) -> None:
+        """Write one row, each cell escaped."""
+        self._writer.writerow([csv_cell(cell) for cell in row])

@@ -107,6 +107,8 @@ def _question(text: str) -> str:
 
 def conversation_analytics(rows: Iterable[tuple], day_keys: list[str]) -> dict:
     """Per-day conversations and outcome shares, fallback rate, top procedures and top unanswered questions."""
+    from knowledge.store import is_procedure_code  # light (a regex); the knowledge data is not loaded
+
     wanted = set(day_keys)
     convs: dict[tuple[str, str], dict] = {}
     last_user: dict[str, str] = {}
@@ -147,7 +149,7 @@ def conversation_analytics(rows: Iterable[tuple], day_keys: list[str]) -> dict:
                     unanswered[_question(text)] += 1
         elif type_name == "slot":
             slot, value = data.get("name") or action, data.get("value")
-            if slot == "procedure_code" and isinstance(value, str) and value:
+            if slot == "procedure_code" and is_procedure_code(value):  # never a value made up in a message
                 procedures[value].add(key)
                 last_code[sender] = value
             elif slot == "procedure_name" and isinstance(value, str) and value and last_code.get(sender):

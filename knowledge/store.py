@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
 from knowledge.schema import FaqEntry, Procedure
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+# A procedure code of the national portal ("1.001193"); the NLU's regex entity (data/nlu/entities.yml) is the same.
+PROCEDURE_CODE_RE = re.compile(r"[1-6]\.\d{6}")
+
+
+def is_procedure_code(value: object) -> bool:
+    """Whether ``value`` has the shape of a procedure code (cheap; no data loaded)."""
+    return isinstance(value, str) and PROCEDURE_CODE_RE.fullmatch(value) is not None
 
 
 @lru_cache(maxsize=4)

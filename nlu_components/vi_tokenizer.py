@@ -38,6 +38,7 @@ from rasa.shared.nlu import constants as nlu_constants
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from actions.services.privacy import ID_PATTERN, PHONE_PATTERN
 from nlu_components.normalize import (
     TEENCODE_PATH,
     WORD_RE,
@@ -54,13 +55,15 @@ TERMS_FILE_NAME = "terms.txt"
 TEENCODE_FILE_NAME = "teencode.tsv"
 COMPOUNDS_FILE_NAME = "compounds.txt"
 
-# Atoms of the original text. Order matters: URLs/e-mails/phones/codes must win over plain words so that
-# e.g. "H07.99-251120-0012" or "0912 345 678" stay one token.
+# Atoms of the original text. Order matters: URLs/e-mails/phones/ID numbers/codes must win over plain words so
+# that e.g. "H07.99-251120-0012", "0912 345 678" or "0010 9900 1234" stay one token. Phone and ID numbers are
+# recognised by the one personal-data pattern set (actions.services.privacy), the one the log masking uses.
 _ATOM_RE = re.compile(
     r"""
     (?P<url>(?:https?://|www\.)[^\s<>"']*[^\s<>"'.,;:!?)\]])
     |(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)
-    |(?P<phone>(?<![\w+])(?:\+84|0)(?:[\ .-]?\d){8,10}(?!\w))
+    |(?P<phone>""" + PHONE_PATTERN + r""")
+    |(?P<idnum>""" + ID_PATTERN + r""")
     |(?P<code>(?<!\w)[^\W_]+(?:[./\-][^\W_]+)+)
     |(?P<word>(?:[^\W_]|[\u0300-\u036f])+)
     """,

@@ -47,6 +47,8 @@ channels.zalo.ZaloInput:
   oauth_base: \${ZALO_OAUTH_BASE}
   token_store_path: var/zalo_tokens.json
   action_health_url: "http://localhost:$ACTIONS_PORT/health"
+  seen_store: "${ZALO_SEEN_STORE:-var/zalo_seen.db}"
+  health_token: \${RASA_API_TOKEN}
 YAML
   } >"$CREDENTIALS_FILE"
   echo "Kênh Zalo OA: bật (webhook POST /webhooks/zalo/webhook, tình trạng GET /webhooks/zalo/)."

@@ -13,6 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     from actions.services.feedback import FeedbackStore
     from actions.services.handoff import HandoffStore
     from actions.services.privacy import install_pii_log_filter
+    from console.auth import AccountStore
     from settings import get_settings
     from staff_api.app import create_app
     from staff_api.rasa_client import RasaClient
@@ -28,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     db.ensure_schema()
     try:
         app = create_app(HandoffStore(db), FeedbackStore(db),
-                         RasaClient(settings.rasa_url, settings.rasa_api_token or None), settings.staff_api_token)
+                         RasaClient(settings.rasa_url, settings.rasa_api_token or None), settings.staff_api_token,
+                         accounts=AccountStore(db))
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -1,9 +1,11 @@
 """The staff HTTP API (Sanic): open handoff tickets, transcripts, replies, closing; feedback statuses.
 
-Every ``/api`` route needs ``Authorization: Bearer <STAFF_API_TOKEN>`` (compared in constant time). The
-officer's name comes from the JSON body's ``staff`` field or the %-encoded ``X-Staff`` header (default
-"cán bộ"). Replies are stored first (durable),
-then delivered through Rasa; closing resumes the conversation in Rasa first, then closes the ticket.
+Every ``/api`` route needs ``Authorization: Bearer <token>``: an officer's personal token (``python -m console
+users token <name>``; only its hash is stored) or the shared ``STAFF_API_TOKEN`` of an integration (compared in
+constant time). Replies, closings and feedback changes are recorded under the authenticated identity: the
+officer's account name, or ``staff_api`` for the shared token — never a name the caller sends (a ``staff`` field
+or ``X-Staff`` header is ignored). Replies are stored first (durable), then delivered through Rasa; closing resumes
+the conversation in Rasa first, then closes the ticket.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import asyncio
 import hmac
 import logging
 from typing import Any
-from urllib.parse import unquote
 
 from sanic import Request, Sanic, json
 from sanic.response import HTTPResponse
@@ -38,9 +39,17 @@ def _feedback_dict(report) -> dict[str, Any]:
     }
 
 
+# The identity recorded for what the shared STAFF_API_TOKEN does (an integration, not a named officer).
+SHARED_TOKEN_STAFF = "staff_api"
+
+
 def create_app(handoffs: HandoffStore, feedback: FeedbackStore, rasa: RasaClient, token: str,
-               name: str = "staff_api") -> Sanic:
-    """The Sanic application; refuses to be built without a token."""
+               name: str = "staff_api", accounts: Any = None) -> Sanic:
+    """The Sanic application; refuses to be built without a token.
+
+    ``accounts`` (a :class:`console.auth.AccountStore`) resolves officers' personal tokens; without it only the
+    shared token is accepted.
+    """
     if not token or len(token) < 16:
         raise ValueError("STAFF_API_TOKEN phải được đặt (ít nhất 16 ký tự) để chạy API cho cán bộ.")
     expected = f"Bearer {token}".encode("utf-8")
@@ -49,18 +58,25 @@ def create_app(handoffs: HandoffStore, feedback: FeedbackStore, rasa: RasaClient
 
     @app.on_request
     async def authenticate(request: Request):
+        request.ctx.staff = None
         if not request.path.startswith("/api/"):
             return None
-        given = (request.headers.get("authorization") or "").encode("utf-8")
-        if not hmac.compare_digest(given, expected):
+        header = request.headers.get("authorization") or ""
+        if hmac.compare_digest(header.encode("utf-8"), expected):
+            request.ctx.staff = SHARED_TOKEN_STAFF
+            return None
+        scheme, _, given = header.partition(" ")
+        account = None
+        if accounts is not None and scheme == "Bearer" and given:
+            account = await asyncio.to_thread(accounts.api_token_account, given)
+        if account is None:
             return _error(401, "unauthorized", "Thiếu hoặc sai mã truy cập.")
+        request.ctx.staff = account.name
         return None
 
     def staff_of(request: Request) -> str:
-        body = request.json if request.method == "POST" and isinstance(request.json, dict) else {}
-        name = body.get("staff") if isinstance(body.get("staff"), str) else None
-        name = name or unquote(request.headers.get("x-staff") or "")  # headers are Latin-1: %-encode names
-        return name.strip()[:100] or "cán bộ"
+        """Who is acting: the authenticated identity (never a name from the request)."""
+        return request.ctx.staff
 
     @app.get("/health")
     async def health(request: Request):

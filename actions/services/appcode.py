@@ -60,3 +60,5 @@ def mask_code(code: str | None) -> str:
 
 # Used by privacy.mask_pii to find codes inside arbitrary text.
 APPLICATION_CODE_PATTERN = _APP_RE
+# The feedback code inside arbitrary text (the feedback lookup reads the verification digits around it).
+FEEDBACK_CODE_PATTERN = _FEEDBACK_RE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 from dataclasses import dataclass, field
@@ -195,6 +196,31 @@ def format_feedback(report: FeedbackReport) -> str:
     if last and last.note and last.status == report.status and last.staff:
         lines.append(f"Ghi chú của cán bộ: {last.note}")
     return "\n".join(lines)
+
+
+def contact_last4(report: FeedbackReport) -> str | None:
+    """The last four digits of the report's contact phone number, or None (no contact, or an e-mail)."""
+    contact = report.contact or ""
+    if "@" in contact:
+        return None
+    digits = "".join(ch for ch in contact if ch.isdigit())
+    return digits[-4:] if len(digits) >= 9 else None
+
+
+def may_see_report(report: FeedbackReport | None, sender_id: str | None, last4: str | None) -> bool:
+    """Whether the details of ``report`` (topic, status, times, the officer's note) may be shown.
+
+    Only to the conversation that filed it, or to whoever gives the last four digits of the contact phone number
+    left when filing (compared in constant time). A report code alone is not a secret: codes are sequential.
+    """
+    if report is None:
+        return False
+    if sender_id and hmac.compare_digest(report.sender_id.encode("utf-8"), sender_id.encode("utf-8")):
+        return True
+    expected = contact_last4(report)
+    if expected is None or not last4:
+        return False
+    return hmac.compare_digest(expected.encode("ascii"), last4.encode("ascii", "replace"))
 
 
 def feedback_store_from_settings(settings: Any) -> FeedbackStore:

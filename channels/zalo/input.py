@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
-import time
 import zlib
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
@@ -36,7 +35,8 @@ from channels.zalo.parser import (
     parse_choice,
     parse_event,
 )
-from channels.zalo.signature import SIGNATURE_HEADER, is_fresh, signature_matches, zalo_signature
+from channels.zalo.seen import seen_store_from_setting
+from channels.zalo.signature import SIGNATURE_HEADER, is_fresh, signed_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -49,33 +49,6 @@ REQUIRED_KEYS = {
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TOKEN_STORE = ROOT / "var" / "zalo_tokens.json"
 BUSY_REPLY = {"status": "busy"}
-
-
-class DedupeCache:
-    """Event ids seen recently (bounded, expiring), so Zalo's retries are processed once."""
-
-    def __init__(self, ttl_seconds: float, max_items: int = 50000) -> None:
-        """Create an empty cache."""
-        self.ttl_seconds = ttl_seconds
-        self.max_items = max_items
-        self._seen: "OrderedDict[str, float]" = OrderedDict()
-
-    def add(self, key: str) -> bool:
-        """Record ``key``; return False if it was already seen within the time to live."""
-        now = time.monotonic()
-        while self._seen:
-            oldest_key, at = next(iter(self._seen.items()))
-            if now - at <= self.ttl_seconds and len(self._seen) < self.max_items:
-                break
-            self._seen.pop(oldest_key)
-        if key in self._seen:
-            return False
-        self._seen[key] = now
-        return True
-
-    def discard(self, key: str) -> None:
-        """Forget ``key`` (the event was not accepted, so Zalo's retry must be processed)."""
-        self._seen.pop(key, None)
 
 
 class OrderedDispatcher:
@@ -161,6 +134,8 @@ class ZaloInput(InputChannel):
         retry_backoff_seconds: float = 0.5,
         app_secret_key: Optional[str] = None,
         action_health_url: Optional[str] = None,
+        seen_store: Optional[str] = None,
+        health_token: Optional[str] = None,
     ) -> None:
         """Create the channel (see :meth:`from_credentials` for the ``credentials.yml`` keys)."""
         self.app_id = app_id
@@ -180,7 +155,12 @@ class ZaloInput(InputChannel):
             backoff_seconds=retry_backoff_seconds,
         )
         self.memory = ButtonMemory()
-        self.dedupe = DedupeCache(ttl_seconds=max(2 * self.timestamp_window_seconds, 600.0))
+        # Accepted event ids outlive the process (SQLite file, or Redis for several replicas): a replay inside the
+        # timestamp window is refused after a restart or by another replica too.
+        self.seen = seen_store_from_setting(seen_store, ROOT)
+        self.seen_ttl_seconds = max(2 * self.timestamp_window_seconds, 600.0)
+        # GET /webhooks/zalo/ shows counters and the last API error only to a caller with this bearer token.
+        self.health_token = (health_token or "").strip()
         self.dispatcher = OrderedDispatcher(workers, queue_capacity)
         self.rejected = {"signature": 0, "stale": 0, "malformed": 0, "duplicate": 0, "busy": 0}
         self._actions = ResilientRestInput(action_health_url=action_health_url)
@@ -201,6 +181,7 @@ class ZaloInput(InputChannel):
             for key in (
                 "timestamp_window_seconds", "token_store_path", "queue_capacity", "workers", "max_text_chars",
                 "max_message_chars", "send_retries", "retry_backoff_seconds", "app_secret_key", "action_health_url",
+                "seen_store", "health_token",
             )
             if creds.get(key) not in (None, "")
         }
@@ -226,23 +207,26 @@ class ZaloInput(InputChannel):
         signature: Optional[str],
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
     ) -> Tuple[int, Dict[str, Any]]:
-        """Check one webhook call and queue its processing; returns (HTTP status, JSON body) at once."""
+        """Check one webhook call and queue its processing; returns (HTTP status, JSON body) at once.
+
+        The signature is checked on the raw bytes first (its timestamp read by a bounded pattern); only a signed
+        body is parsed as JSON.
+        """
+        timestamp = signed_timestamp(self.app_id, raw_body, signature, self.oa_secret_key)
+        if timestamp is None:
+            self.rejected["signature"] += 1
+            logger.warning("Zalo webhook rejected: %s signature (%d bytes)", "missing" if not signature else "invalid",
+                           len(raw_body))
+            return 401, {"status": "invalid signature"}
         try:
             payload = load_body(raw_body)
         except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly nested JSON
+            payload = None
+        if payload is None or str(payload.get("timestamp", "")) != timestamp:
             self.rejected["malformed"] += 1
-            logger.warning("Zalo webhook rejected: body is not a JSON object (%d bytes)", len(raw_body))
+            logger.warning("Zalo webhook rejected: signed body is not a JSON object with that timestamp (%d bytes)",
+                           len(raw_body))
             return 400, {"status": "malformed"}
-        timestamp = "" if payload.get("timestamp") is None else str(payload.get("timestamp"))
-        expected = zalo_signature(self.app_id, raw_body, timestamp, self.oa_secret_key)
-        if not signature_matches(signature, expected):
-            self.rejected["signature"] += 1
-            logger.warning(
-                "Zalo webhook rejected: %s signature (event %s)",
-                "missing" if not signature else "invalid",
-                str(payload.get("event_name", "?"))[:40],
-            )
-            return 401, {"status": "invalid signature"}
         if not is_fresh(timestamp, self.timestamp_window_seconds):
             self.rejected["stale"] += 1
             logger.warning("Zalo webhook rejected: timestamp outside the %.0f s window", self.timestamp_window_seconds)
@@ -250,7 +234,14 @@ class ZaloInput(InputChannel):
         event = parse_event(payload)
         if event.kind == KIND_IGNORE:
             return 200, {"status": "ignored"}
-        if not self.dedupe.add(event.dedupe_key):
+        seen_key = f"{self.app_id}:{event.dedupe_key}"
+        try:
+            first_time = await asyncio.to_thread(self.seen.add, seen_key, self.seen_ttl_seconds)
+        except Exception as exc:  # noqa: BLE001 - the store is down: refuse, Zalo retries later
+            self.rejected["busy"] += 1
+            logger.error("Zalo seen-event store unavailable (%s); asked Zalo to retry later", type(exc).__name__)
+            return 503, BUSY_REPLY
+        if not first_time:
             self.rejected["duplicate"] += 1
             logger.info("Zalo webhook duplicate ignored (%s from %s)", event.event_name, mask_id(event.user_id))
             return 200, {"status": "duplicate"}
@@ -259,7 +250,7 @@ class ZaloInput(InputChannel):
             await self.process_event(event, on_new_message)
 
         if not self.dispatcher.submit(event.user_id, job):
-            self.dedupe.discard(event.dedupe_key)
+            await asyncio.to_thread(self.seen.discard, seen_key)
             self.rejected["busy"] += 1
             logger.error("Zalo queue full; asked Zalo to retry later (%s)", mask_id(event.user_id))
             return 503, BUSY_REPLY
@@ -304,7 +295,7 @@ class ZaloInput(InputChannel):
             await out.send_text_message(event.user_id, ACTIONS_DOWN_REPLY)
 
     def health(self) -> Dict[str, Any]:
-        """The channel's state for ``GET /webhooks/zalo/`` (no tokens, no user data)."""
+        """The channel's full state (no tokens, no user data), shown by ``GET /webhooks/zalo/`` to an operator."""
         return {
             "status": "degraded" if self.client.health.degraded else "ok",
             "api": self.client.health.as_dict(),
@@ -315,13 +306,25 @@ class ZaloInput(InputChannel):
             },
         }
 
+    def health_view(self, authorization: Optional[str]) -> Dict[str, Any]:
+        """What ``GET /webhooks/zalo/`` shows: the full state to an operator, a bare status to anyone else."""
+        state = self.health()
+        return state if self.authorised_for_details(authorization) else {"status": state["status"]}
+
+    def authorised_for_details(self, authorization: Optional[str]) -> bool:
+        """Whether an ``Authorization: Bearer <health_token>`` header was sent (constant-time comparison)."""
+        if not self.health_token or not authorization:
+            return False
+        return hmac.compare_digest(authorization.strip().encode("utf-8"),
+                                   f"Bearer {self.health_token}".encode("utf-8"))
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Sanic routes: ``GET /`` health and ``POST /webhook`` for Zalo's events."""
         bp = Blueprint("zalo_webhook", __name__)
 
         @bp.route("/", methods=["GET"])
-        async def health(_: Request) -> response.HTTPResponse:
-            return response.json(self.health())
+        async def health(request: Request) -> response.HTTPResponse:
+            return response.json(self.health_view(request.headers.get("authorization")))
 
         @bp.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> response.HTTPResponse:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
-from typing import Optional
+from typing import List, Optional
 
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 SIGNATURE_PREFIX = "mac="
@@ -33,6 +34,34 @@ def signature_matches(received: Optional[str], expected: str) -> bool:
     if not received:
         return False
     return hmac.compare_digest(received.strip().lower().encode("utf-8"), expected.lower().encode("utf-8"))
+
+
+# A "timestamp" member in the raw body (string or number of digits). The signature covers the body's timestamp, so
+# it is read from the raw bytes with this bounded pattern: nothing is parsed as JSON before the signature holds.
+_BODY_TIMESTAMP_RE = re.compile(rb'"timestamp"\s*:\s*"?(\d{1,16})"?')
+MAX_TIMESTAMP_CANDIDATES = 4
+
+
+def body_timestamps(raw_body: bytes) -> List[str]:
+    """The distinct ``"timestamp"`` values written in ``raw_body``, first ones first (at most a few)."""
+    found: List[str] = []
+    for match in _BODY_TIMESTAMP_RE.finditer(raw_body):
+        value = match.group(1).decode("ascii")
+        if value not in found:
+            found.append(value)
+            if len(found) == MAX_TIMESTAMP_CANDIDATES:
+                break
+    return found
+
+
+def signed_timestamp(app_id: str, raw_body: bytes, received: Optional[str], secret_key: str) -> Optional[str]:
+    """The body timestamp under which ``received`` is the valid signature of ``raw_body``, or None (forged)."""
+    if not received:
+        return None
+    for timestamp in body_timestamps(raw_body):
+        if signature_matches(received, zalo_signature(app_id, raw_body, timestamp, secret_key)):
+            return timestamp
+    return None
 
 
 def timestamp_ms(value: object) -> Optional[int]:

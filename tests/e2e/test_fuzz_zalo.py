@@ -108,11 +108,16 @@ def test_unsigned_forged_and_broken_bodies(zalo, raw, content_type, signature):
     assert response.status_code in (200, 400, 401, 403, 413), (response.status_code, response.text)
 
 
-def test_absurdly_nested_json_is_malformed_not_a_crash(zalo):
-    """json.loads raises RecursionError (not ValueError) past ~1,000 levels: this was an HTTP 500."""
+def test_absurdly_nested_json_is_refused_not_a_crash(zalo):
+    """json.loads raises RecursionError (not ValueError) past ~1,000 levels: this was an HTTP 500. A forged body is
+    refused before it is parsed (issue 13: signature first); a signed one is parsed and reported malformed."""
     for raw in (nested(100_000).encode(), ('{"timestamp": "1", "message": ' + nested(50_000) + "}").encode()):
         response = post_raw(zalo, "raw/forged bodies", raw, "mac=" + "0" * 64)
-        assert response.status_code == 400 and response.json() == {"status": "malformed"}, response.text
+        assert response.status_code == 401 and response.json() == {"status": "invalid signature"}, response.text
+    now_ms = str(int(time.time() * 1000))
+    raw = ('{"timestamp": "' + now_ms + '", "message": ' + nested(50_000) + "}").encode()
+    response = post_raw(zalo, "raw/forged bodies", raw, sign(zalo["app_id"], raw, now_ms, zalo["secret"]))
+    assert response.status_code == 400 and response.json() == {"status": "malformed"}, response.text
 
 
 def test_every_accepted_citizen_got_a_clean_answer(stack, zalo):
@@ -127,6 +132,7 @@ def test_every_accepted_citizen_got_a_clean_answer(stack, zalo):
         for piece in fake.delivered(user):
             assert 0 < len(piece) <= ZALO_MAX_TEXT_CHARS, len(piece)
             assert leaked_internals(piece) is None, piece
-    health = requests.get(f"{stack.rasa_url}/webhooks/zalo/", timeout=10).json()
+    health = requests.get(f"{stack.rasa_url}/webhooks/zalo/", timeout=10,
+                          headers={"Authorization": f"Bearer {stack.rasa_api_token}"}).json()
     assert health["queue"]["pending"] == 0, health
     print(f"Zalo: {len(users)} accepted citizens all answered; channel rejected counts {health['rejected']}")

@@ -107,6 +107,24 @@ def test_feedback_is_stored_before_the_acknowledgement_and_survives_a_crash(stac
     assert code in reply and "Đã tiếp nhận" in reply, reply
 
 
+def test_feedback_lookup_from_another_conversation_needs_the_contact_digits(stack):
+    """Issue 13, finding 5: a sequential PA- code alone shows nothing to another conversation."""
+    from actions.services.db import Database
+    from actions.services.feedback import FeedbackStore
+
+    store = FeedbackStore(Database(str(stack.services_db)))
+    report = store.create(topic="môi trường", content="Bãi rác tự phát cạnh kênh tưới, bốc mùi cả tuần nay",
+                          location="thôn Bất Lự, xã Hoàn Sơn", contact="0987 654 321", consent=True,
+                          sender_id="e2e-feedback-owner", channel="rest")
+    store.set_status(report.code, "Đang xử lý", "Đã báo UBND xã Hoàn Sơn thu gom", "cb.moitruong")
+    reply = texts(say(stack, "e2e-feedback-stranger", f"tra cứu phản ánh {report.code}"))
+    assert "4 chữ số cuối" in reply and "Đang xử lý" not in reply and "Hoàn Sơn" not in reply, reply
+    reply = texts(say(stack, "e2e-feedback-stranger", f"tra cứu phản ánh {report.code} 1234"))
+    assert "không tìm thấy phản ánh khớp" in reply and "Đang xử lý" not in reply, reply
+    reply = texts(say(stack, "e2e-feedback-stranger", f"tra cứu phản ánh {report.code} 4321"))
+    assert "Trạng thái: Đang xử lý" in reply and "Đã báo UBND xã Hoàn Sơn thu gom" in reply, reply
+
+
 def test_handoff_pauses_the_bot_and_delivers_the_staff_reply(stack):
     from actions.services.db import Database
     from actions.services.handoff import HandoffStore

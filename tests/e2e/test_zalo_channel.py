@@ -40,7 +40,9 @@ def replies(stack: Stack, user: str, at_least: int = 1, settle: float = 2.5) -> 
 
 
 def health(stack: Stack) -> dict:
-    resp = requests.get(f"{stack.rasa_url}/webhooks/zalo/", timeout=10)
+    """The channel's full health, shown to an operator with the Rasa API token (anyone else: a bare status)."""
+    resp = requests.get(f"{stack.rasa_url}/webhooks/zalo/", timeout=10,
+                        headers={"Authorization": f"Bearer {stack.rasa_api_token}"})
     assert resp.status_code == 200
     return resp.json()
 
@@ -89,6 +91,22 @@ def test_duplicate_delivery_is_answered_once(stack):
     answered = replies(stack, user)
     time.sleep(2)
     assert stack.zalo.delivered(user) == answered and len(answered) >= 1
+
+
+def test_replay_after_a_rasa_restart_is_refused(stack):
+    """Issue 13, finding 8: the accepted event id outlives the Rasa process (a SQLite store next to the tokens)."""
+    user = "1000000000000000013"
+    event = text_event(stack.zalo.app_id, user, "xin chào", msg_id="replay-after-restart-1")
+    first = post_event(webhook(stack), event, stack.zalo.app_id, stack.zalo.secret_key)
+    assert first[1]["status"] == "accepted", first
+    answered = replies(stack, user)
+    stack.restart_rasa()
+    replayed = post_event(webhook(stack), event, stack.zalo.app_id, stack.zalo.secret_key)
+    assert replayed == (200, {"status": "duplicate"}), replayed
+    time.sleep(2)
+    assert stack.zalo.delivered(user) == answered
+    bare = requests.get(f"{stack.rasa_url}/webhooks/zalo/", timeout=10)
+    assert bare.status_code == 200 and bare.json() == {"status": "ok"}  # no counters without the token
 
 
 def test_buttons_become_numbers_and_the_number_maps_to_the_payload(stack):

@@ -30,6 +30,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 from urllib.parse import parse_qs
 
@@ -270,6 +271,9 @@ def credentials_yaml(token_store_path: str, action_health_url: str, **extra: Any
         lines.append(f"  {key}: ${{{env}}}")
     lines.append(f'  token_store_path: "{token_store_path}"')
     lines.append(f'  action_health_url: "{action_health_url}"')
+    # Accepted event ids next to the token file (they survive a Rasa restart); health details for the API token.
+    lines.append(f'  seen_store: "{Path(token_store_path).with_name("zalo_seen.db")}"')
+    lines.append("  health_token: ${RASA_API_TOKEN}")
     lines.extend(f"  {key}: {json.dumps(value)}" for key, value in extra.items())
     return "\n".join(lines) + "\n"
 

@@ -119,6 +119,15 @@ def test_phone_numbers_dates_and_amounts(tokenizer):
     assert lemmas_of(tokenizer, "số 0912 345 678") == ["so", "0912345678"]
 
 
+def test_phone_and_id_spellings_of_the_masking_patterns_are_one_token(tokenizer):
+    """The tokenizer's phone/ID atoms are the personal-data masking patterns (actions.services.privacy)."""
+    text = "Gọi (091) 234-5678 hoặc CCCD 0010 9900 1234, phí 150.000.000 đồng"
+    assert tokens_of(tokenizer, text) == [
+        ("Gọi", 0, 3), ("(091) 234-5678", 4, 18), ("hoặc", 19, 23), ("CCCD", 24, 28), ("0010 9900 1234", 29, 43),
+        ("phí", 45, 48), ("150.000.000", 49, 60), ("đồng", 61, 65),
+    ]
+
+
 def test_teencode_lemmas(tokenizer):
     assert lemmas_of(tokenizer, "ko bít đk cccd ở đâu, bn tiền vậy?") == [
         "khong", "biet", "dang_ky", "can_cuoc_cong_dan", "o", "dau", "bao_nhieu", "tien", "vay",

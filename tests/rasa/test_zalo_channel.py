@@ -242,7 +242,7 @@ def make_channel(fake, tmp_path, **extra):
         "app_id": APP_ID, "oa_secret_key": SECRET, "access_token": fake.access_token,
         "refresh_token": fake.refresh_token, "api_base": fake.url, "oauth_base": fake.url,
         "token_store_path": str(tmp_path / "tokens.json"), "retry_backoff_seconds": 0.01,
-        "action_health_url": "http://127.0.0.1:9/health",
+        "action_health_url": "http://127.0.0.1:9/health", "seen_store": str(tmp_path / "zalo_seen.db"),
     }
     creds.update(extra)
     return ZaloInput.from_credentials(creds)
@@ -291,20 +291,22 @@ def test_webhook_rejects_forged_stale_malformed_and_duplicates(fake, tmp_path):
     channel, bot = make_channel(fake, tmp_path), Bot()
     good = text_event(APP_ID, "200", "xin chào", msg_id="m1")
     stale = text_event(APP_ID, "200", "cũ", msg_id="m2", timestamp_ms=int(time.time() * 1000) - 10 * 60 * 1000)
+    broken = ('{"timestamp": "%s", "event_name": ' % good["timestamp"]).encode()  # signed, but not JSON
     results = run_calls(channel, bot, [
         (good, "mac=" + "0" * 64),
         (good, ""),
         (dict(good, message={"text": "sửa", "msg_id": "m1"}), sign(APP_ID, b"other", good["timestamp"], SECRET)),
         (stale,),
-        (good, None, b"not json"),
+        (good, None, broken),
+        (good, None, b"not json"),  # no timestamp in the body: its signature cannot be valid
         (good,),
         (good,),
     ])
-    assert [r[0] for r in results] == [401, 401, 401, 403, 400, 200, 200]
+    assert [r[0] for r in results] == [401, 401, 401, 403, 400, 401, 200, 200]
     assert [r[1]["status"] for r in results[-2:]] == ["accepted", "duplicate"]
     assert bot.seen == [("200", "xin chào", "zalo", "m1")]
     assert fake.delivered("200") == ["Đã nhận: xin chào"]
-    assert channel.health()["rejected"] == {"signature": 3, "stale": 1, "malformed": 1, "duplicate": 1, "busy": 0}
+    assert channel.health()["rejected"] == {"signature": 4, "stale": 1, "malformed": 1, "duplicate": 1, "busy": 0}
 
 
 def test_per_user_order_is_kept_while_users_run_in_parallel(fake, tmp_path):
@@ -320,19 +322,30 @@ def test_per_user_order_is_kept_while_users_run_in_parallel(fake, tmp_path):
 
 
 def test_full_queue_answers_503_and_forgets_the_id(fake, tmp_path):
-    channel, bot = make_channel(fake, tmp_path, workers=1, queue_capacity=1), Bot()
-    first, second = text_event(APP_ID, "400", "một chậm"), text_event(APP_ID, "400", "hai")
+    channel = make_channel(fake, tmp_path, workers=1, queue_capacity=1)
+    first, second, third = (text_event(APP_ID, "400", text) for text in ("một", "hai", "ba"))
+    release = asyncio.Event()
+    seen = []
+
+    async def bot(message):  # the worker stays on the first message until released
+        seen.append(message.text)
+        if message.text == "một":
+            await release.wait()
 
     async def go():
         a = await call(channel, bot, first)
-        b = await call(channel, bot, second)  # the worker has not picked up the first job yet
+        while not seen:  # the worker holds "một"
+            await asyncio.sleep(0.001)
+        b = await call(channel, bot, second)  # waits in the queue (capacity 1)
+        c = await call(channel, bot, third)  # queue full: Zalo is asked to retry
+        release.set()
         await channel.dispatcher.join()
-        c = await call(channel, bot, second)  # Zalo's retry is accepted
+        retry = await call(channel, bot, third)  # Zalo's retry is accepted (the id was forgotten)
         await channel.dispatcher.join()
-        return a[0], b[0], c[0]
+        return a[0], b[0], c[0], retry[0]
 
-    assert asyncio.run(go()) == (200, 503, 200)
-    assert fake.delivered("400") == ["Đã nhận: một chậm", "Đã nhận: hai"]
+    assert asyncio.run(go()) == (200, 200, 503, 200)
+    assert seen == ["một", "hai", "ba"]
 
 
 def test_number_reply_maps_to_button_payload_once(fake, tmp_path):

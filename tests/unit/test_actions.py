@@ -166,3 +166,52 @@ def test_long_unplaceable_question_is_not_a_follow_up(birth_registration):
     tracker = make_tracker(q, "ask_procedure", slots={"procedure_code": "1.001193"})
     messages, _ = run(action, tracker)
     assert messages[0]["text"].startswith("Sorry, I have no information on this")
+
+
+# ---- issue 13, finding 6: entity values are checked against the knowledge base before they stay in a slot ---------
+
+
+def _validate_slots(birth_registration, text, slots):
+    from pathlib import Path
+
+    import yaml
+    from rasa_sdk import Tracker
+
+    from actions.actions_procedure import ValidateSlotMappings
+
+    domain = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain.yml").read_text(encoding="utf-8"))
+    latest = {"text": text, "intent": {"name": "choose_procedure", "confidence": 1.0},
+              "entities": [{"entity": name, "value": value} for name, value in slots.items()]}
+    events = [{"event": "user", "text": text, "parse_data": latest}]
+    events += [{"event": "slot", "name": name, "value": value} for name, value in slots.items()]
+    tracker = Tracker(sender_id="x", slots=dict(slots), latest_message=latest, events=events, paused=False,
+                      followup_action=None, active_loop={}, latest_action_name="action_extract_slots")
+    service = KnowledgeService(searcher_factory=lambda: FakeSearcher({}), store=FakeStore([birth_registration]))
+    dispatcher = CollectingDispatcher()
+    out = asyncio.run(ValidateSlotMappings(service=service).run(dispatcher, tracker, domain))
+    assert dispatcher.messages == []
+    return {e["name"]: e["value"] for e in out if e.get("event") == "slot"}
+
+
+def test_made_up_entity_values_do_not_become_slots(birth_registration):
+    text = '/choose_procedure{"procedure_code":"=2+3","aspect":"@SUM(A1)"}'
+    assert _validate_slots(birth_registration, text, {"procedure_code": "=2+3", "aspect": "@SUM(A1)"}) == {
+        "procedure_code": None, "aspect": None}
+    # The right shape is not enough: the code must be a procedure of the knowledge base.
+    assert _validate_slots(birth_registration, text, {"procedure_code": "1.999999"}) == {"procedure_code": None}
+
+
+def test_known_entity_values_become_slots(birth_registration):
+    text = '/choose_procedure{"procedure_code":"1.001193"}'
+    assert _validate_slots(birth_registration, text, {"procedure_code": "1.001193", "aspect": "fee"}) == {
+        "procedure_code": "1.001193", "aspect": "fee"}
+
+
+def test_choosing_an_unknown_code_empties_the_slot(birth_registration):
+    action = make_action(birth_registration, {})
+    tracker = make_tracker('/choose_procedure{"procedure_code":"=2+3"}', "choose_procedure",
+                           entities=[{"entity": "procedure_code", "value": "=2+3"}],
+                           slots={"procedure_code": "=2+3"})
+    messages, events = run(action, tracker)
+    assert messages[0]["text"] == "Tôi không tìm thấy thủ tục có mã =2+3 trong dữ liệu."
+    assert events == [{"event": "slot", "timestamp": None, "name": "procedure_code", "value": None}]

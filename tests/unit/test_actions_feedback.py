@@ -25,17 +25,18 @@ from actions.actions_feedback import (
 )
 from actions.services.db import Database
 from actions.services.feedback import FeedbackStore
+from actions.services.status.ratelimit import AttemptLimiter
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-def tracker(text, intent="inform", slots=None, requested=None, channel="rest"):
+def tracker(text, intent="inform", slots=None, requested=None, channel="rest", sender="citizen-3"):
     """A tracker inside the feedback form whose latest message is ``text``."""
     latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": []}
     return Tracker(
-        sender_id="citizen-3",
+        sender_id=sender,
         slots={"requested_slot": requested, **(slots or {})},
         latest_message=latest,
         events=[{"event": "user", "text": text, "parse_data": latest, "input_channel": channel}],
@@ -173,6 +174,7 @@ def test_report_is_stored_before_the_acknowledgement(store):
         "hạ tầng", FILLED["feedback_location"], "0912345678", True)
     assert report.channel == "rest" and report.sender_id == "citizen-3"
     assert all(v is None for v in slots_of(events).values())  # the form is cleared for the next report
+    assert messages[0]["text"].endswith(MESSAGES["lookup_elsewhere"])  # how to look it up from elsewhere
 
 
 def test_skipped_contact_is_stored_as_none(store):
@@ -181,6 +183,7 @@ def test_skipped_contact_is_stored_as_none(store):
     report = store.get("PA-251127-0001")
     assert report.contact is None and report.consent is False
     assert "chưa đồng ý" in messages[0]["text"]
+    assert MESSAGES["lookup_elsewhere"] not in messages[0]["text"]  # no phone: no digits to give
 
 
 def test_store_failure_gives_no_code():
@@ -207,4 +210,80 @@ def test_lookup_without_code_or_with_unknown_code(store):
     messages, _ = run(ActionFeedbackStatus(store=store), tracker("tra cứu phản ánh", "check_feedback_status"))
     assert messages[0]["text"] == MESSAGES["ask_code"]
     messages, _ = run(ActionFeedbackStatus(store=store), tracker("PA-251127-0999", "check_feedback_status"))
-    assert "không tìm thấy phản ánh có mã PA-251127-0999" in messages[0]["text"]
+    assert messages[0]["text"] == MESSAGES["ask_digits"].format(code="PA-251127-0999")
+
+
+# ---- lookup by someone else: codes are sequential, so a code alone shows nothing (issue 13, finding 5) ------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2025, 11, 27, 15, 0, tzinfo=VN).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def filed(store):
+    """A report filed by conversation "citizen-3" (contact 0912345678) with an officer's note, and a limiter."""
+    run(ActionFileFeedback(store=store), tracker("/affirm", "affirm", slots=FILLED))
+    store.set_status("PA-251127-0001", "Đang xử lý", "Đã giao UBND xã Tân Chi kiểm tra hiện trường", "cb.ha")
+    clock = Clock()
+    return store, AttemptLimiter(store.db, clock=clock), clock
+
+
+def lookup(store, limiter, text, sender):
+    messages, events = run(ActionFeedbackStatus(store=store, limiter=limiter),
+                           tracker(text, "check_feedback_status", sender=sender))
+    assert events == []
+    return messages[0]["text"]
+
+
+def test_another_conversation_sees_nothing_with_the_code_alone(filed):
+    store, limiter, _ = filed
+    text = lookup(store, limiter, "tra cứu phản ánh PA-251127-0001", "stranger-1")
+    assert text == MESSAGES["ask_digits"].format(code="PA-251127-0001")
+    assert lookup(store, limiter, "tra cứu phản ánh PA-251127-0999", "stranger-1") == \
+        MESSAGES["ask_digits"].format(code="PA-251127-0999")  # an unknown code: the same answer
+
+
+def test_wrong_digits_and_unknown_code_get_the_same_answer(filed):
+    store, limiter, _ = filed
+    hotline = "18001096"
+    wrong = lookup(store, limiter, "tra cứu phản ánh PA-251127-0001, 4 số cuối 1234", "stranger-1")
+    assert wrong == MESSAGES["no_match"].format(code="PA-251127-0001", hotline=hotline)
+    assert "Đang xử lý" not in wrong and "hạ tầng" not in wrong and "Tân Chi" not in wrong
+    unknown = lookup(store, limiter, "tra cứu phản ánh PA-251127-0002, 4 số cuối 1234", "stranger-1")
+    assert unknown == MESSAGES["no_match"].format(code="PA-251127-0002", hotline=hotline)
+
+
+def test_the_last_four_digits_of_the_contact_show_the_details(filed):
+    store, limiter, _ = filed
+    text = lookup(store, limiter, "tra cứu phản ánh PA-251127-0001, 4 số cuối sđt là 5678", "new-phone-7")
+    assert text.startswith("Phản ánh PA-251127-0001 (chủ đề: hạ tầng)")
+    assert "Ghi chú của cán bộ: Đã giao UBND xã Tân Chi kiểm tra hiện trường" in text
+    assert "Ghi chú của cán bộ" in lookup(store, limiter, "5678 là số cuối, phản ánh pa 251127 0001", "new-phone-8")
+
+
+def test_guessing_the_digits_is_limited_like_status_lookups(filed):
+    store, limiter, clock = filed
+    for guess in ("0000", "1111", "2222", "3333", "4444"):
+        lookup(store, limiter, f"tra cứu phản ánh PA-251127-0001 {guess}", "guesser")
+    text = lookup(store, limiter, "tra cứu phản ánh PA-251127-0001 5678", "guesser")
+    assert text == MESSAGES["limited"].format(minutes=15, hotline="18001096")
+    # The per-code limit holds too: another sender with the right digits waits as a status lookup would.
+    assert lookup(store, limiter, "tra cứu phản ánh PA-251127-0001 5678", "other") == text
+    clock.now += 15 * 60 + 1
+    assert "Ghi chú của cán bộ" in lookup(store, limiter, "tra cứu phản ánh PA-251127-0001 5678", "guesser")
+    # The filing conversation is never limited.
+    assert "Ghi chú của cán bộ" in lookup(store, limiter, "tra cứu phản ánh PA-251127-0001", "citizen-3")
+
+
+def test_report_without_a_contact_phone_is_only_confirmed_to_exist(store):
+    no_contact = {**FILLED, "feedback_contact": SKIPPED, "feedback_consent": False}
+    run(ActionFileFeedback(store=store), tracker("bỏ qua", slots=no_contact))
+    limiter = AttemptLimiter(store.db, clock=Clock())
+    text = lookup(store, limiter, "tra cứu phản ánh PA-251127-0001 số cuối 5678", "stranger-2")
+    assert text == MESSAGES["exists_only"].format(code="PA-251127-0001", hotline="18001096")
+    assert "Trạng thái" not in text

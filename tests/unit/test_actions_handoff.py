@@ -173,6 +173,20 @@ def test_transcript_shows_tapped_buttons_by_their_title():
                      "Vâng ạ.", "[Bấm nút]"]
 
 
+def test_transcript_hides_the_verification_digits():
+    trk = conversation()
+    trk.events.extend([
+        {"event": "user", "text": "tra cứu hồ sơ H07.99-251120-0012",
+         "parse_data": {"intent": {"name": "check_status"}}},
+        {"event": "bot", "text": "Để bảo vệ thông tin của bạn, vui lòng nhập 4 chữ số cuối của số điện thoại hoặc "
+                                 "số căn cước đã khai khi nộp hồ sơ."},
+        {"event": "user", "text": "5678", "parse_data": {"intent": {"name": "inform"}}},
+        {"event": "user", "text": "cho tôi gặp cán bộ", "parse_data": {"intent": {"name": "request_human"}}},
+    ])
+    texts = [m["text"] for m in build_transcript(trk)[-3:]]
+    assert texts[1:] == ["****", "cho tôi gặp cán bộ"]
+
+
 def test_staff_replies_are_delivered_once():
     store = FakeHandoffStore(replies={"citizen-7": [Reply(11, "Chào anh, hồ sơ cần thêm bản sao sổ đỏ."),
                                                     Reply(12, "Anh nộp tại Bộ phận Một cửa huyện nhé.")]})

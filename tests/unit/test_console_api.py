@@ -185,6 +185,36 @@ def test_repeated_wrong_passwords_lock_the_name(env):
     assert Client(env["base"]).login("lan").status_code == 200  # other accounts are unaffected
 
 
+def _login_from(env, source_ip: str, name: str, password: str, headers: dict | None = None) -> tuple[int, dict]:
+    """POST /api/login from another loopback address (the console sees a different client)."""
+    import http.client
+    import json as json_module
+    from urllib.parse import urlsplit
+
+    url = urlsplit(env["base"])
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10, source_address=(source_ip, 0))
+    try:
+        conn.request("POST", "/api/login", body=json_module.dumps({"name": name, "password": password}),
+                     headers={"Content-Type": "application/json", **(headers or {})})
+        response = conn.getresponse()
+        return response.status, json_module.loads(response.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def test_a_lock_from_one_client_does_not_lock_the_officer_out(env):
+    """Issue 13, finding 7: five wrong passwords from one address lock that address only."""
+    AccountStore(env["db"]).add_user("hoa", PASSWORD, "officer", must_change_password=False)
+    for _ in range(5):
+        assert _login_from(env, "127.0.0.3", "hoa", "sai-mat-khau-99")[0] == 401
+    status, body = _login_from(env, "127.0.0.3", "hoa", PASSWORD)
+    assert status == 429 and "15 phút" in body["message"]
+    # A forwarded header claiming another address changes nothing: the console has no proxy in front.
+    assert _login_from(env, "127.0.0.3", "hoa", PASSWORD, {"X-Forwarded-For": "10.1.2.3"})[0] == 429
+    status, body = _login_from(env, "127.0.0.4", "hoa", PASSWORD)  # the officer at another desk
+    assert status == 200 and body["user"]["name"] == "hoa"
+
+
 def test_expired_session_is_refused(env):
     client = logged_in(env, "lan")
     assert client.get("/api/handoffs").status_code == 200

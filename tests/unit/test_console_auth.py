@@ -203,3 +203,90 @@ def test_cli_users_and_demo_account(tmp_path):
     with Database(str(db_path)).read() as conn:
         stored = conn.one("SELECT password_hash FROM console_users WHERE name = 'lan'")["password_hash"]
     assert stored.startswith("scrypt$") and PASSWORD not in stored
+
+
+# ---- issue 13, finding 7: the login lock is per account + client, with slower backstops ----------------------------
+
+
+class SecondsClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_login_lock_is_per_account_and_client():
+    from console.auth import LoginThrottle
+
+    clock = SecondsClock()
+    throttle = LoginThrottle(clock=clock)
+    for _ in range(5):
+        assert not throttle.blocked("lan", "203.0.113.7")
+        throttle.failed("Lan", "203.0.113.7")  # names compare case-insensitively
+    assert throttle.retry_after("lan", "203.0.113.7") == 15 * 60  # until the first failure leaves the window
+    assert not throttle.blocked("lan", "198.51.100.20")  # the officer's own desk
+    assert not throttle.blocked("minh", "203.0.113.7")  # other accounts from the same client
+    clock.now += 15 * 60
+    assert not throttle.blocked("lan", "203.0.113.7")
+
+
+def test_success_clears_only_the_pair():
+    from console.auth import LoginThrottle
+
+    throttle = LoginThrottle(clock=SecondsClock())
+    for _ in range(4):
+        throttle.failed("lan", "203.0.113.7")
+    throttle.succeeded("lan", "203.0.113.7")
+    for _ in range(4):
+        throttle.failed("lan", "203.0.113.7")
+    assert not throttle.blocked("lan", "203.0.113.7")
+
+
+def test_account_backstop_across_many_clients():
+    from console.auth import LOGIN_ACCOUNT_LIMIT, LoginThrottle
+
+    clock = SecondsClock()
+    throttle = LoginThrottle(clock=clock)
+    limit, window = LOGIN_ACCOUNT_LIMIT
+    for n in range(limit):
+        assert not throttle.blocked("lan", f"10.0.{n // 250}.{n % 250}")
+        throttle.failed("lan", f"10.0.{n // 250}.{n % 250}")
+        clock.now += 1
+    assert throttle.blocked("lan", "198.51.100.20")  # a guess spread over 50 addresses stops the account
+    assert not throttle.blocked("minh", "198.51.100.20")
+    clock.now += window
+    assert not throttle.blocked("lan", "198.51.100.20")
+
+
+def test_client_backstop_across_many_accounts():
+    from console.auth import LOGIN_CLIENT_LIMIT, LoginThrottle
+
+    throttle = LoginThrottle(clock=SecondsClock())
+    limit, _ = LOGIN_CLIENT_LIMIT
+    for n in range(limit):
+        throttle.failed(f"user{n}", "203.0.113.7")
+    assert throttle.blocked("lan", "203.0.113.7")  # password spraying from one address
+    assert not throttle.blocked("lan", "198.51.100.20")
+
+
+# ---- issue 13, finding 7: each officer's own staff API token --------------------------------------------------------
+
+
+def test_cli_issues_and_revokes_an_officers_api_token(tmp_path):
+    db_path = tmp_path / "services.db"
+    db = Database(str(db_path))
+    db.ensure_schema()
+    accounts = AccountStore(db)
+    accounts.add_user("hoa", "mat-khau-can-bo-2025", "officer", must_change_password=False)
+    issued = _cli(["users", "token", "hoa"], db_path)
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip().splitlines()[-1]
+    assert accounts.api_token_account(token).name == "hoa"
+    with db.read() as conn:  # only the hash is stored
+        assert conn.one("SELECT token_hash FROM staff_api_tokens")["token_hash"] == token_hash(token)
+    revoked = _cli(["users", "token", "hoa", "--revoke"], db_path)
+    assert revoked.returncode == 0 and "Đã thu hồi 1 mã truy cập API của hoa." in revoked.stdout
+    assert accounts.api_token_account(token) is None
+    unknown = _cli(["users", "token", "khong-co"], db_path)
+    assert unknown.returncode == 1 and "Không có tài khoản khong-co." in unknown.stderr

@@ -79,19 +79,19 @@ def at(day: int, hour: int) -> datetime:
 def tracker_db(tmp_path):
     path = tmp_path / "tracker.db"
     t = Tracker(path)
-    t.answer("old", at(20, 9), "cấp lại căn cước", "1.001", "Cấp lại thẻ căn cước")  # before the window
+    t.answer("old", at(20, 9), "cấp lại căn cước", "1.001193", "Cấp lại thẻ căn cước")  # before the window
     # 25/11: A answered, B abstained then handed off, C one fallback then answered.
-    t.answer("A", at(25, 8), "cấp lại căn cước", "1.001", "Cấp lại thẻ căn cước")
+    t.answer("A", at(25, 8), "cấp lại căn cước", "1.001193", "Cấp lại thẻ căn cước")
     t.abstain("B", at(25, 9), "làm sổ đỏ, số điện thoại 0912345678")
     t.user("B", at(25, 9), "/request_human", "request_human")
     t.action("B", at(25, 9), "action_handoff")
     t.bot("B", at(25, 9), "Đã chuyển cho cán bộ.")
     t.fallback("C", at(25, 10), "asdf qwe")
-    t.answer("C", at(25, 10), "cấp lại căn cước", "1.001", "Cấp lại thẻ căn cước")
+    t.answer("C", at(25, 10), "cấp lại căn cước", "1.001193", "Cấp lại thẻ căn cước")
     # 26/11 (00:30 Vietnam time = 25/11 17:30 UTC): D answered, E abstained, A again, F only a fallback.
-    t.answer("D", datetime(2026, 11, 26, 0, 30, tzinfo=VN_TZ), "đăng ký kết hôn ở đâu", "2.002", "Đăng ký kết hôn")
+    t.answer("D", datetime(2026, 11, 26, 0, 30, tzinfo=VN_TZ), "đăng ký kết hôn ở đâu", "2.002154", "Đăng ký kết hôn")
     t.abstain("E", at(26, 11), "xin trợ cấp thất nghiệp CCCD 001099012345")
-    t.answer("A", at(26, 12), "phí bao nhiêu", "1.001", "Cấp lại thẻ căn cước")
+    t.answer("A", at(26, 12), "phí bao nhiêu", "1.001193", "Cấp lại thẻ căn cước")
     t.fallback("F", at(26, 13), "ASDF   qwe")
     t.close()
     return path
@@ -116,8 +116,8 @@ def test_conversations_outcomes_and_fallbacks_per_day(tracker_db):
 def test_top_procedures_and_masked_unanswered_questions(tracker_db):
     data = tracker_analytics(tracker_db, DAYS)
     assert data["top_procedures"] == [
-        {"code": "1.001", "name": "Cấp lại thẻ căn cước", "conversations": 3},
-        {"code": "2.002", "name": "Đăng ký kết hôn", "conversations": 1},
+        {"code": "1.001193", "name": "Cấp lại thẻ căn cước", "conversations": 3},
+        {"code": "2.002154", "name": "Đăng ký kết hôn", "conversations": 1},
     ]
     assert data["top_unanswered"] == [
         {"question": "asdf qwe", "count": 2},
@@ -153,7 +153,7 @@ def test_analytics_and_csv_include_the_conversation_figures(tmp_path, tracker_db
     assert rows[2] == ["2026-11-26", "4", "3", "0", "1", "4", "1", "0", "0", "0", "0", ""]
     assert rows[3] == ["2026-11-27", "0", "0", "0", "0", "0", "0", "0", "0", "0", "1", "4.00"]
     assert ["5", "1"] in rows and ["2", "1"] in rows
-    assert ["1.001", "Cấp lại thẻ căn cước", "3"] in rows
+    assert ["1.001193", "Cấp lại thẻ căn cước", "3"] in rows
     assert ["asdf qwe", "2"] in rows
     assert "0912345678" not in analytics_csv(data)
 
@@ -205,9 +205,9 @@ def test_ratings_by_conversation_outcome(tmp_path):
         t.action(sender, when, "action_store_rating")
         t.slot(sender, when, "satisfaction_rating", float(score))
 
-    t.answer("A", at(25, 8), "cấp lại căn cước", "1.001", "Cấp lại thẻ căn cước")
+    t.answer("A", at(25, 8), "cấp lại căn cước", "1.001193", "Cấp lại thẻ căn cước")
     rate("A", at(25, 8), 5)
-    t.answer("C", at(25, 9), "đăng ký kết hôn", "2.002", "Đăng ký kết hôn")
+    t.answer("C", at(25, 9), "đăng ký kết hôn", "2.002154", "Đăng ký kết hôn")
     rate("C", at(25, 9), 4)
     t.abstain("B", at(25, 10), "làm sổ đỏ")
     t.user("B", at(25, 10), "/request_human", "request_human")
@@ -216,7 +216,7 @@ def test_ratings_by_conversation_outcome(tmp_path):
     t.abstain("E", at(26, 9), "trợ cấp thất nghiệp")
     rate("E", at(26, 9), 1)
     t.slot("E", at(26, 9), "satisfaction_rating", None)  # a reset is not a score
-    t.answer("G", at(26, 10), "phí bao nhiêu", "1.001", "Cấp lại thẻ căn cước")  # answered, never rated
+    t.answer("G", at(26, 10), "phí bao nhiêu", "1.001193", "Cấp lại thẻ căn cước")  # answered, never rated
     t.close()
 
     data = tracker_analytics(path, DAYS)
@@ -235,3 +235,47 @@ def _analytics_with(tmp_path, tracker_path) -> dict:
     db = Database(str(tmp_path / "services.db"))
     db.ensure_schema()
     return analytics(db, days=3, now=at(27, 12), tracker_db=tracker_path)
+
+
+# ---- issue 13, finding 6: CSV formula injection through a message entity ------------------------------------------
+
+
+def test_made_up_procedure_codes_are_not_counted(tmp_path):
+    """`/choose_procedure{"procedure_code":"=2+3"}` from many senders never reaches the top procedures."""
+    path = tmp_path / "tracker.db"
+    t = Tracker(path)
+    for n in range(30):
+        t.user(f"x{n}", at(26, 9), '/choose_procedure{"procedure_code":"=2+3"}', "choose_procedure")
+        t.slot(f"x{n}", at(26, 9), "procedure_code", "=2+3")
+        t.slot(f"x{n}", at(26, 9), "procedure_name", "@SUM(A1)")
+    t.answer("A", at(26, 10), "cấp lại căn cước", "1.001193", "Cấp lại thẻ căn cước")
+    t.close()
+    data = tracker_analytics(path, DAYS)
+    assert data["top_procedures"] == [{"code": "1.001193", "name": "Cấp lại thẻ căn cước", "conversations": 1}]
+
+
+def test_every_text_cell_of_the_export_is_escaped(tmp_path, tracker_db):
+    data = _analytics_with(tmp_path, tracker_db)
+    data["conversations"]["top_procedures"] = [{"code": "=2+3", "name": "+cmd|' /C calc'!A0", "conversations": 30}]
+    data["conversations"]["top_unanswered"] = [{"question": "-1+1", "count": 2}, {"question": "@SUM(A1:A9)",
+                                                                                     "count": 1},
+                                               {"question": "\tthuế đất", "count": 1},
+                                               {"question": "\r=1", "count": 1},
+                                               {"question": "làm sổ đỏ = bao lâu", "count": 1}]
+    data["conversations"]["rating_by_outcome"] = {"=HYPERLINK(\"http://x\")": {"count": 1, "average": 1.0}}
+    rows = list(csv.reader(io.StringIO(analytics_csv(data), newline="")))
+    assert ["'=2+3", "'+cmd|' /C calc'!A0", "30"] in rows
+    assert ["'-1+1", "2"] in rows and ["'@SUM(A1:A9)", "1"] in rows
+    assert rows[-3:] == [["'\tthuế đất", "1"], ["'\r=1", "1"], ["làm sổ đỏ = bao lâu", "1"]], rows
+    assert ["làm sổ đỏ = bao lâu", "1"] in rows
+    assert ["'=HYPERLINK(\"http://x\")", "1", "1.00"] in rows
+    for row in rows:
+        assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in row), row
+
+
+def test_csv_cell_keeps_numbers_and_plain_text():
+    from console.services import csv_cell
+
+    assert csv_cell(-3) == -3 and csv_cell(2.5) == 2.5 and csv_cell(None) == ""
+    assert csv_cell("Cấp lại thẻ căn cước") == "Cấp lại thẻ căn cước"
+    assert csv_cell("=1+1") == "'=1+1"

@@ -277,6 +277,44 @@ def test_closed_handoff_transcripts_are_masked(services, tmp_path):
     assert recent_store.get(recent.id).transcript == transcript
 
 
+def test_closed_handoff_transcripts_lose_the_verification_answer_and_names(services, tmp_path):
+    ask = ("Để bảo vệ thông tin của bạn, vui lòng nhập 4 chữ số cuối của số điện thoại hoặc số căn cước đã khai "
+           "khi nộp hồ sơ.")
+    transcript = [
+        {"role": "user", "text": f"tra cứu hồ sơ {CODE}", "at": OLD.isoformat()},
+        {"role": "bot", "text": ask, "at": OLD.isoformat()},
+        {"role": "user", "text": "5678", "at": OLD.isoformat()},
+        {"role": "bot", "text": f"Hồ sơ {CODE} — Đăng ký khai sinh (người nộp: Nguyễn Văn An).",
+         "at": OLD.isoformat()},
+        {"role": "user", "text": "tôi tên là Trần Thị Lan, sđt0912345678, gặp cán bộ", "at": OLD.isoformat()},
+    ]
+    store = HandoffStore(services, clock=lambda: OLD)
+    ticket = store.open_ticket("a", "rest", transcript, "user_request")
+    store.close(ticket.id, "lan")
+
+    report = job(tmp_path / "no-tracker.db", services).run()
+    assert report.tickets_redacted == 1
+    assert [m["text"] for m in store.get(ticket.id).transcript] == [
+        f"tra cứu hồ sơ {MASKED_CODE}",
+        ask,
+        "****",
+        f"Hồ sơ {MASKED_CODE} — Đăng ký khai sinh (người nộp: ***).",
+        "tôi tên là ***, sđt091*******, gặp cán bộ",
+    ]
+    assert job(tmp_path / "no-tracker.db", services).run().tickets_redacted == 0  # idempotent
+
+
+def test_old_bot_answer_loses_the_applicant_name(store):
+    def fill(ev):
+        ev.status_lookup("citizen", OLD)
+        ev.bot("citizen", OLD, f"Hồ sơ {CODE} — Đăng ký khai sinh (người nộp: Nguyễn Văn An).")
+
+    store.write(fill)
+    job(store.source).run()
+    text = store.texts("citizen")
+    assert "Nguyễn Văn An" not in text and "(người nộp: ***)" in text
+
+
 def test_redact_event_leaves_non_personal_events_alone():
     event = {"event": "action", "name": "action_answer_procedure", "policy": "RulePolicy", "confidence": 1.0}
     assert redact_event(event) == event
@@ -325,3 +363,15 @@ def test_later_runs_scan_only_since_the_previous_cutoff(store, tmp_path):
     # Dry runs do not move the watermark (the second run's cutoff, NOW - 29 days).
     days_later = RetentionJob(store.source, services, clock=lambda: NOW.timestamp() + 5 * 86400)
     assert [days_later.run(dry_run=True).scanned_from for _ in range(2)] == [(NOW - timedelta(days=31)).isoformat()] * 2
+
+
+def test_digits_typed_with_a_feedback_code_are_hidden(store):
+    def fill(ev):
+        ev.user("citizen", OLD, "tra cứu phản ánh PA-251127-0042, 4 số cuối 5678", "check_feedback_status")
+        ev.user("citizen", OLD, "phí 5678 đồng à", "ask_fee")  # not a lookup: kept
+
+    store.write(fill)
+    job(store.source).run()
+    text = store.texts("citizen")
+    assert text.count("tra cứu phản ánh PA-251127-0042, * số cuối ****") == 2  # text and parse_data.text
+    assert "số cuối 5678" not in text and text.count("phí 5678 đồng à") == 2

@@ -16,6 +16,7 @@ import requests
 from actions.services.db import VN_TZ, Database
 from actions.services.feedback import FeedbackStore
 from actions.services.handoff import HandoffStore
+from console.auth import AccountStore
 from staff_api.app import create_app
 from tests.fakes.rasa_server import FakeRasaServer
 
@@ -36,6 +37,9 @@ def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("staff")
     db = Database(str(tmp / "services.db"))
     db.ensure_schema()
+    accounts = AccountStore(db)
+    accounts.add_user("hoa", "mat-khau-can-bo-2025", "officer", must_change_password=False)
+    officer_token = accounts.issue_api_token("hoa")
     with FakeRasaServer(token=RASA_TOKEN) as rasa:
         port = _free_port()
         environ = {**os.environ, "PYTHONPATH": str(ROOT), "SERVICES_DB": str(tmp / "services.db"),
@@ -59,15 +63,15 @@ def env(tmp_path_factory):
                 pytest.fail("staff API did not start")
             if proc.poll() is not None:
                 pytest.fail("staff API exited: " + (tmp / "staff_api.log").read_text())
-            yield {"base": base, "db": db, "rasa": rasa, "log": tmp / "staff_api.log"}
+            yield {"base": base, "db": db, "rasa": rasa, "log": tmp / "staff_api.log", "officer_token": officer_token}
         finally:
             proc.terminate()
             proc.wait(timeout=10)
             log.close()
 
 
-def auth(staff: str | None = None) -> dict:
-    headers = {"Authorization": f"Bearer {TOKEN}"}
+def auth(staff: str | None = None, token: str = TOKEN) -> dict:
+    headers = {"Authorization": f"Bearer {token}"}
     if staff:
         headers["X-Staff"] = staff
     return headers
@@ -97,21 +101,23 @@ def test_list_read_reply_close(env):
     assert full["transcript"] == TRANSCRIPT and full["channel"] == "socketio"
 
     rasa.calls.clear()
-    answer = requests.post(base + f"/api/handoffs/{ticket.id}/reply", headers=auth(),
-                           json={"text": "Chào ông, tôi là cán bộ Bộ phận Một cửa.", "staff": "Nguyễn Thị Hoa"},
+    # The officer's own token: the reply is recorded under her account, whatever name the body claims.
+    answer = requests.post(base + f"/api/handoffs/{ticket.id}/reply", headers=auth(token=env["officer_token"]),
+                           json={"text": "Chào ông, tôi là cán bộ Bộ phận Một cửa.", "staff": "Giám đốc Sở"},
                            timeout=5)
     assert answer.status_code == 201 and answer.json()["delivery"] == "sent"
     assert rasa.calls == [{"path": "/conversations/web-0912/execute",
                            "query": {"output_channel": "socketio", "token": RASA_TOKEN},
                            "body": {"name": "action_deliver_staff_reply"}}]
     pending = store.pending_replies("web-0912")  # the Rasa action marks them delivered, not the API
-    assert [(r.text, r.staff) for r in pending] == [("Chào ông, tôi là cán bộ Bộ phận Một cửa.", "Nguyễn Thị Hoa")]
+    assert [(r.text, r.staff) for r in pending] == [("Chào ông, tôi là cán bộ Bộ phận Một cửa.", "hoa")]
+    assert answer.json()["reply"]["staff"] == "hoa"
 
     rasa.calls.clear()
-    staff_header = auth("Nguy%E1%BB%85n%20Th%E1%BB%8B%20Hoa")  # "Nguyễn Thị Hoa", %-encoded
+    staff_header = auth("Nguy%E1%BB%85n%20Th%E1%BB%8B%20Hoa", token=env["officer_token"])  # a forged X-Staff
     closed = requests.post(base + f"/api/handoffs/{ticket.id}/close", headers=staff_header, timeout=5)
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
-    assert closed.json()["closed_by"] == "Nguyễn Thị Hoa"
+    assert closed.json()["closed_by"] == "hoa"
     assert rasa.calls == [{"path": "/conversations/web-0912/tracker/events", "query": {"token": RASA_TOKEN},
                            "body": [{"event": "resume"}, {"event": "action", "name": "action_listen"}]}]
     assert requests.get(base + "/api/handoffs", headers=auth(), timeout=5).json()["tickets"] == []
@@ -155,12 +161,30 @@ def test_feedback_status(env):
     body = {"status": "Đang xử lý", "note": "Đã chuyển UBND xã Tiên Du", "staff": "Trần Văn Nam"}
     changed = requests.post(url + "/status", headers=auth(), json=body, timeout=5).json()
     assert changed["status"] == "Đang xử lý"
+    # The shared token is an integration, not an officer: its changes are recorded as "staff_api".
     assert changed["history"][-1] | {"at": None} == {"status": "Đang xử lý", "note": "Đã chuyển UBND xã Tiên Du",
-                                                     "staff": "Trần Văn Nam", "at": None}
+                                                     "staff": "staff_api", "at": None}
     bad = requests.post(url + "/status", headers=auth(), json={"status": "Xong rồi"}, timeout=5)
     assert bad.status_code == 400 and bad.json()["message"].startswith("Trạng thái không hợp lệ")
     listed = requests.get(env["base"] + "/api/feedback?status=Đang xử lý", headers=auth(), timeout=5).json()
     assert [r["code"] for r in listed["reports"]] == [report.code]
+
+
+def test_revoked_or_disabled_officer_tokens_are_refused(env):
+    accounts = AccountStore(env["db"])
+    accounts.add_user("nam", "mat-khau-can-bo-2025", "officer", must_change_password=False)
+    first = accounts.issue_api_token("nam")
+    second = accounts.issue_api_token("nam")  # a new token replaces the old one
+    url = env["base"] + "/api/handoffs"
+    assert requests.get(url, headers=auth(token=first), timeout=5).status_code == 401
+    assert requests.get(url, headers=auth(token=second), timeout=5).status_code == 200
+    accounts.revoke_api_tokens("nam")
+    assert requests.get(url, headers=auth(token=second), timeout=5).status_code == 401
+    third = accounts.issue_api_token("nam")
+    with env["db"].transaction() as conn:
+        conn.execute("UPDATE console_users SET disabled = 1 WHERE name = ?", ("nam",))
+    refused = requests.get(url, headers=auth(token=third), timeout=5)
+    assert refused.status_code == 401 and refused.json()["message"] == "Thiếu hoặc sai mã truy cập."
 
 
 def test_logs_mask_personal_data(env):
