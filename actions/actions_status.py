@@ -3,7 +3,9 @@
 Thin layer over ``actions.services.status``: the backend answers only when the code and the verification
 factor (last 4 digits of the applicant's phone or ID number) both match, and the citizen gets the same
 neutral message otherwise. Attempts are rate-limited per sender and per code. A verified code is
-remembered in ``verified_applications`` for the rest of the conversation (see ``ActionSessionStart``).
+remembered in ``verified_applications`` for the rest of the conversation (see ``ActionSessionStart``), but the
+slot is only trusted when the limiter's own records show that this conversation proved both factors for the code
+(``AttemptLimiter.verified``): a forged tracker with a pre-filled slot reveals nothing.
 """
 
 from __future__ import annotations
@@ -96,8 +98,24 @@ def verification_digits(text: str) -> str:
     return "".join(ch for ch in without_code if ch.isdigit())
 
 
+def _server_verified(limiter, tracker: Tracker, code: Optional[str]) -> bool:
+    """The slot says ``code`` was verified here, and the server's records confirm it for this conversation."""
+    if not code or code not in (tracker.get_slot("verified_applications") or {}):
+        return False
+    try:
+        return bool(limiter.verified(tracker.sender_id, code))
+    except Exception:  # noqa: BLE001 - store down: ask for the digits again rather than trust the slot
+        logger.exception("Could not confirm a verified lookup for %s", mask_code(code))
+        return False
+
+
 class ValidateApplicationStatusForm(FormValidationAction):
     """Finds the application code (any format) and the verification digits in what the citizen types."""
+
+    def __init__(self, limiter=None) -> None:
+        """``limiter`` is injectable for tests; defaults to the configured attempt limiter."""
+        super().__init__()
+        self._limiter = limiter
 
     def name(self) -> Text:
         return "validate_application_status_form"
@@ -108,7 +126,9 @@ class ValidateApplicationStatusForm(FormValidationAction):
         """No verification is asked again for a code already verified in this conversation."""
         code = tracker.get_slot("application_code")
         if code and code in (tracker.get_slot("verified_applications") or {}):
-            return ["application_code"]
+            limiter = self._limiter or status_services()[1]
+            if _server_verified(limiter, tracker, code):
+                return ["application_code"]
         return domain_slots
 
     async def extract_application_code(
@@ -190,13 +210,18 @@ class ActionCheckStatus(Action):
         digits = tracker.get_slot("status_verification")
         verified = dict(tracker.get_slot("verified_applications") or {})
         events: List[EventType] = [SlotSet("application_code", None), SlotSet("status_verification", None)]
-        remembered = digits is None and code in verified
-        if remembered:
-            digits = verified[code]
+        sender = tracker.sender_id
+        remembered = False
+        if digits is None and code in verified:
+            try:
+                remembered = _server_verified(self._services()[1], tracker, code)
+            except Exception:  # noqa: BLE001 - services not configured: the lookup below apologises
+                remembered = False
+            if remembered:
+                digits = verified[code]
         if not code or not digits:
             dispatcher.utter_message(text=MESSAGES["missing"])
             return events
-        sender = tracker.sender_id
         try:
             backend, limiter = self._services()
             if not remembered:

@@ -572,7 +572,9 @@ async def breakdown(rasa_url: str, actions_url: Optional[str], token: Optional[s
                 async def timed_webhook(body: dict, into: List[float]) -> None:
                     """POST one action call; its latency in ms goes to ``into`` when it answered 200."""
                     started = time.perf_counter()
-                    async with session.post(f"{actions_url}/webhook", json=body) as resp:
+                    # The action server's shared token (the started stack's, exported below, or the caller's env).
+                    auth = {"Authorization": f"Bearer {os.environ.get('ACTION_SERVER_TOKEN', '')}"}
+                    async with session.post(f"{actions_url}/webhook", json=body, headers=auth) as resp:
                         await resp.read()
                         if resp.status == 200:
                             into.append((time.perf_counter() - started) * 1000)
@@ -704,6 +706,7 @@ def run_scaled(args) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="load-scaled-"))
     profile = ScaledProfile(workdir, replicas=args.replicas, fresh=True)
+    os.environ["ACTION_SERVER_TOKEN"] = profile.action_server_token  # for the action-alone timings
     started = time.monotonic()
     try:
         profile.start()
@@ -1150,6 +1153,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.profile == "embedded":
         workdir = Path(tempfile.mkdtemp(prefix="load-embedded-"))
         stack = EmbeddedStack(workdir)
+        os.environ["ACTION_SERVER_TOKEN"] = stack.stack.action_server_token  # for the action-alone timings
         try:
             stack.start()
             asyncio.run(run_profile(args, "embedded", stack.url, stack.pids(), seeded_applications(stack.services_db),

@@ -18,6 +18,10 @@ token_file() {  # token_file <path>: print the token stored there, creating it f
 }
 export RASA_API_TOKEN=${RASA_API_TOKEN:-$(token_file var/rasa_api_token)}
 export STAFF_API_TOKEN=${STAFF_API_TOKEN:-$(token_file var/staff_api_token)}
+# The shared secret Rasa sends to the action server (endpoints.yml); the action server refuses calls without it.
+export ACTION_SERVER_TOKEN=${ACTION_SERVER_TOKEN:-$(token_file var/action_server_token)}
+# Listening addresses: loopback unless widened explicitly (e.g. ACTION_SERVER_HOST=0.0.0.0).
+export ACTION_SERVER_HOST=${ACTION_SERVER_HOST:-127.0.0.1}
 export RASA_URL=${RASA_URL:-http://localhost:$RASA_PORT}
 
 # Zalo OA channel (channels/zalo): enabled when ZALO_APP_ID is set. Rasa expands the ${ZALO_...} placeholders

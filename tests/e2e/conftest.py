@@ -50,12 +50,16 @@ class Stack:
         # Services (status, feedback, handoff) on their own SQLite file; Rasa's HTTP API behind a token.
         self.services_db = workdir / "services.db"
         self.rasa_api_token = "e2e-rasa-api-token"
+        # Rasa -> action server: the shared token (endpoints.yml headers, as `make run`), loopback addresses.
+        self.action_server_token = "e2e-action-server-token"
         self.env.update({"SERVICES_DB": str(self.services_db), "STATUS_BACKEND": "sqlite",
-                         "RASA_API_TOKEN": self.rasa_api_token})
+                         "RASA_API_TOKEN": self.rasa_api_token, "ACTION_SERVER_TOKEN": self.action_server_token,
+                         "ACTION_SERVER_HOST": "127.0.0.1"})
         self.env.pop("DATABASE_URL", None)
         self.procs: dict = {}
         (workdir / "endpoints.yml").write_text(
             f'action_endpoint:\n  url: "{self.actions_url}/webhook"\n'
+            "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n"
             # The product's tracker store (endpoints.yml) on a file of this stack.
             f'tracker_store:\n  type: channels.tracker_store.ReconnectingSQLTrackerStore\n'
             f'  dialect: "sqlite"\n  db: "{workdir / "tracker.db"}"\n'
@@ -90,7 +94,7 @@ class Stack:
         wait_http(f"{self.actions_url}/health", 120, proc, self.workdir / "actions.log")
         from scripts.warmup_actions import warm_up
 
-        warm_up(self.actions_url)
+        warm_up(self.actions_url, token=self.action_server_token)
 
     def stop(self, name: str) -> None:
         """Terminate one process and wait for it."""

@@ -77,9 +77,13 @@ class FakeBackend:
 
 
 class FakeLimiter:
-    def __init__(self, allowed=True, retry_after_s=0):
+    def __init__(self, allowed=True, retry_after_s=0, proved=()):
         self.decision = LimitDecision(allowed, retry_after_s)
         self.checked, self.recorded = [], []
+        self.proved = set(proved)  # (sender, code) pairs the server saw verified
+
+    def verified(self, sender_id, code):
+        return (sender_id, code) in self.proved
 
     def check(self, sender_id, code=None):
         self.checked.append((sender_id, code))
@@ -158,8 +162,18 @@ def test_digits_of_the_code_are_not_taken_as_verification():
 def test_verified_code_is_not_verified_again():
     trk = tracker(f"hồ sơ {CODE} giờ sao rồi", "check_application_status",
                   slots={"verified_applications": {CODE: "5678"}})
-    _, events = run(ValidateApplicationStatusForm(), trk)
+    form = ValidateApplicationStatusForm(limiter=FakeLimiter(proved={("citizen-1", CODE)}))
+    _, events = run(form, trk)
     assert slots_of(events) == {"application_code": CODE, "requested_slot": None}  # form done: no question
+
+
+def test_prefilled_verified_slot_without_a_server_record_still_asks_for_the_digits():
+    """A tracker claiming the code was verified, but the server never saw this conversation prove it."""
+    trk = tracker(f"hồ sơ {CODE} giờ sao rồi", "check_application_status",
+                  slots={"verified_applications": {CODE: "5678"}})
+    form = ValidateApplicationStatusForm(limiter=FakeLimiter(proved={("someone-else", CODE)}))
+    _, events = run(form, trk)
+    assert slots_of(events) == {"application_code": CODE}  # the form goes on to ask status_verification
 
 
 # ---- the lookup ------------------------------------------------------------------------------------------
@@ -202,10 +216,33 @@ def test_rate_limited_sender_is_told_when_to_retry_and_nothing_is_looked_up():
 
 def test_remembered_code_is_looked_up_without_asking_or_counting():
     slots = {"application_code": CODE, "status_verification": None, "verified_applications": {CODE: "5678"}}
-    messages, _, backend, limiter = lookup(slots)
+    messages, _, backend, limiter = lookup(slots, limiter=FakeLimiter(proved={("citizen-1", CODE)}))
     assert backend.calls == [(CODE, "5678")]
     assert limiter.checked == [] and limiter.recorded == []
     assert "Đăng ký khai sinh" in messages[0]["text"]
+
+
+def test_forged_verified_slot_reveals_nothing(tmp_path):
+    """A forged action call whose tracker pre-fills ``verified_applications`` with a guess (finding 1 of issue
+    13): on the real SQLite services, no status, no name, no lookup, and the guesser learns nothing."""
+    from actions.services.db import Database
+    from actions.services.status.ratelimit import AttemptLimiter
+    from actions.services.status.sqlite import SqliteStatusBackend
+
+    db = Database(str(tmp_path / "services.db"))
+    backend = SqliteStatusBackend(db)
+    backend.save(application(), phone="0912345678", id_number="001099001234")
+    limiter = AttemptLimiter(db)
+    for guess in ("1111", "5678"):  # a wrong guess and the right one get the same answer
+        slots = {"application_code": CODE, "status_verification": None, "verified_applications": {CODE: guess}}
+        messages, events, _, _ = lookup(slots, backend, limiter, sender="forger")
+        assert [m["text"] for m in messages] == [MESSAGES["missing"]]
+        assert "verified_applications" not in slots_of(events)
+    # The same conversation after really proving both factors: remembered from then on.
+    lookup({"application_code": CODE, "status_verification": "5678"}, backend, limiter, sender="owner")
+    slots = {"application_code": CODE, "status_verification": None, "verified_applications": {CODE: "5678"}}
+    messages, *_ = lookup(slots, backend, limiter, sender="owner")
+    assert messages[0]["text"] == format_status(application(), NOW.date())
 
 
 def test_backend_failure_gives_an_apology_not_a_trace():

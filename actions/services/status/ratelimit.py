@@ -13,6 +13,9 @@ from actions.services.db import Database
 
 MAX_FAILURES = 5
 WINDOW_S = 15 * 60
+# How long a successful lookup (both factors proved) lets the same conversation see the code again without
+# re-typing the digits; attempts are kept this long (ActionSessionStart forgets the slot at a new session anyway).
+VERIFIED_TTL_S = 24 * 60 * 60
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,21 @@ class AttemptLimiter:
             return LimitDecision(True, 0)
         return LimitDecision(False, max(1, math.ceil(wait)))
 
+    def verified(self, sender_id: str, code: str) -> bool:
+        """Whether this conversation (``sender_id``) proved both factors for ``code`` within VERIFIED_TTL_S.
+
+        The server's own record: a tracker's ``verified_applications`` slot is only a hint, since whoever builds
+        the tracker (a forged action call) could fill it with a guess.
+        """
+        since = self.clock() - VERIFIED_TTL_S
+        with self.db.read() as conn:
+            row = conn.one(
+                "SELECT 1 AS ok FROM lookup_attempts WHERE sender = ? AND code = ? AND success = ? AND at_epoch > ? "
+                "LIMIT 1",
+                (_key(sender_id), self._code_key(code), True, since),
+            )
+        return row is not None
+
     def record(self, sender_id: str, code: str, success: bool) -> None:
         """Store one attempt (committed before returning) and prune attempts older than a day."""
         now = self.clock()
@@ -78,4 +96,5 @@ class AttemptLimiter:
                 "INSERT INTO lookup_attempts (sender, code, at_epoch, success) VALUES (?, ?, ?, ?)",
                 (_key(sender_id), self._code_key(code), now, bool(success)),
             )
-            conn.execute("DELETE FROM lookup_attempts WHERE at_epoch < ?", (now - max(self.window_s, 86400),))
+            conn.execute("DELETE FROM lookup_attempts WHERE at_epoch < ?",
+                         (now - max(self.window_s, VERIFIED_TTL_S),))

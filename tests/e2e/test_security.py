@@ -1,0 +1,94 @@
+"""Issue 13's side doors, tried against the real servers on loopback (action server, Rasa, channels)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import requests
+
+from tests.e2e.conftest import say
+
+
+def texts(messages: list) -> str:
+    """All bot texts of one turn, joined."""
+    return "\n".join(m.get("text", "") for m in messages)
+
+
+@pytest.fixture(scope="module")
+def seeded(stack):
+    """The demo applications in the stack's services database; a few (code, last-4, status) to try."""
+    from actions.services.db import Database
+    from scripts.seed_demo import demo_pairs, seed
+
+    db = Database(str(stack.services_db))
+    seed(db, count=300)
+    pairs = demo_pairs(db)
+    assert pairs, "no demo applications were seeded"
+    return pairs
+
+
+def forged_status_call(sender: str, code: str, guess: str) -> dict:
+    """The action call of finding 1: ``action_check_status`` with ``verified_applications`` pre-filled."""
+    latest = {"text": f"hồ sơ {code} giờ sao rồi", "intent": {"name": "check_application_status", "confidence": 1.0},
+              "entities": []}
+    slots = {"application_code": code, "status_verification": None, "verified_applications": {code: guess}}
+    return {
+        "next_action": "action_check_status", "sender_id": sender, "version": "3.6.21", "domain": {},
+        "tracker": {"sender_id": sender, "slots": slots, "latest_message": latest, "paused": False,
+                    "events": [{"event": "user", "text": latest["text"], "parse_data": latest}],
+                    "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen"},
+    }
+
+
+def non_loopback_address() -> str | None:
+    """This machine's address on its default route (None without one)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # TEST-NET-1: no packet is sent for a UDP connect
+        address = probe.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return None if address.startswith("127.") else address
+
+
+# ---- finding 1: the action server ---------------------------------------------------------------------------
+
+
+def test_forged_action_call_without_the_token_is_refused(stack, seeded):
+    code, last4, status = seeded[0]
+    for headers in ({}, {"Authorization": "Bearer đoán-bừa"}):
+        resp = requests.post(f"{stack.actions_url}/webhook", json=forged_status_call("e2e-forger", code, last4),
+                             headers=headers, timeout=30)
+        assert resp.status_code == 401, resp.text
+        assert status not in resp.text
+    assert requests.get(f"{stack.actions_url}/actions", timeout=10).status_code == 401
+
+
+def test_forged_tracker_with_the_token_still_reveals_nothing(stack, seeded):
+    """Even a caller holding the token (i.e. Rasa) cannot skip the verification with a pre-filled slot."""
+    code, last4, status = seeded[0]
+    resp = requests.post(f"{stack.actions_url}/webhook", json=forged_status_call("e2e-forger-2", code, last4),
+                         headers={"Authorization": f"Bearer {stack.action_server_token}"}, timeout=60)
+    assert resp.status_code == 200, resp.text
+    answer = " ".join(r.get("text") or "" for r in resp.json()["responses"])
+    assert answer.startswith("Tôi chưa nhận đủ mã hồ sơ và 4 số cuối"), answer
+    assert status not in answer
+
+
+def test_rasa_sends_the_token_so_conversations_still_run_actions(stack, seeded):
+    code, last4, status = seeded[1]
+    sender = "e2e-token-ok"
+    say(stack, sender, "tôi muốn tra cứu tình trạng hồ sơ")
+    say(stack, sender, code)
+    reply = texts(say(stack, sender, last4))
+    assert status in reply, reply
+
+
+def test_action_server_listens_on_loopback_only(stack):
+    address = non_loopback_address()
+    assert address, "this test needs a non-loopback interface to knock on"
+    with pytest.raises(OSError):
+        socket.create_connection((address, stack.actions_port), timeout=3).close()
