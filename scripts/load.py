@@ -538,6 +538,8 @@ async def breakdown(rasa_url: str, actions_url: Optional[str], token: Optional[s
     nlu_url = nlu_url or rasa_url
     import aiohttp
 
+    from staff_api.rasa_client import rasa_auth_headers
+
     result: dict = {"questions": len(questions), "rounds": rounds}
     texts = [q for _, q in questions]
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
@@ -556,7 +558,8 @@ async def breakdown(rasa_url: str, actions_url: Optional[str], token: Optional[s
             for r in range(rounds):
                 for text in texts:
                     started = time.perf_counter()
-                    async with session.post(f"{nlu_url}/model/parse", params={"token": token},
+                    # The API secret signs a JWT sent in the header (staff_api/rasa_client.py), not ?token=.
+                    async with session.post(f"{nlu_url}/model/parse", headers=rasa_auth_headers(token),
                                             json={"text": text}) as resp:
                         body = await resp.json()
                     parse_ms.append((time.perf_counter() - started) * 1000)
@@ -564,8 +567,8 @@ async def breakdown(rasa_url: str, actions_url: Optional[str], token: Optional[s
                         parses.append(body)
             result["nlu_parse"] = lat_summary(parse_ms)
             result["intents"] = _count([p.get("intent", {}).get("name") for p in parses])
-            async with session.get(f"{nlu_url}/domain", params={"token": token},
-                                   headers={"Accept": "application/json"}) as resp:
+            async with session.get(f"{nlu_url}/domain",
+                                   headers={"Accept": "application/json", **rasa_auth_headers(token)}) as resp:
                 domain = await resp.json() if resp.status == 200 else {}
             if actions_url:
 

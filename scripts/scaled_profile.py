@@ -49,6 +49,21 @@ SERVICES_SCHEMA = "services"
 _DB_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
+def cors_origins(host: str, *web_ports: Optional[int]) -> List[str]:
+    """Origins allowed to call Rasa from a browser: RASA_CORS_ORIGINS when set, else the chat pages' own origins
+    (``http://<host>:<port>`` and ``http://localhost:<port>``). Never "*"; an empty list allows no other origin."""
+    from settings import get_settings
+
+    configured = list(get_settings().rasa_cors_origins)
+    if configured:
+        return configured
+    origins: List[str] = []
+    for port in web_ports:
+        if port:
+            origins += [f"http://{host}:{port}", f"http://localhost:{port}"]
+    return origins
+
+
 def free_port() -> int:
     """A loopback port nobody listens on right now."""
     with socket.socket() as sock:
@@ -379,18 +394,23 @@ class ScaledProfile:
 
         warm_up(self.actions_urls[i], token=self.action_server_token)
 
+    def cors_origins(self) -> List[str]:
+        """Browser origins allowed to call Rasa: RASA_CORS_ORIGINS, else the chat page's own origin."""
+        return cors_origins(self.host, self.web_port)
+
     def rasa_run_args(self, i: int) -> List[str]:
         """Arguments of ``rasa`` for replica ``i``.
 
-        The token goes in as ``--auth-token=VALUE``: a generated token may start with "-", which argparse
-        would otherwise read as the next option ("expected one argument", seen in CI).
+        The API secret goes in as ``--jwt-secret=VALUE``: a generated token may start with "-", which argparse
+        would otherwise read as the next option ("expected one argument", seen in CI). It signs the JWTs callers
+        send in the Authorization header (staff_api/rasa_client.py); no ``?token=`` in URLs.
         """
         return [
             "run", "--model", str(self.model), "--port", str(self.rasa_ports[i]),
-            "--interface", self.host, "--cors", "*",
+            "--interface", self.host, "--cors", *self.cors_origins(),
             "--credentials", str(self.workdir / "credentials.yml"),
             "--endpoints", str(self.workdir / "endpoints.yml"),
-            "--enable-api", f"--auth-token={self.rasa_api_token}",
+            "--enable-api", f"--jwt-secret={self.rasa_api_token}",
         ]
 
     def start_rasa(self, i: int, wait: bool = True) -> None:
@@ -433,6 +453,8 @@ class ScaledProfile:
                         "from settings import get_settings; database_from_settings(get_settings()).ensure_schema()"],
                        cwd=ROOT, env=self.env, check=True, capture_output=True, timeout=120)
         self.write_config()
+        if web:  # known before Rasa starts: the chat page's origin is the default CORS allow-list
+            self.web_port = self.web_port or free_port()
         try:
             self.start_nginx()
             for i in range(self.replicas):
@@ -443,7 +465,6 @@ class ScaledProfile:
             for i in range(self.replicas):
                 self.wait_rasa(i)
             if web:
-                self.web_port = self.web_port or free_port()
                 self._start("web", [str(ACTIONS_PY), str(ROOT / "scripts" / "serve_web.py"), "--host", self.host,
                                     "--port", str(self.web_port), "--rasa-url", self.url])
                 self._wait(f"{self.web_url}healthz", "web", 30)

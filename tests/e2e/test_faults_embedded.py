@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from staff_api.rasa_client import rasa_auth_headers
 from tests.e2e.conftest import ACTIONS_PY, MODEL, ROOT, Stack, free_port, say, wait_http
 from tests.e2e.test_zalo_channel import replies, send
 from tests.fakes.disk import fill_disk, tmpfs
@@ -40,7 +41,7 @@ def texts(messages: list) -> str:
 
 def user_texts(stack: Stack, sender: str) -> list:
     tracker = requests.get(f"{stack.rasa_url}/conversations/{sender}/tracker",
-                           params={"token": stack.rasa_api_token}, timeout=10).json()
+                           headers=rasa_auth_headers(stack.rasa_api_token), timeout=10).json()
     return [e.get("text") for e in tracker["events"] if e.get("event") == "user"]
 
 

@@ -6,7 +6,6 @@ in-process over ASGI.
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from rasa_sdk import Action
 from rasa_sdk.endpoint import create_app
@@ -75,7 +74,7 @@ def app(configure, monkeypatch):
     return build
 
 
-def call(sanic_app, method: str, path: str, **kwargs) -> httpx.Response:
+def call(sanic_app, method: str, path: str, **kwargs):
     return asgi_request(sanic_app, method, path, **kwargs)
 
 
