@@ -98,12 +98,19 @@ def verification_digits(text: str) -> str:
     return "".join(ch for ch in without_code if ch.isdigit())
 
 
+def conversation_key(tracker: Tracker) -> str:
+    """The conversation the limiter counts and remembers by: the channel the message came in on (decided by the
+    channel adapter, never by the client) and the sender id. A REST caller who reuses a Zalo user's sender id
+    shares nothing with that user's Zalo conversation."""
+    return f"{tracker.get_latest_input_channel() or 'rest'}:{tracker.sender_id}"
+
+
 def _server_verified(limiter, tracker: Tracker, code: Optional[str]) -> bool:
     """The slot says ``code`` was verified here, and the server's records confirm it for this conversation."""
     if not code or code not in (tracker.get_slot("verified_applications") or {}):
         return False
     try:
-        return bool(limiter.verified(tracker.sender_id, code))
+        return bool(limiter.verified(conversation_key(tracker), code))
     except Exception:  # noqa: BLE001 - store down: ask for the digits again rather than trust the slot
         logger.exception("Could not confirm a verified lookup for %s", mask_code(code))
         return False
@@ -210,7 +217,7 @@ class ActionCheckStatus(Action):
         digits = tracker.get_slot("status_verification")
         verified = dict(tracker.get_slot("verified_applications") or {})
         events: List[EventType] = [SlotSet("application_code", None), SlotSet("status_verification", None)]
-        sender = tracker.sender_id
+        sender = conversation_key(tracker)
         remembered = False
         if digits is None and code in verified:
             try:

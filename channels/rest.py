@@ -221,8 +221,9 @@ class ResilientRestInput(RestInput):
         return clean_user_text(_json_object(req).get("message"))
 
     def _extract_input_channel(self, req: Request) -> Text:
-        channel = _json_object(req).get("input_channel")
-        return channel if isinstance(channel, str) and 0 < len(channel) <= 64 else self.name()
+        # The channel of a message is the one it came in on, decided here: a body claiming "zalo" would make the
+        # staff API push an officer's reply through the Zalo OA to whoever owns that sender id (issue 13, #4).
+        return self.name()
 
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
         """The request's ``metadata`` object; anything else, or an object over 4 KB, is dropped."""

@@ -92,3 +92,30 @@ def test_action_server_listens_on_loopback_only(stack):
     assert address, "this test needs a non-loopback interface to knock on"
     with pytest.raises(OSError):
         socket.create_connection((address, stack.actions_port), timeout=3).close()
+
+
+# ---- finding 4: the channel is decided by the server --------------------------------------------------------
+
+
+def test_rest_client_claiming_zalo_gets_no_officer_reply_sent_through_the_oa(stack, staff_api):
+    """A REST body saying input_channel "zalo" with a Zalo user's id as sender: the ticket is recorded as "rest",
+    and the officer's reply goes nowhere near the Zalo OA (the user never receives it)."""
+    from actions.services.db import Database
+    from actions.services.handoff import HandoffStore
+
+    zalo_user = "5828312390178456"
+    rest = f"{stack.rasa_url}/webhooks/rest/webhook"
+
+    def claim(text: str) -> list:
+        resp = requests.post(rest, json={"sender": zalo_user, "message": text, "input_channel": "zalo"}, timeout=60)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    assert "Bạn có muốn chuyển không?" in texts(claim("Tôi muốn gặp cán bộ"))
+    assert "mã yêu cầu" in texts(claim("có"))
+    ticket = HandoffStore(Database(str(stack.services_db))).open_for(zalo_user)
+    assert ticket is not None and ticket.channel == "rest"
+    sent = requests.post(f"{staff_api['url']}/api/handoffs/{ticket.id}/reply", headers=staff_api["headers"],
+                         json={"text": "Chào bạn, cán bộ Bộ phận Một cửa đây.", "staff": "cb.motcua"}, timeout=60)
+    assert sent.status_code == 201, sent.text
+    assert stack.zalo.delivered(zalo_user) == []
