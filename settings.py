@@ -76,6 +76,9 @@ class Settings:
     # call Rasa from a browser (the chat page's origin), never "*" by default.
     rasa_host: str = "127.0.0.1"
     rasa_cors_origins: tuple = ()
+    # CHAT_SESSION_SECRET: signs the web widget's session tokens (actions/services/chat_session.py); the run
+    # scripts generate it into var/chat_session_secret, shared by every Rasa process they start.
+    chat_session_secret: str = ""
     # ---- end of issue 13 (sec-a) block ---------------------------------------------------------------------
 
     @classmethod
@@ -122,6 +125,7 @@ class Settings:
             action_server_token=_env("ACTION_SERVER_TOKEN", ""),
             rasa_host=_env("RASA_HOST", "127.0.0.1"),
             rasa_cors_origins=_list("RASA_CORS_ORIGINS"),
+            chat_session_secret=_env("CHAT_SESSION_SECRET", ""),
             # ---- end of issue 13 (sec-a) ----
         )
 

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import unicodedata
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
 
 import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -21,6 +21,7 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from actions.services import chat_session
 from actions.services.privacy import install_pii_log_filter
 from channels import speedups
 
@@ -41,6 +42,12 @@ BAD_REQUEST_REPLY = (
     'Yêu cầu không hợp lệ: cần gửi một đối tượng JSON dạng {"sender": "...", "message": "..."}.'
 )
 BAD_SENDER_REPLY = "Yêu cầu không hợp lệ: mã người gửi (sender) phải là chuỗi ký tự thường, tối đa 255 ký tự."
+# A "web-..." sender id without its session token (actions/services/chat_session.py): the widget asks for a new
+# session (POST /webhooks/rest/session) and sends the token in this header.
+SESSION_HEADER = "X-Chat-Session"
+BAD_SESSION_REPLY = (
+    "Phiên trò chuyện không hợp lệ hoặc đã hết hạn. Bạn vui lòng tải lại trang để bắt đầu phiên mới."
+)
 # SQLTrackerStore's sender_id column is VARCHAR(255): longer ids fail on PostgreSQL (scaled profile).
 MAX_SENDER_CHARS = 255
 MAX_METADATA_CHARS = 4096  # the web widget sends {"channel": "web"}
@@ -122,6 +129,24 @@ def clean_user_text(value: Any) -> str:
     return unicodedata.normalize("NFC", _CONTROL_RE.sub(" ", text))
 
 
+def check_user_text(value: Any, max_chars: int = MAX_MESSAGE_CHARS) -> Tuple[str, Optional[str]]:
+    """The one input rule of every chat channel: ``(clean text, None)`` when the text may reach the model, or
+    ``(clean text, polite Vietnamese reply)`` when it is empty or longer than ``max_chars``."""
+    text = clean_user_text(value).strip()
+    if not text:
+        return text, EMPTY_MESSAGE_REPLY
+    if len(text) > max_chars:
+        return text, TOO_LONG_REPLY.format(limit=f"{max_chars:,}".replace(",", "."))
+    return text, None
+
+
+def session_ok(sender: Any, token: Any) -> bool:
+    """Whether ``sender`` may be used with ``token``: issued web sender ids need their session token."""
+    if not chat_session.needs_session(sender):
+        return True
+    return chat_session.is_valid(chat_session.configured_secret(), sender, token)
+
+
 def _json_object(request: Request) -> Dict[Text, Any]:
     try:
         data = request.json
@@ -179,14 +204,9 @@ class ResilientRestInput(RestInput):
     ) -> None:
         """Check the input, pass it to Rasa, and apologise if nothing came back because actions are down."""
         out = message.output_channel
-        message.text = clean_user_text(message.text).strip()
-        text = message.text
-        if not text:
-            await out.send_text_message(message.sender_id, EMPTY_MESSAGE_REPLY)
-            return
-        if len(text) > self.max_message_chars:
-            limit = f"{self.max_message_chars:,}".replace(",", ".")
-            await out.send_text_message(message.sender_id, TOO_LONG_REPLY.format(limit=limit))
+        message.text, refusal = check_user_text(message.text, self.max_message_chars)
+        if refusal:
+            await out.send_text_message(message.sender_id, refusal)
             return
         before = len(out.messages) if isinstance(out, CollectingOutputChannel) else 0
         failures_before = tracker_store_failures()
@@ -248,7 +268,7 @@ class ResilientRestInput(RestInput):
         @blueprint.middleware("request")
         async def check_body(request: Request) -> Optional[response.HTTPResponse]:
             # Rasa's handler calls ``request.json.get``: an empty body or a JSON list would be an HTTP 500.
-            if request.method != "POST":
+            if request.method != "POST" or request.path.rstrip("/").endswith("/session"):
                 return None
             try:
                 data = request.json
@@ -258,7 +278,16 @@ class ResilientRestInput(RestInput):
                 return response.json({"error": "bad_request", "message": BAD_REQUEST_REPLY}, status=400)
             if _bad_sender(data.get("sender")):
                 return response.json({"error": "bad_sender", "message": BAD_SENDER_REPLY}, status=400)
+            if not session_ok(data.get("sender"), request.headers.get(SESSION_HEADER)):
+                return response.json({"error": "bad_session", "message": BAD_SESSION_REPLY}, status=403)
             return None
+
+        @blueprint.route("/session", methods=["POST"])
+        async def new_session(request: Request) -> response.HTTPResponse:
+            # A fresh conversation for the web widget: its sender id and the token binding it (chat_session.py).
+            sender, token = chat_session.issue(chat_session.configured_secret())
+            return response.json({"sender": sender, "session_token": token},
+                                 headers={"Cache-Control": "no-store"})
 
         @blueprint.route("/health", methods=["GET"])
         async def health(request: Request) -> response.HTTPResponse:

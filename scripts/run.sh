@@ -20,6 +20,8 @@ export RASA_API_TOKEN=${RASA_API_TOKEN:-$(token_file var/rasa_api_token)}
 export STAFF_API_TOKEN=${STAFF_API_TOKEN:-$(token_file var/staff_api_token)}
 # The shared secret Rasa sends to the action server (endpoints.yml); the action server refuses calls without it.
 export ACTION_SERVER_TOKEN=${ACTION_SERVER_TOKEN:-$(token_file var/action_server_token)}
+# Signs the web widget's session tokens (a "web-" conversation is usable only with its token).
+export CHAT_SESSION_SECRET=${CHAT_SESSION_SECRET:-$(token_file var/chat_session_secret)}
 # Listening addresses: loopback unless widened explicitly (e.g. ACTION_SERVER_HOST=0.0.0.0).
 export ACTION_SERVER_HOST=${ACTION_SERVER_HOST:-127.0.0.1}
 RASA_HOST=${RASA_HOST:-127.0.0.1}

@@ -182,6 +182,8 @@ class ScaledProfile:
             # Rasa -> action servers: the shared token (endpoints.yml headers) and loopback listening addresses.
             "ACTION_SERVER_TOKEN": self.action_server_token,
             "ACTION_SERVER_HOST": self.host,
+            # One web-session secret for every Rasa replica (a widget's token must hold on any of them).
+            "CHAT_SESSION_SECRET": os.environ.get("CHAT_SESSION_SECRET") or secrets.token_urlsafe(32),
             "RASA_URL": f"http://{self.host}:{self.port}",
             # A replica that dies mid-turn leaves its conversation's ticket lock in Redis until the lock expires
             # (Rasa's default 60 s): 20 s still exceeds the slowest turn measured under load (p99 at 50 chats ~5 s).

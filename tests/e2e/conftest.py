@@ -56,7 +56,7 @@ class Stack:
         self.action_server_token = "e2e-action-server-token"
         self.env.update({"SERVICES_DB": str(self.services_db), "STATUS_BACKEND": "sqlite",
                          "RASA_API_TOKEN": self.rasa_api_token, "ACTION_SERVER_TOKEN": self.action_server_token,
-                         "ACTION_SERVER_HOST": "127.0.0.1"})
+                         "ACTION_SERVER_HOST": "127.0.0.1", "CHAT_SESSION_SECRET": "e2e-chat-session-secret-0123"})
         self.env.pop("DATABASE_URL", None)
         self.procs: dict = {}
         (workdir / "endpoints.yml").write_text(

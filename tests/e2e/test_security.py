@@ -7,6 +7,7 @@ import socket
 import pytest
 import requests
 
+from staff_api.rasa_client import rasa_auth_headers
 from tests.e2e.conftest import say
 
 
@@ -119,3 +120,46 @@ def test_rest_client_claiming_zalo_gets_no_officer_reply_sent_through_the_oa(sta
                          json={"text": "Chào bạn, cán bộ Bộ phận Một cửa đây.", "staff": "cb.motcua"}, timeout=60)
     assert sent.status_code == 201, sent.text
     assert stack.zalo.delivered(zalo_user) == []
+
+
+# ---- finding 3: socket.io rooms bound to the widget's session token ----------------------------------------
+
+
+def test_socketio_room_hijack_is_refused(stack, staff_api):
+    """Someone who learned a citizen's sender id can neither join its room (and read the officer's reply) nor
+    post as that citizen, over socket.io or REST; the widget's own socket, holding the token, gets the reply."""
+    from actions.services.db import Database
+    from actions.services.handoff import HandoffStore
+    from tests.fakes.socketio_client import SocketIOClient
+
+    session = requests.post(f"{stack.rasa_url}/webhooks/rest/session", timeout=10).json()
+    victim, token = session["sender"], session["session_token"]
+    rest = f"{stack.rasa_url}/webhooks/rest/webhook"
+
+    def as_victim(text: str, headers: dict) -> requests.Response:
+        return requests.post(rest, json={"sender": victim, "message": text}, headers=headers, timeout=60)
+
+    assert "Bạn có muốn chuyển không?" in texts(as_victim("Tôi muốn gặp cán bộ", {"X-Chat-Session": token}).json())
+    assert "mã yêu cầu" in texts(as_victim("có", {"X-Chat-Session": token}).json())
+    widget = SocketIOClient(stack.rasa_url, query=f"sender={victim}")
+    attacker = SocketIOClient(stack.rasa_url, query=f"sender={victim}")
+    try:
+        widget.emit("session_request", {"session_id": victim, "session_token": token})
+        assert widget.wait_for("session_confirm") == victim
+        attacker.emit("session_request", {"session_id": victim})
+        assert attacker.wait_for("session_refused")["reason"] == "bad_session"
+        attacker.emit("user_uttered", {"session_id": victim, "message": "hủy yêu cầu giúp tôi"})
+        assert as_victim("hủy yêu cầu giúp tôi", {}).status_code == 403  # nor through REST without the token
+        ticket = HandoffStore(Database(str(stack.services_db))).open_for(victim)
+        reply = "Chào bạn, cán bộ Bộ phận Một cửa đây. Hồ sơ của bạn đang được xử lý."
+        sent = requests.post(f"{staff_api['url']}/api/handoffs/{ticket.id}/reply", headers=staff_api["headers"],
+                             json={"text": reply, "staff": "cb.motcua"}, timeout=60)
+        assert sent.status_code == 201, sent.text
+        assert widget.wait_for("bot_uttered")["text"] == reply
+        assert [event for event, _ in attacker.drain()] == ["session_refused", "session_refused"]
+    finally:
+        widget.close()
+        attacker.close()
+    tracker = requests.get(f"{stack.rasa_url}/conversations/{victim}/tracker",
+                           headers=rasa_auth_headers(stack.rasa_api_token), timeout=30).json()
+    assert [e["text"] for e in tracker["events"] if e.get("event") == "user"] == ["Tôi muốn gặp cán bộ", "có"]

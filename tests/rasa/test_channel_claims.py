@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sanic import Sanic
 
-from channels.rest import ResilientRestInput
+from channels.rest import BAD_SESSION_REPLY, ResilientRestInput
 from tests.fakes.asgi import asgi_request
 
 
@@ -42,3 +42,42 @@ def test_body_input_channel_is_ignored(rest_app, claimed):
     assert resp.status_code == 200, resp.text
     assert resp.json() == [{"recipient_id": "2512523625412515", "text": "Tôi đã chuyển yêu cầu tới cán bộ."}]
     assert [(m.sender_id, m.input_channel) for m in seen] == [("2512523625412515", "rest")]
+
+
+# ---- web sessions: a "web-" sender id is usable only with its session token (finding 3) ---------------------
+
+
+def new_session(app) -> tuple:
+    resp = asgi_request(app, "POST", "/webhooks/rest/session")
+    assert resp.status_code == 200 and resp.headers["cache-control"] == "no-store"
+    body = resp.json()
+    return body["sender"], body["session_token"]
+
+
+def test_issued_session_posts_with_its_token(rest_app):
+    app, seen = rest_app
+    sender, token = new_session(app)
+    assert sender.startswith("web-") and len(sender) == 36
+    resp = asgi_request(app, "POST", "/webhooks/rest/webhook", headers={"X-Chat-Session": token},
+                        json={"sender": sender, "message": "làm giấy khai sinh cần gì"})
+    assert resp.status_code == 200, resp.text
+    assert [(m.sender_id, m.text) for m in seen] == [(sender, "làm giấy khai sinh cần gì")]
+
+
+def test_posting_as_someone_elses_web_session_is_refused(rest_app):
+    app, seen = rest_app
+    victim, _ = new_session(app)
+    _, own_token = new_session(app)
+    for headers in ({}, {"X-Chat-Session": own_token}, {"X-Chat-Session": "đoán-bừa"}):
+        resp = asgi_request(app, "POST", "/webhooks/rest/webhook", headers=headers,
+                            json={"sender": victim, "message": "hồ sơ của tôi đến đâu rồi"})
+        assert resp.status_code == 403
+        assert resp.json() == {"error": "bad_session", "message": BAD_SESSION_REPLY}
+    assert seen == []
+
+
+def test_api_clients_with_their_own_sender_ids_need_no_session(rest_app):
+    app, seen = rest_app
+    resp = asgi_request(app, "POST", "/webhooks/rest/webhook",
+                        json={"sender": "api-client-17", "message": "thủ tục đăng ký kết hôn"})
+    assert resp.status_code == 200 and [m.sender_id for m in seen] == ["api-client-17"]
