@@ -79,6 +79,10 @@ class Settings:
     # CHAT_SESSION_SECRET: signs the web widget's session tokens (actions/services/chat_session.py); the run
     # scripts generate it into var/chat_session_secret, shared by every Rasa process they start.
     chat_session_secret: str = ""
+    # TRUSTED_PROXIES: addresses/networks of reverse proxies whose X-Real-IP / X-Forwarded-For name the client
+    # (the scaled profile sets its nginx, 127.0.0.1); empty = the TCP peer is the client (actions/services/
+    # client_address.py). The per-client status-lookup limit counts by that address.
+    trusted_proxies: tuple = ()
     # ---- end of issue 13 (sec-a) block ---------------------------------------------------------------------
 
     @classmethod
@@ -126,6 +130,7 @@ class Settings:
             rasa_host=_env("RASA_HOST", "127.0.0.1"),
             rasa_cors_origins=_list("RASA_CORS_ORIGINS"),
             chat_session_secret=_env("CHAT_SESSION_SECRET", ""),
+            trusted_proxies=_list("TRUSTED_PROXIES"),
             # ---- end of issue 13 (sec-a) ----
         )
 

@@ -2,7 +2,8 @@
 
 Thin layer over ``actions.services.status``: the backend answers only when the code and the verification
 factor (last 4 digits of the applicant's phone or ID number) both match, and the citizen gets the same
-neutral message otherwise. Attempts are rate-limited per sender and per code. A verified code is
+neutral message otherwise. Attempts are rate-limited per conversation, per client (the address the channel saw,
+in the message metadata), per client and code, per code and globally (``status.ratelimit``). A verified code is
 remembered in ``verified_applications`` for the rest of the conversation (see ``ActionSessionStart``), but the
 slot is only trusted when the limiter's own records show that this conversation proved both factors for the code
 (``AttemptLimiter.verified``): a forged tracker with a pre-filled slot reveals nothing.
@@ -103,6 +104,19 @@ def conversation_key(tracker: Tracker) -> str:
     channel adapter, never by the client) and the sender id. A REST caller who reuses a Zalo user's sender id
     shares nothing with that user's Zalo conversation."""
     return f"{tracker.get_latest_input_channel() or 'rest'}:{tracker.sender_id}"
+
+
+def client_of(tracker: Tracker) -> Optional[str]:
+    """The client pseudonym the channel put into the latest user message's metadata (server-side, overwriting
+    anything the client sent; actions/services/client_address.py), or None (e.g. Zalo, which authenticates its
+    users itself)."""
+    from actions.services.client_address import METADATA_KEY
+
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            client = (event.get("metadata") or {}).get(METADATA_KEY)
+            return client if isinstance(client, str) and client else None
+    return None
 
 
 def _server_verified(limiter, tracker: Tracker, code: Optional[str]) -> bool:
@@ -218,6 +232,7 @@ class ActionCheckStatus(Action):
         verified = dict(tracker.get_slot("verified_applications") or {})
         events: List[EventType] = [SlotSet("application_code", None), SlotSet("status_verification", None)]
         sender = conversation_key(tracker)
+        client = client_of(tracker)
         remembered = False
         if digits is None and code in verified:
             try:
@@ -232,15 +247,16 @@ class ActionCheckStatus(Action):
         try:
             backend, limiter = self._services()
             if not remembered:
-                decision = limiter.check(sender, code)
+                decision = limiter.check(sender, code, client=client)
                 if not decision.allowed:
-                    logger.info("Status lookup refused by the rate limit for %s", mask_code(code))
+                    logger.info("Status lookup refused by the %s rate limit for %s", decision.rule or "",
+                                mask_code(code))
                     minutes = max(1, -(-decision.retry_after_s // 60))
                     dispatcher.utter_message(text=MESSAGES["limited"].format(minutes=minutes, hotline=hotline))
                     return events
             app = backend.lookup(code, digits)
             if not remembered:
-                limiter.record(sender, code, app is not None)
+                limiter.record(sender, code, app is not None, client=client)
         except Exception:  # the citizen gets an apology, the log gets the trace (codes masked by the log filter)
             logger.exception("Status lookup failed for %s", mask_code(code))
             dispatcher.utter_message(text=MESSAGES["error"].format(url=settings.status_lookup_url, hotline=hotline))

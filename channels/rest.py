@@ -22,6 +22,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from actions.services import chat_session
+from actions.services.client_address import METADATA_KEY as CLIENT_KEY
+from actions.services.client_address import client_address, client_pseudonym
 from actions.services.privacy import install_pii_log_filter
 from channels import speedups
 
@@ -147,6 +149,14 @@ def session_ok(sender: Any, token: Any) -> bool:
     return chat_session.is_valid(chat_session.configured_secret(), sender, token)
 
 
+def request_client(peer: Optional[str], header: Callable[[str], Optional[str]]) -> Optional[str]:
+    """The pseudonym of the client behind a request (TRUSTED_PROXIES decide whose forwarded headers count)."""
+    from settings import get_settings
+
+    address = client_address(peer, header, get_settings().trusted_proxies)
+    return client_pseudonym(chat_session.configured_secret(), address)
+
+
 def _json_object(request: Request) -> Dict[Text, Any]:
     try:
         data = request.json
@@ -246,16 +256,27 @@ class ResilientRestInput(RestInput):
         return self.name()
 
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
-        """The request's ``metadata`` object; anything else, or an object over 4 KB, is dropped."""
+        """The request's ``metadata`` object (anything else, or an object over 4 KB, is dropped) with the server's
+        ``client`` pseudonym, overwriting whatever the client sent under that key."""
+        metadata = self._client_metadata(request)
+        client = request_client(request.ip, request.headers.get)
+        if client:
+            metadata[CLIENT_KEY] = client
+        else:
+            metadata.pop(CLIENT_KEY, None)
+        return metadata or None
+
+    @staticmethod
+    def _client_metadata(request: Request) -> Dict[Text, Any]:
         metadata = _json_object(request).get("metadata")
         if not isinstance(metadata, dict):
-            return None
+            return {}
         # Stored with every user event of the tracker: a client must not be able to bloat it.
         try:
             size = len(json.dumps(metadata, ensure_ascii=False))
         except (TypeError, ValueError, RecursionError):
-            return None
-        return metadata if size <= MAX_METADATA_CHARS else None
+            return {}
+        return dict(metadata) if size <= MAX_METADATA_CHARS else {}
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Rasa's REST blueprint around :meth:`handle_message`; bodies that are not a JSON object get a 400."""

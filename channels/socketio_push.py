@@ -27,7 +27,8 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from actions.services import chat_session
-from channels.rest import BAD_SESSION_REPLY, check_user_text
+from actions.services.client_address import METADATA_KEY as CLIENT_KEY
+from channels.rest import BAD_SESSION_REPLY, check_user_text, request_client
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class PushSocketIOInput(SocketIOInput):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sessions: Dict[Text, Text] = {}  # socket id -> the conversation it proved it holds
+        self.clients: Dict[Text, Optional[Text]] = {}  # socket id -> its client pseudonym (set at connect)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Rasa's socket.io blueprint with the ``session_request``, message and disconnect handlers replaced."""
@@ -48,6 +50,14 @@ class PushSocketIOInput(SocketIOInput):
         sio = self.sio
         persistence = self.session_persistence
         sessions = self.sessions
+        clients = self.clients
+        rasa_connect = sio.handlers.get(self.namespace or "/", {}).get("connect")
+
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> Any:
+            request = environ.get("sanic.request") if isinstance(environ, dict) else None
+            if request is not None:
+                clients[sid] = request_client(request.ip, request.headers.get)
+            return await rasa_connect(sid, environ, auth) if rasa_connect else True
 
         async def refuse(sid: Text, reason: Text) -> None:
             await sio.emit(REFUSED_EVENT, {"reason": reason, "message": BAD_SESSION_REPLY}, room=sid)
@@ -93,13 +103,18 @@ class PushSocketIOInput(SocketIOInput):
                 await output.send_text_message(sender_id, refusal)
                 return
             # Metadata is decided here, never taken from the client.
-            message = UserMessage(text, output, sender_id, input_channel=self.name(), metadata={"channel": "web"})
+            metadata = {"channel": "web"}
+            if clients.get(sid):
+                metadata[CLIENT_KEY] = clients[sid]
+            message = UserMessage(text, output, sender_id, input_channel=self.name(), metadata=metadata)
             await on_new_message(message)
 
         async def disconnect(sid: Text) -> None:
             sessions.pop(sid, None)
+            clients.pop(sid, None)
 
         # Registering the same event again replaces Rasa's handler (python-socketio keeps one per event).
+        sio.on("connect", handler=connect, namespace=self.namespace)
         sio.on("session_request", handler=session_request, namespace=self.namespace)
         sio.on(self.user_message_evt, handler=handle_message, namespace=self.namespace)
         sio.on("disconnect", handler=disconnect, namespace=self.namespace)

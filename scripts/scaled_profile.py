@@ -139,6 +139,8 @@ class ScaledProfile:
         rasa_api_token: Optional[str] = None,
         staff_api_token: Optional[str] = None,
         action_server_token: Optional[str] = None,
+        webhook_rate: str = "",
+        webhook_burst: int = 0,
         model: Path = MODEL,
         extra_env: Optional[dict] = None,
     ) -> None:
@@ -166,6 +168,10 @@ class ScaledProfile:
         self.staff_api_token = staff_api_token or secrets.token_urlsafe(24)
         self.action_server_token = action_server_token or secrets.token_urlsafe(24)
         self.model = Path(model)
+        # nginx's per-client limit on /webhooks/ (WEBHOOK_RATE, WEBHOOK_BURST); load tests, whose simulated
+        # citizens all come from 127.0.0.1, raise it.
+        self.webhook_rate = webhook_rate or os.environ.get("WEBHOOK_RATE", "") or "10r/s"
+        self.webhook_burst = webhook_burst or int(os.environ.get("WEBHOOK_BURST", "") or 40)
         self.procs: dict = {}
         self.database_url = f"postgresql://{pg_user}@{pg_host}:{pg_port}/{self.database}"
         self.env = {
@@ -184,6 +190,8 @@ class ScaledProfile:
             "ACTION_SERVER_HOST": self.host,
             # One web-session secret for every Rasa replica (a widget's token must hold on any of them).
             "CHAT_SESSION_SECRET": os.environ.get("CHAT_SESSION_SECRET") or secrets.token_urlsafe(32),
+            # nginx (on this host) forwards the client's address in X-Real-IP: trust it from there only.
+            "TRUSTED_PROXIES": self.host,
             "RASA_URL": f"http://{self.host}:{self.port}",
             # A replica that dies mid-turn leaves its conversation's ticket lock in Redis until the lock expires
             # (Rasa's default 60 s): 20 s still exceeds the slowest turn measured under load (p99 at 50 chats ~5 s).
@@ -284,6 +292,8 @@ class ScaledProfile:
             "PORT": str(self.port),
             "ACTIONS_PORT": str(self.actions_lb_port),
             "RASA_SERVERS": servers(self.rasa_ports),
+            "WEBHOOK_RATE": self.webhook_rate,
+            "WEBHOOK_BURST": str(self.webhook_burst),
             "ACTION_SERVERS": servers(self.actions_ports),
         }.items():
             conf = conf.replace(f"@@{key}@@", value)

@@ -163,3 +163,29 @@ def test_socketio_room_hijack_is_refused(stack, staff_api):
     tracker = requests.get(f"{stack.rasa_url}/conversations/{victim}/tracker",
                            headers=rasa_auth_headers(stack.rasa_api_token), timeout=30).json()
     assert [e["text"] for e in tracker["events"] if e.get("event") == "user"] == ["Tôi muốn gặp cán bộ", "có"]
+
+
+# ---- finding 2: guessing across senders ----------------------------------------------------------------------
+
+
+def test_cross_sender_guessing_from_one_client_is_stopped(stack, seeded):
+    """Each guess from a fresh sender id, all from this one client: after five wrong ones the sixth is refused
+    even with the right digits; the rows are removed afterwards so the shared stack's other lookups are not
+    counted against this client."""
+    import sqlite3
+
+    code, last4, status = seeded[3]
+    wrong = [f"{(int(last4) + delta) % 10000:04d}" for delta in (1, 2, 3, 4, 5)]
+    try:
+        for i, guess in enumerate(wrong):
+            sender = f"e2e-guess-{i}"
+            assert "4 chữ số cuối" in texts(say(stack, sender, f"hồ sơ {code} giờ sao rồi"))
+            reply = texts(say(stack, sender, guess))
+            assert "Tôi không tìm thấy hồ sơ nào khớp" in reply, reply
+        sender = "e2e-guess-right"
+        assert "4 chữ số cuối" in texts(say(stack, sender, f"hồ sơ {code} giờ sao rồi"))
+        reply = texts(say(stack, sender, last4))
+        assert "tạm khóa" in reply and status not in reply, reply
+    finally:
+        with sqlite3.connect(stack.services_db) as conn:
+            conn.execute("DELETE FROM lookup_attempts")

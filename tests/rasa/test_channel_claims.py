@@ -81,3 +81,44 @@ def test_api_clients_with_their_own_sender_ids_need_no_session(rest_app):
     resp = asgi_request(app, "POST", "/webhooks/rest/webhook",
                         json={"sender": "api-client-17", "message": "thủ tục đăng ký kết hôn"})
     assert resp.status_code == 200 and [m.sender_id for m in seen] == ["api-client-17"]
+
+
+# ---- the client address is decided by the server (finding 2) -------------------------------------------------
+
+
+@pytest.fixture
+def trusted_proxies(monkeypatch):
+    import settings
+
+    def apply(value: str) -> None:
+        monkeypatch.setenv("TRUSTED_PROXIES", value)
+        settings.get_settings.cache_clear()
+
+    yield apply
+    settings.get_settings.cache_clear()
+
+
+def pseudonym(address: str) -> str:
+    from actions.services.chat_session import configured_secret
+    from actions.services.client_address import client_pseudonym
+
+    return client_pseudonym(configured_secret(), address)
+
+
+def test_client_metadata_is_the_peer_whatever_the_client_sends(rest_app, trusted_proxies):
+    trusted_proxies("127.0.0.1")
+    app, seen = rest_app
+    resp = asgi_request(app, "POST", "/webhooks/rest/webhook", client=("203.0.113.7", 50123),
+                        headers={"X-Real-IP": "198.51.100.1", "X-Forwarded-For": "198.51.100.2"},
+                        json={"sender": "api-1", "message": "tra cứu hồ sơ",
+                              "metadata": {"client": "ai-đó-khác", "channel": "web"}})
+    assert resp.status_code == 200, resp.text
+    assert seen[0].metadata == {"client": pseudonym("203.0.113.7"), "channel": "web"}
+
+
+def test_behind_the_configured_proxy_the_forwarded_address_counts(rest_app, trusted_proxies):
+    trusted_proxies("127.0.0.1")
+    app, seen = rest_app
+    asgi_request(app, "POST", "/webhooks/rest/webhook", client=("127.0.0.1", 50123),
+                 headers={"X-Real-IP": "198.51.100.1"}, json={"sender": "api-2", "message": "tra cứu hồ sơ"})
+    assert seen[0].metadata == {"client": pseudonym("198.51.100.1")}

@@ -155,3 +155,30 @@ def test_without_session_persistence_no_room_is_joined():
     sender, token = chat_session.issue(chat_session.configured_secret())
     _request(channel, [{"session_id": sender, "session_token": token}])
     assert _room(channel, sender) == set()
+
+
+def test_socket_messages_carry_the_client_seen_at_connect(monkeypatch):
+    """Issue 13, finding 2: the client address (pseudonym) is taken from the connection, never from the client."""
+    from types import SimpleNamespace
+
+    import settings
+    from actions.services.client_address import client_pseudonym
+
+    monkeypatch.delenv("TRUSTED_PROXIES", raising=False)
+    settings.get_settings.cache_clear()
+    seen = []
+
+    async def on_new_message(message):
+        seen.append(message.metadata)
+
+    channel = PushSocketIOInput.from_credentials({"session_persistence": True})
+    channel.blueprint(on_new_message)
+    _recording(channel)
+    own, own_token = chat_session.issue(chat_session.configured_secret())
+    [sid] = _request(channel, [{"session_id": own, "session_token": own_token}])
+    request = SimpleNamespace(ip="203.0.113.7", headers={"x-real-ip": "198.51.100.1"})
+    assert asyncio.run(channel.sio.handlers["/"]["connect"](sid, {"sanic.request": request}, None)) is True
+    _utter(channel, sid, {"session_id": own, "message": "tra cứu hồ sơ", "customData": {"client": "giả"}})
+    expected = client_pseudonym(chat_session.configured_secret(), "203.0.113.7")
+    assert seen == [{"channel": "web", "client": expected}]
+    settings.get_settings.cache_clear()

@@ -85,11 +85,11 @@ class FakeLimiter:
     def verified(self, sender_id, code):
         return (sender_id, code) in self.proved
 
-    def check(self, sender_id, code=None):
+    def check(self, sender_id, code=None, client=None):
         self.checked.append((sender_id, code))
         return self.decision
 
-    def record(self, sender_id, code, success):
+    def record(self, sender_id, code, success, client=None):
         self.recorded.append((sender_id, code, success))
 
 
@@ -297,5 +297,27 @@ def test_rate_limit_on_the_real_sqlite_services(tmp_path):
         assert "không tìm thấy hồ sơ" in messages[0]["text"].lower()
     messages, *_ = lookup({"application_code": CODE, "status_verification": "5678"}, backend, limiter)
     assert "tạm khóa" in messages[0]["text"]
-    other, *_ = lookup({"application_code": CODE, "status_verification": "1234"}, backend, limiter, sender="other")
-    assert "tạm khóa" in other[0]["text"]  # limited per code too, not only per sender
+
+
+def test_cross_sender_guessing_from_one_client_is_stopped(tmp_path):
+    """Issue 13, finding 2: each guess from a new sender id, all from one client (the channel's metadata): the
+    client is stopped, while the owner, from another client, still gets the answer."""
+    from actions.services.db import Database
+    from actions.services.status.ratelimit import AttemptLimiter
+    from actions.services.status.sqlite import SqliteStatusBackend
+
+    db = Database(str(tmp_path / "services.db"))
+    backend = SqliteStatusBackend(db)
+    backend.save(application(), phone="0912345678", id_number="001099001234")
+    limiter = AttemptLimiter(db)
+
+    def attempt(sender, digits, client):
+        action = ActionCheckStatus(backend=backend, limiter=limiter, clock=lambda: NOW)
+        trk = tracker(digits, slots={"application_code": CODE, "status_verification": digits}, sender=sender)
+        trk.events[-1]["metadata"] = {"client": client, "channel": "web"}
+        return [m["text"] for m in run(action, trk)[0]]
+
+    for i, guess in enumerate(("1111", "2222", "3333", "4444", "9999")):
+        assert "không tìm thấy hồ sơ" in attempt(f"web-guess-{i}", guess, "client-attacker")[0].lower()
+    assert "tạm khóa" in attempt("web-guess-new", "5678", "client-attacker")[0]
+    assert attempt("web-owner", "5678", "client-owner") == [format_status(application(), NOW.date())]
