@@ -168,7 +168,7 @@ class ScaledProfile:
         self.staff_api_token = staff_api_token or secrets.token_urlsafe(24)
         self.action_server_token = action_server_token or secrets.token_urlsafe(24)
         self.model = Path(model)
-        # nginx's per-client limit on /webhooks/ (WEBHOOK_RATE, WEBHOOK_BURST); load tests, whose simulated
+        # nginx's per-client limit on /webhooks/rest/ (WEBHOOK_RATE, WEBHOOK_BURST); load tests, whose simulated
         # citizens all come from 127.0.0.1, raise it.
         self.webhook_rate = webhook_rate or os.environ.get("WEBHOOK_RATE", "") or "10r/s"
         self.webhook_burst = webhook_burst or int(os.environ.get("WEBHOOK_BURST", "") or 40)

@@ -74,8 +74,9 @@ def test_webhooks_are_limited_per_client_and_the_rest_is_not(nginx):
     body = {"sender": "web-khach", "message": "xin chào"}
     statuses = [requests.post(profile.rest_url, json=body, timeout=10).status_code for _ in range(8)]
     assert statuses == [200, 200, 200, 200, 429, 429, 429, 429]  # the first request + a burst of 3
-    # The staff API's /conversations/... calls and nginx's health go on.
+    # The staff API's /conversations/... calls, the (signed) Zalo webhook and nginx's health go on.
     assert requests.get(f"{profile.url}/conversations/web-khach/tracker", timeout=10).status_code == 200
+    assert requests.post(f"{profile.url}/webhooks/zalo/webhook", json={}, timeout=10).status_code == 200
     assert requests.get(f"{profile.url}/nginx-health", timeout=10).status_code == 200
     assert [path for path, _, _ in upstream.seen].count("/webhooks/rest/webhook") == 4
 
