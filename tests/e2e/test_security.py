@@ -60,7 +60,7 @@ def non_loopback_address() -> str | None:
 
 def test_forged_action_call_without_the_token_is_refused(stack, seeded):
     code, last4, status = seeded[0]
-    for headers in ({}, {"Authorization": "Bearer đoán-bừa"}):
+    for headers in ({}, {"Authorization": "Bearer doan-bua-0000"}):
         resp = requests.post(f"{stack.actions_url}/webhook", json=forged_status_call("e2e-forger", code, last4),
                              headers=headers, timeout=30)
         assert resp.status_code == 401, resp.text
@@ -155,7 +155,7 @@ def test_socketio_room_hijack_is_refused(stack, staff_api):
         sent = requests.post(f"{staff_api['url']}/api/handoffs/{ticket.id}/reply", headers=staff_api["headers"],
                              json={"text": reply, "staff": "cb.motcua"}, timeout=60)
         assert sent.status_code == 201, sent.text
-        assert widget.wait_for("bot_uttered")["text"] == reply
+        assert widget.wait_for("bot_uttered")["text"] == f"💬 Cán bộ hỗ trợ: {reply}"
         assert [event for event, _ in attacker.drain()] == ["session_refused", "session_refused"]
     finally:
         widget.close()
@@ -168,24 +168,48 @@ def test_socketio_room_hijack_is_refused(stack, staff_api):
 # ---- finding 2: guessing across senders ----------------------------------------------------------------------
 
 
+def say_from(stack, source_ip: str, sender: str, text: str) -> list:
+    """One REST message sent from the loopback address ``source_ip`` (127.0.0.x: another client on this host)."""
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    url = urlsplit(stack.rasa_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60, source_address=(source_ip, 0))
+    try:
+        conn.request("POST", "/webhooks/rest/webhook", body=json.dumps({"sender": sender, "message": text}),
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        body = resp.read()
+        assert resp.status == 200, body
+        return json.loads(body)
+    finally:
+        conn.close()
+
+
 def test_cross_sender_guessing_from_one_client_is_stopped(stack, seeded):
-    """Each guess from a fresh sender id, all from this one client: after five wrong ones the sixth is refused
-    even with the right digits; the rows are removed afterwards so the shared stack's other lookups are not
-    counted against this client."""
+    """Each guess from a fresh sender id, all from one client: after five wrong ones the sixth is refused even
+    with the right digits, while the owner, from another client, still gets the status. The rows are removed
+    afterwards so the shared stack's other lookups are not counted against this host."""
     import sqlite3
 
     code, last4, status = seeded[3]
     wrong = [f"{(int(last4) + delta) % 10000:04d}" for delta in (1, 2, 3, 4, 5)]
+    stranger, owner = "127.0.0.1", "127.0.0.2"
     try:
         for i, guess in enumerate(wrong):
             sender = f"e2e-guess-{i}"
-            assert "4 chữ số cuối" in texts(say(stack, sender, f"hồ sơ {code} giờ sao rồi"))
-            reply = texts(say(stack, sender, guess))
+            assert "4 chữ số cuối" in texts(say_from(stack, stranger, sender, f"hồ sơ {code} giờ sao rồi"))
+            reply = texts(say_from(stack, stranger, sender, guess))
             assert "Tôi không tìm thấy hồ sơ nào khớp" in reply, reply
         sender = "e2e-guess-right"
-        assert "4 chữ số cuối" in texts(say(stack, sender, f"hồ sơ {code} giờ sao rồi"))
-        reply = texts(say(stack, sender, last4))
+        assert "4 chữ số cuối" in texts(say_from(stack, stranger, sender, f"hồ sơ {code} giờ sao rồi"))
+        reply = texts(say_from(stack, stranger, sender, last4))
         assert "tạm khóa" in reply and status not in reply, reply
+        # The stranger's failures do not lock the owner out.
+        assert "4 chữ số cuối" in texts(say_from(stack, owner, "e2e-owner", f"hồ sơ {code} giờ sao rồi"))
+        reply = texts(say_from(stack, owner, "e2e-owner", last4))
+        assert status in reply and "tạm khóa" not in reply, reply
     finally:
         with sqlite3.connect(stack.services_db) as conn:
             conn.execute("DELETE FROM lookup_attempts")
