@@ -21,6 +21,11 @@ def _path(name: str, default: Path) -> Path:
     return path if path.is_absolute() else ROOT / path
 
 
+def _list(name: str) -> tuple:
+    """A space- or comma-separated environment variable as a tuple (empty when unset)."""
+    return tuple(part for part in os.environ.get(name, "").replace(",", " ").split() if part)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime settings shared by the action server, the knowledge CLI and the scripts."""
@@ -61,6 +66,24 @@ class Settings:
     # The province the deployment serves: when a procedure exists at several levels and the question names none,
     # the answer is the level a resident of this province deals with, and says so.
     province: str = "Bắc Ninh"
+    # ---- Issue 13 (sec-a): listening addresses, caller authentication, client addresses -------------------
+    # ACTION_SERVER_HOST: the action server's listening address (loopback unless widened, e.g. 0.0.0.0 when
+    # Rasa runs on another host). ACTION_SERVER_TOKEN: the shared secret Rasa sends to the action server
+    # (endpoints.yml `Authorization: Bearer ${ACTION_SERVER_TOKEN}`); with none set, every action call is refused.
+    action_server_host: str = "127.0.0.1"
+    action_server_token: str = ""
+    # RASA_HOST: the Rasa server's listening address; RASA_CORS_ORIGINS: space/comma-separated origins allowed to
+    # call Rasa from a browser (the chat page's origin), never "*" by default.
+    rasa_host: str = "127.0.0.1"
+    rasa_cors_origins: tuple = ()
+    # CHAT_SESSION_SECRET: signs the web widget's session tokens (actions/services/chat_session.py); the run
+    # scripts generate it into var/chat_session_secret, shared by every Rasa process they start.
+    chat_session_secret: str = ""
+    # TRUSTED_PROXIES: addresses/networks of reverse proxies whose X-Real-IP / X-Forwarded-For name the client
+    # (the scaled profile sets its nginx, 127.0.0.1); empty = the TCP peer is the client (actions/services/
+    # client_address.py). The per-client status-lookup limit counts by that address.
+    trusted_proxies: tuple = ()
+    # ---- end of issue 13 (sec-a) block ---------------------------------------------------------------------
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -101,6 +124,14 @@ class Settings:
             retention_delete_days=int(_env("RETENTION_DELETE_DAYS", "365")),
             retention_interval_hours=float(_env("RETENTION_INTERVAL_HOURS", "24")),
             province=_env("PROVINCE", "Bắc Ninh"),
+            # ---- Issue 13 (sec-a) ----
+            action_server_host=_env("ACTION_SERVER_HOST", "127.0.0.1"),
+            action_server_token=_env("ACTION_SERVER_TOKEN", ""),
+            rasa_host=_env("RASA_HOST", "127.0.0.1"),
+            rasa_cors_origins=_list("RASA_CORS_ORIGINS"),
+            chat_session_secret=_env("CHAT_SESSION_SECRET", ""),
+            trusted_proxies=_list("TRUSTED_PROXIES"),
+            # ---- end of issue 13 (sec-a) ----
         )
 
 

@@ -2,8 +2,11 @@
 
 Thin layer over ``actions.services.status``: the backend answers only when the code and the verification
 factor (last 4 digits of the applicant's phone or ID number) both match, and the citizen gets the same
-neutral message otherwise. Attempts are rate-limited per sender and per code. A verified code is
-remembered in ``verified_applications`` for the rest of the conversation (see ``ActionSessionStart``).
+neutral message otherwise. Attempts are rate-limited per conversation, per client (the address the channel saw,
+in the message metadata), per client and code, per code and globally (``status.ratelimit``). A verified code is
+remembered in ``verified_applications`` for the rest of the conversation (see ``ActionSessionStart``), but the
+slot is only trusted when the limiter's own records show that this conversation proved both factors for the code
+(``AttemptLimiter.verified``): a forged tracker with a pre-filled slot reveals nothing.
 """
 
 from __future__ import annotations
@@ -96,8 +99,44 @@ def verification_digits(text: str) -> str:
     return "".join(ch for ch in without_code if ch.isdigit())
 
 
+def conversation_key(tracker: Tracker) -> str:
+    """The conversation the limiter counts and remembers by: the channel the message came in on (decided by the
+    channel adapter, never by the client) and the sender id. A REST caller who reuses a Zalo user's sender id
+    shares nothing with that user's Zalo conversation."""
+    return f"{tracker.get_latest_input_channel() or 'rest'}:{tracker.sender_id}"
+
+
+def client_of(tracker: Tracker) -> Optional[str]:
+    """The client pseudonym the channel put into the latest user message's metadata (server-side, overwriting
+    anything the client sent; actions/services/client_address.py), or None (e.g. Zalo, which authenticates its
+    users itself)."""
+    from actions.services.client_address import METADATA_KEY
+
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            client = (event.get("metadata") or {}).get(METADATA_KEY)
+            return client if isinstance(client, str) and client else None
+    return None
+
+
+def _server_verified(limiter, tracker: Tracker, code: Optional[str]) -> bool:
+    """The slot says ``code`` was verified here, and the server's records confirm it for this conversation."""
+    if not code or code not in (tracker.get_slot("verified_applications") or {}):
+        return False
+    try:
+        return bool(limiter.verified(conversation_key(tracker), code))
+    except Exception:  # noqa: BLE001 - store down: ask for the digits again rather than trust the slot
+        logger.exception("Could not confirm a verified lookup for %s", mask_code(code))
+        return False
+
+
 class ValidateApplicationStatusForm(FormValidationAction):
     """Finds the application code (any format) and the verification digits in what the citizen types."""
+
+    def __init__(self, limiter=None) -> None:
+        """``limiter`` is injectable for tests; defaults to the configured attempt limiter."""
+        super().__init__()
+        self._limiter = limiter
 
     def name(self) -> Text:
         return "validate_application_status_form"
@@ -108,7 +147,9 @@ class ValidateApplicationStatusForm(FormValidationAction):
         """No verification is asked again for a code already verified in this conversation."""
         code = tracker.get_slot("application_code")
         if code and code in (tracker.get_slot("verified_applications") or {}):
-            return ["application_code"]
+            limiter = self._limiter or status_services()[1]
+            if _server_verified(limiter, tracker, code):
+                return ["application_code"]
         return domain_slots
 
     async def extract_application_code(
@@ -190,25 +231,32 @@ class ActionCheckStatus(Action):
         digits = tracker.get_slot("status_verification")
         verified = dict(tracker.get_slot("verified_applications") or {})
         events: List[EventType] = [SlotSet("application_code", None), SlotSet("status_verification", None)]
-        remembered = digits is None and code in verified
-        if remembered:
-            digits = verified[code]
+        sender = conversation_key(tracker)
+        client = client_of(tracker)
+        remembered = False
+        if digits is None and code in verified:
+            try:
+                remembered = _server_verified(self._services()[1], tracker, code)
+            except Exception:  # noqa: BLE001 - services not configured: the lookup below apologises
+                remembered = False
+            if remembered:
+                digits = verified[code]
         if not code or not digits:
             dispatcher.utter_message(text=MESSAGES["missing"])
             return events
-        sender = tracker.sender_id
         try:
             backend, limiter = self._services()
             if not remembered:
-                decision = limiter.check(sender, code)
+                decision = limiter.check(sender, code, client=client)
                 if not decision.allowed:
-                    logger.info("Status lookup refused by the rate limit for %s", mask_code(code))
+                    logger.info("Status lookup refused by the %s rate limit for %s", decision.rule or "",
+                                mask_code(code))
                     minutes = max(1, -(-decision.retry_after_s // 60))
                     dispatcher.utter_message(text=MESSAGES["limited"].format(minutes=minutes, hotline=hotline))
                     return events
             app = backend.lookup(code, digits)
             if not remembered:
-                limiter.record(sender, code, app is not None)
+                limiter.record(sender, code, app is not None, client=client)
         except Exception:  # the citizen gets an apology, the log gets the trace (codes masked by the log filter)
             logger.exception("Status lookup failed for %s", mask_code(code))
             dispatcher.utter_message(text=MESSAGES["error"].format(url=settings.status_lookup_url, hotline=hotline))

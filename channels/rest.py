@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import unicodedata
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
 
 import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -21,6 +21,9 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from actions.services import chat_session
+from actions.services.client_address import METADATA_KEY as CLIENT_KEY
+from actions.services.client_address import client_address, client_pseudonym
 from actions.services.privacy import install_pii_log_filter
 from channels import speedups
 
@@ -41,6 +44,12 @@ BAD_REQUEST_REPLY = (
     'Yêu cầu không hợp lệ: cần gửi một đối tượng JSON dạng {"sender": "...", "message": "..."}.'
 )
 BAD_SENDER_REPLY = "Yêu cầu không hợp lệ: mã người gửi (sender) phải là chuỗi ký tự thường, tối đa 255 ký tự."
+# A "web-..." sender id without its session token (actions/services/chat_session.py): the widget asks for a new
+# session (POST /webhooks/rest/session) and sends the token in this header.
+SESSION_HEADER = "X-Chat-Session"
+BAD_SESSION_REPLY = (
+    "Phiên trò chuyện không hợp lệ hoặc đã hết hạn. Bạn vui lòng tải lại trang để bắt đầu phiên mới."
+)
 # SQLTrackerStore's sender_id column is VARCHAR(255): longer ids fail on PostgreSQL (scaled profile).
 MAX_SENDER_CHARS = 255
 MAX_METADATA_CHARS = 4096  # the web widget sends {"channel": "web"}
@@ -122,6 +131,32 @@ def clean_user_text(value: Any) -> str:
     return unicodedata.normalize("NFC", _CONTROL_RE.sub(" ", text))
 
 
+def check_user_text(value: Any, max_chars: int = MAX_MESSAGE_CHARS) -> Tuple[str, Optional[str]]:
+    """The one input rule of every chat channel: ``(clean text, None)`` when the text may reach the model, or
+    ``(clean text, polite Vietnamese reply)`` when it is empty or longer than ``max_chars``."""
+    text = clean_user_text(value).strip()
+    if not text:
+        return text, EMPTY_MESSAGE_REPLY
+    if len(text) > max_chars:
+        return text, TOO_LONG_REPLY.format(limit=f"{max_chars:,}".replace(",", "."))
+    return text, None
+
+
+def session_ok(sender: Any, token: Any) -> bool:
+    """Whether ``sender`` may be used with ``token``: issued web sender ids need their session token."""
+    if not chat_session.needs_session(sender):
+        return True
+    return chat_session.is_valid(chat_session.configured_secret(), sender, token)
+
+
+def request_client(peer: Optional[str], header: Callable[[str], Optional[str]]) -> Optional[str]:
+    """The pseudonym of the client behind a request (TRUSTED_PROXIES decide whose forwarded headers count)."""
+    from settings import get_settings
+
+    address = client_address(peer, header, get_settings().trusted_proxies)
+    return client_pseudonym(chat_session.configured_secret(), address)
+
+
 def _json_object(request: Request) -> Dict[Text, Any]:
     try:
         data = request.json
@@ -179,14 +214,9 @@ class ResilientRestInput(RestInput):
     ) -> None:
         """Check the input, pass it to Rasa, and apologise if nothing came back because actions are down."""
         out = message.output_channel
-        message.text = clean_user_text(message.text).strip()
-        text = message.text
-        if not text:
-            await out.send_text_message(message.sender_id, EMPTY_MESSAGE_REPLY)
-            return
-        if len(text) > self.max_message_chars:
-            limit = f"{self.max_message_chars:,}".replace(",", ".")
-            await out.send_text_message(message.sender_id, TOO_LONG_REPLY.format(limit=limit))
+        message.text, refusal = check_user_text(message.text, self.max_message_chars)
+        if refusal:
+            await out.send_text_message(message.sender_id, refusal)
             return
         before = len(out.messages) if isinstance(out, CollectingOutputChannel) else 0
         failures_before = tracker_store_failures()
@@ -221,20 +251,32 @@ class ResilientRestInput(RestInput):
         return clean_user_text(_json_object(req).get("message"))
 
     def _extract_input_channel(self, req: Request) -> Text:
-        channel = _json_object(req).get("input_channel")
-        return channel if isinstance(channel, str) and 0 < len(channel) <= 64 else self.name()
+        # The channel of a message is the one it came in on, decided here: a body claiming "zalo" would make the
+        # staff API push an officer's reply through the Zalo OA to whoever owns that sender id (issue 13, #4).
+        return self.name()
 
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
-        """The request's ``metadata`` object; anything else, or an object over 4 KB, is dropped."""
+        """The request's ``metadata`` object (anything else, or an object over 4 KB, is dropped) with the server's
+        ``client`` pseudonym, overwriting whatever the client sent under that key."""
+        metadata = self._client_metadata(request)
+        client = request_client(request.ip, request.headers.get)
+        if client:
+            metadata[CLIENT_KEY] = client
+        else:
+            metadata.pop(CLIENT_KEY, None)
+        return metadata or None
+
+    @staticmethod
+    def _client_metadata(request: Request) -> Dict[Text, Any]:
         metadata = _json_object(request).get("metadata")
         if not isinstance(metadata, dict):
-            return None
+            return {}
         # Stored with every user event of the tracker: a client must not be able to bloat it.
         try:
             size = len(json.dumps(metadata, ensure_ascii=False))
         except (TypeError, ValueError, RecursionError):
-            return None
-        return metadata if size <= MAX_METADATA_CHARS else None
+            return {}
+        return dict(metadata) if size <= MAX_METADATA_CHARS else {}
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Rasa's REST blueprint around :meth:`handle_message`; bodies that are not a JSON object get a 400."""
@@ -247,7 +289,7 @@ class ResilientRestInput(RestInput):
         @blueprint.middleware("request")
         async def check_body(request: Request) -> Optional[response.HTTPResponse]:
             # Rasa's handler calls ``request.json.get``: an empty body or a JSON list would be an HTTP 500.
-            if request.method != "POST":
+            if request.method != "POST" or request.path.rstrip("/").endswith("/session"):
                 return None
             try:
                 data = request.json
@@ -257,7 +299,16 @@ class ResilientRestInput(RestInput):
                 return response.json({"error": "bad_request", "message": BAD_REQUEST_REPLY}, status=400)
             if _bad_sender(data.get("sender")):
                 return response.json({"error": "bad_sender", "message": BAD_SENDER_REPLY}, status=400)
+            if not session_ok(data.get("sender"), request.headers.get(SESSION_HEADER)):
+                return response.json({"error": "bad_session", "message": BAD_SESSION_REPLY}, status=403)
             return None
+
+        @blueprint.route("/session", methods=["POST"])
+        async def new_session(request: Request) -> response.HTTPResponse:
+            # A fresh conversation for the web widget: its sender id and the token binding it (chat_session.py).
+            sender, token = chat_session.issue(chat_session.configured_secret())
+            return response.json({"sender": sender, "session_token": token},
+                                 headers={"Cache-Control": "no-store"})
 
         @blueprint.route("/health", methods=["GET"])
         async def health(request: Request) -> response.HTTPResponse:

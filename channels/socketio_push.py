@@ -1,53 +1,121 @@
-"""Rasa's socket.io channel with a working ``session_request`` room join (the web widget's push path).
+"""Rasa's socket.io channel with authenticated conversation rooms (the web widget's push path).
 
 The web widget sends questions over the REST channel and keeps a listen-only socket.io connection: it emits
-``session_request`` with ``{"session_id": <its sender id>}`` so that messages Rasa sends to that conversation with
-``output_channel=socketio`` (officers' replies, run by the staff API through ``/conversations/{id}/execute``)
-reach the browser as ``bot_uttered`` events (``SocketIOOutput`` emits to ``room=<sender id>``).
+``session_request`` with ``{"session_id": <its sender id>, "session_token": <its token>}`` so that messages Rasa
+sends to that conversation with ``output_channel=socketio`` (officers' replies, run by the staff API through
+``/conversations/{id}/execute``) reach the browser as ``bot_uttered`` events (``SocketIOOutput`` emits to
+``room=<sender id>``).
 
-Rasa 3.6's own handler calls ``sio.enter_room(sid, session_id)`` without ``await``. Since python-socketio 5.10
-``AsyncServer.enter_room`` is a coroutine, so with the pinned python-socketio 5.18 the stock handler never joins
-the room and pushed messages are lost. This channel keeps everything else of ``SocketIOInput`` (name
-``socketio``, events, path, JWT option) and replaces only that handler.
+Rooms are bound to a secret the widget holds (issue 13, finding 3): the server issued the sender id and its session
+token (``POST /webhooks/rest/session``, actions/services/chat_session.py), and a socket joins a room, or posts
+``user_uttered`` as its sender, only with that token. A socket asking without any id gets a fresh server-issued
+room. Messages posted on the socket pass the REST channel's input rule (``channels.rest.check_user_text``).
+
+Rasa 3.6's own ``session_request`` handler also calls ``sio.enter_room`` without ``await`` (a coroutine since
+python-socketio 5.10), so with the pinned python-socketio 5.18 the stock handler never joined the room; the
+handlers here await it. Everything else of ``SocketIOInput`` (name ``socketio``, events, path) is kept.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import uuid
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
+
+from actions.services import chat_session
+from actions.services.client_address import METADATA_KEY as CLIENT_KEY
+from channels.rest import BAD_SESSION_REPLY, check_user_text, request_client
 
 logger = logging.getLogger(__name__)
 
 MAX_SESSION_ID_CHARS = 200
+REFUSED_EVENT = "session_refused"
 
 
 class PushSocketIOInput(SocketIOInput):
-    """``socketio`` channel whose ``session_request`` really puts the socket in the conversation's room."""
+    """``socketio`` channel whose rooms and messages need the conversation's session token."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sessions: Dict[Text, Text] = {}  # socket id -> the conversation it proved it holds
+        self.clients: Dict[Text, Optional[Text]] = {}  # socket id -> its client pseudonym (set at connect)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        """Rasa's socket.io blueprint with the ``session_request`` handler replaced."""
+        """Rasa's socket.io blueprint with the ``session_request``, message and disconnect handlers replaced."""
         blueprint = super().blueprint(on_new_message)
         sio = self.sio
         persistence = self.session_persistence
+        sessions = self.sessions
+        clients = self.clients
+        rasa_connect = sio.handlers.get(self.namespace or "/", {}).get("connect")
 
-        async def session_request(sid: Text, data: Optional[Dict]) -> None:
-            data = data if isinstance(data, dict) else {}
-            session_id = data.get("session_id")
-            if not isinstance(session_id, str) or not session_id.strip() or len(session_id) > MAX_SESSION_ID_CHARS:
-                session_id = uuid.uuid4().hex
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> Any:
+            request = environ.get("sanic.request") if isinstance(environ, dict) else None
+            if request is not None:
+                clients[sid] = request_client(request.ip, request.headers.get)
+            return await rasa_connect(sid, environ, auth) if rasa_connect else True
+
+        async def refuse(sid: Text, reason: Text) -> None:
+            await sio.emit(REFUSED_EVENT, {"reason": reason, "message": BAD_SESSION_REPLY}, room=sid)
+            logger.warning("Socket %s refused: %s.", sid, reason)
+
+        async def join(sid: Text, session_id: Text) -> None:
             if persistence:
                 joined = sio.enter_room(sid, session_id)
                 if inspect.isawaitable(joined):  # a coroutine since python-socketio 5.10
                     await joined
+            sessions[sid] = session_id
             await sio.emit("session_confirm", session_id, room=sid)
             logger.debug("Socket %s joined its conversation room.", sid)
 
+        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+            data = data if isinstance(data, dict) else {}
+            session_id = data.get("session_id")
+            if session_id is None or (isinstance(session_id, str) and not session_id.strip()):
+                # No conversation asked for: a fresh one chosen by the server (nobody else can know its name).
+                session_id, _ = chat_session.issue(chat_session.configured_secret())
+                await join(sid, session_id)
+                return
+            if (not isinstance(session_id, str) or len(session_id) > MAX_SESSION_ID_CHARS
+                    or not chat_session.is_valid(chat_session.configured_secret(), session_id,
+                                                 data.get("session_token"))):
+                await refuse(sid, "bad_session")
+                return
+            await join(sid, session_id)
+
+        async def handle_message(sid: Text, data: Any) -> None:
+            data = data if isinstance(data, dict) else {}
+            if persistence:
+                sender_id = sessions.get(sid)
+                claimed = data.get("session_id")
+                if sender_id is None or (claimed is not None and claimed != sender_id):
+                    await refuse(sid, "no_session")
+                    return
+            else:
+                sender_id = sid
+            output = SocketIOOutput(sio, self.bot_message_evt)
+            text, refusal = check_user_text(data.get("message"))
+            if refusal:
+                await output.send_text_message(sender_id, refusal)
+                return
+            # Metadata is decided here, never taken from the client.
+            metadata = {"channel": "web"}
+            if clients.get(sid):
+                metadata[CLIENT_KEY] = clients[sid]
+            message = UserMessage(text, output, sender_id, input_channel=self.name(), metadata=metadata)
+            await on_new_message(message)
+
+        async def disconnect(sid: Text) -> None:
+            sessions.pop(sid, None)
+            clients.pop(sid, None)
+
         # Registering the same event again replaces Rasa's handler (python-socketio keeps one per event).
+        sio.on("connect", handler=connect, namespace=self.namespace)
         sio.on("session_request", handler=session_request, namespace=self.namespace)
+        sio.on(self.user_message_evt, handler=handle_message, namespace=self.namespace)
+        sio.on("disconnect", handler=disconnect, namespace=self.namespace)
         return blueprint

@@ -538,6 +538,8 @@ async def breakdown(rasa_url: str, actions_url: Optional[str], token: Optional[s
     nlu_url = nlu_url or rasa_url
     import aiohttp
 
+    from staff_api.rasa_client import rasa_auth_headers
+
     result: dict = {"questions": len(questions), "rounds": rounds}
     texts = [q for _, q in questions]
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
@@ -556,7 +558,8 @@ async def breakdown(rasa_url: str, actions_url: Optional[str], token: Optional[s
             for r in range(rounds):
                 for text in texts:
                     started = time.perf_counter()
-                    async with session.post(f"{nlu_url}/model/parse", params={"token": token},
+                    # The API secret signs a JWT sent in the header (staff_api/rasa_client.py), not ?token=.
+                    async with session.post(f"{nlu_url}/model/parse", headers=rasa_auth_headers(token),
                                             json={"text": text}) as resp:
                         body = await resp.json()
                     parse_ms.append((time.perf_counter() - started) * 1000)
@@ -564,15 +567,17 @@ async def breakdown(rasa_url: str, actions_url: Optional[str], token: Optional[s
                         parses.append(body)
             result["nlu_parse"] = lat_summary(parse_ms)
             result["intents"] = _count([p.get("intent", {}).get("name") for p in parses])
-            async with session.get(f"{nlu_url}/domain", params={"token": token},
-                                   headers={"Accept": "application/json"}) as resp:
+            async with session.get(f"{nlu_url}/domain",
+                                   headers={"Accept": "application/json", **rasa_auth_headers(token)}) as resp:
                 domain = await resp.json() if resp.status == 200 else {}
             if actions_url:
 
                 async def timed_webhook(body: dict, into: List[float]) -> None:
                     """POST one action call; its latency in ms goes to ``into`` when it answered 200."""
                     started = time.perf_counter()
-                    async with session.post(f"{actions_url}/webhook", json=body) as resp:
+                    # The action server's shared token (the started stack's, exported below, or the caller's env).
+                    auth = {"Authorization": f"Bearer {os.environ.get('ACTION_SERVER_TOKEN', '')}"}
+                    async with session.post(f"{actions_url}/webhook", json=body, headers=auth) as resp:
                         await resp.read()
                         if resp.status == 200:
                             into.append((time.perf_counter() - started) * 1000)
@@ -703,7 +708,10 @@ def run_scaled(args) -> int:
     from scripts.scaled_profile import ProfileError, ScaledProfile
 
     workdir = Path(tempfile.mkdtemp(prefix="load-scaled-"))
-    profile = ScaledProfile(workdir, replicas=args.replicas, fresh=True)
+    # Every simulated citizen comes from 127.0.0.1: lift nginx's per-client webhook limit for the load run.
+    profile = ScaledProfile(workdir, replicas=args.replicas, fresh=True, webhook_rate="100000r/s",
+                            webhook_burst=100000)
+    os.environ["ACTION_SERVER_TOKEN"] = profile.action_server_token  # for the action-alone timings
     started = time.monotonic()
     try:
         profile.start()
@@ -1150,6 +1158,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.profile == "embedded":
         workdir = Path(tempfile.mkdtemp(prefix="load-embedded-"))
         stack = EmbeddedStack(workdir)
+        os.environ["ACTION_SERVER_TOKEN"] = stack.stack.action_server_token  # for the action-alone timings
         try:
             stack.start()
             asyncio.run(run_profile(args, "embedded", stack.url, stack.pids(), seeded_applications(stack.services_db),

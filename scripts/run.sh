@@ -18,6 +18,15 @@ token_file() {  # token_file <path>: print the token stored there, creating it f
 }
 export RASA_API_TOKEN=${RASA_API_TOKEN:-$(token_file var/rasa_api_token)}
 export STAFF_API_TOKEN=${STAFF_API_TOKEN:-$(token_file var/staff_api_token)}
+# The shared secret Rasa sends to the action server (endpoints.yml); the action server refuses calls without it.
+export ACTION_SERVER_TOKEN=${ACTION_SERVER_TOKEN:-$(token_file var/action_server_token)}
+# Signs the web widget's session tokens (a "web-" conversation is usable only with its token).
+export CHAT_SESSION_SECRET=${CHAT_SESSION_SECRET:-$(token_file var/chat_session_secret)}
+# Listening addresses: loopback unless widened explicitly (e.g. ACTION_SERVER_HOST=0.0.0.0).
+export ACTION_SERVER_HOST=${ACTION_SERVER_HOST:-127.0.0.1}
+RASA_HOST=${RASA_HOST:-127.0.0.1}
+# Browser origins allowed to call Rasa (space-separated): the chat page by default, never "*".
+RASA_CORS_ORIGINS=${RASA_CORS_ORIGINS:-"http://localhost:$WEB_PORT http://127.0.0.1:$WEB_PORT"}
 export RASA_URL=${RASA_URL:-http://localhost:$RASA_PORT}
 
 # Zalo OA channel (channels/zalo): enabled when ZALO_APP_ID is set. Rasa expands the ${ZALO_...} placeholders
@@ -78,8 +87,10 @@ echo "Khởi động máy chủ hành động (action server) cổng $ACTIONS_PO
 KB_ENCODER_THREADS=${KB_ENCODER_THREADS:-1} .venv-actions/bin/python -m rasa_sdk --actions actions --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
 pids+=($!)
 echo "Khởi động máy chủ Rasa cổng $RASA_PORT..."
-.venv-rasa/bin/rasa run --model models/tthc.tar.gz --port "$RASA_PORT" --cors "*" \
-  --credentials "$CREDENTIALS_FILE" --endpoints endpoints.yml --enable-api --auth-token="$RASA_API_TOKEN" \
+# RASA_API_TOKEN signs the JWTs API callers send in the Authorization header (never ?token= in URLs).
+# shellcheck disable=SC2086 # RASA_CORS_ORIGINS is a list of words
+.venv-rasa/bin/rasa run --model models/tthc.tar.gz --interface "$RASA_HOST" --port "$RASA_PORT" --cors $RASA_CORS_ORIGINS \
+  --credentials "$CREDENTIALS_FILE" --endpoints endpoints.yml --enable-api --jwt-secret="$RASA_API_TOKEN" \
   >logs/rasa.log 2>&1 &
 pids+=($!)
 echo "Khởi động API cho cán bộ (staff API) cổng $STAFF_API_PORT..."

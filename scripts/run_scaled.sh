@@ -17,6 +17,8 @@ token_file() {  # token_file <path>: print the token stored there, creating it f
 }
 export RASA_API_TOKEN=${RASA_API_TOKEN:-$(token_file var/rasa_api_token)}
 export STAFF_API_TOKEN=${STAFF_API_TOKEN:-$(token_file var/staff_api_token)}
+export ACTION_SERVER_TOKEN=${ACTION_SERVER_TOKEN:-$(token_file var/action_server_token)}
+export CHAT_SESSION_SECRET=${CHAT_SESSION_SECRET:-$(token_file var/chat_session_secret)}
 # Demo applications for status lookups, in the profile's PostgreSQL database (no-op when already seeded).
 db_url="postgresql://${PGUSER:-postgres}@${PGHOST:-127.0.0.1}:${PGPORT:-5432}/${SCALED_DATABASE:-tthc}"
 .venv-actions/bin/python - "$db_url" <<'PY'

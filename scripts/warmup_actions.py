@@ -2,11 +2,13 @@
 
 Sends one ordinary action call (what Rasa itself would send) for a procedure question.
 Usage: python scripts/warmup_actions.py [http://localhost:5055]
+The call carries ACTION_SERVER_TOKEN (the action server refuses calls without it).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import urllib.request
@@ -14,8 +16,9 @@ import urllib.request
 QUESTION = "đăng ký khai sinh cần giấy tờ gì"
 
 
-def warm_up(base_url: str, timeout: float = 300.0) -> float:
-    """Call action_answer_procedure once; return the seconds it took."""
+def warm_up(base_url: str, timeout: float = 300.0, token: str | None = None) -> float:
+    """Call action_answer_procedure once (with ``token``, default ACTION_SERVER_TOKEN); the seconds it took."""
+    token = token if token is not None else os.environ.get("ACTION_SERVER_TOKEN", "")
     latest = {"text": QUESTION, "intent": {"name": "ask_procedure", "confidence": 1.0}, "entities": []}
     body = {
         "next_action": "action_answer_procedure",
@@ -36,7 +39,7 @@ def warm_up(base_url: str, timeout: float = 300.0) -> float:
     request = urllib.request.Request(
         base_url.rstrip("/") + "/webhook",
         data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
     )
     started = time.monotonic()
     with urllib.request.urlopen(request, timeout=timeout) as response:

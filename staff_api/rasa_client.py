@@ -1,8 +1,18 @@
-"""Calls to Rasa's HTTP API (server started with ``--enable-api --auth-token $RASA_API_TOKEN``)."""
+"""Calls to Rasa's HTTP API (server started with ``--enable-api --jwt-secret=$RASA_API_TOKEN``).
+
+Rasa 3.6 takes its plain API token only as ``?token=`` in the URL, which proxies and access logs record; the
+header it accepts is ``Authorization: Bearer <JWT>`` signed with ``--jwt-secret``. So RASA_API_TOKEN is that JWT
+secret, never sent itself: each call carries a short-lived HS256 JWT of an admin user (:func:`rasa_auth_headers`).
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import logging
+import time
 from urllib.parse import quote
 
 import requests
@@ -24,6 +34,29 @@ def output_channel_for(input_channel: str | None) -> str:
     return PUSH_OUTPUT_CHANNELS.get(channel, channel)
 
 
+JWT_LIFETIME_S = 300
+JWT_USER = "staff_api"
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def rasa_api_jwt(secret: str, *, now: float | None = None, lifetime_s: int = JWT_LIFETIME_S) -> str:
+    """An HS256 JWT that Rasa (sanic-jwt, ``--jwt-secret``) accepts as an admin for ``lifetime_s`` seconds."""
+    issued = int(time.time() if now is None else now)
+    header = {"alg": "HS256", "typ": "JWT"}
+    payload = {"user": {"username": JWT_USER, "role": "admin"}, "iat": issued, "exp": issued + lifetime_s}
+    signing_input = ".".join(_b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, payload))
+    signature = hmac.new(secret.encode("utf-8"), signing_input.encode("ascii"), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64url(signature)}"
+
+
+def rasa_auth_headers(secret: str | None) -> dict[str, str]:
+    """The headers authenticating a call to Rasa's HTTP API (none when no secret is configured)."""
+    return {"Authorization": f"Bearer {rasa_api_jwt(secret)}"} if secret else {}
+
+
 class RasaError(RuntimeError):
     """Rasa could not be reached or refused the call."""
 
@@ -37,10 +70,9 @@ class RasaClient:
         self.timeout_s = timeout_s
 
     def _post(self, path: str, body: dict | list, params: dict[str, str]) -> dict:
-        if self.token:
-            params = {**params, "token": self.token}
         try:
-            response = requests.post(self.base_url + path, json=body, params=params, timeout=self.timeout_s)
+            response = requests.post(self.base_url + path, json=body, params=params,
+                                     headers=rasa_auth_headers(self.token), timeout=self.timeout_s)
         except requests.RequestException as exc:
             raise RasaError(f"Rasa unreachable: {type(exc).__name__}") from exc
         if response.status_code != 200:

@@ -11,9 +11,14 @@
  * ChatWidget.receive() renders such pushed messages. Network failures are retried with exponential backoff
  * while a status line tells the user the widget is reconnecting.
  *
+ * Session: the server issues the conversation's sender id with a session token (POST {rasaUrl}/webhooks/rest/session,
+ * kept in localStorage); every REST post carries the token (X-Chat-Session header) and the socket presents it, so
+ * nobody who merely learns the sender id can post as it or join its room. A refused token (HTTP 403, e.g. the
+ * server's secret changed) starts a new session once.
+ *
  * Push path (officers' replies after a handoff): RestTransport also opens a listen-only socket.io connection to
  * Rasa's "socketio" channel ({rasaUrl origin}{rasaUrl path}/socket.io), emits `session_request` with the widget's
- * sender id on every (re)connection and renders `bot_uttered` events. The socket.io client is vendored next to
+ * sender id and session token on every (re)connection and renders `bot_uttered` events. The socket.io client is vendored next to
  * this file (vendor/socket.io.min.js) and injected on demand; if it cannot load, or `push` is false, the widget
  * works as before (REST only). Questions never go over the socket, so REST answers are never pushed twice.
  *
@@ -47,6 +52,7 @@
   var HISTORY_KEY = "tthc_chat_history_v1";
   var OPEN_KEY = "tthc_chat_open_v1";
   var SENDER_KEY = "tthc_chat_sender_id";
+  var TOKEN_KEY = "tthc_chat_session_token";
   var MAX_STORED_MESSAGES = 200;
   // Show the character counter only when the user gets close to the limit.
   var COUNTER_THRESHOLD = 0.8;
@@ -198,26 +204,26 @@
     }
   }
 
-  function randomId() {
-    var c = global.crypto;
-    if (c && typeof c.randomUUID === "function") return c.randomUUID();
-    if (c && typeof c.getRandomValues === "function") {
-      var bytes = new Uint8Array(16);
-      c.getRandomValues(bytes);
-      return Array.prototype.map.call(bytes, function (b) {
-        return ("0" + b.toString(16)).slice(-2);
-      }).join("");
-    }
-    return "web-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+  // The conversation's {sender, token} issued by the server; kept in memory too when storage is unavailable.
+  var memorySession = null;
+
+  function storedSession() {
+    var sender = storageGet("localStorage", SENDER_KEY);
+    var token = storageGet("localStorage", TOKEN_KEY);
+    if (sender && token) return { sender: sender, token: token };
+    return memorySession;
   }
 
-  function getSenderId(reset) {
-    var id = reset ? null : storageGet("localStorage", SENDER_KEY);
-    if (!id) {
-      id = "web-" + randomId();
-      storageSet("localStorage", SENDER_KEY, id);
-    }
-    return id;
+  function keepSession(session) {
+    memorySession = session;
+    storageSet("localStorage", SENDER_KEY, session.sender);
+    storageSet("localStorage", TOKEN_KEY, session.token);
+  }
+
+  function forgetSession() {
+    memorySession = null;
+    storageRemove("localStorage", SENDER_KEY);
+    storageRemove("localStorage", TOKEN_KEY);
   }
 
   function formatNumber(n) {
@@ -533,8 +539,8 @@
   ChatWidget.prototype.reset = function () {
     this.history = [];
     storageRemove("localStorage", HISTORY_KEY);
-    // A new sender id makes Rasa start a fresh tracker for the new conversation.
-    getSenderId(true);
+    // A new session (sender id) makes Rasa start a fresh tracker for the new conversation.
+    forgetSession();
     if (typeof this.transport.senderChanged === "function") this.transport.senderChanged();
     while (this.log.firstChild) this.log.removeChild(this.log.firstChild);
     this.renderWelcome();
@@ -876,6 +882,43 @@
     if (storageGet("localStorage", HISTORY_KEY)) this.listen();
   };
 
+  /**
+   * The conversation's session {sender, token}: the stored one, or a new one issued by the server
+   * (POST {rasaUrl}/webhooks/rest/session). Concurrent callers share one request.
+   */
+  RestTransport.prototype.session = function () {
+    var stored = storedSession();
+    if (stored) return Promise.resolve(stored);
+    if (this.pendingSession) return this.pendingSession;
+    var self = this;
+    this.pendingSession = fetch(this.config.rasaUrl + "/webhooks/rest/session", {
+      method: "POST",
+      headers: { Accept: "application/json" },
+      mode: "cors",
+      credentials: "omit"
+    })
+      .then(function (res) {
+        if (!res.ok) {
+          var httpError = new Error("HTTP " + res.status);
+          httpError.status = res.status;
+          throw httpError;
+        }
+        return res.json();
+      })
+      .then(function (data) {
+        if (!data || typeof data.sender !== "string" || typeof data.session_token !== "string") {
+          throw new Error("Unexpected session shape");
+        }
+        var session = { sender: data.sender, token: data.session_token };
+        keepSession(session);
+        return session;
+      })
+      .finally(function () {
+        self.pendingSession = null;
+      });
+    return this.pendingSession;
+  };
+
   /** Open the listen-only socket.io connection once (no-op without a push callback or with `push: false`). */
   RestTransport.prototype.listen = function () {
     var self = this;
@@ -890,7 +933,8 @@
       return;
     }
     this.pushState = "connecting";
-    loadSocketClient().then(function (io) {
+    Promise.all([loadSocketClient(), this.session()]).then(function (loaded) {
+      var io = loaded[0];
       if (!io) self.pushState = "unavailable";
       if (!io || self.socket) return;
       var socket;
@@ -898,7 +942,7 @@
         socket = io(base.origin, {
           path: base.pathname.replace(/\/+$/, "") + "/socket.io",
           // The sender id lets a load balancer keep this socket on the conversation's replica (deploy/nginx).
-          query: { sender: getSenderId(false) },
+          query: { sender: loaded[1].sender },
           withCredentials: false
         });
       } catch (e) {
@@ -909,30 +953,62 @@
       socket.on("session_confirm", function () {
         self.pushState = "joined";
       });
+      socket.on("session_refused", function () {
+        self.pushState = "refused";
+      });
       socket.on("disconnect", function () {
         self.pushState = "disconnected";
       });
-      // "connect" fires after every (re)connection: each new socket joins the conversation's room again.
+      // "connect" fires after every (re)connection: each new socket joins the conversation's room again,
+      // proving it holds the conversation's session token.
       socket.on("connect", function () {
-        socket.emit("session_request", { session_id: getSenderId(false) });
+        self.session().then(function (session) {
+          socket.emit("session_request", { session_id: session.sender, session_token: session.token });
+        }, function () {
+          self.pushState = "disconnected";
+        });
       });
       socket.on("bot_uttered", function (data) {
         var msg = fromSocketMessage(data);
         if (msg) callback([msg]);
       });
+    }, function () {
+      // No session yet (server unreachable): listen again with the next message.
+      self.listening = false;
+      self.pushState = "off";
     });
   };
 
-  /** The sender id changed (new conversation): reconnect so the socket leaves the old conversation's room. */
+  /** The session changed (new conversation): reconnect so the socket leaves the old conversation's room. */
   RestTransport.prototype.senderChanged = function () {
-    if (this.socket && this.socket.io && this.socket.io.opts) this.socket.io.opts.query = { sender: getSenderId(false) };
-    if (this.socket) this.socket.disconnect().connect();
+    var self = this;
+    if (!this.socket) return;
+    this.session().then(function (session) {
+      if (self.socket.io && self.socket.io.opts) self.socket.io.opts.query = { sender: session.sender };
+      self.socket.disconnect().connect();
+    });
   };
 
   RestTransport.prototype.send = function (message) {
-    this.listen();
+    var self = this;
+    return this.session().then(function (session) {
+      self.listen();
+      return self.post(message, session).catch(function (err) {
+        if (!err || err.status !== 403) throw err;
+        // The server no longer accepts this session (its secret changed): start a new one, once.
+        forgetSession();
+        return self.session().then(function (fresh) {
+          self.senderChanged();
+          return self.post(message, fresh);
+        });
+      });
+    });
+  };
+
+  /** POST one message of `session` to Rasa's REST channel; resolves with the bot messages. */
+  RestTransport.prototype.post = function (message, session) {
     var url = this.config.rasaUrl + "/webhooks/rest/webhook";
-    var sender = getSenderId(false);
+    var sender = session.sender;
     var body = JSON.stringify({
       sender: sender,
       message: message,
@@ -947,7 +1023,12 @@
     return fetch(url, {
       method: "POST",
       // X-Sender-Id: the load balancer of the scaled profile keeps a conversation on one Rasa replica with it.
-      headers: { "Content-Type": "application/json", Accept: "application/json", "X-Sender-Id": sender },
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        "X-Sender-Id": sender,
+        "X-Chat-Session": session.token
+      },
       body: body,
       mode: "cors",
       credentials: "omit",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from scripts.scaled_profile import free_port, terminate  # noqa: F401 - free_port is used by the e2e tests
+from scripts.scaled_profile import cors_origins, free_port, terminate  # noqa: F401 - free_port: e2e tests
 from tests.fakes import zalo_api_server as zalo_fake
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +42,8 @@ class Stack:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.rasa_port, self.actions_port, self.web_port = free_port(), free_port(), free_port()
+        # A stand-in third-party portal embedding the widget (test_browser_widget.py): another allowed origin.
+        self.portal_port = free_port()
         self.rasa_url = f"http://127.0.0.1:{self.rasa_port}"
         self.actions_url = f"http://127.0.0.1:{self.actions_port}"
         self.web_url = f"http://127.0.0.1:{self.web_port}/"
@@ -49,13 +51,17 @@ class Stack:
                     "KB_ENCODER_THREADS": "1"}
         # Services (status, feedback, handoff) on their own SQLite file; Rasa's HTTP API behind a token.
         self.services_db = workdir / "services.db"
-        self.rasa_api_token = "e2e-rasa-api-token"
+        self.rasa_api_token = "e2e-rasa-api-jwt-secret-0123456789abcdef"  # signs the API's JWTs
+        # Rasa -> action server: the shared token (endpoints.yml headers, as `make run`), loopback addresses.
+        self.action_server_token = "e2e-action-server-token"
         self.env.update({"SERVICES_DB": str(self.services_db), "STATUS_BACKEND": "sqlite",
-                         "RASA_API_TOKEN": self.rasa_api_token})
+                         "RASA_API_TOKEN": self.rasa_api_token, "ACTION_SERVER_TOKEN": self.action_server_token,
+                         "ACTION_SERVER_HOST": "127.0.0.1", "CHAT_SESSION_SECRET": "e2e-chat-session-secret-0123"})
         self.env.pop("DATABASE_URL", None)
         self.procs: dict = {}
         (workdir / "endpoints.yml").write_text(
             f'action_endpoint:\n  url: "{self.actions_url}/webhook"\n'
+            "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n"
             # The product's tracker store (endpoints.yml) on a file of this stack.
             f'tracker_store:\n  type: channels.tracker_store.ReconnectingSQLTrackerStore\n'
             f'  dialect: "sqlite"\n  db: "{workdir / "tracker.db"}"\n'
@@ -90,7 +96,7 @@ class Stack:
         wait_http(f"{self.actions_url}/health", 120, proc, self.workdir / "actions.log")
         from scripts.warmup_actions import warm_up
 
-        warm_up(self.actions_url)
+        warm_up(self.actions_url, token=self.action_server_token)
 
     def stop(self, name: str) -> None:
         """Terminate one process and wait for it."""
@@ -111,10 +117,11 @@ class Stack:
 
     def rasa_command(self) -> list:
         """``rasa run`` on this stack's port, credentials and endpoints, with the HTTP API (as `make run`)."""
-        return [str(RASA_BIN), "run", "--model", str(MODEL), "--port", str(self.rasa_port), "--cors", "*",
+        return [str(RASA_BIN), "run", "--model", str(MODEL), "--port", str(self.rasa_port),
+                "--interface", "127.0.0.1", "--cors", *cors_origins("127.0.0.1", self.web_port, self.portal_port),
                 "--credentials", str(self.workdir / "credentials.yml"),
                 "--endpoints", str(self.workdir / "endpoints.yml"),
-                "--enable-api", f"--auth-token={self.rasa_api_token}"]
+                "--enable-api", f"--jwt-secret={self.rasa_api_token}"]
 
     def start(self) -> None:
         """Start everything and wait until each answers."""
@@ -145,7 +152,7 @@ def stack(tmp_path_factory):
 @pytest.fixture(scope="session")
 def live_stack(stack):
     """URLs of the running stack, for the browser tests."""
-    return {"web_url": stack.web_url, "rasa_url": stack.rasa_url}
+    return {"web_url": stack.web_url, "rasa_url": stack.rasa_url, "portal_port": stack.portal_port}
 
 
 STAFF_API_TOKEN = "e2e-staff-api-token-0123456789"

@@ -53,7 +53,7 @@ def portal_server(live_stack):
             self.end_headers()
             self.wfile.write(html)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", live_stack["portal_port"]), Handler)  # an allowed CORS origin
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/thu-tuc-hanh-chinh.html"
     server.shutdown()

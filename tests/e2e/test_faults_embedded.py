@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from staff_api.rasa_client import rasa_auth_headers
 from tests.e2e.conftest import ACTIONS_PY, MODEL, ROOT, Stack, free_port, say, wait_http
 from tests.e2e.test_zalo_channel import replies, send
 from tests.fakes.disk import fill_disk, tmpfs
@@ -40,7 +41,7 @@ def texts(messages: list) -> str:
 
 def user_texts(stack: Stack, sender: str) -> list:
     tracker = requests.get(f"{stack.rasa_url}/conversations/{sender}/tracker",
-                           params={"token": stack.rasa_api_token}, timeout=10).json()
+                           headers=rasa_auth_headers(stack.rasa_api_token), timeout=10).json()
     return [e.get("text") for e in tracker["events"] if e.get("event") == "user"]
 
 
@@ -75,6 +76,9 @@ def test_outage_apologises_on_rest_and_zalo_and_the_conversation_continues(stack
 # ---- damaged knowledge index ------------------------------------------------------------------------------
 
 
+INDEX_SERVER_TOKEN = "e2e-damaged-index-token"
+
+
 def action_call(base_url: str, question: str) -> list:
     """One ``action_answer_procedure`` call, as Rasa sends it; the texts of the responses."""
     latest = {"text": question, "intent": {"name": "ask_procedure", "confidence": 1.0}, "entities": []}
@@ -84,7 +88,8 @@ def action_call(base_url: str, question: str) -> list:
                     "events": [{"event": "user", "text": question, "parse_data": latest}],
                     "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen"},
     }
-    resp = requests.post(f"{base_url}/webhook", json=body, timeout=300)
+    resp = requests.post(f"{base_url}/webhook", json=body, timeout=300,
+                         headers={"Authorization": f"Bearer {INDEX_SERVER_TOKEN}"})
     assert resp.status_code == 200, resp.text
     return [r.get("text") or "" for r in resp.json()["responses"]]
 
@@ -108,7 +113,7 @@ def damaged_index_server(tmp_path):
     log = tmp_path / "actions.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "KB_ENCODER_THREADS": "1", "KB_INDEX_DIR": str(served), "SERVICES_DB": str(tmp_path / "s.db"),
-           "STATUS_BACKEND": "sqlite"}
+           "STATUS_BACKEND": "sqlite", "ACTION_SERVER_TOKEN": INDEX_SERVER_TOKEN}
     env.pop("DATABASE_URL", None)
     proc = subprocess.Popen([str(ACTIONS_PY), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
@@ -174,6 +179,7 @@ def tiny_disk_stack(tmp_path_factory):
         stack.env["SERVICES_DB"] = str(stack.services_db)
         (stack.workdir / "endpoints.yml").write_text(
             f'action_endpoint:\n  url: "{stack.actions_url}/webhook"\n'
+            "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n"
             f'tracker_store:\n  type: channels.tracker_store.ReconnectingSQLTrackerStore\n'
             f'  dialect: "sqlite"\n  db: "{mount / "tracker.db"}"\n'
         )

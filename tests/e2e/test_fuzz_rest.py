@@ -18,6 +18,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
+from staff_api.rasa_client import rasa_auth_headers
 from tests.fuzzing import (
     CONTENT_TYPES,
     RAW_BODIES,
@@ -192,6 +193,6 @@ def test_oversized_metadata_is_not_stored(stack, rest):
     post(rest, "metadata", json={"sender": sender, "message": "xin chào", "metadata": big})
     post(rest, "metadata", json={"sender": sender, "message": "cảm ơn", "metadata": {"channel": "web"}})
     tracker = requests.get(f"{stack.rasa_url}/conversations/{sender}/tracker",
-                           params={"token": stack.rasa_api_token}, timeout=30).json()
+                           headers=rasa_auth_headers(stack.rasa_api_token), timeout=30).json()
     metadata = [e.get("metadata") or {} for e in tracker["events"] if e.get("event") == "user"]
     assert [m.get("channel") for m in metadata] == [None, "web"] and "0" not in metadata[0], metadata

@@ -9,6 +9,7 @@ import time
 import pytest
 import requests
 
+from staff_api.rasa_client import rasa_auth_headers
 from tests.e2e.conftest import ROOT, say
 
 
@@ -142,7 +143,7 @@ def test_handoff_pauses_the_bot_and_delivers_the_staff_reply(stack):
     store.add_reply(ticket.id, "Chào bạn, tôi là cán bộ Bộ phận Một cửa. Bạn cần hỗ trợ gì ạ?", "cb.motcua")
     resp = requests.post(
         f"{stack.rasa_url}/conversations/{sender}/execute",
-        params={"token": stack.rasa_api_token},
+        headers=rasa_auth_headers(stack.rasa_api_token),
         json={"name": "action_deliver_staff_reply"},
         timeout=60,
     )

@@ -10,6 +10,7 @@ import time
 
 import requests
 
+from staff_api.rasa_client import rasa_auth_headers
 from tests.e2e.conftest import ROOT, ZALO_MAX_TEXT_CHARS, Stack
 from tests.fakes.zalo_api_server import SEND_PATH, post_event, sign, text_event
 
@@ -119,7 +120,7 @@ def test_buttons_become_numbers_and_the_number_maps_to_the_payload(stack):
     answer = "\n".join(replies(stack, user, at_least=2)[1:])
     assert first_title[:40] in answer, (first_title, answer)
     tracker = requests.get(
-        f"{stack.rasa_url}/conversations/{user}/tracker", params={"token": stack.rasa_api_token}, timeout=10
+        f"{stack.rasa_url}/conversations/{user}/tracker", headers=rasa_auth_headers(stack.rasa_api_token), timeout=10
     ).json()
     user_texts = [e.get("text") for e in tracker["events"] if e.get("event") == "user"]
     assert user_texts[-1].startswith("/choose_procedure"), user_texts  # button 1's payload, not the text "1"

@@ -1,11 +1,40 @@
-"""A fake Rasa HTTP API on loopback that records the calls the staff API makes (execute, tracker events)."""
+"""A fake Rasa HTTP API on loopback that records the calls the staff API makes (execute, tracker events).
+
+Authenticates like ``rasa run --enable-api --jwt-secret=<token>``: an ``Authorization: Bearer <JWT>`` header
+signed (HS256) with the secret, of an admin user, not expired; a ``?token=`` in the URL is not accepted.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+
+def _b64decode(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def jwt_admin_ok(header_value: str | None, secret: str) -> bool:
+    """Whether ``Authorization`` holds a valid, unexpired HS256 JWT of an admin signed with ``secret``."""
+    scheme, _, token = (header_value or "").partition(" ")
+    parts = token.split(".")
+    if scheme != "Bearer" or len(parts) != 3:
+        return False
+    expected = hmac.new(secret.encode(), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
+    try:
+        if not hmac.compare_digest(expected, _b64decode(parts[2])):
+            return False
+        header, payload = json.loads(_b64decode(parts[0])), json.loads(_b64decode(parts[1]))
+    except ValueError:
+        return False
+    return (header.get("alg") == "HS256" and payload.get("exp", 0) > time.time()
+            and payload.get("user", {}).get("role") == "admin")
 
 
 class FakeRasaServer:
@@ -50,7 +79,7 @@ class FakeRasaServer:
                 fake.calls.append({"path": parts.path, "query": query, "body": body})
                 if fake.fail:
                     status, payload = 500, {"status": "failure"}
-                elif fake.token and query.get("token") != fake.token:
+                elif fake.token and not jwt_admin_ok(self.headers.get("Authorization"), fake.token):
                     status, payload = 401, {"status": "failure", "reason": "NotAuthenticated"}
                 else:
                     sender = parts.path.split("/")[2]

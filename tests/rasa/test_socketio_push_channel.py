@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from rasa.core.channels.socketio import SocketIOOutput
 
+from actions.services import chat_session
+from channels.rest import BAD_SESSION_REPLY, EMPTY_MESSAGE_REPLY
 from channels.socketio_push import PushSocketIOInput
 
 
@@ -41,31 +44,105 @@ def test_keeps_rasa_socketio_name_and_output():
     assert isinstance(channel.get_output_channel(), SocketIOOutput)
 
 
-def test_session_request_joins_the_sender_room_and_confirms():
-    channel = _channel()
+def _recording(channel: PushSocketIOInput) -> list:
     sent = []
 
     async def emit(event, data=None, room=None, **kwargs):
         sent.append((event, data, room))
 
     channel.sio.emit = emit
-    [sid] = _request(channel, [{"session_id": "web-1234"}])
-    assert sid in _room(channel, "web-1234")
-    assert sent == [("session_confirm", "web-1234", sid)]
+    return sent
 
 
-def test_session_request_without_a_usable_id_gets_a_fresh_room():
+def test_session_request_with_the_token_joins_the_sender_room_and_confirms():
     channel = _channel()
-    confirmed = []
+    sent = _recording(channel)
+    sender, token = chat_session.issue(chat_session.configured_secret())
+    [sid] = _request(channel, [{"session_id": sender, "session_token": token}])
+    assert sid in _room(channel, sender)
+    assert sent == [("session_confirm", sender, sid)]
 
-    async def emit(event, data=None, room=None, **kwargs):
-        confirmed.append(data)
 
-    channel.sio.emit = emit
-    bad = [None, {}, {"session_id": None}, {"session_id": "   "}, {"session_id": "x" * 500}, ["web-1"]]
-    [sid] = _request(channel, bad)
-    assert len(confirmed) == 6 and len(set(confirmed)) == 6
-    assert all(len(room) == 32 and sid in _room(channel, room) for room in confirmed)
+@pytest.mark.parametrize("token", [None, "", "đoán-bừa", "x" * 43])
+def test_hijack_without_the_token_is_refused(token):
+    """Issue 13, finding 3: knowing a citizen's sender id is not enough to join the room of their conversation."""
+    channel = _channel()
+    sent = _recording(channel)
+    victim, victim_token = chat_session.issue(chat_session.configured_secret())
+    assert token != victim_token
+    [sid] = _request(channel, [{"session_id": victim, "session_token": token}])
+    assert _room(channel, victim) == set()
+    assert sent == [("session_refused", {"reason": "bad_session", "message": BAD_SESSION_REPLY}, sid)]
+
+
+def test_token_of_another_session_does_not_open_this_room():
+    channel = _channel()
+    _recording(channel)
+    victim, _ = chat_session.issue(chat_session.configured_secret())
+    _, own_token = chat_session.issue(chat_session.configured_secret())
+    _request(channel, [{"session_id": victim, "session_token": own_token}])
+    assert _room(channel, victim) == set()
+
+
+def test_session_request_without_an_id_gets_a_fresh_server_issued_room():
+    channel = _channel()
+    sent = _recording(channel)
+    [sid] = _request(channel, [None, {}, {"session_id": None}, {"session_id": "   "}])
+    rooms = [data for event, data, _ in sent if event == "session_confirm"]
+    assert len(rooms) == 4 and len(set(rooms)) == 4
+    assert all(room.startswith("web-") and len(room) == 36 and sid in _room(channel, room) for room in rooms)
+
+
+def _utter(channel: PushSocketIOInput, sid: str, data) -> None:
+    asyncio.run(channel.sio.handlers["/"]["user_uttered"](sid, data))
+
+
+def test_posting_as_a_sender_needs_the_joined_session():
+    seen = []
+
+    async def on_new_message(message):
+        seen.append((message.sender_id, message.text, message.input_channel, message.metadata))
+
+    channel = PushSocketIOInput.from_credentials({"session_persistence": True})
+    channel.blueprint(on_new_message)
+    sent = _recording(channel)
+    victim, _ = chat_session.issue(chat_session.configured_secret())
+    own, own_token = chat_session.issue(chat_session.configured_secret())
+    [sid] = _request(channel, [])
+    _utter(channel, sid, {"session_id": victim, "message": "cho tôi xem hồ sơ của tôi"})  # never joined
+    _request_on(channel, sid, {"session_id": own, "session_token": own_token})
+    _utter(channel, sid, {"session_id": victim, "message": "cho tôi xem hồ sơ của tôi"})  # joined another one
+    assert seen == []
+    assert [event for event, _, _ in sent] == ["session_refused", "session_confirm", "session_refused"]
+    _utter(channel, sid, {"session_id": own, "message": "làm giấy khai sinh cần gì",
+                          "customData": {"channel": "zalo"}})
+    assert seen == [(own, "làm giấy khai sinh cần gì", "socketio", {"channel": "web"})]
+
+
+@pytest.mark.parametrize(("message", "reply"), [
+    ("   ", EMPTY_MESSAGE_REPLY),
+    ("a" * 2001, "Tin nhắn của bạn dài quá 2.000 ký tự nên tôi chưa xử lý được. "
+                 "Bạn vui lòng rút gọn câu hỏi hoặc chia thành nhiều tin nhắn ngắn."),
+    (["không", "phải", "chữ"], EMPTY_MESSAGE_REPLY),
+])
+def test_socket_messages_pass_the_rest_channels_input_rule(message, reply):
+    seen = []
+
+    async def on_new_message(msg):
+        seen.append(msg)
+
+    channel = PushSocketIOInput.from_credentials({"session_persistence": True})
+    channel.blueprint(on_new_message)
+    sent = _recording(channel)
+    own, own_token = chat_session.issue(chat_session.configured_secret())
+    [sid] = _request(channel, [{"session_id": own, "session_token": own_token}])
+    _utter(channel, sid, {"session_id": own, "message": message})
+    assert seen == []
+    assert sent[-1] == ("bot_uttered", {"text": reply}, own)
+
+
+def _request_on(channel: PushSocketIOInput, sid: str, data) -> None:
+    asyncio.run(channel.sio.handlers["/"]["session_request"](sid, data))
 
 
 def test_without_session_persistence_no_room_is_joined():
@@ -75,5 +152,33 @@ def test_without_session_persistence_no_room_is_joined():
         return None
 
     channel.sio.emit = emit
-    _request(channel, [{"session_id": "web-9"}])
-    assert _room(channel, "web-9") == set()
+    sender, token = chat_session.issue(chat_session.configured_secret())
+    _request(channel, [{"session_id": sender, "session_token": token}])
+    assert _room(channel, sender) == set()
+
+
+def test_socket_messages_carry_the_client_seen_at_connect(monkeypatch):
+    """Issue 13, finding 2: the client address (pseudonym) is taken from the connection, never from the client."""
+    from types import SimpleNamespace
+
+    import settings
+    from actions.services.client_address import client_pseudonym
+
+    monkeypatch.delenv("TRUSTED_PROXIES", raising=False)
+    settings.get_settings.cache_clear()
+    seen = []
+
+    async def on_new_message(message):
+        seen.append(message.metadata)
+
+    channel = PushSocketIOInput.from_credentials({"session_persistence": True})
+    channel.blueprint(on_new_message)
+    _recording(channel)
+    own, own_token = chat_session.issue(chat_session.configured_secret())
+    [sid] = _request(channel, [{"session_id": own, "session_token": own_token}])
+    request = SimpleNamespace(ip="203.0.113.7", headers={"x-real-ip": "198.51.100.1"})
+    assert asyncio.run(channel.sio.handlers["/"]["connect"](sid, {"sanic.request": request}, None)) is True
+    _utter(channel, sid, {"session_id": own, "message": "tra cứu hồ sơ", "customData": {"client": "giả"}})
+    expected = client_pseudonym(chat_session.configured_secret(), "203.0.113.7")
+    assert seen == [{"channel": "web", "client": expected}]
+    settings.get_settings.cache_clear()

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from scripts.scaled_profile import MODEL, ScaledProfile
+from staff_api.rasa_client import rasa_auth_headers
 
 REDIS_RESTART = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379", "--save", ""]
 PG_CLUSTER = ["15", "main"]
@@ -65,7 +66,7 @@ def say(profile: ScaledProfile, sender: str, text: str, timeout: float = 120) ->
 def tracker(profile: ScaledProfile, sender: str, base: str | None = None) -> dict:
     """Rasa's tracker of ``sender`` (through nginx by default: sticky on the /conversations/<id>/ path)."""
     resp = requests.get(f"{base or profile.url}/conversations/{sender}/tracker",
-                        params={"token": profile.rasa_api_token}, timeout=30)
+                        headers=rasa_auth_headers(profile.rasa_api_token), timeout=30)
     assert resp.status_code == 200, resp.text
     return resp.json()
 

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from scripts.scaled_profile import ROOT
+from staff_api.rasa_client import rasa_auth_headers
 from tests.scaled.conftest import (
     PG_CLUSTER,
     ensure_postgres_running,
@@ -99,8 +100,8 @@ def test_each_conversation_stays_on_one_replica_and_both_replicas_serve(profile)
     assert set(replicas.values()) == {0, 1}, replicas
     # The staff API's /conversations/<id>/... calls reach the replica that holds the conversation too.
     for sender in senders[:4]:
-        resp = requests.get(f"{profile.url}/conversations/{sender}/tracker", params={"token": profile.rasa_api_token},
-                            timeout=30)
+        resp = requests.get(f"{profile.url}/conversations/{sender}/tracker",
+                            headers=rasa_auth_headers(profile.rasa_api_token), timeout=30)
         assert resp.status_code == 200
         assert profile.replica_of(resp.headers["X-Rasa-Replica"]) == replicas[sender]
     MEASURED["senders per replica"] = {r: list(replicas.values()).count(r) for r in (0, 1)}

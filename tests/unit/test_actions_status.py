@@ -25,15 +25,15 @@ CODE = "H07.99-251120-0012"
 NOW = datetime(2025, 11, 27, 9, 0, tzinfo=VN)
 
 
-def tracker(text, intent="inform", slots=None, requested=None, sender="citizen-1", confidence=0.9):
-    """A tracker inside the status form whose latest message is ``text``."""
+def tracker(text, intent="inform", slots=None, requested=None, sender="citizen-1", confidence=0.9, channel="rest"):
+    """A tracker inside the status form whose latest message is ``text`` (come in on ``channel``)."""
     latest = {"text": text, "intent": {"name": intent, "confidence": confidence}, "entities": []}
     all_slots = {"requested_slot": requested, **(slots or {})}
     return Tracker(
         sender_id=sender,
         slots=all_slots,
         latest_message=latest,
-        events=[{"event": "user", "text": text, "parse_data": latest}],
+        events=[{"event": "user", "text": text, "parse_data": latest, "input_channel": channel}],
         paused=False,
         followup_action=None,
         active_loop={"name": "application_status_form"},
@@ -77,15 +77,19 @@ class FakeBackend:
 
 
 class FakeLimiter:
-    def __init__(self, allowed=True, retry_after_s=0):
+    def __init__(self, allowed=True, retry_after_s=0, proved=()):
         self.decision = LimitDecision(allowed, retry_after_s)
         self.checked, self.recorded = [], []
+        self.proved = set(proved)  # (sender, code) pairs the server saw verified
 
-    def check(self, sender_id, code=None):
+    def verified(self, sender_id, code):
+        return (sender_id, code) in self.proved
+
+    def check(self, sender_id, code=None, client=None):
         self.checked.append((sender_id, code))
         return self.decision
 
-    def record(self, sender_id, code, success):
+    def record(self, sender_id, code, success, client=None):
         self.recorded.append((sender_id, code, success))
 
 
@@ -158,18 +162,28 @@ def test_digits_of_the_code_are_not_taken_as_verification():
 def test_verified_code_is_not_verified_again():
     trk = tracker(f"hồ sơ {CODE} giờ sao rồi", "check_application_status",
                   slots={"verified_applications": {CODE: "5678"}})
-    _, events = run(ValidateApplicationStatusForm(), trk)
+    form = ValidateApplicationStatusForm(limiter=FakeLimiter(proved={("rest:citizen-1", CODE)}))
+    _, events = run(form, trk)
     assert slots_of(events) == {"application_code": CODE, "requested_slot": None}  # form done: no question
+
+
+def test_prefilled_verified_slot_without_a_server_record_still_asks_for_the_digits():
+    """A tracker claiming the code was verified, but the server never saw this conversation prove it."""
+    trk = tracker(f"hồ sơ {CODE} giờ sao rồi", "check_application_status",
+                  slots={"verified_applications": {CODE: "5678"}})
+    form = ValidateApplicationStatusForm(limiter=FakeLimiter(proved={("someone-else", CODE)}))
+    _, events = run(form, trk)
+    assert slots_of(events) == {"application_code": CODE}  # the form goes on to ask status_verification
 
 
 # ---- the lookup ------------------------------------------------------------------------------------------
 
 
-def lookup(slots, backend=None, limiter=None, sender="citizen-1"):
+def lookup(slots, backend=None, limiter=None, sender="citizen-1", channel="rest"):
     backend = backend or FakeBackend()
     limiter = limiter or FakeLimiter()
     action = ActionCheckStatus(backend=backend, limiter=limiter, clock=lambda: NOW)
-    messages, events = run(action, tracker("5678", slots=slots, sender=sender))
+    messages, events = run(action, tracker("5678", slots=slots, sender=sender, channel=channel))
     return messages, events, backend, limiter
 
 
@@ -179,7 +193,7 @@ def test_happy_path_answers_with_the_status_and_remembers_the_code():
     assert "UBND xã Tiên Du" in messages[0]["text"]
     assert slots_of(events) == {"application_code": None, "status_verification": None,
                                 "verified_applications": {CODE: "5678"}}
-    assert limiter.recorded == [("citizen-1", CODE, True)]
+    assert limiter.recorded == [("rest:citizen-1", CODE, True)]
 
 
 def test_wrong_verification_and_unknown_code_get_the_same_neutral_message():
@@ -188,7 +202,7 @@ def test_wrong_verification_and_unknown_code_get_the_same_neutral_message():
     assert wrong == unknown
     assert "không tìm thấy hồ sơ" in wrong[0]["text"].lower()
     assert "Nguyễn" not in wrong[0]["text"] and "Đăng ký khai sinh" not in wrong[0]["text"]
-    assert limiter.recorded == [("citizen-1", CODE, False)]
+    assert limiter.recorded == [("rest:citizen-1", CODE, False)]
     assert slots_of(events)["verified_applications"] is None
 
 
@@ -202,10 +216,54 @@ def test_rate_limited_sender_is_told_when_to_retry_and_nothing_is_looked_up():
 
 def test_remembered_code_is_looked_up_without_asking_or_counting():
     slots = {"application_code": CODE, "status_verification": None, "verified_applications": {CODE: "5678"}}
-    messages, _, backend, limiter = lookup(slots)
+    messages, _, backend, limiter = lookup(slots, limiter=FakeLimiter(proved={("rest:citizen-1", CODE)}))
     assert backend.calls == [(CODE, "5678")]
     assert limiter.checked == [] and limiter.recorded == []
     assert "Đăng ký khai sinh" in messages[0]["text"]
+
+
+def test_forged_verified_slot_reveals_nothing(tmp_path):
+    """A forged action call whose tracker pre-fills ``verified_applications`` with a guess (finding 1 of issue
+    13): on the real SQLite services, no status, no name, no lookup, and the guesser learns nothing."""
+    from actions.services.db import Database
+    from actions.services.status.ratelimit import AttemptLimiter
+    from actions.services.status.sqlite import SqliteStatusBackend
+
+    db = Database(str(tmp_path / "services.db"))
+    backend = SqliteStatusBackend(db)
+    backend.save(application(), phone="0912345678", id_number="001099001234")
+    limiter = AttemptLimiter(db)
+    for guess in ("1111", "5678"):  # a wrong guess and the right one get the same answer
+        slots = {"application_code": CODE, "status_verification": None, "verified_applications": {CODE: guess}}
+        messages, events, _, _ = lookup(slots, backend, limiter, sender="forger")
+        assert [m["text"] for m in messages] == [MESSAGES["missing"]]
+        assert "verified_applications" not in slots_of(events)
+    # The same conversation after really proving both factors: remembered from then on.
+    lookup({"application_code": CODE, "status_verification": "5678"}, backend, limiter, sender="owner")
+    slots = {"application_code": CODE, "status_verification": None, "verified_applications": {CODE: "5678"}}
+    messages, *_ = lookup(slots, backend, limiter, sender="owner")
+    assert messages[0]["text"] == format_status(application(), NOW.date())
+
+
+def test_verification_on_zalo_is_not_inherited_by_a_rest_caller_reusing_the_sender_id(tmp_path):
+    """Finding 4 of issue 13: the channel is the one the message came in on, so a REST client posting as a Zalo
+    user's id (whose tracker remembers a verified code) does not count as that verified conversation."""
+    from actions.services.db import Database
+    from actions.services.status.ratelimit import AttemptLimiter
+    from actions.services.status.sqlite import SqliteStatusBackend
+
+    db = Database(str(tmp_path / "services.db"))
+    backend = SqliteStatusBackend(db)
+    backend.save(application(), phone="0912345678", id_number="001099001234")
+    limiter = AttemptLimiter(db)
+    zalo_user = "2512523625412515"
+    lookup({"application_code": CODE, "status_verification": "5678"}, backend, limiter, sender=zalo_user,
+           channel="zalo")
+    slots = {"application_code": CODE, "status_verification": None, "verified_applications": {CODE: "5678"}}
+    messages, *_ = lookup(slots, backend, limiter, sender=zalo_user, channel="rest")
+    assert [m["text"] for m in messages] == [MESSAGES["missing"]]
+    messages, *_ = lookup(slots, backend, limiter, sender=zalo_user, channel="zalo")
+    assert messages[0]["text"] == format_status(application(), NOW.date())
 
 
 def test_backend_failure_gives_an_apology_not_a_trace():
@@ -239,5 +297,27 @@ def test_rate_limit_on_the_real_sqlite_services(tmp_path):
         assert "không tìm thấy hồ sơ" in messages[0]["text"].lower()
     messages, *_ = lookup({"application_code": CODE, "status_verification": "5678"}, backend, limiter)
     assert "tạm khóa" in messages[0]["text"]
-    other, *_ = lookup({"application_code": CODE, "status_verification": "1234"}, backend, limiter, sender="other")
-    assert "tạm khóa" in other[0]["text"]  # limited per code too, not only per sender
+
+
+def test_cross_sender_guessing_from_one_client_is_stopped(tmp_path):
+    """Issue 13, finding 2: each guess from a new sender id, all from one client (the channel's metadata): the
+    client is stopped, while the owner, from another client, still gets the answer."""
+    from actions.services.db import Database
+    from actions.services.status.ratelimit import AttemptLimiter
+    from actions.services.status.sqlite import SqliteStatusBackend
+
+    db = Database(str(tmp_path / "services.db"))
+    backend = SqliteStatusBackend(db)
+    backend.save(application(), phone="0912345678", id_number="001099001234")
+    limiter = AttemptLimiter(db)
+
+    def attempt(sender, digits, client):
+        action = ActionCheckStatus(backend=backend, limiter=limiter, clock=lambda: NOW)
+        trk = tracker(digits, slots={"application_code": CODE, "status_verification": digits}, sender=sender)
+        trk.events[-1]["metadata"] = {"client": client, "channel": "web"}
+        return [m["text"] for m in run(action, trk)[0]]
+
+    for i, guess in enumerate(("1111", "2222", "3333", "4444", "9999")):
+        assert "không tìm thấy hồ sơ" in attempt(f"web-guess-{i}", guess, "client-attacker")[0].lower()
+    assert "tạm khóa" in attempt("web-guess-new", "5678", "client-attacker")[0]
+    assert attempt("web-owner", "5678", "client-owner") == [format_status(application(), NOW.date())]

@@ -107,7 +107,7 @@ def test_list_read_reply_close(env):
                            timeout=5)
     assert answer.status_code == 201 and answer.json()["delivery"] == "sent"
     assert rasa.calls == [{"path": "/conversations/web-0912/execute",
-                           "query": {"output_channel": "socketio", "token": RASA_TOKEN},
+                           "query": {"output_channel": "socketio"},
                            "body": {"name": "action_deliver_staff_reply"}}]
     pending = store.pending_replies("web-0912")  # the Rasa action marks them delivered, not the API
     assert [(r.text, r.staff) for r in pending] == [("Chào ông, tôi là cán bộ Bộ phận Một cửa.", "hoa")]
@@ -118,7 +118,7 @@ def test_list_read_reply_close(env):
     closed = requests.post(base + f"/api/handoffs/{ticket.id}/close", headers=staff_header, timeout=5)
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
     assert closed.json()["closed_by"] == "hoa"
-    assert rasa.calls == [{"path": "/conversations/web-0912/tracker/events", "query": {"token": RASA_TOKEN},
+    assert rasa.calls == [{"path": "/conversations/web-0912/tracker/events", "query": {},
                            "body": [{"event": "resume"}, {"event": "action", "name": "action_listen"}]}]
     assert requests.get(base + "/api/handoffs", headers=auth(), timeout=5).json()["tickets"] == []
     again = requests.post(base + f"/api/handoffs/{ticket.id}/close", headers=auth(), timeout=5)

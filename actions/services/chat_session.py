@@ -1,0 +1,63 @@
+"""Web chat sessions bound to a secret the widget holds (issue 13, finding 3).
+
+The server issues the web widget's sender id ("web-" + 128 random bits) together with a session token, an HMAC of
+the sender id under the server's CHAT_SESSION_SECRET. Only the holder of the token may join that conversation's
+socket.io room (officers' replies are pushed there), post on the socket as that sender, or post as that sender
+through the REST channel: sender ids in the issued namespace ("web-...") need the token everywhere. Other REST
+sender ids (API clients) are not bound; nothing of a "web-" conversation can be reached through them.
+
+Pure functions on the secret; :func:`configured_secret` reads the settings (a per-process random secret, with a
+warning, when none is configured: fine for one process, while the run scripts share one secret in var/).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+from functools import lru_cache
+from typing import Any, Tuple
+
+logger = logging.getLogger(__name__)
+
+ISSUED_PREFIX = "web-"
+_CONTEXT = b"tthc-chat-session-v1:"
+
+
+def token_for(secret: bytes, sender_id: str) -> str:
+    """The session token of ``sender_id`` (URL-safe, 43 characters)."""
+    digest = hmac.new(secret, _CONTEXT + sender_id.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def issue(secret: bytes) -> Tuple[str, str]:
+    """A fresh (sender id, session token) pair."""
+    sender_id = ISSUED_PREFIX + secrets.token_hex(16)
+    return sender_id, token_for(secret, sender_id)
+
+
+def is_valid(secret: bytes, sender_id: Any, token: Any) -> bool:
+    """Whether ``token`` is the session token of ``sender_id`` (constant-time)."""
+    if not isinstance(sender_id, str) or not isinstance(token, str) or not sender_id or not token:
+        return False
+    return hmac.compare_digest(token_for(secret, sender_id).encode("ascii"), token.encode("utf-8", "replace"))
+
+
+def needs_session(sender_id: Any) -> bool:
+    """Sender ids in the issued namespace may only be used with their session token."""
+    return isinstance(sender_id, str) and sender_id.startswith(ISSUED_PREFIX)
+
+
+@lru_cache(maxsize=1)
+def configured_secret() -> bytes:
+    """CHAT_SESSION_SECRET from the settings; a random per-process secret (logged as a warning) without one."""
+    from settings import get_settings
+
+    value = get_settings().chat_session_secret
+    if value:
+        return value.encode("utf-8")
+    logger.warning("CHAT_SESSION_SECRET is not set: web chat sessions are signed with a per-process secret "
+                   "(they end when this process restarts, and replicas do not share them).")
+    return secrets.token_bytes(32)
