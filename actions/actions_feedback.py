@@ -360,14 +360,17 @@ class ActionFeedbackStatus(Action):
                 if last4 is None:  # nothing looked up, nothing counted: the same answer for any code
                     dispatcher.utter_message(text=MESSAGES["ask_digits"].format(code=code))
                     return []
-                decision = self.limiter.check(sender, code)
+                from actions.actions_status import client_of, conversation_key
+
+                who, client = conversation_key(tracker), client_of(tracker)
+                decision = self.limiter.check(who, code, client=client)
                 if not decision.allowed:
                     logger.info("Feedback lookup refused by the rate limit")
                     minutes = max(1, -(-decision.retry_after_s // 60))
                     dispatcher.utter_message(text=MESSAGES["limited"].format(minutes=minutes, hotline=hotline))
                     return []
                 verified = may_see_report(report, None, last4)
-                self.limiter.record(sender, code, verified)
+                self.limiter.record(who, code, verified, client=client)
                 if not verified:
                     exists_only = report is not None and contact_last4(report) is None
                     key = "exists_only" if exists_only else "no_match"
