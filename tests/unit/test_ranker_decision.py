@@ -124,3 +124,35 @@ def test_dense_scale_follows_the_encoders_cosine_range():
     scale = dense_scale(FakeSearcher())
     assert scale["dense_floor"] == pytest.approx(low - 0.3 * (mid - low), abs=1e-4)
     assert scale["dense_span"] == pytest.approx(1.2 * (high - scale["dense_floor"]), abs=2e-4)
+
+
+def test_monotone_constraints_cover_every_evidence_feature():
+    from knowledge.contrast import get_contrasts
+    from knowledge.ranker import BASE_FEATURES, monotonic_constraints
+
+    names = list(BASE_FEATURES) + get_contrasts().feature_names
+    sign = dict(zip(names, monotonic_constraints(names)))
+    assert {n for n, s in sign.items() if s > 0} >= {"dense", "lexical", "bank", "bank_vote", "bank_lex", "alias",
+                                                     "bank_count", "direction_match", "level_match"}
+    assert {n for n, s in sign.items() if s < 0} >= {"dense_rank", "bank_rank", "missing", "variant",
+                                                     "direction_conflict"}
+    assert sign["english"] == sign["unaccented"] == sign["direction_q_has"] == 0
+
+
+def test_the_deployed_ranker_never_lowers_a_candidate_for_more_bank_evidence():
+    """The trained booster respects the constraints: raising a candidate's bank match, vote and rank to the best
+    (all else equal) cannot lower its probability (the failure the constraints were added for)."""
+    from knowledge.ranker import load_ranker
+    from settings import get_settings
+
+    index_dir = get_settings().index_dir
+    ranker = load_ranker(index_dir)
+    if ranker is None:
+        pytest.fail(f"no trained ranker in {index_dir}: run make setup")
+    names = ranker.meta["features"]
+    rng = np.random.default_rng(7)
+    rows = rng.random((200, len(names)))
+    better = rows.copy()
+    for name, value in (("bank", 1.0), ("bank_vote", 1.0), ("bank_lex", 1.0), ("bank_rank", 0.0)):
+        better[:, names.index(name)] = value
+    assert np.all(ranker.score(better) >= ranker.score(rows) - 1e-9)
