@@ -212,7 +212,7 @@ class ResilientRestInput(RestInput):
     async def handle_message(
         self, message: UserMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> None:
-        """Check the input, pass it to Rasa, and apologise if nothing came back because actions are down."""
+        """Check the input, pass it to Rasa, and apologise instead of its answer when the action server is down."""
         out = message.output_channel
         message.text, refusal = check_user_text(message.text, self.max_message_chars)
         if refusal:
@@ -236,8 +236,11 @@ class ResilientRestInput(RestInput):
             logger.error("Message not handled: tracker store (SQL database) failed; sent apology to the user.")
             await out.send_text_message(message.sender_id, STORE_DOWN_REPLY)
             return
-        answered = isinstance(out, CollectingOutputChannel) and len(out.messages) > before
-        if not answered and not await self.action_server_is_up():
+        # Every turn needs the action server (slot validation runs there before any policy): when it is down Rasa
+        # answers with its core fallback ("chưa hiểu ý bạn"), which would blame the citizen's wording. Withdraw it.
+        if not await self.action_server_is_up():
+            if isinstance(out, CollectingOutputChannel):
+                del out.messages[before:]
             logger.error("Action server unreachable at %s; sent apology to the user.", self.action_health_url)
             await out.send_text_message(message.sender_id, ACTIONS_DOWN_REPLY)
 

@@ -39,6 +39,11 @@ def test_clean_user_text(value, expected):
 def turn(text):
     channel, out, seen = ResilientRestInput(), CollectingOutputChannel(), []
 
+    async def actions_up():
+        return True
+
+    channel.action_server_is_up = actions_up
+
     async def on_new_message(message):
         seen.append(message.text)
         await message.output_channel.send_text_message(message.sender_id, "trả lời")

@@ -56,6 +56,14 @@ def test_silence_with_actions_down_becomes_an_apology():
     assert replies == [ACTIONS_DOWN_REPLY]
 
 
+def test_fallback_answer_with_actions_down_is_replaced_by_the_apology():
+    """Slot validation runs on the action server before any policy: with it down, Rasa answers with its core
+    fallback, which would tell the citizen their (clear) question was not understood."""
+    fallback = "Xin lỗi, tôi chưa hiểu ý bạn. Bạn có thể diễn đạt lại hoặc nêu rõ tên thủ tục cần hỏi không?"
+    replies, _ = handle(ResilientRestInput(), "làm giấy khai sinh cần giấy tờ gì", [fallback], actions_up=False)
+    assert replies == [ACTIONS_DOWN_REPLY]
+
+
 def test_silence_with_actions_up_stays_silent():
     replies, _ = handle(ResilientRestInput(), "ừ", [], actions_up=True)
     assert replies == []
