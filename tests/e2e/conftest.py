@@ -180,3 +180,16 @@ def say(stack: Stack, sender: str, text: str) -> list:
     )
     assert resp.status_code == 200, resp.text
     return resp.json()
+
+
+@pytest.fixture(scope="module")
+def seeded(stack):
+    """The demo applications in the stack's services database; a few (code, last-4, status) to try."""
+    from actions.services.db import Database
+    from scripts.seed_demo import demo_pairs, seed
+
+    db = Database(str(stack.services_db))
+    seed(db, count=300)
+    pairs = demo_pairs(db)
+    assert pairs, "no demo applications were seeded"
+    return pairs

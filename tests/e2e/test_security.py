@@ -16,19 +16,6 @@ def texts(messages: list) -> str:
     return "\n".join(m.get("text", "") for m in messages)
 
 
-@pytest.fixture(scope="module")
-def seeded(stack):
-    """The demo applications in the stack's services database; a few (code, last-4, status) to try."""
-    from actions.services.db import Database
-    from scripts.seed_demo import demo_pairs, seed
-
-    db = Database(str(stack.services_db))
-    seed(db, count=300)
-    pairs = demo_pairs(db)
-    assert pairs, "no demo applications were seeded"
-    return pairs
-
-
 def forged_status_call(sender: str, code: str, guess: str) -> dict:
     """The action call of finding 1: ``action_check_status`` with ``verified_applications`` pre-filled."""
     latest = {"text": f"hồ sơ {code} giờ sao rồi", "intent": {"name": "check_application_status", "confidence": 1.0},

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
 import requests
 
 from staff_api.rasa_client import rasa_auth_headers
@@ -21,19 +20,6 @@ def texts(messages: list) -> str:
 def spaced_lowercase(code: str) -> str:
     """"H07.99-251120-0012" as a citizen might type it: "h07.99 251120 0012"."""
     return code.lower().replace("-", " ")
-
-
-@pytest.fixture(scope="module")
-def seeded(stack):
-    """The demo applications in the stack's services database; a few (code, last-4, status) to try."""
-    from actions.services.db import Database
-    from scripts.seed_demo import demo_pairs, seed
-
-    db = Database(str(stack.services_db))
-    seed(db, count=300)
-    pairs = demo_pairs(db)
-    assert pairs, "no demo applications were seeded"
-    return pairs
 
 
 def test_status_lookup_of_a_seeded_application(stack, seeded):
