@@ -95,6 +95,11 @@ class ActionAnswerProcedure(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        return self.respond(dispatcher, tracker)
+
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, response=None) -> List[Dict[Text, Any]]:
+        """Answer the latest message as a procedure question; ``response`` is its search response when the caller
+        (a routing action) already searched."""
         text = tracker.latest_message.get("text") or ""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         aspect = latest_aspect(tracker)
@@ -115,7 +120,7 @@ class ActionAnswerProcedure(Action):
                     # A made-up code in a message entity never stays in the slot (analytics read it).
                     return [SlotSet("procedure_code", None)] if current == chosen else []
                 return self._answer(dispatcher, proc, aspect, lang)
-            resolution = self.service.resolve(text, current, has_aspect=aspect is not None)
+            resolution = self.service.resolve(text, current, has_aspect=aspect is not None, response=response)
         except Exception as exc:  # the citizen gets an apology, the log gets the trace
             from knowledge.index import KnowledgeIndexError
 

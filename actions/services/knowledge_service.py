@@ -55,13 +55,16 @@ class KnowledgeService:
         wanted = code.split(":", 1)[-1]
         return next((f for f in self._store.load_faq() if f.id == wanted), None)
 
-    def resolve(self, text: str, current_code: Optional[str], has_aspect: bool) -> Resolution:
+    def resolve(self, text: str, current_code: Optional[str], has_aspect: bool,
+                response: Optional[SearchResponse] = None) -> Resolution:
         """Decide between answering, asking to choose, asking for the topic and admitting ignorance.
 
         A message that names no topic ("mất bao lâu?") or that the index cannot place while asking for an
-        aspect ("thế còn phí?") is a follow-up about the conversation's current procedure.
+        aspect ("thế còn phí?") is a follow-up about the conversation's current procedure. ``response`` is the
+        search's response for ``text`` when the caller already has it (the routing actions searched first).
         """
-        response = self.search(text)
+        if response is None:
+            response = self.search(text)
         current = self.procedure(current_code)
         # A short aspect question the index cannot place ("thế còn phí?") is about the current procedure; a longer
         # one ("how long does company registration take?") names a topic of its own and must not be answered

@@ -1,0 +1,90 @@
+"""Routing actions: the NLU's intent is a signal, not the last word, for the status form and the FAQ answers.
+
+Rules (data/rules/services.yml, data/rules/procedures.yml, data/rules/forms.yml) run these actions for the
+intents ``check_application_status`` and ``faq``. Each one sets the slot ``request_route`` and the rules branch
+on it:
+
+- ``status``: the application-status form follows (the message carries a code or clear status words);
+- ``faq``: the response selector's FAQ answer follows (``utter_faq``);
+- ``procedure``: the action has already answered the message as a procedure question, exactly as
+  ``action_answer_procedure`` would have.
+
+The decisions themselves are plain functions in ``actions/services/routing.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.actions_procedure import ActionAnswerProcedure, knowledge_service
+from actions.services.routing import faq_beats_procedures, is_status_request
+
+logger = logging.getLogger(__name__)
+
+ROUTE_SLOT = "request_route"
+
+
+def _route(value: str) -> Dict[Text, Any]:
+    return SlotSet(ROUTE_SLOT, value)
+
+
+class _RoutingAction(Action):
+    """Shared: the knowledge service (injectable for tests) and the procedure answer."""
+
+    def __init__(self, service=None) -> None:
+        self._service = service
+
+    @property
+    def service(self):
+        return self._service or knowledge_service()
+
+    def answer_procedure(self, dispatcher: CollectingDispatcher, tracker: Tracker, response=None) -> List[Dict]:
+        """Answer as ``action_answer_procedure`` does, then mark the route."""
+        events = ActionAnswerProcedure(service=self._service).respond(dispatcher, tracker, response)
+        return [*events, _route("procedure")]
+
+
+class ActionRouteStatusRequest(_RoutingAction):
+    """``check_application_status``: the status form only with an application code or clear status words."""
+
+    def name(self) -> Text:
+        return "action_route_status_request"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        entities = tracker.latest_message.get("entities") or []
+        # A button payload ("/check_application_status") is an explicit choice.
+        if text.startswith("/") or is_status_request(text, entities):
+            return [_route("status")]
+        logger.info("check_application_status without a code or status words: answered as a procedure question")
+        return self.answer_procedure(dispatcher, tracker)
+
+
+class ActionRouteFaq(_RoutingAction):
+    """``faq``: the FAQ answer only when the FAQ entry beats the procedure candidates of the knowledge search."""
+
+    def name(self) -> Text:
+        return "action_route_faq"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        if text.startswith("/"):
+            return [_route("faq")]
+        try:
+            response = self.service.search(text)
+        except Exception:  # noqa: BLE001 - the FAQ answer needs no index: give it rather than an apology
+            logger.exception("Knowledge search failed; the FAQ answer is given")
+            return [_route("faq")]
+        if faq_beats_procedures(response):
+            return [_route("faq")]
+        logger.info("faq intent but the search's top is a procedure it can answer: answered as a procedure")
+        return self.answer_procedure(dispatcher, tracker, response)
