@@ -5,7 +5,7 @@ RASA_PY := .venv-rasa/bin/python
 ACT_PY := .venv-actions/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup run train validate test eval-nlu eval bench bench-full build-index lint clean seed-demo
+.PHONY: help setup run train validate test eval-nlu eval-routing eval bench bench-full build-index lint clean seed-demo
 .PHONY: console-demo run-scaled test-scaled
 .PHONY: load tune-encoder
 
@@ -47,6 +47,16 @@ test-scaled: setup train ## Scaled-profile integration test (needs PostgreSQL + 
 
 eval-nlu: train ## NLU evaluation on the held-out split (intent F1 overall and without diacritics)
 	@$(RASA_PY) scripts/eval_nlu.py
+
+# The Rasa model evaluated by eval-routing; RASA_MODEL=<path> uses another one (then `make train` is not run).
+RASA_MODEL ?=
+ROUTING_BASELINE ?=
+eval-routing: setup $(if $(RASA_MODEL),,train) ## Routing confusion table (procedure/status/feedback/handoff/faq/other) -> reports/routing/; ROUTING_BASELINE=<git ref> adds a "before" table
+	@tmp=$$(mktemp -d) && model=$${RASA_MODEL:-models/tthc.tar.gz} && \
+	  HF_HUB_OFFLINE=1 $(RASA_PY) scripts/eval_routing.py parse --model $$model --out $$tmp/parsed.jsonl && \
+	  HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(ACT_PY) scripts/eval_routing.py route --parsed $$tmp/parsed.jsonl \
+	    --model-name $$model $(if $(ROUTING_BASELINE),--baseline-ref $(ROUTING_BASELINE),) --out reports/routing; \
+	  rc=$$?; rm -rf $$tmp; exit $$rc
 
 eval: setup ## Retrieval evaluation: dev, bank test split, held-out; ranker vs linear, BM25, dense, untuned encoder, ablations
 	@# The untuned-encoder comparison needs its own index and ranker (built once, ~12 min; then only when stale).
