@@ -117,20 +117,27 @@ def is_status_request(text: Optional[str], entities: Iterable[dict] = ()) -> boo
 # ---- FAQ or procedure -----------------------------------------------------------------------------------------
 
 
-def faq_beats_procedures(response) -> bool:
+# The calibrated probability that the search's top procedure is the one asked about, above which that procedure
+# beats the NLU's FAQ intent even when the search would not answer it outright (it then asks between siblings or
+# offers it among suggestions): "more likely than not a question about this procedure".
+PROCEDURE_OVER_FAQ = 0.5
+
+
+def faq_beats_procedures(response, procedure_over_faq: float = PROCEDURE_OVER_FAQ) -> bool:
     """Whether the FAQ answer should be given for a message the NLU classified as an FAQ.
 
     ``response`` is the knowledge search's response (``knowledge.search.SearchResponse``: ``no_topic``,
-    ``decision``, ``results`` with ``kind``). The FAQ wins when the search's top entry is an FAQ entry, when the
-    message names no topic the search could place, or when the search's calibrated decision is to abstain (no
-    procedure candidate is strong enough to answer or to ask between). Otherwise a procedure is what the citizen
-    asked about, and the procedure answer (or the choice between sibling procedures) is given.
+    ``decision``, ``confidence``, ``results`` with ``kind``). The FAQ wins when the search's top entry is an FAQ
+    entry, when the message names no topic the search could place, or when the procedure candidates are weak: the
+    search does not answer the top procedure and its calibrated confidence is below ``procedure_over_faq``.
+    Otherwise a procedure is what the citizen asked about, and the procedure path answers (or asks between
+    siblings, or suggests).
     """
     if response is None or getattr(response, "no_topic", False):
         return True
     results = list(getattr(response, "results", None) or [])
-    if not results:
+    if not results or results[0].kind == "faq":
         return True
-    if results[0].kind == "faq":
-        return True
-    return getattr(response, "decision", "abstain") == "abstain"
+    if getattr(response, "decision", "abstain") == "answer":
+        return False
+    return float(getattr(response, "confidence", 0.0) or 0.0) < procedure_over_faq

@@ -167,10 +167,20 @@ def test_procedure_wins_when_the_search_can_answer_it():
 
 def test_procedure_siblings_to_choose_between_beat_the_faq():
     q = "tài khoản định danh điện tử"
-    response = SearchResponse(q, False, ambiguous=True, decision="clarify", confidence=0.5,
+    response = SearchResponse(q, False, ambiguous=True, decision="clarify", confidence=0.6,
                               results=[proc_hit("2.001234", "Cấp tài khoản định danh điện tử mức độ 1", 0.5),
                                        proc_hit("2.001235", "Cấp tài khoản định danh điện tử mức độ 2", 0.48)])
     assert not faq_beats_procedures(response)
+
+
+def test_a_likely_procedure_beats_the_faq_even_when_the_search_would_only_suggest_it():
+    q = "xe bán phế liệu rồi thu hồi biển số trên vneid thế nào"
+    response = SearchResponse(q, True, decision="abstain", confidence=0.8,
+                              results=[proc_hit("1.013065", "Thu hồi chứng nhận đăng ký xe, biển số xe", 0.66)])
+    assert not faq_beats_procedures(response)
+    # Weak siblings to ask between do not beat the FAQ.
+    response.decision, response.confidence = "clarify", 0.3
+    assert faq_beats_procedures(response)
 
 
 def test_faq_stands_when_the_procedures_are_weak_or_there_is_no_topic():
