@@ -17,13 +17,23 @@ run "unit tests (action venv)" .venv-actions/bin/python -m pytest -q tests/unit
 run "unit tests (Rasa venv)" .venv-rasa/bin/python -m pytest -q tests/rasa
 run "rasa data validate" .venv-rasa/bin/rasa data validate --fail-on-warnings
 run "rasa test (conversation stories)" .venv-rasa/bin/rasa test core --stories tests/test_stories.yml \
-  --model models/tthc.tar.gz --out results/stories --fail-on-prediction-errors
+  --model "${RASA_MODEL:-models/tthc.tar.gz}" --out results/stories --fail-on-prediction-errors
 # The question bank's validator runs in tests/unit (test_bank.py); this checks retrieval quality against floors a
 # little below the last measurement (tests/retrieval/regression.json); its report goes to a temporary folder.
 run "retrieval regression (bank test split, dev, held-out)" .venv-actions/bin/python scripts/eval_retrieval.py \
   --ranker-only --check --out "$(mktemp -d)"
 # The NLU report is written by `make eval-nlu`; here it goes to a temporary folder so the tree stays clean.
 run "NLU held-out evaluation" .venv-rasa/bin/python scripts/eval_nlu.py --out "$(mktemp -d)"
+# Routing through the real NLU model, the rules and the routing actions (bank test split + tests/routing/phrasings.yml)
+# against floors a little below the last measurement (reports/routing/routing.md, written only by `make eval-routing`).
+routing_check() {
+  local tmp rc; tmp=$(mktemp -d)
+  .venv-rasa/bin/python scripts/eval_routing.py parse --model "${RASA_MODEL:-models/tthc.tar.gz}" --out "$tmp/parsed.jsonl" \
+    && .venv-actions/bin/python scripts/eval_routing.py route --parsed "$tmp/parsed.jsonl" --out "$tmp" \
+      --min-accuracy 0.85 --min-row procedure=0.82 --min-row status=0.95 --min-row faq=0.8
+  rc=$?; rm -rf "$tmp"; return $rc
+}
+run "routing regression (procedure/status/feedback/handoff/faq/other)" routing_check
 run "end-to-end and browser tests" .venv-actions/bin/python -m pytest -q tests/e2e
 
 echo
