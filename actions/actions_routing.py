@@ -33,8 +33,9 @@ def _route(value: str) -> Dict[Text, Any]:
     return SlotSet(ROUTE_SLOT, value)
 
 
-class _RoutingAction(Action):
-    """Shared: the knowledge service (injectable for tests) and the procedure answer."""
+class _Routing:
+    """Shared by the routing actions: the knowledge service (injectable for tests) and the procedure answer. A mixin,
+    not an ``Action``: rasa_sdk registers every concrete ``Action`` subclass, and this one has no name."""
 
     def __init__(self, service=None) -> None:
         self._service = service
@@ -49,7 +50,7 @@ class _RoutingAction(Action):
         return [*events, _route("procedure")]
 
 
-class ActionRouteStatusRequest(_RoutingAction):
+class ActionRouteStatusRequest(_Routing, Action):
     """``check_application_status``: the status form only with an application code or clear status words."""
 
     def name(self) -> Text:
@@ -67,7 +68,7 @@ class ActionRouteStatusRequest(_RoutingAction):
         return self.answer_procedure(dispatcher, tracker)
 
 
-class ActionRouteFaq(_RoutingAction):
+class ActionRouteFaq(_Routing, Action):
     """``faq``: the FAQ answer only when the FAQ entry beats the procedure candidates of the knowledge search."""
 
     def name(self) -> Text:

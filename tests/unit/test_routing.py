@@ -260,3 +260,12 @@ def test_faq_is_given_when_the_search_fails(birth_registration):
     service = KnowledgeService(searcher_factory=lambda: Broken(), store=FakeStore([birth_registration]))
     q = "thanh toán lệ phí online thế nào"
     assert run(ActionRouteFaq(service), make_tracker(q, "faq")) == ([], [slot("request_route", "faq")])
+
+
+def test_the_action_server_registers_the_routing_actions():
+    """rasa_sdk registers every concrete Action subclass of the package at start; a helper without a name breaks it."""
+    from rasa_sdk.executor import ActionExecutor
+
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    assert {"action_route_status_request", "action_route_faq", "action_answer_procedure"} <= set(executor.actions)
