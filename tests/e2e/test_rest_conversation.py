@@ -73,3 +73,25 @@ def test_action_server_down_gives_apology_then_recovers(stack):
         stack.start_actions()
     reply = texts(say(stack, "e2e-down", "đăng ký khai sinh cần giấy tờ gì"))
     assert "Đăng ký khai sinh" in reply, reply
+
+
+def test_a_procedure_question_is_not_swallowed_by_the_status_form(stack):
+    """The NLU classifies this renewal question as a status request; without a code or status words the routing
+    action answers the procedure instead of asking for an application code."""
+    reply = texts(say(stack, "e2e-route-status", "bằng lái của tôi hết hạn đổi ở đâu"))
+    assert "mã hồ sơ" not in reply.lower(), reply
+    assert "Đổi giấy phép lái xe" in reply, reply
+
+
+def test_a_procedure_question_mentioning_vneid_gets_the_procedure_not_the_faq(stack):
+    """Classified as an FAQ, but the search is fairly sure of a procedure: its answer or its buttons, not the
+    canned VNeID login answer."""
+    messages = say(stack, "e2e-route-faq", "xe bán phế liệu rồi thu hồi biển số trên vneid thế nào")
+    shown = texts(messages) + "\n" + "\n".join(b.get("title", "") for m in messages for b in m.get("buttons") or [])
+    assert "Để đăng nhập Cổng Dịch vụ công quốc gia bằng VNeID" not in shown, messages
+    assert "thu hồi" in shown.lower() and "biển số" in shown.lower(), messages
+
+
+def test_status_words_still_start_the_status_form(stack):
+    reply = texts(say(stack, "e2e-route-status-words", "ho so cua toi den dau roi"))
+    assert "mã hồ sơ" in reply.lower(), reply
