@@ -22,7 +22,7 @@ import numpy as np
 
 from knowledge.text import fold, lexical_tokens, syllables, unique
 
-INDEX_VERSION = 2  # 2: question bank parts (bank.npy, bank.jsonl, bank_bm25/), entry levels and family
+INDEX_VERSION = 3  # 2: question bank, levels, families; 3: English bank questions embedded with their own words
 FLAT_LIMIT = 20_000  # above this many vectors an HNSW graph replaces exact search
 
 
