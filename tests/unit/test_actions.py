@@ -10,30 +10,8 @@ from actions.actions_dialogue import ActionHandleFallback, consecutive_fallbacks
 from actions.actions_procedure import ActionAnswerProcedure
 from actions.services.knowledge_service import KnowledgeService
 from knowledge.search import Hit, SearchResponse
+from tests.fakes.knowledge import FakeSearcher, FakeStore
 from tests.unit.conftest import make_tracker
-
-
-class FakeSearcher:
-    """Returns a canned response per query; records what it was asked."""
-
-    def __init__(self, responses):
-        self.responses = responses
-        self.asked = []
-
-    def search(self, text, top_k=5):
-        self.asked.append(text)
-        return self.responses.get(text) or SearchResponse(query=text, abstain=True)
-
-
-class FakeStore:
-    def __init__(self, procedures):
-        self.procedures = {p.code: p for p in procedures}
-
-    def get_procedure(self, code):
-        return self.procedures.get(code)
-
-    def load_faq(self):
-        return []
 
 
 def hit(code, name, score):

@@ -15,6 +15,7 @@ from actions.actions_routing import ActionRouteFaq, ActionRouteStatusRequest
 from actions.services.knowledge_service import KnowledgeService
 from actions.services.routing import faq_beats_procedures, is_status_request, status_match
 from knowledge.search import Hit, SearchResponse
+from tests.fakes.knowledge import FakeSearcher, FakeStore
 from tests.unit.conftest import make_tracker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,27 +31,6 @@ def proc_hit(code, name, score, probability=0.0):
 
 def faq_hit(code, name, score):
     return Hit(code=code, name=name, kind="faq", url="", score=score)
-
-
-class FakeSearcher:
-    def __init__(self, responses):
-        self.responses = responses
-        self.asked = []
-
-    def search(self, text, top_k=5):
-        self.asked.append(text)
-        return self.responses.get(text) or SearchResponse(query=text, abstain=True)
-
-
-class FakeStore:
-    def __init__(self, procedures):
-        self.procedures = {p.code: p for p in procedures}
-
-    def get_procedure(self, code):
-        return self.procedures.get(code)
-
-    def load_faq(self):
-        return []
 
 
 def run(action, tracker):
