@@ -100,6 +100,13 @@ class ActionHandleFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        from actions.actions_procedure import ActionAnswerProcedure
+        from actions.services.narrowing import Question, get_narrowing
+
+        pending = Question.from_state(tracker.get_slot("narrowing"))
+        if pending is not None and get_narrowing().pick(pending, latest_text(tracker)) is not None:
+            # An unclear message that answers the pending narrowing question ("ở phường") is that answer.
+            return ActionAnswerProcedure().respond(dispatcher, tracker)
         if consecutive_fallbacks(tracker) >= 2:
             dispatcher.utter_message(
                 text="Xin lỗi, tôi vẫn chưa hiểu ý bạn. Bạn có muốn được chuyển sang cán bộ hỗ trợ không?",

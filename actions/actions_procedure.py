@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -12,7 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
 from actions.services.answers import ASPECTS, format_answer, shorten
-from actions.services.language import detect_language, english_aspect, vietnamese_aspect
+from actions.services.language import detect_language, english_aspects, vietnamese_aspects
+from actions.services.narrowing import Question, get_narrowing
 from knowledge.store import is_procedure_code
 from knowledge.text import fold
 from settings import get_settings
@@ -30,6 +31,8 @@ MESSAGES = {
         "thủ tục dưới đây (bấm để xem); nếu không phải, bạn bấm “Gặp cán bộ hỗ trợ” hoặc gọi tổng đài {hotline}.",
         "human": "Gặp cán bộ hỗ trợ",
         "source": "Nguồn",
+        "joined": "Bạn hỏi nhiều thủ tục cùng lúc: thủ tục liên thông dưới đây giải quyết chúng trong một lần nộp hồ "
+        "sơ.",
         "local_level": "Thủ tục này có ở nhiều cấp; thông tin trên là của thủ tục thực hiện tại {level}, nơi người dân "
         "{province} thường nộp hồ sơ. Nếu bạn cần cấp khác (ví dụ cấp trung ương), hãy nói rõ trong câu hỏi.",
     },
@@ -46,6 +49,8 @@ MESSAGES = {
         "to see it); if not, tap “Talk to an officer” or call the hotline {hotline}.",
         "human": "Talk to an officer",
         "source": "Source",
+        "joined": "You asked about several procedures at once: the joined procedure below handles them with one "
+        "application.",
         "local_level": "This procedure exists at several levels; the answer above is the one handled at {level} "
         "level, where residents of {province} usually go. If you need another level, say so in your question.",
     },
@@ -62,12 +67,20 @@ def knowledge_service():
     return KnowledgeService()
 
 
-def latest_aspect(tracker: Tracker) -> Optional[str]:
-    """The aspect named in the latest message, if any."""
-    for value in tracker.get_latest_entity_values("aspect"):
-        if value in ASPECTS:
-            return value
-    return None
+def latest_aspects(tracker: Tracker, text: str, lang: str) -> List[str]:
+    """The aspects the latest message asks about: the NLU's aspect entities first, then keywords it missed
+    ("phí bao nhiêu và mất mấy ngày" -> fee, duration). Button payloads name none."""
+    aspects = [v for v in tracker.get_latest_entity_values("aspect") if v in ASPECTS]
+    if not text.startswith("/"):
+        aspects += english_aspects(text) if lang == "en" else vietnamese_aspects(fold(text))
+    return list(dict.fromkeys(aspects))
+
+
+def choose_payload(**entities: str) -> str:
+    """A button payload that picks a procedure or a narrowing option: ``/choose_procedure{...}``."""
+    import json
+
+    return "/choose_procedure" + json.dumps(entities, ensure_ascii=False, separators=(",", ":"))
 
 
 def conversation_language(tracker: Tracker) -> str:
@@ -102,25 +115,36 @@ class ActionAnswerProcedure(Action):
         (a routing action) already searched."""
         text = tracker.latest_message.get("text") or ""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        aspect = latest_aspect(tracker)
         chosen = next(tracker.get_latest_entity_values("procedure_code"), None)
+        narrow_value = next(tracker.get_latest_entity_values("narrow_value"), None)
         current = tracker.get_slot("procedure_code")
         lang = conversation_language(tracker)
-        if aspect is None and not text.startswith("/"):
-            # The NLU's aspect entity is the first choice; keywords catch what it misses.
-            aspect = english_aspect(text) if lang == "en" else vietnamese_aspect(fold(text))
+        aspects = latest_aspects(tracker, text, lang)
+        pending = Question.from_state(tracker.get_slot("narrowing"))
+        # A new message ends a pending narrowing question unless it answers it (then the answer says so again).
+        events: List[Dict[Text, Any]] = (
+            [SlotSet("narrowing", None), SlotSet("narrowing_pending", False)] if pending is not None else [])
         msg = MESSAGES[lang]
         hotline = get_settings().support_hotline
         try:
             if intent == "choose_procedure" and chosen:
                 proc = self.service.procedure(chosen)
-                aspect = aspect or tracker.get_slot("aspect")
                 if proc is None:
                     dispatcher.utter_message(text=msg["not_found"].format(code=shorten(chosen, 20)))
                     # A made-up code in a message entity never stays in the slot (analytics read it).
-                    return [SlotSet("procedure_code", None)] if current == chosen else []
-                return self._answer(dispatcher, proc, aspect, lang)
-            resolution = self.service.resolve(text, current, has_aspect=aspect is not None, response=response)
+                    return events + ([SlotSet("procedure_code", None)] if current == chosen else [])
+                remembered = pending.aspects if pending is not None else [tracker.get_slot("aspect")]
+                return events + self._answer(dispatcher, proc, aspects or [a for a in remembered if a], lang)
+            if pending is not None:
+                typed = "" if text.startswith("/") else text
+                option = get_narrowing().pick(pending, typed, narrow_value)
+                if option is not None:
+                    return events + self._narrowed(dispatcher, pending, option, aspects, lang)
+            if text.startswith("/"):
+                # A button of a question that is no longer pending (or a payload typed by hand).
+                dispatcher.utter_message(text=msg["ask_topic"])
+                return events
+            resolution = self.service.resolve(text, current, has_aspect=bool(aspects), response=response)
         except Exception as exc:  # the citizen gets an apology, the log gets the trace
             from knowledge.index import KnowledgeIndexError
 
@@ -129,46 +153,75 @@ class ActionAnswerProcedure(Action):
             else:
                 logger.exception("Knowledge search failed")
             dispatcher.utter_message(text=msg["error"].format(hotline=hotline))
-            return []
+            return events
 
+        remember = [SlotSet("aspect", aspects[0])] if aspects else []
         if resolution.kind == "answer":
-            if resolution.follow_up and aspect is None:
-                aspect = tracker.get_slot("aspect")
-            return self._answer(dispatcher, resolution.procedure, aspect, lang, resolution.local_level)
+            if resolution.follow_up and not aspects:
+                aspects = [tracker.get_slot("aspect")] if tracker.get_slot("aspect") else []
+            if resolution.joined:
+                dispatcher.utter_message(text=msg["joined"])
+            return events + self._answer(dispatcher, resolution.procedure, aspects, lang, resolution.local_level)
         if resolution.kind == "faq":
             faq = resolution.faq
             dispatcher.utter_message(text=f"{faq.answer}\n{msg['source']}: {faq.source}")
-            return []
+            return events
         if resolution.kind == "choose":
-            dispatcher.utter_message(
-                text=msg["choose"],
-                buttons=[
-                    {
-                        "title": shorten(hit.name, 90),
-                        "payload": f'/choose_procedure{{"procedure_code":"{hit.code}"}}',
-                    }
-                    for hit in resolution.candidates
-                ],
-            )
-            return [SlotSet("aspect", aspect)] if aspect else []
+            siblings = [h for h in resolution.candidates if h.family == resolution.candidates[0].family]
+            procedures = [p for p in (self.service.procedure(h.code) for h in siblings) if p is not None]
+            question = get_narrowing().plan(procedures, aspects=aspects) if lang == "vi" else None
+            if question is not None:
+                return events + remember + self._ask(dispatcher, question)
+            self._list(dispatcher, resolution.candidates, msg)
+            return events + remember
         if resolution.kind == "ask_topic":
             dispatcher.utter_message(text=msg["ask_topic"])
-            return [SlotSet("aspect", aspect)] if aspect else []
+            return events + remember
         # Abstaining: never an answer, but the procedures the citizen may mean (if any) and always a person.
-        suggestions = [
-            {"title": shorten(hit.name, 90), "payload": f'/choose_procedure{{"procedure_code":"{hit.code}"}}'}
-            for hit in resolution.candidates
-        ]
+        suggestions = [{"title": shorten(hit.name, 90), "payload": choose_payload(procedure_code=hit.code)}
+                       for hit in resolution.candidates]
         dispatcher.utter_message(
             text=msg["suggest" if suggestions else "unknown"].format(hotline=hotline),
             buttons=[*suggestions, {"title": msg["human"], "payload": "/request_human"}],
         )
-        return [SlotSet("aspect", aspect)] if suggestions and aspect else []
+        return events + (remember if suggestions else [])
+
+    def _list(self, dispatcher: CollectingDispatcher, candidates, msg: dict) -> None:
+        """"Which of these?" with the candidates' names as buttons."""
+        dispatcher.utter_message(
+            text=msg["choose"],
+            buttons=[{"title": shorten(hit.name, 90), "payload": choose_payload(procedure_code=hit.code)}
+                     for hit in candidates],
+        )
+
+    def _ask(self, dispatcher: CollectingDispatcher, question: Question) -> List[Dict[Text, Any]]:
+        """Ask a narrowing question: one short button per option (an option of one procedure picks it)."""
+        buttons = [
+            {"title": option.label,
+             "payload": (choose_payload(procedure_code=option.codes[0]) if len(option.codes) == 1
+                         else choose_payload(narrow_value=option.value))}
+            for option in question.options
+        ]
+        dispatcher.utter_message(text=question.text, buttons=buttons)
+        return [SlotSet("narrowing", question.to_state()), SlotSet("narrowing_pending", True)]
+
+    def _narrowed(self, dispatcher: CollectingDispatcher, pending: Question, option, aspects: List[str],
+                  lang: str) -> List[Dict[Text, Any]]:
+        """The citizen picked ``option``: answer its procedure, or ask the next question between its siblings."""
+        aspects = aspects or pending.aspects
+        procedures = [p for p in (self.service.procedure(c) for c in option.codes) if p is not None]
+        if len(procedures) == 1:
+            return self._answer(dispatcher, procedures[0], aspects, lang)
+        question = get_narrowing().plan(procedures, number=pending.number + 1, aspects=aspects)
+        if question is not None:
+            return self._ask(dispatcher, question)
+        self._list(dispatcher, procedures, MESSAGES[lang])
+        return [SlotSet("aspect", aspects[0])] if aspects else []
 
     def _answer(
-        self, dispatcher: CollectingDispatcher, proc, aspect: Optional[str], lang: str = "vi", local_level: str = ""
+        self, dispatcher: CollectingDispatcher, proc, aspects: List[str], lang: str = "vi", local_level: str = ""
     ) -> List[Dict[Text, Any]]:
-        text = format_answer(proc, aspect, lang)
+        text = format_answer(proc, aspects, lang)
         if local_level:
             level = local_level.replace("cấp ", "") if lang == "en" else local_level
             text += "\n" + MESSAGES[lang]["local_level"].format(level=level, province=get_settings().province)
@@ -176,7 +229,7 @@ class ActionAnswerProcedure(Action):
         return [
             SlotSet("procedure_code", proc.code),
             SlotSet("procedure_name", proc.name),
-            SlotSet("aspect", aspect),
+            SlotSet("aspect", aspects[0] if aspects else None),
         ]
 
 

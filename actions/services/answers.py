@@ -6,7 +6,7 @@ in Vietnamese either way (they are the official names a citizen will see at the 
 
 from __future__ import annotations
 
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Optional, Sequence, Union
 
 ASPECTS = (
     "documents", "fee", "duration", "place", "online", "agency", "steps", "legal_basis", "conditions", "result",
@@ -351,7 +351,21 @@ RENDERERS = {
 }
 
 
-def format_answer(proc, aspect: Optional[str], lang: str = "vi") -> str:
-    """The full reply for ``aspect`` (None or unknown -> overview), with name, code and source."""
-    body = RENDERERS.get(aspect or "", answer_overview)(proc, lang)
-    return f"{header(proc, lang)}\n{body}\n{footer(proc, lang)}"
+def level_line(proc, lang: str = "vi") -> str:
+    """'Cấp thực hiện: Cấp tỉnh, Cấp xã' (empty when the portal names no level)."""
+    return _t(lang)["levels"] + ", ".join(proc.levels) if proc.levels else ""
+
+
+def format_answer(proc, aspects: Union[None, str, Sequence[str]], lang: str = "vi") -> str:
+    """The full reply: name and code, one block per aspect asked (none or unknown -> overview), the level the
+    procedure is handled at, and the source link."""
+    if isinstance(aspects, str):
+        aspects = [aspects]
+    wanted = [a for a in dict.fromkeys(aspects or []) if a in RENDERERS]
+    # "place" already says whether it can be done online: the separate online block would repeat it.
+    if "place" in wanted and "online" in wanted:
+        wanted.remove("online")
+    blocks = [RENDERERS[a](proc, lang) for a in wanted] or [answer_overview(proc, lang)]
+    if "agency" not in wanted and level_line(proc, lang):
+        blocks.append(level_line(proc, lang))
+    return "\n".join([header(proc, lang), *blocks, footer(proc, lang)])

@@ -24,6 +24,8 @@ class Resolution:
     # When the procedure exists at several levels and the question named none, the search picked the level a
     # resident of the province deals with; this says which ("cấp xã"), for the answer to state it.
     local_level: str = ""
+    # The question asked about several procedures that one joined ("liên thông") procedure covers.
+    joined: bool = False
 
 
 class KnowledgeService:
@@ -41,10 +43,26 @@ class KnowledgeService:
             store = default_store
         self._searcher_factory = searcher_factory
         self._store = store
+        self._joined = None
+
+    def joined_procedures(self):
+        """The store's joined ("liên thông") procedures (read from the names on first use)."""
+        if self._joined is None:
+            from actions.services.joined import joined_procedures
+
+            load = getattr(self._store, "load_procedures", None)
+            self._joined = joined_procedures(load() if load else [])
+        return self._joined
 
     def search(self, text: str, top_k: int = 5) -> SearchResponse:
         """Hybrid search (see ``knowledge.search``)."""
         return self._searcher_factory().search(text, top_k=top_k)
+
+    def lexical(self, text: str) -> str:
+        """``text`` as the search's synonym table rewrites it ("nhập hộ khẩu" -> "đăng ký thường trú")."""
+        from knowledge.rewrite import get_rewriter
+
+        return get_rewriter().rewrite(text).lexical
 
     def procedure(self, code: Optional[str]):
         """The structured procedure for ``code``, or None."""
@@ -74,6 +92,13 @@ class KnowledgeService:
             if current is not None:
                 return Resolution("answer", procedure=current, follow_up=True)
             return Resolution("ask_topic")
+        from actions.services.joined import best_joined
+
+        joined = best_joined(self.joined_procedures(), [text, self.lexical(text)])
+        if joined is not None:
+            proc = self.procedure(joined.code)
+            if proc is not None:
+                return Resolution("answer", procedure=proc, joined=True)
         if response.abstain:
             # Not an answer: procedures the citizen may mean, offered as buttons beside the human handoff.
             return Resolution("unknown", candidates=list(response.suggestions))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import List, Optional
 
 _ASPECT_PATTERNS = [
     ("documents", r"\b(documents?|papers?|paperwork|what (do i|to) (need|bring|prepare)|required)\b"),
@@ -59,3 +59,23 @@ def english_aspect(text: str) -> Optional[str]:
         if re.search(pattern, lowered):
             return aspect
     return None
+
+
+def _aspects_in(text: str, patterns) -> List[str]:
+    """Every aspect whose pattern matches ``text``, in the order the question names them."""
+    found = []
+    for aspect, pattern in patterns:
+        match = re.search(pattern, text or "")
+        if match:
+            found.append((match.start(), aspect))
+    return [aspect for _, aspect in sorted(found)]
+
+
+def vietnamese_aspects(folded_text: str) -> List[str]:
+    """All aspects a (folded) Vietnamese question asks about ("phí bao nhiêu, mất mấy ngày" -> fee, duration)."""
+    return _aspects_in(folded_text, _VI_ASPECT_PATTERNS)
+
+
+def english_aspects(text: str) -> List[str]:
+    """All aspects an English question asks about, in the order it names them."""
+    return _aspects_in((text or "").lower(), _ASPECT_PATTERNS)

@@ -26,5 +26,8 @@ class FakeStore:
     def get_procedure(self, code):
         return self.procedures.get(code)
 
+    def load_procedures(self):
+        return list(self.procedures.values())
+
     def load_faq(self):
         return []

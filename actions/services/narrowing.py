@@ -1,0 +1,260 @@
+"""Narrowing between sibling procedures by the one attribute that separates them.
+
+When the search cannot tell two or three sibling procedures apart ("Cấp lại giấy phép lái xe" / "Cấp đổi giấy phép
+lái xe" / "Cấp giấy phép lái xe ..."), the bot asks about what their names differ in — "Bạn cần cấp lại (mất,
+hỏng), cấp đổi hay làm lần đầu?" — with one short button per value. The attribute values of a name come from the
+search's own tables (operations of ``synonyms.yml``, groups of ``contrasts.yml``); the questions and button labels
+from ``knowledge/data/narrowing.yml``. A typed reply works as well as a tap (:meth:`Narrowing.pick`). At most
+:data:`MAX_QUESTIONS` questions are asked; siblings that no attribute separates get the list of names.
+
+The pending question travels in the conversation as a plain dict (:meth:`Question.to_state`), in a slot the
+client cannot set.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, FrozenSet, List, Optional, Sequence
+
+from knowledge.text import fold
+
+NARROWING_FILE = Path(__file__).resolve().parents[2] / "knowledge" / "data" / "narrowing.yml"
+MAX_QUESTIONS = 2
+NONE = "none"  # the option of the siblings whose names carry no value of the group
+MAX_REPLY_WORDS = 8  # a longer typed message is a new question, not an answer to the narrowing question
+DIFFERENCE = "difference"  # the fallback "group": the words the names differ in
+MAX_DIFFERENCE_WORDS = 8
+_LEVELS = {"cap xa": "xa", "cap huyen": "huyen", "cap tinh": "tinh", "cap bo": "trung_uong"}
+_ORDINALS = {
+    "1": 0, "mot": 0, "thu nhat": 0, "cai dau": 0, "cai dau tien": 0, "dau tien": 0,
+    "2": 1, "hai": 1, "thu hai": 1, "cai thu hai": 1,
+    "3": 2, "ba": 2, "thu ba": 2, "cai thu ba": 2, "cai cuoi": -1, "cuoi cung": -1,
+}
+
+
+@dataclass
+class Option:
+    """One button: a value of the group and the sibling procedures that have it."""
+
+    value: str
+    label: str
+    codes: List[str]
+
+
+@dataclass
+class Question:
+    """A narrowing question about ``group``; ``number`` is 1 for the first question of a conversation turn chain."""
+
+    group: str
+    text: str
+    options: List[Option]
+    number: int = 1
+    aspects: List[str] = field(default_factory=list)
+
+    def to_state(self) -> dict:
+        """The slot value that remembers the question until the citizen answers."""
+        return {"group": self.group, "number": self.number, "aspects": list(self.aspects),
+                "options": [{"value": o.value, "label": o.label, "codes": list(o.codes)} for o in self.options]}
+
+    @classmethod
+    def from_state(cls, state: object) -> Optional["Question"]:
+        """The question remembered in the slot, or None when the slot holds nothing usable."""
+        if not isinstance(state, dict) or not isinstance(state.get("options"), list):
+            return None
+        try:
+            options = [Option(str(o["value"]), str(o["label"]), [str(c) for c in o["codes"]])
+                       for o in state["options"]]
+            return cls(str(state["group"]), "", options, int(state.get("number") or 1),
+                       [str(a) for a in state.get("aspects") or []])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def _phrase_pattern(phrases: Sequence[str]) -> Optional[re.Pattern]:
+    folded = sorted({fold(p) for p in phrases if p and p.strip()}, key=len, reverse=True)
+    if not folded:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in folded) + r")(?!\w)")
+
+
+def display_words(name: str) -> List[str]:
+    """The words of a procedure name as shown, without the portal's "Thủ tục" prefix."""
+    words = (name or "").split()
+    if len(words) > 2 and fold(" ".join(words[:2])) == "thu tuc":
+        words = words[2:]
+    return words
+
+
+def _label_phrases(label: str) -> List[str]:
+    """'Cấp lại (mất, hỏng)' -> ['Cấp lại (mất, hỏng)', 'Cấp lại']; 'Doanh nghiệp, tổ chức' -> also its parts."""
+    bare = re.sub(r"\s*\(.*?\)", "", label).strip()
+    return [label, bare, *[p.strip() for p in bare.split(",") if p.strip()]]
+
+
+class Narrowing:
+    """The narrowing table and the attribute readers of the search."""
+
+    def __init__(self, data: dict, contrasts=None, rewriter=None) -> None:
+        """``data``: parsed ``narrowing.yml``; ``contrasts`` / ``rewriter`` default to the search's tables."""
+        if contrasts is None:
+            from knowledge.contrast import get_contrasts
+
+            contrasts = get_contrasts()
+        if rewriter is None:
+            from knowledge.rewrite import get_rewriter
+
+            rewriter = get_rewriter()
+        self.contrasts = contrasts
+        self.rewriter = rewriter
+        self.order: List[str] = list(data.get("order") or [])
+        self.groups: Dict[str, dict] = dict(data.get("groups") or {})
+        self.difference_question: str = data.get("difference_question") or "Bạn hỏi trường hợp nào: {options}?"
+        self.difference_none: str = data.get("difference_none") or "Trường hợp thông thường"
+        # Per group and value, what a typed reply may say to pick it.
+        self._said: Dict[str, Dict[str, re.Pattern]] = {}
+        for group, spec in self.groups.items():
+            patterns = {}
+            for value, label in (spec.get("labels") or {}).items():
+                phrases = _label_phrases(label) + list((spec.get("said") or {}).get(value) or [])
+                patterns[value] = _phrase_pattern(phrases)
+            if spec.get("none"):
+                patterns[NONE] = _phrase_pattern(_label_phrases(spec["none"]) + list(spec.get("none_said") or []))
+            self._said[group] = patterns
+
+    @classmethod
+    def from_file(cls, path: Path = NARROWING_FILE) -> "Narrowing":
+        import yaml
+
+        return cls(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+
+    # -- attribute values of a procedure name ------------------------------------------------------------------
+    def values(self, group: str, name: str) -> FrozenSet[str]:
+        """The values of ``group`` that the procedure ``name`` carries."""
+        if group == "operation":
+            return self.rewriter.operations_in_name(name)
+        return self.contrasts.name_values(name).get(group, frozenset())
+
+    def _reply_patterns(self, group: str, option: Option) -> List[re.Pattern]:
+        """What a typed reply may say to pick ``option``: its label, the table's ``said`` words and the search
+        tables' own "asked by" patterns of each of its values."""
+        if group == DIFFERENCE:
+            return [p for p in [_phrase_pattern(_label_phrases(option.label))] if p is not None]
+        said = self._said.get(group, {})
+        patterns = [said.get(option.value)]
+        for value in ([] if option.value == NONE else option.value.split("+")):
+            patterns.append(said.get(value))
+            if group == "operation":
+                pair = self.rewriter.operations.get(value)
+                patterns.append(pair[1] if pair else None)
+            else:
+                patterns.append(self.contrasts.asked_by.get(group, {}).get(value))
+        return [p for p in patterns if p is not None]
+
+    # -- planning a question -----------------------------------------------------------------------------------
+    def split(self, group: str, procedures: Sequence) -> Optional[List[Option]]:
+        """The options ``group`` splits the procedures into (in the procedures' order), or None when it cannot:
+        a name with no value when the group has no ``none`` label, a value without a label, or one option only.
+        A name with several values ("Thay đổi, bổ sung, gia hạn ...") is one option labelled with all of them."""
+        spec = self.groups.get(group) or {}
+        labels = spec.get("labels") or {}
+        options: Dict[str, Option] = {}
+        for proc in procedures:
+            found = sorted(self.values(group, proc.name) or self._record_values(group, proc))
+            if not found and not spec.get("none"):
+                return None
+            if any(v not in labels for v in found):
+                return None
+            value = "+".join(found) or NONE
+            label = " / ".join(labels[v] for v in found) if found else spec["none"]
+            options.setdefault(value, Option(value, label, [])).codes.append(proc.code)
+        return list(options.values()) if len(options) > 1 else None
+
+    def _record_values(self, group: str, proc) -> FrozenSet[str]:
+        """Values a record states outside its name: the level of a procedure handled at one level only."""
+        if group == "level" and len(proc.levels or []) == 1:
+            value = _LEVELS.get(fold(proc.levels[0]))
+            return frozenset([value]) if value else frozenset()
+        return frozenset()
+
+    def difference(self, procedures: Sequence) -> Optional[List[Option]]:
+        """Options labelled with the words the names differ in (after their common beginning and end), when they
+        are short and at most one name has none (that one is the ordinary case); None otherwise."""
+        words = [display_words(p.name) for p in procedures]
+        folded = [[fold(w) for w in ws] for ws in words]
+        head = 0
+        while all(len(f) > head for f in folded) and len({f[head] for f in folded}) == 1:
+            head += 1
+        tail = 0
+        while (all(len(f) > head + tail for f in folded)
+               and len({f[len(f) - 1 - tail] for f in folded}) == 1):
+            tail += 1
+        options: Dict[str, Option] = {}
+        middles = [ws[head: len(ws) - tail] for ws in words]
+        if sum(1 for m in middles if not m) > 1:
+            return None
+        for proc, middle in zip(procedures, middles):
+            if len(middle) > MAX_DIFFERENCE_WORDS:
+                return None
+            # The one name without extra words is the ordinary case ("đăng ký khai tử" beside "... lưu động").
+            label = " ".join(middle).strip(" ,;:()") if middle else self.difference_none
+            label = label[:1].upper() + label[1:]
+            options.setdefault(fold(label), Option(fold(label), label, [])).codes.append(proc.code)
+        return list(options.values()) if len(options) > 1 else None
+
+    def plan(self, procedures: Sequence, number: int = 1, aspects: Sequence[str] = ()) -> Optional[Question]:
+        """The question about the first group of the table's ``order`` that separates ``procedures`` (what is done
+        before who, where from and which level: a citizen knows the first best), else about the words their
+        names differ in; None when nothing separates them or ``number`` exceeds :data:`MAX_QUESTIONS`."""
+        if number > MAX_QUESTIONS or len(procedures) < 2:
+            return None
+        for group in self.order:
+            options = self.split(group, procedures)
+            if options is not None:
+                return Question(group, self.question_text(group, options), options, number, list(aspects))
+        options = self.difference(procedures)
+        if options is None:
+            return None
+        return Question(DIFFERENCE, self.question_text(DIFFERENCE, options), options, number, list(aspects))
+
+    def question_text(self, group: str, options: Sequence[Option]) -> str:
+        """'Bạn cần cấp lại (mất, hỏng), cấp đổi hay làm lần đầu?' from the group's question and labels."""
+        labels = [o.label[:1].lower() + o.label[1:] for o in options]
+        joined = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " hay " + labels[-1]
+        if group == DIFFERENCE:
+            return self.difference_question.format(options=joined)
+        return self.groups[group]["question"].format(options=joined)
+
+    # -- reading the answer ------------------------------------------------------------------------------------
+    def pick(self, question: Question, text: str = "", value: Optional[str] = None) -> Optional[Option]:
+        """The option a tap (``value``) or a typed reply (``text``) chose, or None when the reply chose none of
+        them (then it is a new question)."""
+        if value is not None:
+            return next((o for o in question.options if o.value == value), None)
+        folded = " ".join(fold(text).replace("?", " ").replace(".", " ").split())
+        if not folded or len(folded.split()) > MAX_REPLY_WORDS:
+            return None
+        ordinal = _ORDINALS.get(re.sub(r"^(so|cai|chon|lay)\s+", "", folded))
+        if ordinal is not None and (ordinal < len(question.options)):
+            return question.options[ordinal]
+        scored = []
+        for option in question.options:
+            best = 0
+            for pattern in self._reply_patterns(question.group, option):
+                for match in pattern.finditer(folded):
+                    best = max(best, len(match.group(0)))
+            scored.append((best, option))
+        scored.sort(key=lambda pair: -pair[0])
+        if not scored or scored[0][0] == 0:
+            return None
+        if len(scored) > 1 and scored[1][0] == scored[0][0]:
+            return None  # two options named equally: not an answer
+        return scored[0][1]
+
+
+@lru_cache(maxsize=1)
+def get_narrowing() -> Narrowing:
+    """The shipped narrowing table (loaded on first use)."""
+    return Narrowing.from_file()

@@ -1,0 +1,156 @@
+"""Conversations through action_answer_procedure: narrowing between siblings, several aspects, joined procedures.
+
+The search is a fake (canned responses); the procedures are the shipped records (knowledge/data/procedures/).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.actions_dialogue import ActionHandleFallback
+from actions.actions_procedure import ActionAnswerProcedure
+from actions.services.knowledge_service import KnowledgeService
+from knowledge import store
+from knowledge.search import Hit, SearchResponse
+from tests.fakes.knowledge import FakeSearcher
+from tests.unit.conftest import make_tracker
+
+GPLX = [("3.000348", "Cấp lại giấy phép lái xe"), ("3.000347", "Đổi giấy phép lái xe"),
+        ("3.000346", "Cấp giấy phép lái xe")]
+CAN_CUOC = [("2.001194", "Cấp lại thẻ căn cước (thực hiện tại cấp tỉnh)"),
+            ("1.000889", "Cấp đổi thẻ căn cước (thực hiện tại cấp trung ương)"),
+            ("1.014064", "Cấp lại thẻ căn cước")]
+
+
+def hits(pairs, family="f"):
+    return [Hit(code=code, name=name, kind="procedure", url="", score=0.5 - i / 10, family=family)
+            for i, (code, name) in enumerate(pairs)]
+
+
+def clarify(text, pairs):
+    return SearchResponse(text, False, ambiguous=True, results=hits(pairs), decision="clarify")
+
+
+def answer(text, pairs):
+    return SearchResponse(text, False, results=hits(pairs), decision="answer", confidence=0.95)
+
+
+def action_for(responses):
+    return ActionAnswerProcedure(service=KnowledgeService(searcher_factory=lambda: FakeSearcher(responses),
+                                                          store=store))
+
+
+def run(action, tracker):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker, {}))
+    return dispatcher.messages, events
+
+
+def slots_of(events):
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def test_siblings_get_a_question_about_what_separates_them_then_a_typed_reply_is_answered():
+    q = "bằng lái xe máy của tôi phí bao nhiêu"
+    action = action_for({q: clarify(q, GPLX)})
+    messages, events = run(action, make_tracker(q, "ask_procedure",
+                                                entities=[{"entity": "aspect", "value": "fee"}]))
+    assert messages[0]["text"] == "Bạn cần cấp lại (mất, hỏng), cấp đổi hay làm lần đầu?"
+    assert [b["title"] for b in messages[0]["buttons"]] == ["Cấp lại (mất, hỏng)", "Cấp đổi", "Làm lần đầu"]
+    assert messages[0]["buttons"][1]["payload"] == '/choose_procedure{"procedure_code":"3.000347"}'
+    slots = slots_of(events)
+    assert slots["narrowing_pending"] is True and slots["aspect"] == "fee"
+
+    # The citizen types the answer instead of tapping: the fee of "Cấp lại" follows, without asking again.
+    reply = "cấp lại vì bị mất"
+    messages, events = run(action, make_tracker(reply, "ask_procedure", slots={"narrowing": slots["narrowing"]}))
+    assert messages[0]["text"].startswith("**Cấp lại giấy phép lái xe** (mã thủ tục 3.000348)\nPhí, lệ phí:")
+    slots = slots_of(events)
+    assert slots["narrowing"] is None and slots["narrowing_pending"] is False
+    assert slots["procedure_code"] == "3.000348" and slots["aspect"] == "fee"
+
+
+def test_two_questions_at_most_a_tap_then_a_typed_level_through_the_fallback_action():
+    q = "cấp lại căn cước nộp ở đâu"
+    action = action_for({q: clarify(q, CAN_CUOC)})
+    messages, events = run(action, make_tracker(q, "ask_procedure"))
+    assert messages[0]["text"] == "Bạn cần cấp lại (mất, hỏng) hay cấp đổi?"
+    assert messages[0]["buttons"][0]["payload"] == '/choose_procedure{"narrow_value":"cap_lai"}'
+    state = slots_of(events)["narrowing"]
+    assert state["aspects"] == ["place"]
+
+    tap = '/choose_procedure{"narrow_value":"cap_lai"}'
+    messages, events = run(action, make_tracker(tap, "choose_procedure", slots={"narrowing": state},
+                                                entities=[{"entity": "narrow_value", "value": "cap_lai"}]))
+    assert messages[0]["text"] == "Bạn làm ở tỉnh (sở, ngành) hay xã, phường?"
+    state = slots_of(events)["narrowing"]
+    assert state["number"] == 2
+
+    # "ở phường" may come back as an unclear message: the fallback action hands it to the answer action.
+    messages, events = run(ActionHandleFallback(), make_tracker("ở phường", "nlu_fallback",
+                                                                slots={"narrowing": state}))
+    text = messages[0]["text"]
+    assert text.startswith("**Cấp lại thẻ căn cước** (mã thủ tục 1.014064)\nNộp tại: Công an cấp Xã")
+    assert "Cấp thực hiện: Cấp xã" in text
+
+
+def test_a_reply_that_answers_nothing_is_a_new_question():
+    q = "bằng lái xe phí bao nhiêu"
+    new = "đăng ký kết hôn cần giấy tờ gì"
+    action = action_for({q: clarify(q, GPLX), new: answer(new, [("1.000894", "Thủ tục đăng ký kết hôn")])})
+    _, events = run(action, make_tracker(q, "ask_procedure"))
+    messages, events = run(action, make_tracker(new, "ask_procedure",
+                                                slots={"narrowing": slots_of(events)["narrowing"]}))
+    assert messages[0]["text"].startswith("**Đăng ký kết hôn** (mã thủ tục 1.000894)\nGiấy tờ phải nộp:")
+    assert slots_of(events)["narrowing"] is None
+
+
+def test_a_stale_narrowing_button_asks_for_the_topic():
+    tap = '/choose_procedure{"narrow_value":"cap_lai"}'
+    messages, _ = run(action_for({}), make_tracker(tap, "choose_procedure",
+                                                   entities=[{"entity": "narrow_value", "value": "cap_lai"}]))
+    assert messages[0]["text"].startswith("Bạn đang hỏi về thủ tục nào ạ?")
+
+
+def test_english_conversations_keep_the_list_of_names():
+    q = "how much is the fee to renew my driving licence"
+    messages, _ = run(action_for({q: clarify(q, GPLX)}), make_tracker(q, "ask_procedure"))
+    assert messages[0]["text"] == "Which of these procedures do you mean?"
+    assert [b["title"] for b in messages[0]["buttons"]] == [name for _, name in GPLX]
+
+
+def test_several_aspects_are_each_answered_and_the_level_and_source_named():
+    q = "đăng ký kết hôn phí bao nhiêu, mất mấy ngày"
+    action = action_for({q: answer(q, [("1.000894", "Thủ tục đăng ký kết hôn")])})
+    messages, events = run(action, make_tracker(q, "ask_procedure"))
+    text = messages[0]["text"]
+    assert text.index("Phí, lệ phí:") < text.index("Thời hạn giải quyết:") < text.index("Cấp thực hiện: Cấp xã")
+    assert text.endswith("Nguồn: Cổng Dịch vụ công quốc gia — " + store.get_procedure("1.000894").url)
+    assert slots_of(events)["aspect"] == "fee"
+
+
+def test_a_question_joining_several_procedures_gets_the_joined_procedure():
+    q = "con tôi mới sinh, tôi muốn làm giấy khai sinh, nhập hộ khẩu và làm thẻ BHYT cho cháu luôn"
+    action = action_for({q: answer(q, [("1.001193", "Thủ tục đăng ký khai sinh")])})
+    messages, events = run(action, make_tracker(q, "ask_procedure"))
+    assert messages[0]["text"].startswith("Bạn hỏi nhiều thủ tục cùng lúc")
+    assert messages[1]["text"].startswith("**Liên thông thủ tục hành chính về đăng ký khai sinh, đăng ký thường "
+                                          "trú, cấp thẻ bảo hiểm y tế cho trẻ em dưới 6 tuổi** (mã thủ tục "
+                                          "2.000986)")
+    assert slots_of(events)["procedure_code"] == "2.000986"
+
+
+def test_two_parts_only_get_the_joined_procedure_of_those_two():
+    q = "làm khai sinh với thẻ bảo hiểm y tế cho bé cùng lúc được không"
+    action = action_for({q: answer(q, [("1.001193", "Thủ tục đăng ký khai sinh")])})
+    messages, _ = run(action, make_tracker(q, "ask_procedure"))
+    assert "(mã thủ tục 2.001023)" in messages[1]["text"]
+
+
+def test_a_single_procedure_that_mentions_another_is_not_joined():
+    q = "đăng ký thường trú cho con, đã có giấy khai sinh"
+    action = action_for({q: answer(q, [("1.004222", "Đăng ký thường trú")])})
+    messages, _ = run(action, make_tracker(q, "ask_procedure"))
+    assert messages[0]["text"].startswith("**Đăng ký thường trú** (mã thủ tục 1.004222)")

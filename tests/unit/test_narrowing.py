@@ -1,0 +1,112 @@
+"""Narrowing between sibling procedures (actions/services/narrowing.py) on the shipped procedure records."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from actions.services.narrowing import NARROWING_FILE, Question, get_narrowing
+from knowledge.contrast import get_contrasts
+from knowledge.rewrite import get_rewriter
+from knowledge.store import get_procedure
+
+
+def plan(*codes, number=1):
+    return get_narrowing().plan([get_procedure(code) for code in codes], number=number)
+
+
+def options(question):
+    return [(o.label, o.codes) for o in question.options]
+
+
+def test_every_value_of_the_search_tables_has_a_button_label():
+    table = yaml.safe_load(NARROWING_FILE.read_text(encoding="utf-8"))
+    contrasts = get_contrasts()
+    for group in contrasts.groups:
+        assert set(table["groups"][group]["labels"]) == set(contrasts.values[group]), group
+    assert set(table["groups"]["operation"]["labels"]) == set(get_rewriter().operations)
+    assert set(table["order"]) == set(table["groups"])
+
+
+def test_operation_siblings_get_one_question_with_short_buttons():
+    question = plan("3.000348", "3.000347", "3.000346")
+    assert question.text == "Bạn cần cấp lại (mất, hỏng), cấp đổi hay làm lần đầu?"
+    assert options(question) == [("Cấp lại (mất, hỏng)", ["3.000348"]), ("Cấp đổi", ["3.000347"]),
+                                 ("Làm lần đầu", ["3.000346"])]
+
+
+def test_subject_siblings():
+    question = plan("1.008498", "2.002225")
+    assert question.text == "Thủ tục này bạn làm cho cá nhân hay doanh nghiệp, tổ chức?"
+    assert options(question) == [("Cá nhân", ["1.008498"]), ("Doanh nghiệp, tổ chức", ["2.002225"])]
+
+
+def test_foreign_element_siblings():
+    question = plan("1.000894", "2.000806")
+    assert question.text == "Việc của bạn có yếu tố nước ngoài không (người nước ngoài, ở nước ngoài)?"
+    assert options(question) == [("Không có yếu tố nước ngoài", ["1.000894"]),
+                                 ("Có yếu tố nước ngoài", ["2.000806"])]
+
+
+def test_direction_siblings():
+    question = plan("1.003113", "1.003407")
+    assert question.text == "Hàng hóa của bạn là nhập khẩu hay xuất khẩu?"
+    assert options(question) == [("Nhập khẩu", ["1.003113"]), ("Xuất khẩu", ["1.003407"])]
+
+
+def test_level_siblings_read_the_level_from_the_record_when_the_name_has_none():
+    question = plan("2.001194", "1.014064")  # "Cấp lại thẻ căn cước (thực hiện tại cấp tỉnh)" / "Cấp lại thẻ căn cước"
+    assert question.text == "Bạn làm ở tỉnh (sở, ngành) hay xã, phường?"
+    assert options(question) == [("Tỉnh (sở, ngành)", ["2.001194"]), ("Xã, phường", ["1.014064"])]
+
+
+def test_operation_is_asked_before_level_and_a_second_question_follows():
+    first = plan("2.001194", "1.000889", "1.014064")
+    assert first.group == "operation"
+    assert options(first) == [("Cấp lại (mất, hỏng)", ["2.001194", "1.014064"]), ("Cấp đổi", ["1.000889"])]
+    second = plan("2.001194", "1.014064", number=2)
+    assert second.group == "level" and second.number == 2
+    assert plan("2.001194", "1.014064", number=3) is None  # at most two questions
+
+
+def test_names_that_differ_in_other_words_get_those_words_as_buttons():
+    question = plan("1.000656", "1.000419")  # "Thủ tục đăng ký khai tử" / "... khai tử lưu động"
+    assert question.text == "Bạn hỏi trường hợp nào: trường hợp thông thường hay lưu động?"
+    assert options(question) == [("Trường hợp thông thường", ["1.000656"]), ("Lưu động", ["1.000419"])]
+    assert get_narrowing().pick(question, "lưu động").codes == ["1.000419"]
+
+
+@pytest.mark.parametrize("codes, reply, picked", [
+    (("3.000348", "3.000347", "3.000346"), "cấp lại do bị mất", "3.000348"),
+    (("3.000348", "3.000347", "3.000346"), "doi bang", "3.000347"),
+    (("3.000348", "3.000347", "3.000346"), "lần đầu đi thi", "3.000346"),
+    (("3.000348", "3.000347", "3.000346"), "số 2", "3.000347"),
+    (("1.000894", "2.000806"), "không", "1.000894"),
+    (("1.000894", "2.000806"), "ko", "1.000894"),
+    (("1.000894", "2.000806"), "có, chồng tôi là người Hàn", "2.000806"),
+    (("1.008498", "2.002225"), "cho công ty", "2.002225"),
+    (("1.003113", "1.003407"), "hàng xuất đi Trung Quốc", "1.003407"),
+    (("2.001194", "1.014064"), "ở phường", "1.014064"),
+    (("2.001194", "1.014064"), "o tinh", "2.001194"),
+])
+def test_a_typed_reply_picks_the_option_it_names(codes, reply, picked):
+    question = plan(*codes)
+    assert get_narrowing().pick(question, reply).codes == [picked]
+
+
+@pytest.mark.parametrize("reply", [
+    "thủ tục đăng ký kết hôn cần những giấy tờ gì và nộp ở đâu vậy ạ",  # a new question, not an answer
+    "cảm ơn",
+    "",
+])
+def test_a_reply_that_names_no_option_is_not_an_answer(reply):
+    assert get_narrowing().pick(plan("3.000348", "3.000347", "3.000346"), reply) is None
+
+
+def test_a_tap_picks_by_value_and_the_state_survives_the_slot():
+    question = plan("2.001194", "1.000889", "1.014064")
+    restored = Question.from_state(question.to_state())
+    assert get_narrowing().pick(restored, value="cap_lai").codes == ["2.001194", "1.014064"]
+    assert get_narrowing().pick(restored, value="made-up") is None
+    assert Question.from_state({"options": [{"value": 1}]}) is None
+    assert Question.from_state("junk") is None
