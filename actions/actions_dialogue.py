@@ -6,6 +6,7 @@ and ``actions_handoff.py``; the helpers here are shared by them.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
@@ -20,6 +21,7 @@ from actions.services.privacy import install_pii_log_filter
 install_pii_log_filter()
 
 FALLBACK_INTENT = "nlu_fallback"
+logger = logging.getLogger(__name__)
 
 # Slots that belong to one conversation only: a verified status lookup, a half-filled form, a pending offer.
 # They are not carried over into a new session (the rest, e.g. the procedure being discussed, is).
@@ -36,6 +38,8 @@ SESSION_ONLY_SLOTS = frozenset(
         "handoff_offered",
         "handoff_reason",
         "requested_slot",
+        "narrowing",
+        "narrowing_pending",
         "session_started_metadata",
     }
 )
@@ -92,21 +96,44 @@ class ActionSessionStart(Action):
 
 
 class ActionHandleFallback(Action):
-    """First unclear message: ask to rephrase. Second in a row: offer a human officer."""
+    """An unclear message the knowledge search is sure about is answered as a procedure question. Otherwise, first
+    unclear message: ask to rephrase; second in a row: offer a human officer."""
+
+    def __init__(self, service=None) -> None:
+        """``service`` is injectable for tests; defaults to the real knowledge service."""
+        self._service = service
 
     def name(self) -> Text:
         return "action_handle_fallback"
+
+    def _search(self, text: str):
+        """The knowledge search's response, or None for a payload, an empty text or a failing search."""
+        if not text or is_button_payload(text):
+            return None
+        from actions.actions_procedure import knowledge_service
+
+        try:
+            return (self._service or knowledge_service()).search(text)
+        except Exception:  # noqa: BLE001 - the fallback reply needs no index
+            logger.exception("Knowledge search failed in the fallback action")
+            return None
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         from actions.actions_procedure import ActionAnswerProcedure
         from actions.services.narrowing import Question, get_narrowing
+        from actions.services.routing import search_answers_procedure
 
         pending = Question.from_state(tracker.get_slot("narrowing"))
         if pending is not None and get_narrowing().pick(pending, latest_text(tracker)) is not None:
             # An unclear message that answers the pending narrowing question ("ở phường") is that answer.
-            return ActionAnswerProcedure().respond(dispatcher, tracker)
+            return ActionAnswerProcedure(service=self._service).respond(dispatcher, tracker)
+        response = self._search(latest_text(tracker))
+        if search_answers_procedure(response):
+            # The NLU could not place it, but the knowledge search is sure which procedure it asks about.
+            events = ActionAnswerProcedure(service=self._service).respond(dispatcher, tracker, response)
+            return [*events, SlotSet("handoff_offered", False)]
         if consecutive_fallbacks(tracker) >= 2:
             dispatcher.utter_message(
                 text="Xin lỗi, tôi vẫn chưa hiểu ý bạn. Bạn có muốn được chuyển sang cán bộ hỗ trợ không?",

@@ -6,8 +6,11 @@ on it:
 
 - ``status``: the application-status form follows (the message carries a code or clear status words);
 - ``faq``: the response selector's FAQ answer follows (``utter_faq``);
+- ``out_of_scope``: the out-of-scope reply follows (``utter_out_of_scope``);
 - ``procedure``: the action has already answered the message as a procedure question, exactly as
   ``action_answer_procedure`` would have.
+
+``action_handle_fallback`` (actions/actions_dialogue.py) applies the out-of-scope rule to unclear messages.
 
 The decisions themselves are plain functions in ``actions/services/routing.py``.
 """
@@ -22,7 +25,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_procedure import ActionAnswerProcedure, knowledge_service
-from actions.services.routing import faq_beats_procedures, is_status_request
+from actions.services.routing import faq_beats_procedures, is_status_request, search_answers_procedure
 
 logger = logging.getLogger(__name__)
 
@@ -88,4 +91,27 @@ class ActionRouteFaq(_Routing, Action):
         if faq_beats_procedures(response):
             return [_route("faq")]
         logger.info("faq intent but the search's top is a procedure it can answer: answered as a procedure")
+        return self.answer_procedure(dispatcher, tracker, response)
+
+
+class ActionRouteOutOfScope(_Routing, Action):
+    """``out_of_scope``: the out-of-scope reply unless the knowledge search is confident about a procedure."""
+
+    def name(self) -> Text:
+        return "action_route_out_of_scope"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        if text.startswith("/"):
+            return [_route("out_of_scope")]
+        try:
+            response = self.service.search(text)
+        except Exception:  # noqa: BLE001 - the out-of-scope reply needs no index
+            logger.exception("Knowledge search failed; the out-of-scope reply is given")
+            return [_route("out_of_scope")]
+        if not search_answers_procedure(response):
+            return [_route("out_of_scope")]
+        logger.info("out_of_scope intent but the search answers a procedure with confidence: answered as a procedure")
         return self.answer_procedure(dispatcher, tracker, response)

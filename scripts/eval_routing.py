@@ -48,6 +48,7 @@ ACTION_ROUTES = {
     "action_answer_procedure": "procedure",
     "action_route_status_request": "procedure",  # a router that answered itself answered a procedure question
     "action_route_faq": "procedure",
+    "action_route_out_of_scope": "procedure",
 }
 
 
@@ -158,7 +159,8 @@ def custom_actions() -> Dict[str, object]:
     """The action server's custom actions by name (the same classes rasa_sdk registers)."""
     from rasa_sdk import Action
 
-    import actions.actions_procedure  # noqa: F401 - registers the classes
+    import actions.actions_dialogue  # noqa: F401 - registers the classes
+    import actions.actions_procedure  # noqa: F401
     import actions.actions_routing  # noqa: F401
 
     found, todo = {}, list(Action.__subclasses__())
@@ -191,6 +193,10 @@ def route_one(item: dict, table: RuleTable, classes: Dict[str, object], faq_answ
     dispatcher = CollectingDispatcher()
     events = asyncio.run(classes[action]().run(dispatcher, tracker, {}))
     route = ACTION_ROUTES.get(action, "other")
+    if action == "action_handle_fallback" and any(
+            e.get("event") == "slot" and e.get("name") in ("procedure_code", "narrowing_pending") and e.get("value")
+            for e in events):
+        route = "procedure"  # the fallback action answered (or narrowed) a procedure the search was sure of
     for event in events:
         if event.get("event") == "slot" and event.get("name") == "request_route":
             follow = table.after_slot(intent, action, "request_route", event.get("value"))

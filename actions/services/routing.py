@@ -11,6 +11,9 @@ Two rules:
 - An FAQ answer is given only when the FAQ entry beats the procedure candidates in the knowledge search
   (which indexes the FAQ entries next to the procedures), or when the search's calibrated decision finds no
   procedure it could answer (:func:`faq_beats_procedures`).
+- A message the NLU calls out of scope, or cannot classify, is answered as a procedure question when the search
+  is confident about a procedure (:func:`search_answers_procedure`); otherwise it gets the out-of-scope reply or the
+  request to rephrase.
 """
 
 from __future__ import annotations
@@ -141,3 +144,14 @@ def faq_beats_procedures(response, procedure_over_faq: float = PROCEDURE_OVER_FA
     if getattr(response, "decision", "abstain") == "answer":
         return False
     return float(getattr(response, "confidence", 0.0) or 0.0) < procedure_over_faq
+
+
+def search_answers_procedure(response) -> bool:
+    """Whether a message the NLU could not place (``out_of_scope``, or below its confidence threshold) is still a
+    procedure question: the knowledge search's calibrated decision answers a procedure with confidence. Only the
+    ``answer`` decision counts; a clarification or suggestions would turn a real out-of-scope message (the weather,
+    a joke) into a list of unrelated procedures."""
+    if response is None or getattr(response, "no_topic", False):
+        return False
+    results = list(getattr(response, "results", None) or [])
+    return bool(results) and results[0].kind == "procedure" and getattr(response, "decision", "") == "answer"

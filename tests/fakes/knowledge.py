@@ -31,3 +31,10 @@ class FakeStore:
 
     def load_faq(self):
         return []
+
+
+def abstaining_service(procedures=()):
+    """A knowledge service whose search places nothing (every message abstains), over ``procedures``."""
+    from actions.services.knowledge_service import KnowledgeService
+
+    return KnowledgeService(searcher_factory=lambda: FakeSearcher({}), store=FakeStore(list(procedures)))

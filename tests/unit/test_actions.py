@@ -10,7 +10,7 @@ from actions.actions_dialogue import ActionHandleFallback, consecutive_fallbacks
 from actions.actions_procedure import ActionAnswerProcedure
 from actions.services.knowledge_service import KnowledgeService
 from knowledge.search import Hit, SearchResponse
-from tests.fakes.knowledge import FakeSearcher, FakeStore
+from tests.fakes.knowledge import FakeSearcher, FakeStore, abstaining_service
 from tests.unit.conftest import make_tracker
 
 
@@ -119,12 +119,12 @@ def _fallback_event(text):
 def test_first_fallback_asks_to_rephrase_second_offers_handoff():
     first = make_tracker("asdf qwer", "nlu_fallback", events=[_fallback_event("asdf qwer")])
     assert consecutive_fallbacks(first) == 1
-    messages, _ = run(ActionHandleFallback(), first)
+    messages, _ = run(ActionHandleFallback(abstaining_service()), first)
     assert messages[0]["text"].startswith("Xin lỗi, tôi chưa hiểu rõ câu hỏi.")
     second = make_tracker("zzz", "nlu_fallback", events=[_fallback_event("asdf"), {"event": "bot", "text": "..."},
                                                           _fallback_event("zzz")])
     assert consecutive_fallbacks(second) == 2
-    messages, _ = run(ActionHandleFallback(), second)
+    messages, _ = run(ActionHandleFallback(abstaining_service()), second)
     assert [b["payload"] for b in messages[0]["buttons"]] == ["/affirm", "/deny"]
 
 

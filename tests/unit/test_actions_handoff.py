@@ -18,6 +18,7 @@ from actions.actions_handoff import (
     ActionOfferHandoff,
     build_transcript,
 )
+from tests.fakes.knowledge import abstaining_service
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 MONDAY_10AM = datetime(2025, 11, 24, 10, 0, tzinfo=VN)
@@ -206,11 +207,11 @@ def test_second_fallback_sets_the_offer_slot_first_does_not():
 
     first = conversation("asdf", "nlu_fallback")
     first.events[:] = [fallback("asdf")]
-    _, events = run(ActionHandleFallback(), first)
+    _, events = run(ActionHandleFallback(abstaining_service()), first)
     assert events == [{"event": "slot", "name": "handoff_offered", "value": False, "timestamp": None}]
     second = conversation("zzz", "nlu_fallback")
     second.events[:] = [fallback("asdf"), {"event": "bot", "text": "..."}, fallback("zzz")]
-    _, events = run(ActionHandleFallback(), second)
+    _, events = run(ActionHandleFallback(abstaining_service()), second)
     assert {"event": "slot", "name": "handoff_offered", "value": True, "timestamp": None} in events
 
 

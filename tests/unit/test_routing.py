@@ -10,10 +10,11 @@ import pytest
 import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.actions_dialogue import ActionHandleFallback
 from actions.actions_procedure import ActionAnswerProcedure
-from actions.actions_routing import ActionRouteFaq, ActionRouteStatusRequest
+from actions.actions_routing import ActionRouteFaq, ActionRouteOutOfScope, ActionRouteStatusRequest
 from actions.services.knowledge_service import KnowledgeService
-from actions.services.routing import faq_beats_procedures, is_status_request, status_match
+from actions.services.routing import faq_beats_procedures, is_status_request, search_answers_procedure, status_match
 from knowledge.search import Hit, SearchResponse
 from tests.fakes.knowledge import FakeSearcher, FakeStore
 from tests.unit.conftest import make_tracker
@@ -248,4 +249,54 @@ def test_the_action_server_registers_the_routing_actions():
 
     executor = ActionExecutor()
     executor.register_package("actions")
-    assert {"action_route_status_request", "action_route_faq", "action_answer_procedure"} <= set(executor.actions)
+    assert {"action_route_status_request", "action_route_faq", "action_route_out_of_scope",
+            "action_answer_procedure"} <= set(executor.actions)
+
+
+# ---- out of scope and unclear messages -------------------------------------------------------------------------
+
+
+def test_only_a_confident_procedure_answer_beats_out_of_scope():
+    q = "xin giấy phép kinh doanh karaoke"
+    top = [proc_hit("1.001193", "Đăng ký khai sinh", 0.9)]
+    assert search_answers_procedure(SearchResponse(q, False, results=top, decision="answer"))
+    assert not search_answers_procedure(SearchResponse(q, False, ambiguous=True, results=top, decision="clarify"))
+    assert not search_answers_procedure(SearchResponse(q, True, results=top, decision="abstain"))
+    assert not search_answers_procedure(SearchResponse(q, True, no_topic=True))
+    assert not search_answers_procedure(SearchResponse(q, False, results=[faq_hit("faq:x", "x", 0.9)],
+                                                       decision="answer"))
+    assert not search_answers_procedure(None)
+
+
+def test_an_out_of_scope_classified_procedure_question_is_answered(birth_registration):
+    q = "con mới đẻ thì khai sinh ở đâu"
+    found = SearchResponse(q, False, results=[proc_hit("1.001193", "Đăng ký khai sinh", 0.9)], decision="answer")
+    service, searcher = service_for([birth_registration], {q: found})
+    messages, events = run(ActionRouteOutOfScope(service), make_tracker(q, "out_of_scope"))
+    assert searcher.asked == [q]
+    assert messages[0]["text"].startswith("**Đăng ký khai sinh** (mã thủ tục 1.001193)")
+    assert events[-1] == slot("request_route", "procedure")
+
+
+def test_a_real_out_of_scope_message_gets_the_out_of_scope_reply(birth_registration):
+    q = "thời tiết Bắc Ninh ngày mai thế nào"
+    service, _ = service_for([birth_registration], {})  # the fake search abstains on it
+    assert run(ActionRouteOutOfScope(service), make_tracker(q, "out_of_scope")) == (
+        [], [slot("request_route", "out_of_scope")])
+
+
+def test_an_unclear_message_the_search_is_sure_about_is_answered(birth_registration):
+    q = "dk ks cho be o dau z"
+    found = SearchResponse(q, False, results=[proc_hit("1.001193", "Đăng ký khai sinh", 0.9)], decision="answer")
+    service, _ = service_for([birth_registration], {q: found})
+    messages, events = run(ActionHandleFallback(service), make_tracker(q, "nlu_fallback"))
+    assert messages[0]["text"].startswith("**Đăng ký khai sinh** (mã thủ tục 1.001193)")
+    assert slot("handoff_offered", False) in events
+
+
+def test_an_unclear_message_the_search_cannot_place_asks_to_rephrase(birth_registration):
+    q = "ừm thì là cái đó đó"
+    service, _ = service_for([birth_registration], {})
+    messages, events = run(ActionHandleFallback(service), make_tracker(q, "nlu_fallback"))
+    assert messages[0]["text"].startswith("Xin lỗi, tôi chưa hiểu rõ câu hỏi.")
+    assert events == [slot("handoff_offered", False)]
