@@ -110,3 +110,14 @@ def test_a_tap_picks_by_value_and_the_state_survives_the_slot():
     assert get_narrowing().pick(restored, value="made-up") is None
     assert Question.from_state({"options": [{"value": 1}]}) is None
     assert Question.from_state("junk") is None
+
+
+def test_the_parts_of_a_joined_procedure_are_read_from_its_name():
+    from actions.services.joined import joined_procedures
+    from knowledge.store import load_procedures
+
+    joined = {j.code: [sorted(part) for part in j.parts] for j in joined_procedures(load_procedures())}
+    assert joined == {
+        "2.000986": [["khai", "sinh"], ["thuong", "tru"], ["bao", "hiem", "te", "y"]],
+        "2.001023": [["khai", "sinh"], ["bao", "hiem", "te", "y"]],
+    }
