@@ -97,8 +97,9 @@ def entries_from_store(knowledge_dir: Optional[Path] = None) -> List[IndexEntry]
 
 
 # Tables read only when querying (knowledge/rewrite.py): editing them must not force a re-encode of the index.
-# contrasts.yml feeds the ranker (its own stamp, knowledge/ranker.py); common.txt and *.md only document the bank.
-QUERY_TIME_FILES = frozenset({"synonyms.yml", "glossary_en.yml", "contrasts.yml", "common.txt"})
+# contrasts.yml feeds the ranker (its own stamp, knowledge/ranker.py); common.txt and *.md only document the bank;
+# narrowing.yml is read by the answer action only (actions/services/narrowing.py).
+QUERY_TIME_FILES = frozenset({"synonyms.yml", "glossary_en.yml", "contrasts.yml", "common.txt", "narrowing.yml"})
 
 
 def source_hash(knowledge_dir: Optional[Path] = None) -> str:
