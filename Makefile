@@ -5,7 +5,7 @@ RASA_PY := .venv-rasa/bin/python
 ACT_PY := .venv-actions/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup run train validate test eval-nlu eval-routing eval bench bench-full build-index lint clean seed-demo
+.PHONY: help setup run train validate test eval-nlu eval-routing eval-dialogue eval bench bench-full build-index lint clean seed-demo
 .PHONY: console-demo run-scaled test-scaled
 .PHONY: load tune-encoder
 
@@ -57,6 +57,12 @@ eval-routing: setup $(if $(RASA_MODEL),,train) ## Routing confusion table (proce
 	  HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(ACT_PY) scripts/eval_routing.py route --parsed $$tmp/parsed.jsonl \
 	    --model-name $$model $(if $(ROUTING_BASELINE),--baseline-ref $(ROUTING_BASELINE),) --out reports/routing; \
 	  rc=$$?; rm -rf $$tmp; exit $$rc
+
+# RASA_MODEL=<path> evaluates another model (then `make train` is not run); DIALOGUE_ARGS e.g. "--n 80 --check FILE".
+DIALOGUE_ARGS ?=
+eval-dialogue: setup $(if $(RASA_MODEL),,train) ## End-to-end dialogue evaluation over the REST channel of a started stack (bank test split hidden from the search) -> reports/dialogue/
+	@HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(ACT_PY) scripts/eval_dialogue.py --out reports/dialogue \
+	  $(if $(RASA_MODEL),--model $(RASA_MODEL),) $(DIALOGUE_ARGS)
 
 eval: setup ## Retrieval evaluation: dev, bank test split, held-out; ranker vs linear, BM25, dense, untuned encoder, ablations
 	@# The untuned-encoder comparison needs its own index and ranker (built once, ~12 min; then only when stale).

@@ -26,6 +26,17 @@ def _list(name: str) -> tuple:
     return tuple(part for part in os.environ.get(name, "").replace(",", " ").split() if part)
 
 
+BANK_SPLITS = ("train", "test")
+
+
+def _bank_splits(values: tuple) -> tuple:
+    """KB_BANK_SPLITS checked: a misspelt split would silently keep every bank question from voting."""
+    unknown = [v for v in values if v not in BANK_SPLITS]
+    if unknown:
+        raise ValueError(f"KB_BANK_SPLITS: unknown split(s) {', '.join(unknown)} (expected some of {BANK_SPLITS})")
+    return values
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime settings shared by the action server, the knowledge CLI and the scripts."""
@@ -84,6 +95,10 @@ class Settings:
     # client_address.py). The per-client status-lookup limit counts by that address.
     trusted_proxies: tuple = ()
     # ---- end of issue 13 (sec-a) block ---------------------------------------------------------------------
+    # KB_BANK_SPLITS: which splits of the question bank ("train", "test") vote in the knowledge search's
+    # question-to-question matching; empty = all (production). `make eval-dialogue` starts its stack with
+    # "train" so that the test split's own questions cannot answer themselves.
+    kb_bank_splits: tuple = ()
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -132,6 +147,7 @@ class Settings:
             chat_session_secret=_env("CHAT_SESSION_SECRET", ""),
             trusted_proxies=_list("TRUSTED_PROXIES"),
             # ---- end of issue 13 (sec-a) ----
+            kb_bank_splits=_bank_splits(_list("KB_BANK_SPLITS")),
         )
 
 

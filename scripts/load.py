@@ -21,7 +21,7 @@ in-process (a child process in the action venv); the rest of a turn is dialogue 
 The knowledge-base size curve comes from reports/bench/bench.json (``make bench``).
 
 Profiles:
-  --profile embedded   starts the stack itself (tests/e2e/conftest.py's Stack: action server + Rasa on free
+  --profile embedded   starts the stack itself (scripts/stack.py's RestStack: action server + Rasa on free
                        ports, SQLite tracker and services stores in a temp dir, 3,000 seeded applications)
   --profile scaled     the scaled profile (nginx + 2 Rasa + 2 action servers) when its helper is importable,
                        else give --url of a running one
@@ -653,15 +653,15 @@ def search_worker(path: str) -> None:
 
 # ---- stacks ------------------------------------------------------------------------------------------------
 class EmbeddedStack:
-    """The embedded profile on free ports (tests/e2e/conftest.py's Stack) with 3,000 seeded applications."""
+    """The embedded profile on free ports (scripts/stack.py's RestStack) with 3,000 seeded applications."""
 
     def __init__(self, workdir: Path) -> None:
         """Prepare (nothing runs yet)."""
-        from tests.e2e.conftest import MODEL, Stack
+        from scripts.stack import RestStack, model_path
 
-        if not MODEL.exists():
-            raise SystemExit(f"No trained model at {MODEL}: run `make train` first.")
-        self.stack = Stack(workdir)
+        if not model_path().exists():
+            raise SystemExit(f"No trained model at {model_path()}: run `make train` first.")
+        self.stack = RestStack(workdir)
         self.name = "embedded"
 
     def start(self) -> None:
@@ -697,9 +697,7 @@ class EmbeddedStack:
 
     def stop(self) -> None:
         """Stop every process."""
-        for name in list(self.stack.procs):
-            self.stack.stop(name)
-        self.stack.zalo.stop()
+        self.stack.shutdown()
 
 
 def run_scaled(args) -> int:

@@ -27,6 +27,12 @@ def _default_index_dir() -> Path:
     return Path(get_settings().index_dir)
 
 
+def _bank_splits() -> list:
+    from settings import BANK_SPLITS, get_settings
+
+    return list(get_settings().kb_bank_splits or BANK_SPLITS)
+
+
 class IndexHealth:
     """Checks the index folder; the result is reused until a file of the folder changes (e.g. a rebuild)."""
 
@@ -60,6 +66,10 @@ class IndexHealth:
                     "status": "ok", "index_dir": str(root), "entries": config.get("entries"),
                     "vectors": config.get("vectors"), "model": config.get("model"),
                     "built_at": config.get("built_at"), "checksums": isinstance(config.get("files"), dict),
+                    "bank_questions": config.get("bank_questions"),
+                    # Which question-bank splits vote in the search (KB_BANK_SPLITS; `make eval-dialogue` checks
+                    # that its stack hides the test split).
+                    "bank_splits": _bank_splits(),
                 }
             except KnowledgeIndexError as exc:
                 result = {"status": "error", "index_dir": str(root), "problem": str(exc),
