@@ -295,7 +295,8 @@ def run_one(client: RestClient, item: dict) -> dict:
             row["latency_s"].append(round(seconds, 4))
     except Exception as exc:  # noqa: BLE001 - an HTTP failure is a measured outcome, not a crash of the run
         row.update(kind="error", outcome="http_error",
-                   http_error=f"{type(exc).__name__}: {exc}"[:200], answered=[], offered=[], reply="", tapped=False)
+                   http_error=f"{type(exc).__name__}: {exc}"[:200], answered=[], offered=[], reply="", tapped=False,
+                   answered_after_tap=[])
         return row
     row.update(kind=classify_reply(first), outcome=judge(item["code"], first, tap), answered=answered_codes(first),
                offered=offered_codes(first), reply=excerpt(first), tapped=tap is not None,
