@@ -61,8 +61,11 @@ HIDDEN_SPLITS = ["train"]  # the only bank split allowed to vote while the test 
 
 # The first line of every procedure answer (actions/services/answers.py header()).
 HEADER_RE = re.compile(r"^\*\*(?P<name>[^*\n]+)\*\* \((?:mã thủ tục|procedure code) (?P<code>[1-6]\.\d{6})\)", re.M)
-# A button that opens a procedure: /choose_procedure{"procedure_code":"1.000123"}.
+# A button that opens a procedure: /choose_procedure{"procedure_code":"1.000123"}; a narrowing option that still
+# covers several siblings: /choose_procedure{"narrow_value":"cap_lai"} (actions/actions_procedure.py choose_payload).
 PAYLOAD_CODE_RE = re.compile(r'"procedure_code"\s*:\s*"(?P<code>[1-6]\.\d{6})"')
+CHOOSE_PAYLOAD = "/choose_procedure"
+NARROW_VALUE_RE = re.compile(r'"narrow_value"\s*:')
 HUMAN_PAYLOAD = "/request_human"
 RATING_PAYLOAD = "/rate"
 # An FAQ answer ends with its source link (domain.yml utter_faq/*; knowledge-base FAQ entries as
@@ -73,7 +76,8 @@ FAQ_SOURCE_RE = re.compile(r"(?:Nguồn|Source): https?://\S+\s*$")
 # What the first reply of a conversation was, in the order of the routing table.
 REPLY_KINDS = {
     "answer": "procedure answer",
-    "clarify": "clarifying question (buttons)",
+    "narrow": "narrowing question (attribute buttons)",
+    "choose": "which of these procedures (names)",
     "suggest": "suggestions + officer",
     "not_found": "not found + officer",
     "ask_topic": "asks which procedure",
@@ -101,6 +105,8 @@ TEXT_MARKERS = (
     ("fallback", ("Xin lỗi, tôi chưa hiểu rõ câu hỏi", "Xin lỗi, tôi chưa hiểu ý bạn")),
     ("ask_topic", ("Bạn đang hỏi về thủ tục nào", "Which procedure are you asking about")),
 )
+# The list of procedure names offered when siblings cannot be narrowed by an attribute (MESSAGES "choose").
+CHOOSE_MARKERS = ("Bạn muốn hỏi thủ tục nào dưới đây", "Which of these procedures do you mean")
 
 
 def _texts(messages: Sequence[dict]) -> List[str]:
@@ -131,28 +137,34 @@ def tap_payload(messages: Sequence[dict], code: str) -> Optional[str]:
     return None
 
 
+def narrow_buttons(messages: Sequence[dict]) -> int:
+    """How many buttons pick a narrowing option that still covers several procedures (a second question follows)."""
+    return sum(1 for payload in _payloads(messages) if NARROW_VALUE_RE.search(payload))
+
+
 def classify_reply(messages: Sequence[dict]) -> str:
     """The kind of one bot turn (a key of :data:`REPLY_KINDS`).
 
-    A procedure answer wins; then buttons that open procedures (with the officer button: suggestions; without:
-    a clarifying question), the officer button alone (nothing found); then the routes' own texts; an FAQ answer
-    by its closing source link; other buttons are a clarifying question (e.g. narrowing by an attribute).
+    A procedure answer wins; then ``/choose_procedure`` buttons: with the officer button they are suggestions, under
+    the "which of these procedures" text a list of names, otherwise a narrowing question (short attribute buttons);
+    the officer button alone says nothing was found; then the routes' own texts; an FAQ answer by its closing source
+    link.
     """
     if answered_codes(messages):
         return "answer"
     payloads = _payloads(messages)
-    if offered_codes(messages):
-        return "suggest" if HUMAN_PAYLOAD in payloads else "clarify"
+    texts = _texts(messages)
+    if any(p.startswith(CHOOSE_PAYLOAD) for p in payloads):
+        if HUMAN_PAYLOAD in payloads:
+            return "suggest"
+        return "choose" if any(m in t for t in texts for m in CHOOSE_MARKERS) else "narrow"
     if payloads and set(payloads) == {HUMAN_PAYLOAD}:
         return "not_found"
-    texts = _texts(messages)
     for kind, markers in TEXT_MARKERS:
         if any(marker in text for text in texts for marker in markers):
             return kind
     if any(FAQ_SOURCE_RE.search(text) for text in texts):
         return "faq"
-    if payloads and not any(p.startswith(RATING_PAYLOAD) for p in payloads):
-        return "clarify"
     return "other"
 
 
@@ -299,7 +311,8 @@ def run_one(client: RestClient, item: dict) -> dict:
                    answered_after_tap=[])
         return row
     row.update(kind=classify_reply(first), outcome=judge(item["code"], first, tap), answered=answered_codes(first),
-               offered=offered_codes(first), reply=excerpt(first), tapped=tap is not None,
+               offered=offered_codes(first), narrow_buttons=narrow_buttons(first), reply=excerpt(first),
+               tapped=tap is not None,
                answered_after_tap=answered_codes(tap) if tap is not None else [])
     return row
 
@@ -473,9 +486,11 @@ def report_markdown(summary: dict, rows: Sequence[dict], meta: dict, names: Dict
         lines.append(f"| {what} | {goal} | {shown} | {'met' if met else '**missed**'} |")
     kinds = [k for k in REPLY_KINDS if any(k in row for row in summary["routing"].values())]
     lines += ["", "## Routing: the kind of the first reply", "",
-              "Classified by `classify_reply` (procedure answer header; buttons that open procedures, with or without "
-              "the officer button; the texts of the status and feedback forms, the handoff, out-of-scope, fallback "
-              "and error replies; an FAQ answer's closing source link).", "",
+              "Classified by `classify_reply`: the procedure answer's header; `/choose_procedure` buttons (with the "
+              "officer button: suggestions; under \"Bạn muốn hỏi thủ tục nào dưới đây?\": the list of names; "
+              "otherwise a narrowing question with short attribute buttons); the officer button alone; the texts of "
+              "the status and feedback forms, the handoff, out-of-scope, fallback and error replies; an FAQ answer's "
+              "closing source link.", "",
               "| questions | " + " | ".join(REPLY_KINDS[k] for k in kinds) + " | n |",
               "| --- | " + " | ".join("---:" for _ in kinds) + " | ---: |"]
     for label, counts in summary["routing"].items():
@@ -500,8 +515,12 @@ def report_markdown(summary: dict, rows: Sequence[dict], meta: dict, names: Dict
         got = (r["answered"] or r.get("answered_after_tap") or [None])[0]
         lines.append(f"| {r['style']} | {cell(r['q'])} | {cell(name(r['code']))} | {cell(name(got))} |")
     missing = [r for r in rows if r["outcome"] == "no_procedure"]
+    two_step = sum(1 for r in missing if r["kind"] == "narrow" and r.get("narrow_buttons"))
     lines += ["", f"## No procedure ({len(missing)})", "",
-              "`offered`: the expected procedure's position among the buttons (– when not offered).", "",
+              "`offered`: the expected procedure's position among the buttons that open a procedure (– when not "
+              f"offered). {two_step} of these first replies were narrowing questions with an option that still "
+              "covers several siblings (its tap asks a second question; only one tap on a button that opens the "
+              "expected procedure is simulated).", "",
               "| style | question | expected | first reply | offered | reply |",
               "| --- | --- | --- | --- | ---: | --- |"]
     for r in sorted(missing, key=lambda r: (r["style"], r["kind"], r["q"])):

@@ -23,11 +23,12 @@ from actions.actions_dialogue import ActionHandleFallback
 from actions.actions_feedback import MESSAGES as FEEDBACK_MESSAGES
 from actions.actions_feedback import ActionAskFeedbackContent, ActionAskFeedbackTopic
 from actions.actions_handoff import ActionOfferHandoff
-from actions.actions_procedure import MESSAGES
+from actions.actions_procedure import MESSAGES, ActionAnswerProcedure, choose_payload
 from actions.actions_rating import ActionAskRating
 from actions.actions_status import MESSAGES as STATUS_MESSAGES
 from actions.actions_status import ActionAskApplicationCode, ActionAskStatusVerification
 from actions.services.answers import ASPECTS, format_answer
+from actions.services.narrowing import get_narrowing
 from knowledge.bank import STYLES, load_bank
 from knowledge.store import get_procedure, load_faq
 from scripts.eval_dialogue import (
@@ -36,12 +37,14 @@ from scripts.eval_dialogue import (
     check_floors,
     classify_reply,
     judge,
+    narrow_buttons,
     offered_codes,
     sample_questions,
     summarize,
     tap_payload,
 )
 from settings import ROOT
+from tests.fakes.knowledge import abstaining_service
 from tests.unit.conftest import make_tracker
 
 HOTLINE = "18001096"
@@ -58,7 +61,7 @@ def run(action, tracker=None):
 
 def button(code, name="Thủ tục"):
     """A procedure button as actions/actions_procedure.py builds it."""
-    return {"title": name, "payload": f'/choose_procedure{{"procedure_code":"{code}"}}'}
+    return {"title": name, "payload": choose_payload(procedure_code=code)}
 
 
 HUMAN = {"title": MESSAGES["vi"]["human"], "payload": "/request_human"}
@@ -103,6 +106,13 @@ def test_english_answer_and_the_local_level_note_are_answers():
     assert classify_reply(reply) == "answer" and answered_codes(reply) == [MARRIAGE]
 
 
+def test_several_aspects_and_the_joined_procedure_note_are_one_answer():
+    reply = [{"text": format_answer(get_procedure(BIRTH), ["fee", "duration", "documents"])}]
+    assert classify_reply(reply) == "answer" and answered_codes(reply) == [BIRTH]
+    reply = [{"text": MESSAGES["vi"]["joined"]}, {"text": format_answer(get_procedure("2.000986"), None)}]
+    assert classify_reply(reply) == "answer" and answered_codes(reply) == ["2.000986"]
+
+
 def test_several_procedures_answered_in_one_turn_are_all_read_in_order():
     reply = answer(BIRTH, "documents") + answer(MARRIAGE, "fee")
     assert answered_codes(reply) == [BIRTH, MARRIAGE]
@@ -115,13 +125,43 @@ def test_a_code_quoted_in_the_body_is_not_an_answer():
     assert answered_codes(reply) == []
 
 
-def test_choice_between_procedures_is_a_clarifying_question_and_its_buttons_can_be_tapped():
+def test_list_of_procedure_names_and_its_buttons_can_be_tapped():
     reply = choose(BIRTH, MARRIAGE, SINGLE)
-    assert classify_reply(reply) == "clarify"
+    assert classify_reply(reply) == "choose"
     assert offered_codes(reply) == [BIRTH, MARRIAGE, SINGLE]
     assert tap_payload(reply, MARRIAGE) == '/choose_procedure{"procedure_code":"1.000894"}'
     assert tap_payload(reply, "1.999999") is None
-    assert classify_reply(choose(BIRTH, MARRIAGE, lang="en")) == "clarify"
+    assert narrow_buttons(reply) == 0
+    assert classify_reply(choose(BIRTH, MARRIAGE, lang="en")) == "choose"
+
+
+def narrowing(*codes, number=1):
+    """The narrowing question the procedure action asks between these siblings (its real _ask)."""
+    question = get_narrowing().plan([get_procedure(code) for code in codes], number=number)
+    dispatcher = CollectingDispatcher()
+    ActionAnswerProcedure()._ask(dispatcher, question)
+    return [{k: v for k, v in m.items() if k in ("text", "buttons") and v} for m in dispatcher.messages]
+
+
+def test_narrowing_question_with_one_procedure_per_button():
+    reply = narrowing("3.000348", "3.000347", "3.000346")
+    assert reply[0]["text"] == "Bạn cần cấp lại (mất, hỏng), cấp đổi hay làm lần đầu?"
+    assert classify_reply(reply) == "narrow"
+    assert offered_codes(reply) == ["3.000348", "3.000347", "3.000346"]
+    assert tap_payload(reply, "3.000347") == '/choose_procedure{"procedure_code":"3.000347"}'
+    assert narrow_buttons(reply) == 0
+    reply = narrowing("1.000894", "2.000806")
+    assert classify_reply(reply) == "narrow" and offered_codes(reply) == ["1.000894", "2.000806"]
+
+
+def test_narrowing_option_covering_several_siblings_is_not_a_tap_on_the_procedure():
+    reply = narrowing("2.001194", "1.000889", "1.014064")
+    assert [b["payload"] for b in reply[0]["buttons"]] == ['/choose_procedure{"narrow_value":"cap_lai"}',
+                                                           '/choose_procedure{"procedure_code":"1.000889"}']
+    assert classify_reply(reply) == "narrow"
+    assert offered_codes(reply) == ["1.000889"] and narrow_buttons(reply) == 1
+    assert tap_payload(reply, "2.001194") is None
+    assert judge("2.001194", reply) == "no_procedure"
 
 
 def test_suggestions_with_the_officer_button():
@@ -141,14 +181,6 @@ def test_nothing_found_with_only_the_officer_button():
     reply = [{"text": MESSAGES["en"]["unknown"].format(hotline=HOTLINE),
               "buttons": [{"title": MESSAGES["en"]["human"], "payload": "/request_human"}]}]
     assert classify_reply(reply) == "not_found"
-
-
-def test_narrowing_question_with_attribute_buttons_is_a_clarifying_question():
-    reply = [{"text": "Bạn cần cấp mới, cấp lại do mất, hay cấp đổi?",
-              "buttons": [{"title": "Cấp mới", "payload": "cấp mới"}, {"title": "Cấp lại do mất", "payload": "cấp lại"},
-                          {"title": "Cấp đổi", "payload": "cấp đổi"}]}]
-    assert classify_reply(reply) == "clarify"
-    assert offered_codes(reply) == []
 
 
 def test_which_procedure_question_and_search_error():
@@ -185,8 +217,10 @@ def test_handoff_offer_in_and_out_of_office_hours_and_after_two_fallbacks():
         assert [b["payload"] for b in reply[0]["buttons"]] == ["/affirm", "/deny"]
         assert classify_reply(reply) == "handoff"
     fallback = {"event": "user", "text": "asdf", "parse_data": {"intent": {"name": "nlu_fallback"}}}
-    once = run(ActionHandleFallback(), make_tracker("asdf", "nlu_fallback", events=[fallback]))
-    twice = run(ActionHandleFallback(), make_tracker("asdf", "nlu_fallback", events=[fallback, fallback]))
+    # The fallback action first asks the knowledge search; one that places nothing leaves the fallback replies.
+    once = run(ActionHandleFallback(abstaining_service()), make_tracker("asdf", "nlu_fallback", events=[fallback]))
+    twice = run(ActionHandleFallback(abstaining_service()),
+                make_tracker("asdf", "nlu_fallback", events=[fallback, fallback]))
     assert classify_reply(once) == "fallback"
     assert classify_reply(twice) == "handoff"
 
@@ -222,7 +256,8 @@ def test_rating_question_and_empty_turn_are_other():
 def test_an_answer_wins_over_a_form_question_in_the_same_turn():
     reply = answer(BIRTH, "fee") + run(ActionAskApplicationCode())
     assert classify_reply(reply) == "answer"
-    assert set(REPLY_KINDS) >= {"answer", "clarify", "suggest", "not_found", "status", "feedback", "handoff", "faq"}
+    assert set(REPLY_KINDS) >= {"answer", "narrow", "choose", "suggest", "not_found", "status", "feedback", "handoff",
+                                "faq"}
 
 
 # ---- judge --------------------------------------------------------------------------------------------------
@@ -267,7 +302,7 @@ def row(style, code, outcome, kind, answered=(), latency=(0.1,), family=None):
 
 ROWS = [
     row("story", BIRTH, "right_at_once", "answer", [BIRTH], (0.1,)),
-    row("story", BIRTH, "right_after_tap", "clarify", (), (0.2, 0.05)),
+    row("story", BIRTH, "right_after_tap", "narrow", (), (0.2, 0.05)),
     row("story", BIRTH, "wrong", "answer", ["1.001022"], (0.3,), family="1.001022"),
     row("story", MARRIAGE, "no_procedure", "faq", (), (0.4,)),
     row("short", SINGLE, "right_at_once", "answer", [SINGLE], (0.5,)),
@@ -288,7 +323,7 @@ def test_summary_rates_routing_and_latency():
     assert summary["overall"]["wrong"] == 0.333 and summary["overall"]["counts"]["wrong_sibling"] == 1
     assert list(summary["styles"]) == ["story", "short"]  # bank style order, only styles measured
     assert summary["out_of_scope"] == {"n": 2, "handled": 0.5, "counts": {"handled": 1, "answered": 1}}
-    assert summary["routing"] == {"story": {"answer": 2, "clarify": 1, "faq": 1}, "short": {"answer": 2},
+    assert summary["routing"] == {"story": {"answer": 2, "narrow": 1, "faq": 1}, "short": {"answer": 2},
                                   "unanswerable": {"answer": 1, "out_of_scope": 1}}
     latency = summary["latency"]
     assert latency["turns"] == 9 and latency["tap_turns"] == 1
