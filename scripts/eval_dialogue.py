@@ -431,7 +431,19 @@ def file_fingerprint(path: Path) -> str:
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
-    return f"`{path.name}` ({path.stat().st_size / 1e6:.1f} MB, sha256 {digest.hexdigest()[:12]})"
+    return f"`{_shown(path)}` ({path.stat().st_size / 1e6:.1f} MB, sha256 {digest.hexdigest()[:12]})"
+
+
+def _shown(path) -> str:
+    """A path relative to the repository when it is inside it (worktrees differ), else as given."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(ROOT.resolve()))
+    except ValueError:
+        try:
+            return str(path.relative_to(ROOT))
+        except ValueError:
+            return str(path)
 
 
 def _pct(value: Optional[float]) -> str:
@@ -559,8 +571,10 @@ def verify_hidden(health: dict) -> None:
 
 
 def index_line(health: dict) -> str:
-    return (f"`{health.get('index_dir')}` (encoder {health.get('model')}, built {health.get('built_at')}, "
-            f"{health.get('entries')} entries, {health.get('bank_questions')} bank questions)")
+    """The knowledge index as the action server reports it."""
+    return (f"`{_shown(health.get('index_dir') or '?')}` (encoder {health.get('model')}, built "
+            f"{health.get('built_at')}, {health.get('entries')} entries, "
+            f"{health.get('bank_questions')} bank questions)")
 
 
 def families_by_code() -> Dict[str, str]:
