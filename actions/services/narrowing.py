@@ -88,6 +88,35 @@ def display_words(name: str) -> List[str]:
     return words
 
 
+MIN_TOPIC_WORDS = 2
+MAX_TOPIC_WORDS = 14
+_TRAILING = {"la", "cua", "doi", "voi", "cho", "va", "ve", "tai", "co", "o", "theo"}
+
+
+def common_topic(procedures: Sequence) -> str:
+    """The longest run of words all the names share ("thẻ căn cước", "giấy phép lái xe"), without the level phrase,
+    as the first name writes it; "" when it is shorter than :data:`MIN_TOPIC_WORDS` words or longer than
+    :data:`MAX_TOPIC_WORDS` (then the names are one name and the question needs no topic)."""
+    names = [re.sub(r"\s*\((?:thực hiện )?tại [^)]*\)|\s*-\s*cấp \w+( \w+)?$", "", p.name, flags=re.IGNORECASE)
+             for p in procedures]
+    words = [display_words(n) for n in names]
+    folded = [[fold(w).strip(",.;:()") for w in ws] for ws in words]
+    first, best = folded[0], (0, 0)
+    others = [" " + " ".join(f) + " " for f in folded[1:]]
+    for start in range(len(first)):
+        for end in range(len(first), start + best[1] - best[0], -1):
+            phrase = " " + " ".join(first[start:end]) + " "
+            if all(phrase in other for other in others):
+                best = (start, end)
+                break
+    start, end = best
+    while end > start and first[end - 1] in _TRAILING:  # "... người nộp thuế là" -> "... người nộp thuế"
+        end -= 1
+    if end - start < MIN_TOPIC_WORDS or end - start > MAX_TOPIC_WORDS:
+        return ""
+    return " ".join(words[0][start:end]).strip(" ,;:")
+
+
 def _label_phrases(label: str) -> List[str]:
     """'Cấp lại (mất, hỏng)' -> ['Cấp lại (mất, hỏng)', 'Cấp lại']; 'Doanh nghiệp, tổ chức' -> also its parts."""
     bare = re.sub(r"\s*\(.*?\)", "", label).strip()
@@ -111,8 +140,9 @@ class Narrowing:
         self.rewriter = rewriter
         self.order: List[str] = list(data.get("order") or [])
         self.groups: Dict[str, dict] = dict(data.get("groups") or {})
-        self.difference_question: str = data.get("difference_question") or "Bạn hỏi trường hợp nào: {options}?"
+        self.difference_question: str = data.get("difference_question") or "Bạn hỏi {options}?"
         self.difference_none: str = data.get("difference_none") or "Trường hợp thông thường"
+        self.topic_prefix: str = data.get("topic_prefix") or "Về {topic}: "
         # Per group and value, what a typed reply may say to pick it.
         self._said: Dict[str, Dict[str, re.Pattern]] = {}
         for group, spec in self.groups.items():
@@ -210,22 +240,26 @@ class Narrowing:
         names differ in; None when nothing separates them or ``number`` exceeds :data:`MAX_QUESTIONS`."""
         if number > MAX_QUESTIONS or len(procedures) < 2:
             return None
+        topic = common_topic(procedures)
         for group in self.order:
             options = self.split(group, procedures)
             if options is not None:
-                return Question(group, self.question_text(group, options), options, number, list(aspects))
+                return Question(group, self.question_text(group, options, topic), options, number, list(aspects))
         options = self.difference(procedures)
         if options is None:
             return None
-        return Question(DIFFERENCE, self.question_text(DIFFERENCE, options), options, number, list(aspects))
+        return Question(DIFFERENCE, self.question_text(DIFFERENCE, options, topic), options, number, list(aspects))
 
-    def question_text(self, group: str, options: Sequence[Option]) -> str:
-        """'Bạn cần cấp lại (mất, hỏng), cấp đổi hay làm lần đầu?' from the group's question and labels."""
+    def question_text(self, group: str, options: Sequence[Option], topic: str = "") -> str:
+        """'Về giấy phép lái xe: bạn cần cấp lại (mất, hỏng), cấp đổi hay làm lần đầu?' from the siblings' common
+        words (``topic``), the group's question and the labels."""
         labels = [o.label[:1].lower() + o.label[1:] for o in options]
         joined = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " hay " + labels[-1]
-        if group == DIFFERENCE:
-            return self.difference_question.format(options=joined)
-        return self.groups[group]["question"].format(options=joined)
+        template = self.difference_question if group == DIFFERENCE else self.groups[group]["question"]
+        question = template.format(options=joined)
+        if not topic:
+            return question
+        return self.topic_prefix.format(topic=topic[:1].lower() + topic[1:]) + question[:1].lower() + question[1:]
 
     # -- reading the answer ------------------------------------------------------------------------------------
     def pick(self, question: Question, text: str = "", value: Optional[str] = None) -> Optional[Option]:

@@ -57,7 +57,7 @@ def test_siblings_get_a_question_about_what_separates_them_then_a_typed_reply_is
     action = action_for({q: clarify(q, GPLX)})
     messages, events = run(action, make_tracker(q, "ask_procedure",
                                                 entities=[{"entity": "aspect", "value": "fee"}]))
-    assert messages[0]["text"] == "Bạn cần cấp lại (mất, hỏng), cấp đổi hay làm lần đầu?"
+    assert messages[0]["text"] == "Về giấy phép lái xe: bạn cần cấp lại (mất, hỏng), cấp đổi hay làm lần đầu?"
     assert [b["title"] for b in messages[0]["buttons"]] == ["Cấp lại (mất, hỏng)", "Cấp đổi", "Làm lần đầu"]
     assert messages[0]["buttons"][1]["payload"] == '/choose_procedure{"procedure_code":"3.000347"}'
     slots = slots_of(events)
@@ -76,7 +76,7 @@ def test_two_questions_at_most_a_tap_then_a_typed_level_through_the_fallback_act
     q = "cấp lại căn cước nộp ở đâu"
     action = action_for({q: clarify(q, CAN_CUOC)})
     messages, events = run(action, make_tracker(q, "ask_procedure"))
-    assert messages[0]["text"] == "Bạn cần cấp lại (mất, hỏng) hay cấp đổi?"
+    assert messages[0]["text"] == "Về thẻ căn cước: bạn cần cấp lại (mất, hỏng) hay cấp đổi?"
     assert messages[0]["buttons"][0]["payload"] == '/choose_procedure{"narrow_value":"cap_lai"}'
     state = slots_of(events)["narrowing"]
     assert state["aspects"] == ["place"]
@@ -84,7 +84,7 @@ def test_two_questions_at_most_a_tap_then_a_typed_level_through_the_fallback_act
     tap = '/choose_procedure{"narrow_value":"cap_lai"}'
     messages, events = run(action, make_tracker(tap, "choose_procedure", slots={"narrowing": state},
                                                 entities=[{"entity": "narrow_value", "value": "cap_lai"}]))
-    assert messages[0]["text"] == "Bạn làm ở tỉnh (sở, ngành) hay xã, phường?"
+    assert messages[0]["text"] == "Về cấp lại thẻ căn cước: bạn làm ở tỉnh (sở, ngành) hay xã, phường?"
     state = slots_of(events)["narrowing"]
     assert state["number"] == 2
 

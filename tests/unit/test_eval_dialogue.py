@@ -145,7 +145,7 @@ def narrowing(*codes, number=1):
 
 def test_narrowing_question_with_one_procedure_per_button():
     reply = narrowing("3.000348", "3.000347", "3.000346")
-    assert reply[0]["text"] == "Bạn cần cấp lại (mất, hỏng), cấp đổi hay làm lần đầu?"
+    assert reply[0]["text"] == "Về giấy phép lái xe: bạn cần cấp lại (mất, hỏng), cấp đổi hay làm lần đầu?"
     assert classify_reply(reply) == "narrow"
     assert offered_codes(reply) == ["3.000348", "3.000347", "3.000346"]
     assert tap_payload(reply, "3.000347") == '/choose_procedure{"procedure_code":"3.000347"}'

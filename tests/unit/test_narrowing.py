@@ -30,33 +30,36 @@ def test_every_value_of_the_search_tables_has_a_button_label():
 
 def test_operation_siblings_get_one_question_with_short_buttons():
     question = plan("3.000348", "3.000347", "3.000346")
-    assert question.text == "Bạn cần cấp lại (mất, hỏng), cấp đổi hay làm lần đầu?"
+    assert question.text == "Về giấy phép lái xe: bạn cần cấp lại (mất, hỏng), cấp đổi hay làm lần đầu?"
     assert options(question) == [("Cấp lại (mất, hỏng)", ["3.000348"]), ("Cấp đổi", ["3.000347"]),
                                  ("Làm lần đầu", ["3.000346"])]
 
 
 def test_subject_siblings():
     question = plan("1.008498", "2.002225")
-    assert question.text == "Thủ tục này bạn làm cho cá nhân hay doanh nghiệp, tổ chức?"
+    assert question.text == ("Về đăng ký thuế lần đầu đối với người nộp thuế: bạn làm cho cá nhân hay doanh nghiệp, "
+                             "tổ chức?")
     assert options(question) == [("Cá nhân", ["1.008498"]), ("Doanh nghiệp, tổ chức", ["2.002225"])]
 
 
 def test_foreign_element_siblings():
     question = plan("1.000894", "2.000806")
-    assert question.text == "Việc của bạn có yếu tố nước ngoài không (người nước ngoài, ở nước ngoài)?"
+    assert question.text == ("Về đăng ký kết hôn: việc của bạn có yếu tố nước ngoài không (người nước ngoài, ở nước "
+                             "ngoài)?")
     assert options(question) == [("Không có yếu tố nước ngoài", ["1.000894"]),
                                  ("Có yếu tố nước ngoài", ["2.000806"])]
 
 
 def test_direction_siblings():
     question = plan("1.003113", "1.003407")
-    assert question.text == "Hàng hóa của bạn là nhập khẩu hay xuất khẩu?"
+    assert question.text == ("Về cấp Giấy chứng nhận kiểm dịch động vật, sản phẩm động vật trên cạn: hàng hóa của bạn "
+                             "là nhập khẩu hay xuất khẩu?")
     assert options(question) == [("Nhập khẩu", ["1.003113"]), ("Xuất khẩu", ["1.003407"])]
 
 
 def test_level_siblings_read_the_level_from_the_record_when_the_name_has_none():
     question = plan("2.001194", "1.014064")  # "Cấp lại thẻ căn cước (thực hiện tại cấp tỉnh)" / "Cấp lại thẻ căn cước"
-    assert question.text == "Bạn làm ở tỉnh (sở, ngành) hay xã, phường?"
+    assert question.text == "Về cấp lại thẻ căn cước: bạn làm ở tỉnh (sở, ngành) hay xã, phường?"
     assert options(question) == [("Tỉnh (sở, ngành)", ["2.001194"]), ("Xã, phường", ["1.014064"])]
 
 
@@ -71,7 +74,7 @@ def test_operation_is_asked_before_level_and_a_second_question_follows():
 
 def test_names_that_differ_in_other_words_get_those_words_as_buttons():
     question = plan("1.000656", "1.000419")  # "Thủ tục đăng ký khai tử" / "... khai tử lưu động"
-    assert question.text == "Bạn hỏi trường hợp nào: trường hợp thông thường hay lưu động?"
+    assert question.text == "Về đăng ký khai tử: bạn hỏi trường hợp thông thường hay lưu động?"
     assert options(question) == [("Trường hợp thông thường", ["1.000656"]), ("Lưu động", ["1.000419"])]
     assert get_narrowing().pick(question, "lưu động").codes == ["1.000419"]
 
