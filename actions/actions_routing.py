@@ -1,10 +1,11 @@
 """Routing actions: the NLU's intent is a signal, not the last word, for the status form and the FAQ answers.
 
 Rules (data/rules/services.yml, data/rules/procedures.yml, data/rules/forms.yml) run these actions for the
-intents ``check_application_status`` and ``faq``. Each one sets the slot ``request_route`` and the rules branch
-on it:
+intents ``check_application_status``, ``file_feedback``, ``faq`` and ``out_of_scope``. Each one sets the slot
+``request_route`` and the rules branch on it:
 
 - ``status``: the application-status form follows (the message carries a code or clear status words);
+- ``feedback``: the feedback form follows (clear feedback words, or no procedure the search is sure of);
 - ``faq``: the response selector's FAQ answer follows (``utter_faq``);
 - ``out_of_scope``: the out-of-scope reply follows (``utter_out_of_scope``);
 - ``procedure``: the action has already answered the message as a procedure question, exactly as
@@ -25,7 +26,13 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_procedure import ActionAnswerProcedure, knowledge_service
-from actions.services.routing import faq_beats_procedures, is_status_request, search_answers_procedure
+from actions.services.routing import (
+    faq_beats_procedures,
+    feedback_form_starts,
+    is_feedback_request,
+    is_status_request,
+    search_answers_procedure,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +76,30 @@ class ActionRouteStatusRequest(_Routing, Action):
             return [_route("status")]
         logger.info("check_application_status without a code or status words: answered as a procedure question")
         return self.answer_procedure(dispatcher, tracker)
+
+
+class ActionRouteFeedbackRequest(_Routing, Action):
+    """``file_feedback``: the feedback form unless the message is a procedure question the search is sure of."""
+
+    def name(self) -> Text:
+        return "action_route_feedback_request"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        # A button payload ("/file_feedback") or clear feedback words decide without a search.
+        if text.startswith("/") or is_feedback_request(text):
+            return [_route("feedback")]
+        try:
+            response = self.service.search(text)
+        except Exception:  # noqa: BLE001 - the feedback form needs no index: start it rather than apologise
+            logger.exception("Knowledge search failed; the feedback form starts")
+            return [_route("feedback")]
+        if feedback_form_starts(text, response):
+            return [_route("feedback")]
+        logger.info("file_feedback without feedback words, and the search answers a procedure: answered as one")
+        return self.answer_procedure(dispatcher, tracker, response)
 
 
 class ActionRouteFaq(_Routing, Action):

@@ -10,7 +10,8 @@ Two steps in the two venvs (Rasa cannot import the knowledge search, the action 
    response selector) for every message, to a JSONL file.
 2. ``route`` (action venv): the first rule of the deployed rules (``data/rules/*.yml``, or those of a git ref with
    ``--baseline-ref``) that the intent triggers, and the custom actions it runs, executed for real
-   (``action_route_status_request``, ``action_route_faq``, ``action_answer_procedure``: the real knowledge search)
+   (``action_route_status_request``, ``action_route_feedback_request``, ``action_route_faq``,
+   ``action_route_out_of_scope``, ``action_answer_procedure``: the real knowledge search)
    with a tracker and a CollectingDispatcher; the ``request_route`` slot they set picks the rule's branch. Writes
    the confusion tables to ``--out`` (``reports/routing/`` under ``make eval-routing``).
 """
@@ -47,6 +48,7 @@ ACTION_ROUTES = {
     "action_handoff": "handoff",
     "action_answer_procedure": "procedure",
     "action_route_status_request": "procedure",  # a router that answered itself answered a procedure question
+    "action_route_feedback_request": "procedure",
     "action_route_faq": "procedure",
     "action_route_out_of_scope": "procedure",
 }

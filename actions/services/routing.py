@@ -1,13 +1,16 @@
-"""Routing decisions between the status lookup, the FAQ answers and the procedure search.
+"""Routing decisions between the status lookup, the feedback form, the FAQ answers and the procedure search.
 
 Plain functions over text and over the knowledge search's response; no Rasa import. The routing actions
 (``actions/actions_routing.py``) call them, and ``scripts/eval_routing.py`` measures them.
 
-Two rules:
+The rules:
 
 - The application-status form starts only when the message carries an application code or clear status
   words (:func:`is_status_request`). "Gia hạn bằng lái đổi ở đâu?" is a procedure question even if the NLU
   says ``check_application_status``.
+- The feedback form starts when the message has clear feedback words (:func:`is_feedback_request`) or the search
+  is not sure of a procedure (:func:`feedback_form_starts`). "Công nhận tổ chức khảo nghiệm phân bón" is a
+  procedure question even if the NLU says ``file_feedback``.
 - An FAQ answer is given only when the FAQ entry beats the procedure candidates in the knowledge search
   (which indexes the FAQ entries next to the procedures), or when the search's calibrated decision finds no
   procedure it could answer (:func:`faq_beats_procedures`).
@@ -115,6 +118,201 @@ def is_status_request(text: Optional[str], entities: Iterable[dict] = ()) -> boo
            for e in entities or ()):
         return True
     return bool(status_match(text))
+
+
+# ---- feedback words -------------------------------------------------------------------------------------------
+# Written like the status words: no diacritics, lowercase, teencode expanded (matched on ``normalize_for_match``).
+# A feedback message (phản ánh, kiến nghị) says that the citizen wants to report or complain, or how an officer
+# behaved, or describes a nuisance in their street. Words that procedure questions also use are left out or tied to
+# a context:
+# - "khiếu nại" and "tố cáo" are procedures too ("thủ tục giải quyết khiếu nại lần đầu", "tố cáo đối với lực lượng
+#   Công an"): alone they are not clear feedback words. COMPLAINT_WORDS count only about an officer's way of
+#   working or a one-stop officer (CONDUCT_TARGETS: "khiếu nại cách làm việc của cán bộ tiếp dân"), not about a
+#   decision or an act ("khiếu nại quyết định xử phạt", the formal procedure); and a message with one of them that
+#   asks how to lodge it (ASKS_HOW: "tố cáo cán bộ công an xã thì nộp đơn ở đâu") has no clear feedback words at all,
+#   whatever else it says. In both cases the knowledge search decides: a confident answer about the complaint
+#   procedure wins, otherwise the feedback form takes the complaint.
+# - "kiến nghị điều chỉnh giá" is the procedure of a price-regulated business, not a citizen's feedback.
+# - "góp ý (kiến)", "ý kiến" are procedures when about a plan or a draft ("góp ý kiến đối với quy chế quản lý kiến
+#   trúc", "lấy ý kiến về phương án…"): "góp ý" counts unless a plan, rule or draft follows.
+# - "báo cáo" (financial, environmental reports), "vi phạm" (sanctions), "ô nhiễm" ("xử lý ô nhiễm triệt để"),
+#   "xả thải" (discharge permits), "đổi tiền" / "với tiền" (folded like "đòi tiền" / "vòi tiền") are not words
+#   here on their own.
+
+# The citizen's own act of reporting or complaining; the feeling of a dissatisfied citizen.
+_REPORTING = (
+    r"phan anh",
+    r"kien nghi(?! dieu chinh gia)",
+    r"pa ?kn",  # "gửi pa kn" (phản ánh kiến nghị)
+    r"(?:gop y|dong gop y kien|gop y kien)"
+    r"(?! (?:\w+ ){0,8}(?:quy hoach|quy che|du thao|du an|van ban|de an|phuong an))",
+    r"(?:gui|co|xin|neu|nhan) (?:\w+ ){0,2}y kien "
+    r"(?:dong gop|phan hoi|phan anh|gop y|ve (?:thai do|viec|tinh trang|chat luong|cach))",
+    r"gui y kien",
+    r"y kien phan hoi",
+    r"than phien",
+    r"phan nan",
+    r"buc xuc",
+    r"bat binh",
+    r"(?:khong|chua|rat khong|het suc khong) hai long",
+    r"bao cao (?:su viec|vu viec|sai pham|tinh trang|hanh vi|viec)",
+    r"bao (?:cho )?(?:co quan chuc nang|chinh quyen) (?:\w+ ){0,2}(?:biet|xu ly|vao cuoc|giai quyet)",
+    r"bao tinh trang",
+    r"co quan chuc nang (?:\w+ ){0,3}(?:vao cuoc|xu ly|kiem tra|giai quyet|xem xet|lam ngo)",
+    r"vao cuoc",
+    r"de nghi (?:\w+ ){0,4}(?:xu ly nghiem|chan chinh|co bien phap (?:xu ly|ngan chan|khac phuc))",
+    r"(?:submit|file|make|send) (?:a |an |my )?(?:complaint|feedback)",
+    r"(?:report|complain about) (?:a |an |the )?(?:broken|rude|problem|issue|pothole|noise|officer)",
+    r"feedback",
+)
+
+# How an officer or an office behaves: clear complaints on their own.
+_CONDUCT = (
+    r"hach dich",
+    r"nhung nhieu",
+    r"cua quyen",
+    r"quan lieu",
+    r"gay kho de",
+    r"lam kho de",
+    r"kho de voi",
+    r"gay kho khan cho (?:nguoi dan|dan|toi|minh|em|chung toi|gia dinh)",
+    r"lam kho (?:nguoi dan|dan|toi|minh|em|chung toi|gia dinh)",
+    r"voi vinh",
+    r"vong vo",
+    r"tien (?:boi duong|ca phe|cafe|che nuoc|tra nuoc|lot tay|bo ngoai)",
+    r"(?:dua|nhan|doi|an) (?:\w+ )?phong bi",
+    r"lot tay",
+    r"boi tron",
+    r"(?:nhan|dua|an|doi|vu|tham o) hoi lo",
+    r"tham nhung",
+    r"(?<!tac dong )(?<!anh huong )tieu cuc",
+    r"an chan (?:tien|tro cap|ho tro|luong)",
+    r"bot xen",
+    r"(?:doi|thu|lay) (?:them )?tien (?:ngoai (?:quy dinh|le phi)|khong (?:co )?(?:hoa don|bien lai))",
+    r"(?:can bo|cb|nhan vien|cong chuc|vien chuc|cong an|canh sat|to truong|truong thon|chu tich) (?:\w+ ){0,4}"
+    r"(?:doi|voi|xin|lay) (?:them )?tien",
+    r"dun day",
+    r"hen (?:di|len|toi) hen (?:lai|xuong|lui)",
+    r"hen lan hen lua",
+    r"bat (?:\w+ )?(?:di lai|chay di chay lai|chay vong|cho) (?:\w+ )?(?:nhieu|may|bao nhieu|hang chuc) lan",
+    r"di lai (?:\w+ ){0,2}(?:nhieu|may|bao nhieu|hang chuc) lan (?:\w+ ){0,4}(?:van|ma|chua|khong)",
+    r"(?<!sinh )thai do",
+    r"coc loc",
+    r"cau gat",
+    r"gat gong",
+    r"quat (?:thao|nat|mang)",
+    r"xuc pham",
+    r"thieu ton trong",
+    r"thieu (?:lich su|van hoa)",
+    r"bat lich su",
+    r"vo van hoa",
+    r"coi thuong (?:nguoi dan|dan)",
+    r"to tieng (?:\w+ )?voi (?:dan|nguoi dan|toi|minh|em|me|bo)",
+    r"lon tieng",
+    r"lam viec rieng",
+    r"di muon ve som",
+    r"bo vi tri",
+    r"tac trach",
+    r"vo trach nhiem",
+    r"thieu trach nhiem",
+    r"lam ngo",
+    r"bao che (?:cho|sai pham|vi pham)",
+    r"sai pham",
+    r"khong (?:ai|thay ai|co ai) (?:den |toi )?(?:don|sua|xu ly|giai quyet|thu gom|khac phuc|quan tam)",
+    r"(?:rude|bribe|bribery|corrupt|corruption)",
+)
+
+# Nuisances in the neighbourhood, the usual subjects of a "phản ánh hiện trường".
+_NUISANCE = (
+    r"on ao",
+    r"(?:gay|o nhiem|bi) tieng on",
+    r"tieng on (?:\w+ ){0,3}(?:qua|lon|suot|ca dem|den khuya|nua dem|keo dai)",
+    r"mui hoi thoi",
+    r"hoi thoi (?:qua|nong nac|kinh khung|khong chiu)",
+    r"boc mui",
+    r"bay mui",
+    r"xa rac",
+    r"do trom",
+    r"vut rac",
+    r"rac (?:thai )?(?:\w+ )?(?:bua bai|ton dong|u dong|chat dong)",
+    r"lan chiem",
+    r"sut lun",
+    r"(?:nhieu|co|day|toan|cai|chi chit) o (?:ga|voi)",
+    r"o (?:ga|voi) (?:to|lon|sau|rat|chi chit|khap)",
+    r"tha rong",
+    r"mat trat tu",
+    r"gay o nhiem (?:khong khi|nguon nuoc|tieng on|khu dan cu|ca|qua|lam)",
+    r"xa (?:nuoc )?thai (?:\w+ ){0,2}(?:ra|xuong) (?:song|suoi|kenh|muong|ao|ho|duong|cong)",
+    r"(?:den duong|duong (?:lang|lien thon|lien xa|xom|ngo)|cong thoat nuoc|cong ranh|ong nuoc) (?:\w+ ){0,3}"
+    r"(?:bi )?(?:hong|vo|tac|sap|xuong cap|nut)",
+    r"(?:chang|cung) (?:ai|thay ai) (?:\w+ )?(?:don|sua|xu ly|quan tam)",
+)
+
+# "khiếu nại" / "tố cáo" / "complaint": feedback words only about an officer, an office's service or its conduct.
+COMPLAINT_WORDS = r"\b(?:khieu nai|to cao|to giac|complain|complaint)\b"
+CONDUCT_TARGETS = (
+    r"\b(?:cach (?:lam viec|phuc vu|giai quyet|tiep dan|cu xu|doi xu)|chat luong phuc vu|tinh than phuc vu)\b",
+    r"\b(?:can bo|cb|cong chuc|nhan vien) (?:\w+ ){0,2}(?:mot cua|tiep nhan|tiep dan|tra ket qua)\b",
+    r"\b(?:staff|clerk|service)\b",
+)
+
+# A question about the complaint or denunciation procedure itself ("tố cáo cán bộ công an xã thì bao lâu có kết
+# quả", "đơn khiếu nại gửi ai"): whatever else it says, the knowledge search decides (see feedback_match).
+ASKS_HOW = (
+    r"\b(?:thu tuc|trinh tu|ho so (?:gom|can|khieu nai|to cao)|(?:lam|viet|gui|nop) don|don (?:khieu nai|to cao)"
+    r"|mau don|o dau|bao lau|may ngay|thoi han|thoi hieu|giay to|le phi|co quan nao|cho ai|cap nao|the nao"
+    r"|nhu the nao|lam sao|can gi|can nhung gi|chung cu gi|huong dan|how|where)\b"
+)
+
+FEEDBACK_PHRASES = _REPORTING + _CONDUCT + _NUISANCE
+
+_FEEDBACK_RE = re.compile(r"\b(?:" + "|".join(FEEDBACK_PHRASES) + r")\b")
+_COMPLAINT_RE = re.compile(COMPLAINT_WORDS)
+_TARGET_RE = re.compile("|".join(CONDUCT_TARGETS))
+_ASKS_HOW_RE = re.compile(ASKS_HOW)
+
+
+def feedback_match(text: Optional[str]) -> str:
+    """Why ``text`` is a feedback message: "phrase", "complaint+conduct", or "" when it has no clear feedback words."""
+    if not text:
+        return ""
+    norm = normalize_for_match(text)
+    complaint = bool(_COMPLAINT_RE.search(norm))
+    if complaint and _ASKS_HOW_RE.search(norm):
+        return ""  # asks how to lodge a complaint or denunciation: a procedure question unless the search is unsure
+    if _FEEDBACK_RE.search(norm):
+        return "phrase"
+    if complaint and _TARGET_RE.search(norm):
+        return "complaint+conduct"
+    return ""
+
+
+def is_feedback_request(text: Optional[str]) -> bool:
+    """True when the message has clear feedback words: reporting or complaining ("phản ánh", "kiến nghị",
+    "bức xúc"), an officer's conduct ("hách dịch", "gây khó dễ", "vòi vĩnh"), a nuisance ("ồn ào", "lấn chiếm"),
+    or "khiếu nại"/"tố cáo" about an officer or a service. Matching ignores diacritics and expands teencode."""
+    return bool(feedback_match(text))
+
+
+def feedback_form_starts(text: Optional[str], response) -> bool:
+    """Whether a message the NLU classified ``file_feedback`` starts the feedback form.
+
+    It does when the message is a button payload ("/file_feedback", an explicit choice), has clear feedback words
+    (:func:`is_feedback_request`), or when the knowledge search (``response``, ``None`` when it failed) does not
+    answer a procedure with confidence (:func:`search_answers_procedure`). Otherwise the message is a procedure
+    question ("công nhận tổ chức khảo nghiệm phân bón", "gp chở hàng nguy hiểm bị rách, xin cấp lại ntn") and is
+    answered as one.
+
+    The bar is the search's ``answer`` decision, as for out-of-scope messages, not the FAQ's lower bar (calibrated
+    confidence ≥ :data:`PROCEDURE_OVER_FAQ`, which also lets a choice between siblings or suggestions through):
+    feedback messages describe real things in the words procedures are named with (a karaoke bar, a building site,
+    waste water, a tree on the pavement), so a complaint about them must not become a list of licences; and the
+    NLU's intent is only overruled when the search is sure. An FAQ answer given by mistake still sits next to the
+    procedures; a complaint answered with a licence is lost.
+    """
+    if not text or text.startswith("/") or is_feedback_request(text):
+        return True
+    return not search_answers_procedure(response)
 
 
 # ---- FAQ or procedure -----------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Routing: the status form only with a code or status words, the FAQ answer only when it beats the procedures."""
+"""Routing: the status form only with a code or status words, the feedback form only with feedback words or no
+procedure the search is sure of, the FAQ answer only when it beats the procedures."""
 
 from __future__ import annotations
 
@@ -12,9 +13,22 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_dialogue import ActionHandleFallback
 from actions.actions_procedure import ActionAnswerProcedure
-from actions.actions_routing import ActionRouteFaq, ActionRouteOutOfScope, ActionRouteStatusRequest
+from actions.actions_routing import (
+    ActionRouteFaq,
+    ActionRouteFeedbackRequest,
+    ActionRouteOutOfScope,
+    ActionRouteStatusRequest,
+)
 from actions.services.knowledge_service import KnowledgeService
-from actions.services.routing import faq_beats_procedures, is_status_request, search_answers_procedure, status_match
+from actions.services.routing import (
+    faq_beats_procedures,
+    feedback_form_starts,
+    feedback_match,
+    is_feedback_request,
+    is_status_request,
+    search_answers_procedure,
+    status_match,
+)
 from knowledge.search import Hit, SearchResponse
 from tests.fakes.knowledge import FakeSearcher, FakeStore
 from tests.unit.conftest import make_tracker
@@ -127,6 +141,100 @@ def test_bank_test_split_questions_are_almost_never_status_requests():
     assert len(matched) <= 0.002 * len(questions), matched[:10]
 
 
+# ---- is_feedback_request ---------------------------------------------------------------------------------------
+
+FEEDBACK_SENTENCES = [
+    ("cán bộ phường hách dịch quá, tôi muốn phản ánh", "phrase"),
+    ("can bo phuong hach dich qua", "phrase"),
+    ("nv một cửa thái độ lồi lõm, e bức xúc lắm", "phrase"),
+    ("cb xã cứ gây khó dễ, bắt tôi đi lại mấy lần rồi", "phrase"),
+    ("ông trưởng thôn vòi vĩnh tiền của bà con", "phrase"),
+    ("cán bộ địa chính đòi thêm tiền mới chịu đo đất", "phrase"),
+    ("hẹn đi hẹn lại mãi mà ko ai giải quyết", "phrase"),
+    ("tôi muốn góp ý về cổng dịch vụ công hay bị lỗi", "phrase"),
+    ("k hài lòng với cách giải quyết của phường", "phrase"),
+    ("hàng xóm hát karaoke ồn ào tới 12h đêm", "phrase"),
+    ("bãi rác đầu ngõ bốc mùi cả tuần nay", "phrase"),
+    ("quán nhậu lấn chiếm vỉa hè hết lối đi", "phrase"),
+    ("đề nghị cơ quan chức năng vào cuộc xử lý", "phrase"),
+    ("muốn gửi ý kiến về chất lượng phục vụ ở trung tâm hành chính công", "phrase"),
+    ("i want to file a complaint about a rude officer", "phrase"),
+    ("tôi muốn khiếu nại về cách làm việc của nhân viên bộ phận một cửa", "complaint+conduct"),
+    ("toi muon khieu nai cach phuc vu o phuong", "complaint+conduct"),
+]
+
+# Procedure questions, some about the complaint and denunciation procedures, some with words folded like feedback
+# words ("sinh thái do" / "thái độ", "thức ăn chăn nuôi" / "ăn chặn", "đổi tiền" / "đòi tiền", "hơi lo" / "hối lộ").
+NOT_FEEDBACK_SENTENCES = [
+    "thủ tục giải quyết khiếu nại lần đầu",
+    "tố cáo cán bộ công an xã thì nộp đơn ở đâu",
+    "khiếu nại quyết định xử phạt hành chính mất bao lâu",
+    "How do I file a complaint against a police decision?",
+    "góp ý kiến đối với quy chế quản lý kiến trúc đô thị cần hồ sơ gì",
+    "giấy phép xả thải vào nguồn nước xin ở đâu",
+    "công nhận tổ chức khảo nghiệm phân bón",
+    "gp chở hàng nguy hiểm bằng sà lan bị rách r, xin cấp lại ntn ạ",
+    "thức ăn chăn nuôi biến đổi gen cần giấy xác nhận gì",
+    "thu hồi giấy chứng nhận doanh nghiệp sinh thái do ai quyết định",
+    "giám định bệnh điếc nghề nghiệp do tiếng ồn ở đâu",
+    "đi công tác nước ngoài có cần dán tem AB không",
+    "đổi tiền ngoại tệ ở ngân hàng nào",
+    "báo cáo tài chính năm nộp cho cơ quan thuế nào",
+    "nộp phạt vi phạm hành chính về xây dựng ở đâu",
+    "đánh giá tác động tiêu cực đến môi trường cần hồ sơ gì",
+    "tôi hơi lo vì hồ sơ thiếu giấy tờ, bổ sung sau được không",
+    "mất hộ chiếu có phải báo công an biết không",
+]
+
+
+@pytest.mark.parametrize("text,why", FEEDBACK_SENTENCES)
+def test_feedback_words_are_recognised(text, why):
+    assert feedback_match(text) == why
+    assert is_feedback_request(text)
+
+
+@pytest.mark.parametrize("text", NOT_FEEDBACK_SENTENCES)
+def test_procedure_questions_have_no_feedback_words(text):
+    assert feedback_match(text) == ""
+    assert not is_feedback_request(text)
+
+
+def test_complaint_alone_is_not_a_clear_feedback_word():
+    """"Khiếu nại" / "tố cáo" are procedures too: alone, or asked about as a procedure, the search decides."""
+    assert feedback_match("tôi muốn khiếu nại quyết định thu hồi đất") == ""
+    assert feedback_match("tôi muốn khiếu nại về cách làm việc của cán bộ tiếp dân") == "complaint+conduct"
+    # Asking how to lodge it makes it a procedure question, even about an officer's conduct.
+    assert feedback_match("khiếu nại thái độ cán bộ tiếp dân thì làm đơn thế nào") == ""
+    assert feedback_match("thái độ cán bộ tiếp dân rất tệ") == "phrase"
+
+
+def test_bank_test_split_questions_almost_never_have_feedback_words():
+    """Regression floor: on the bank's test split (3,500+ procedure questions, all styles) the feedback words
+    matched 2 when this was written (0.06 %); at most 1 % may match."""
+    from knowledge.bank import load_bank
+
+    questions = [q.q for q in load_bank(splits=("test",)) if q.answerable]
+    assert len(questions) >= 3000
+    matched = [q for q in questions if is_feedback_request(q)]
+    assert len(matched) <= 0.01 * len(questions), matched[:10]
+
+
+def test_feedback_form_starts_on_a_payload_words_or_an_unsure_search():
+    q = "công nhận tổ chức khảo nghiệm phân bón"
+    sure = SearchResponse(q, False, decision="answer", confidence=0.9,
+                          results=[proc_hit("1.008004", "Công nhận tổ chức khảo nghiệm phân bón", 0.9)])
+    assert not feedback_form_starts(q, sure)
+    assert feedback_form_starts("/file_feedback", sure)
+    assert feedback_form_starts("đường liên xã có ổ gà to lắm", sure)  # the words win over a sure search
+    # Siblings to ask between, suggestions, an FAQ on top, no topic, a failed search: the form.
+    assert feedback_form_starts(q, SearchResponse(q, False, ambiguous=True, decision="clarify", confidence=0.6,
+                                                  results=sure.results))
+    assert feedback_form_starts(q, SearchResponse(q, True, decision="abstain", confidence=0.4, results=sure.results))
+    assert feedback_form_starts(q, SearchResponse(q, False, decision="answer", results=[faq_hit("faq:x", "x", 0.9)]))
+    assert feedback_form_starts(q, SearchResponse(q, True, no_topic=True))
+    assert feedback_form_starts(q, None)
+
+
 # ---- faq_beats_procedures --------------------------------------------------------------------------------------
 
 
@@ -211,6 +319,49 @@ def test_procedure_question_classified_as_status_is_answered_as_a_procedure(birt
     assert (messages, events[:-1]) == run(ActionAnswerProcedure(service), tracker)
 
 
+def test_feedback_words_start_the_form_without_a_search(birth_registration):
+    service, searcher = service_for([birth_registration], {})
+    q = "cán bộ tư pháp xã gây khó dễ khi tôi làm khai sinh cho con"
+    assert run(ActionRouteFeedbackRequest(service), make_tracker(q, "file_feedback")) == (
+        [], [slot("request_route", "feedback")])
+    assert run(ActionRouteFeedbackRequest(service), make_tracker("/file_feedback", "file_feedback")) == (
+        [], [slot("request_route", "feedback")])
+    assert searcher.asked == []
+
+
+def test_procedure_question_classified_as_feedback_is_answered_as_a_procedure(birth_registration):
+    q = "con mới sinh, làm giấy khai sinh ở đâu vậy"
+    found = SearchResponse(q, False, results=[proc_hit("1.001193", "Đăng ký khai sinh", 0.9)], decision="answer")
+    service, searcher = service_for([birth_registration], {q: found})
+    tracker = make_tracker(q, "file_feedback", entities=[{"entity": "aspect", "value": "place"}])
+    messages, events = run(ActionRouteFeedbackRequest(service), tracker)
+    assert searcher.asked == [q]  # one search, reused by the answer
+    assert messages[0]["text"].startswith("**Đăng ký khai sinh** (mã thủ tục 1.001193)")
+    assert "Ủy ban nhân dân cấp xã" in messages[0]["text"]
+    assert events[-1] == slot("request_route", "procedure")
+    assert (messages, events[:-1]) == run(ActionAnswerProcedure(service), tracker)
+
+
+def test_feedback_without_words_starts_the_form_when_the_search_is_not_sure(birth_registration):
+    q = "mương nước đầu làng bị bồi lấp, mưa xuống là úng hết ruộng"
+    service, searcher = service_for([birth_registration], {})  # the fake search abstains on it
+    assert run(ActionRouteFeedbackRequest(service), make_tracker(q, "file_feedback")) == (
+        [], [slot("request_route", "feedback")])
+    assert searcher.asked == [q]
+
+
+def test_feedback_form_starts_when_the_search_fails(birth_registration):
+    class Broken:
+        def search(self, text, top_k=5):
+            raise RuntimeError("index missing")
+
+    service = KnowledgeService(searcher_factory=lambda: Broken(), store=FakeStore([birth_registration]))
+    q = "cây xanh đổ chắn ngang đường trước trường học"
+    assert not is_feedback_request(q)  # the search is what fails here
+    assert run(ActionRouteFeedbackRequest(service), make_tracker(q, "file_feedback")) == (
+        [], [slot("request_route", "feedback")])
+
+
 def test_faq_beaten_by_a_procedure_is_answered_as_the_procedure_with_one_search(birth_registration):
     q = "đăng ký khai sinh trên vneid cần giấy tờ gì"
     found = SearchResponse(q, False, decision="answer", confidence=0.85,
@@ -249,8 +400,8 @@ def test_the_action_server_registers_the_routing_actions():
 
     executor = ActionExecutor()
     executor.register_package("actions")
-    assert {"action_route_status_request", "action_route_faq", "action_route_out_of_scope",
-            "action_answer_procedure"} <= set(executor.actions)
+    assert {"action_route_status_request", "action_route_feedback_request", "action_route_faq",
+            "action_route_out_of_scope", "action_answer_procedure"} <= set(executor.actions)
 
 
 # ---- out of scope and unclear messages -------------------------------------------------------------------------
