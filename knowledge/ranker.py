@@ -7,11 +7,14 @@
 - **Decision**: a logistic model over the ranked list (top probabilities, margins, agreement of the signals, how
   close the nearest *unanswerable* bank question is) gives the probability that the top procedure is right and a
   second one that the right procedure is in the top 3. Both are fitted on out-of-fold ranker outputs (5 folds by
-  procedure family), so they are calibrated on questions the ranker did not see. Thresholds: answer when the
-  first is at least ``answer_above`` (chosen so that wrong-confident stays at most :data:`WRONG_CONFIDENT_BUDGET`
-  out of fold); ask between siblings when the top two are one family and the second is at least
-  ``clarify_above``; otherwise abstain, offering the top 3 as suggestions when the second is at least
-  ``suggest_above``.
+  procedure family), so they are calibrated on questions the ranker did not see. One of their inputs says whether
+  the top procedure has bank questions in the index (``bank_known1``): without it the two training conditions below
+  blur into one calibration, too low for the deployed bot, where every procedure has them. Thresholds: answer when
+  the first is at least ``answer_above`` (chosen so that wrong-confident stays at most
+  :data:`WRONG_CONFIDENT_BUDGET` out of fold, over the training questions asked with their procedure's other bank
+  questions visible, as the deployed bot is asked); ask between siblings when the top two are one family and the
+  second is at least ``clarify_above``; otherwise abstain, offering the top 3 as suggestions when the second is at
+  least ``suggest_above``.
 
 Training conditions imitate the two situations the deployed bot meets: a question about a procedure whose other
 bank questions are indexed (its own row hidden) and a question about a family with no bank question at all (its
@@ -34,7 +37,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-FEATURE_VERSION = 2  # 2: monotonic constraints
+FEATURE_VERSION = 3  # 2: monotonic constraints; 3: decision knows whether the top has bank questions
 SEED = 2026
 FOLDS = 5
 SHORTLIST_FUSED = 40  # candidates the ranker sees: the best by the linear fusion ...
@@ -55,7 +58,7 @@ BASE_FEATURES = (
 DECISION_FEATURES = (
     "p1", "p2", "p1_minus_p2", "share1", "log_p1", "dense1", "bank1", "lex1", "idf1", "missing1", "alias1",
     "score_gap", "unanswerable_margin", "n_content", "english", "unaccented", "siblings12", "is_faq1",
-    "agree_dense", "agree_bank",
+    "agree_dense", "agree_bank", "bank_known1",
 )
 
 
@@ -156,6 +159,7 @@ def decision_features(parts: Dict[str, np.ndarray], hits: Sequence) -> np.ndarra
         float(top is not None and top.kind == "faq"),
         float(top is not None and by("dense") >= dense_best - 1e-9),
         float(top is not None and by("bank") >= bank_best - 1e-9),
+        float(by("bank_count") > 0),
     ], dtype=np.float64)
 
 
@@ -312,7 +316,8 @@ def collect(searcher, questions: Sequence, log: Callable[[str], None] = print,
         fold = _fold_of(q.family if q.code else "unanswerable:" + q.q)
         exclude = np.zeros(len(rows), dtype=bool)
         own = row_of.get((q.code, q.q))
-        if rng.random() >= seen_share:  # "unseen": the question's whole family fold is hidden
+        seen = bool(rng.random() < seen_share)
+        if not seen:  # "unseen": the question's whole family fold is hidden
             exclude |= fold_of_row == fold
         if own is not None:
             exclude[own] = True
@@ -325,7 +330,7 @@ def collect(searcher, questions: Sequence, log: Callable[[str], None] = print,
         labels = np.array([c == q.code for c in codes], dtype=np.int8)
         keep = shortlist(parts, fused)
         items.append({"features": features[keep], "labels": labels[keep], "parts": _slim(parts),
-                      "cand": parts["cand"][keep], "fold": fold, "code": q.code})
+                      "cand": parts["cand"][keep], "fold": fold, "code": q.code, "seen": seen})
         if number and number % 2000 == 0:
             log(f"  {number}/{len(questions)} questions ({time.time() - started:.0f} s)")
     return items
@@ -355,8 +360,8 @@ def _fit_ranker(items: Sequence[dict], constraints: Sequence[int]):
 
 
 class _Hit:  # the few fields decision_features and choose read
-    __slots__ = ("probability", "score", "dense", "bank", "lexical", "idf_coverage", "missing", "alias", "family",
-                 "kind", "code")
+    __slots__ = ("probability", "score", "dense", "bank", "bank_count", "lexical", "idf_coverage", "missing", "alias",
+                 "family", "kind", "code")
 
     def __init__(self, **kw) -> None:
         for k, v in kw.items():
@@ -367,7 +372,7 @@ def ranked_hits(searcher, item: dict, probability: np.ndarray) -> List[_Hit]:
     """The top 10 of one collected question, ranked by ``probability`` (like :meth:`Searcher.search`)."""
     f = item["features"]
     names = feature_names(searcher)
-    col = {n: names.index(n) for n in ("dense", "bank", "lexical", "idf_coverage", "missing", "alias")}
+    col = {n: names.index(n) for n in ("dense", "bank", "bank_count", "lexical", "idf_coverage", "missing", "alias")}
     order = np.argsort(-probability, kind="stable")[:10]
     p = searcher.params
     hits = []
@@ -376,7 +381,7 @@ def ranked_hits(searcher, item: dict, probability: np.ndarray) -> List[_Hit]:
         entry = searcher.entries[number]
         dense = float(np.clip((f[j, col["dense"]] - p.dense_floor) / p.dense_span, 0, 1))
         hits.append(_Hit(probability=float(probability[j]), score=float(probability[j]), dense=dense,
-                         bank=float(f[j, col["bank"]]),
+                         bank=float(f[j, col["bank"]]), bank_count=float(f[j, col["bank_count"]]),
                          lexical=float(f[j, col["lexical"]]), idf_coverage=float(f[j, col["idf_coverage"]]),
                          missing=float(f[j, col["missing"]]), alias=float(f[j, col["alias"]]),
                          family=searcher.entry_family[number], kind=entry["kind"], code=entry["code"]))
@@ -472,8 +477,16 @@ def train(searcher, questions: Sequence, log: Callable[[str], None] = print) -> 
         cal3 = _fit_calibrator(rows[train_mask], right3[train_mask])
         p1[~train_mask] = cal1.predict_proba(rows[~train_mask])[:, 1]
         p3[~train_mask] = cal3.predict_proba(rows[~train_mask])[:, 1]
-    thresholds = choose_thresholds(p1, p3, right1, right3, hits_all)
+    # Thresholds on the questions asked as the deployed bot is asked: the procedure's other bank questions visible
+    # (every procedure has some). Chosen over all questions (until stop 23) they also had to hold the budget on the
+    # "family hidden" half, and the bot abstained on dev / held-out questions it ranked right (measured in the
+    # module docstring).
+    seen = np.array([it.get("seen", True) for it in items])
+    thresholds = choose_thresholds(p1[seen], p3[seen], right1[seen], right3[seen],
+                                   [h for h, s in zip(hits_all, seen) if s])
     oof = outcomes(p1, p3, right1, right3, hits_all, thresholds, answerable)
+    oof_seen = outcomes(p1[seen], p3[seen], right1[seen], right3[seen], [h for h, s in zip(hits_all, seen) if s],
+                        thresholds, answerable[seen])
     model = _fit_ranker(items, constraints)
     decision = _fit_calibrator(rows, right1)
     top3 = _fit_calibrator(rows, right3)
@@ -488,7 +501,8 @@ def train(searcher, questions: Sequence, log: Callable[[str], None] = print) -> 
         "thresholds": thresholds,
         "seed": SEED,
         "summary": {"train_questions": len(items), "answerable": int(answerable.sum()),
-                    "seconds": round(time.time() - started, 1), "out_of_fold": oof, **thresholds},
+                    "seconds": round(time.time() - started, 1), "out_of_fold": oof,
+                    "out_of_fold_bank_visible": oof_seen, **thresholds},
         "reliability_out_of_fold": reliability,
     }
     return Ranker(model, decision, top3, thresholds, meta), meta

@@ -71,6 +71,7 @@ class Hit:
     probability: float = 0.0  # the learned ranker's probability that this entry is the one asked about
     family: str = ""
     level: str = ""  # the level variant the name states ("tinh", "xa", "trung_uong", ...), else ""
+    bank_count: float = 0.0  # how many bank questions of this procedure are visible (/ 20, at most 1)
 
 
 @dataclass
@@ -472,7 +473,7 @@ class Searcher:
                     float(d[j]), float(parts["lexical"][j]), float(parts["coverage"][j]), float(parts["alias"][j]),
                     float(parts["idf_coverage"][j]), float(parts["missing"][j]), float(parts["variant"][j]),
                     float(parts["operation"][j]), float(parts["bank"][j]), float(probability[j]),
-                    self.entry_family[number], self.entry_level[number])
+                    self.entry_family[number], self.entry_level[number], float(parts["bank_count"][j]))
             )
         hits.sort(key=lambda h: (-round(h.score, 9), h.code))
         local = False

@@ -156,3 +156,34 @@ def test_the_deployed_ranker_never_lowers_a_candidate_for_more_bank_evidence():
     for name, value in (("bank", 1.0), ("bank_vote", 1.0), ("bank_lex", 1.0), ("bank_rank", 0.0)):
         better[:, names.index(name)] = value
     assert np.all(ranker.score(better) >= ranker.score(rows) - 1e-9)
+
+
+def test_the_decision_knows_whether_the_top_procedure_has_bank_questions():
+    """``bank_known1``: 1 when the top hit's procedure has bank questions in the index, else 0 (the deployed bot's
+    procedures all have some; the bank test split's families have none when it is evaluated)."""
+    from knowledge.ranker import DECISION_FEATURES, decision_features
+
+    parts = {"unanswerable_margin": 0.1, "n_content": 4, "english": 0.0, "unaccented": 0.0}
+    column = DECISION_FEATURES.index("bank_known1")
+    known = [Hit("1", "Đăng ký khai sinh", "procedure", "", 0.9, probability=0.9, bank_count=0.25),
+             Hit("2", "Đăng ký khai tử", "procedure", "", 0.1, probability=0.1)]
+    unknown = [Hit("1", "Đăng ký khai sinh", "procedure", "", 0.9, probability=0.9),
+               Hit("2", "Đăng ký khai tử", "procedure", "", 0.1, probability=0.1, bank_count=0.5)]
+    assert len(decision_features(parts, known)) == len(DECISION_FEATURES)
+    assert decision_features(parts, known)[column] == 1.0
+    assert decision_features(parts, unknown)[column] == 0.0
+
+
+def test_the_deployed_thresholds_hold_the_budget_where_bank_questions_are_visible():
+    """The answer threshold was chosen on the out-of-fold questions asked with their procedure's other bank questions
+    visible (as the deployed bot is asked) and holds the wrong-confident budget there."""
+    from knowledge.ranker import WRONG_CONFIDENT_BUDGET, load_ranker
+    from settings import get_settings
+
+    ranker = load_ranker(get_settings().index_dir)
+    if ranker is None:
+        pytest.fail("no trained ranker: run make setup")
+    visible = ranker.meta["summary"]["out_of_fold_bank_visible"]
+    assert visible["n"] > 5000
+    assert visible["wrong_confident"] <= WRONG_CONFIDENT_BUDGET
+    assert ranker.answer_above == ranker.meta["thresholds"]["answer_above"] < 1.0
