@@ -101,6 +101,21 @@ def _register_quality(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+@add_command("acronyms")
+def _register_acronyms(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("acronyms", help="mine abbreviations (GCN, HKD, NHNN...) from the records into acronyms.yml")
+
+    def run(args: argparse.Namespace) -> int:
+        from knowledge import acronyms, store
+
+        table = acronyms.mine(list(acronyms.record_texts(p)) for p in store.load_procedures())
+        acronyms.write(table)
+        print(f"{acronyms.DATA_FILE}: {len(table)} abbreviations")
+        return 0
+
+    p.set_defaults(func=run)
+
+
 @add_command("bank")
 def _register_bank(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bank", help="the question bank: validate it, or (re)write its train/test split")

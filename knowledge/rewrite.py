@@ -22,9 +22,12 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Tuple
+from typing import Dict, FrozenSet, List, Optional, Tuple
 
-from knowledge.text import fold, nfc
+from knowledge.acronyms import DATA_FILE as ACRONYMS_FILE
+from knowledge.acronyms import abbreviations_in
+from knowledge.acronyms import load as load_acronyms
+from knowledge.text import fold, fold_diacritics, nfc
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SYNONYMS_FILE = DATA_DIR / "synonyms.yml"
@@ -77,8 +80,10 @@ def _alternation(phrases: List[str]) -> re.Pattern:
 class QueryRewriter:
     """Applies ``synonyms.yml`` and ``glossary_en.yml`` to questions (tables loaded once)."""
 
-    def __init__(self, synonyms: dict, glossary: dict) -> None:
-        """Build the matchers from the two parsed YAML documents."""
+    def __init__(self, synonyms: dict, glossary: dict, acronyms: Optional[Dict[str, str]] = None) -> None:
+        """Build the matchers from the two parsed YAML documents and the mined abbreviations
+        (``knowledge/acronyms.py``: initialism in folded capitals → long form)."""
+        self.acronyms: Dict[str, str] = dict(acronyms or {})
         self.vi_map: Dict[str, str] = {}
         self.vi_keep: set = set()  # phrases kept beside their official wording (``keep: true``)
         for item in synonyms.get("synonyms", []):
@@ -102,9 +107,10 @@ class QueryRewriter:
             )
 
     @classmethod
-    def from_files(cls, synonyms: Path = SYNONYMS_FILE, glossary: Path = GLOSSARY_FILE) -> "QueryRewriter":
+    def from_files(cls, synonyms: Path = SYNONYMS_FILE, glossary: Path = GLOSSARY_FILE,
+                   acronyms: Path = ACRONYMS_FILE) -> "QueryRewriter":
         """The rewriter of the shipped tables."""
-        return cls(_load_yaml(synonyms), _load_yaml(glossary))
+        return cls(_load_yaml(synonyms), _load_yaml(glossary), load_acronyms(acronyms))
 
     # -- language -------------------------------------------------------------------------------------------
     def is_english(self, text: str) -> bool:
@@ -137,6 +143,12 @@ class QueryRewriter:
             return " " + fold(official) + " "
 
         lexical = " ".join(self.vi_pattern.sub(replace, folded).split())
+        # Abbreviations ("GCN", "hkd", "NHNN"): the long form read off the records, for the encoder always, for BM25
+        # where teencode expansion (inside ``fold``) has not already written it out.
+        for token, long_form in abbreviations_in(query, self.acronyms):
+            key = fold_diacritics(token.lower())
+            rewrites.append((token, long_form))
+            lexical = " ".join(re.sub(rf"\b{re.escape(key)}\b", " " + fold(long_form) + " ", lexical).split())
         dense = query
         if rewrites:
             dense = query + " (" + "; ".join(official for _, official in rewrites) + ")"

@@ -30,7 +30,7 @@ routing_check() {
   local tmp rc; tmp=$(mktemp -d)
   .venv-rasa/bin/python scripts/eval_routing.py parse --model "${RASA_MODEL:-models/tthc.tar.gz}" --out "$tmp/parsed.jsonl" \
     && .venv-actions/bin/python scripts/eval_routing.py route --parsed "$tmp/parsed.jsonl" --out "$tmp" \
-      --min-accuracy 0.90 --min-row procedure=0.885 --min-row status=0.95 --min-row feedback=0.95 \
+      --min-accuracy 0.905 --min-row procedure=0.895 --min-row status=0.95 --min-row feedback=0.95 \
       --min-row faq=0.8
   rc=$?; rm -rf "$tmp"; return $rc
 }

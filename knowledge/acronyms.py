@@ -1,0 +1,168 @@
+"""Abbreviations read off the procedure records: "GCN" → "giấy chứng nhận", "NHNN" → "ngân hàng nhà nước".
+
+Citizens and businesses write the long official terms by their initials (GCN QSDĐ, HKD, DN, BCNCKT, NHNN, PGD…),
+and a curated table only ever holds the ones somebody met. The records hold the long forms: every run of 2–8 words
+inside a clause of a procedure's name, aliases, description, applicants, agencies and document names gives an
+initialism ("giấy chứng nhận" → GCN). :func:`mine` counts them over all records and keeps an initialism when one
+long form clearly dominates (at least :data:`MIN_COUNT` times and :data:`DOMINANCE` times the runner-up): "DN" is
+"doanh nghiệp" (7,665) over "đề nghị" (4,466), while "CN" (chứng nhận / cá nhân / chi nhánh) and "ĐKKD" (điều kiện
+/ đăng ký kinh doanh) stay ambiguous and are left out. Runs that start or end with a function word ("của", "và",
+"đối"…) are not terms and are not counted.
+
+``python -m knowledge acronyms`` writes the result to ``knowledge/data/acronyms.yml`` (reviewable; rerun after an
+import). :class:`knowledge.rewrite.QueryRewriter` expands a question's token with it only when the token is written
+as an abbreviation: in capitals inside a question that is not all capitals ("GCN", "QSDĐ"), or, in any case, with
+no vowel at all, so that it cannot be a Vietnamese syllable ("hkd", "nhnn", "gplx"). "ca trực" or "TP" are never
+touched: "ca" is a syllable and "TP" has no dominant long form.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Dict, Iterable, Iterator, List
+
+from knowledge.text import fold_diacritics, nfc
+
+DATA_FILE = Path(__file__).resolve().parent / "data" / "acronyms.yml"
+MIN_WORDS, MAX_WORDS = 2, 8
+MIN_COUNT = 5  # the long form appears at least this often in the records
+FRAGMENT = 1.25  # a run must occur this many times as often as its most frequent one-word extension
+MAX_LETTERS = 7  # longer initialisms are not written by people ("GCNQSDĐ" is about the longest)
+DOMINANCE = 1.5  # ... and this many times as often as the next long form with the same initials
+# Words that do not start or end a term ("của", "và", "đối với"...): runs like "gồm các nội" are not terms.
+FUNCTION_WORDS = frozenset(
+    "của và với các đối trong tại hoặc cho có được theo là về từ những này đó khi thì để bằng nếu do mà như hay "
+    "một đã sẽ đang không ở trên dưới sau trước".split()
+)
+_CLAUSE_BREAK = re.compile(r"[,.;:()\[\]/\"“”\-–+&]+")
+_WORD = re.compile(r"[^\W\d_]+")
+_VOWELS = frozenset("aeiouy")
+
+
+def initials(words: Iterable[str]) -> str:
+    """The initialism of some words, in folded capitals: ["quyền", "sử", "dụng", "đất"] → "QSDD"."""
+    return "".join(fold_diacritics(w.lower())[:1] for w in words).upper()
+
+
+def record_texts(procedure) -> Iterator[str]:
+    """The texts of one record whose word runs are counted."""
+    yield procedure.name
+    yield from procedure.aliases
+    yield procedure.description or ""
+    yield from procedure.applicants
+    agencies = procedure.agencies
+    for group in (agencies.competent, agencies.implementing, agencies.authorised, agencies.coordinating):
+        yield from group
+    for document in procedure.documents:
+        yield document.name or ""
+
+
+def count_long_forms(records: Iterable[Iterable[str]]) -> Dict[str, Counter]:
+    """``{initialism: Counter(long form → occurrences)}`` over every term-like run of 2–8 words of every record."""
+    counts: Dict[str, Counter] = defaultdict(Counter)
+    for texts in records:
+        runs: Counter = Counter()
+        for text in texts:
+            for clause in _CLAUSE_BREAK.split(nfc(text or "").lower()):
+                words = _WORD.findall(clause)
+                for n in range(MIN_WORDS, MAX_WORDS + 1):
+                    for i in range(len(words) - n + 1):
+                        run = words[i : i + n]
+                        if run[0] not in FUNCTION_WORDS and run[-1] not in FUNCTION_WORDS:
+                            runs[" ".join(run)] += 1
+        for run, n in runs.items():
+            counts[initials(run.split())][run] += n
+    # A run of 3+ words that (nearly) always occurs inside one longer run is a fragment of that term, not a term
+    # ("trình giấy tờ tùy" of "xuất trình giấy tờ tùy thân"): dropped. Two-word terms ("doanh nghiệp") are kept
+    # however often they start a longer one.
+    flat = {run: n for forms in counts.values() for run, n in forms.items()}
+    longest_extension: Counter = Counter()
+    for run, n in flat.items():
+        words = run.split()
+        if len(words) > MIN_WORDS + 1:
+            for part in (" ".join(words[1:]), " ".join(words[:-1])):
+                longest_extension[part] = max(longest_extension[part], n)
+    for key in list(counts):
+        forms = counts[key]
+        for run in [r for r, n in forms.items() if n < FRAGMENT * longest_extension[r]]:
+            del forms[run]
+        if not forms:
+            del counts[key]
+    return counts
+
+
+def mine(records: Iterable[Iterable[str]], min_count: int = MIN_COUNT, dominance: float = DOMINANCE,
+         max_letters: int = MAX_LETTERS) -> Dict[str, dict]:
+    """The initialisms with a dominant long form, from the texts of each record: ``{"GCN": {"means": "giấy chứng
+    nhận", "count": 4090, "next": 125}}`` (occurrences in the records). Long forms that differ only by old / new tone
+    placement ("uỷ" / "ủy") are one long form."""
+    table: Dict[str, dict] = {}
+    for key, forms in count_long_forms(records).items():
+        if len(key) > max_letters:
+            continue
+        merged: Counter = Counter()
+        spelling: Dict[str, str] = {}
+        for form, n in forms.items():
+            folded = fold_diacritics(form)
+            merged[folded] += n
+            if folded not in spelling or forms[spelling[folded]] < n:
+                spelling[folded] = form
+        ranked = merged.most_common(2)
+        best, count = ranked[0]
+        runner_up = ranked[1][1] if len(ranked) > 1 else 0
+        if count >= min_count and count >= dominance * runner_up:
+            table[key] = {"means": spelling[best], "count": count, "next": runner_up}
+    return table
+
+
+def write(table: Dict[str, dict], path: Path = DATA_FILE) -> None:
+    """The reviewable YAML file: one line per initialism, sorted."""
+    lines = [
+        "# Abbreviations mined from the procedure records by `python -m knowledge acronyms` (knowledge/acronyms.py):",
+        "# initialism (folded capitals, Đ as D): the dominant long form, how often it appears in the records and how",
+        "# often the next long form with the same initials does. Regenerate after an import; do not edit by hand.",
+        "acronyms:",
+    ]
+    for key in sorted(table):
+        entry = table[key]
+        lines.append(f"  {key}: {{means: \"{entry['means']}\", count: {entry['count']}, next: {entry['next']}}}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def load(path: Path = DATA_FILE) -> Dict[str, str]:
+    """``{initialism: long form}`` from the shipped file (empty when it is missing)."""
+    if not path.exists():
+        return {}
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(k): nfc(v["means"]) for k, v in (data.get("acronyms") or {}).items()}
+
+
+def looks_abbreviated(token: str, shouting: bool) -> bool:
+    """Whether a token of a question is written as an abbreviation: no vowel at all ("hkd", "NHNN"), or in
+    capitals ("GCN", "QSDĐ", "ATTP") unless the whole question is in capitals (``shouting``)."""
+    if len(token) < 2 or not _WORD.fullmatch(token):
+        return False
+    plain = token.lower().replace("đ", "d")
+    if fold_diacritics(plain) != plain:  # a letter with a diacritic other than "đ": a written word
+        return False
+    if not any(ch in _VOWELS for ch in plain):
+        return True
+    return token.isupper() and not shouting
+
+
+def abbreviations_in(query: str, table: Dict[str, str]) -> List[tuple]:
+    """``[(token, long form)]`` for the tokens of ``query`` the table expands (each initialism once)."""
+    letters = [ch for ch in query if ch.isalpha()]
+    shouting = len(letters) >= 12 and sum(ch.isupper() for ch in letters) / len(letters) > 0.8
+    found, seen = [], set()
+    for token in _WORD.findall(nfc(query)):
+        key = fold_diacritics(token.lower()).upper()
+        if key in seen or key not in table or not looks_abbreviated(token, shouting):
+            continue
+        seen.add(key)
+        found.append((token, table[key]))
+    return found
