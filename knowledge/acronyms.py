@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List
 
-from knowledge.text import fold_diacritics, nfc
+from knowledge.text import fold, fold_diacritics, nfc
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "acronyms.yml"
 MIN_WORDS, MAX_WORDS = 2, 8
@@ -36,6 +36,9 @@ FUNCTION_WORDS = frozenset(
     "của và với các đối trong tại hoặc cho có được theo là về từ những này đó khi thì để bằng nếu do mà như hay "
     "một đã sẽ đang không ở trên dưới sau trước".split()
 )
+# Chat shorthand for ordinary words, never initialisms when typed in lower case (the NLU's teencode table covers
+# others: "dc" được, "ng" người, "ntn" như thế nào).
+CHAT_SHORTHAND = frozenset("vk ck mk mn nc bt ms ns nt cx vs trc".split())
 _CLAUSE_BREAK = re.compile(r"[,.;:()\[\]/\"“”\-–+&]+")
 _WORD = re.compile(r"[^\W\d_]+")
 _VOWELS = frozenset("aeiouy")
@@ -162,6 +165,13 @@ def abbreviations_in(query: str, table: Dict[str, str]) -> List[tuple]:
     for token in _WORD.findall(nfc(query)):
         key = fold_diacritics(token.lower()).upper()
         if key in seen or key not in table or not looks_abbreviated(token, shouting):
+            continue
+        # Teencode of another word is that word ("dc" = được, "ng" = người), not an initialism; teencode of the same
+        # term ("gcn", "hkd") is. So is chat shorthand typed in lower case ("vk" = vợ; "VK" may be vũ khí).
+        expanded = fold(token)
+        if expanded != key.lower() and expanded != fold(table[key]):
+            continue
+        if token.islower() and token in CHAT_SHORTHAND:
             continue
         seen.add(key)
         found.append((token, table[key]))

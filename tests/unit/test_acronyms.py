@@ -58,6 +58,10 @@ def test_the_rewriter_writes_abbreviations_out_for_both_retrievers():
     rq = rewriter.rewrite("Xin GCN của NHNN cho PGD mới mở")
     assert rq.lexical == "xin giay chung nhan cua ngan hang nha nuoc cho phong giao dich moi mo"
     assert rq.dense == "Xin GCN của NHNN cho PGD mới mở (giấy chứng nhận; ngân hàng nhà nước; phòng giao dịch)"
+    # Teencode for another word is that word: "vk" is vợ, not an initialism.
+    teen = QueryRewriter({}, {}, {"VK": "vũ khí", "HKD": "hộ kinh doanh"})
+    assert teen.rewrite("vk e muốn đăng ký hkd").rewrites == (("hkd", "hộ kinh doanh"),)
+    assert teen.rewrite("xin phép mang VK thể thao").rewrites == (("VK", "vũ khí"),)
     # "ca" is a syllable ("ca trực"): never expanded; "CA" in capitals is.
     assert rewriter.rewrite("lịch ca trực ở xã").rewrites == ()
     assert rewriter.rewrite("giấy ANTT ở CA tỉnh").rewrites == (("CA", "công an"),)
