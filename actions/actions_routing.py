@@ -19,7 +19,7 @@ The decisions themselves are plain functions in ``actions/services/routing.py``.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any, Callable, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -59,6 +59,21 @@ class _Routing:
         events = ActionAnswerProcedure(service=self._service).respond(dispatcher, tracker, response)
         return [*events, _route("procedure")]
 
+    def route_after_search(self, dispatcher: CollectingDispatcher, tracker: Tracker, route: str,
+                           keeps_route: Callable[[Any], bool]) -> List[Dict]:
+        """Search the message once: ``route`` when the search fails (the intent's reply needs no index: better than
+        an apology) or ``keeps_route(response)``; otherwise answer it as a procedure question with that search."""
+        text = tracker.latest_message.get("text") or ""
+        try:
+            response = self.service.search(text)
+        except Exception:  # noqa: BLE001 - see the docstring
+            logger.exception("Knowledge search failed; the %s route is kept", route)
+            return [_route(route)]
+        if keeps_route(response):
+            return [_route(route)]
+        logger.info("%s route overruled: the search answers a procedure, answered as one", route)
+        return self.answer_procedure(dispatcher, tracker, response)
+
 
 class ActionRouteStatusRequest(_Routing, Action):
     """``check_application_status``: the status form only with an application code or clear status words."""
@@ -91,15 +106,8 @@ class ActionRouteFeedbackRequest(_Routing, Action):
         # A button payload ("/file_feedback") or clear feedback words decide without a search.
         if text.startswith("/") or is_feedback_request(text):
             return [_route("feedback")]
-        try:
-            response = self.service.search(text)
-        except Exception:  # noqa: BLE001 - the feedback form needs no index: start it rather than apologise
-            logger.exception("Knowledge search failed; the feedback form starts")
-            return [_route("feedback")]
-        if feedback_form_starts(text, response):
-            return [_route("feedback")]
-        logger.info("file_feedback without feedback words, and the search answers a procedure: answered as one")
-        return self.answer_procedure(dispatcher, tracker, response)
+        return self.route_after_search(dispatcher, tracker, "feedback",
+                                       lambda response: feedback_form_starts(text, response))
 
 
 class ActionRouteFaq(_Routing, Action):
@@ -114,15 +122,7 @@ class ActionRouteFaq(_Routing, Action):
         text = tracker.latest_message.get("text") or ""
         if text.startswith("/"):
             return [_route("faq")]
-        try:
-            response = self.service.search(text)
-        except Exception:  # noqa: BLE001 - the FAQ answer needs no index: give it rather than an apology
-            logger.exception("Knowledge search failed; the FAQ answer is given")
-            return [_route("faq")]
-        if faq_beats_procedures(response):
-            return [_route("faq")]
-        logger.info("faq intent but the search's top is a procedure it can answer: answered as a procedure")
-        return self.answer_procedure(dispatcher, tracker, response)
+        return self.route_after_search(dispatcher, tracker, "faq", faq_beats_procedures)
 
 
 class ActionRouteOutOfScope(_Routing, Action):
@@ -137,12 +137,5 @@ class ActionRouteOutOfScope(_Routing, Action):
         text = tracker.latest_message.get("text") or ""
         if text.startswith("/"):
             return [_route("out_of_scope")]
-        try:
-            response = self.service.search(text)
-        except Exception:  # noqa: BLE001 - the out-of-scope reply needs no index
-            logger.exception("Knowledge search failed; the out-of-scope reply is given")
-            return [_route("out_of_scope")]
-        if not search_answers_procedure(response):
-            return [_route("out_of_scope")]
-        logger.info("out_of_scope intent but the search answers a procedure with confidence: answered as a procedure")
-        return self.answer_procedure(dispatcher, tracker, response)
+        return self.route_after_search(dispatcher, tracker, "out_of_scope",
+                                       lambda response: not search_answers_procedure(response))

@@ -28,9 +28,9 @@ from knowledge.text import fold, fold_diacritics, nfc
 DATA_FILE = Path(__file__).resolve().parent / "data" / "acronyms.yml"
 MIN_WORDS, MAX_WORDS = 2, 8
 MIN_COUNT = 5  # the long form appears at least this often in the records
-FRAGMENT = 1.25  # a run must occur this many times as often as its most frequent one-word extension
-MAX_LETTERS = 7  # longer initialisms are not written by people ("GCNQSDĐ" is about the longest)
 DOMINANCE = 1.5  # ... and this many times as often as the next long form with the same initials
+FRAGMENT = 1.25  # a run of 3+ words must occur this many times as often as its most frequent one-word extension
+MAX_LETTERS = 7  # longer initialisms are not written by people ("GCNQSDĐ" is about the longest)
 # Words that do not start or end a term ("của", "và", "đối với"...): runs like "gồm các nội" are not terms.
 FUNCTION_WORDS = frozenset(
     "của và với các đối trong tại hoặc cho có được theo là về từ những này đó khi thì để bằng nếu do mà như hay "

@@ -478,15 +478,13 @@ def train(searcher, questions: Sequence, log: Callable[[str], None] = print) -> 
         p1[~train_mask] = cal1.predict_proba(rows[~train_mask])[:, 1]
         p3[~train_mask] = cal3.predict_proba(rows[~train_mask])[:, 1]
     # Thresholds on the questions asked as the deployed bot is asked: the procedure's other bank questions visible
-    # (every procedure has some). Chosen over all questions (until stop 23) they also had to hold the budget on the
-    # "family hidden" half, and the bot abstained on dev / held-out questions it ranked right (measured in the
-    # module docstring).
-    seen = np.array([it.get("seen", True) for it in items])
-    thresholds = choose_thresholds(p1[seen], p3[seen], right1[seen], right3[seen],
-                                   [h for h, s in zip(hits_all, seen) if s])
+    # (every procedure has some). Chosen over all questions they also had to hold the budget on the "family hidden"
+    # half, and the bot abstained on dev / held-out questions it ranked right.
+    seen = np.array([it["seen"] for it in items])
+    hits_seen = [h for h, s in zip(hits_all, seen) if s]
+    thresholds = choose_thresholds(p1[seen], p3[seen], right1[seen], right3[seen], hits_seen)
     oof = outcomes(p1, p3, right1, right3, hits_all, thresholds, answerable)
-    oof_seen = outcomes(p1[seen], p3[seen], right1[seen], right3[seen], [h for h, s in zip(hits_all, seen) if s],
-                        thresholds, answerable[seen])
+    oof_seen = outcomes(p1[seen], p3[seen], right1[seen], right3[seen], hits_seen, thresholds, answerable[seen])
     model = _fit_ranker(items, constraints)
     decision = _fit_calibrator(rows, right1)
     top3 = _fit_calibrator(rows, right3)
