@@ -87,11 +87,11 @@ class Settings:
     # call Rasa from a browser (the chat page's origin), never "*" by default.
     rasa_host: str = "127.0.0.1"
     rasa_cors_origins: tuple = ()
-    # CHAT_SESSION_SECRET: signs the web widget's session tokens (actions/services/chat_session.py); the run
+    # CHAT_SESSION_SECRET: signs the web widget's session tokens (core/chat_session.py); the run
     # scripts generate it into var/chat_session_secret, shared by every Rasa process they start.
     chat_session_secret: str = ""
     # TRUSTED_PROXIES: addresses/networks of reverse proxies whose X-Real-IP / X-Forwarded-For name the client
-    # (the scaled profile sets its nginx, 127.0.0.1); empty = the TCP peer is the client (actions/services/
+    # (the scaled profile sets its nginx, 127.0.0.1); empty = the TCP peer is the client (core/
     # client_address.py). The per-client status-lookup limit counts by that address.
     trusted_proxies: tuple = ()
     # ---- end of issue 13 (sec-a) block ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.services.privacy import install_pii_log_filter
+from core.privacy import install_pii_log_filter
 
 # Every log record of the action server has phone/ID numbers, e-mails and application codes masked. This module
 # is imported first by the action server (and by every other action module), so the filter is in place before
@@ -122,8 +122,8 @@ class ActionHandleFallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         from actions.actions_procedure import ActionAnswerProcedure
-        from actions.services.narrowing import Question, get_narrowing
-        from actions.services.routing import search_answers_procedure
+        from core.narrowing import Question, get_narrowing
+        from core.routing import search_answers_procedure
 
         pending = Question.from_state(tracker.get_slot("narrowing"))
         if pending is not None and get_narrowing().pick(pending, latest_text(tracker)) is not None:

@@ -1,6 +1,6 @@
 """Feedback and complaints (phản ánh, kiến nghị): the form, filing the report, and looking a report up.
 
-Thin layer over ``actions.services.feedback``: the report is committed by ``FeedbackStore.create`` before
+Thin layer over ``core.feedback``: the report is committed by ``FeedbackStore.create`` before
 the citizen sees the acknowledgement with its PA- tracking code. Content is stored verbatim.
 """
 
@@ -16,7 +16,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_dialogue import is_button_payload, latest_intent, latest_text
-from actions.services.appcode import APPLICATION_CODE_PATTERN, FEEDBACK_CODE_PATTERN, extract_feedback_code
+from core.appcode import APPLICATION_CODE_PATTERN, FEEDBACK_CODE_PATTERN, extract_feedback_code
 from knowledge.text import fold
 from settings import get_settings
 
@@ -99,7 +99,7 @@ MESSAGES = {
 @lru_cache(maxsize=1)
 def lookup_limiter():
     """The status lookups' attempt limiter (same table, same limits), built on first use."""
-    from actions.services.status.factory import attempt_limiter_from_settings
+    from core.status.factory import attempt_limiter_from_settings
 
     return attempt_limiter_from_settings(get_settings())
 
@@ -119,13 +119,13 @@ def feedback_lookup_digits(text: str | None) -> Optional[str]:
 @lru_cache(maxsize=1)
 def feedback_store():
     """The process-wide feedback store (built from the settings on first use)."""
-    from actions.services.feedback import feedback_store_from_settings
+    from core.feedback import feedback_store_from_settings
 
     return feedback_store_from_settings(get_settings())
 
 
 def _topics() -> List[str]:
-    from actions.services.feedback import TOPICS
+    from core.feedback import TOPICS
 
     return list(TOPICS)
 
@@ -214,7 +214,7 @@ class ValidateFeedbackForm(FormValidationAction):
         intent, _ = latest_intent(tracker)
         if fold(text).strip(" .!") in SKIP_PHRASES or intent == "deny":
             return {"feedback_contact": SKIPPED}
-        from actions.services.feedback import validate_contact
+        from core.feedback import validate_contact
 
         # A valid phone/e-mail is the answer whatever the NLU thought ("0987.654.321" looks like a procedure code).
         if validate_contact(text) is not None:
@@ -225,7 +225,7 @@ class ValidateFeedbackForm(FormValidationAction):
 
     def validate_feedback_contact(self, value: Any, dispatcher, tracker: Tracker, domain: Dict) -> Dict[Text, Any]:
         """A validated phone/e-mail; skipping the contact also means no consent to be contacted."""
-        from actions.services.feedback import validate_contact
+        from core.feedback import validate_contact
 
         if value == SKIPPED:
             return {"feedback_contact": SKIPPED, "feedback_consent": False}
@@ -274,7 +274,7 @@ class ActionFileFeedback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        from actions.services.feedback import contact_last4
+        from core.feedback import contact_last4
 
         settings = get_settings()
         values = {name: tracker.get_slot(name) for name in FORM_SLOTS}
@@ -296,7 +296,7 @@ class ActionFileFeedback(Action):
                 channel=tracker.get_latest_input_channel() or "rest",
             )
         except Exception as exc:
-            from actions.services.feedback import FeedbackError
+            from core.feedback import FeedbackError
 
             if isinstance(exc, FeedbackError):  # invalid input: its message is written for the citizen
                 dispatcher.utter_message(text=exc.message)
@@ -344,7 +344,7 @@ class ActionFeedbackStatus(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        from actions.services.feedback import contact_last4, format_feedback, may_see_report
+        from core.feedback import contact_last4, format_feedback, may_see_report
 
         text = latest_text(tracker)
         code = extract_feedback_code(text)

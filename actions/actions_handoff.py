@@ -1,7 +1,7 @@
 """Human handoff: offer an officer, open a ticket with the transcript, pause the bot, deliver staff replies.
 
-Thin layer over ``actions.services.handoff`` (tickets and replies, durable before returning) and
-``actions.services.office_hours`` (the expected wait, Vietnam office hours aware). The staff API
+Thin layer over ``core.handoff`` (tickets and replies, durable before returning) and
+``core.office_hours`` (the expected wait, Vietnam office hours aware). The staff API
 (``staff_api/``) runs ``action_deliver_staff_reply`` through Rasa's ``/conversations/{id}/execute``.
 """
 
@@ -17,7 +17,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.services.privacy import hide_verification_replies
+from core.privacy import hide_verification_replies
 from settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -48,21 +48,21 @@ MESSAGES = {
 @lru_cache(maxsize=1)
 def handoff_store():
     """The process-wide handoff store (built from the settings on first use)."""
-    from actions.services.handoff import handoff_store_from_settings
+    from core.handoff import handoff_store_from_settings
 
     return handoff_store_from_settings(get_settings())
 
 
 def expected_wait(now: datetime) -> str:
     """The office-hours-aware expected wait sentence."""
-    from actions.services.office_hours import expected_wait_message
+    from core.office_hours import expected_wait_message
 
     return expected_wait_message(now)
 
 
 def offer_wait(now: datetime) -> str:
     """The expected wait told when offering a handoff (before the citizen accepts)."""
-    from actions.services.office_hours import offer_wait_message
+    from core.office_hours import offer_wait_message
 
     return offer_wait_message(now)
 

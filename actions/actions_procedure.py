@@ -11,9 +11,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
-from actions.services.answers import ASPECTS, format_answer, shorten
-from actions.services.language import detect_language, english_aspects, vietnamese_aspects
-from actions.services.narrowing import Question, get_narrowing
+from core.answers import ASPECTS, format_answer, shorten
+from core.language import detect_language, english_aspects, vietnamese_aspects
+from core.narrowing import Question, get_narrowing
 from knowledge.store import is_procedure_code
 from knowledge.text import fold
 from settings import get_settings
@@ -62,7 +62,7 @@ logger = logging.getLogger(__name__)
 @lru_cache(maxsize=1)
 def knowledge_service():
     """The process-wide knowledge service (built on first use, not at import)."""
-    from actions.services.knowledge_service import KnowledgeService
+    from core.knowledge_service import KnowledgeService
 
     return KnowledgeService()
 

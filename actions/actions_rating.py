@@ -1,6 +1,6 @@
 """Satisfaction rating at the end of a conversation: ask once per session, store the 1–5 score, thank.
 
-Thin layer over ``actions.services.rating``: the score is committed by ``RatingStore.record`` before the
+Thin layer over ``core.rating``: the score is committed by ``RatingStore.record`` before the
 citizen is thanked. The console's analytics read the stored ratings.
 """
 
@@ -57,7 +57,7 @@ def rating_buttons() -> List[Dict[Text, str]]:
 @lru_cache(maxsize=1)
 def rating_store():
     """The process-wide rating store (built from the settings on first use)."""
-    from actions.services.rating import rating_store_from_settings
+    from core.rating import rating_store_from_settings
 
     return rating_store_from_settings(get_settings())
 
@@ -110,7 +110,7 @@ class ActionStoreRating(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        from actions.services.rating import parse_rating
+        from core.rating import parse_rating
 
         value = next(tracker.get_latest_entity_values("rating"), None)
         rating = parse_rating(value) if value is not None else parse_rating(latest_text(tracker))

@@ -13,7 +13,7 @@ intents ``check_application_status``, ``file_feedback``, ``faq`` and ``out_of_sc
 
 ``action_handle_fallback`` (actions/actions_dialogue.py) applies the out-of-scope rule to unclear messages.
 
-The decisions themselves are plain functions in ``actions/services/routing.py``.
+The decisions themselves are plain functions in ``core/routing.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_procedure import ActionAnswerProcedure, knowledge_service
-from actions.services.routing import (
+from core.routing import (
     faq_beats_procedures,
     feedback_form_starts,
     is_feedback_request,

@@ -1,6 +1,6 @@
 """Application status lookup: the form's slot extraction/validation and the lookup itself.
 
-Thin layer over ``actions.services.status``: the backend answers only when the code and the verification
+Thin layer over ``core.status``: the backend answers only when the code and the verification
 factor (last 4 digits of the applicant's phone or ID number) both match, and the citizen gets the same
 neutral message otherwise. Attempts are rate-limited per conversation, per client (the address the channel saw,
 in the message metadata), per client and code, per code and globally (``status.ratelimit``). A verified code is
@@ -22,7 +22,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_dialogue import latest_intent, latest_text
-from actions.services.appcode import APPLICATION_CODE_PATTERN, extract_application_code, mask_code
+from core.appcode import APPLICATION_CODE_PATTERN, extract_application_code, mask_code
 from settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ MESSAGES = {
 @lru_cache(maxsize=1)
 def status_services():
     """(backend, limiter) built from the settings on first use — nothing is opened at import."""
-    from actions.services.status.factory import attempt_limiter_from_settings, status_backend_from_settings
+    from core.status.factory import attempt_limiter_from_settings, status_backend_from_settings
 
     settings = get_settings()
     return status_backend_from_settings(settings), attempt_limiter_from_settings(settings)
@@ -108,9 +108,9 @@ def conversation_key(tracker: Tracker) -> str:
 
 def client_of(tracker: Tracker) -> Optional[str]:
     """The client pseudonym the channel put into the latest user message's metadata (server-side, overwriting
-    anything the client sent; actions/services/client_address.py), or None (e.g. Zalo, which authenticates its
+    anything the client sent; core/client_address.py), or None (e.g. Zalo, which authenticates its
     users itself)."""
-    from actions.services.client_address import METADATA_KEY
+    from core.client_address import METADATA_KEY
 
     for event in reversed(tracker.events or []):
         if event.get("event") == "user":
@@ -223,7 +223,7 @@ class ActionCheckStatus(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        from actions.services.status.answer import format_status
+        from core.status.answer import format_status
 
         settings = get_settings()
         hotline = settings.support_hotline

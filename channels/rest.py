@@ -21,10 +21,10 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from actions.services import chat_session
-from actions.services.client_address import METADATA_KEY as CLIENT_KEY
-from actions.services.client_address import client_address, client_pseudonym
-from actions.services.privacy import install_pii_log_filter
+from core import chat_session
+from core.client_address import METADATA_KEY as CLIENT_KEY
+from core.client_address import client_address, client_pseudonym
+from core.privacy import install_pii_log_filter
 from channels import speedups
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ BAD_REQUEST_REPLY = (
     'Yêu cầu không hợp lệ: cần gửi một đối tượng JSON dạng {"sender": "...", "message": "..."}.'
 )
 BAD_SENDER_REPLY = "Yêu cầu không hợp lệ: mã người gửi (sender) phải là chuỗi ký tự thường, tối đa 255 ký tự."
-# A "web-..." sender id without its session token (actions/services/chat_session.py): the widget asks for a new
+# A "web-..." sender id without its session token (core/chat_session.py): the widget asks for a new
 # session (POST /webhooks/rest/session) and sends the token in this header.
 SESSION_HEADER = "X-Chat-Session"
 BAD_SESSION_REPLY = (

@@ -7,7 +7,7 @@ sends to that conversation with ``output_channel=socketio`` (officers' replies, 
 ``room=<sender id>``).
 
 Rooms are bound to a secret the widget holds (issue 13, finding 3): the server issued the sender id and its session
-token (``POST /webhooks/rest/session``, actions/services/chat_session.py), and a socket joins a room, or posts
+token (``POST /webhooks/rest/session``, core/chat_session.py), and a socket joins a room, or posts
 ``user_uttered`` as its sender, only with that token. A socket asking without any id gets a fresh server-issued
 room. Messages posted on the socket pass the REST channel's input rule (``channels.rest.check_user_text``).
 
@@ -26,8 +26,8 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
-from actions.services import chat_session
-from actions.services.client_address import METADATA_KEY as CLIENT_KEY
+from core import chat_session
+from core.client_address import METADATA_KEY as CLIENT_KEY
 from channels.rest import BAD_SESSION_REPLY, check_user_text, request_client
 
 logger = logging.getLogger(__name__)

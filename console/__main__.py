@@ -31,7 +31,7 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _stores():
-    from actions.services.db import shared_database
+    from core.db import shared_database
     from console.auth import AccountStore, AuditLog
     from settings import get_settings
 
@@ -97,7 +97,7 @@ def cmd_retention(args) -> int:
     """Run the retention job once and print its report as JSON; exit 1 when a part failed."""
     import json
 
-    from actions.services.privacy import install_pii_log_filter
+    from core.privacy import install_pii_log_filter
     from console.retention import retention_job_from_settings
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -141,10 +141,10 @@ def start_retention_timer(settings, db) -> threading.Thread | None:
 
 def cmd_serve(args) -> int:
     """Serve the console until interrupted."""
-    from actions.services.feedback import FeedbackStore
-    from actions.services.handoff import HandoffStore
-    from actions.services.privacy import install_pii_log_filter
-    from actions.services.status.factory import status_backend_from_settings
+    from core.feedback import FeedbackStore
+    from core.handoff import HandoffStore
+    from core.privacy import install_pii_log_filter
+    from core.status.factory import status_backend_from_settings
     from console.app import ConsoleDeps, create_app
     from console.services import KnowledgeConsole
     from staff_api.rasa_client import RasaClient

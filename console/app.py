@@ -18,9 +18,9 @@ from typing import Any, Callable
 from sanic import Request, Sanic, json
 from sanic.response import HTTPResponse, file, text
 
-from actions.services.feedback import FEEDBACK_STATUSES, FeedbackError, FeedbackStore
-from actions.services.handoff import HandoffError, HandoffStore
-from actions.services.status.base import StatusBackend, StatusBackendError
+from core.feedback import FEEDBACK_STATUSES, FeedbackError, FeedbackStore
+from core.handoff import HandoffError, HandoffStore
+from core.status.base import StatusBackend, StatusBackendError
 from console.auth import AccountStore, AuditLog, AuthError, LoginThrottle, Session, csrf_matches
 from console.services import ConsoleError, KnowledgeConsole, analytics, analytics_csv, staff_status_lookup
 from staff_api.app import _feedback_dict
@@ -218,7 +218,7 @@ def create_app(deps: ConsoleDeps, name: str = "console") -> Sanic:
     # ---- handoff inbox -----------------------------------------------------------------------------------
     @app.get("/api/handoffs")
     async def list_handoffs(request: Request):
-        from actions.services.db import now_vn
+        from core.db import now_vn
 
         tickets = await asyncio.to_thread(deps.handoffs.list_open)
         now = now_vn()

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from actions.services.appcode import extract_application_code, mask_code
-from actions.services.db import Database, as_datetime, now_vn
+from core.appcode import extract_application_code, mask_code
+from core.db import Database, as_datetime, now_vn
 
 ROLES = ("officer", "supervisor")
 SCRYPT_N = 2 ** 14

@@ -5,7 +5,7 @@ the transcript the officer read. Both are needed while a conversation is live; a
 them is not. :class:`RetentionJob` therefore
 
 * **redacts** tracker events older than ``redact_after_days``: every string in the event goes through
-  :func:`~actions.services.privacy.mask_pii` (phone, ID and application numbers, e-mails, names), and the status
+  :func:`~core.privacy.mask_pii` (phone, ID and application numbers, e-mails, names), and the status
   lookup's verification factor (the digits typed when the bot asked for them, the ``status_verification`` slot, the
   values remembered in ``verified_applications``, digits typed next to the code in a status or feedback lookup) is
   replaced by ``****``;
@@ -32,8 +32,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from actions.services.db import VN_TZ, Database, as_datetime
-from actions.services.privacy import LOOKUP_INTENTS, hide_digits_outside_codes, hide_verification_replies, mask_pii
+from core.db import VN_TZ, Database, as_datetime
+from core.privacy import LOOKUP_INTENTS, hide_digits_outside_codes, hide_verification_replies, mask_pii
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Callable, Optional
 
-from actions.services.answers import ASPECTS, format_answer
-from actions.services.appcode import extract_application_code
-from actions.services.db import Database, as_datetime, now_vn
-from actions.services.status.base import StatusBackend, StatusBackendError
-from actions.services.status.models import ApplicationStatus
+from core.answers import ASPECTS, format_answer
+from core.appcode import extract_application_code
+from core.db import Database, as_datetime, now_vn
+from core.status.base import StatusBackend, StatusBackendError
+from core.status.models import ApplicationStatus
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def staff_status_lookup(backend: StatusBackend, code: str) -> ApplicationStatus 
     Supported for the database backends (SQLite, PostgreSQL); the one-stop HTTP contract needs the factor,
     so the HTTP backend raises :class:`ConsoleError` 501.
     """
-    from actions.services.status.sql import _COLUMNS, SqlStatusBackend, _to_status
+    from core.status.sql import _COLUMNS, SqlStatusBackend, _to_status
 
     canonical = extract_application_code(code or "")
     if canonical is None:
@@ -167,7 +167,7 @@ def staff_status_lookup(backend: StatusBackend, code: str) -> ApplicationStatus 
 def analytics(db: Database, days: int = 14, now: datetime | None = None, tracker_db: Any = None) -> dict:
     """Counts per day and totals from the handoff, feedback, status-lookup and audit tables, plus the
     conversation figures of Rasa's tracker store at ``tracker_db`` (see :mod:`console.tracker_analytics`)."""
-    from actions.services.rating import RatingStore
+    from core.rating import RatingStore
     from console.tracker_analytics import tracker_analytics
 
     now = now or now_vn()

@@ -14,7 +14,7 @@ The fallback rate is the share of user messages classified ``nlu_fallback``. Top
 conversations in which the ``procedure_code`` slot was set to each code. A conversation
 that only met fallbacks still counts as answered (its fallbacks show in the fallback rate). Top unanswered
 questions are the user texts that led to an abstention or a fallback, with personal data masked by
-:func:`actions.services.privacy.mask_pii`. The database is opened read-only; a missing file gives empty figures.
+:func:`core.privacy.mask_pii`. The database is opened read-only; a missing file gives empty figures.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Iterable
 
-from actions.services.db import VN_TZ
-from actions.services.privacy import mask_pii
+from core.db import VN_TZ
+from core.privacy import mask_pii
 
 log = logging.getLogger(__name__)
 

@@ -98,7 +98,7 @@ def entries_from_store(knowledge_dir: Optional[Path] = None) -> List[IndexEntry]
 
 # Tables read only when querying (knowledge/rewrite.py): editing them must not force a re-encode of the index.
 # contrasts.yml feeds the ranker (its own stamp, knowledge/ranker.py); common.txt and *.md only document the bank;
-# narrowing.yml is read by the answer action only (actions/services/narrowing.py).
+# narrowing.yml is read by the answer action only (core/narrowing.py).
 QUERY_TIME_FILES = frozenset({"synonyms.yml", "glossary_en.yml", "contrasts.yml", "common.txt", "narrowing.yml"})
 
 

@@ -38,7 +38,7 @@ from rasa.shared.nlu import constants as nlu_constants
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from actions.services.privacy import ID_PATTERN, PHONE_PATTERN
+from core.privacy import ID_PATTERN, PHONE_PATTERN
 from nlu_components.normalize import (
     TEENCODE_PATH,
     WORD_RE,
@@ -57,7 +57,7 @@ COMPOUNDS_FILE_NAME = "compounds.txt"
 
 # Atoms of the original text. Order matters: URLs/e-mails/phones/ID numbers/codes must win over plain words so
 # that e.g. "H07.99-251120-0012", "0912 345 678" or "0010 9900 1234" stay one token. Phone and ID numbers are
-# recognised by the one personal-data pattern set (actions.services.privacy), the one the log masking uses.
+# recognised by the one personal-data pattern set (core.privacy), the one the log masking uses.
 _ATOM_RE = re.compile(
     r"""
     (?P<url>(?:https?://|www\.)[^\s<>"']*[^\s<>"'.,;:!?)\]])

@@ -1,5 +1,5 @@
 """Action-server extensions, found by rasa-sdk's plugin hook (``rasa_sdk.plugin`` imports ``rasa_sdk_plugins``
-and calls :func:`init_hooks`): caller authentication and the listening address (actions/services/caller_auth.py),
+and calls :func:`init_hooks`): caller authentication and the listening address (core/caller_auth.py),
 the knowledge index check at startup and ``GET /health/knowledge``.
 
 Needs the repository root on ``PYTHONPATH`` (``make run`` and the tests set it).
@@ -13,12 +13,12 @@ hookimpl = pluggy.HookimplMarker("rasa_sdk")
 
 
 class KnowledgeIndexHealthPlugin:
-    """Adds the knowledge index health route and startup check (actions/services/index_health.py)."""
+    """Adds the knowledge index health route and startup check (core/index_health.py)."""
 
     @hookimpl
     def attach_sanic_app_extensions(self, app) -> None:
         """Called by rasa-sdk with its Sanic app before the server starts."""
-        from actions.services.index_health import attach
+        from core.index_health import attach
 
         attach(app)
 
@@ -29,7 +29,7 @@ class CallerAuthPlugin:
     @hookimpl
     def attach_sanic_app_extensions(self, app) -> None:
         """Called by rasa-sdk with its Sanic app before the server starts (and before it reads SANIC_HOST)."""
-        from actions.services.caller_auth import attach, bind_host
+        from core.caller_auth import attach, bind_host
 
         bind_host()
         attach(app)

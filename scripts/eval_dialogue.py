@@ -3,7 +3,7 @@
 Each question is the first message of a new conversation, opened the way the web widget opens one (``POST
 /webhooks/rest/session`` issues the sender id and its session token; every message carries them). The reply is
 classified: a procedure answer is recognised by its header line ``**<name>** (mã thủ tục <code>)``
-(actions/services/answers.py ``header``). When the first reply answers no procedure but offers a button whose
+(core/answers.py ``header``). When the first reply answers no procedure but offers a button whose
 payload carries the expected code (``/choose_procedure{"procedure_code":"1.000123"}``), that payload is sent as the
 next message of the same conversation: one simulated tap. Outcomes per answerable question:
 
@@ -59,7 +59,7 @@ HIDDEN_SPLITS = ["train"]  # the only bank split allowed to vote while the test 
 
 # ---- reading replies ------------------------------------------------------------------------------------------
 
-# The first line of every procedure answer (actions/services/answers.py header()).
+# The first line of every procedure answer (core/answers.py header()).
 HEADER_RE = re.compile(r"^\*\*(?P<name>[^*\n]+)\*\* \((?:mã thủ tục|procedure code) (?P<code>[1-6]\.\d{6})\)", re.M)
 # A button that opens a procedure: /choose_procedure{"procedure_code":"1.000123"}; a narrowing option that still
 # covers several siblings: /choose_procedure{"narrow_value":"cap_lai"} (actions/actions_procedure.py choose_payload).

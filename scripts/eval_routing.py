@@ -237,7 +237,7 @@ def table_md(result: dict) -> List[str]:
 
 
 def route(args) -> int:
-    from actions.services.routing import is_status_request  # noqa: F401 - fail early outside the action venv
+    from core.routing import is_status_request  # noqa: F401 - fail early outside the action venv
     from knowledge.store import load_faq
 
     parsed = [json.loads(line) for line in Path(args.parsed).read_text(encoding="utf-8").splitlines() if line]

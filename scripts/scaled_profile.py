@@ -336,8 +336,8 @@ class ScaledProfile:
         return self.pg_query(self.database, "SELECT count(*) FROM events WHERE sender_id = %s", (sender,))[0][0]
 
     def services_database(self):
-        """The services' :class:`actions.services.db.Database` (status, feedback, handoff) of this profile."""
-        from actions.services.db import Database
+        """The services' :class:`core.db.Database` (status, feedback, handoff) of this profile."""
+        from core.db import Database
 
         return Database(self.database_url, schema=SERVICES_SCHEMA)
 
@@ -461,7 +461,7 @@ class ScaledProfile:
             raise ProfileError("no knowledge index at models/kb-index: run `make build-index`.")
         self.create_database()
         # The services' schema once here (yoyo migrations), not raced by the two action servers.
-        subprocess.run([str(ACTIONS_PY), "-c", "from actions.services.db import database_from_settings; "
+        subprocess.run([str(ACTIONS_PY), "-c", "from core.db import database_from_settings; "
                         "from settings import get_settings; database_from_settings(get_settings()).ensure_schema()"],
                        cwd=ROOT, env=self.env, check=True, capture_output=True, timeout=120)
         self.write_config()

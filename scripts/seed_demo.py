@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from actions.services.db import VN_TZ, Database, database_from_settings, now_vn  # noqa: E402
-from actions.services.status.models import (  # noqa: E402
+from core.db import VN_TZ, Database, database_from_settings, now_vn  # noqa: E402
+from core.status.models import (  # noqa: E402
     NEEDS_DOCUMENTS,
     OVERDUE,
     PROCESSING,
@@ -37,7 +37,7 @@ from actions.services.status.models import (  # noqa: E402
     ApplicationStatus,
     StatusEvent,
 )
-from actions.services.status.sql import SqlStatusBackend  # noqa: E402
+from core.status.sql import SqlStatusBackend  # noqa: E402
 
 SOURCE = "demo"
 META_KEY = "demo_seed"

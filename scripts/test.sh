@@ -12,7 +12,7 @@ run() {  # run <name> <command...>
   if "$@"; then echo "--- $name: OK ($((SECONDS - t0)) s)"; else echo "--- $name: FAILED ($((SECONDS - t0)) s)"; failed+=("$name"); fi
 }
 
-run "ruff" .venv-actions/bin/python -m ruff check actions channels console knowledge nlu_components scripts staff_api tests settings.py rasa_sdk_plugins
+run "ruff" .venv-actions/bin/python -m ruff check actions core channels console knowledge nlu_components scripts staff_api tests settings.py rasa_sdk_plugins
 run "unit tests (action venv)" .venv-actions/bin/python -m pytest -q tests/unit
 run "unit tests (Rasa venv)" .venv-rasa/bin/python -m pytest -q tests/rasa
 run "rasa data validate" .venv-rasa/bin/rasa data validate --fail-on-warnings

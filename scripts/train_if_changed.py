@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "tthc.tar.gz"
 STAMP = ROOT / "models" / "tthc.fingerprint"
-INPUTS = ["config.yml", "domain.yml", "data", "nlu_components"]
+INPUTS = ["config.yml", "domain.yml", "data", "nlu_components", "core/privacy.py"]
 
 
 def fingerprint() -> str:

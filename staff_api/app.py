@@ -18,8 +18,8 @@ from typing import Any
 from sanic import Request, Sanic, json
 from sanic.response import HTTPResponse
 
-from actions.services.feedback import FeedbackError, FeedbackStore
-from actions.services.handoff import HandoffError, HandoffStore
+from core.feedback import FeedbackError, FeedbackStore
+from core.handoff import HandoffError, HandoffStore
 from staff_api.rasa_client import RasaClient, RasaError
 
 log = logging.getLogger(__name__)

@@ -121,7 +121,7 @@ def say(stack: Stack, sender: str, text: str) -> list:
 @pytest.fixture(scope="module")
 def seeded(stack):
     """The demo applications in the stack's services database; a few (code, last-4, status) to try."""
-    from actions.services.db import Database
+    from core.db import Database
     from scripts.seed_demo import demo_pairs, seed
 
     db = Database(str(stack.services_db))

@@ -16,11 +16,11 @@ from datetime import timedelta
 import pytest
 import requests
 
-from actions.services.db import Database, now_vn
-from actions.services.feedback import FeedbackStore
-from actions.services.handoff import HandoffStore
-from actions.services.rating import RatingStore
-from actions.services.status.sqlite import SqliteStatusBackend
+from core.db import Database, now_vn
+from core.feedback import FeedbackStore
+from core.handoff import HandoffStore
+from core.rating import RatingStore
+from core.status.sqlite import SqliteStatusBackend
 from knowledge.encoder import HashingEncoder
 from knowledge.index import build_index
 from tests.e2e.test_browser_chat import SCREENSHOT_DIR, browser  # noqa: F401 - the module-scoped Chromium

@@ -191,8 +191,8 @@ def tiny_disk_stack(tmp_path_factory):
 
 
 def test_disk_full_turn_is_not_acknowledged_and_nothing_is_lost(tiny_disk_stack):
-    from actions.services.db import Database
-    from actions.services.feedback import FeedbackStore
+    from core.db import Database
+    from core.feedback import FeedbackStore
 
     stack, mount = tiny_disk_stack
     sender = "e2e-disk-full"

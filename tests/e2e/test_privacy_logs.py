@@ -49,9 +49,9 @@ class DebugStack(Stack):
 
 @pytest.fixture(scope="module")
 def debug_stack(tmp_path_factory):
-    from actions.services.db import VN_TZ, Database
-    from actions.services.status.models import ApplicationStatus, StatusEvent
-    from actions.services.status.sqlite import SqliteStatusBackend
+    from core.db import VN_TZ, Database
+    from core.status.models import ApplicationStatus, StatusEvent
+    from core.status.sqlite import SqliteStatusBackend
 
     if not MODEL.exists():
         pytest.fail("No trained model at models/tthc.tar.gz: run `make train` (make test does it).")

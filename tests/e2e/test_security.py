@@ -88,8 +88,8 @@ def test_action_server_listens_on_loopback_only(stack):
 def test_rest_client_claiming_zalo_gets_no_officer_reply_sent_through_the_oa(stack, staff_api):
     """A REST body saying input_channel "zalo" with a Zalo user's id as sender: the ticket is recorded as "rest",
     and the officer's reply goes nowhere near the Zalo OA (the user never receives it)."""
-    from actions.services.db import Database
-    from actions.services.handoff import HandoffStore
+    from core.db import Database
+    from core.handoff import HandoffStore
 
     zalo_user = "5828312390178456"
     rest = f"{stack.rasa_url}/webhooks/rest/webhook"
@@ -115,8 +115,8 @@ def test_rest_client_claiming_zalo_gets_no_officer_reply_sent_through_the_oa(sta
 def test_socketio_room_hijack_is_refused(stack, staff_api):
     """Someone who learned a citizen's sender id can neither join its room (and read the officer's reply) nor
     post as that citizen, over socket.io or REST; the widget's own socket, holding the token, gets the reply."""
-    from actions.services.db import Database
-    from actions.services.handoff import HandoffStore
+    from core.db import Database
+    from core.handoff import HandoffStore
     from tests.fakes.socketio_client import SocketIOClient
 
     session = requests.post(f"{stack.rasa_url}/webhooks/rest/session", timeout=10).json()

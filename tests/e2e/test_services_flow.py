@@ -65,8 +65,8 @@ def test_wrong_digits_and_unknown_code_get_the_same_answer(stack, seeded):
 
 
 def test_feedback_is_stored_before_the_acknowledgement_and_survives_a_crash(stack):
-    from actions.services.db import Database
-    from actions.services.feedback import FeedbackStore
+    from core.db import Database
+    from core.feedback import FeedbackStore
 
     sender = "e2e-feedback"
     content = "Đèn đường ngõ 7 phố Nguyễn Trãi hỏng cả tuần nay, tối rất tối và nguy hiểm"
@@ -96,8 +96,8 @@ def test_feedback_is_stored_before_the_acknowledgement_and_survives_a_crash(stac
 
 def test_feedback_lookup_from_another_conversation_needs_the_contact_digits(stack):
     """Issue 13, finding 5: a sequential PA- code alone shows nothing to another conversation."""
-    from actions.services.db import Database
-    from actions.services.feedback import FeedbackStore
+    from core.db import Database
+    from core.feedback import FeedbackStore
 
     store = FeedbackStore(Database(str(stack.services_db)))
     report = store.create(topic="môi trường", content="Bãi rác tự phát cạnh kênh tưới, bốc mùi cả tuần nay",
@@ -113,8 +113,8 @@ def test_feedback_lookup_from_another_conversation_needs_the_contact_digits(stac
 
 
 def test_handoff_pauses_the_bot_and_delivers_the_staff_reply(stack):
-    from actions.services.db import Database
-    from actions.services.handoff import HandoffStore
+    from core.db import Database
+    from core.handoff import HandoffStore
 
     sender = "e2e-handoff"
     reply = texts(say(stack, sender, "Tôi muốn gặp cán bộ"))

@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pytest
 
-from actions.services.db import Database
+from core.db import Database
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -35,6 +35,6 @@ class FakeStore:
 
 def abstaining_service(procedures=()):
     """A knowledge service whose search places nothing (every message abstains), over ``procedures``."""
-    from actions.services.knowledge_service import KnowledgeService
+    from core.knowledge_service import KnowledgeService
 
     return KnowledgeService(searcher_factory=lambda: FakeSearcher({}), store=FakeStore(list(procedures)))

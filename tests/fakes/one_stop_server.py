@@ -14,8 +14,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
-from actions.services.status.base import verification_matches
-from actions.services.status.models import ApplicationStatus
+from core.status.base import verification_matches
+from core.status.models import ApplicationStatus
 
 _CODE_RE = re.compile(r"^[A-Z]\d{2}\.\d{2}-\d{6}-\d{4}$")
 

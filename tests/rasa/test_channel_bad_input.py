@@ -115,6 +115,6 @@ def test_zalo_text_is_cleaned_before_rasa(fake, tmp_path):
 ])
 def test_verification_digits_are_masked_where_rasa_logs_slots(line, masked):
     """Rasa's DEBUG log prints slot values: the last four digits are the lookup's verification factor."""
-    from actions.services.privacy import mask_pii
+    from core.privacy import mask_pii
 
     assert mask_pii(line) == masked

@@ -99,8 +99,8 @@ def trusted_proxies(monkeypatch):
 
 
 def pseudonym(address: str) -> str:
-    from actions.services.chat_session import configured_secret
-    from actions.services.client_address import client_pseudonym
+    from core.chat_session import configured_secret
+    from core.client_address import client_pseudonym
 
     return client_pseudonym(configured_secret(), address)
 

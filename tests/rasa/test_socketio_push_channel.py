@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from rasa.core.channels.socketio import SocketIOOutput
 
-from actions.services import chat_session
+from core import chat_session
 from channels.rest import BAD_SESSION_REPLY, EMPTY_MESSAGE_REPLY
 from channels.socketio_push import PushSocketIOInput
 
@@ -162,7 +162,7 @@ def test_socket_messages_carry_the_client_seen_at_connect(monkeypatch):
     from types import SimpleNamespace
 
     import settings
-    from actions.services.client_address import client_pseudonym
+    from core.client_address import client_pseudonym
 
     monkeypatch.delenv("TRUSTED_PROXIES", raising=False)
     settings.get_settings.cache_clear()

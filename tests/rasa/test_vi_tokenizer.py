@@ -120,7 +120,7 @@ def test_phone_numbers_dates_and_amounts(tokenizer):
 
 
 def test_phone_and_id_spellings_of_the_masking_patterns_are_one_token(tokenizer):
-    """The tokenizer's phone/ID atoms are the personal-data masking patterns (actions.services.privacy)."""
+    """The tokenizer's phone/ID atoms are the personal-data masking patterns (core.privacy)."""
     text = "Gọi (091) 234-5678 hoặc CCCD 0010 9900 1234, phí 150.000.000 đồng"
     assert tokens_of(tokenizer, text) == [
         ("Gọi", 0, 3), ("(091) 234-5678", 4, 18), ("hoặc", 19, 23), ("CCCD", 24, 28), ("0010 9900 1234", 29, 43),

@@ -208,7 +208,7 @@ def pg_cluster(action: str) -> float:
 
 
 def test_postgres_down_then_restarted_loses_no_tracker_or_feedback_and_the_servers_reconnect(profile):
-    from actions.services.feedback import FeedbackStore
+    from core.feedback import FeedbackStore
 
     sender = SENDERS_BY_REPLICA[1]
     content = "Đèn đường ngõ 7 phố Nguyễn Trãi hỏng cả tuần nay, tối rất tối và nguy hiểm"

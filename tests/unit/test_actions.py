@@ -8,7 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_dialogue import ActionHandleFallback, consecutive_fallbacks
 from actions.actions_procedure import ActionAnswerProcedure
-from actions.services.knowledge_service import KnowledgeService
+from core.knowledge_service import KnowledgeService
 from knowledge.search import Hit, SearchResponse
 from tests.fakes.knowledge import FakeSearcher, FakeStore, abstaining_service
 from tests.unit.conftest import make_tracker

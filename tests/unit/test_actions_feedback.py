@@ -23,9 +23,9 @@ from actions.actions_feedback import (
     content_of_request,
     match_topic,
 )
-from actions.services.db import Database
-from actions.services.feedback import FeedbackStore
-from actions.services.status.ratelimit import AttemptLimiter
+from core.db import Database
+from core.feedback import FeedbackStore
+from core.status.ratelimit import AttemptLimiter
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))

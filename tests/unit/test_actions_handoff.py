@@ -217,7 +217,7 @@ def test_second_fallback_sets_the_offer_slot_first_does_not():
 
 def test_expected_wait_in_and_outside_office_hours():
     """The real office-hours wording: inside hours a short wait; on a Saturday night, Monday morning."""
-    from actions.services.office_hours import expected_wait_message
+    from core.office_hours import expected_wait_message
 
     inside = expected_wait_message(MONDAY_10AM)
     outside = expected_wait_message(SATURDAY_9PM)
@@ -234,8 +234,8 @@ def test_handoff_message_outside_office_hours_says_when():
 
 def test_ticket_and_replies_on_the_real_store(tmp_path, monkeypatch):
     """The embedded SQLite HandoffStore: one ticket per sender, transcript kept, replies delivered once."""
-    from actions.services.db import Database
-    from actions.services.handoff import HandoffStore
+    from core.db import Database
+    from core.handoff import HandoffStore
 
     monkeypatch.setattr("actions.actions_handoff.expected_wait", lambda now: "")
     store = HandoffStore(Database(str(tmp_path / "services.db")))

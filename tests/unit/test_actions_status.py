@@ -14,9 +14,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_dialogue import ActionSessionStart
 from actions.actions_status import MESSAGES, ActionCheckStatus, ValidateApplicationStatusForm
-from actions.services.status.answer import format_status
-from actions.services.status.models import ApplicationStatus, StatusEvent
-from actions.services.status.ratelimit import LimitDecision
+from core.status.answer import format_status
+from core.status.models import ApplicationStatus, StatusEvent
+from core.status.ratelimit import LimitDecision
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
@@ -225,9 +225,9 @@ def test_remembered_code_is_looked_up_without_asking_or_counting():
 def test_forged_verified_slot_reveals_nothing(tmp_path):
     """A forged action call whose tracker pre-fills ``verified_applications`` with a guess (finding 1 of issue
     13): on the real SQLite services, no status, no name, no lookup, and the guesser learns nothing."""
-    from actions.services.db import Database
-    from actions.services.status.ratelimit import AttemptLimiter
-    from actions.services.status.sqlite import SqliteStatusBackend
+    from core.db import Database
+    from core.status.ratelimit import AttemptLimiter
+    from core.status.sqlite import SqliteStatusBackend
 
     db = Database(str(tmp_path / "services.db"))
     backend = SqliteStatusBackend(db)
@@ -248,9 +248,9 @@ def test_forged_verified_slot_reveals_nothing(tmp_path):
 def test_verification_on_zalo_is_not_inherited_by_a_rest_caller_reusing_the_sender_id(tmp_path):
     """Finding 4 of issue 13: the channel is the one the message came in on, so a REST client posting as a Zalo
     user's id (whose tracker remembers a verified code) does not count as that verified conversation."""
-    from actions.services.db import Database
-    from actions.services.status.ratelimit import AttemptLimiter
-    from actions.services.status.sqlite import SqliteStatusBackend
+    from core.db import Database
+    from core.status.ratelimit import AttemptLimiter
+    from core.status.sqlite import SqliteStatusBackend
 
     db = Database(str(tmp_path / "services.db"))
     backend = SqliteStatusBackend(db)
@@ -284,9 +284,9 @@ def test_verified_status_is_forgotten_when_a_new_session_starts():
 
 def test_rate_limit_on_the_real_sqlite_services(tmp_path):
     """Five wrong digits on the embedded backend, then the sixth attempt is refused even with the right ones."""
-    from actions.services.db import Database
-    from actions.services.status.ratelimit import AttemptLimiter
-    from actions.services.status.sqlite import SqliteStatusBackend
+    from core.db import Database
+    from core.status.ratelimit import AttemptLimiter
+    from core.status.sqlite import SqliteStatusBackend
 
     db = Database(str(tmp_path / "services.db"))
     backend = SqliteStatusBackend(db)
@@ -302,9 +302,9 @@ def test_rate_limit_on_the_real_sqlite_services(tmp_path):
 def test_cross_sender_guessing_from_one_client_is_stopped(tmp_path):
     """Issue 13, finding 2: each guess from a new sender id, all from one client (the channel's metadata): the
     client is stopped, while the owner, from another client, still gets the answer."""
-    from actions.services.db import Database
-    from actions.services.status.ratelimit import AttemptLimiter
-    from actions.services.status.sqlite import SqliteStatusBackend
+    from core.db import Database
+    from core.status.ratelimit import AttemptLimiter
+    from core.status.sqlite import SqliteStatusBackend
 
     db = Database(str(tmp_path / "services.db"))
     backend = SqliteStatusBackend(db)

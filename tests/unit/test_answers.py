@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.services.answers import answer_documents, bullet_list, fee_text, format_answer, shorten, vnd
+from core.answers import answer_documents, bullet_list, fee_text, format_answer, shorten, vnd
 from knowledge.schema import Fee
 
 
@@ -50,7 +50,7 @@ def test_shorten_cuts_on_a_word():
 
 
 def test_duration_without_unit_says_so():
-    from actions.services.answers import duration_text
+    from core.answers import duration_text
     from knowledge.schema import Duration
 
     assert duration_text(Duration(value=1, unit=None, text="1")) == "1 (Cổng không ghi rõ đơn vị thời gian)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.services.appcode import (
+from core.appcode import (
     extract_application_code,
     extract_feedback_code,
     is_canonical_application_code,

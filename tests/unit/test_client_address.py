@@ -1,10 +1,10 @@
-"""Which client sent a request (actions/services/client_address.py): forwarded headers count only from a proxy."""
+"""Which client sent a request (core/client_address.py): forwarded headers count only from a proxy."""
 
 from __future__ import annotations
 
 import pytest
 
-from actions.services.client_address import client_address, client_pseudonym
+from core.client_address import client_address, client_pseudonym
 
 
 def headers(**values):

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from actions.services.db import VN_TZ, Database
-from actions.services.feedback import FeedbackStore
-from actions.services.handoff import HandoffStore
-from actions.services.status.models import ApplicationStatus, StatusEvent
-from actions.services.status.sqlite import SqliteStatusBackend
+from core.db import VN_TZ, Database
+from core.feedback import FeedbackStore
+from core.handoff import HandoffStore
+from core.status.models import ApplicationStatus, StatusEvent
+from core.status.sqlite import SqliteStatusBackend
 from console.auth import AccountStore, AuditLog
 from knowledge.encoder import HashingEncoder
 from knowledge.index import IndexEntry, build_index

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from actions.services.db import VN_TZ, Database
+from core.db import VN_TZ, Database
 from console.auth import (
     AccountStore,
     AuditLog,

@@ -10,8 +10,8 @@ from datetime import datetime
 
 import pytest
 
-from actions.services.db import VN_TZ, Database
-from actions.services.rating import RatingStore
+from core.db import VN_TZ, Database
+from core.rating import RatingStore
 from console.services import analytics, analytics_csv
 from console.tracker_analytics import tracker_analytics
 

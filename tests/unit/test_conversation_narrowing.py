@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_dialogue import ActionHandleFallback
 from actions.actions_procedure import ActionAnswerProcedure
-from actions.services.knowledge_service import KnowledgeService
+from core.knowledge_service import KnowledgeService
 from knowledge import store
 from knowledge.search import Hit, SearchResponse
 from tests.fakes.knowledge import FakeSearcher

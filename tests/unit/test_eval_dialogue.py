@@ -2,7 +2,7 @@
 conversation, the summary and its floors, the question sample, and the KB_BANK_SPLITS setting that hides the
 bank's test split.
 
-Replies are the bot's real texts: answers formatted by actions/services/answers.py from procedures of the knowledge
+Replies are the bot's real texts: answers formatted by core/answers.py from procedures of the knowledge
 base, the messages of the actions (run for real where they need no service) and the responses of domain.yml.
 """
 
@@ -27,8 +27,8 @@ from actions.actions_procedure import MESSAGES, ActionAnswerProcedure, choose_pa
 from actions.actions_rating import ActionAskRating
 from actions.actions_status import MESSAGES as STATUS_MESSAGES
 from actions.actions_status import ActionAskApplicationCode, ActionAskStatusVerification
-from actions.services.answers import ASPECTS, format_answer
-from actions.services.narrowing import get_narrowing
+from core.answers import ASPECTS, format_answer
+from core.narrowing import get_narrowing
 from knowledge.bank import STYLES, load_bank
 from knowledge.store import get_procedure, load_faq
 from scripts.eval_dialogue import (
@@ -400,7 +400,7 @@ def test_bank_splits_setting(monkeypatch):
 
 
 def test_the_process_wide_searcher_and_the_health_route_follow_kb_bank_splits(tmp_path, monkeypatch):
-    from actions.services.index_health import IndexHealth
+    from core.index_health import IndexHealth
     from knowledge import search as search_module
     from knowledge.bank import Question
     from knowledge.encoder import HashingEncoder

@@ -22,7 +22,7 @@ from rasa_sdk.executor import CollectingDispatcher
 import settings as settings_module
 from actions import actions_procedure
 from actions.actions_procedure import MESSAGES, ActionAnswerProcedure
-from actions.services.index_health import IndexHealth
+from core.index_health import IndexHealth
 from knowledge import search as search_module
 from knowledge.encoder import HashingEncoder
 from knowledge.index import KnowledgeIndexError, build_index, file_digests, is_stale

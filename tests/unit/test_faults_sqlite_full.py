@@ -28,9 +28,9 @@ from actions.actions_feedback import MESSAGES as FEEDBACK_MESSAGES
 from actions.actions_feedback import ActionFeedbackStatus, ActionFileFeedback
 from actions.actions_handoff import MESSAGES as HANDOFF_MESSAGES
 from actions.actions_handoff import ActionHandoff
-from actions.services.db import Database
-from actions.services.feedback import FeedbackStore
-from actions.services.handoff import HandoffStore
+from core.db import Database
+from core.feedback import FeedbackStore
+from core.handoff import HandoffStore
 from settings import get_settings
 from tests.fakes.disk import fill_disk, tmpfs
 

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from actions.services.db import VN_TZ
-from actions.services.feedback import (
+from core.db import VN_TZ
+from core.feedback import (
     TOPICS,
     FeedbackError,
     FeedbackStore,
@@ -140,7 +140,7 @@ def test_concurrent_creates_get_unique_codes(db):
 
 def test_durable_across_store_instances(db, tmp_path):
     code = FeedbackStore(db).create("môi trường", "Nước thải", "xã Yên Phong", None, False, "s", "rest").code
-    from actions.services.db import Database
+    from core.db import Database
 
     fresh = Database(db.url, schema=db.schema)
     assert FeedbackStore(fresh).get(code).content == "Nước thải"

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from actions.services.db import VN_TZ
-from actions.services.handoff import HandoffError, HandoffStore
+from core.db import VN_TZ
+from core.handoff import HandoffError, HandoffStore
 from tests.fakes.databases import make_database
 
 TRANSCRIPT = [

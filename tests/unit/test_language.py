@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.services.language import detect_language, english_aspect
+from core.language import detect_language, english_aspect
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_english_aspect(text, aspect):
     ],
 )
 def test_vietnamese_aspect(text, aspect):
-    from actions.services.language import vietnamese_aspect
+    from core.language import vietnamese_aspect
     from knowledge.text import fold
 
     assert vietnamese_aspect(fold(text)) == aspect

@@ -1,11 +1,11 @@
-"""Narrowing between sibling procedures (actions/services/narrowing.py) on the shipped procedure records."""
+"""Narrowing between sibling procedures (core/narrowing.py) on the shipped procedure records."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from actions.services.narrowing import NARROWING_FILE, Question, get_narrowing
+from core.narrowing import NARROWING_FILE, Question, get_narrowing
 from knowledge.contrast import get_contrasts
 from knowledge.rewrite import get_rewriter
 from knowledge.store import get_procedure
@@ -116,7 +116,7 @@ def test_a_tap_picks_by_value_and_the_state_survives_the_slot():
 
 
 def test_the_parts_of_a_joined_procedure_are_read_from_its_name():
-    from actions.services.joined import joined_procedures
+    from core.joined import joined_procedures
     from knowledge.store import load_procedures
 
     joined = {j.code: [sorted(part) for part in j.parts] for j in joined_procedures(load_procedures())}

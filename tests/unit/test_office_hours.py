@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from actions.services.db import VN_TZ
-from actions.services.office_hours import expected_wait_message, is_office_hours, next_opening, offer_wait_message
+from core.db import VN_TZ
+from core.office_hours import expected_wait_message, is_office_hours, next_opening, offer_wait_message
 
 
 def vn(day: int, hour: int, minute: int = 0) -> datetime:

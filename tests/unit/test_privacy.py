@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from actions.services import privacy
-from actions.services.privacy import PiiLogFilter, install_pii_log_filter, mask_email, mask_id, mask_phone, mask_pii
+from core import privacy
+from core.privacy import PiiLogFilter, install_pii_log_filter, mask_email, mask_id, mask_phone, mask_pii
 
 
 def test_mask_phone_never_shows_the_last_digits():

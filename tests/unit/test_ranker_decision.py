@@ -50,7 +50,7 @@ def test_the_answer_says_which_level_was_chosen(monkeypatch):
     from rasa_sdk.executor import CollectingDispatcher
 
     from actions.actions_procedure import ActionAnswerProcedure
-    from actions.services.knowledge_service import KnowledgeService
+    from core.knowledge_service import KnowledgeService
     from knowledge.search import SearchResponse
     from settings import get_settings
 

@@ -1,11 +1,11 @@
 """Failed status lookups limited per sender, per client, per client + code, per code (ceiling) and globally,
-persisted, with a retry-after (actions/services/status/ratelimit.py)."""
+persisted, with a retry-after (core/status/ratelimit.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from actions.services.status.ratelimit import AttemptLimiter, LimitDecision
+from core.status.ratelimit import AttemptLimiter, LimitDecision
 from tests.fakes.databases import make_database
 
 CODE = "H07.99-251120-0012"
@@ -106,7 +106,7 @@ def test_code_ceiling_stops_guessing_spread_over_many_clients(db):
 
 def test_one_client_alone_cannot_reach_the_code_ceiling():
     """The default numbers: a client's hourly maximum stays below the ceiling, so only many clients lock a code."""
-    from actions.services.status import ratelimit
+    from core.status import ratelimit
 
     per_hour = ratelimit.CLIENT_MAX_FAILURES * (3600 // ratelimit.WINDOW_S)
     assert per_hour < ratelimit.CODE_CEILING and ratelimit.CODE_CEILING_WINDOW_S == 3600

@@ -11,8 +11,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_rating import ActionAskRating, ActionStoreRating
-from actions.services.db import Database
-from actions.services.rating import RatingError, RatingStore, parse_rating, sender_key
+from core.db import Database
+from core.rating import RatingError, RatingStore, parse_rating, sender_key
 
 VN = timezone(timedelta(hours=7))
 

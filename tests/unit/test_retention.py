@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 import pytest
 
-from actions.services.db import VN_TZ
-from actions.services.handoff import HandoffStore
+from core.db import VN_TZ
+from core.handoff import HandoffStore
 from console.retention import RetentionJob, redact_event
 from tests.fakes.databases import PG_URL, make_database, postgres_available
 

@@ -19,8 +19,8 @@ from actions.actions_routing import (
     ActionRouteOutOfScope,
     ActionRouteStatusRequest,
 )
-from actions.services.knowledge_service import KnowledgeService
-from actions.services.routing import (
+from core.knowledge_service import KnowledgeService
+from core.routing import (
     faq_beats_procedures,
     feedback_form_starts,
     feedback_match,

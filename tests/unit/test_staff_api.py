@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from actions.services.db import VN_TZ, Database
-from actions.services.feedback import FeedbackStore
-from actions.services.handoff import HandoffStore
+from core.db import VN_TZ, Database
+from core.feedback import FeedbackStore
+from core.handoff import HandoffStore
 from console.auth import AccountStore
 from staff_api.app import create_app
 from tests.fakes.rasa_server import FakeRasaServer

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from actions.services.status.answer import format_status
-from actions.services.status.models import StatusEvent
+from core.status.answer import format_status
+from core.status.models import StatusEvent
 from tests.unit.test_status_models import _at, make_app
 
 HOTLINE = "18001096"

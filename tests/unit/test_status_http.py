@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actions.services.status.base import StatusBackendError
-from actions.services.status.http import CircuitBreaker, CircuitOpenError, HttpStatusBackend
+from core.status.base import StatusBackendError
+from core.status.http import CircuitBreaker, CircuitOpenError, HttpStatusBackend
 from tests.fakes.one_stop_server import FakeOneStopServer
 from tests.unit.test_status_models import make_app
 

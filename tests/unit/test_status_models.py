@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from actions.services.db import VN_TZ
-from actions.services.status.models import STATUSES, ApplicationStatus, StatusEvent
+from core.db import VN_TZ
+from core.status.models import STATUSES, ApplicationStatus, StatusEvent
 
 
 def _at(day: int, hour: int = 9, month: int = 11) -> datetime:

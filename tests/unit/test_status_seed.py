@@ -8,8 +8,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from actions.services.status.models import RESULT_READY, STATUSES
-from actions.services.status.sql import SqlStatusBackend
+from core.status.models import RESULT_READY, STATUSES
+from core.status.sql import SqlStatusBackend
 from knowledge.store import get_procedure, load_procedures
 from scripts import seed_demo
 from scripts.seed_demo import add_working_days, generate, processing_days, seed, write_demo_file

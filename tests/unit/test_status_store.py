@@ -7,12 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from actions.services.db import Database
-from actions.services.status.base import normalize_verification, verification_matches
-from actions.services.status.factory import status_backend_from_settings
-from actions.services.status.postgres import PostgresStatusBackend
-from actions.services.status.sql import SqlStatusBackend
-from actions.services.status.sqlite import SqliteStatusBackend
+from core.db import Database
+from core.status.base import normalize_verification, verification_matches
+from core.status.factory import status_backend_from_settings
+from core.status.postgres import PostgresStatusBackend
+from core.status.sql import SqlStatusBackend
+from core.status.sqlite import SqliteStatusBackend
 from settings import Settings
 from tests.fakes.databases import make_database
 from tests.unit.test_status_models import make_app
@@ -83,7 +83,7 @@ def test_unknown_and_wrong_cost_about_the_same(tmp_path):
 
 
 def test_database_errors_surface_as_backend_error(tmp_path):
-    from actions.services.status.base import StatusBackendError
+    from core.status.base import StatusBackendError
 
     backend = SqlStatusBackend(Database(str(tmp_path / "ok.db")))
     backend.db.ensure_schema()

@@ -91,7 +91,7 @@ class ApplicationStatus:
     @classmethod
     def from_dict(cls, data: dict) -> "ApplicationStatus":
         """The inverse of :meth:`to_dict` (raises KeyError/ValueError on malformed input)."""
-        from actions.services.db import as_datetime
+        from core.db import as_datetime
 
         return cls(
             code=str(data["code"]),

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from actions.services.db import Database, as_datetime, now_vn, shared_database
-from actions.services.privacy import mask_pii
+from core.db import Database, as_datetime, now_vn, shared_database
+from core.privacy import mask_pii
 
 log = logging.getLogger(__name__)
 

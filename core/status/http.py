@@ -17,9 +17,9 @@ import time
 from typing import Callable
 from urllib.parse import quote
 
-from actions.services.appcode import extract_application_code, mask_code
-from actions.services.status.base import StatusBackend, StatusBackendError, normalize_verification
-from actions.services.status.models import ApplicationStatus
+from core.appcode import extract_application_code, mask_code
+from core.status.base import StatusBackend, StatusBackendError, normalize_verification
+from core.status.models import ApplicationStatus
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from actions.services.db import Database
-from actions.services.status.sql import SqlStatusBackend
+from core.db import Database
+from core.status.sql import SqlStatusBackend
 
 
 class PostgresStatusBackend(SqlStatusBackend):

@@ -23,8 +23,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Tuple
 
-from actions.services.appcode import extract_application_code
-from actions.services.db import Database
+from core.appcode import extract_application_code
+from core.db import Database
 
 MAX_FAILURES = 5
 WINDOW_S = 15 * 60

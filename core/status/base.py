@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from abc import ABC, abstractmethod
 
-from actions.services.status.models import ApplicationStatus
+from core.status.models import ApplicationStatus
 
 
 class StatusBackendError(RuntimeError):

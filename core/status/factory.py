@@ -4,26 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from actions.services.db import Database, shared, shared_database
-from actions.services.status.base import StatusBackend
-from actions.services.status.ratelimit import AttemptLimiter
+from core.db import Database, shared, shared_database
+from core.status.base import StatusBackend
+from core.status.ratelimit import AttemptLimiter
 
 
 def status_backend_from_settings(settings: Any) -> StatusBackend:
     """STATUS_BACKEND=sqlite (default, SERVICES_DB file), postgres (DATABASE_URL) or http (ONE_STOP_URL)."""
     kind = (settings.status_backend or "sqlite").lower()
     if kind == "sqlite":
-        from actions.services.status.sqlite import SqliteStatusBackend
+        from core.status.sqlite import SqliteStatusBackend
 
         return SqliteStatusBackend(shared(Database(str(settings.services_db))))
     if kind == "postgres":
-        from actions.services.status.postgres import PostgresStatusBackend
+        from core.status.postgres import PostgresStatusBackend
 
         if not settings.database_url:
             raise ValueError("STATUS_BACKEND=postgres cần DATABASE_URL (postgresql://...)")
         return PostgresStatusBackend(shared_database(settings))
     if kind == "http":
-        from actions.services.status.http import HttpStatusBackend
+        from core.status.http import HttpStatusBackend
 
         if not settings.one_stop_url:
             raise ValueError("STATUS_BACKEND=http cần ONE_STOP_URL")

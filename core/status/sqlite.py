@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actions.services.db import Database
-from actions.services.status.sql import SqlStatusBackend
+from core.db import Database
+from core.status.sql import SqlStatusBackend
 
 
 class SqliteStatusBackend(SqlStatusBackend):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Optional
 
-from actions.services.appcode import extract_application_code
+from core.appcode import extract_application_code
 from nlu_components.normalize import normalize_for_match
 
 # ---- status words ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from actions.services.db import VN_TZ
+from core.db import VN_TZ
 
 OPEN = time(7, 30)
 CLOSE = time(17, 0)

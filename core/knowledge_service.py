@@ -48,7 +48,7 @@ class KnowledgeService:
     def joined_procedures(self):
         """The store's joined ("liên thông") procedures (read from the names on first use)."""
         if self._joined is None:
-            from actions.services.joined import joined_procedures
+            from core.joined import joined_procedures
 
             load = getattr(self._store, "load_procedures", None)
             self._joined = joined_procedures(load() if load else [])
@@ -92,7 +92,7 @@ class KnowledgeService:
             if current is not None:
                 return Resolution("answer", procedure=current, follow_up=True)
             return Resolution("ask_topic")
-        from actions.services.joined import best_joined
+        from core.joined import best_joined
 
         joined = best_joined(self.joined_procedures(), [text, self.lexical(text)])
         if joined is not None:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from actions.services.appcode import extract_feedback_code
-from actions.services.db import Database, as_datetime, now_vn, shared_database
+from core.appcode import extract_feedback_code
+from core.db import Database, as_datetime, now_vn, shared_database
 
 log = logging.getLogger(__name__)
 

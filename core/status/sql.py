@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import logging
 
-from actions.services.appcode import extract_application_code, mask_code
-from actions.services.db import Connection, Database, as_datetime
-from actions.services.status.base import StatusBackend, StatusBackendError, verification_matches
-from actions.services.status.models import ApplicationStatus, StatusEvent
+from core.appcode import extract_application_code, mask_code
+from core.db import Connection, Database, as_datetime
+from core.status.base import StatusBackend, StatusBackendError, verification_matches
+from core.status.models import ApplicationStatus, StatusEvent
 
 log = logging.getLogger(__name__)
 

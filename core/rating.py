@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from actions.services.db import Database, as_datetime, now_vn, shared_database
+from core.db import Database, as_datetime, now_vn, shared_database
 from knowledge.text import fold
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from actions.services.status.models import (
+from core.status.models import (
     NEEDS_DOCUMENTS,
     OVERDUE,
     PROCESSING,

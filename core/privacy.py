@@ -15,7 +15,7 @@ import logging
 import re
 import threading
 
-from actions.services.appcode import APPLICATION_CODE_PATTERN, FEEDBACK_CODE_PATTERN, mask_code
+from core.appcode import APPLICATION_CODE_PATTERN, FEEDBACK_CODE_PATTERN, mask_code
 
 # One separator inside a grouped number: a space, a dot or a dash ("0912 345 678", "0912.345.678", "0912-345-678").
 _SEP = r"[ .\-]"

@@ -1,1 +1,0 @@
-"""Services behind the thin Rasa actions (knowledge search, answer formatting, ...)."""
