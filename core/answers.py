@@ -317,11 +317,12 @@ def answer_result(proc, lang: str = "vi") -> str:
     return t["result_title"] + "\n" + bullet_list([shorten(n, 200) for n in names], t["results_word"], 4, lang=lang)
 
 
-def answer_overview(proc, lang: str = "vi") -> str:
-    """A short card: what, where, how long, how much, online or not."""
+def answer_overview(proc, lang: str = "vi", brief: bool = False) -> str:
+    """A short card: what, where, how long, how much, online or not (``brief``: without the description and the
+    invitation to ask more, for one of several procedures in a reply)."""
     t = _t(lang)
     lines = []
-    if proc.description and lang == "vi":
+    if proc.description and lang == "vi" and not brief:
         lines.append(shorten(proc.description, 300))
     if proc.agencies.implementing:
         lines.append(t["ov_where"] + shorten("; ".join(proc.agencies.implementing), 200))
@@ -333,7 +334,8 @@ def answer_overview(proc, lang: str = "vi") -> str:
         lines.append(t["ov_fee"] + fee_text(first.fee, lang))
         online = any(c.kind == "online" for c in proc.channels)
         lines.append(t["ov_online"] + (t["yes"] if online else t["no"]))
-    lines.append(t["ov_more"])
+    if not brief:
+        lines.append(t["ov_more"])
     return "\n".join(lines)
 
 
@@ -356,16 +358,17 @@ def level_line(proc, lang: str = "vi") -> str:
     return _t(lang)["levels"] + ", ".join(proc.levels) if proc.levels else ""
 
 
-def format_answer(proc, aspects: Union[None, str, Sequence[str]], lang: str = "vi") -> str:
+def format_answer(proc, aspects: Union[None, str, Sequence[str]], lang: str = "vi", brief: bool = False) -> str:
     """The full reply: name and code, one block per aspect asked (none or unknown -> overview), the level the
-    procedure is handled at, and the source link."""
+    procedure is handled at, and the source link. ``brief``: the overview without description (one of several
+    procedures asked about in one message)."""
     if isinstance(aspects, str):
         aspects = [aspects]
     wanted = [a for a in dict.fromkeys(aspects or []) if a in RENDERERS]
     # "place" already says whether it can be done online: the separate online block would repeat it.
     if "place" in wanted and "online" in wanted:
         wanted.remove("online")
-    blocks = [RENDERERS[a](proc, lang) for a in wanted] or [answer_overview(proc, lang)]
+    blocks = [RENDERERS[a](proc, lang) for a in wanted] or [answer_overview(proc, lang, brief=brief)]
     if "agency" not in wanted and level_line(proc, lang):
         blocks.append(level_line(proc, lang))
     return "\n".join([header(proc, lang), *blocks, footer(proc, lang)])

@@ -37,7 +37,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-FEATURE_VERSION = 3  # 2: monotonic constraints; 3: decision knows whether the top has bank questions
+FEATURE_VERSION = 4  # 2: monotonic constraints; 3: decision knows whether the top has bank questions;
+# 4: name-side recall
 SEED = 2026
 FOLDS = 5
 SHORTLIST_FUSED = 40  # candidates the ranker sees: the best by the linear fusion ...
@@ -53,7 +54,7 @@ BASE_FEATURES = (
     "dense", "dense_rel", "dense_rank", "lexical", "lexical_rank", "coverage", "idf_coverage", "missing", "alias",
     "variant", "operation", "asked_operation", "bank", "bank_rel", "bank_rank", "bank_vote", "bank_lex",
     "bank_count", "fused", "fused_rel", "fused_rank", "name_words", "is_faq", "unanswerable_margin",
-    "n_content", "english", "unaccented", "local_level",
+    "n_content", "english", "unaccented", "local_level", "name_recall", "name_recall_rel",
 )
 DECISION_FEATURES = (
     "p1", "p2", "p1_minus_p2", "share1", "log_p1", "dense1", "bank1", "lex1", "idf1", "missing1", "alias1",
@@ -82,6 +83,15 @@ def shortlist(parts: Dict[str, np.ndarray], fused: np.ndarray) -> np.ndarray:
     return np.sort(keep)
 
 
+def shortlisted(parts: Dict[str, np.ndarray], fused: np.ndarray) -> tuple:
+    """``(parts, fused)`` cut to the :func:`shortlist`: features relative to the list (``dense_rel``,
+    ``name_recall_rel``...) are computed over exactly these candidates, in training as in search."""
+    keep = shortlist(parts, fused)
+    n = len(parts["cand"])
+    cut = {k: (v[keep] if isinstance(v, np.ndarray) and v.ndim and len(v) == n else v) for k, v in parts.items()}
+    return cut, fused[keep]
+
+
 # Direction of each feature's effect that the ranker must respect (+1: more of it never lowers a candidate's
 # probability, -1: never raises it, 0: free). Without them the booster learned, from questions whose own
 # paraphrases vote, that a *moderate* bank match marks a wrong candidate: a stranger's right procedure with the
@@ -90,6 +100,7 @@ MONOTONE = {
     "dense": 1, "dense_rel": 1, "dense_rank": -1, "lexical": 1, "lexical_rank": -1, "coverage": 1,
     "idf_coverage": 1, "missing": -1, "alias": 1, "variant": -1, "operation": 1, "bank": 1, "bank_rel": 1,
     "bank_rank": -1, "bank_vote": 1, "bank_lex": 1, "fused": 1, "fused_rel": 1, "fused_rank": -1,
+    "name_recall": 1, "name_recall_rel": 1,
     # Free, the number of a procedure's bank questions marks the family hidden in training (0 there, > 0 for nearly
     # every other candidate): the booster learned "no bank question = the answer", worth 10 points on the bank's
     # test split (whose families have none indexed) and a fall to 0.23 hit@1 on dev scored with train questions.
@@ -132,6 +143,7 @@ def feature_matrix(searcher, parts: Dict[str, np.ndarray], fused: np.ndarray) ->
         np.full(n, parts["unanswerable_margin"]), np.full(n, np.log1p(parts["n_content"])),
         np.full(n, parts["english"]), np.full(n, parts["unaccented"]),
         np.array([level in ("xa", "tinh", "") for level in levels], dtype=np.float64),
+        parts["name_recall"], rel(parts["name_recall"]),
     ]
     base = np.stack(columns, axis=1)
     return np.hstack([base, parts["contrast"]]) if parts["contrast"].size else base
@@ -308,8 +320,19 @@ def collect(searcher, questions: Sequence, log: Callable[[str], None] = print,
         row_of.setdefault((row["code"], row["q"]), number)
     fold_of_row = np.array([_fold_of(_family_key(searcher, r)) for r in rows])
     started = time.time()
-    encoded = encode_sorted(searcher.encoder, [searcher.dense_text(q.q) for q in questions], queries=True)
-    log(f"  encoded {len(questions)} train questions in {time.time() - started:.0f} s")
+    # A train question in the index's bank was embedded exactly as a citizen's question is (bank_text_function):
+    # its stored vector is reused; only questions the bank lacks are encoded.
+    owns = [row_of.get((q.code, q.q)) for q in questions]
+    missing = [n for n, own in enumerate(owns) if own is None]
+    encoded = np.zeros((len(questions), vectors.shape[1]), dtype=vectors.dtype)
+    found = [n for n, own in enumerate(owns) if own is not None]
+    if found:
+        encoded[found] = vectors[[owns[n] for n in found]]
+    if missing:
+        encoded[missing] = encode_sorted(searcher.encoder, [searcher.dense_text(questions[n].q) for n in missing],
+                                         queries=True)
+    log(f"  {len(found)} train questions' vectors from the bank, {len(missing)} encoded in "
+        f"{time.time() - started:.0f} s")
     items = []
     started = time.time()
     for number, q in enumerate(questions):
@@ -324,13 +347,11 @@ def collect(searcher, questions: Sequence, log: Callable[[str], None] = print,
         parts = searcher.score_parts(q.q, encoded[number], exclude)
         if parts is None:
             continue
-        fused = searcher.fused(parts)
-        features = feature_matrix(searcher, parts, fused)
+        parts, fused = shortlisted(parts, searcher.fused(parts))
         codes = [searcher.entries[i]["code"] for i in parts["cand"]]
         labels = np.array([c == q.code for c in codes], dtype=np.int8)
-        keep = shortlist(parts, fused)
-        items.append({"features": features[keep], "labels": labels[keep], "parts": _slim(parts),
-                      "cand": parts["cand"][keep], "fold": fold, "code": q.code, "seen": seen})
+        items.append({"features": feature_matrix(searcher, parts, fused), "labels": labels, "parts": _slim(parts),
+                      "cand": parts["cand"], "fold": fold, "code": q.code, "seen": seen})
         if number and number % 2000 == 0:
             log(f"  {number}/{len(questions)} questions ({time.time() - started:.0f} s)")
     return items

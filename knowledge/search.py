@@ -246,6 +246,9 @@ class Searcher:
         self.entry_family = [e.get("family") or e["code"] for e in self.entries]
         self.entry_level = [self._level_of(i) for i in range(len(self.entries))]
         self.entry_words = np.array([len(e["name"].split()) for e in self.entries], dtype=np.float64)
+        # Topic words of each entry's name, for the name-side recall (how much of a candidate's name, weighted by
+        # rarity, the question says): of two siblings, the one whose extra words the question lacks is the worse.
+        self.name_words = [sorted(set(content_words(e["name"]))) for e in self.entries]
         self.entry_is_faq = np.array([e.get("kind") == "faq" for e in self.entries], dtype=np.float64)
         # The question bank: questions that vote for their procedure (question-to-question matching).
         self.bank = load_bank_parts(self.index_dir)
@@ -396,6 +399,7 @@ class Searcher:
         has_op = ops.any(axis=1)
         matched = (ops & asked[None, :]).any(axis=1)
         asked_values = self.contrasts.asked_values(folded)
+        said = set(content)
         contrast = self.contrasts.features(asked_values, {g: m[cand] for g, m in self.entry_contrast.items()})
         return {
             "idf_coverage": idf_coverage.reshape(-1) if len(cand) else np.zeros(0),
@@ -410,6 +414,7 @@ class Searcher:
             "dense": np.array([dense.get(i, 0.0) for i in cand], dtype=np.float64),
             "lexical": lex_all[cand] / lex_max if lex_max > 0 else np.zeros(len(cand)),
             "coverage": np.array([sum(w in self.syllable_sets[i] for w in content) for i in cand]) / n_content,
+            "name_recall": np.array([self.name_recall(i, said) for i in cand], dtype=np.float64),
             "alias": np.minimum(1.0, np.array([aliases.get(i, 0) for i in cand]) / n_content),
             "bank": bank["best"][cand],
             "bank_vote": bank["vote"][cand],
@@ -422,6 +427,15 @@ class Searcher:
             "english": float(rq.language == "en"),
             "unaccented": float(rq.language == "vi" and not has_diacritics(query)),
         }
+
+    def name_recall(self, entry: int, said: set) -> float:
+        """Share of the entry's name topic words (IDF-weighted) that the question's topic words contain."""
+        words = self.name_words[entry]
+        if not words:
+            return 0.0
+        weights = [self.idf.get(w, self.unknown_idf) for w in words]
+        total = sum(weights)
+        return sum(wt for w, wt in zip(words, weights) if w in said) / total if total > 0 else 0.0
 
     def fused(self, parts: Dict[str, np.ndarray]) -> np.ndarray:
         """The hand-tuned linear fusion of the parts (``knowledge/fusion.json``): the baseline and a feature."""
@@ -449,12 +463,9 @@ class Searcher:
             return SearchResponse(query=query, abstain=True, no_topic=True, language=rq.language, rewritten=rewritten)
         fused = self.fused(parts)
         if self.ranker is not None:
-            from knowledge.ranker import feature_matrix, shortlist
+            from knowledge.ranker import feature_matrix, shortlisted
 
-            keep = shortlist(parts, fused)
-            parts = {k: (v[keep] if isinstance(v, np.ndarray) and v.ndim and len(v) == len(parts["cand"]) else v)
-                     for k, v in parts.items()}
-            fused = fused[keep]
+            parts, fused = shortlisted(parts, fused)
             probability = self.ranker.score(feature_matrix(self, parts, fused))
             score = probability
         else:

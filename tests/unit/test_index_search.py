@@ -64,6 +64,17 @@ def test_top_hit(searcher, query, code):
     assert response.results[0].code == code
 
 
+def test_name_recall_weighs_the_name_words_the_question_says(searcher):
+    parts = searcher.score_parts("cấp lại căn cước phí bao nhiêu")
+    recall = dict(zip((searcher.entries[i]["code"] for i in parts["cand"]), parts["name_recall"]))
+    by_code = searcher.by_code["2.001255"]  # "Cấp lại thẻ Căn cước": all of its name but "thẻ" is said
+    assert 0.5 < recall["2.001255"] < 1.0
+    assert recall["2.001255"] == pytest.approx(searcher.name_recall(by_code, {"cap", "lai", "can", "cuoc"}))
+    assert searcher.name_recall(by_code, {"cap", "lai", "the", "can", "cuoc", "nhanh"}) == pytest.approx(1.0)
+    assert searcher.name_recall(by_code, {"can", "cuoc"}) < searcher.name_recall(by_code, {"cap", "lai", "can", "cuoc"})
+    assert searcher.name_recall(searcher.by_code["1.001193"], {"can", "cuoc"}) == 0.0
+
+
 def test_aspect_only_question_has_no_topic(searcher):
     response = searcher.search("mất bao lâu?")
     assert response.abstain and response.no_topic and response.results == []

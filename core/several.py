@@ -1,0 +1,50 @@
+"""Questions about several procedures at once, when no joined ("liên thông") procedure covers them.
+
+"Tôi muốn đăng ký kết hôn và làm hộ chiếu luôn thì cần gì?" names two procedures. Searched as one question it
+matches neither well enough to answer; searched piece by piece ("đăng ký kết hôn", "làm hộ chiếu luôn thì cần
+gì") each piece is answered with confidence. The bot then gives each procedure briefly instead of a list of
+guesses. Only used when the whole question gets no answer, and only when every piece the question splits into
+gets the search's ``answer`` decision for a different family: a question whose pieces are not each a clear
+procedure is left to the usual suggestions.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, List
+
+from knowledge.text import content_words
+
+# Words that join two requests in one message ("A và B", "A, B", "A rồi B", "A with B").
+_JOINERS = re.compile(
+    r"\s*(?:[,;]|\b(?:và|va|với|voi|cùng với|cung voi|rồi|roi|sau đó|sau do|đồng thời|dong thoi|kèm|kem|"
+    r"luôn cả|luon ca|and|as well as)\b)\s*",
+    re.IGNORECASE,
+)
+MIN_WORDS = 2  # topic words a piece needs to be searched on its own ("hộ chiếu", "kết hôn")
+MAX_PIECES = 3
+
+
+def pieces(text: str) -> List[str]:
+    """The requests a message joins, each with at least :data:`MIN_WORDS` topic words; [] for one request."""
+    parts = [p.strip(" .?!") for p in _JOINERS.split(text)]
+    kept = [p for p in parts if len(content_words(p)) >= MIN_WORDS]
+    return kept if 2 <= len(kept) <= MAX_PIECES else []
+
+
+def several_procedures(text: str, search: Callable) -> List:
+    """The top hit of each piece of ``text`` when every piece is answered with confidence and the pieces name
+    different families; otherwise []. ``search(text)`` returns a ``knowledge.search.SearchResponse``."""
+    found = []
+    families = set()
+    for piece in pieces(text):
+        response = search(piece)
+        if response.decision != "answer" or not response.results:
+            return []
+        top = response.results[0]
+        family = top.family or top.code
+        if top.kind != "procedure" or family in families:
+            return []
+        families.add(family)
+        found.append(top)
+    return found
