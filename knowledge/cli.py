@@ -29,9 +29,9 @@ def add_command(name: str) -> Callable[[Register], Register]:
 
 @add_command("import")
 def _register_import(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("import", help="parse the portal crawl into knowledge/data/procedures/*.json")
+    p = sub.add_parser("import", help="parse the portal crawl into <KB_DIR>/procedures/*.json")
     p.add_argument("source", type=Path, help="procedures.jsonl(.gz)")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default knowledge/data/procedures)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default <KB_DIR>/procedures)")
 
     def run(args: argparse.Namespace) -> int:
         from knowledge.importer import import_source
@@ -64,7 +64,7 @@ def field_counts(procs: list) -> dict[str, int]:
 def _register_stats(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("stats", help="counts of procedures, FAQ entries and parsed fields")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--root", type=Path, default=None, help="data folder (default knowledge/data)")
+    p.add_argument("--root", type=Path, default=None, help="data folder (default KB_DIR, knowledge/data)")
 
     def run(args: argparse.Namespace) -> int:
         from knowledge.store import load_faq, load_procedures
@@ -109,8 +109,8 @@ def _register_acronyms(sub: argparse._SubParsersAction) -> None:
         from knowledge import acronyms, store
 
         table = acronyms.mine(list(acronyms.record_texts(p)) for p in store.load_procedures())
-        acronyms.write(table)
-        print(f"{acronyms.DATA_FILE}: {len(table)} abbreviations")
+        path = acronyms.write(table)
+        print(f"{path}: {len(table)} abbreviations")
         return 0
 
     p.set_defaults(func=run)
