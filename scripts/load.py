@@ -701,9 +701,9 @@ class EmbeddedStack:
 
 
 def run_scaled(args) -> int:
-    """Start the scaled profile (scripts/scaled_profile.py: nginx + 2 Rasa + 2 action servers, PostgreSQL
+    """Start the scaled profile (deploy/scaled_profile.py: nginx + 2 Rasa + 2 action servers, PostgreSQL
     tracker and services stores in a fresh database, Redis lock store), seed it, load it, stop it."""
-    from scripts.scaled_profile import ProfileError, ScaledProfile
+    from deploy.scaled_profile import ProfileError, ScaledProfile
 
     workdir = Path(tempfile.mkdtemp(prefix="load-scaled-"))
     # Every simulated citizen comes from 127.0.0.1: lift nginx's per-client webhook limit for the load run.

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from scripts.scaled_profile import ROOT
+from deploy.scaled_profile import ROOT
 from staff_api.rasa_client import rasa_auth_headers
 from tests.scaled.conftest import (
     PG_CLUSTER,
@@ -109,7 +109,7 @@ def test_each_conversation_stays_on_one_replica_and_both_replicas_serve(profile)
 
 def test_the_console_reads_its_analytics_from_the_postgresql_tracker_store(profile):
     """The help-desk console of the scaled profile: services and trackers both in the profile's PostgreSQL."""
-    from scripts.scaled_profile import ACTIONS_PY, free_port
+    from deploy.scaled_profile import ACTIONS_PY, free_port
 
     password = "mat-khau-giam-sat-2026"
     env = {**profile.env, "TRACKER_DB_URL": profile.database_url}
