@@ -386,11 +386,11 @@ def evaluate_sets(searcher, sets: Dict[str, List[dict]], log=None, ranker_only: 
             "ranker-accents": (rewriter, None),
         }.items():
             searcher.rewriter, searcher.accents = variant_rewriter, variant_accents
-            searcher._rewrite_cached.cache_clear()
+            searcher.clear_caches()
             run(label, names, vec=False)
     finally:
         searcher.rewriter, searcher.accents = rewriter, accents
-        searcher._rewrite_cached.cache_clear()
+        searcher.clear_caches()
     if ranker is not None:
         report["ranker"] = {k: ranker.meta.get(k) for k in ("thresholds", "summary", "reliability_out_of_fold")}
     return report
@@ -505,7 +505,7 @@ def measure_latency(searcher, records: List[dict], n: int = 300) -> dict:
     searcher.search(questions[0])  # load the encoder
     times = []
     for q in questions:
-        searcher._rewrite_cached.cache_clear()
+        searcher.clear_caches()
         started = time.perf_counter()
         searcher.search(q)
         times.append(1000 * (time.perf_counter() - started))
