@@ -45,6 +45,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
+from scripts.percentiles import percentile  # noqa: E402
+
 INDEX_DIR = REPO_ROOT / "models" / "kb-index"
 TARGET_SEARCH_SMALL_MS = 5.0
 TARGET_SEARCH_100K_MS = 25.0
@@ -163,18 +165,13 @@ def now() -> float:
     return time.perf_counter()
 
 
-def pct(values: List[float], q: float) -> float:
-    """Percentile (linear interpolation) of a list, NaN when empty."""
-    return float(np.percentile(values, q)) if values else float("nan")
-
-
 def summary(values_ms: List[float]) -> Dict[str, float]:
     """p50/p95/p99/mean/max of latencies in ms."""
     return {
         "n": len(values_ms),
-        "p50": round(pct(values_ms, 50), 3),
-        "p95": round(pct(values_ms, 95), 3),
-        "p99": round(pct(values_ms, 99), 3),
+        "p50": round(percentile(values_ms, 50), 3),
+        "p95": round(percentile(values_ms, 95), 3),
+        "p99": round(percentile(values_ms, 99), 3),
         "mean": round(float(np.mean(values_ms)), 3) if values_ms else float("nan"),
         "max": round(max(values_ms), 3) if values_ms else float("nan"),
     }
@@ -353,7 +350,7 @@ def measure_search(searcher, queries: List[str], vectors: np.ndarray, rounds: in
         print(f"WARNING: knowledge/search.py no longer calls the timed functions of {unmeasured}; update its "
               "TIMED_PARTS and Searcher.timing")
     breakdown = {
-        name: {"mean": round(float(np.mean(v)), 3), "p95": round(pct(v, 95), 3)}
+        name: {"mean": round(float(np.mean(v)), 3), "p95": round(percentile(v, 95), 3)}
         for name, v in parts.items()
         if v
     }
@@ -400,8 +397,8 @@ def measure_alternatives(searcher, queries: List[str], vectors: np.ndarray) -> d
                 t0 = now()
                 searcher.dense.search(v.reshape(1, -1), k)
                 samples.append((now() - t0) * 1000)
-            out[f"faiss_search_omp{threads}_p50_ms"] = pct(samples, 50)
-            out[f"faiss_search_omp{threads}_p95_ms"] = pct(samples, 95)
+            out[f"faiss_search_omp{threads}_p50_ms"] = percentile(samples, 50)
+            out[f"faiss_search_omp{threads}_p95_ms"] = percentile(samples, 95)
     finally:
         faiss.omp_set_num_threads(configured)
     return {key: round(value, 4) for key, value in out.items()}
@@ -417,7 +414,7 @@ def _dense_latency(index, vectors: np.ndarray, k: int) -> tuple:
         _, found = index.search(v.reshape(1, -1), k)
         samples.append((now() - t0) * 1000)
         ids.append(found[0])
-    return round(pct(samples, 50), 3), round(pct(samples, 95), 3), ids
+    return round(percentile(samples, 50), 3), round(percentile(samples, 95), 3), ids
 
 
 def _recall(found: List[np.ndarray], exact: List[np.ndarray], k: int) -> float:

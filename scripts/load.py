@@ -58,6 +58,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from scripts.percentiles import percentile  # noqa: E402 - after the path set-up (run as a script)
+
 ACTIONS_PY = ROOT / ".venv-actions" / "bin" / "python"
 DEVSET = ROOT / "tests" / "retrieval" / "devset.jsonl"
 BENCH_JSON = ROOT / "reports" / "bench" / "bench.json"
@@ -207,24 +209,13 @@ def conversation(rng: random.Random, seeds: Seeds) -> Tuple[str, List[Turn]]:
 
 
 # ---- measuring ---------------------------------------------------------------------------------------------
-def pct(values: List[float], q: float) -> float:
-    """Percentile with linear interpolation (NaN for no values)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
 def lat_summary(values: List[float]) -> Dict[str, float]:
     """n, p50/p95/p99/mean/max of latencies in ms."""
     return {
         "n": len(values),
-        "p50": round(pct(values, 50), 1),
-        "p95": round(pct(values, 95), 1),
-        "p99": round(pct(values, 99), 1),
+        "p50": round(percentile(values, 50), 1),
+        "p95": round(percentile(values, 95), 1),
+        "p99": round(percentile(values, 99), 1),
         "mean": round(statistics.fmean(values), 1) if values else float("nan"),
         "max": round(max(values), 1) if values else float("nan"),
     }
