@@ -1079,7 +1079,7 @@
       this.addEntry({
         role: "bot",
         text: "Xin lỗi, tôi chưa có câu trả lời cho câu hỏi này. Bạn có thể diễn đạt lại" +
-          hotlineHint(this.config.hotline, ", hoặc gọi tổng đài ") + "."
+          (hotlineHint(this.config.hotline, ", hoặc gọi tổng đài ") || " câu hỏi") + "."
       });
     }
   };
