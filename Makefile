@@ -37,7 +37,7 @@ build-index: ## Build the knowledge index (only when stale)
 	@$(ACT_PY) -m knowledge build --if-stale
 
 lint: ## ruff over the project's Python code
-	@$(ACT_PY) -m ruff check actions core channels knowledge nlu_components scripts staff_api tests console rasa_sdk_plugins
+	@$(ACT_PY) -m ruff check actions core channels console deploy knowledge nlu_components scripts staff_api tests web settings.py conftest.py rasa_sdk_plugins
 
 test: setup train ## Everything: lint, unit tests, Rasa validate/story tests, NLU eval, end-to-end and browser tests
 	@bash scripts/test.sh
@@ -46,7 +46,7 @@ test-scaled: setup train ## Scaled-profile integration test (needs PostgreSQL + 
 	@HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(ACT_PY) -m pytest -q -p no:cacheprovider tests/scaled
 
 eval-nlu: train ## NLU evaluation on the held-out split (intent F1 overall and without diacritics)
-	@$(RASA_PY) scripts/eval_nlu.py
+	@$(RASA_PY) scripts/eval_nlu.py --out reports/nlu
 
 # The Rasa model evaluated by eval-routing; RASA_MODEL=<path> uses another one (then `make train` is not run).
 RASA_MODEL ?=

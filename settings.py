@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parent
 
@@ -16,9 +17,21 @@ def _env(name: str, default: str) -> str:
 
 
 def _path(name: str, default: Path) -> Path:
+    """A path setting; a relative one is relative to the repository root (not the working directory)."""
     value = os.environ.get(name, "").strip()
-    path = Path(value) if value else default
+    path = Path(value).expanduser() if value else default
     return path if path.is_absolute() else ROOT / path
+
+
+def _optional_int(name: str) -> Optional[int]:
+    """An integer setting, None when unset (a malformed value is a ValueError naming the variable)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name}: expected an integer, got {value!r}") from None
 
 
 def _list(name: str) -> tuple:
@@ -41,6 +54,9 @@ def _bank_splits(values: tuple) -> tuple:
 class Settings:
     """Runtime settings shared by the action server, the knowledge CLI and the scripts."""
 
+    # KB_DIR: the knowledge base files (procedures, FAQ, question bank, synonym/contrast/narrowing tables) that
+    # every reader takes through knowledge.store.data_dir(); the encoder adapter stays with the code
+    # (knowledge/data/encoder/, part of the model KB_ENCODER names).
     knowledge_dir: Path
     index_dir: Path
     encoder: str
@@ -99,6 +115,13 @@ class Settings:
     # question-to-question matching; empty = all (production). `make eval-dialogue` starts its stack with
     # "train" so that the test split's own questions cannot answer themselves.
     kb_bank_splits: tuple = ()
+    # KB_ENCODER_MODEL_DIR: where the e5-small sentence-transformers folder is built / read; KB_ENCODER_THREADS:
+    # CPU threads of the encoder (None = the library's default).
+    encoder_model_dir: Path = ROOT / "models" / "e5-small-st"
+    encoder_threads: Optional[int] = None
+    # WEB_HOST / WEB_PORT: the chat page's server (python -m web; `make run`).
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -148,6 +171,10 @@ class Settings:
             trusted_proxies=_list("TRUSTED_PROXIES"),
             # ---- end of issue 13 (sec-a) ----
             kb_bank_splits=_bank_splits(_list("KB_BANK_SPLITS")),
+            encoder_model_dir=_path("KB_ENCODER_MODEL_DIR", ROOT / "models" / "e5-small-st"),
+            encoder_threads=_optional_int("KB_ENCODER_THREADS"),
+            web_host=_env("WEB_HOST", "127.0.0.1"),
+            web_port=int(_env("WEB_PORT", "8080")),
         )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import List, Optional
 
+from knowledge.text import ASPECT_PHRASES
+
 _ASPECT_PATTERNS = [
     ("documents", r"\b(documents?|papers?|paperwork|what (do i|to) (need|bring|prepare)|required)\b"),
     ("fee", r"\b(fees?|cost|costs|price|how much|charge|pay)\b"),
@@ -18,18 +20,11 @@ _ASPECT_PATTERNS = [
 ]
 
 
-# Vietnamese aspect keywords on folded text (diacritics stripped), for when the NLU misses the aspect entity.
+# Vietnamese aspect keywords on folded text (diacritics stripped), for when the NLU misses the aspect entity: the
+# search's own list (knowledge.text.ASPECT_PHRASES), longest phrase first within an aspect.
 _VI_ASPECT_PATTERNS = [
-    ("documents", r"\b(giay to|ho so gom|thanh phan ho so|can mang|mang theo|chuan bi gi|can nhung gi|can gi)\b"),
-    ("fee", r"\b(le phi|phi|bao nhieu tien|het bao nhieu|ton bao nhieu|mat bao nhieu tien|chi phi)\b"),
-    ("duration", r"\b(bao lau|may ngay|bao nhieu ngay|thoi gian|thoi han)\b"),
-    ("online", r"\b(truc tuyen|online|qua mang|tren mang)\b"),
-    ("place", r"\b(o dau|noi nop|cho nao|dia chi|nop tai dau)\b"),
-    ("agency", r"\b(co quan nao|ai giai quyet|ai cap)\b"),
-    ("steps", r"\b(cac buoc|trinh tu|quy trinh)\b"),
-    ("legal_basis", r"\b(can cu|phap ly|luat nao|nghi dinh nao|van ban nao)\b"),
-    ("conditions", r"\b(dieu kien|yeu cau gi)\b"),
-    ("result", r"\b(ket qua|nhan duoc gi)\b"),
+    (aspect, r"\b(" + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)) + r")\b")
+    for aspect, phrases in ASPECT_PHRASES.items()
 ]
 
 

@@ -4,8 +4,9 @@ When the search cannot tell two or three sibling procedures apart ("Cấp lại 
 lái xe" / "Cấp giấy phép lái xe ..."), the bot asks about what their names differ in — "Bạn cần cấp lại (mất,
 hỏng), cấp đổi hay làm lần đầu?" — with one short button per value. The attribute values of a name come from the
 search's own tables (operations of ``synonyms.yml``, groups of ``contrasts.yml``); the questions and button labels
-from ``knowledge/data/narrowing.yml``. A typed reply works as well as a tap (:meth:`Narrowing.pick`). At most
-:data:`MAX_QUESTIONS` questions are asked; siblings that no attribute separates get the list of names.
+from ``narrowing.yml`` of the knowledge base (``KB_DIR``, default ``knowledge/data/``). A typed reply works as well
+as a tap (:meth:`Narrowing.pick`). At most :data:`MAX_QUESTIONS` questions are asked; siblings that no attribute
+separates get the list of names.
 
 The pending question travels in the conversation as a plain dict (:meth:`Question.to_state`), in a slot the
 client cannot set.
@@ -21,7 +22,7 @@ from typing import Dict, FrozenSet, List, Optional, Sequence
 
 from knowledge.text import fold
 
-NARROWING_FILE = Path(__file__).resolve().parents[1] / "knowledge" / "data" / "narrowing.yml"
+NARROWING_FILE = "narrowing.yml"  # in the knowledge base folder (KB_DIR, knowledge.store.data_dir)
 MAX_QUESTIONS = 2
 NONE = "none"  # the option of the siblings whose names carry no value of the group
 MAX_REPLY_WORDS = 8  # a longer typed message is a new question, not an answer to the narrowing question
@@ -155,9 +156,12 @@ class Narrowing:
             self._said[group] = patterns
 
     @classmethod
-    def from_file(cls, path: Path = NARROWING_FILE) -> "Narrowing":
+    def from_file(cls, path: Optional[Path] = None) -> "Narrowing":
         import yaml
 
+        from knowledge.store import data_dir
+
+        path = path or data_dir() / NARROWING_FILE
         return cls(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
 
     # -- attribute values of a procedure name ------------------------------------------------------------------

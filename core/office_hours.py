@@ -1,14 +1,36 @@
-"""Office hours of the help desk (7:30–17:00 Mon–Fri, Vietnam time) and the expected-wait message."""
+"""Office hours of the help desk (7:30–17:00 Mon–Fri, Vietnam time), the expected-wait message, and the working-day
+calendar of public offices (processing deadlines count working days)."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from core.db import VN_TZ
 
 OPEN = time(7, 30)
 CLOSE = time(17, 0)
 WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+# Fixed-date public holidays (the lunar Tết holidays vary and are not modelled). The help desk's opening times
+# above count weekdays only; processing deadlines (add_working_days) skip these holidays too.
+HOLIDAYS = ((1, 1), (4, 30), (5, 1), (9, 2))
+
+
+def is_working_day(day: date) -> bool:
+    """Mon–Fri and not a fixed-date public holiday."""
+    return day.weekday() < 5 and (day.month, day.day) not in HOLIDAYS
+
+
+def add_working_days(start: date, days: int) -> date:
+    """The working day ``days`` working days after ``start``."""
+    day = start
+    remaining = max(days, 0)
+    while remaining > 0:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            remaining -= 1
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return day
 
 
 def _local(now: datetime) -> datetime:

@@ -21,11 +21,10 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List
+from typing import Dict, Iterable, Iterator, List, Optional
 
 from knowledge.text import fold, fold_diacritics, nfc
 
-DATA_FILE = Path(__file__).resolve().parent / "data" / "acronyms.yml"
 MIN_WORDS, MAX_WORDS = 2, 8
 MIN_COUNT = 5  # the long form appears at least this often in the records
 DOMINANCE = 1.5  # ... and this many times as often as the next long form with the same initials
@@ -120,8 +119,15 @@ def mine(records: Iterable[Iterable[str]], min_count: int = MIN_COUNT, dominance
     return table
 
 
-def write(table: Dict[str, dict], path: Path = DATA_FILE) -> None:
-    """The reviewable YAML file: one line per initialism, sorted."""
+def data_file() -> Path:
+    """``acronyms.yml`` of the knowledge base (KB_DIR, default knowledge/data)."""
+    from knowledge.store import data_dir
+
+    return data_dir() / "acronyms.yml"
+
+
+def write(table: Dict[str, dict], path: Optional[Path] = None) -> Path:
+    """The reviewable YAML file (default :func:`data_file`): one line per initialism, sorted; returns its path."""
     lines = [
         "# Abbreviations mined from the procedure records by `python -m knowledge acronyms` (knowledge/acronyms.py):",
         "# initialism (folded capitals, Đ as D): the dominant long form, how often it appears in the records and how",
@@ -131,11 +137,14 @@ def write(table: Dict[str, dict], path: Path = DATA_FILE) -> None:
     for key in sorted(table):
         entry = table[key]
         lines.append(f"  {key}: {{means: \"{entry['means']}\", count: {entry['count']}, next: {entry['next']}}}")
+    path = path or data_file()
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
-def load(path: Path = DATA_FILE) -> Dict[str, str]:
-    """``{initialism: long form}`` from the shipped file (empty when it is missing)."""
+def load(path: Optional[Path] = None) -> Dict[str, str]:
+    """``{initialism: long form}`` from ``path`` (default :func:`data_file`; empty when it is missing)."""
+    path = path or data_file()
     if not path.exists():
         return {}
     import yaml

@@ -105,7 +105,7 @@ class Question:
 def questions_dir(knowledge_dir: Optional[Path] = None) -> Path:
     from knowledge import store
 
-    return Path(knowledge_dir or store.DATA_DIR) / "questions"
+    return Path(knowledge_dir or store.data_dir()) / "questions"
 
 
 def load_split(knowledge_dir: Optional[Path] = None) -> Dict[str, dict]:

@@ -1,4 +1,4 @@
-"""Command line interface: ``python -m knowledge {import,stats,quality} ...``.
+"""Command line interface: ``python -m knowledge {import,stats,quality,acronyms,...} ...``.
 
 Subcommands are registered through :data:`COMMANDS`: each entry is a ``register(subparsers)``
 function that adds its parser and sets ``func`` (called with the parsed args, returns an exit code).
@@ -12,6 +12,11 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+
+from settings import ROOT
+
+# The national portal's crawl the knowledge base is imported from (``../shared/data/tthc`` beside the repository).
+CRAWL_SOURCE = ROOT.parent / "shared" / "data" / "tthc" / "procedures.jsonl.gz"
 
 Register = Callable[[argparse._SubParsersAction], None]
 COMMANDS: dict[str, Register] = {}
@@ -29,9 +34,9 @@ def add_command(name: str) -> Callable[[Register], Register]:
 
 @add_command("import")
 def _register_import(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("import", help="parse the portal crawl into knowledge/data/procedures/*.json")
+    p = sub.add_parser("import", help="parse the portal crawl into <KB_DIR>/procedures/*.json")
     p.add_argument("source", type=Path, help="procedures.jsonl(.gz)")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default knowledge/data/procedures)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default <KB_DIR>/procedures)")
 
     def run(args: argparse.Namespace) -> int:
         from knowledge.importer import import_source
@@ -64,7 +69,7 @@ def field_counts(procs: list) -> dict[str, int]:
 def _register_stats(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("stats", help="counts of procedures, FAQ entries and parsed fields")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--root", type=Path, default=None, help="data folder (default knowledge/data)")
+    p.add_argument("--root", type=Path, default=None, help="data folder (default KB_DIR, knowledge/data)")
 
     def run(args: argparse.Namespace) -> int:
         from knowledge.store import load_faq, load_procedures
@@ -90,15 +95,26 @@ def _register_quality(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
     def run(args: argparse.Namespace) -> int:
-        import importlib.util
-
-        script = Path(__file__).resolve().parents[1] / "scripts" / "parse_quality.py"
-        spec = importlib.util.spec_from_file_location("parse_quality", script)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.main(args.source, as_json=args.json)
+        return print_quality(args.source, as_json=args.json)
 
     p.set_defaults(func=run)
+
+
+def print_quality(source: Path | None = None, as_json: bool = False) -> int:
+    """Print the importer's per-field parse quality of ``source`` (default: the portal crawl beside the
+    repository, :data:`CRAWL_SOURCE`); returns an exit code."""
+    from knowledge.importer import quality_report
+
+    report = quality_report(Path(source or CRAWL_SOURCE))
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True))
+        return 0
+    print(f"records: {report['records']}")
+    print(f"{'field':16s} {'clean':>6s} / {'applicable':>10s}  rate")
+    for name, slot in report["fields"].items():
+        print(f"{name:16s} {slot['clean']:6d} / {slot['applicable']:10d}  {slot['rate']:.2%}")
+    print(f"suspect fees: {report['suspect_fees']} of {report['channels']} channels")
+    return 0
 
 
 @add_command("acronyms")
@@ -109,8 +125,8 @@ def _register_acronyms(sub: argparse._SubParsersAction) -> None:
         from knowledge import acronyms, store
 
         table = acronyms.mine(list(acronyms.record_texts(p)) for p in store.load_procedures())
-        acronyms.write(table)
-        print(f"{acronyms.DATA_FILE}: {len(table)} abbreviations")
+        path = acronyms.write(table)
+        print(f"{path}: {len(table)} abbreviations")
         return 0
 
     p.set_defaults(func=run)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Sequence
+from typing import Dict, FrozenSet, List, Optional, Sequence
 
 import numpy as np
 
 from knowledge.text import fold
 
-CONTRASTS_FILE = Path(__file__).resolve().parent / "data" / "contrasts.yml"
+CONTRASTS_FILE = "contrasts.yml"  # in the knowledge base folder (KB_DIR, knowledge.store.data_dir)
 PER_GROUP = ("q_has", "c_has", "match", "conflict")
 
 
@@ -45,9 +45,12 @@ class ContrastTable:
                 self.strip[group] = _alternation(spec["strip"])
 
     @classmethod
-    def from_file(cls, path: Path = CONTRASTS_FILE) -> "ContrastTable":
+    def from_file(cls, path: Optional[Path] = None) -> "ContrastTable":
         import yaml
 
+        from knowledge.store import data_dir
+
+        path = path or data_dir() / CONTRASTS_FILE
         return cls(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
 
     @property

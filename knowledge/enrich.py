@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from pathlib import Path
 
 from knowledge.schema import Procedure
 
-ALIASES_FILE = Path(__file__).resolve().parent / "data" / "aliases.yml"
+ALIASES_FILE = "aliases.yml"  # in the knowledge base folder (KB_DIR, knowledge.store.data_dir)
 
 _LEVEL_WORDS = {"Cấp bộ": "cấp bộ", "Cấp tỉnh": "cấp tỉnh", "Cấp xã": "cấp xã", "Cơ quan khác": "cơ quan khác"}
 
@@ -71,9 +70,12 @@ def curated_aliases() -> tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str
     """Entries of ``aliases.yml`` as (codes, name regexes, phrases), loaded once."""
     import yaml  # local: only needed when enriching
 
-    if not ALIASES_FILE.exists():
+    from knowledge.store import data_dir
+
+    path = data_dir() / ALIASES_FILE
+    if not path.exists():
         return ()
-    data = yaml.safe_load(ALIASES_FILE.read_text(encoding="utf-8")) or []
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     entries = []
     for item in data:
         entries.append((

@@ -27,8 +27,6 @@ from knowledge.schema import (
 )
 
 NO_INFO = "Không có thông tin"
-DATA_DIR = Path(__file__).resolve().parent / "data"
-PROCEDURES_DIR = DATA_DIR / "procedures"
 
 # --------------------------------------------------------------------------------------------------
 # generic text helpers
@@ -646,7 +644,10 @@ def import_source(source: Path, out_dir: Path | None = None) -> dict:
     Files are only rewritten when their content changes and files of procedures no longer in the
     source are removed, so a changed source produces a minimal diff. Returns a summary dict.
     """
-    out_dir = out_dir or PROCEDURES_DIR
+    if out_dir is None:
+        from knowledge.store import data_dir
+
+        out_dir = data_dir() / "procedures"
     out_dir.mkdir(parents=True, exist_ok=True)
     procs = parse_all(iter_raw(source))
     written = unchanged = 0

@@ -106,7 +106,7 @@ def source_hash(knowledge_dir: Optional[Path] = None) -> str:
     """Hash of the knowledge files the index is built from (stale when it differs)."""
     from knowledge import store
 
-    root = Path(knowledge_dir) if knowledge_dir else store.DATA_DIR
+    root = Path(knowledge_dir) if knowledge_dir else store.data_dir()
     digest = hashlib.sha256()
     # The encoder adapter (encoder/) reaches the index through the encoder's name, not as a knowledge file.
     for path in sorted(p for p in root.rglob("*")

@@ -246,7 +246,9 @@ def stamp(index_dir: Path) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps([config.get("source_hash"), config.get("model"), config.get("built_at"),
                               FEATURE_VERSION, SEED]).encode())
-    data = Path(__file__).resolve().parent / "data"
+    from knowledge.store import data_dir
+
+    data = data_dir()
     for name in ("contrasts.yml", "synonyms.yml", "glossary_en.yml"):
         path = data / name
         if path.exists():

@@ -24,14 +24,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
-from knowledge.acronyms import DATA_FILE as ACRONYMS_FILE
 from knowledge.acronyms import abbreviations_in
 from knowledge.acronyms import load as load_acronyms
 from knowledge.text import fold, fold_diacritics, nfc
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
-SYNONYMS_FILE = DATA_DIR / "synonyms.yml"
-GLOSSARY_FILE = DATA_DIR / "glossary_en.yml"
+SYNONYMS_FILE = "synonyms.yml"  # in the knowledge base folder (KB_DIR, knowledge.store.data_dir)
+GLOSSARY_FILE = "glossary_en.yml"
 
 _VIETNAMESE_CHARS = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ]", re.I)
 _EN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
@@ -107,10 +105,14 @@ class QueryRewriter:
             )
 
     @classmethod
-    def from_files(cls, synonyms: Path = SYNONYMS_FILE, glossary: Path = GLOSSARY_FILE,
-                   acronyms: Path = ACRONYMS_FILE) -> "QueryRewriter":
-        """The rewriter of the shipped tables."""
-        return cls(_load_yaml(synonyms), _load_yaml(glossary), load_acronyms(acronyms))
+    def from_files(cls, synonyms: Optional[Path] = None, glossary: Optional[Path] = None,
+                   acronyms: Optional[Path] = None) -> "QueryRewriter":
+        """The rewriter of the given tables (default: those of the knowledge base folder)."""
+        from knowledge.store import data_dir
+
+        root = data_dir()
+        return cls(_load_yaml(synonyms or root / SYNONYMS_FILE), _load_yaml(glossary or root / GLOSSARY_FILE),
+                   load_acronyms(acronyms))
 
     # -- language -------------------------------------------------------------------------------------------
     def is_english(self, text: str) -> bool:

@@ -6,10 +6,12 @@ The searcher loads the index folder once; the encoder loads lazily on the first 
 from __future__ import annotations
 
 import json
+import sys
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
@@ -185,6 +187,30 @@ LEVEL_LABELS = {"xa": "cấp xã", "tinh": "cấp tỉnh", "huyen": "cấp huy�
 BANK_NEIGHBOURS = 10
 BANK_TEMPERATURE = 0.05
 
+# The steps of Searcher.search that the timing hook (Searcher.timing) can clock, in the order a search takes them.
+TIMED_PARTS = (
+    "rewrite",  # Searcher.rewrite: synonym/glossary tables (knowledge/rewrite.py)
+    "accent_restore",  # the diacritic restorer inside the rewrite, when the index has one
+    "content_words",  # knowledge.text.content_words
+    "alias_matcher",  # knowledge.text.fold + AliasMatcher.best_lengths
+    "dense_faiss",  # the faiss index search
+    "dense_dedup",  # the rest of the dense scores (best vector per entry)
+    "lexical_tokens",  # knowledge.text.strip_question + lexical_tokens
+    "bm25_get_scores",  # bm25s BM25.get_scores
+    "score_parts_rest",  # the rest of Searcher.score_parts: candidate set, top BM25, coverage/IDF/operation arrays
+)
+
+
+class _TimedIndex:
+    """Stands in for the faiss index while timed: ``search`` wrapped, every other attribute the real index's."""
+
+    def __init__(self, index, search: Callable) -> None:
+        self._index = index
+        self.search = search
+
+    def __getattr__(self, name: str):
+        return getattr(self._index, name)
+
 
 class Searcher:
     """Query a built index folder."""
@@ -298,6 +324,49 @@ class Searcher:
     def dense_text(self, query: str) -> str:
         """The text to embed for ``query`` (callers that batch-encode queries use it)."""
         return self.rewrite(query).dense
+
+    def clear_caches(self) -> None:
+        """Forget the per-question cache (the rewrite), so the next search of any question does all of its work."""
+        self._rewrite_cached.cache_clear()
+
+    # -- timing hook -----------------------------------------------------------------------------------------
+    @contextmanager
+    def timing(self, wrap: Callable[[str, Callable], Callable]) -> Iterator[None]:
+        """Timing hook for benchmarks: inside the block every step of :meth:`search` named in :data:`TIMED_PARTS`
+        runs as ``wrap(part, step)(...)`` (``wrap`` returns the step with a clock around it); on exit everything is
+        restored. The text helpers (``fold``, ``content_words``, ``strip_question``, ``lexical_tokens``) are this
+        module's names, so they are wrapped module-wide for the block. Outside the block nothing is wrapped: an
+        ordinary search pays nothing for the hook.
+        """
+        module = sys.modules[__name__]
+        patches: List[tuple] = []
+
+        def patch(owner, attribute: str, replacement) -> None:
+            own = attribute in vars(owner)
+            patches.append((owner, attribute, own, vars(owner).get(attribute)))
+            setattr(owner, attribute, replacement)
+
+        try:
+            # search() and score_parts() both call rewrite(): one miss (the real work) and one cache hit.
+            patch(self, "rewrite", wrap("rewrite", self.rewrite))
+            if self.accents is not None:
+                patch(self.accents, "restore", wrap("accent_restore", self.accents.restore))
+            patch(module, "content_words", wrap("content_words", content_words))
+            patch(module, "fold", wrap("alias_matcher", fold))
+            patch(self.alias_matcher, "best_lengths", wrap("alias_matcher", self.alias_matcher.best_lengths))
+            patch(self, "dense", _TimedIndex(self.dense, wrap("dense_faiss", self.dense.search)))
+            patch(self, "_dense_scores", wrap("dense_dedup", self._dense_scores))
+            patch(module, "strip_question", wrap("lexical_tokens", strip_question))
+            patch(module, "lexical_tokens", wrap("lexical_tokens", lexical_tokens))
+            patch(self.bm25, "get_scores", wrap("bm25_get_scores", self.bm25.get_scores))
+            patch(self, "score_parts", wrap("score_parts_rest", self.score_parts))
+            yield
+        finally:
+            for owner, attribute, own, previous in reversed(patches):
+                if own:
+                    setattr(owner, attribute, previous)
+                else:
+                    delattr(owner, attribute)
 
     # -- scoring parts -------------------------------------------------------------------------------------
     def _dense_scores(self, query: str, k: int, vector: Optional[np.ndarray] = None) -> tuple:

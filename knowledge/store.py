@@ -9,9 +9,15 @@ from pathlib import Path
 
 from knowledge.schema import FaqEntry, Procedure
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
 # A procedure code of the national portal ("1.001193"); the NLU's regex entity (data/nlu/entities.yml) is the same.
 PROCEDURE_CODE_RE = re.compile(r"[1-6]\.\d{6}")
+
+
+def data_dir() -> Path:
+    """The knowledge base folder every reader uses: ``KB_DIR`` (settings.py), default ``knowledge/data``."""
+    from settings import get_settings
+
+    return get_settings().knowledge_dir
 
 
 def is_procedure_code(value: object) -> bool:
@@ -26,8 +32,8 @@ def _load_procedures(root: Path) -> tuple[Procedure, ...]:
 
 
 def load_procedures(root: Path | None = None) -> list[Procedure]:
-    """All procedures under ``root/procedures`` (default ``knowledge/data``), sorted by code; cached."""
-    return list(_load_procedures(Path(root or DATA_DIR).resolve()))
+    """All procedures under ``root/procedures`` (default :func:`data_dir`), sorted by code; cached."""
+    return list(_load_procedures(Path(root or data_dir()).resolve()))
 
 
 @lru_cache(maxsize=4)
@@ -37,7 +43,7 @@ def _index(root: Path) -> dict[str, Procedure]:
 
 def get_procedure(code: str, root: Path | None = None) -> Procedure | None:
     """The procedure with this code (e.g. "1.001193"), or None."""
-    return _index(Path(root or DATA_DIR).resolve()).get(code.strip())
+    return _index(Path(root or data_dir()).resolve()).get(code.strip())
 
 
 @lru_cache(maxsize=4)
@@ -51,8 +57,8 @@ def _load_faq(path: Path) -> tuple[FaqEntry, ...]:
 
 
 def load_faq(root: Path | None = None) -> list[FaqEntry]:
-    """Curated FAQ entries from ``root/faq.yml`` (default ``knowledge/data``); cached."""
-    return list(_load_faq((Path(root or DATA_DIR) / "faq.yml").resolve()))
+    """Curated FAQ entries from ``root/faq.yml`` (default :func:`data_dir`); cached."""
+    return list(_load_faq((Path(root or data_dir()) / "faq.yml").resolve()))
 
 
 def clear_cache() -> None:

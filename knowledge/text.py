@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from typing import Iterable, List
+from typing import Dict, Iterable, List, Tuple
 
 from nlu_components.normalize import expand_teencode, fold_diacritics
 
@@ -14,16 +14,32 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 # Words and phrases that say WHAT the citizen wants to know (aspect) or are politeness/filler. They are
 # removed before lexical matching so that "cần giấy tờ gì" does not match every procedure that mentions
 # documents, and so a message made only of them can be recognised as a follow-up question.
+#
+# ASPECT_PHRASES is the one list of Vietnamese aspect keywords (folded): the search strips them, and
+# core/language.py names the aspect a question asks about from them when the NLU missed the aspect entity. The
+# order of the aspects is the order core.language tries them.
+ASPECT_PHRASES: Dict[str, Tuple[str, ...]] = {
+    "documents": ("can nhung giay to gi", "can giay to gi", "giay to gi", "nhung giay to", "giay to", "ho so gom",
+                  "thanh phan ho so", "can gi", "can nhung gi", "can mang", "mang theo", "chuan bi gi"),
+    "fee": ("le phi", "phi", "bao nhieu tien", "het bao nhieu", "ton bao nhieu", "chi phi", "co mat phi", "mat phi",
+            "mien phi"),
+    "duration": ("mat bao lau", "mat may ngay", "bao lau", "thoi gian", "thoi han", "may ngay", "bao nhieu ngay"),
+    "online": ("truc tuyen", "online", "qua mang", "nop qua mang", "tren mang"),
+    "place": ("nop o dau", "o dau", "cho nao", "dia chi", "noi nop"),
+    "agency": ("co quan nao", "ai giai quyet"),
+    "steps": ("cac buoc", "trinh tu", "quy trinh"),
+    "legal_basis": ("can cu phap ly", "can cu", "van ban phap ly", "luat nao"),
+    "conditions": ("dieu kien gi", "dieu kien"),
+    "result": ("ket qua", "nhan duoc gi"),
+}
+# Question words that do not say which aspect on their own ("hồ sơ", "bao nhiêu", "chuẩn bị", "như thế nào"):
+# stripped by the search, named as no aspect ("mất bao nhiêu ngày" asks for the duration, not the fee; "chuẩn bị
+# giải thể" is no question about documents).
+_ASPECT_NEUTRAL = ["ho so", "thanh phan", "chuan bi", "bao nhieu", "mat bao nhieu", "lau khong", "nhu the nao",
+                   "the nao", "ra sao", "cach thuc"]
 _QUESTION_PHRASES = [
-    # aspects
-    "can nhung giay to gi", "can giay to gi", "giay to gi", "nhung giay to", "giay to", "ho so gom", "ho so",
-    "thanh phan", "can gi", "can nhung gi", "can mang", "mang theo", "chuan bi",
-    "le phi", "phi", "bao nhieu tien", "bao nhieu", "het bao nhieu", "mat bao nhieu", "ton bao nhieu", "chi phi",
-    "co mat phi", "mat phi", "mien phi", "mat bao lau", "mat may ngay", "bao lau", "thoi gian", "thoi han",
-    "may ngay", "bao nhieu ngay", "lau khong", "nop o dau", "o dau", "cho nao", "dia chi", "noi nop",
-    "truc tuyen", "online", "qua mang", "nop qua mang", "tren mang", "co quan nao", "ai giai quyet", "cac buoc",
-    "trinh tu", "quy trinh", "nhu the nao", "the nao", "ra sao", "cach thuc", "can cu phap ly", "can cu",
-    "van ban phap ly", "luat nao", "dieu kien gi", "dieu kien", "ket qua", "nhan duoc gi",
+    *(phrase for phrases in ASPECT_PHRASES.values() for phrase in phrases),
+    *_ASPECT_NEUTRAL,
     # filler (single syllables only where the folded form is not also a topic word: "can" may be "căn",
     # "co" may be "cơ"/"cổ", "do" may be "đỏ", "the" may be "thẻ", "ma" may be "mã", "thi" may be "thi hành",
     # "tien" may be "tiền")

@@ -22,6 +22,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+
+from scripts.percentiles import percentile  # noqa: E402 - after the path set-up (run as a script)
+
 FIXTURE = REPO_ROOT / "tests" / "unit" / "fixtures" / "vi_sentences.txt"
 
 
@@ -50,12 +53,6 @@ def load_sentences() -> tuple[list[str], list[str]]:
         elif line.strip() and not line.startswith("#"):
             current.append(line.strip())
     return sections["queries"], sections["passages"]
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def run_engine(engine: str, model_dir: str | None, runs: int, batch: int, threads: int | None) -> dict:

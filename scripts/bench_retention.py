@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.db import Database  # noqa: E402
 from console.retention import RetentionJob  # noqa: E402
+from core.db import Database  # noqa: E402
 
 DAY = 86400
 

@@ -45,6 +45,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
+from scripts.percentiles import percentile  # noqa: E402
+
 INDEX_DIR = REPO_ROOT / "models" / "kb-index"
 TARGET_SEARCH_SMALL_MS = 5.0
 TARGET_SEARCH_100K_MS = 25.0
@@ -163,18 +165,13 @@ def now() -> float:
     return time.perf_counter()
 
 
-def pct(values: List[float], q: float) -> float:
-    """Percentile (linear interpolation) of a list, NaN when empty."""
-    return float(np.percentile(values, q)) if values else float("nan")
-
-
 def summary(values_ms: List[float]) -> Dict[str, float]:
     """p50/p95/p99/mean/max of latencies in ms."""
     return {
         "n": len(values_ms),
-        "p50": round(pct(values_ms, 50), 3),
-        "p95": round(pct(values_ms, 95), 3),
-        "p99": round(pct(values_ms, 99), 3),
+        "p50": round(percentile(values_ms, 50), 3),
+        "p95": round(percentile(values_ms, 95), 3),
+        "p99": round(percentile(values_ms, 99), 3),
         "mean": round(float(np.mean(values_ms)), 3) if values_ms else float("nan"),
         "max": round(max(values_ms), 3) if values_ms else float("nan"),
     }
@@ -221,20 +218,13 @@ def verdict(value: float, limit: float) -> str:
     return "PASS" if value <= limit else "MISS"
 
 
-# -- instrumented search (clocks around the real knowledge.search code: nothing is re-implemented here)
-# Exclusive time of each part (a part's time excludes the timed parts it calls).
-PARTS = [
-    "rewrite",  # Searcher.rewrite, cache cleared first: synonym/glossary tables (knowledge/rewrite.py)
-    "accent_restore",  # the diacritic restorer inside the rewrite, when the index has one
-    "content_words",  # knowledge.search.content_words
-    "alias_matcher",  # knowledge.search.fold + AliasMatcher.best_lengths
-    "dense_faiss",  # the faiss index search
-    "dense_dedup",  # the rest of Searcher._dense_scores (best vector per entry)
-    "lexical_tokens",  # knowledge.search.strip_question + lexical_tokens
-    "bm25_get_scores",  # bm25s BM25.get_scores
-    "score_parts_rest",  # the rest of Searcher.score_parts: candidate set, top BM25, coverage/IDF/operation arrays
-    "fusion_and_rest",  # Searcher.search minus all of the above: weighted fusion, Hits, sort, abstention
-]
+# -- instrumented search (clocks around the real knowledge.search code through Searcher.timing: nothing is
+# re-implemented here). Exclusive time of each part (a part's time excludes the timed parts it calls): the
+# searcher's TIMED_PARTS (knowledge/search.py says what each covers), then the rest of Searcher.search.
+def _parts() -> List[str]:
+    from knowledge.search import TIMED_PARTS
+
+    return [*TIMED_PARTS, "fusion_and_rest"]  # fusion_and_rest: weighted fusion, Hits, sort, abstention
 
 
 class PartTimer:
@@ -242,7 +232,7 @@ class PartTimer:
 
     def __init__(self) -> None:
         """Empty timer; ``calls`` counts every call since creation (``reset`` clears ``times`` only)."""
-        self.parts: List[str] = []  # names of the wrapped parts, in ``PARTS`` order
+        self.parts: List[str] = []  # names of the wrapped parts, in ``_parts()`` order
         self.times: Dict[str, float] = {}
         self.calls: Dict[str, int] = {}
         self.candidates: Optional[int] = None
@@ -255,9 +245,11 @@ class PartTimer:
         self._children = [0.0]
 
     def wrap(self, name: str, func: Callable) -> Callable:
-        """``func`` with its exclusive time added to part ``name``."""
+        """``func`` with its exclusive time added to part ``name`` (the searcher's timing hook calls this)."""
         if name not in self.parts:
-            self.parts = [part for part in PARTS if part in self.parts or part == name]
+            self.parts = [part for part in _parts() if part in self.parts or part == name]
+        if name == "score_parts_rest":
+            func = self._counting_candidates(func)
 
         def timed(*args, **kwargs):
             self._children.append(0.0)
@@ -273,73 +265,26 @@ class PartTimer:
 
         return timed
 
+    def _counting_candidates(self, score_parts: Callable) -> Callable:
+        """``Searcher.score_parts`` that also remembers how many candidates it scored."""
 
-class _TimedIndex:
-    """Stands in for the searcher's faiss index: ``search`` timed, every other attribute the real index's."""
+        def counted(*args, **kwargs):
+            parts = score_parts(*args, **kwargs)
+            self.candidates = 0 if parts is None else len(parts["cand"])
+            return parts
 
-    def __init__(self, index, search: Callable) -> None:
-        self._index = index
-        self.search = search
-
-    def __getattr__(self, name: str):
-        return getattr(self._index, name)
-
-
-def clear_query_caches(searcher) -> None:
-    """Empty the searcher's per-question caches (its lru-cached rewrite) so the next search pays for them."""
-    for value in list(vars(searcher).values()):
-        cache_clear = getattr(value, "cache_clear", None)
-        if callable(cache_clear):
-            cache_clear()
+        return counted
 
 
 @contextmanager
 def instrumented(searcher) -> Iterator[PartTimer]:
-    """Wrap the functions ``searcher.search`` calls with clocks for as long as the block runs.
+    """Clocks around the steps ``searcher.search`` takes (its timing hook) for as long as the block runs.
 
-    Patches the searcher instance (``rewrite``, the accent restorer, alias matcher, dense search, BM25 scorer,
-    ``score_parts``) and the names ``knowledge.search`` imported from ``knowledge.text``; everything is restored
-    on exit. ``search_parts`` clears the rewrite cache per query, so the rewrite of a new question is timed.
+    ``search_parts`` clears the rewrite cache per query, so the rewrite of a new question is timed.
     """
-    import knowledge.search as ksearch
-
     timer = PartTimer()
-    patches: List[tuple] = []
-
-    def patch(owner, attribute: str, replacement) -> None:
-        own = attribute in vars(owner)
-        patches.append((owner, attribute, own, vars(owner).get(attribute)))
-        setattr(owner, attribute, replacement)
-
-    original_score_parts = searcher.score_parts
-
-    def score_parts(*args, **kwargs):
-        parts = original_score_parts(*args, **kwargs)
-        timer.candidates = 0 if parts is None else len(parts["cand"])
-        return parts
-
-    try:
-        # search() and score_parts() both call rewrite(): one miss (the real work) and one cache hit.
-        patch(searcher, "rewrite", timer.wrap("rewrite", searcher.rewrite))
-        accents = getattr(searcher, "accents", None)
-        if accents is not None:
-            patch(accents, "restore", timer.wrap("accent_restore", accents.restore))
-        patch(ksearch, "content_words", timer.wrap("content_words", ksearch.content_words))
-        patch(ksearch, "fold", timer.wrap("alias_matcher", ksearch.fold))
-        patch(searcher.alias_matcher, "best_lengths", timer.wrap("alias_matcher", searcher.alias_matcher.best_lengths))
-        patch(searcher, "dense", _TimedIndex(searcher.dense, timer.wrap("dense_faiss", searcher.dense.search)))
-        patch(searcher, "_dense_scores", timer.wrap("dense_dedup", searcher._dense_scores))
-        patch(ksearch, "strip_question", timer.wrap("lexical_tokens", ksearch.strip_question))
-        patch(ksearch, "lexical_tokens", timer.wrap("lexical_tokens", ksearch.lexical_tokens))
-        patch(searcher.bm25, "get_scores", timer.wrap("bm25_get_scores", searcher.bm25.get_scores))
-        patch(searcher, "score_parts", timer.wrap("score_parts_rest", score_parts))
+    with searcher.timing(timer.wrap):
         yield timer
-    finally:
-        for owner, attribute, own, previous in reversed(patches):
-            if own:
-                setattr(owner, attribute, previous)
-            else:
-                delattr(owner, attribute)
 
 
 def search_parts(searcher, timer: PartTimer, query: str, vector: np.ndarray, top_k: int = 5) -> tuple:
@@ -347,7 +292,7 @@ def search_parts(searcher, timer: PartTimer, query: str, vector: np.ndarray, top
 
     The rewrite cache is cleared first so the rewrite of a new question is measured, not a cache hit.
     """
-    clear_query_caches(searcher)
+    searcher.clear_caches()
     timer.reset()
     t0 = now()
     response = searcher.search(query, top_k=top_k, vector=vector)
@@ -385,7 +330,7 @@ def measure_search(searcher, queries: List[str], vectors: np.ndarray, rounds: in
     cpu: List[float] = []
     for _ in range(rounds):
         for query, vector in zip(queries, vectors):
-            clear_query_caches(searcher)
+            searcher.clear_caches()
             t0, c0 = now(), time.process_time()
             searcher.search(query, vector=vector)
             latencies.append((now() - t0) * 1000)
@@ -402,9 +347,10 @@ def measure_search(searcher, queries: List[str], vectors: np.ndarray, rounds: in
                     candidates.append(n_candidates)
         unmeasured = [name for name in timer.parts if not timer.calls.get(name)]
     if unmeasured:
-        print(f"WARNING: knowledge/search.py no longer calls the timed functions of {unmeasured}; update PARTS")
+        print(f"WARNING: knowledge/search.py no longer calls the timed functions of {unmeasured}; update its "
+              "TIMED_PARTS and Searcher.timing")
     breakdown = {
-        name: {"mean": round(float(np.mean(v)), 3), "p95": round(pct(v, 95), 3)}
+        name: {"mean": round(float(np.mean(v)), 3), "p95": round(percentile(v, 95), 3)}
         for name, v in parts.items()
         if v
     }
@@ -451,8 +397,8 @@ def measure_alternatives(searcher, queries: List[str], vectors: np.ndarray) -> d
                 t0 = now()
                 searcher.dense.search(v.reshape(1, -1), k)
                 samples.append((now() - t0) * 1000)
-            out[f"faiss_search_omp{threads}_p50_ms"] = pct(samples, 50)
-            out[f"faiss_search_omp{threads}_p95_ms"] = pct(samples, 95)
+            out[f"faiss_search_omp{threads}_p50_ms"] = percentile(samples, 50)
+            out[f"faiss_search_omp{threads}_p95_ms"] = percentile(samples, 95)
     finally:
         faiss.omp_set_num_threads(configured)
     return {key: round(value, 4) for key, value in out.items()}
@@ -468,7 +414,7 @@ def _dense_latency(index, vectors: np.ndarray, k: int) -> tuple:
         _, found = index.search(v.reshape(1, -1), k)
         samples.append((now() - t0) * 1000)
         ids.append(found[0])
-    return round(pct(samples, 50), 3), round(pct(samples, 95), 3), ids
+    return round(percentile(samples, 50), 3), round(percentile(samples, 95), 3), ids
 
 
 def _recall(found: List[np.ndarray], exact: List[np.ndarray], k: int) -> float:
@@ -967,7 +913,7 @@ def section_real(args, report: dict) -> tuple:
     search = measure_search(searcher, queries, vectors, args.rounds)
     full_ms: List[float] = []
     for q in queries:
-        clear_query_caches(searcher)  # a new question: rewrite, encode and search all count
+        searcher.clear_caches()  # a new question: rewrite, encode and search all count
         t0 = now()
         searcher.search(q)
         full_ms.append((now() - t0) * 1000)

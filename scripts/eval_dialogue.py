@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import random
 import re
 import subprocess
@@ -51,6 +50,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from knowledge.bank import STYLES  # noqa: E402 - after the path set-up (run as a script)
+from scripts.percentiles import percentile  # noqa: E402
 
 DEFAULT_N = 320  # answerable questions: 40 per style
 DEFAULT_UNANSWERABLE = 40
@@ -333,14 +333,6 @@ def run_all(client: RestClient, items: Sequence[dict], log: Optional[Callable[[s
 OUTCOMES = ("right_at_once", "right_after_tap", "wrong", "no_procedure")
 
 
-def _percentile(values: Sequence[float], share: float) -> Optional[float]:
-    """Nearest-rank percentile (None for no values)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered), max(1, math.ceil(share * len(ordered)))) - 1]
-
-
 def _block(rows: Sequence[dict], families: Dict[str, str]) -> dict:
     n = len(rows)
     counts = Counter(r["outcome"] for r in rows)
@@ -371,6 +363,9 @@ def summarize(rows: Sequence[dict], families: Optional[Dict[str, str]] = None) -
     def ms(seconds: Optional[float]) -> Optional[float]:
         return None if seconds is None else round(1000 * seconds, 1)
 
+    def p(values: Sequence[float], q: float) -> Optional[float]:
+        return percentile(values, q) if values else None
+
     return {
         "n": len(rows),
         "answerable": len(answerable),
@@ -379,11 +374,11 @@ def summarize(rows: Sequence[dict], families: Optional[Dict[str, str]] = None) -
         "out_of_scope": {"n": len(unanswerable), "handled": round(handled / len(unanswerable), 3) if unanswerable
                          else None, "counts": {"handled": handled, "answered": len(unanswerable) - handled}},
         "routing": routing,
-        "latency": {"turns": len(turns), "p50_ms": ms(_percentile(turns, 0.5)), "p95_ms": ms(_percentile(turns, 0.95)),
+        "latency": {"turns": len(turns), "p50_ms": ms(p(turns, 50)), "p95_ms": ms(p(turns, 95)),
                     "max_ms": ms(max(turns) if turns else None),
-                    "first_p50_ms": ms(_percentile(first, 0.5)), "first_p95_ms": ms(_percentile(first, 0.95)),
-                    "tap_turns": len(taps), "tap_p50_ms": ms(_percentile(taps, 0.5)),
-                    "tap_p95_ms": ms(_percentile(taps, 0.95))},
+                    "first_p50_ms": ms(p(first, 50)), "first_p95_ms": ms(p(first, 95)),
+                    "tap_turns": len(taps), "tap_p50_ms": ms(p(taps, 50)),
+                    "tap_p95_ms": ms(p(taps, 95))},
         "http_errors": sum(1 for r in rows if r.get("http_error")),
     }
 

@@ -1,7 +1,8 @@
 """Evaluate intent classification on the held-out NLU split (tests/nlu_holdout/, never trained on).
 
-Prints weighted intent F1 overall and per part (accented / no-diacritics), writes the report to
-reports/nlu/, and exits non-zero when a target is missed.
+Prints weighted intent F1 overall and per part (accented / no-diacritics), writes the report to ``--out`` (no
+default: ``make eval-nlu`` names reports/nlu/, ``make test`` a temporary folder, so the tracked report changes only
+when it is meant to), and exits non-zero when a target is missed.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default=str(ROOT / "models" / "tthc.tar.gz"))
     parser.add_argument("--holdout", default=str(ROOT / "tests" / "nlu_holdout"))
-    parser.add_argument("--out", default=str(ROOT / "reports" / "nlu"))
+    parser.add_argument("--out", required=True, help="report folder (make eval-nlu: reports/nlu)")
     args = parser.parse_args()
 
     from rasa.core.agent import Agent

@@ -40,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from scripts.percentiles import percentile  # noqa: E402 - after the path set-up (run as a script)
+
 DEVSET = ROOT / "tests" / "retrieval" / "devset.jsonl"
 FUSION_JSON = ROOT / "knowledge" / "fusion.json"
 REPORT_DIR = ROOT / "reports" / "retrieval"
@@ -386,11 +388,11 @@ def evaluate_sets(searcher, sets: Dict[str, List[dict]], log=None, ranker_only: 
             "ranker-accents": (rewriter, None),
         }.items():
             searcher.rewriter, searcher.accents = variant_rewriter, variant_accents
-            searcher._rewrite_cached.cache_clear()
+            searcher.clear_caches()
             run(label, names, vec=False)
     finally:
         searcher.rewriter, searcher.accents = rewriter, accents
-        searcher._rewrite_cached.cache_clear()
+        searcher.clear_caches()
     if ranker is not None:
         report["ranker"] = {k: ranker.meta.get(k) for k in ("thresholds", "summary", "reliability_out_of_fold")}
     return report
@@ -498,20 +500,18 @@ def measure_latency(searcher, records: List[dict], n: int = 300) -> dict:
     ``n`` questions, one at a time like chat turns; p50 / p95 / max in ms and the process's peak memory."""
     import resource
 
-    import numpy as np
-
     searcher.set_bank_splits(None)
     questions = [r["question"] for r in records[:: max(1, len(records) // n)]][:n]
     searcher.search(questions[0])  # load the encoder
     times = []
     for q in questions:
-        searcher._rewrite_cached.cache_clear()
+        searcher.clear_caches()
         started = time.perf_counter()
         searcher.search(q)
         times.append(1000 * (time.perf_counter() - started))
     searcher.set_bank_splits(("train",))
-    return {"n": len(times), "p50_ms": round(float(np.percentile(times, 50)), 1),
-            "p95_ms": round(float(np.percentile(times, 95)), 1), "max_ms": round(max(times), 1),
+    return {"n": len(times), "p50_ms": round(percentile(times, 50), 1),
+            "p95_ms": round(percentile(times, 95), 1), "max_ms": round(max(times), 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)}
 
 

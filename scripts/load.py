@@ -58,6 +58,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from scripts.percentiles import percentile  # noqa: E402 - after the path set-up (run as a script)
+
 ACTIONS_PY = ROOT / ".venv-actions" / "bin" / "python"
 DEVSET = ROOT / "tests" / "retrieval" / "devset.jsonl"
 BENCH_JSON = ROOT / "reports" / "bench" / "bench.json"
@@ -207,24 +209,13 @@ def conversation(rng: random.Random, seeds: Seeds) -> Tuple[str, List[Turn]]:
 
 
 # ---- measuring ---------------------------------------------------------------------------------------------
-def pct(values: List[float], q: float) -> float:
-    """Percentile with linear interpolation (NaN for no values)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
 def lat_summary(values: List[float]) -> Dict[str, float]:
     """n, p50/p95/p99/mean/max of latencies in ms."""
     return {
         "n": len(values),
-        "p50": round(pct(values, 50), 1),
-        "p95": round(pct(values, 95), 1),
-        "p99": round(pct(values, 99), 1),
+        "p50": round(percentile(values, 50), 1),
+        "p95": round(percentile(values, 95), 1),
+        "p99": round(percentile(values, 99), 1),
         "mean": round(statistics.fmean(values), 1) if values else float("nan"),
         "max": round(max(values), 1) if values else float("nan"),
     }
@@ -638,8 +629,7 @@ def search_worker(path: str) -> None:
     full, encode = [], []
     for r in range(spec["rounds"]):
         for text in spec["texts"]:
-            if hasattr(searcher, "_rewrite_cached"):
-                searcher._rewrite_cached.cache_clear()  # a cached rewrite would flatter round 2
+            searcher.clear_caches()  # a cached rewrite would flatter round 2
             started = time.perf_counter()
             searcher.search(text, top_k=5)
             full.append((time.perf_counter() - started) * 1000)
@@ -701,9 +691,9 @@ class EmbeddedStack:
 
 
 def run_scaled(args) -> int:
-    """Start the scaled profile (scripts/scaled_profile.py: nginx + 2 Rasa + 2 action servers, PostgreSQL
+    """Start the scaled profile (deploy/scaled_profile.py: nginx + 2 Rasa + 2 action servers, PostgreSQL
     tracker and services stores in a fresh database, Redis lock store), seed it, load it, stop it."""
-    from scripts.scaled_profile import ProfileError, ScaledProfile
+    from deploy.scaled_profile import ProfileError, ScaledProfile
 
     workdir = Path(tempfile.mkdtemp(prefix="load-scaled-"))
     # Every simulated citizen comes from 127.0.0.1: lift nginx's per-client webhook limit for the load run.

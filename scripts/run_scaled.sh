@@ -23,7 +23,7 @@ export CHAT_SESSION_SECRET=${CHAT_SESSION_SECRET:-$(token_file var/chat_session_
 db_url="postgresql://${PGUSER:-postgres}@${PGHOST:-127.0.0.1}:${PGPORT:-5432}/${SCALED_DATABASE:-tthc}"
 .venv-actions/bin/python - "$db_url" <<'PY'
 import sys
-from scripts.scaled_profile import ScaledProfile, ROOT
+from deploy.scaled_profile import ScaledProfile, ROOT
 from urllib.parse import urlsplit
 url = urlsplit(sys.argv[1])
 profile = ScaledProfile(ROOT / "var" / "scaled", database=url.path.lstrip("/"), pg_host=url.hostname,
@@ -32,4 +32,4 @@ profile.create_database()
 pairs = profile.seed_demo(count=3000)  # no-op when the demo data is already there
 print("Hồ sơ mẫu để thử tra cứu: " + ", ".join(f"{code} (4 số cuối {last4})" for code, last4, _ in pairs[:3]))
 PY
-exec .venv-actions/bin/python -m scripts.scaled_profile run --workdir var/scaled
+exec .venv-actions/bin/python -m deploy.scaled_profile run --workdir var/scaled

@@ -25,6 +25,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from core.db import VN_TZ, Database, database_from_settings, now_vn  # noqa: E402
+from core.office_hours import add_working_days, is_working_day  # noqa: E402
 from core.status.models import (  # noqa: E402
     NEEDS_DOCUMENTS,
     OVERDUE,
@@ -105,8 +106,6 @@ REJECTIONS = (
 LAND_REJECTION = "Thửa đất đang có tranh chấp, chưa đủ điều kiện giải quyết"
 GENERIC_MISSING = ("Bản sao có chứng thực giấy tờ tùy thân của người nộp hồ sơ",
                    "Tờ khai theo mẫu được ký, ghi rõ họ tên")
-# Fixed-date public holidays (the lunar Tết holidays vary and are not modelled).
-HOLIDAYS = ((1, 1), (4, 30), (5, 1), (9, 2))
 DEFAULT_WORKING_DAYS = 10
 
 
@@ -119,25 +118,7 @@ class DemoApplication:
     id_number: str
 
 
-# ---- calendar -------------------------------------------------------------------------------------------
-def is_working_day(day: date) -> bool:
-    """Mon–Fri and not a fixed-date public holiday."""
-    return day.weekday() < 5 and (day.month, day.day) not in HOLIDAYS
-
-
-def add_working_days(start: date, days: int) -> date:
-    """The working day ``days`` working days after ``start``."""
-    day = start
-    remaining = max(days, 0)
-    while remaining > 0:
-        day += timedelta(days=1)
-        if is_working_day(day):
-            remaining -= 1
-    while not is_working_day(day):
-        day += timedelta(days=1)
-    return day
-
-
+# ---- processing time ------------------------------------------------------------------------------------
 def processing_days(procedure) -> tuple[int, bool]:
     """(working days to allow, whether the knowledge base gives the time) for a procedure."""
     channels = sorted(procedure.channels, key=lambda c: {"in_person": 0, "online": 1}.get(c.kind, 2))

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Dict, Iterable, Optional
 
-from scripts.scaled_profile import cors_origins, free_port, http_ok, terminate
+from deploy.scaled_profile import cors_origins, free_port, http_ok, terminate
 
 ROOT = Path(__file__).resolve().parents[1]
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"

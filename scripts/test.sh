@@ -3,7 +3,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$(pwd)" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-mkdir -p reports
+# Reports of the checks below go to a temporary folder, removed at the end: only `make eval-*`, `make bench` and
+# `make load` write the tracked reports/, so the tree stays clean after `make test`.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
 failed=()
 run() {  # run <name> <command...>
   local name=$1; shift
@@ -12,27 +15,27 @@ run() {  # run <name> <command...>
   if "$@"; then echo "--- $name: OK ($((SECONDS - t0)) s)"; else echo "--- $name: FAILED ($((SECONDS - t0)) s)"; failed+=("$name"); fi
 }
 
-run "ruff" .venv-actions/bin/python -m ruff check actions core channels console knowledge nlu_components scripts staff_api tests settings.py rasa_sdk_plugins
+run "ruff" .venv-actions/bin/python -m ruff check actions core channels console deploy knowledge nlu_components scripts staff_api tests web settings.py conftest.py rasa_sdk_plugins
 run "unit tests (action venv)" .venv-actions/bin/python -m pytest -q tests/unit
 run "unit tests (Rasa venv)" .venv-rasa/bin/python -m pytest -q tests/rasa
 run "rasa data validate" .venv-rasa/bin/rasa data validate --fail-on-warnings
 run "rasa test (conversation stories)" .venv-rasa/bin/rasa test core --stories tests/test_stories.yml \
   --model "${RASA_MODEL:-models/tthc.tar.gz}" --out results/stories --fail-on-prediction-errors
 # The question bank's validator runs in tests/unit (test_bank.py); this checks retrieval quality against floors a
-# little below the last measurement (tests/retrieval/regression.json); its report goes to a temporary folder.
+# little below the last measurement (tests/retrieval/regression.json); its report goes to the scratch folder.
 run "retrieval regression (bank test split, dev, held-out)" .venv-actions/bin/python scripts/eval_retrieval.py \
-  --ranker-only --check --out "$(mktemp -d)"
-# The NLU report is written by `make eval-nlu`; here it goes to a temporary folder so the tree stays clean.
-run "NLU held-out evaluation" .venv-rasa/bin/python scripts/eval_nlu.py --out "$(mktemp -d)"
+  --ranker-only --check --out "$scratch/retrieval"
+# The NLU report (reports/nlu/) is written by `make eval-nlu` only; here it goes to the scratch folder.
+run "NLU held-out evaluation" .venv-rasa/bin/python scripts/eval_nlu.py --out "$scratch/nlu"
 # Routing through the real NLU model, the rules and the routing actions (bank test split + tests/routing/phrasings.yml)
 # against floors a little below the last measurement (reports/routing/routing.md, written only by `make eval-routing`).
 routing_check() {
-  local tmp rc; tmp=$(mktemp -d)
+  local tmp="$scratch/routing" rc; mkdir -p "$tmp"
   .venv-rasa/bin/python scripts/eval_routing.py parse --model "${RASA_MODEL:-models/tthc.tar.gz}" --out "$tmp/parsed.jsonl" \
     && .venv-actions/bin/python scripts/eval_routing.py route --parsed "$tmp/parsed.jsonl" --out "$tmp" \
       --min-accuracy 0.905 --min-row procedure=0.895 --min-row status=0.95 --min-row feedback=0.95 \
       --min-row faq=0.8
-  rc=$?; rm -rf "$tmp"; return $rc
+  rc=$?; return $rc
 }
 run "routing regression (procedure/status/feedback/handoff/faq/other)" routing_check
 run "end-to-end and browser tests" .venv-actions/bin/python -m pytest -q tests/e2e

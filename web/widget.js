@@ -26,15 +26,16 @@
  * createElement/createTextNode and links are limited to http/https.
  *
  * Configuration (later wins): defaults below, data-* attributes of the <script> tag, data-* attributes of a
- * #tthc-chat container, window.TTHC_CHAT_CONFIG (injected by scripts/serve_web.py as /config.js), then
- * window.TTHC_CHAT_OPTIONS (a portal's own overrides).
+ * #tthc-chat container, window.TTHC_CHAT_CONFIG (served by the page's server, web/server.py, as /config.js:
+ * the Rasa URL and the support hotline, SUPPORT_HOTLINE in settings.py), then window.TTHC_CHAT_OPTIONS (a portal's
+ * own overrides). The hotline has no default here: without one the messages simply do not mention it.
  */
 (function (global) {
   "use strict";
 
   var DEFAULTS = {
     rasaUrl: "http://localhost:5005",
-    hotline: "18001096",
+    hotline: "",
     maxLength: 1000,
     timeoutMs: 90000,
     openByDefault: false,
@@ -237,6 +238,11 @@
   // ---------------------------------------------------------------------------------------------
   // Configuration
   // ---------------------------------------------------------------------------------------------
+
+  // " hoặc gọi tổng đài 1800... để được hỗ trợ" when a hotline is configured, else nothing.
+  function hotlineHint(hotline, lead) {
+    return hotline ? lead + hotline + " để được hỗ trợ" : "";
+  }
 
   function applyDataset(cfg, ds) {
     if (!ds) return;
@@ -656,8 +662,8 @@
     wrap.setAttribute("role", "alert");
     wrap.appendChild(
       renderText(
-        "Xin lỗi, hiện không kết nối được với trợ lý. Bạn vui lòng thử lại sau ít phút hoặc gọi tổng đài " +
-          this.config.hotline + " để được hỗ trợ."
+        "Xin lỗi, hiện không kết nối được với trợ lý. Bạn vui lòng thử lại sau ít phút" +
+          hotlineHint(this.config.hotline, " hoặc gọi tổng đài ") + "."
       )
     );
     var again = el("button", "tthc-msg__button tthc-msg__retry");
@@ -1072,8 +1078,8 @@
     if (rendered === 0 && !pushed) {
       this.addEntry({
         role: "bot",
-        text: "Xin lỗi, tôi chưa có câu trả lời cho câu hỏi này. Bạn có thể diễn đạt lại, hoặc gọi tổng đài " +
-          this.config.hotline + " để được hỗ trợ."
+        text: "Xin lỗi, tôi chưa có câu trả lời cho câu hỏi này. Bạn có thể diễn đạt lại" +
+          (hotlineHint(this.config.hotline, ", hoặc gọi tổng đài ") || " câu hỏi") + "."
       });
     }
   };

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from scripts.scaled_profile import free_port  # noqa: F401 - free_port: e2e tests
+from deploy.scaled_profile import free_port  # noqa: F401 - free_port: e2e tests
 from scripts.stack import ACTIONS_PY, RASA_BIN, ROOT, RestStack, StackError, model_path  # noqa: F401
 from scripts.stack import wait_http as _wait_http
 from tests.fakes import zalo_api_server as zalo_fake

@@ -1,132 +1,47 @@
 """Browser tests of the web chat page (web/) with Playwright (sync API) and Debian's Chromium.
 
 The ``live_stack`` fixture (tests/e2e/conftest.py) provides ``web_url`` (the page served by
-scripts/serve_web.py) and ``rasa_url`` (a real Rasa server with its action server).
+web/server.py) and ``rasa_url`` (a real Rasa server with its action server).
 Tests that must not depend on the bot's wording intercept the webhook with ``page.route``.
 The rendering test needs no server at all: it loads web/widget.js into a blank page.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
-from playwright import sync_api  # installed by make setup: a missing one must fail, not skip
+
+from tests.fakes.browser import (
+    BOT_MESSAGES,
+    CORS_HEADERS,
+    ERROR_MESSAGES,
+    SCREENSHOT_DIR,
+    USER_MESSAGES,
+    WEBHOOK_GLOB,
+    XSS_PAYLOAD,
+    bot_count,
+    browser,  # noqa: F401 - the module-scoped Chromium fixture
+    fulfill_json,
+    new_page,
+    send_message,
+    wait_for_reply,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHAT_JS = REPO_ROOT / "web" / "widget.js"
-SCREENSHOT_DIR = REPO_ROOT / "reports" / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-# The first real answer may wait for the action server to load its models lazily.
-BOT_REPLY_TIMEOUT_MS = 120_000
-WEBHOOK_GLOB = "**/webhooks/rest/webhook"
-# Messages that came from the server (the welcome and error bubbles are marked --local).
-BOT_MESSAGES = ".tthc-msg--bot:not(.tthc-msg--local)"
-USER_MESSAGES = ".tthc-msg--user"
-ERROR_MESSAGES = ".tthc-msg--error"
 ERROR_TEXT = (
     "Xin lỗi, hiện không kết nối được với trợ lý. Bạn vui lòng thử lại sau ít phút hoặc gọi tổng đài 18001096 "
     "để được hỗ trợ."
 )
-CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
-
-# Resolves once a new server message (optionally containing `needle`) or an error bubble is shown.
-WAIT_FOR_REPLY_JS = """
-({bot, error, before, needle}) => {
-  if (document.querySelector(error)) return "error";
-  const fresh = Array.from(document.querySelectorAll(bot)).slice(before);
-  if (!fresh.length) return false;
-  if (!needle) return "ok";
-  return fresh.some((m) => m.textContent.toLowerCase().includes(needle)) ? "ok" : false;
-}
-"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One headless Chromium for the module."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not installed (make setup installs it: apt-get install -y chromium)")
-    with sync_api.sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield instance
-        instance.close()
-
-
-class PageProbe:
-    """Collects JS errors, dialogs (alert() would mean script injection) and webhook requests."""
-
-    def __init__(self, page):
-        self.page = page
-        self.errors: list[str] = []
-        self.console_errors: list[str] = []
-        self.dialogs: list[str] = []
-        self.webhook_bodies: list[dict] = []
-        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        page.on("console", lambda msg: msg.type == "error" and self.console_errors.append(msg.text))
-        page.on("dialog", self._on_dialog)
-        page.on("request", self._on_request)
-
-    def _on_dialog(self, dialog) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def _on_request(self, request) -> None:
-        if request.method == "POST" and request.url.endswith("/webhooks/rest/webhook"):
-            self.webhook_bodies.append(json.loads(request.post_data or "{}"))
-
-
-def _new_page(browser, width: int = 1280, height: int = 800):
-    context = browser.new_context(viewport={"width": width, "height": height}, locale="vi-VN")
-    page = context.new_page()
-    return context, page, PageProbe(page)
 
 
 @pytest.fixture
-def desktop(browser):
+def desktop(browser):  # noqa: F811 - the imported fixture
     """A fresh desktop-sized page (own context, so fresh localStorage/sessionStorage)."""
-    context, page, probe = _new_page(browser)
+    context, page, probe = new_page(browser)
     yield page, probe
     context.close()
-
-
-def _send(page, text: str) -> None:
-    box = page.get_by_label("Nhập câu hỏi của bạn")
-    box.fill(text)
-    box.press("Enter")
-
-
-def _wait_for_reply(page, before: int, needle: str | None = None) -> None:
-    result = page.wait_for_function(
-        WAIT_FOR_REPLY_JS,
-        arg={"bot": BOT_MESSAGES, "error": ERROR_MESSAGES, "before": before, "needle": needle},
-        timeout=BOT_REPLY_TIMEOUT_MS,
-    ).json_value()
-    assert result == "ok", "the chat page showed its connection error instead of a bot reply"
-
-
-def _bot_count(page) -> int:
-    return page.locator(BOT_MESSAGES).count()
-
-
-def _fulfill_json(route, payload, status: int = 200) -> None:
-    route.fulfill(
-        status=status,
-        headers=CORS_HEADERS,
-        content_type="application/json",
-        body=json.dumps(payload, ensure_ascii=False),
-    )
 
 
 def test_chat_with_live_bot_answers_greeting_and_birth_registration(live_stack, desktop):
@@ -135,16 +50,19 @@ def test_chat_with_live_bot_answers_greeting_and_birth_registration(live_stack, 
     panel = page.get_by_role("dialog", name="Trợ lý ảo Dịch vụ công")
     panel.wait_for(state="visible")
     assert page.evaluate("window.TTHC_CHAT_CONFIG.rasaUrl") == live_stack["rasa_url"].rstrip("/")
+    # The hotline of the error messages comes from the server (SUPPORT_HOTLINE), as does the page footer's.
+    assert page.evaluate("window.TTHC_CHAT_CONFIG.hotline") == "18001096"
+    assert page.locator("[data-hotline-number]").inner_text() == "18001096"
 
-    before = _bot_count(page)
-    _send(page, "xin chào")
-    _wait_for_reply(page, before)
+    before = bot_count(page)
+    send_message(page, "xin chào")
+    wait_for_reply(page, before)
     assert page.locator(USER_MESSAGES).last.locator(".tthc-msg__body").inner_text() == "xin chào"
     assert page.locator(BOT_MESSAGES).nth(before).locator(".tthc-msg__body").inner_text().strip() != ""
 
-    before = _bot_count(page)
-    _send(page, "làm giấy khai sinh cần giấy tờ gì")
-    _wait_for_reply(page, before, needle="khai sinh")
+    before = bot_count(page)
+    send_message(page, "làm giấy khai sinh cần giấy tờ gì")
+    wait_for_reply(page, before, needle="khai sinh")
     page.locator(".tthc-chat__typing").wait_for(state="hidden")
 
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
@@ -166,7 +84,6 @@ def test_chat_with_live_bot_answers_greeting_and_birth_registration(live_stack, 
     assert probe.dialogs == []
 
 
-XSS_PAYLOAD = "<img src=x onerror=alert(1)>"
 
 RENDER_CASES = [
     pytest.param(
@@ -202,9 +119,9 @@ RENDER_CASES = [
 
 
 @pytest.mark.parametrize(("text", "expected_html"), RENDER_CASES)
-def test_render_text_builds_safe_dom(browser, text, expected_html):
+def test_render_text_builds_safe_dom(browser, text, expected_html):  # noqa: F811
     """Pure DOM check of TTHCChat.renderText: markup in messages is shown as text, never executed."""
-    context, page, probe = _new_page(browser)
+    context, page, probe = new_page(browser)
     try:
         page.set_content('<!doctype html><html lang="vi"><body><div id="out"></div></body></html>')
         page.add_script_tag(path=str(CHAT_JS))
@@ -244,17 +161,17 @@ def test_bot_markup_and_buttons_render_safely(live_stack, desktop):
             [{"recipient_id": "x", "text": "Bạn đã chọn **khai sinh trong nước**."}],
         ]
     )
-    page.route(WEBHOOK_GLOB, lambda route: _fulfill_json(route, next(replies)))
+    page.route(WEBHOOK_GLOB, lambda route: fulfill_json(route, next(replies)))
     page.goto(live_stack["web_url"])
 
-    _send(page, "khai sinh")
-    _wait_for_reply(page, 0)
+    send_message(page, "khai sinh")
+    wait_for_reply(page, 0)
     first = page.locator(BOT_MESSAGES).first
     assert first.locator(".tthc-msg__body").inner_text() == XSS_PAYLOAD
     assert first.locator("img").count() == 0
 
     first.get_by_role("button", name="Khai sinh trong nước").click()
-    _wait_for_reply(page, 1)
+    wait_for_reply(page, 1)
     assert page.locator(USER_MESSAGES).last.locator(".tthc-msg__body").inner_text() == "Khai sinh trong nước"
     assert probe.webhook_bodies[-1]["message"] == '/chon_thu_tuc{"loai":"trong_nuoc"}'
     assert first.get_by_role("button").evaluate_all("bs => bs.map(b => b.disabled)") == [True, True]
@@ -272,7 +189,7 @@ def test_unreachable_server_shows_error_and_keeps_text(live_stack, desktop, fail
     def handle(route):
         if not state["fail"]:
             answer = "Đăng ký kết hôn cần tờ khai và giấy tờ tùy thân."
-            _fulfill_json(route, [{"recipient_id": "x", "text": answer}])
+            fulfill_json(route, [{"recipient_id": "x", "text": answer}])
         elif failure == "http-503":
             route.fulfill(status=503, headers=CORS_HEADERS, body="Service Unavailable")
         else:
@@ -283,7 +200,7 @@ def test_unreachable_server_shows_error_and_keeps_text(live_stack, desktop, fail
     page.add_init_script("window.TTHC_CHAT_OPTIONS = {retryTotalMs: 0};")
     page.goto(live_stack["web_url"])
     question = "Thủ tục đăng ký kết hôn cần những gì?"
-    _send(page, question)
+    send_message(page, question)
 
     error = page.locator(ERROR_MESSAGES)
     error.wait_for(state="visible")
@@ -292,7 +209,7 @@ def test_unreachable_server_shows_error_and_keeps_text(live_stack, desktop, fail
 
     state["fail"] = False
     error.get_by_role("button", name="Gửi lại").click()
-    _wait_for_reply(page, 0)
+    wait_for_reply(page, 0)
     assert page.locator(ERROR_MESSAGES).count() == 0
     assert page.get_by_label("Nhập câu hỏi của bạn").input_value() == ""
     assert page.locator(USER_MESSAGES).count() == 1
@@ -302,7 +219,7 @@ def test_unreachable_server_shows_error_and_keeps_text(live_stack, desktop, fail
 
 def test_overlong_message_is_not_sent(live_stack, desktop):
     page, probe = desktop
-    page.route(WEBHOOK_GLOB, lambda route: _fulfill_json(route, [{"text": "không được gọi"}]))
+    page.route(WEBHOOK_GLOB, lambda route: fulfill_json(route, [{"text": "không được gọi"}]))
     page.goto(live_stack["web_url"])
     long_text = "Tôi muốn hỏi về thủ tục khai sinh. " * 30  # 1,050 characters
     box = page.get_by_label("Nhập câu hỏi của bạn")
@@ -315,11 +232,11 @@ def test_overlong_message_is_not_sent(live_stack, desktop):
     assert probe.webhook_bodies == []
 
 
-def test_phone_width_layout_and_keyboard(live_stack, browser):
+def test_phone_width_layout_and_keyboard(live_stack, browser):  # noqa: F811
     """At 360 px the open panel fills the screen without horizontal scrolling; Esc/Enter toggle it."""
-    context, page, probe = _new_page(browser, width=360, height=740)
+    context, page, probe = new_page(browser, width=360, height=740)
     try:
-        page.route(WEBHOOK_GLOB, lambda route: _fulfill_json(route, [{"text": "Xin chào bạn!"}]))
+        page.route(WEBHOOK_GLOB, lambda route: fulfill_json(route, [{"text": "Xin chào bạn!"}]))
         page.goto(live_stack["web_url"])
         panel = page.get_by_role("dialog", name="Trợ lý ảo Dịch vụ công")
         panel.wait_for(state="visible")
@@ -328,8 +245,8 @@ def test_phone_width_layout_and_keyboard(live_stack, browser):
         assert (box["x"], box["width"]) == (0, 360)
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
 
-        _send(page, "xin chào")
-        _wait_for_reply(page, 0)
+        send_message(page, "xin chào")
+        wait_for_reply(page, 0)
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT_DIR / "chat-mobile.png"))
 

@@ -9,47 +9,25 @@ renders the reply as text.
 
 from __future__ import annotations
 
-import re
-
 import requests
 
-from tests.e2e.test_browser_chat import (
+from tests.fakes.browser import (
     BOT_MESSAGES,
+    COUNT_JS,
+    JOINED_JS,
+    PUSH_TIMEOUT_MS,
     USER_MESSAGES,
-    _new_page,
-    _send,
-    _wait_for_reply,
     browser,  # noqa: F401 - the module-scoped Chromium fixture
+    hand_off,
+    new_page,
+    send_message,
+    wait_for_count,
+    wait_for_reply,
 )
-
-PUSH_TIMEOUT_MS = 5_000  # "within a few seconds"
-TICKET_RE = re.compile(r"HT-\d{6}-\d{4}")
-JOINED_JS = "() => document.getElementById('tthc-chat').__tthcChat.transport.pushState === 'joined'"
-COUNT_JS = """
-({bot, needle}) => Array.from(document.querySelectorAll(bot)).filter((m) => m.textContent.includes(needle)).length
-"""
-
-
-def _wait_for_count(page, needle: str, count: int, timeout_ms: int) -> None:
-    page.wait_for_function(f"(arg) => ({COUNT_JS})(arg) >= {count}", arg={"bot": BOT_MESSAGES, "needle": needle},
-                           timeout=timeout_ms)
 
 
 def _count(page, needle: str) -> int:
     return page.evaluate(COUNT_JS, {"bot": BOT_MESSAGES, "needle": needle})
-
-
-def _hand_off(page) -> str:
-    """Ask for an officer in the widget, accept with the button; return the ticket id the bot announced."""
-    before = page.locator(BOT_MESSAGES).count()
-    _send(page, "Tôi muốn gặp cán bộ")
-    _wait_for_reply(page, before, needle="bạn có muốn chuyển không")
-    before = page.locator(BOT_MESSAGES).count()
-    page.locator(BOT_MESSAGES).last.get_by_role("button", name="Có, gặp cán bộ").click()
-    _wait_for_reply(page, before, needle="mã yêu cầu")
-    match = TICKET_RE.search(page.locator(BOT_MESSAGES).last.inner_text())
-    assert match, page.locator(BOT_MESSAGES).last.inner_text()
-    return match.group(0)
 
 
 def _reply(staff_api, ticket_id: str, text: str) -> None:
@@ -59,18 +37,18 @@ def _reply(staff_api, ticket_id: str, text: str) -> None:
 
 
 def test_staff_reply_is_pushed_to_the_web_widget(browser, live_stack, staff_api):  # noqa: F811
-    context, page, probe = _new_page(browser)
+    context, page, probe = new_page(browser)
     try:
         page.goto(live_stack["web_url"])
         page.get_by_role("dialog", name="Trợ lý ảo Dịch vụ công").wait_for(state="visible")
         # An ordinary question while the socket listens: the REST answer is shown once, never pushed again.
-        _send(page, "làm giấy khai sinh cần giấy tờ gì")
-        _wait_for_reply(page, 0, needle="khai sinh")
+        send_message(page, "làm giấy khai sinh cần giấy tờ gì")
+        wait_for_reply(page, 0, needle="khai sinh")
         page.wait_for_function(JOINED_JS, timeout=PUSH_TIMEOUT_MS)
         page.wait_for_timeout(1000)
         first_answers = page.locator(BOT_MESSAGES).all_inner_texts()
         assert first_answers and len(first_answers) == len(set(first_answers)), first_answers
-        ticket_id = _hand_off(page)
+        ticket_id = hand_off(page)
         sender = page.evaluate("localStorage.getItem('tthc_chat_sender_id')")
         ticket = requests.get(f"{staff_api['url']}/api/handoffs/{ticket_id}", headers=staff_api["headers"],
                               timeout=10).json()
@@ -81,7 +59,7 @@ def test_staff_reply_is_pushed_to_the_web_widget(browser, live_stack, staff_api)
         markup = "<img src=x onerror=alert(1)>"
         first = f"Chào bạn, tôi là cán bộ Bộ phận Một cửa. Hồ sơ {markup} của bạn đã được tiếp nhận."
         _reply(staff_api, ticket_id, first)
-        _wait_for_count(page, "tôi là cán bộ Bộ phận Một cửa", 1, PUSH_TIMEOUT_MS)
+        wait_for_count(page, "tôi là cán bộ Bộ phận Một cửa", 1, PUSH_TIMEOUT_MS)
         pushed = page.locator(BOT_MESSAGES).last
         assert pushed.locator(".tthc-msg__body").inner_text() == f"💬 Cán bộ hỗ trợ: {first}"
         assert pushed.locator("img").count() == 0  # rendered as text, not HTML
@@ -94,7 +72,7 @@ def test_staff_reply_is_pushed_to_the_web_widget(browser, live_stack, staff_api)
         assert _count(page, "tôi là cán bộ Bộ phận Một cửa") == 1  # kept in the stored history
         page.wait_for_function(JOINED_JS, timeout=PUSH_TIMEOUT_MS)
         _reply(staff_api, ticket_id, "Bạn vui lòng mang theo bản chính giấy chứng sinh khi đến nhận kết quả.")
-        _wait_for_count(page, "bản chính giấy chứng sinh", 1, PUSH_TIMEOUT_MS)
+        wait_for_count(page, "bản chính giấy chứng sinh", 1, PUSH_TIMEOUT_MS)
 
         page.wait_for_timeout(1000)
         assert _count(page, "bản chính giấy chứng sinh") == 1
@@ -112,13 +90,13 @@ def test_staff_reply_is_pushed_to_the_web_widget(browser, live_stack, staff_api)
 
 def test_widget_works_without_the_socket_client(browser, live_stack):  # noqa: F811
     """If vendor/socket.io.min.js cannot load, the widget still chats over REST (push is optional)."""
-    context, page, probe = _new_page(browser)
+    context, page, probe = new_page(browser)
     try:
         page.route("**/vendor/socket.io.min.js", lambda route: route.abort("connectionrefused"))
         page.goto(live_stack["web_url"])
         page.get_by_role("dialog", name="Trợ lý ảo Dịch vụ công").wait_for(state="visible")
-        _send(page, "xin chào")
-        _wait_for_reply(page, 0)
+        send_message(page, "xin chào")
+        wait_for_reply(page, 0)
         page.wait_for_function(
             "() => document.getElementById('tthc-chat').__tthcChat.transport.pushState === 'unavailable'"
         )

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.e2e.test_browser_chat import (
+from tests.fakes.browser import (
     BOT_MESSAGES,
     BOT_REPLY_TIMEOUT_MS,
     CORS_HEADERS,
@@ -21,12 +21,12 @@ from tests.e2e.test_browser_chat import (
     USER_MESSAGES,
     WEBHOOK_GLOB,
     XSS_PAYLOAD,
-    _bot_count,
-    _fulfill_json,
-    _new_page,
-    _send,
-    _wait_for_reply,
+    bot_count,
     browser,  # noqa: F401 - the module-scoped Chromium fixture
+    fulfill_json,
+    new_page,
+    send_message,
+    wait_for_reply,
 )
 
 PORTAL_HTML = """<!doctype html>
@@ -62,7 +62,7 @@ def portal_server(live_stack):
 
 def open_portal(browser, portal_url, width=1280, height=800, options=None):  # noqa: F811
     """A fresh context on the portal page, which embeds the widget with one script tag."""
-    context, page, probe = _new_page(browser, width, height)
+    context, page, probe = new_page(browser, width, height)
     if options:
         context.add_init_script(f"window.TTHC_CHAT_OPTIONS = {json.dumps(options)};")
     page.goto(portal_url)
@@ -86,23 +86,23 @@ def test_one_script_tag_embeds_a_working_widget_with_buttons_links_and_lists(bro
     context, page, probe = open_portal(browser, portal_server)
     try:
         replies = iter([RICH_REPLY, [{"text": "Lệ phí: miễn phí."}]])
-        page.route(WEBHOOK_GLOB, lambda route: _fulfill_json(route, next(replies)))
+        page.route(WEBHOOK_GLOB, lambda route: fulfill_json(route, next(replies)))
         assert page.locator("#tthc-chat").count() == 1  # the widget created its container
         css = page.locator("link[data-tthc-chat-css]")
         assert css.get_attribute("href") == live_stack["web_url"] + "chat.css"
         # The injected stylesheet applies: the widget floats over the portal page.
         page.wait_for_function("getComputedStyle(document.getElementById('tthc-chat')).position === 'fixed'")
 
-        _send(page, "khai sinh cần gì")
+        send_message(page, "khai sinh cần gì")
         page.locator(".tthc-chat__typing").wait_for(state="hidden")
-        _wait_for_reply(page, 0)
+        wait_for_reply(page, 0)
         bot = page.locator(BOT_MESSAGES).first
         assert bot.locator("ul li").all_inner_texts() == ["Tờ khai đăng ký khai sinh", "Giấy chứng sinh"]
         link = bot.get_by_role("link", name="Cổng Dịch vụ công")
         assert link.get_attribute("href") == "https://dichvucong.gov.vn/p/home"
         assert link.get_attribute("rel") == "noopener noreferrer"
         bot.get_by_role("button", name="Lệ phí").click()
-        _wait_for_reply(page, 1)
+        wait_for_reply(page, 1)
         assert probe.webhook_bodies[-1]["message"] == "/ask_fee"
         assert page.locator(USER_MESSAGES).last.inner_text().endswith("Lệ phí")
         assert probe.errors == [] and probe.dialogs == []
@@ -115,7 +115,7 @@ def test_typing_indicator_says_dang_tra_loi(browser, live_stack, portal_server):
     try:
         held = []
         page.route(WEBHOOK_GLOB, lambda route: held.append(route))
-        _send(page, "xin chào")
+        send_message(page, "xin chào")
         typing = page.locator(".tthc-chat__typing")
         typing.wait_for(state="visible")
         assert "đang trả lời…" in typing.inner_text()
@@ -131,9 +131,9 @@ def test_typing_indicator_says_dang_tra_loi(browser, live_stack, portal_server):
 def test_history_and_sender_survive_reload_and_new_tab(browser, live_stack, portal_server):  # noqa: F811
     context, page, probe = open_portal(browser, portal_server)
     try:
-        page.route(WEBHOOK_GLOB, lambda route: _fulfill_json(route, [{"text": "Đăng ký kết hôn cần tờ khai."}]))
-        _send(page, "đăng ký kết hôn")
-        _wait_for_reply(page, 0)
+        page.route(WEBHOOK_GLOB, lambda route: fulfill_json(route, [{"text": "Đăng ký kết hôn cần tờ khai."}]))
+        send_message(page, "đăng ký kết hôn")
+        wait_for_reply(page, 0)
         shown = page.locator(".tthc-chat__log").inner_text()
         sender = page.evaluate("localStorage.getItem('tthc_chat_sender_id')")
         page.reload()
@@ -143,9 +143,9 @@ def test_history_and_sender_survive_reload_and_new_tab(browser, live_stack, port
         other.goto(portal_server)
         other.locator(".tthc-chat__launcher, .tthc-chat__panel").first.wait_for(state="attached")
         assert other.locator(".tthc-chat__log").inner_text() == shown
-        page.route(WEBHOOK_GLOB, lambda route: _fulfill_json(route, [{"text": "Lệ phí 0 đồng."}]))
-        _send(page, "lệ phí")
-        _wait_for_reply(page, 1)
+        page.route(WEBHOOK_GLOB, lambda route: fulfill_json(route, [{"text": "Lệ phí 0 đồng."}]))
+        send_message(page, "lệ phí")
+        wait_for_reply(page, 1)
         assert {b["sender"] for b in probe.webhook_bodies} == {sender}
     finally:
         context.close()
@@ -154,9 +154,9 @@ def test_history_and_sender_survive_reload_and_new_tab(browser, live_stack, port
 def test_user_typed_markup_is_rendered_as_text(browser, live_stack, portal_server):  # noqa: F811
     context, page, probe = open_portal(browser, portal_server)
     try:
-        page.route(WEBHOOK_GLOB, lambda route: _fulfill_json(route, [{"text": XSS_PAYLOAD}]))
-        _send(page, XSS_PAYLOAD)
-        _wait_for_reply(page, 0)
+        page.route(WEBHOOK_GLOB, lambda route: fulfill_json(route, [{"text": XSS_PAYLOAD}]))
+        send_message(page, XSS_PAYLOAD)
+        wait_for_reply(page, 0)
         assert page.locator(USER_MESSAGES).last.locator(".tthc-msg__body").inner_text() == XSS_PAYLOAD
         assert page.locator(BOT_MESSAGES).last.locator(".tthc-msg__body").inner_text() == XSS_PAYLOAD
         page.wait_for_timeout(300)
@@ -172,7 +172,7 @@ def test_user_typed_markup_is_rendered_as_text(browser, live_stack, portal_serve
 def test_phone_viewport_keyboard_and_accessibility(browser, live_stack, portal_server):  # noqa: F811
     context, page, probe = open_portal(browser, portal_server, width=360, height=740)
     try:
-        page.route(WEBHOOK_GLOB, lambda route: _fulfill_json(route, RICH_REPLY))
+        page.route(WEBHOOK_GLOB, lambda route: fulfill_json(route, RICH_REPLY))
         panel = page.get_by_role("dialog", name="Trợ lý ảo Dịch vụ công")
         box = panel.bounding_box()
         assert box is not None and (box["x"], box["width"]) == (0, 360)
@@ -180,8 +180,8 @@ def test_phone_viewport_keyboard_and_accessibility(browser, live_stack, portal_s
         log = page.get_by_role("log", name="Nội dung trò chuyện")
         assert log.get_attribute("aria-live") == "polite"
         assert page.get_by_label("Nhập câu hỏi của bạn").is_visible()
-        _send(page, "khai sinh")
-        _wait_for_reply(page, 0)
+        send_message(page, "khai sinh")
+        wait_for_reply(page, 0)
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT_DIR / "widget-phone.png"))
         # Every control is reachable and named: Tab through the panel from the input.
@@ -207,13 +207,13 @@ def test_rasa_restart_shows_reconnecting_then_answers(browser, stack, portal_ser
     context, page, probe = open_portal(browser, portal_server, options={"retryBaseMs": 500, "retryMaxDelayMs": 3000,
                                                                "retryTotalMs": 420000})
     try:
-        before = _bot_count(page)
-        _send(page, "xin chào")
-        _wait_for_reply(page, before)
+        before = bot_count(page)
+        send_message(page, "xin chào")
+        wait_for_reply(page, before)
         rasa_cmd = list(stack.procs["rasa"].args)
         stack.stop("rasa")
-        before = _bot_count(page)
-        _send(page, "làm giấy khai sinh cần giấy tờ gì")
+        before = bot_count(page)
+        send_message(page, "làm giấy khai sinh cần giấy tờ gì")
         conn = page.locator(".tthc-chat__conn")
         conn.wait_for(state="visible")
         assert "Đang thử kết nối lại" in conn.inner_text()
@@ -221,7 +221,7 @@ def test_rasa_restart_shows_reconnecting_then_answers(browser, stack, portal_ser
             "() => /lần [2-9]/.test(document.querySelector('.tthc-chat__conn').textContent)", timeout=20000
         )
         stack.restart_rasa(rasa_cmd)
-        _wait_for_reply(page, before, needle="khai sinh")
+        wait_for_reply(page, before, needle="khai sinh")
         page.wait_for_function(
             "() => document.querySelector('.tthc-chat__conn').textContent.includes('Đã kết nối lại')",
             timeout=BOT_REPLY_TIMEOUT_MS,

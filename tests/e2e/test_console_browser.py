@@ -23,7 +23,7 @@ from core.rating import RatingStore
 from core.status.sqlite import SqliteStatusBackend
 from knowledge.encoder import HashingEncoder
 from knowledge.index import build_index
-from tests.e2e.test_browser_chat import SCREENSHOT_DIR, browser  # noqa: F401 - the module-scoped Chromium
+from tests.fakes.browser import SCREENSHOT_DIR, browser, console_login  # noqa: F401 - browser: the Chromium fixture
 from tests.fakes.rasa_server import FakeRasaServer
 from tests.unit.test_console_api import APP_CODE, ENTRIES, ROOT, _application, _free_port
 from tests.unit.test_console_tracker_analytics import Tracker
@@ -95,15 +95,6 @@ def console(tmp_path_factory):
             log.close()
 
 
-def _login(page, base: str, name: str, password: str = PASSWORD) -> None:
-    """Log in through the console's login page and wait for the search view."""
-    page.goto(base + "/")
-    page.locator("#login-name").fill(name)
-    page.locator("#login-password").fill(password)
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.locator("#search-view").wait_for(state="visible")
-
-
 def test_officer_searches_copies_and_replies_supervisor_sees_charts(browser, console):  # noqa: F811
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     base = console["base"]
@@ -111,7 +102,7 @@ def test_officer_searches_copies_and_replies_supervisor_sees_charts(browser, con
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
     page = context.new_page()
     try:
-        _login(page, base, "can-bo")
+        console_login(page, base, "can-bo", PASSWORD)
         assert page.locator("#tab-analytics").is_hidden()  # officers have no analytics
 
         page.locator("#search-q").fill("cấp lại căn cước")
@@ -173,7 +164,7 @@ def test_officer_searches_copies_and_replies_supervisor_sees_charts(browser, con
         page.locator("#logout").click()
         page.locator("#login-view").wait_for(state="visible")
 
-        _login(page, base, "giam-sat")
+        console_login(page, base, "giam-sat", PASSWORD)
         page.locator("#tab-analytics").click()
         page.locator("#chart-days svg rect[data-outcome]").first.wait_for()
         assert page.locator("#chart-days svg rect[data-outcome='answered']").count() == 3

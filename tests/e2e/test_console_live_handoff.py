@@ -17,16 +17,19 @@ import pytest
 import requests
 
 from tests.e2e.conftest import ROOT, free_port
-from tests.e2e.test_browser_chat import (
+from tests.fakes.browser import (
     BOT_MESSAGES,
+    JOINED_JS,
+    PUSH_TIMEOUT_MS,
     SCREENSHOT_DIR,
-    _new_page,
-    _send,
-    _wait_for_reply,
     browser,  # noqa: F401 - the module-scoped Chromium fixture
+    console_login,
+    hand_off,
+    new_page,
+    send_message,
+    wait_for_count,
+    wait_for_reply,
 )
-from tests.e2e.test_browser_handoff_push import JOINED_JS, PUSH_TIMEOUT_MS, _hand_off, _wait_for_count
-from tests.e2e.test_console_browser import _login
 
 PASSWORD = "mat-khau-truc-tong-dai-2026"
 
@@ -63,19 +66,19 @@ def live_console(stack):
 
 def test_handoff_answered_in_the_console_reaches_the_widget_and_is_rated(browser, live_stack, live_console):  # noqa: F811
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    citizen_ctx, citizen, probe = _new_page(browser)
+    citizen_ctx, citizen, probe = new_page(browser)
     staff_ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
     officer = staff_ctx.new_page()
     try:
         citizen.goto(live_stack["web_url"])
         citizen.get_by_role("dialog", name="Trợ lý ảo Dịch vụ công").wait_for(state="visible")
-        _send(citizen, "đăng ký tạm trú cần giấy tờ gì")
-        _wait_for_reply(citizen, 0, needle="tạm trú")
+        send_message(citizen, "đăng ký tạm trú cần giấy tờ gì")
+        wait_for_reply(citizen, 0, needle="tạm trú")
         citizen.wait_for_function(JOINED_JS, timeout=PUSH_TIMEOUT_MS)
-        ticket_id = _hand_off(citizen)
+        ticket_id = hand_off(citizen)
 
         # The officer finds the ticket in the live inbox (polled, no reload) with the conversation so far.
-        _login(officer, live_console, "truc-ban", PASSWORD)
+        console_login(officer, live_console, "truc-ban", PASSWORD)
         officer.locator("#tab-inbox").click()
         ticket = officer.locator(f'#tickets .cs-result[data-ticket="{ticket_id}"]')
         ticket.wait_for(state="visible", timeout=15_000)
@@ -88,7 +91,7 @@ def test_handoff_answered_in_the_console_reaches_the_widget_and_is_rated(browser
         officer.locator("#message", has_text="Đã gửi trả lời tới người dân.").wait_for()
 
         # The reply arrives in the citizen's widget, pushed over socket.io, shown once, as text.
-        _wait_for_count(citizen, "hợp đồng thuê nhà tới công an phường", 1, PUSH_TIMEOUT_MS)
+        wait_for_count(citizen, "hợp đồng thuê nhà tới công an phường", 1, PUSH_TIMEOUT_MS)
         pushed = citizen.locator(BOT_MESSAGES).last
         assert pushed.locator(".tthc-msg__body").inner_text() == f"💬 Cán bộ hỗ trợ: {reply}"
         officer.screenshot(path=str(SCREENSHOT_DIR / "console-live-reply.png"), full_page=True)
@@ -98,23 +101,23 @@ def test_handoff_answered_in_the_console_reaches_the_widget_and_is_rated(browser
         officer.get_by_role("button", name="Đóng yêu cầu, trợ lý tiếp tục").click()
         officer.locator("#message", has_text=f"Đã đóng yêu cầu {ticket_id}").wait_for()
         before = citizen.locator(BOT_MESSAGES).count()
-        _send(citizen, "lệ phí cấp lại căn cước bao nhiêu")
-        _wait_for_reply(citizen, before, needle="căn cước")
+        send_message(citizen, "lệ phí cấp lại căn cước bao nhiêu")
+        wait_for_reply(citizen, before, needle="căn cước")
 
         # Goodbye: the bot asks for a 1-5 rating; the citizen taps 5.
         before = citizen.locator(BOT_MESSAGES).count()
-        _send(citizen, "tạm biệt nhé")
-        _wait_for_reply(citizen, before, needle="từ 1 (rất không hài lòng) đến 5 (rất hài lòng)")
+        send_message(citizen, "tạm biệt nhé")
+        wait_for_reply(citizen, before, needle="từ 1 (rất không hài lòng) đến 5 (rất hài lòng)")
         before = citizen.locator(BOT_MESSAGES).count()
         citizen.locator(BOT_MESSAGES).last.get_by_role("button", name="5 – Rất hài lòng").click()
-        _wait_for_reply(citizen, before, needle="cảm ơn bạn đã chấm 5/5")
+        wait_for_reply(citizen, before, needle="cảm ơn bạn đã chấm 5/5")
         citizen.screenshot(path=str(SCREENSHOT_DIR / "widget-rating.png"))
         assert probe.errors == [] and probe.dialogs == []
 
         # The supervisor's analytics count the rating and the handed-off conversation.
         officer.locator("#logout").click()
         officer.locator("#login-view").wait_for(state="visible")
-        _login(officer, live_console, "truong-bo-phan", PASSWORD)
+        console_login(officer, live_console, "truong-bo-phan", PASSWORD)
         officer.locator("#tab-analytics").click()
         officer.locator("#chart-ratings svg rect[data-rating='5']").wait_for()
         assert int(officer.locator("#chart-ratings svg rect[data-rating='5']").get_attribute("data-count")) >= 1

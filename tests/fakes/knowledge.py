@@ -1,8 +1,20 @@
-"""In-memory stand-ins for the knowledge search and the procedure store, for action and service tests."""
+"""In-memory stand-ins for the knowledge search and the procedure store, for action and service tests, and a
+five-entry index for tests that build a real one on fake (hashing) vectors."""
 
 from __future__ import annotations
 
+from knowledge.index import IndexEntry
 from knowledge.search import SearchResponse
+
+# Four procedures and one FAQ entry: index build, search and fault tests build their small index from these.
+ENTRIES = [
+    IndexEntry("1.001193", "procedure", "1.001193", "Đăng ký khai sinh", aliases=["làm giấy khai sinh"]),
+    IndexEntry("1.000894", "procedure", "1.000894", "Đăng ký kết hôn", aliases=["làm giấy đăng ký kết hôn"]),
+    IndexEntry("2.001255", "procedure", "2.001255", "Cấp lại thẻ Căn cước", aliases=["cấp lại căn cước"]),
+    IndexEntry("1.004222", "procedure", "1.004222", "Đăng ký thường trú", aliases=["nhập hộ khẩu"]),
+    IndexEntry("faq:vneid_login", "faq", "faq:vneid_login", "Đăng nhập Cổng Dịch vụ công bằng VNeID",
+               aliases=["đăng nhập bằng vneid thế nào"]),
+]
 
 
 class FakeSearcher:

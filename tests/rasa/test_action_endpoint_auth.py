@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from rasa.utils.endpoints import read_endpoint_config
 
-from scripts.scaled_profile import ScaledProfile
+from deploy.scaled_profile import ScaledProfile
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "rasa-side-token-7d2e"

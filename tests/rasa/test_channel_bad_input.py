@@ -19,7 +19,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from channels.rest import EMPTY_MESSAGE_REPLY, TOO_LONG_REPLY, ResilientRestInput, clean_user_text
 from tests.fakes.zalo_api_server import FakeZaloServer, sign, text_event
-from tests.rasa.test_zalo_channel import APP_ID, SECRET, Bot, make_channel
+from tests.fakes.zalo_channel import APP_ID, SECRET, Bot, make_channel
 
 
 @pytest.mark.parametrize("value, expected", [

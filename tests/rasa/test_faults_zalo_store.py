@@ -21,7 +21,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from channels.rest import STORE_DOWN_REPLY
 from tests.fakes.zalo_api_server import FakeZaloServer, text_event
-from tests.rasa.test_zalo_channel import APP_ID, SECRET, call, make_channel
+from tests.fakes.zalo_channel import APP_ID, SECRET, call, make_channel
 
 PHONE_TEXT = "số điện thoại của tôi là 0912 345 678, nhờ cán bộ gọi lại giúp"
 

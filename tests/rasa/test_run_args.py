@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rasa.__main__ import create_argument_parser
 
-from scripts.scaled_profile import ScaledProfile
+from deploy.scaled_profile import ScaledProfile
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKENS = ["-Xy_9", "--enable-api", "-t", "plain-token_0", "_-_"]

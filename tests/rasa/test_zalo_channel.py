@@ -32,10 +32,7 @@ from channels.zalo.parser import (
 )
 from channels.zalo.signature import is_fresh, signature_matches, zalo_signature
 from tests.fakes.zalo_api_server import FakeZaloServer, sign, text_event
-
-APP_ID = "1234567890123456789"
-SECRET = "fake-oa-secret"
-
+from tests.fakes.zalo_channel import APP_ID, SECRET, Bot, call, make_channel
 
 # --- signature ------------------------------------------------------------------------------------
 
@@ -237,45 +234,11 @@ def test_long_outage_and_permanent_error_give_up(fake, tmp_path):
 # --- input channel ------------------------------------------------------------------------------------
 
 
-def make_channel(fake, tmp_path, **extra):
-    creds = {
-        "app_id": APP_ID, "oa_secret_key": SECRET, "access_token": fake.access_token,
-        "refresh_token": fake.refresh_token, "api_base": fake.url, "oauth_base": fake.url,
-        "token_store_path": str(tmp_path / "tokens.json"), "retry_backoff_seconds": 0.01,
-        "action_health_url": "http://127.0.0.1:9/health", "seen_store": str(tmp_path / "zalo_seen.db"),
-    }
-    creds.update(extra)
-    return ZaloInput.from_credentials(creds)
-
-
 def test_missing_credentials_name_the_env_vars():
     with pytest.raises(RasaException) as err:
         ZaloInput.from_credentials({"app_id": "1", "oa_secret_key": "", "access_token": "a"})
     assert "ZALO_OA_SECRET_KEY" in str(err.value) and "ZALO_REFRESH_TOKEN" in str(err.value)
     assert "ZALO_APP_ID" not in str(err.value)
-
-
-class Bot:
-    """Stands in for Rasa's agent: echoes, or answers with buttons, slowly enough to expose reordering."""
-
-    def __init__(self):
-        self.seen = []
-
-    async def __call__(self, message):
-        self.seen.append((message.sender_id, message.text, message.input_channel, message.message_id))
-        await asyncio.sleep(0.02 if message.text.endswith("chậm") else 0)
-        if message.text == "nút":
-            await message.output_channel.send_text_with_buttons(
-                message.sender_id, "Chọn một:", [{"title": "Có", "payload": "/affirm"}, {"title": "Không"}]
-            )
-        else:
-            await message.output_channel.send_text_message(message.sender_id, f"Đã nhận: {message.text}")
-
-
-def call(channel, bot, event, signature=None, body=None):
-    raw = body if body is not None else json.dumps(event, ensure_ascii=False).encode()
-    sig = signature if signature is not None else sign(APP_ID, raw, str(event.get("timestamp", "")), SECRET)
-    return channel.handle_webhook(raw, sig, bot)
 
 
 def run_calls(channel, bot, calls):

@@ -1,4 +1,4 @@
-"""The scaled profile (scripts/scaled_profile.py) started once for the module: nginx, two Rasa replicas, two
+"""The scaled profile (deploy/scaled_profile.py) started once for the module: nginx, two Rasa replicas, two
 action servers, PostgreSQL and Redis as they run on this machine (fresh database and Redis key prefix, removed
 afterwards)."""
 
@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from scripts.scaled_profile import MODEL, ScaledProfile
+from deploy.scaled_profile import MODEL, ScaledProfile
 from staff_api.rasa_client import rasa_auth_headers
 
 REDIS_RESTART = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379", "--save", ""]

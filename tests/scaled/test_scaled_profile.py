@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from scripts.scaled_profile import ROOT
+from deploy.scaled_profile import ROOT
 from staff_api.rasa_client import rasa_auth_headers
 from tests.scaled.conftest import (
     PG_CLUSTER,
@@ -109,7 +109,7 @@ def test_each_conversation_stays_on_one_replica_and_both_replicas_serve(profile)
 
 def test_the_console_reads_its_analytics_from_the_postgresql_tracker_store(profile):
     """The help-desk console of the scaled profile: services and trackers both in the profile's PostgreSQL."""
-    from scripts.scaled_profile import ACTIONS_PY, free_port
+    from deploy.scaled_profile import ACTIONS_PY, free_port
 
     password = "mat-khau-giam-sat-2026"
     env = {**profile.env, "TRACKER_DB_URL": profile.database_url}
@@ -273,7 +273,7 @@ def test_postgres_down_then_restarted_loses_no_tracker_or_feedback_and_the_serve
 def test_the_web_widget_sends_the_sticky_key_and_stays_on_one_replica(profile):
     from playwright import sync_api
 
-    from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS, _bot_count, _send, _wait_for_reply
+    from tests.fakes.browser import CHROMIUM, CHROMIUM_ARGS, bot_count, send_message, wait_for_reply
 
     seen: list = []
 
@@ -290,9 +290,9 @@ def test_the_web_widget_sends_the_sticky_key_and_stays_on_one_replica(profile):
             page.on("response", on_response)
             page.goto(profile.web_url)
             for question in ("làm giấy khai sinh cần giấy tờ gì", "lệ phí bao nhiêu"):
-                before = _bot_count(page)
-                _send(page, question)
-                _wait_for_reply(page, before, "đăng ký khai sinh")  # the helper lowercases the page text
+                before = bot_count(page)
+                send_message(page, question)
+                wait_for_reply(page, before, "đăng ký khai sinh")  # the helper lowercases the page text
             page.wait_for_timeout(500)
         finally:
             browser.close()

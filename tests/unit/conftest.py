@@ -1,9 +1,8 @@
-"""Shared fixtures: small real procedures built with the knowledge schema, trackers for actions."""
+"""Shared fixtures: small real procedures built with the knowledge schema (trackers: tests/fakes/trackers.py)."""
 
 from __future__ import annotations
 
 import pytest
-from rasa_sdk import Tracker
 
 from knowledge.schema import Agencies, Channel, Document, Duration, Fee, LegalBasis, Procedure
 
@@ -34,19 +33,4 @@ def birth_registration() -> Procedure:
         url="https://dichvucong.gov.vn/thu-tuc-hanh-chinh/example",
         description="Thủ tục cấp xã, lĩnh vực Hộ tịch: đăng ký khai sinh cho trẻ em.",
         aliases=["làm giấy khai sinh"],
-    )
-
-
-def make_tracker(text: str, intent: str, entities=None, slots=None, events=None) -> Tracker:
-    """A tracker whose latest user message is ``text`` classified as ``intent``."""
-    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or []}
-    return Tracker(
-        sender_id="test-user",
-        slots=slots or {},
-        latest_message=latest,
-        events=events or [{"event": "user", "text": text, "parse_data": latest}],
-        paused=False,
-        followup_action=None,
-        active_loop={},
-        latest_action_name="action_listen",
     )

@@ -81,6 +81,6 @@ def test_the_shipped_table_is_what_the_miner_writes_from_the_shipped_records(tmp
     table = acronyms.mine(list(acronyms.record_texts(p)) for p in store.load_procedures())
     path = tmp_path / "acronyms.yml"
     acronyms.write(table, path)
-    assert path.read_text(encoding="utf-8") == acronyms.DATA_FILE.read_text(encoding="utf-8"), (
+    assert path.read_text(encoding="utf-8") == acronyms.data_file().read_text(encoding="utf-8"), (
         "knowledge/data/acronyms.yml is stale: run `python -m knowledge acronyms`")
     assert len(table) > 1000

@@ -11,7 +11,7 @@ from actions.actions_procedure import ActionAnswerProcedure
 from core.knowledge_service import KnowledgeService
 from knowledge.search import Hit, SearchResponse
 from tests.fakes.knowledge import FakeSearcher, FakeStore, abstaining_service
-from tests.unit.conftest import make_tracker
+from tests.fakes.trackers import make_tracker
 
 
 def hit(code, name, score):

@@ -65,7 +65,7 @@ def _copy_kb(tmp_path: Path) -> Path:
     (root / "procedures").mkdir(parents=True)
     codes = ["1.001193", "1.000656", "1.004873"]
     for code in codes:
-        shutil.copy(store.DATA_DIR / "procedures" / f"{code}.json", root / "procedures")
+        shutil.copy(store.data_dir() / "procedures" / f"{code}.json", root / "procedures")
     procs = store.load_procedures(root)
     qdir = root / "questions"
     (qdir / "bank").mkdir(parents=True)

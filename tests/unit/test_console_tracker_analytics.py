@@ -10,10 +10,10 @@ from datetime import datetime
 
 import pytest
 
-from core.db import VN_TZ, Database
-from core.rating import RatingStore
 from console.services import analytics, analytics_csv
 from console.tracker_analytics import tracker_analytics
+from core.db import VN_TZ, Database
+from core.rating import RatingStore
 
 DAYS = ["2026-11-25", "2026-11-26", "2026-11-27"]
 ABSTAIN_BUTTONS = [{"title": "Gặp cán bộ hỗ trợ", "payload": "/request_human"}]
@@ -165,10 +165,9 @@ def test_postgres_tracker_store_gives_the_same_figures(tracker_db):
 
     import psycopg
 
-    from tests.fakes.databases import PG_URL, postgres_available
+    from tests.fakes.databases import PG_URL, require_postgres
 
-    if not postgres_available():
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    require_postgres()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     rows = sqlite3.connect(tracker_db).execute(
         "SELECT id, sender_id, type_name, timestamp, intent_name, action_name, data FROM events").fetchall()

@@ -15,7 +15,7 @@ from core.knowledge_service import KnowledgeService
 from knowledge import store
 from knowledge.search import Hit, SearchResponse
 from tests.fakes.knowledge import FakeSearcher
-from tests.unit.conftest import make_tracker
+from tests.fakes.trackers import make_tracker
 
 GPLX = [("3.000348", "Cấp lại giấy phép lái xe"), ("3.000347", "Đổi giấy phép lái xe"),
         ("3.000346", "Cấp giấy phép lái xe")]

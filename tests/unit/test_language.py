@@ -56,3 +56,19 @@ def test_vietnamese_aspect(text, aspect):
     from knowledge.text import fold
 
     assert vietnamese_aspect(fold(text)) == aspect
+
+
+def test_aspect_keywords_are_the_ones_the_search_strips():
+    """One list (knowledge.text.ASPECT_PHRASES): each keyword names its aspect and is stripped by the search."""
+    from core.language import vietnamese_aspects
+    from knowledge.text import ASPECT_PHRASES, strip_question
+
+    assert set(ASPECT_PHRASES) == {"documents", "fee", "duration", "online", "place", "agency", "steps",
+                                   "legal_basis", "conditions", "result"}
+    for aspect, phrases in ASPECT_PHRASES.items():
+        for phrase in phrases:
+            assert aspect in vietnamese_aspects(phrase), phrase
+            assert strip_question(phrase) == "", phrase
+    # Question words that name no aspect on their own.
+    assert vietnamese_aspects("mat bao nhieu ngay") == ["duration"]
+    assert vietnamese_aspects("chuan bi giai the cong ty") == []

@@ -8,7 +8,7 @@ import yaml
 from core.narrowing import NARROWING_FILE, Question, get_narrowing
 from knowledge.contrast import get_contrasts
 from knowledge.rewrite import get_rewriter
-from knowledge.store import get_procedure
+from knowledge.store import data_dir, get_procedure
 
 
 def plan(*codes, number=1):
@@ -20,7 +20,7 @@ def options(question):
 
 
 def test_every_value_of_the_search_tables_has_a_button_label():
-    table = yaml.safe_load(NARROWING_FILE.read_text(encoding="utf-8"))
+    table = yaml.safe_load((data_dir() / NARROWING_FILE).read_text(encoding="utf-8"))
     contrasts = get_contrasts()
     for group in contrasts.groups:
         assert set(table["groups"][group]["labels"]) == set(contrasts.values[group]), group

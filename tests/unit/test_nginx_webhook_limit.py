@@ -1,4 +1,4 @@
-"""The scaled profile's nginx (deploy/nginx/scaled.conf.template as rendered by scripts/scaled_profile.py): a
+"""The scaled profile's nginx (deploy/nginx/scaled.conf.template as rendered by deploy/scaled_profile.py): a
 per-client request limit on the chat webhooks, and the client's own address in X-Real-IP for the Rasa replicas.
 
 The real nginx in front of a local stand-in for the Rasa replica that records what reaches it.
@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from scripts.scaled_profile import ScaledProfile
+from deploy.scaled_profile import ScaledProfile
 
 
 class Upstream:

@@ -1,13 +1,20 @@
-"""Office hours 7:30–17:00 Mon–Fri Vietnam time, and what the citizen is told about the wait."""
+"""Office hours 7:30–17:00 Mon–Fri Vietnam time, what the citizen is told about the wait, and working days."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
 from core.db import VN_TZ
-from core.office_hours import expected_wait_message, is_office_hours, next_opening, offer_wait_message
+from core.office_hours import (
+    add_working_days,
+    expected_wait_message,
+    is_office_hours,
+    is_working_day,
+    next_opening,
+    offer_wait_message,
+)
 
 
 def vn(day: int, hour: int, minute: int = 0) -> datetime:
@@ -61,3 +68,12 @@ def test_offer_does_not_claim_the_request_was_transferred():
         "Hiện đã ngoài giờ làm việc (7 giờ 30 đến 17 giờ, từ thứ Hai đến thứ Sáu); nếu chuyển, cán bộ sẽ trả lời "
         "từ 7 giờ 30 sáng thứ Hai (01/12).")
     assert "đã được chuyển" not in offer_wait_message(vn(27, 10))
+
+
+def test_working_days():
+    assert add_working_days(date(2025, 11, 27), 1) == date(2025, 11, 28)
+    assert add_working_days(date(2025, 11, 28), 1) == date(2025, 12, 1)  # Friday → Monday
+    assert add_working_days(date(2025, 8, 29), 1) == date(2025, 9, 1)
+    assert add_working_days(date(2025, 9, 1), 1) == date(2025, 9, 3)  # 2/9 is a holiday
+    assert add_working_days(date(2025, 11, 29), 0) == date(2025, 12, 1)  # a Saturday start rolls to Monday
+    assert not is_working_day(date(2025, 4, 30)) and is_working_day(date(2025, 4, 29))

@@ -18,10 +18,10 @@ from urllib.parse import quote
 
 import pytest
 
+from console.retention import RetentionJob, redact_event
 from core.db import VN_TZ
 from core.handoff import HandoffStore
-from console.retention import RetentionJob, redact_event
-from tests.fakes.databases import PG_URL, make_database, postgres_available
+from tests.fakes.databases import PG_URL, make_database, require_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=VN_TZ)
@@ -120,8 +120,7 @@ def store(request, tmp_path):
         return
     import psycopg
 
-    if not postgres_available():
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    require_postgres()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     url = PG_URL + ("&" if "?" in PG_URL else "?") + "options=" + quote(f"-csearch_path={schema}")
     with psycopg.connect(PG_URL, autocommit=True) as admin:

@@ -31,7 +31,7 @@ from core.routing import (
 )
 from knowledge.search import Hit, SearchResponse
 from tests.fakes.knowledge import FakeSearcher, FakeStore
-from tests.unit.conftest import make_tracker
+from tests.fakes.trackers import make_tracker
 
 ROOT = Path(__file__).resolve().parents[2]
 

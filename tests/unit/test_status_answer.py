@@ -7,7 +7,7 @@ from datetime import date
 
 from core.status.answer import format_status
 from core.status.models import StatusEvent
-from tests.unit.test_status_models import _at, make_app
+from tests.fakes.status import at, make_app
 
 HOTLINE = "18001096"
 
@@ -63,7 +63,7 @@ def test_overdue_points_to_agency_and_hotline():
 
 
 def test_history_shows_recent_events():
-    history = [StatusEvent(s, _at(20 + i), "UBND phường Võ Cường") for i, s in
+    history = [StatusEvent(s, at(20 + i), "UBND phường Võ Cường") for i, s in
                enumerate(["Đã tiếp nhận", "Đang xử lý", "Chờ bổ sung hồ sơ", "Đang xử lý", "Đã có kết quả"])]
     text = format_status(make_app("Đã có kết quả", history=history), date(2025, 11, 25), hotline=HOTLINE)
     assert text.endswith("Quá trình xử lý gần đây:\n- 21/11/2025: Đang xử lý (UBND phường Võ Cường)\n"

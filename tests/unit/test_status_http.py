@@ -10,7 +10,7 @@ import yaml
 from core.status.base import StatusBackendError
 from core.status.http import CircuitBreaker, CircuitOpenError, HttpStatusBackend
 from tests.fakes.one_stop_server import FakeOneStopServer
-from tests.unit.test_status_models import make_app
+from tests.fakes.status import make_app
 
 TOKEN = "mot-cua-bac-ninh-test"
 CODE = "H07.02-251120-0003"

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
-from core.db import VN_TZ
 from core.status.models import STATUSES, ApplicationStatus, StatusEvent
-
-
-def _at(day: int, hour: int = 9, month: int = 11) -> datetime:
-    return datetime(2025, month, day, hour, 0, tzinfo=VN_TZ)
-
-
-def make_app(status: str, history: list[StatusEvent] | None = None, since: datetime | None = None) -> ApplicationStatus:
-    """Đăng ký khai sinh received 20/11/2025, due 25/11/2025, at the commune of Võ Cường."""
-    return ApplicationStatus(
-        code="H07.02-251120-0003", procedure_code="1.001193", procedure_name="Đăng ký khai sinh",
-        applicant_name="Nguyễn Thị Lan", received_at=_at(20), due_at=_at(25, 17), status=status,
-        status_since=since or _at(21), agency="UBND phường Võ Cường",
-        history=history or [StatusEvent("Đã tiếp nhận", _at(20), "Bộ phận Một cửa UBND phường Võ Cường")],
-    )
+from tests.fakes.status import at, make_app
 
 
 def test_seven_statuses():
@@ -39,13 +25,13 @@ def test_overdue_flag_is_late():
 
 
 def test_finished_application_judged_by_result_day():
-    on_time = make_app("Đã trả kết quả", since=_at(28), history=[
-        StatusEvent("Đã tiếp nhận", _at(20), "Bộ phận Một cửa"),
-        StatusEvent("Đã có kết quả", _at(24), "Bộ phận Một cửa"),
-        StatusEvent("Đã trả kết quả", _at(28), "Bộ phận Một cửa"),
+    on_time = make_app("Đã trả kết quả", since=at(28), history=[
+        StatusEvent("Đã tiếp nhận", at(20), "Bộ phận Một cửa"),
+        StatusEvent("Đã có kết quả", at(24), "Bộ phận Một cửa"),
+        StatusEvent("Đã trả kết quả", at(28), "Bộ phận Một cửa"),
     ])
     assert not on_time.is_late(date(2025, 12, 30))
-    late = make_app("Đã có kết quả", since=_at(27), history=[StatusEvent("Đã có kết quả", _at(27), "Bộ phận Một cửa")])
+    late = make_app("Đã có kết quả", since=at(27), history=[StatusEvent("Đã có kết quả", at(27), "Bộ phận Một cửa")])
     assert late.is_late(date(2025, 11, 27))
 
 

@@ -8,11 +8,12 @@ from datetime import date, timedelta
 
 import pytest
 
+from core.office_hours import add_working_days
 from core.status.models import RESULT_READY, STATUSES
 from core.status.sql import SqlStatusBackend
 from knowledge.store import get_procedure, load_procedures
 from scripts import seed_demo
-from scripts.seed_demo import add_working_days, generate, processing_days, seed, write_demo_file
+from scripts.seed_demo import generate, processing_days, seed, write_demo_file
 from tests.fakes.databases import make_database
 
 ANCHOR = date(2025, 11, 27)  # a Thursday
@@ -26,13 +27,6 @@ def procedures():
 @pytest.fixture(scope="module")
 def apps(procedures):
     return generate(procedures, count=600, seed=7, anchor=ANCHOR)
-
-
-def test_working_days():
-    assert add_working_days(date(2025, 11, 27), 1) == date(2025, 11, 28)
-    assert add_working_days(date(2025, 11, 28), 1) == date(2025, 12, 1)  # Friday → Monday
-    assert add_working_days(date(2025, 8, 29), 1) == date(2025, 9, 1)
-    assert add_working_days(date(2025, 9, 1), 1) == date(2025, 9, 3)  # 2/9 is a holiday
 
 
 def test_processing_days_from_the_knowledge_base():

@@ -15,7 +15,7 @@ from core.status.sql import SqlStatusBackend
 from core.status.sqlite import SqliteStatusBackend
 from settings import Settings
 from tests.fakes.databases import make_database
-from tests.unit.test_status_models import make_app
+from tests.fakes.status import make_app
 
 PHONE = "0912345678"
 ID_NUMBER = "027203004567"

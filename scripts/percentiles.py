@@ -1,0 +1,18 @@
+"""The one percentile every report uses (bench, load, dialogue and retrieval evaluations), so their p50/p95
+figures are comparable."""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+
+def percentile(values: Iterable[float], q: float) -> float:
+    """The ``q``-th percentile (0 < q <= 100) by the nearest-rank method: the smallest measured value that at
+    least ``q`` % of the values do not exceed (the ``ceil(q / 100 * n)``-th smallest; never an interpolated
+    value nobody measured). NaN for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = math.ceil(q / 100.0 * len(ordered))
+    return ordered[min(len(ordered), max(1, rank)) - 1]
