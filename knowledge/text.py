@@ -25,11 +25,11 @@ ASPECT_PHRASES: Dict[str, Tuple[str, ...]] = {
             "mien phi"),
     "duration": ("mat bao lau", "mat may ngay", "bao lau", "thoi gian", "thoi han", "may ngay", "bao nhieu ngay"),
     "online": ("truc tuyen", "online", "qua mang", "nop qua mang", "tren mang"),
-    "place": ("nop o dau", "o dau", "cho nao", "dia chi", "noi nop"),
-    "agency": ("co quan nao", "ai giai quyet"),
+    "place": ("nop o dau", "nop tai dau", "o dau", "cho nao", "dia chi", "noi nop"),
+    "agency": ("co quan nao", "ai giai quyet", "ai cap"),
     "steps": ("cac buoc", "trinh tu", "quy trinh"),
-    "legal_basis": ("can cu phap ly", "can cu", "van ban phap ly", "luat nao"),
-    "conditions": ("dieu kien gi", "dieu kien"),
+    "legal_basis": ("can cu phap ly", "can cu", "van ban phap ly", "luat nao", "nghi dinh nao", "van ban nao"),
+    "conditions": ("dieu kien gi", "dieu kien", "yeu cau gi"),
     "result": ("ket qua", "nhan duoc gi"),
 }
 # Question words that do not say which aspect on their own ("hồ sơ", "bao nhiêu", "chuẩn bị", "như thế nào"):

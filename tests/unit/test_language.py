@@ -48,7 +48,12 @@ def test_english_aspect(text, aspect):
         ("đổi bằng lái làm online được không", "online"),
         ("đăng ký tạm trú nộp ở đâu", "place"),
         ("căn cứ pháp lý của thủ tục này", "legal_basis"),
+        ("cấp hộ chiếu nộp tại đâu", "place"),
+        ("giấy phép kinh doanh rượu ai cấp", "agency"),
+        ("thủ tục tách thửa theo nghị định nào", "legal_basis"),
+        ("mở phòng khám tư cần đáp ứng yêu cầu gì", "conditions"),
         ("đăng ký khai sinh", None),
+        ("trợ giúp pháp lý cho người nghèo", None),
     ],
 )
 def test_vietnamese_aspect(text, aspect):
