@@ -20,7 +20,7 @@ from typing import Any, Iterator, Sequence
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS_DIR = ROOT / "migrations"
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 

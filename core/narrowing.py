@@ -21,7 +21,7 @@ from typing import Dict, FrozenSet, List, Optional, Sequence
 
 from knowledge.text import fold
 
-NARROWING_FILE = Path(__file__).resolve().parents[2] / "knowledge" / "data" / "narrowing.yml"
+NARROWING_FILE = Path(__file__).resolve().parents[1] / "knowledge" / "data" / "narrowing.yml"
 MAX_QUESTIONS = 2
 NONE = "none"  # the option of the siblings whose names carry no value of the group
 MAX_REPLY_WORDS = 8  # a longer typed message is a new question, not an answer to the narrowing question
