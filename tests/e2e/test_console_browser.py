@@ -24,9 +24,10 @@ from core.status.sqlite import SqliteStatusBackend
 from knowledge.encoder import HashingEncoder
 from knowledge.index import build_index
 from tests.e2e.test_browser_chat import SCREENSHOT_DIR, browser  # noqa: F401 - the module-scoped Chromium
+from tests.fakes.console_data import APP_CODE, ENTRIES, application
+from tests.fakes.processes import ROOT, free_port
 from tests.fakes.rasa_server import FakeRasaServer
-from tests.unit.test_console_api import APP_CODE, ENTRIES, ROOT, _application, _free_port
-from tests.unit.test_console_tracker_analytics import Tracker
+from tests.fakes.rasa_tracker_store import Tracker
 
 PASSWORD = "mat-khau-thu-nghiem-2025"
 RASA_TOKEN = "rasa-secret"
@@ -47,7 +48,7 @@ def console(tmp_path_factory):
     HandoffStore(db).open_ticket("web-7788", "socketio", [
         {"role": "user", "text": "Tôi cần gặp cán bộ về hồ sơ đất đai", "at": now_vn().isoformat()}],
         "user_request")
-    SqliteStatusBackend(db).save(_application(), phone="0912345678", id_number="001099012345")
+    SqliteStatusBackend(db).save(application(), phone="0912345678", id_number="001099012345")
     FeedbackStore(db).create("hạ tầng", "Đèn đường hỏng ở ngõ 5", "phường Bến Nghé", "0912345678", True,
                              "web-fb", "socketio")
     ratings = RatingStore(db)
@@ -73,7 +74,7 @@ def console(tmp_path_factory):
                    "TRACKER_DB": str(tmp / "tracker.db")}
         _cli(environ, "users", "add", "can-bo", "--role", "officer", "--password-stdin", "--no-force-change")
         _cli(environ, "users", "add", "giam-sat", "--role", "supervisor", "--password-stdin", "--no-force-change")
-        port = _free_port()
+        port = free_port()
         log = open(tmp / "console.log", "w")
         proc = subprocess.Popen([sys.executable, "-m", "console", "--port", str(port)], cwd=ROOT, env=environ,
                                 stdout=log, stderr=subprocess.STDOUT)

@@ -18,9 +18,9 @@ from urllib.parse import quote
 
 import pytest
 
+from console.retention import RetentionJob, redact_event
 from core.db import VN_TZ
 from core.handoff import HandoffStore
-from console.retention import RetentionJob, redact_event
 from tests.fakes.databases import PG_URL, make_database, postgres_available
 
 ROOT = Path(__file__).resolve().parents[2]
