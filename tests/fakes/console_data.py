@@ -1,13 +1,17 @@
-"""The data the help-desk console's tests seed: a small knowledge index (on fake vectors, real procedure files) and
-one application for the status lookups."""
+"""What the help-desk console's tests start it with: a small knowledge index (on fake vectors, real procedure
+files), one application for the status lookups, and the environment of a ``python -m console`` process."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from pathlib import Path
 
 from core.db import VN_TZ
 from core.status.models import ApplicationStatus, StatusEvent
-from knowledge.index import IndexEntry
+from knowledge.encoder import HashingEncoder
+from knowledge.index import IndexEntry, build_index
+from tests.fakes.processes import ROOT
 
 APP_CODE = "H07.99-251120-0012"
 ENTRIES = [
@@ -28,3 +32,13 @@ def application() -> ApplicationStatus:
         status_since=datetime(2025, 11, 21, 10, 0, tzinfo=VN_TZ), agency="UBND xã Tiên Du",
         history=[StatusEvent("Đã tiếp nhận", received, "Bộ phận Một cửa xã Tiên Du")],
     )
+
+
+def console_environment(tmp: Path, rasa_url: str, rasa_token: str, tracker_db: Path) -> dict:
+    """The environment of a console process on ``tmp``'s services database (SQLite status backend), an index of
+    ``ENTRIES`` built now in ``tmp/kb-index`` on 64-dimension hashing vectors, the fake Rasa at ``rasa_url`` and
+    the tracker store ``tracker_db``."""
+    build_index(ENTRIES, HashingEncoder(64), tmp / "kb-index", src_hash="test")
+    return {**os.environ, "PYTHONPATH": str(ROOT), "SERVICES_DB": str(tmp / "services.db"), "DATABASE_URL": "",
+            "STATUS_BACKEND": "sqlite", "KB_INDEX_DIR": str(tmp / "kb-index"), "KB_ENCODER": "hashing:64",
+            "RASA_URL": rasa_url, "RASA_API_TOKEN": rasa_token, "TRACKER_DB": str(tracker_db)}

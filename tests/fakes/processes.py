@@ -24,29 +24,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_healthy(base: str, proc: subprocess.Popen, log_path: Path, timeout_s: float) -> None:
+    """Return once ``base``/health answers 200; fail the test, with the end of the log, when ``proc`` exits or
+    ``timeout_s`` passes first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if requests.get(base + "/health", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            state = "exited" if proc.poll() is not None else f"did not answer within {timeout_s:.0f} s"
+            pytest.fail(f"server {state} (log {log_path}):\n" + log_path.read_text(errors="replace")[-3000:])
+        time.sleep(0.1)
+
+
 @contextmanager
 def serving(module: str, env: dict, log_path: Path, *, start_timeout_s: float = 30.0) -> Iterator[str]:
     """Run ``python -m <module> --port <free port>`` with ``env`` (output to ``log_path``) and yield its base URL
-    once ``/health`` answers 200; stop the process afterwards. Fails the test, with the log, when the process exits
-    or does not answer within ``start_timeout_s``."""
+    once ``/health`` answers; stop the process afterwards."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", module, "--port", str(port)], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + start_timeout_s
-            while True:
-                try:
-                    if requests.get(base + "/health", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if proc.poll() is not None:
-                    pytest.fail(f"{module} exited: " + log_path.read_text())
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{module} did not start within {start_timeout_s:.0f} s: " + log_path.read_text())
-                time.sleep(0.1)
+            wait_until_healthy(base, proc, log_path, start_timeout_s)
             yield base
         finally:
             proc.terminate()

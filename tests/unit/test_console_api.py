@@ -5,7 +5,6 @@ skipped when models/kb-index is absent.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 
 import pytest
@@ -16,9 +15,7 @@ from core.db import VN_TZ, Database
 from core.feedback import FeedbackStore
 from core.handoff import HandoffStore
 from core.status.sqlite import SqliteStatusBackend
-from knowledge.encoder import HashingEncoder
-from knowledge.index import build_index
-from tests.fakes.console_data import APP_CODE, ENTRIES, application
+from tests.fakes.console_data import APP_CODE, application, console_environment
 from tests.fakes.processes import ROOT, serving
 from tests.fakes.rasa_server import FakeRasaServer
 
@@ -46,12 +43,8 @@ def env(tmp_path_factory):
     report = FeedbackStore(db).create("hạ tầng", "Đèn đường hỏng ở ngõ 5", "phường Bến Nghé", "0912345678", True,
                                       "web-fb", "socketio")
     ticket = HandoffStore(db).open_ticket("web-0912", "socketio", TRANSCRIPT, "user_request")
-    build_index(ENTRIES, HashingEncoder(64), tmp / "kb-index", src_hash="test")
     with FakeRasaServer(token=RASA_TOKEN) as rasa:
-        environ = {**os.environ, "PYTHONPATH": str(ROOT), "SERVICES_DB": str(tmp / "services.db"),
-                   "DATABASE_URL": "", "STATUS_BACKEND": "sqlite", "KB_INDEX_DIR": str(tmp / "kb-index"),
-                   "KB_ENCODER": "hashing:64", "RASA_URL": rasa.url, "RASA_API_TOKEN": RASA_TOKEN,
-                   "TRACKER_DB": str(tmp / "no-tracker.db")}
+        environ = console_environment(tmp, rasa.url, RASA_TOKEN, tmp / "no-tracker.db")
         with serving("console", environ, tmp / "console.log") as base:
             yield {"base": base, "db": db, "rasa": rasa, "feedback": report.code, "ticket": ticket.id,
                    "log": tmp / "console.log"}
