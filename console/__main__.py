@@ -31,8 +31,8 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _stores():
-    from core.db import shared_database
     from console.auth import AccountStore, AuditLog
+    from core.db import shared_database
     from settings import get_settings
 
     settings = get_settings()
@@ -97,8 +97,8 @@ def cmd_retention(args) -> int:
     """Run the retention job once and print its report as JSON; exit 1 when a part failed."""
     import json
 
-    from core.privacy import install_pii_log_filter
     from console.retention import retention_job_from_settings
+    from core.privacy import install_pii_log_filter
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_pii_log_filter()
@@ -141,12 +141,14 @@ def start_retention_timer(settings, db) -> threading.Thread | None:
 
 def cmd_serve(args) -> int:
     """Serve the console until interrupted."""
+    from console.app import create_app
+    from console.handlers.common import StaffDeps
+    from console.services import KnowledgeConsole
+    from console.tracker_db import tracker_source
     from core.feedback import FeedbackStore
     from core.handoff import HandoffStore
     from core.privacy import install_pii_log_filter
     from core.status.factory import status_backend_from_settings
-    from console.app import ConsoleDeps, create_app
-    from console.services import KnowledgeConsole
     from staff_api.rasa_client import RasaClient
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -159,11 +161,10 @@ def cmd_serve(args) -> int:
             backend.append(status_backend_from_settings(settings))
         return backend[0]
 
-    deps = ConsoleDeps(accounts=accounts, audit=audit, handoffs=HandoffStore(db), feedback=FeedbackStore(db),
-                       status=status, knowledge=KnowledgeConsole(portal_url=settings.portal_url),
-                       rasa=RasaClient(settings.rasa_url, settings.rasa_api_token or None),
-                       secure_cookie=settings.console_secure_cookie,
-                       tracker_db=settings.tracker_db_url or settings.tracker_db)
+    deps = StaffDeps(accounts=accounts, audit=audit, handoffs=HandoffStore(db), feedback=FeedbackStore(db),
+                     status=status, knowledge=KnowledgeConsole(portal_url=settings.portal_url),
+                     rasa=RasaClient(settings.rasa_url, settings.rasa_api_token or None),
+                     secure_cookie=settings.console_secure_cookie, tracker_db=tracker_source(settings))
     app = create_app(deps)
     threading.Thread(target=deps.knowledge.warm, name="console-warmup", daemon=True).start()
     start_retention_timer(settings, db)

@@ -25,13 +25,13 @@ import hashlib
 import json
 import logging
 import re
-import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
+from console import tracker_db
 from core.db import VN_TZ, Database, as_datetime
 from core.privacy import LOOKUP_INTENTS, hide_digits_outside_codes, hide_verification_replies, mask_pii
 
@@ -124,36 +124,6 @@ def _intent(event: dict) -> str | None:
     return intent.get("name") if isinstance(intent, dict) else None
 
 
-class TrackerDb:
-    """Rasa's SQL tracker store table ``events`` in a SQLite file or a PostgreSQL database."""
-
-    def __init__(self, source: Path | str) -> None:
-        self.source = source
-        self.is_postgres = isinstance(source, str) and source.startswith(("postgresql://", "postgres://"))
-        self.param = "%s" if self.is_postgres else "?"
-
-    def connect(self):
-        """A new connection (caller closes it); None when a SQLite file does not exist yet."""
-        if self.is_postgres:
-            import psycopg
-
-            return psycopg.connect(str(self.source), connect_timeout=5)
-        path = Path(self.source)
-        if not path.is_file():
-            return None
-        conn = sqlite3.connect(str(path), timeout=30)
-        conn.execute("PRAGMA busy_timeout = 30000")
-        return conn
-
-    def has_events_table(self, conn) -> bool:
-        """Whether Rasa has created its table yet."""
-        if self.is_postgres:
-            row = conn.execute("SELECT to_regclass('events')").fetchone()
-            return row[0] is not None
-        row = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
-        return row is not None
-
-
 class RetentionJob:
     """Redacts and deletes stored conversations by age; see the module docstring."""
 
@@ -163,7 +133,7 @@ class RetentionJob:
             raise ValueError("retention periods must not be negative")
         if delete_after_days and delete_after_days < redact_after_days:
             raise ValueError("delete_after_days must be 0 (never) or at least redact_after_days")
-        self.tracker = TrackerDb(tracker_source)
+        self.tracker = tracker_db.TrackerDb(tracker_source)
         self.services_db = services_db
         self.redact_after_days = redact_after_days
         self.delete_after_days = delete_after_days
@@ -319,7 +289,7 @@ def _iso(epoch: float) -> str:
 
 def retention_job_from_settings(settings: Any, services_db: Database | None = None) -> RetentionJob:
     """The job for this deployment: the scaled profile's PostgreSQL trackers, else the embedded SQLite file."""
-    source: Path | str = settings.tracker_db_url or settings.tracker_db
-    return RetentionJob(source, services_db, redact_after_days=settings.retention_redact_days,
+    return RetentionJob(tracker_db.tracker_source(settings), services_db,
+                        redact_after_days=settings.retention_redact_days,
                         delete_after_days=settings.retention_delete_days)
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 from core.answers import ASPECTS, format_answer
 from core.appcode import extract_application_code
 from core.db import Database, as_datetime, now_vn
-from core.status.base import StatusBackend, StatusBackendError
+from core.status.base import StatusBackend, TrustedLookupUnsupported
 from core.status.models import ApplicationStatus
 
 log = logging.getLogger(__name__)
@@ -140,35 +140,25 @@ def _facets(store: Any) -> dict:
 def staff_status_lookup(backend: StatusBackend, code: str) -> ApplicationStatus | None:
     """The application ``code`` without the citizen's verification factor (staff are trusted after login).
 
-    Supported for the database backends (SQLite, PostgreSQL); the one-stop HTTP contract needs the factor,
-    so the HTTP backend raises :class:`ConsoleError` 501.
+    Supported by the database backends (SQLite, PostgreSQL); the one-stop HTTP contract needs the factor,
+    so there :class:`ConsoleError` 501. Raises :class:`StatusBackendError` when the backend is unavailable.
     """
-    from core.status.sql import _COLUMNS, SqlStatusBackend, _to_status
-
     canonical = extract_application_code(code or "")
     if canonical is None:
         raise ConsoleError(400, "Mã hồ sơ không đúng dạng (ví dụ H07.99-251120-0012).")
-    if not isinstance(backend, SqlStatusBackend):
-        raise ConsoleError(501, "Hệ thống một cửa chỉ cho tra cứu khi có số xác minh của người dân; "
-                                "hãy tra cứu trực tiếp trên hệ thống một cửa.")
     try:
-        with backend.db.read() as conn:
-            row = conn.one(f"SELECT {_COLUMNS} FROM applications WHERE code = ?", (canonical,))
-            if row is None:
-                return None
-            events = conn.all("SELECT status, at, agency, note FROM application_events WHERE code = ? ORDER BY seq",
-                              (canonical,))
-    except Exception as exc:  # database unavailable
-        raise StatusBackendError(f"status database error: {type(exc).__name__}") from exc
-    return _to_status(row, events)
+        return backend.lookup_trusted(canonical)
+    except TrustedLookupUnsupported:
+        raise ConsoleError(501, "Hệ thống một cửa chỉ cho tra cứu khi có số xác minh của người dân; "
+                                "hãy tra cứu trực tiếp trên hệ thống một cửa.") from None
 
 
 # ---- analytics (minimal: counts from the services stores) ----------------------------------------------------
 def analytics(db: Database, days: int = 14, now: datetime | None = None, tracker_db: Any = None) -> dict:
     """Counts per day and totals from the handoff, feedback, status-lookup and audit tables, plus the
     conversation figures of Rasa's tracker store at ``tracker_db`` (see :mod:`console.tracker_analytics`)."""
-    from core.rating import RatingStore
     from console.tracker_analytics import tracker_analytics
+    from core.rating import RatingStore
 
     now = now or now_vn()
     start = (now - timedelta(days=days - 1)).date()

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections import Counter, defaultdict
 from datetime import date, datetime
 from pathlib import Path
 from typing import Iterable
 
+from console.tracker_db import TrackerDb
 from core.db import VN_TZ
 from core.privacy import mask_pii
 
@@ -39,49 +39,6 @@ FALLBACK_INTENT = "nlu_fallback"
 RATING_SLOT = "satisfaction_rating"  # set by action_store_rating (actions/actions_rating.py)
 TOP_N = 10
 MAX_QUESTION_CHARS = 200
-
-
-_QUERY = ("SELECT sender_id, type_name, timestamp, intent_name, action_name, data FROM events "
-          "WHERE timestamp >= {p} AND type_name IN ('user', 'bot', 'action', 'slot') ORDER BY id")
-
-
-def is_database_url(source: Path | str) -> bool:
-    """Whether ``source`` names a PostgreSQL tracker store (scaled profile) rather than a SQLite file."""
-    return isinstance(source, str) and source.startswith(("postgresql://", "postgres://"))
-
-
-def _read_postgres(url: str, since_epoch: float) -> list[tuple] | None:
-    """The rows from Rasa's SQLTrackerStore in PostgreSQL (read-only session); None when unreachable."""
-    import psycopg
-
-    try:
-        with psycopg.connect(url, connect_timeout=5) as conn:
-            conn.read_only = True
-            return [tuple(row) for row in conn.execute(_QUERY.format(p="%s"), (since_epoch,)).fetchall()]
-    except psycopg.errors.UndefinedTable:
-        return []  # Rasa has not created its table yet
-    except psycopg.Error as exc:
-        log.warning("console analytics: tracker store unreachable (%s)", type(exc).__name__)
-        return None
-
-
-def read_events(path: Path | str, since_epoch: float) -> list[tuple]:
-    """Rows ``(sender_id, type_name, timestamp, intent_name, action_name, data)`` since ``since_epoch``, in order.
-
-    ``path`` is the SQLite file of the embedded profile or a ``postgresql://`` URL (scaled profile).
-    """
-    if is_database_url(path):
-        return _read_postgres(str(path), since_epoch) or []
-    path = Path(path)
-    if not path.is_file():
-        return []
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-    try:
-        return conn.execute(_QUERY.format(p="?"), (since_epoch,)).fetchall()
-    except sqlite3.Error:  # not a tracker store (yet): no table
-        return []
-    finally:
-        conn.close()
 
 
 def _data(raw) -> dict:
@@ -197,14 +154,11 @@ def conversation_analytics(rows: Iterable[tuple], day_keys: list[str]) -> dict:
 
 
 def tracker_analytics(path: Path | str, day_keys: list[str]) -> dict:
-    """:func:`conversation_analytics` over the tracker store at ``path`` for the days ``day_keys`` (ISO dates)."""
+    """:func:`conversation_analytics` over the tracker store at ``path`` (a SQLite file or a ``postgresql://``
+    URL, see :class:`console.tracker_db.TrackerDb`) for the days ``day_keys`` (ISO dates)."""
     first = date.fromisoformat(day_keys[0])
     since = datetime(first.year, first.month, first.day, tzinfo=VN_TZ).timestamp()
-    if is_database_url(path):
-        rows = _read_postgres(str(path), since)
-        result = conversation_analytics(rows or [], day_keys)
-        result["source_available"] = rows is not None
-        return result
-    result = conversation_analytics(read_events(path, since), day_keys)
-    result["source_available"] = Path(path).is_file()
+    rows = TrackerDb(path).read_events(since)
+    result = conversation_analytics(rows or [], day_keys)
+    result["source_available"] = rows is not None
     return result

@@ -9,11 +9,11 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     """Build the stores and the Rasa client from the settings and serve until interrupted."""
+    from console.auth import AccountStore
     from core.db import shared_database
     from core.feedback import FeedbackStore
     from core.handoff import HandoffStore
     from core.privacy import install_pii_log_filter
-    from console.auth import AccountStore
     from settings import get_settings
     from staff_api.app import create_app
     from staff_api.rasa_client import RasaClient

@@ -12,6 +12,11 @@ class StatusBackendError(RuntimeError):
     """The backend could not answer (database down, one-stop system unreachable, circuit open)."""
 
 
+class TrustedLookupUnsupported(RuntimeError):
+    """The backend cannot look an application up without the citizen's verification factor (the one-stop HTTP
+    contract always needs it)."""
+
+
 class StatusBackend(ABC):
     """Looks up an application by its code, only for a caller who knows the verification factor."""
 
@@ -22,6 +27,16 @@ class StatusBackend(ABC):
 
         Raises :class:`StatusBackendError` when the backend itself is unavailable.
         """
+
+    def lookup_trusted(self, code: str) -> ApplicationStatus | None:
+        """The application ``code`` (any spelling :func:`core.appcode.extract_application_code` reads) without the
+        verification factor, or None when no such application exists: only for trusted callers, the officers
+        signed in to the help-desk console.
+
+        Raises :class:`TrustedLookupUnsupported` when the backend needs the factor (this default), and
+        :class:`StatusBackendError` when it is unavailable.
+        """
+        raise TrustedLookupUnsupported(f"{type(self).__name__} needs the verification factor")
 
     @abstractmethod
     def health(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Callable
 
 from core.appcode import extract_application_code, mask_code
 from core.db import Connection, Database, as_datetime
@@ -27,16 +28,26 @@ class SqlStatusBackend(StatusBackend):
     def lookup(self, code: str, verification: str) -> ApplicationStatus | None:
         """See :meth:`StatusBackend.lookup`; one indexed read, constant-time factor comparison."""
         canonical = extract_application_code(code) or ""
+
+        def verified(row: dict | None) -> bool:
+            matched = verification_matches(verification, row["applicant_phone"] if row else None,
+                                           row["applicant_id_number"] if row else None)
+            return row is not None and matched
+
+        return self._read(canonical, verified)
+
+    def lookup_trusted(self, code: str) -> ApplicationStatus | None:
+        """See :meth:`StatusBackend.lookup_trusted`: the same read as :meth:`lookup`, without the factor."""
+        return self._read(extract_application_code(code) or "", lambda row: row is not None)
+
+    def _read(self, canonical: str, accept: Callable[[dict | None], bool]) -> ApplicationStatus | None:
+        """The application ``canonical`` with its history when ``accept(row)`` holds for its row (None for an
+        unknown code); database failures become :class:`StatusBackendError`."""
         try:
             with self.db.read() as conn:
                 row = conn.one(f"SELECT {_COLUMNS} FROM applications WHERE code = ?", (canonical,)) if canonical \
                     else None
-                matched = verification_matches(
-                    verification,
-                    row["applicant_phone"] if row else None,
-                    row["applicant_id_number"] if row else None,
-                )
-                if row is None or not matched:
+                if not accept(row):
                     log.info("status lookup %s: no match", mask_code(canonical) or "<no code>")
                     return None
                 events = conn.all(

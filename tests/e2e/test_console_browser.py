@@ -7,26 +7,22 @@ for reply delivery. Accounts are created with the console's CLI. Screenshots go 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 from datetime import timedelta
 
 import pytest
-import requests
 
 from core.db import Database, now_vn
 from core.feedback import FeedbackStore
 from core.handoff import HandoffStore
 from core.rating import RatingStore
 from core.status.sqlite import SqliteStatusBackend
-from knowledge.encoder import HashingEncoder
-from knowledge.index import build_index
 from tests.fakes.browser import SCREENSHOT_DIR, browser, console_login  # noqa: F401 - browser: the Chromium fixture
+from tests.fakes.console_data import APP_CODE, application, console_environment
+from tests.fakes.processes import ROOT, serving
 from tests.fakes.rasa_server import FakeRasaServer
-from tests.unit.test_console_api import APP_CODE, ENTRIES, ROOT, _application, _free_port
-from tests.unit.test_console_tracker_analytics import Tracker
+from tests.fakes.rasa_tracker_store import Tracker
 
 PASSWORD = "mat-khau-thu-nghiem-2025"
 RASA_TOKEN = "rasa-secret"
@@ -47,7 +43,7 @@ def console(tmp_path_factory):
     HandoffStore(db).open_ticket("web-7788", "socketio", [
         {"role": "user", "text": "Tôi cần gặp cán bộ về hồ sơ đất đai", "at": now_vn().isoformat()}],
         "user_request")
-    SqliteStatusBackend(db).save(_application(), phone="0912345678", id_number="001099012345")
+    SqliteStatusBackend(db).save(application(), phone="0912345678", id_number="001099012345")
     FeedbackStore(db).create("hạ tầng", "Đèn đường hỏng ở ngõ 5", "phường Bến Nghé", "0912345678", True,
                              "web-fb", "socketio")
     ratings = RatingStore(db)
@@ -65,34 +61,12 @@ def console(tmp_path_factory):
     tracker.slot("s21", today, "satisfaction_rating", 4.0)
     tracker.slot("a1", today - timedelta(days=1), "satisfaction_rating", 2.0)
     tracker.close()
-    build_index(ENTRIES, HashingEncoder(64), tmp / "kb-index", src_hash="test")
     with FakeRasaServer(token=RASA_TOKEN) as rasa:
-        environ = {**os.environ, "PYTHONPATH": str(ROOT), "SERVICES_DB": str(tmp / "services.db"),
-                   "DATABASE_URL": "", "STATUS_BACKEND": "sqlite", "KB_INDEX_DIR": str(tmp / "kb-index"),
-                   "KB_ENCODER": "hashing:64", "RASA_URL": rasa.url, "RASA_API_TOKEN": RASA_TOKEN,
-                   "TRACKER_DB": str(tmp / "tracker.db")}
+        environ = console_environment(tmp, rasa.url, RASA_TOKEN, tmp / "tracker.db")
         _cli(environ, "users", "add", "can-bo", "--role", "officer", "--password-stdin", "--no-force-change")
         _cli(environ, "users", "add", "giam-sat", "--role", "supervisor", "--password-stdin", "--no-force-change")
-        port = _free_port()
-        log = open(tmp / "console.log", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "console", "--port", str(port)], cwd=ROOT, env=environ,
-                                stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and proc.poll() is None:
-                try:
-                    if requests.get(base + "/health", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    time.sleep(0.2)
-            else:
-                pytest.fail("console did not start: " + (tmp / "console.log").read_text())
+        with serving("console", environ, tmp / "console.log", start_timeout_s=60) as base:
             yield {"base": base, "rasa": rasa}
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-            log.close()
 
 
 def test_officer_searches_copies_and_replies_supervisor_sees_charts(browser, console):  # noqa: F811

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
-import requests
 
 from tests.e2e.conftest import ROOT, free_port
 from tests.fakes.browser import (
@@ -30,6 +28,7 @@ from tests.fakes.browser import (
     wait_for_count,
     wait_for_reply,
 )
+from tests.fakes.processes import wait_until_healthy
 
 PASSWORD = "mat-khau-truc-tong-dai-2026"
 
@@ -50,16 +49,7 @@ def live_console(stack):
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     stack.procs["console"] = proc
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(base + "/health", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail("console did not start:\n" + log.read_text(errors="replace")[-3000:])
-        time.sleep(0.3)
+    wait_until_healthy(base, proc, log, 60)
     yield base
     stack.stop("console")
 

@@ -5,60 +5,28 @@ skipped when models/kb-index is absent.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 import requests
 
+from console.auth import AccountStore, AuditLog
 from core.db import VN_TZ, Database
 from core.feedback import FeedbackStore
 from core.handoff import HandoffStore
-from core.status.models import ApplicationStatus, StatusEvent
 from core.status.sqlite import SqliteStatusBackend
-from console.auth import AccountStore, AuditLog
-from knowledge.encoder import HashingEncoder
-from knowledge.index import IndexEntry, build_index
+from tests.fakes.console_data import APP_CODE, application, console_environment
+from tests.fakes.processes import ROOT, serving
 from tests.fakes.rasa_server import FakeRasaServer
 
-ROOT = Path(__file__).resolve().parents[2]
 RASA_TOKEN = "rasa-secret"
 PASSWORD = "mat-khau-can-bo-2025"
-APP_CODE = "H07.99-251120-0012"
 TRANSCRIPT = [{"role": "user", "text": "Tôi muốn gặp cán bộ", "at": "2025-11-27T09:00:00+07:00"}]
-ENTRIES = [
-    IndexEntry("1.014064", "procedure", "1.014064", "Cấp lại thẻ căn cước", aliases=["cấp lại căn cước"]),
-    IndexEntry("2.001194", "procedure", "2.001194", "Cấp lại thẻ căn cước (thực hiện tại cấp tỉnh)",
-               aliases=["cấp lại căn cước ở tỉnh"]),
-    IndexEntry("1.000757", "procedure", "1.000757", "Cấp lại thẻ căn cước (thực hiện tại cấp trung ương)"),
-    IndexEntry("1.004222", "procedure", "1.004222", "Đăng ký thường trú", aliases=["nhập hộ khẩu"]),
-]
 GET_ENDPOINTS = ["/api/me", "/api/search?q=c%C4%83n+c%C6%B0%E1%BB%9Bc", "/api/procedures/1.014064",
                  "/api/handoffs", "/api/handoffs/HT-251127-0001", f"/api/status/{APP_CODE}", "/api/feedback",
                  "/api/feedback/PA-251127-0001", "/api/analytics", "/api/audit", "/api/facets"]
 POST_ENDPOINTS = ["/api/logout", "/api/password", "/api/handoffs/HT-251127-0001/reply",
                   "/api/handoffs/HT-251127-0001/close", "/api/feedback/PA-251127-0001/status"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _application() -> ApplicationStatus:
-    received = datetime(2025, 11, 20, 8, 15, tzinfo=VN_TZ)
-    return ApplicationStatus(
-        code=APP_CODE, procedure_code="1.001193", procedure_name="Đăng ký khai sinh", applicant_name="Nguyễn Văn A",
-        received_at=received, due_at=datetime(2025, 11, 28, 17, 0, tzinfo=VN_TZ), status="Đang xử lý",
-        status_since=datetime(2025, 11, 21, 10, 0, tzinfo=VN_TZ), agency="UBND xã Tiên Du",
-        history=[StatusEvent("Đã tiếp nhận", received, "Bộ phận Một cửa xã Tiên Du")],
-    )
 
 
 @pytest.fixture(scope="module")
@@ -71,41 +39,15 @@ def env(tmp_path_factory):
     accounts.add_user("minh", PASSWORD, "supervisor", must_change_password=False)
     accounts.add_user("moi", PASSWORD, "officer")  # must change the password first
     accounts.add_user("khoa", PASSWORD, "officer", must_change_password=False)  # locked out by a test
-    SqliteStatusBackend(db).save(_application(), phone="0912345678", id_number="001099012345")
+    SqliteStatusBackend(db).save(application(), phone="0912345678", id_number="001099012345")
     report = FeedbackStore(db).create("hạ tầng", "Đèn đường hỏng ở ngõ 5", "phường Bến Nghé", "0912345678", True,
                                       "web-fb", "socketio")
     ticket = HandoffStore(db).open_ticket("web-0912", "socketio", TRANSCRIPT, "user_request")
-    build_index(ENTRIES, HashingEncoder(64), tmp / "kb-index", src_hash="test")
     with FakeRasaServer(token=RASA_TOKEN) as rasa:
-        port = _free_port()
-        environ = {**os.environ, "PYTHONPATH": str(ROOT), "SERVICES_DB": str(tmp / "services.db"),
-                   "DATABASE_URL": "", "STATUS_BACKEND": "sqlite", "KB_INDEX_DIR": str(tmp / "kb-index"),
-                   "KB_ENCODER": "hashing:64", "RASA_URL": rasa.url, "RASA_API_TOKEN": RASA_TOKEN,
-                   "TRACKER_DB": str(tmp / "no-tracker.db")}
-        log = open(tmp / "console.log", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "console", "--port", str(port)], cwd=ROOT, env=environ,
-                                stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    if requests.get(base + "/health", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if proc.poll() is not None:
-                    break
-                time.sleep(0.1)
-            else:
-                pytest.fail("console did not start")
-            if proc.poll() is not None:
-                pytest.fail("console exited: " + (tmp / "console.log").read_text())
+        environ = console_environment(tmp, rasa.url, RASA_TOKEN, tmp / "no-tracker.db")
+        with serving("console", environ, tmp / "console.log") as base:
             yield {"base": base, "db": db, "rasa": rasa, "feedback": report.code, "ticket": ticket.id,
                    "log": tmp / "console.log"}
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-            log.close()
 
 
 class Client:
@@ -304,7 +246,7 @@ def test_feedback_list_read_and_status_change_are_audited(env):
     assert client.post(f"/api/feedback/{code}/status", {"status": "Lung tung"}).status_code == 400
     assert client.post("/api/feedback/PA-000000-0000/status", {"status": "Đã xử lý"}).status_code == 404
     assert FeedbackStore(env["db"]).get(code).status == "Đang xử lý"  # what the citizen sees when checking
-    masked = code[:3] + "*" * (len(code) - 7) + code[-4:]
+    masked = "PA-*******" + code[-4:]  # the audit keeps the prefix and the sequence number
     assert [(e["staff"], e["subject"], e["detail"]) for e in audit_entries(env, "feedback_status")] == [
         ("lan", masked, "-> Đang xử lý")]
     assert audit_entries(env, "feedback_read")[0]["subject"] == masked

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from core.db import VN_TZ, Database
 from console.auth import (
     AccountStore,
     AuditLog,
@@ -21,6 +20,7 @@ from console.auth import (
     token_hash,
     verify_password,
 )
+from core.db import VN_TZ, Database
 from tests.fakes.databases import make_database
 
 ROOT = Path(__file__).resolve().parents[2]

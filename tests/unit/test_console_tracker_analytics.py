@@ -14,61 +14,9 @@ from console.services import analytics, analytics_csv
 from console.tracker_analytics import tracker_analytics
 from core.db import VN_TZ, Database
 from core.rating import RatingStore
+from tests.fakes.rasa_tracker_store import Tracker
 
 DAYS = ["2026-11-25", "2026-11-26", "2026-11-27"]
-ABSTAIN_BUTTONS = [{"title": "Gặp cán bộ hỗ trợ", "payload": "/request_human"}]
-
-
-class Tracker:
-    """Writes events the way Rasa's SQLTrackerStore does (type_name, intent_name, action_name, JSON data)."""
-
-    def __init__(self, path) -> None:
-        self.conn = sqlite3.connect(path)
-        self.conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255) NOT NULL, "
-                          "type_name VARCHAR(255) NOT NULL, timestamp FLOAT, intent_name VARCHAR(255), "
-                          "action_name VARCHAR(255), data TEXT)")
-
-    def _add(self, sender, type_name, at, data, intent=None, action=None):
-        ts = at.timestamp()
-        data = {"event": type_name, "timestamp": ts, **data}
-        self.conn.execute("INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
-                          "VALUES (?, ?, ?, ?, ?, ?)", (sender, type_name, ts, intent, action, json.dumps(data)))
-
-    def user(self, sender, at, text, intent):
-        self._add(sender, "user", at, {"text": text, "parse_data": {"intent": {"name": intent}}}, intent=intent)
-
-    def action(self, sender, at, name):
-        self._add(sender, "action", at, {"name": name}, action=name)
-
-    def bot(self, sender, at, text, buttons=None):
-        self._add(sender, "bot", at, {"text": text, "data": {"buttons": buttons}})
-
-    def slot(self, sender, at, name, value):
-        self._add(sender, "slot", at, {"name": name, "value": value}, action=name)
-
-    def answer(self, sender, at, text, code, name):
-        self.user(sender, at, text, "ask_procedure")
-        self.action(sender, at, "action_answer_procedure")
-        self.bot(sender, at, f"Thủ tục {name} ...")
-        self.slot(sender, at, "procedure_code", code)
-        self.slot(sender, at, "procedure_name", name)
-        self.action(sender, at, "action_listen")
-
-    def abstain(self, sender, at, text):
-        self.user(sender, at, text, "ask_procedure")
-        self.action(sender, at, "action_answer_procedure")
-        self.bot(sender, at, "Xin lỗi, tôi chưa có thông tin về nội dung này ...", ABSTAIN_BUTTONS)
-        self.action(sender, at, "action_listen")
-
-    def fallback(self, sender, at, text):
-        self.user(sender, at, text, "nlu_fallback")
-        self.action(sender, at, "action_handle_fallback")
-        self.bot(sender, at, "Xin lỗi, tôi chưa hiểu ý bạn.")
-        self.action(sender, at, "action_listen")
-
-    def close(self):
-        self.conn.commit()
-        self.conn.close()
 
 
 def at(day: int, hour: int) -> datetime:
@@ -97,34 +45,47 @@ def tracker_db(tmp_path):
     return path
 
 
-def test_conversations_outcomes_and_fallbacks_per_day(tracker_db):
-    data = tracker_analytics(tracker_db, DAYS)
+# What the conversations of the ``tracker_db`` fixture add up to, worked out by hand.
+EXPECTED_PER_DAY = [
+    {"day": "2026-11-25", "conversations": 3, "answered": 2, "handed_off": 1, "abstained": 0,
+     "user_messages": 5, "fallbacks": 1},
+    {"day": "2026-11-26", "conversations": 4, "answered": 3, "handed_off": 0, "abstained": 1,
+     "user_messages": 4, "fallbacks": 1},
+    {"day": "2026-11-27", "conversations": 0, "answered": 0, "handed_off": 0, "abstained": 0,
+     "user_messages": 0, "fallbacks": 0},
+]
+EXPECTED_SHARES = {"answered": 0.7143, "handed_off": 0.1429, "abstained": 0.1429}  # 5/7, 1/7, 1/7
+EXPECTED_FALLBACK_RATE = 0.2222  # 2 of 9 user messages
+EXPECTED_TOP_PROCEDURES = [
+    {"code": "1.001193", "name": "Cấp lại thẻ căn cước", "conversations": 3},
+    {"code": "2.002154", "name": "Đăng ký kết hôn", "conversations": 1},
+]
+EXPECTED_TOP_UNANSWERED = [
+    {"question": "asdf qwe", "count": 2},
+    {"question": "làm sổ đỏ, số điện thoại 091*******", "count": 1},
+    {"question": "xin trợ cấp thất nghiệp cccd 001*********", "count": 1},
+]
+
+
+def assert_fixture_figures(data: dict) -> None:
+    """``data`` holds exactly the figures of the ``tracker_db`` fixture."""
     assert data["source_available"] is True
-    assert data["per_day"] == [
-        {"day": "2026-11-25", "conversations": 3, "answered": 2, "handed_off": 1, "abstained": 0,
-         "user_messages": 5, "fallbacks": 1},
-        {"day": "2026-11-26", "conversations": 4, "answered": 3, "handed_off": 0, "abstained": 1,
-         "user_messages": 4, "fallbacks": 1},
-        {"day": "2026-11-27", "conversations": 0, "answered": 0, "handed_off": 0, "abstained": 0,
-         "user_messages": 0, "fallbacks": 0},
-    ]
+    assert data["per_day"] == EXPECTED_PER_DAY
     assert data["total_conversations"] == 7
-    assert data["shares"] == {"answered": 0.7143, "handed_off": 0.1429, "abstained": 0.1429}
-    assert data["fallback_rate"] == 0.2222
+    assert data["shares"] == EXPECTED_SHARES
+    assert data["fallback_rate"] == EXPECTED_FALLBACK_RATE
+    assert data["top_procedures"] == EXPECTED_TOP_PROCEDURES
+    assert data["top_unanswered"] == EXPECTED_TOP_UNANSWERED
 
 
-def test_top_procedures_and_masked_unanswered_questions(tracker_db):
-    data = tracker_analytics(tracker_db, DAYS)
-    assert data["top_procedures"] == [
-        {"code": "1.001193", "name": "Cấp lại thẻ căn cước", "conversations": 3},
-        {"code": "2.002154", "name": "Đăng ký kết hôn", "conversations": 1},
-    ]
-    assert data["top_unanswered"] == [
-        {"question": "asdf qwe", "count": 2},
-        {"question": "làm sổ đỏ, số điện thoại 091*******", "count": 1},
-        {"question": "xin trợ cấp thất nghiệp cccd 001*********", "count": 1},
-    ]
-    assert "0912345678" not in json.dumps(data) and "001099012345" not in json.dumps(data)
+def test_conversations_outcomes_fallbacks_and_top_lists(tracker_db):
+    assert_fixture_figures(tracker_analytics(tracker_db, DAYS))
+
+
+def test_unanswered_questions_are_masked(tracker_db):
+    data = json.dumps(tracker_analytics(tracker_db, DAYS), ensure_ascii=False)
+    assert "số điện thoại 091*******" in data and "cccd 001*********" in data
+    assert "0912345678" not in data and "001099012345" not in data
 
 
 def test_missing_tracker_store_gives_empty_figures(tmp_path):
@@ -133,6 +94,15 @@ def test_missing_tracker_store_gives_empty_figures(tmp_path):
     assert data["shares"] == {"answered": None, "handed_off": None, "abstained": None}
     assert data["fallback_rate"] is None and data["top_procedures"] == [] and data["top_unanswered"] == []
     assert not (tmp_path / "absent.db").exists()  # read-only: never created
+
+
+def test_tracker_store_without_its_table_yet_is_available_and_empty(tmp_path):
+    """Rasa creates the ``events`` table on its first conversation; before that the figures are zero."""
+    path = tmp_path / "tracker.db"
+    sqlite3.connect(path).close()
+    data = tracker_analytics(path, DAYS)
+    assert data["source_available"] is True and data["total_conversations"] == 0
+    assert [d["conversations"] for d in data["per_day"]] == [0, 0, 0]
 
 
 def test_analytics_and_csv_include_the_conversation_figures(tmp_path, tracker_db):
@@ -181,9 +151,7 @@ def test_postgres_tracker_store_gives_the_same_figures(tracker_db):
             with conn.cursor() as cur:
                 cur.executemany(f'INSERT INTO "{schema}".events VALUES (%s, %s, %s, %s, %s, %s, %s)', rows)
             url = PG_URL + ("&" if "?" in PG_URL else "?") + "options=" + quote(f"-csearch_path={schema}")
-            from_pg = tracker_analytics(url, DAYS)
-            assert from_pg == tracker_analytics(tracker_db, DAYS)
-            assert from_pg["source_available"] is True and from_pg["total_conversations"] == 7
+            assert_fixture_figures(tracker_analytics(url, DAYS))
         finally:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 

@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 import requests
 
+from console.auth import AccountStore
 from core.db import VN_TZ, Database
 from core.feedback import FeedbackStore
 from core.handoff import HandoffStore
-from console.auth import AccountStore
 from staff_api.app import create_app
+from tests.fakes.processes import ROOT, free_port, serving
 from tests.fakes.rasa_server import FakeRasaServer
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "staff-token-for-tests-0123456789"
 RASA_TOKEN = "rasa-secret"
 TRANSCRIPT = [{"role": "user", "text": "Tôi muốn gặp cán bộ", "at": "2025-11-27T09:00:00+07:00"}]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -41,33 +32,11 @@ def env(tmp_path_factory):
     accounts.add_user("hoa", "mat-khau-can-bo-2025", "officer", must_change_password=False)
     officer_token = accounts.issue_api_token("hoa")
     with FakeRasaServer(token=RASA_TOKEN) as rasa:
-        port = _free_port()
         environ = {**os.environ, "PYTHONPATH": str(ROOT), "SERVICES_DB": str(tmp / "services.db"),
                    "STAFF_API_TOKEN": TOKEN, "RASA_URL": rasa.url, "RASA_API_TOKEN": RASA_TOKEN,
                    "DATABASE_URL": ""}
-        log = open(tmp / "staff_api.log", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "staff_api", "--port", str(port)], cwd=ROOT, env=environ,
-                                stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(150):
-                try:
-                    if requests.get(base + "/health", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if proc.poll() is not None:
-                    break
-                time.sleep(0.1)
-            else:
-                pytest.fail("staff API did not start")
-            if proc.poll() is not None:
-                pytest.fail("staff API exited: " + (tmp / "staff_api.log").read_text())
+        with serving("staff_api", environ, tmp / "staff_api.log") as base:
             yield {"base": base, "db": db, "rasa": rasa, "log": tmp / "staff_api.log", "officer_token": officer_token}
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-            log.close()
 
 
 def auth(staff: str | None = None, token: str = TOKEN) -> dict:
@@ -166,6 +135,10 @@ def test_feedback_status(env):
                                                      "staff": "staff_api", "at": None}
     bad = requests.post(url + "/status", headers=auth(), json={"status": "Xong rồi"}, timeout=5)
     assert bad.status_code == 400 and bad.json()["message"].startswith("Trạng thái không hợp lệ")
+    # A note must be text (the same check as the console's).
+    odd_note = requests.post(url + "/status", headers=auth(), json={"status": "Đã xử lý", "note": 5}, timeout=5)
+    assert odd_note.status_code == 400 and "note" in odd_note.json()["message"]
+    assert FeedbackStore(env["db"]).get(report.code).status == "Đang xử lý"
     listed = requests.get(env["base"] + "/api/feedback?status=Đang xử lý", headers=auth(), timeout=5).json()
     assert [r["code"] for r in listed["reports"]] == [report.code]
 
@@ -196,7 +169,7 @@ def test_refuses_to_start_without_token(tmp_path):
     db = Database(str(tmp_path / "s.db"))
     with pytest.raises(ValueError, match="STAFF_API_TOKEN"):
         create_app(HandoffStore(db), FeedbackStore(db), None, "", name="staff_api_no_token")
-    result = subprocess.run([sys.executable, "-m", "staff_api", "--port", str(_free_port())], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "staff_api", "--port", str(free_port())], cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": str(ROOT), "STAFF_API_TOKEN": "",
                                  "SERVICES_DB": str(tmp_path / "s.db")},
                             capture_output=True, text=True, timeout=60)

@@ -44,6 +44,21 @@ def test_wrong_factor_and_unknown_code_look_the_same(backend):
     assert backend.lookup("H07.02-251120-0003", "56789") is None
 
 
+def test_trusted_lookup_needs_no_factor(backend):
+    """Officers signed in to the console see an application by its code alone."""
+    assert backend.lookup_trusted("h07.02 251120 0003") == make_app("Chờ bổ sung hồ sơ")
+    assert backend.lookup_trusted("H07.02-251120-0004") is None
+    assert backend.lookup_trusted("không phải mã") is None
+
+
+def test_the_one_stop_system_refuses_trusted_lookups():
+    from core.status.base import TrustedLookupUnsupported
+    from core.status.http import HttpStatusBackend
+
+    with pytest.raises(TrustedLookupUnsupported):
+        HttpStatusBackend("http://127.0.0.1:9").lookup_trusted("H07.02-251120-0003")
+
+
 def test_health(backend):
     assert backend.health() is True
 
@@ -90,6 +105,8 @@ def test_database_errors_surface_as_backend_error(tmp_path):
     backend.db.path = tmp_path / "other.db"  # an empty database without the tables: queries fail
     with pytest.raises(StatusBackendError):
         backend.lookup("H07.02-251120-0003", "5678")
+    with pytest.raises(StatusBackendError):
+        backend.lookup_trusted("H07.02-251120-0003")
 
 
 def test_factory(tmp_path):
