@@ -16,7 +16,7 @@ from knowledge.text import content_words
 class Resolution:
     """What the procedure action should do for one message."""
 
-    kind: str  # "answer" | "faq" | "choose" | "ask_topic" | "unknown"
+    kind: str  # "answer" | "faq" | "choose" | "several" | "ask_topic" | "unknown"
     procedure: object = None
     faq: object = None
     candidates: List[Hit] = field(default_factory=list)
@@ -99,6 +99,13 @@ class KnowledgeService:
             proc = self.procedure(joined.code)
             if proc is not None:
                 return Resolution("answer", procedure=proc, joined=True)
+        if response.decision != "answer":
+            # Several procedures in one message ("kết hôn và làm hộ chiếu"): each piece answered on its own.
+            from core.several import several_procedures
+
+            several = several_procedures(text, self.search)
+            if several:
+                return Resolution("several", candidates=several)
         if response.abstain:
             # Not an answer: procedures the citizen may mean, offered as buttons beside the human handoff.
             return Resolution("unknown", candidates=list(response.suggestions))

@@ -3,9 +3,8 @@
 "Tôi muốn đăng ký kết hôn và làm hộ chiếu luôn thì cần gì?" names two procedures. Searched as one question it
 matches neither well enough to answer; searched piece by piece ("đăng ký kết hôn", "làm hộ chiếu luôn thì cần
 gì") each piece is answered with confidence. The bot then gives each procedure briefly instead of a list of
-guesses. Only used when the whole question gets no answer, and only when every piece the question splits into
-gets the search's ``answer`` decision for a different family: a question whose pieces are not each a clear
-procedure is left to the usual suggestions.
+guesses. Only used when the whole question gets no answer, and only when at least two pieces get a confident
+decision for different families: otherwise the usual suggestions.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ _JOINERS = re.compile(
 )
 MIN_WORDS = 2  # topic words a piece needs to be searched on its own ("hộ chiếu", "kết hôn")
 MAX_PIECES = 3
+CONFIDENT = ("answer", "clarify")  # the search's decisions that name a procedure (or its siblings) for a piece
 
 
 def pieces(text: str) -> List[str]:
@@ -33,18 +33,20 @@ def pieces(text: str) -> List[str]:
 
 
 def several_procedures(text: str, search: Callable) -> List:
-    """The top hit of each piece of ``text`` when every piece is answered with confidence and the pieces name
-    different families; otherwise []. ``search(text)`` returns a ``knowledge.search.SearchResponse``."""
+    """The top hit of each piece of ``text`` that the search answers or narrows to siblings (``answer`` /
+    ``clarify``), when at least two pieces do and they name different families; otherwise []. A piece that names
+    no procedure with confidence ("Tôi bị mất ví", "Tôi ở Bắc Ninh") is left out. ``search(text)`` returns a
+    ``knowledge.search.SearchResponse``."""
     found = []
     families = set()
     for piece in pieces(text):
         response = search(piece)
-        if response.decision != "answer" or not response.results:
-            return []
+        if response.decision not in CONFIDENT or not response.results:
+            continue
         top = response.results[0]
         family = top.family or top.code
         if top.kind != "procedure" or family in families:
-            return []
+            return []  # the same procedure twice: one request said twice, not several
         families.add(family)
         found.append(top)
-    return found
+    return found if len(found) >= 2 else []

@@ -30,13 +30,20 @@ def test_every_piece_must_be_answered_with_confidence_in_a_different_family():
     found = several_procedures("Tôi muốn đăng ký kết hôn và làm hộ chiếu luôn thì cần gì?", answers.get)
     assert [h.code for h in found] == ["1.000894", "1.005122"]
 
-    answers["làm hộ chiếu luôn thì cần gì"] = _response("clarify", "1.005122")
+    answers["làm hộ chiếu luôn thì cần gì"] = _response("clarify", "1.005122")  # between its level variants
+    assert len(several_procedures("Tôi muốn đăng ký kết hôn và làm hộ chiếu luôn thì cần gì?", answers.get)) == 2
+    answers["làm hộ chiếu luôn thì cần gì"] = _response("abstain", "1.005122")
     assert several_procedures("Tôi muốn đăng ký kết hôn và làm hộ chiếu luôn thì cần gì?", answers.get) == []
 
-    # A story's clauses are pieces too; the one that names no procedure is not answered, so nothing is split.
+    # A story's clauses are pieces too; the one that names no procedure is left out, one procedure is no split.
     story = {"Bố mẹ tôi ở quê": _response("abstain", "1.003583"),
              "tôi muốn xin trích lục khai sinh bản sao": _response("answer", "2.000635")}
     assert several_procedures("Bố mẹ tôi ở quê, tôi muốn xin trích lục khai sinh bản sao", story.get) == []
+
+    lost = {"Tôi bị mất ví": _response("abstain", "1.001"), "mất căn cước": _response("answer", "2.001255"),
+            "bằng lái xe": _response("clarify", "1.002809")}
+    assert [h.code for h in several_procedures("Tôi bị mất ví, mất căn cước và bằng lái xe", lost.get)] == [
+        "2.001255", "1.002809"]
 
     same = {"cấp lại thẻ căn cước": _response("answer", "2.001255", family="f1"),
             "cấp đổi thẻ căn cước": _response("answer", "2.001256", family="f1")}
