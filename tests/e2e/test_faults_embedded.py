@@ -30,7 +30,7 @@ from tests.e2e.test_zalo_channel import replies, send
 from tests.fakes.disk import fill_disk, tmpfs
 
 HOTLINE = "18001096"
-APOLOGY_WORDS = ("Xin lỗi", "sự cố tạm thời", HOTLINE)  # channels.rest.ACTIONS_DOWN_REPLY (Rasa venv only)
+APOLOGY_WORDS = ("Xin lỗi", "sự cố tạm thời", HOTLINE)  # channels.turn.ACTIONS_DOWN_REPLY (Rasa venv only)
 QUESTION = "làm giấy khai sinh cần giấy tờ gì"
 FOLLOW_UP = "mất bao lâu?"
 
