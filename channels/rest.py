@@ -148,12 +148,13 @@ class ResilientRestInput(RestInput):
             await out.send_text_message(message.sender_id, refusal)
             return
         before = len(out.messages) if isinstance(out, CollectingOutputChannel) else 0
-        failure = await run_turn(message, on_new_message)
-        if failure:
-            # A store failed during this turn: its answer (if any) was given without the conversation's history
-            # or will be forgotten. Withdraw it (channels/turn.py).
-            _withdraw(out, before)
-            logger.error("Message not handled: %s; sent apology to the user.", failure)
+        turn = await run_turn(message, on_new_message)
+        if turn.failure:
+            if not turn.error:
+                # The tracker store failed inside Rasa's fail-safe wrapper: Rasa answered without the conversation's
+                # history (a failed read is an empty tracker) or could not save the turn. Withdraw that answer.
+                _withdraw(out, before)
+            logger.error("Message not handled: %s; sent apology to the user.", turn.failure)
             await out.send_text_message(message.sender_id, store_down_reply())
             return
         # Every turn needs the action server (slot validation runs there before any policy): when it is down Rasa

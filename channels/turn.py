@@ -50,7 +50,15 @@ def store_down_reply() -> str:
 class Turn:
     """What happened to the stores while Rasa handled one message."""
 
-    tracker_store_failed: bool = False
+    tracker_store_failed: bool = False  # marked by the tracker store (Rasa's fail-safe wrapper hides the error)
+    error: Optional[str] = None  # what raised out of Rasa, e.g. "lock store (Redis) failed (LockError)"
+
+    @property
+    def failure(self) -> Optional[str]:
+        """What failed, for the log line; ``None`` when the turn was handled and saved."""
+        if self.error:
+            return self.error
+        return f"{TRACKER_STORE} failed" if self.tracker_store_failed else None
 
 
 _current_turn: ContextVar[Optional[Turn]] = ContextVar("channels_turn", default=None)
@@ -88,9 +96,10 @@ def failure_source(exc: BaseException) -> str:
     return "message handling"
 
 
-async def run_turn(message: UserMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Optional[str]:
-    """Pass ``message`` to Rasa; ``None`` when the turn was handled and saved, else what failed, for the log line
-    (the channel then sends :func:`store_down_reply` instead of the answer).
+async def run_turn(message: UserMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Turn:
+    """Pass ``message`` to Rasa and return its turn: when ``turn.failure`` is set, the channel sends
+    :func:`store_down_reply` (a turn whose tracker store failed was answered without the conversation's history,
+    or will be forgotten).
 
     Only an exception's type is named: SQL errors quote their parameters, i.e. the citizen's message.
     """
@@ -98,8 +107,5 @@ async def run_turn(message: UserMessage, on_new_message: Callable[[UserMessage],
         try:
             await on_new_message(message)
         except Exception as exc:  # noqa: BLE001 - a store is down: the channel apologises instead of an empty answer
-            return f"{failure_source(exc)} failed ({type(exc).__name__})"
-    if turn.tracker_store_failed:
-        # Rasa answered without the conversation's history and could not save the turn.
-        return f"{TRACKER_STORE} failed"
-    return None
+            turn.error = f"{failure_source(exc)} failed ({type(exc).__name__})"
+    return turn

@@ -275,11 +275,12 @@ class ZaloInput(InputChannel):
             message_id=event.msg_id or None,
             metadata={"channel": "zalo", "event_name": event.event_name, "timestamp": event.timestamp},
         )
-        failure = await run_turn(message, on_new_message)
-        if failure:
+        turn = await run_turn(message, on_new_message)
+        if turn.failure:
             # A store failed during this turn (tracker disk full, database down: channels/turn.py). What Rasa
             # answered is already delivered; the apology asks the citizen to send the message again.
-            logger.error("Zalo message from %s not handled: %s; sent apology.", mask_id(event.user_id), failure)
+            logger.error("Zalo message from %s not handled: %s; sent apology.", mask_id(event.user_id),
+                         turn.failure)
             await out.send_text_message(event.user_id, store_down_reply())
             return
         if out.sent_messages == 0 and not await self.action_server_is_up():
