@@ -13,13 +13,6 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from core.privacy import install_pii_log_filter
-
-# Every log record of the action server has phone/ID numbers, e-mails and application codes masked. This module
-# is imported first by the action server (and by every other action module), so the filter is in place before
-# any action logs. Idempotent and cheap: it only wraps the log-record factory.
-install_pii_log_filter()
-
 FALLBACK_INTENT = "nlu_fallback"
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,8 @@
 Rasa's own ``RestInput`` replies with an empty list when a custom action fails (for example when the
 action server is down): the processor logs the error and predicts ``action_listen``. Citizens would see
 silence. This channel wraps the message handler: empty or over-long messages get a polite reply without
-reaching the model, and an empty bot answer while the action server is unreachable becomes an apology.
+reaching the model (channels/input_rules.py), a turn whose stores failed (channels/turn.py) and an answer given
+while the action server is unreachable become an apology.
 """
 
 from __future__ import annotations
@@ -11,35 +12,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
-import unicodedata
-from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-import aiohttp
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from channels import process
+from channels.action_health import DEFAULT_ACTION_HEALTH_URL, action_server_is_up
+from channels.input_rules import MAX_MESSAGE_CHARS, check_user_text, clean_user_text, has_control_characters
+from channels.turn import actions_down_reply, run_turn, store_down_reply
 from core import chat_session
 from core.client_address import METADATA_KEY as CLIENT_KEY
 from core.client_address import client_address, client_pseudonym
-from core.privacy import install_pii_log_filter
-from channels import speedups
 
 logger = logging.getLogger(__name__)
 
-# The Rasa process logs user text at DEBUG level (and in failure records): mask phone/ID numbers and
-# application codes there too, as the action server does. Cheap and idempotent (wraps the record factory).
-install_pii_log_filter()
-speedups.install()
-
-MAX_MESSAGE_CHARS = 2000
-EMPTY_MESSAGE_REPLY = "Bạn chưa nhập nội dung câu hỏi. Bạn cần hỗ trợ thủ tục hành chính nào ạ?"
-TOO_LONG_REPLY = (
-    "Tin nhắn của bạn dài quá {limit} ký tự nên tôi chưa xử lý được. "
-    "Bạn vui lòng rút gọn câu hỏi hoặc chia thành nhiều tin nhắn ngắn."
-)
 BAD_REQUEST_REPLY = (
     'Yêu cầu không hợp lệ: cần gửi một đối tượng JSON dạng {"sender": "...", "message": "..."}.'
 )
@@ -53,41 +42,7 @@ BAD_SESSION_REPLY = (
 # SQLTrackerStore's sender_id column is VARCHAR(255): longer ids fail on PostgreSQL (scaled profile).
 MAX_SENDER_CHARS = 255
 MAX_METADATA_CHARS = 4096  # the web widget sends {"channel": "web"}
-# C0/C1 control characters except tab and newlines: PostgreSQL text cannot hold NUL, and none is meaningful.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-ACTIONS_DOWN_REPLY = (
-    "Xin lỗi, hệ thống trợ lý đang gặp sự cố tạm thời nên chưa trả lời được câu hỏi này. "
-    "Bạn vui lòng thử lại sau ít phút, hoặc gọi tổng đài hỗ trợ Dịch vụ công 18001096 (miễn phí)."
-)
-
-# A store (Redis lock store, PostgreSQL tracker store) failed while handling the message: nothing was recorded,
-# so the citizen is asked to send it again.
-STORE_DOWN_REPLY = (
-    "Xin lỗi, hệ thống trợ lý đang gặp sự cố tạm thời nên chưa nhận được tin nhắn này. "
-    "Bạn vui lòng gửi lại sau ít phút, hoặc gọi tổng đài hỗ trợ Dịch vụ công 18001096 (miễn phí)."
-)
 STORE_PING_TIMEOUT_S = 2.0
-
-
-def tracker_store_failures() -> int:
-    """Failures counted by channels/tracker_store.py's store in this process (0 with Rasa's own stores)."""
-    from channels.tracker_store import failure_count
-
-    return failure_count()
-
-
-def _failure_source(exc: BaseException) -> str:
-    """Which store an exception raised while handling a message points at (for the log line)."""
-    from rasa.core.lock_store import LockError
-
-    if isinstance(exc, LockError):
-        return "lock store (Redis)"
-    module = type(exc).__module__ or ""
-    if module.startswith(("sqlalchemy", "psycopg2")):
-        return "tracker store (SQL database)"
-    if module.startswith("redis"):
-        return "lock store (Redis)"
-    return "message handling"
 
 
 def _ping_lock_store(lock_store: Any) -> None:
@@ -115,31 +70,6 @@ def _ping_tracker_store(tracker_store: Any) -> None:
 
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
-
-
-def clean_user_text(value: Any) -> str:
-    """User text safe to process and store: NFC, no control characters or lone surrogates; "" if not text.
-
-    Numbers are kept as their digits (a client may send a bare choice such as 2); lists, objects and booleans
-    count as no text, so they get the polite "empty message" reply instead of an exception.
-    """
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return ""
-    text = str(value)
-    # A JSON "\ud800" escape decodes to a lone surrogate, which no store or log handler can encode.
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    return unicodedata.normalize("NFC", _CONTROL_RE.sub(" ", text))
-
-
-def check_user_text(value: Any, max_chars: int = MAX_MESSAGE_CHARS) -> Tuple[str, Optional[str]]:
-    """The one input rule of every chat channel: ``(clean text, None)`` when the text may reach the model, or
-    ``(clean text, polite Vietnamese reply)`` when it is empty or longer than ``max_chars``."""
-    text = clean_user_text(value).strip()
-    if not text:
-        return text, EMPTY_MESSAGE_REPLY
-    if len(text) > max_chars:
-        return text, TOO_LONG_REPLY.format(limit=f"{max_chars:,}".replace(",", "."))
-    return text, None
 
 
 def session_ok(sender: Any, token: Any) -> bool:
@@ -171,7 +101,13 @@ def _bad_sender(sender: Any) -> bool:
     if isinstance(sender, bool) or not isinstance(sender, (str, int)):
         return True
     text = str(sender)
-    return len(text) > MAX_SENDER_CHARS or bool(_CONTROL_RE.search(text)) or text != clean_user_text(text)
+    return len(text) > MAX_SENDER_CHARS or has_control_characters(text) or text != clean_user_text(text)
+
+
+def _withdraw(out: OutputChannel, before: int) -> None:
+    """Drop what Rasa answered in this turn (the REST channel collects the answer before sending it)."""
+    if isinstance(out, CollectingOutputChannel):
+        del out.messages[before:]
 
 
 class ResilientRestInput(RestInput):
@@ -179,7 +115,7 @@ class ResilientRestInput(RestInput):
 
     def __init__(self, action_health_url: Optional[Text] = None, max_message_chars: int = MAX_MESSAGE_CHARS) -> None:
         """Create the channel; ``action_health_url`` is the action server's ``/health`` route."""
-        self.action_health_url = action_health_url or "http://localhost:5055/health"
+        self.action_health_url = action_health_url or DEFAULT_ACTION_HEALTH_URL
         self.max_message_chars = int(max_message_chars)
         self._down: set = set()  # stores reported down by the health route (an ERROR is logged once per outage)
 
@@ -190,7 +126,8 @@ class ResilientRestInput(RestInput):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "ResilientRestInput":
-        """Build the channel from its ``credentials.yml`` section."""
+        """Build the channel from its ``credentials.yml`` section (Rasa does this once, at start-up)."""
+        process.setup()
         credentials = credentials or {}
         return cls(
             action_health_url=credentials.get("action_health_url"),
@@ -199,15 +136,7 @@ class ResilientRestInput(RestInput):
 
     async def action_server_is_up(self) -> bool:
         """Whether the action server answers its health route within a second."""
-        try:
-            timeout = aiohttp.ClientTimeout(total=1.0)
-            async with aiohttp.ClientSession(timeout=timeout) as session:
-                async with session.get(self.action_health_url) as resp:
-                    return resp.status == 200
-        except (aiohttp.ClientError, OSError, TimeoutError):
-            return False
-        except Exception:  # noqa: BLE001 - asyncio.TimeoutError on 3.10 and anything odd: treat as down
-            return False
+        return await action_server_is_up(self.action_health_url)
 
     async def handle_message(
         self, message: UserMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]
@@ -219,30 +148,21 @@ class ResilientRestInput(RestInput):
             await out.send_text_message(message.sender_id, refusal)
             return
         before = len(out.messages) if isinstance(out, CollectingOutputChannel) else 0
-        failures_before = tracker_store_failures()
-        try:
-            await on_new_message(message)
-        except Exception as exc:  # noqa: BLE001 - a store is down: apologise instead of an empty answer
-            # Only the exception's type: SQL errors quote their parameters, i.e. the citizen's message.
-            logger.error("Message not handled: %s failed (%s); sent apology to the user.",
-                         _failure_source(exc), type(exc).__name__)
-            await out.send_text_message(message.sender_id, STORE_DOWN_REPLY)
-            return
-        if tracker_store_failures() != failures_before:
-            # Rasa answered without the conversation's history (its fail-safe store turns a failed read into an
-            # empty tracker) and could not save the turn: withdraw that answer (channels/tracker_store.py).
-            if isinstance(out, CollectingOutputChannel):
-                del out.messages[before:]
-            logger.error("Message not handled: tracker store (SQL database) failed; sent apology to the user.")
-            await out.send_text_message(message.sender_id, STORE_DOWN_REPLY)
+        turn = await run_turn(message, on_new_message)
+        if turn.failure:
+            if not turn.error:
+                # The tracker store failed inside Rasa's fail-safe wrapper: Rasa answered without the conversation's
+                # history (a failed read is an empty tracker) or could not save the turn. Withdraw that answer.
+                _withdraw(out, before)
+            logger.error("Message not handled: %s; sent apology to the user.", turn.failure)
+            await out.send_text_message(message.sender_id, store_down_reply())
             return
         # Every turn needs the action server (slot validation runs there before any policy): when it is down Rasa
         # answers with its core fallback ("chưa hiểu ý bạn"), which would blame the citizen's wording. Withdraw it.
         if not await self.action_server_is_up():
-            if isinstance(out, CollectingOutputChannel):
-                del out.messages[before:]
+            _withdraw(out, before)
             logger.error("Action server unreachable at %s; sent apology to the user.", self.action_health_url)
-            await out.send_text_message(message.sender_id, ACTIONS_DOWN_REPLY)
+            await out.send_text_message(message.sender_id, actions_down_reply())
 
     # Rasa's extractors call ``request.json.get`` and pass any JSON value on: a non-string message failed in
     # UserMessage and left the citizen without a reply; metadata and input_channel are client-controlled.

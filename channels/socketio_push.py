@@ -9,7 +9,7 @@ sends to that conversation with ``output_channel=socketio`` (officers' replies, 
 Rooms are bound to a secret the widget holds (issue 13, finding 3): the server issued the sender id and its session
 token (``POST /webhooks/rest/session``, core/chat_session.py), and a socket joins a room, or posts
 ``user_uttered`` as its sender, only with that token. A socket asking without any id gets a fresh server-issued
-room. Messages posted on the socket pass the REST channel's input rule (``channels.rest.check_user_text``).
+room. Messages posted on the socket pass the channels' input rule (``channels.input_rules.check_user_text``).
 
 Rasa 3.6's own ``session_request`` handler also calls ``sio.enter_room`` without ``await`` (a coroutine since
 python-socketio 5.10), so with the pinned python-socketio 5.18 the stock handler never joined the room; the
@@ -26,9 +26,11 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
+from channels import process
+from channels.input_rules import check_user_text
+from channels.rest import BAD_SESSION_REPLY, request_client
 from core import chat_session
 from core.client_address import METADATA_KEY as CLIENT_KEY
-from channels.rest import BAD_SESSION_REPLY, check_user_text, request_client
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,12 @@ class PushSocketIOInput(SocketIOInput):
         super().__init__(*args, **kwargs)
         self.sessions: Dict[Text, Text] = {}  # socket id -> the conversation it proved it holds
         self.clients: Dict[Text, Optional[Text]] = {}  # socket id -> its client pseudonym (set at connect)
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "PushSocketIOInput":
+        """Rasa's ``socketio`` settings from ``credentials.yml`` (Rasa builds the channel once, at start-up)."""
+        process.setup()
+        return super().from_credentials(credentials)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Rasa's socket.io blueprint with the ``session_request``, message and disconnect handlers replaced."""

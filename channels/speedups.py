@@ -1,4 +1,4 @@
-"""Rasa 3.6 runtime fixes that change cost, not behaviour; installed when the REST channel module is imported.
+"""Rasa 3.6 runtime fixes that change cost, not behaviour; installed by the Rasa process setup (channels/process.py).
 
 ``RemoteAction._validate_action_result`` calls ``jsonschema.validate`` on every action-server response, which
 re-checks the (constant) schema itself each time: ~15 ms of CPU per custom action on this machine, more than the

@@ -10,35 +10,23 @@ store:
   the turn is answered as if the conversation had just begun (a form in progress is forgotten), and a failed
   ``save`` (e.g. a full disk under the SQLite file) into a log line while the citizen gets an answer, or a form's
   acknowledgement, that the conversation then forgets.
-  This store counts its failures (:func:`failure_count`); the REST channel (channels/rest.py) compares the count
-  around a turn and replaces such a context-less answer with an apology. It also re-raises failures without the
-  driver's message, which quotes SQL parameters, i.e. the citizen's words, into Rasa's error log.
+  This store marks the failure on the turn it happens in (channels/turn.py); the channels (REST, Zalo) then
+  replace that turn's context-less answer with an apology. A failure in another conversation running at the same
+  time does not touch this turn. It also re-raises failures without the driver's message, which quotes SQL
+  parameters, i.e. the citizen's words, into Rasa's error log.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any, Iterable, Optional, Text
 
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from channels.turn import record_tracker_store_failure
+
 logger = logging.getLogger(__name__)
-
-_failures = 0
-_failures_lock = threading.Lock()
-
-
-def failure_count() -> int:
-    """How many tracker store operations failed in this process so far."""
-    return _failures
-
-
-def _record_failure() -> None:
-    global _failures
-    with _failures_lock:
-        _failures += 1
 
 
 class TrackerStoreUnavailable(Exception):
@@ -46,7 +34,7 @@ class TrackerStoreUnavailable(Exception):
 
 
 class ReconnectingSQLTrackerStore(SQLTrackerStore):
-    """:class:`SQLTrackerStore` with pre-pinged pooled connections and counted, sanitised failures."""
+    """:class:`SQLTrackerStore` with pre-pinged pooled connections and sanitised failures marked on the turn."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Create the stock store (same settings), then swap in an engine that pings pooled connections."""
@@ -60,32 +48,32 @@ class ReconnectingSQLTrackerStore(SQLTrackerStore):
 
     @staticmethod
     def _failed(exc: Exception) -> TrackerStoreUnavailable:
-        _record_failure()
+        record_tracker_store_failure()
         return TrackerStoreUnavailable(type(exc).__name__)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
-        """Stock ``retrieve``; a failure is counted and re-raised without SQL parameters."""
+        """Stock ``retrieve``; a failure is marked on the turn and re-raised without SQL parameters."""
         try:
             return await super().retrieve(sender_id)
         except Exception as exc:
             raise self._failed(exc) from None
 
     async def retrieve_full_tracker(self, sender_id: Text) -> Optional[DialogueStateTracker]:
-        """Stock ``retrieve_full_tracker``; a failure is counted and re-raised without SQL parameters."""
+        """Stock ``retrieve_full_tracker``; a failure is marked on the turn and re-raised without SQL parameters."""
         try:
             return await super().retrieve_full_tracker(sender_id)
         except Exception as exc:
             raise self._failed(exc) from None
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Stock ``save``; a failure is counted and re-raised without SQL parameters."""
+        """Stock ``save``; a failure is marked on the turn and re-raised without SQL parameters."""
         try:
             await super().save(tracker)
         except Exception as exc:
             raise self._failed(exc) from None
 
     async def keys(self) -> Iterable[Text]:
-        """Stock ``keys``; a failure is counted and re-raised without SQL parameters."""
+        """Stock ``keys``; a failure is marked on the turn and re-raised without SQL parameters."""
         try:
             return await super().keys()
         except Exception as exc:

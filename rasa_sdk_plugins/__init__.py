@@ -1,6 +1,10 @@
 """Action-server extensions, found by rasa-sdk's plugin hook (``rasa_sdk.plugin`` imports ``rasa_sdk_plugins``
-and calls :func:`init_hooks`): caller authentication and the listening address (core/caller_auth.py),
-the knowledge index check at startup and ``GET /health/knowledge``.
+and calls :func:`init_hooks`): the action server's process setup, caller authentication and the listening
+address (core/caller_auth.py), the knowledge index check at startup and ``GET /health/knowledge``.
+
+:func:`init_hooks` is the action server's one start-up entry point: ``python -m rasa_sdk`` calls it once, after
+importing the action modules and configuring logging, before the server starts. Importing this package (or any
+action module) sets nothing up. The Rasa server's counterpart is ``channels.process.setup``.
 
 Needs the repository root on ``PYTHONPATH`` (``make run`` and the tests set it).
 """
@@ -35,7 +39,17 @@ class CallerAuthPlugin:
         attach(app)
 
 
+def setup_process() -> None:
+    """The action server's process-wide setup: phone/ID numbers, e-mails and application codes masked in every
+    log record (core/privacy.py; idempotent, it wraps the log-record factory)."""
+    from core.privacy import install_pii_log_filter
+
+    install_pii_log_filter()
+
+
 def init_hooks(manager: pluggy.PluginManager) -> None:
-    """rasa-sdk's entry point for plugins."""
+    """rasa-sdk's entry point for plugins, called once when the action server starts: the process setup, then
+    the Sanic extensions."""
+    setup_process()
     manager.register(CallerAuthPlugin())
     manager.register(KnowledgeIndexHealthPlugin())

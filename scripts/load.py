@@ -858,8 +858,8 @@ def rasa_worker(path: str) -> None:
 
     logging.disable(logging.WARNING)
     spec = json.loads(Path(path).read_text(encoding="utf-8"))
-    try:  # what the server imports with its REST channel, including its Rasa runtime fixes (channels/speedups.py)
-        importlib.import_module("channels.rest")
+    try:  # what the server sets up when it builds its channels, including its Rasa runtime fixes (channels/speedups.py)
+        importlib.import_module("channels.process").setup()
     except ImportError:
         pass
     from rasa.core.agent import load_agent

@@ -84,6 +84,8 @@ wait_for() {  # wait_for <url> <name> <seconds>
 }
 
 echo "Khởi động máy chủ hành động (action server) cổng $ACTIONS_PORT..."
+# Each server sets its process up at start-up, never at import: rasa-sdk calls rasa_sdk_plugins.init_hooks, and
+# Rasa runs channels/process.py when it builds the channels named in the credentials file.
 KB_ENCODER_THREADS=${KB_ENCODER_THREADS:-1} .venv-actions/bin/python -m rasa_sdk --actions actions --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
 pids+=($!)
 echo "Khởi động máy chủ Rasa cổng $RASA_PORT..."

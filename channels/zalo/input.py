@@ -14,15 +14,10 @@ from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from channels.rest import (
-    ACTIONS_DOWN_REPLY,
-    EMPTY_MESSAGE_REPLY,
-    STORE_DOWN_REPLY,
-    TOO_LONG_REPLY,
-    ResilientRestInput,
-    _failure_source,
-    clean_user_text,
-)
+from channels import process
+from channels.action_health import DEFAULT_ACTION_HEALTH_URL, action_server_is_up
+from channels.input_rules import MAX_MESSAGE_CHARS, check_user_text
+from channels.turn import actions_down_reply, run_turn, store_down_reply
 from channels.zalo.api import DEFAULT_API_BASE, DEFAULT_OAUTH_BASE, TokenStore, ZaloApiClient
 from channels.zalo.output import ButtonMemory, ZaloOutput
 from channels.zalo.parser import (
@@ -129,7 +124,7 @@ class ZaloInput(InputChannel):
         queue_capacity: int = 1000,
         workers: int = 4,
         max_text_chars: int = MAX_TEXT_CHARS,
-        max_message_chars: int = 2000,
+        max_message_chars: int = MAX_MESSAGE_CHARS,
         send_retries: int = 3,
         retry_backoff_seconds: float = 0.5,
         app_secret_key: Optional[str] = None,
@@ -163,11 +158,13 @@ class ZaloInput(InputChannel):
         self.health_token = (health_token or "").strip()
         self.dispatcher = OrderedDispatcher(workers, queue_capacity)
         self.rejected = {"signature": 0, "stale": 0, "malformed": 0, "duplicate": 0, "busy": 0}
-        self._actions = ResilientRestInput(action_health_url=action_health_url)
+        self.action_health_url = action_health_url or DEFAULT_ACTION_HEALTH_URL
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "ZaloInput":
-        """Build the channel from its ``credentials.yml`` section (values usually ``${ZALO_...}``)."""
+        """Build the channel from its ``credentials.yml`` section (values usually ``${ZALO_...}``); Rasa does this
+        once, at start-up."""
+        process.setup()
         if not credentials:
             cls.raise_missing_credentials_exception()
         creds = {k: ("" if v is None else v) for k, v in credentials.items()}
@@ -262,14 +259,10 @@ class ZaloInput(InputChannel):
         if event.kind == KIND_REPLY:
             await out.send_text_message(event.user_id, event.reply)
             return
-        text = clean_user_text(event.text).strip()  # no NUL/control characters or lone surrogates; NFC
+        text, refusal = check_user_text(event.text, self.max_message_chars)
         options = self.memory.take(event.user_id)
-        if not text:
-            await out.send_text_message(event.user_id, EMPTY_MESSAGE_REPLY)
-            return
-        if len(text) > self.max_message_chars:
-            limit = f"{self.max_message_chars:,}".replace(",", ".")
-            await out.send_text_message(event.user_id, TOO_LONG_REPLY.format(limit=limit))
+        if refusal:
+            await out.send_text_message(event.user_id, refusal)
             return
         choice = parse_choice(text)
         if choice is not None and 1 <= choice <= len(options) and options[choice - 1]:
@@ -282,17 +275,21 @@ class ZaloInput(InputChannel):
             message_id=event.msg_id or None,
             metadata={"channel": "zalo", "event_name": event.event_name, "timestamp": event.timestamp},
         )
-        try:
-            await on_new_message(message)
-        except Exception as exc:  # noqa: BLE001 - a store failed (tracker disk full, database down): as channels/rest.py
-            # Only the exception's type: SQL errors quote their parameters, i.e. the citizen's message.
-            logger.error("Zalo message from %s not handled: %s failed (%s); sent apology.", mask_id(event.user_id),
-                         _failure_source(exc), type(exc).__name__)
-            await out.send_text_message(event.user_id, STORE_DOWN_REPLY)
+        turn = await run_turn(message, on_new_message)
+        if turn.failure:
+            # A store failed during this turn (tracker disk full, database down: channels/turn.py). What Rasa
+            # answered is already delivered; the apology asks the citizen to send the message again.
+            logger.error("Zalo message from %s not handled: %s; sent apology.", mask_id(event.user_id),
+                         turn.failure)
+            await out.send_text_message(event.user_id, store_down_reply())
             return
-        if out.sent_messages == 0 and not await self._actions.action_server_is_up():
+        if out.sent_messages == 0 and not await self.action_server_is_up():
             logger.error("Action server unreachable; sent apology to Zalo user %s", mask_id(event.user_id))
-            await out.send_text_message(event.user_id, ACTIONS_DOWN_REPLY)
+            await out.send_text_message(event.user_id, actions_down_reply())
+
+    async def action_server_is_up(self) -> bool:
+        """Whether the action server answers its health route within a second."""
+        return await action_server_is_up(self.action_health_url)
 
     def health(self) -> Dict[str, Any]:
         """The channel's full state (no tokens, no user data), shown by ``GET /webhooks/zalo/`` to an operator."""

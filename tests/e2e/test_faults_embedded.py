@@ -30,7 +30,7 @@ from tests.e2e.test_zalo_channel import replies, send
 from tests.fakes.disk import fill_disk, tmpfs
 
 HOTLINE = "18001096"
-APOLOGY_WORDS = ("Xin lỗi", "sự cố tạm thời", HOTLINE)  # channels.rest.ACTIONS_DOWN_REPLY (Rasa venv only)
+APOLOGY_WORDS = ("Xin lỗi", "sự cố tạm thời", HOTLINE)  # channels.turn.ACTIONS_DOWN_REPLY (Rasa venv only)
 QUESTION = "làm giấy khai sinh cần giấy tờ gì"
 FOLLOW_UP = "mất bao lâu?"
 
@@ -210,7 +210,7 @@ def test_disk_full_turn_is_not_acknowledged_and_nothing_is_lost(tiny_disk_stack)
     assert not re.search(r"PA-\d{6}-\d{4}", reply) and "đã được ghi nhận" not in reply, reply
     assert "Xin lỗi" in reply and HOTLINE in reply, reply
     # Both stores really hit the full disk: the action could not file the report, Rasa could not save the turn
-    # (our tracker store counts the failed save; the REST channel answers with the apology).
+    # (our tracker store marks the failed save on the turn; the REST channel answers with the apology).
     actions_log = (stack.workdir / "actions.log").read_text(errors="replace")
     rasa_log = (stack.workdir / "rasa.log").read_text(errors="replace")
     assert "Filing a feedback report failed" in actions_log, actions_log[-3000:]

@@ -31,7 +31,7 @@ from tests.fuzzing import (
 )
 
 COUNTER = CaseCounter()
-MAX_CHARS = 2000  # channels.rest.MAX_MESSAGE_CHARS (that module needs the Rasa venv)
+MAX_CHARS = 2000  # channels.input_rules.MAX_MESSAGE_CHARS (the package needs the Rasa venv)
 EMPTY_REPLY = "Bạn chưa nhập nội dung câu hỏi. Bạn cần hỗ trợ thủ tục hành chính nào ạ?"
 TOO_LONG_REPLY = ("Tin nhắn của bạn dài quá 2.000 ký tự nên tôi chưa xử lý được. "
                   "Bạn vui lòng rút gọn câu hỏi hoặc chia thành nhiều tin nhắn ngắn.")
@@ -53,7 +53,7 @@ def rss_mb(pid: int) -> float:
 
 
 def expected_text(message: str) -> str:
-    """What the channel makes of a message before any check (mirrors channels.rest.clean_user_text)."""
+    """What the channel makes of a message before any check (mirrors channels.input_rules.clean_user_text)."""
     cleaned = "".join(" " if (ord(c) < 32 and c not in "\t\n\r") or 0x7F <= ord(c) <= 0x9F else c for c in message)
     cleaned = cleaned.encode("utf-8", "replace").decode("utf-8")
     return unicodedata.normalize("NFC", cleaned).strip()

@@ -286,19 +286,31 @@ def sign(app_id: str, raw_body: bytes, timestamp: str, secret_key: str) -> str:
     return "mac=" + hashlib.sha256(app_id.encode() + raw_body + timestamp.encode() + secret_key.encode()).hexdigest()
 
 
-def text_event(app_id: str, user_id: str, text: str, msg_id: Optional[str] = None,
+def user_event(app_id: str, user_id: str, event_name: str, message: Dict[str, Any], msg_id: Optional[str] = None,
                timestamp_ms: Optional[int] = None) -> Dict[str, Any]:
-    """A ``user_send_text`` webhook body shaped like Zalo's (ids and timestamp are strings)."""
+    """A webhook body for a message the user sent, shaped like Zalo's (ids and timestamp are strings)."""
     ts = str(timestamp_ms if timestamp_ms is not None else int(time.time() * 1000))
     return {
         "app_id": app_id,
         "user_id_by_app": "55" + user_id[-10:],
-        "event_name": "user_send_text",
+        "event_name": event_name,
         "timestamp": ts,
         "sender": {"id": user_id},
         "recipient": {"id": "4321098765432109876"},
-        "message": {"text": text, "msg_id": msg_id or hashlib.md5(f"{user_id}{time.time_ns()}".encode()).hexdigest()},
+        "message": {**message, "msg_id": msg_id or hashlib.md5(f"{user_id}{time.time_ns()}".encode()).hexdigest()},
     }
+
+
+def text_event(app_id: str, user_id: str, text: str, msg_id: Optional[str] = None,
+               timestamp_ms: Optional[int] = None) -> Dict[str, Any]:
+    """A ``user_send_text`` webhook body."""
+    return user_event(app_id, user_id, "user_send_text", {"text": text}, msg_id, timestamp_ms)
+
+
+def sticker_event(app_id: str, user_id: str, msg_id: Optional[str] = None) -> Dict[str, Any]:
+    """A ``user_send_sticker`` webhook body (the channel answers it with a fixed reply, without Rasa)."""
+    sticker = {"attachments": [{"type": "sticker", "payload": {"id": "e2e", "url": "https://zalo.example/s.png"}}]}
+    return user_event(app_id, user_id, "user_send_sticker", sticker, msg_id)
 
 
 def post_event(webhook_url: str, event: Dict[str, Any], app_id: str, secret_key: str,

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 
 import pytest
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from channels.rest import STORE_DOWN_REPLY
+from channels.tracker_store import ReconnectingSQLTrackerStore
+from channels.turn import store_down_reply
 from tests.fakes.zalo_api_server import FakeZaloServer, text_event
 from tests.fakes.zalo_channel import APP_ID, SECRET, call, make_channel
 
@@ -33,9 +35,9 @@ def fake():
     server.stop()
 
 
-def full_tracker_store(path) -> SQLTrackerStore:
-    """Rasa's SQLTrackerStore on a SQLite file that cannot grow any more."""
-    store = SQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(path))
+def full_tracker_store(path, store_class=SQLTrackerStore) -> SQLTrackerStore:
+    """Rasa's SQLTrackerStore (or ``store_class``) on a SQLite file that cannot grow any more."""
+    store = store_class(Domain.empty(), dialect="sqlite", db=str(path))
     with store.engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE filler (blob TEXT)"))
     with store.engine.connect() as conn:
@@ -78,6 +80,62 @@ def test_zalo_turn_not_saved_gets_the_apology_and_no_user_text_in_the_log(fake, 
 
     status = asyncio.run(go())
     assert status == (200, {"status": "accepted"})
-    assert fake.delivered("500") == ["Cán bộ sẽ gọi lại cho bạn.", STORE_DOWN_REPLY]
+    assert fake.delivered("500") == ["Cán bộ sẽ gọi lại cho bạn.", store_down_reply()]
     assert "OperationalError" in caplog.text and "not handled" in caplog.text, caplog.text
+    assert "0912" not in caplog.text and "gọi lại giúp" not in caplog.text, caplog.text
+
+
+def users_on_different_workers(channel) -> tuple:
+    """Two Zalo user ids whose messages go to different worker queues, so that their turns run at the same time."""
+    def queue(user: str) -> int:
+        return zlib.crc32(user.encode("utf-8")) % channel.dispatcher.workers
+
+    users = [str(800 + i) for i in range(50)]
+    return users[0], next(user for user in users if queue(user) != queue(users[0]))
+
+
+def turn_events(text: str):
+    """What Rasa saves after a turn: the user message and the bot's (long) replies."""
+    events = [UserUttered(text)]
+    events += [BotUttered("Cán bộ sẽ gọi lại cho bạn trong giờ hành chính, từ thứ Hai đến thứ Sáu.")] * 40
+    return events
+
+
+def test_a_failed_save_gets_the_apology_and_leaves_another_users_turn_alone(fake, tmp_path, caplog):
+    """Rasa's fail-safe store swallows a failed save, so the turn is answered and then forgotten: that turn gets the
+    apology after its answer. Another user's turn running at the same time, saved correctly, gets only its answer."""
+    channel = make_channel(fake, tmp_path, workers=2)
+    steady_user, failing_user = users_on_different_workers(channel)
+    working = FailSafeTrackerStore(
+        ReconnectingSQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(tmp_path / "working.db")))
+    full = FailSafeTrackerStore(full_tracker_store(tmp_path / "tracker.db", ReconnectingSQLTrackerStore))
+
+    async def go():
+        steady_started, other_failed = asyncio.Event(), asyncio.Event()
+
+        async def processor(message):
+            if message.sender_id == steady_user:  # runs across the other user's failed save
+                tracker = await working.get_or_create_tracker(message.sender_id)
+                steady_started.set()
+                await asyncio.wait_for(other_failed.wait(), 10)
+                await message.output_channel.send_text_message(message.sender_id, "Lệ phí: miễn phí.")
+                for event in turn_events(message.text):
+                    tracker.update(event)
+                await working.save(tracker)
+                return
+            await asyncio.wait_for(steady_started.wait(), 10)
+            await message.output_channel.send_text_message(message.sender_id, "Cán bộ sẽ gọi lại cho bạn.")
+            await full.save(DialogueStateTracker.from_events(message.sender_id, turn_events(message.text)))
+            other_failed.set()
+
+        with caplog.at_level(logging.ERROR):
+            statuses = [await call(channel, processor, text_event(APP_ID, steady_user, "lệ phí bao nhiêu")),
+                        await call(channel, processor, text_event(APP_ID, failing_user, PHONE_TEXT))]
+            await channel.dispatcher.join()
+        return statuses
+
+    assert asyncio.run(go()) == [(200, {"status": "accepted"})] * 2
+    assert fake.delivered(steady_user) == ["Lệ phí: miễn phí."]
+    assert fake.delivered(failing_user) == ["Cán bộ sẽ gọi lại cho bạn.", store_down_reply()]
+    assert "not handled: tracker store (SQL database) failed" in caplog.text, caplog.text
     assert "0912" not in caplog.text and "gọi lại giúp" not in caplog.text, caplog.text

@@ -6,7 +6,9 @@ import asyncio
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from channels.rest import ACTIONS_DOWN_REPLY, EMPTY_MESSAGE_REPLY, ResilientRestInput
+from channels.input_rules import EMPTY_MESSAGE_REPLY
+from channels.rest import ResilientRestInput
+from channels.turn import actions_down_reply
 
 
 def handle(channel, text, bot_replies, actions_up=True):
@@ -53,7 +55,7 @@ def test_normal_answer_passes_through():
 
 def test_silence_with_actions_down_becomes_an_apology():
     replies, _ = handle(ResilientRestInput(), "làm căn cước cần gì", [], actions_up=False)
-    assert replies == [ACTIONS_DOWN_REPLY]
+    assert replies == [actions_down_reply()]
 
 
 def test_fallback_answer_with_actions_down_is_replaced_by_the_apology():
@@ -61,7 +63,7 @@ def test_fallback_answer_with_actions_down_is_replaced_by_the_apology():
     fallback, which would tell the citizen their (clear) question was not understood."""
     fallback = "Xin lỗi, tôi chưa hiểu ý bạn. Bạn có thể diễn đạt lại hoặc nêu rõ tên thủ tục cần hỏi không?"
     replies, _ = handle(ResilientRestInput(), "làm giấy khai sinh cần giấy tờ gì", [fallback], actions_up=False)
-    assert replies == [ACTIONS_DOWN_REPLY]
+    assert replies == [actions_down_reply()]
 
 
 def test_silence_with_actions_up_stays_silent():
@@ -72,3 +74,18 @@ def test_silence_with_actions_up_stays_silent():
 def test_unreachable_health_url_counts_as_down():
     channel = ResilientRestInput(action_health_url="http://127.0.0.1:9/health")
     assert asyncio.run(channel.action_server_is_up()) is False
+
+
+def test_apologies_give_the_configured_hotline(monkeypatch):
+    from channels.turn import store_down_reply
+    from settings import get_settings
+
+    monkeypatch.setenv("SUPPORT_HOTLINE", "1900 1234")
+    get_settings.cache_clear()
+    try:
+        replies, _ = handle(ResilientRestInput(), "làm căn cước cần gì", [], actions_up=False)
+        assert replies == [actions_down_reply()] and "tổng đài hỗ trợ Dịch vụ công 1900 1234 (miễn phí)" in replies[0]
+        assert "1900 1234" in store_down_reply() and "18001096" not in store_down_reply()
+    finally:
+        monkeypatch.delenv("SUPPORT_HOTLINE")
+        get_settings.cache_clear()

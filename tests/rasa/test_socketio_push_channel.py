@@ -7,9 +7,10 @@ import asyncio
 import pytest
 from rasa.core.channels.socketio import SocketIOOutput
 
-from core import chat_session
-from channels.rest import BAD_SESSION_REPLY, EMPTY_MESSAGE_REPLY
+from channels.input_rules import EMPTY_MESSAGE_REPLY
+from channels.rest import BAD_SESSION_REPLY
 from channels.socketio_push import PushSocketIOInput
+from core import chat_session
 
 
 async def _noop(message) -> None:

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from deploy.scaled_profile import ROOT
+from settings import get_settings
 from staff_api.rasa_client import rasa_auth_headers
 from tests.scaled.conftest import (
     PG_CLUSTER,
@@ -32,15 +33,15 @@ from tests.scaled.conftest import (
 
 
 def _channel_constant(name: str) -> str:
-    """A string constant of channels/rest.py (that module imports Rasa, which this venv does not have)."""
-    tree = ast.parse((ROOT / "channels" / "rest.py").read_text(encoding="utf-8"))
+    """A string constant of channels/turn.py (that module imports Rasa, which this venv does not have)."""
+    tree = ast.parse((ROOT / "channels" / "turn.py").read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
             return ast.literal_eval(node.value)
     raise LookupError(name)
 
 
-STORE_DOWN_REPLY = _channel_constant("STORE_DOWN_REPLY")
+STORE_DOWN_REPLY = _channel_constant("STORE_DOWN_REPLY").format(hotline=get_settings().support_hotline)
 MEASURED: dict = {}
 QUESTION = "đăng ký khai sinh cần giấy tờ gì"
 SENDERS_BY_REPLICA: dict = {}
