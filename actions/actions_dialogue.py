@@ -1,7 +1,7 @@
 """Dialogue-level actions: session start (what is forgotten between sessions) and the NLU fallback.
 
 The status lookup, feedback and human handoff actions live in ``actions_status.py``, ``actions_feedback.py``
-and ``actions_handoff.py``; the helpers here are shared by them.
+and ``actions_handoff.py``; the helpers here (and ``AskSlotAction``, the forms' questions) are shared by them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from settings import get_settings
+
 FALLBACK_INTENT = "nlu_fallback"
+# Filled at every session start from settings SUPPORT_HOTLINE: responses that Rasa sends on its own (the FAQ
+# answers) say {hotline} too.
+HOTLINE_SLOT = "hotline"
 logger = logging.getLogger(__name__)
 
 # Slots that belong to one conversation only: a verified status lookup, a half-filled form, a pending offer.
@@ -67,8 +72,34 @@ def is_button_payload(text: str) -> bool:
     return text.startswith("/")
 
 
+class AskSlotAction(Action):
+    """Asks one question of a form: the form runs ``action_ask_<slot>``, which sends the response
+    ``utter_ask_<slot>`` of domain.yml. Subclasses set ``slot`` and may add computed buttons or template values."""
+
+    slot = ""
+
+    def name(self) -> Text:
+        return f"action_ask_{self.slot}"
+
+    def buttons(self, tracker: Tracker) -> Optional[List[Dict[Text, Any]]]:
+        """Buttons computed for this question (fixed ones are part of the response)."""
+        return None
+
+    def values(self, tracker: Tracker) -> Dict[Text, Any]:
+        """Values for the response's ``{placeholders}``."""
+        return {}
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        dispatcher.utter_message(response=f"utter_ask_{self.slot}", buttons=self.buttons(tracker),
+                                 **self.values(tracker))
+        return []
+
+
 class ActionSessionStart(Action):
-    """Start a new session, carrying over slots except the conversation-only ones (verified status, forms)."""
+    """Start a new session, carrying over slots except the conversation-only ones (verified status, forms), with
+    the support hotline of the settings."""
 
     def name(self) -> Text:
         return "action_session_start"
@@ -82,8 +113,9 @@ class ActionSessionStart(Action):
             events += [
                 SlotSet(name, value)
                 for name, value in (tracker.slots or {}).items()
-                if name not in SESSION_ONLY_SLOTS and value is not None
+                if name not in SESSION_ONLY_SLOTS and name != HOTLINE_SLOT and value is not None
             ]
+        events.append(SlotSet(HOTLINE_SLOT, get_settings().support_hotline))
         events.append(ActionExecuted("action_listen"))
         return events
 
@@ -128,19 +160,8 @@ class ActionHandleFallback(Action):
             events = ActionAnswerProcedure(service=self._service).respond(dispatcher, tracker, response)
             return [*events, SlotSet("handoff_offered", False)]
         if consecutive_fallbacks(tracker) >= 2:
-            dispatcher.utter_message(
-                text="Xin lỗi, tôi vẫn chưa hiểu ý bạn. Bạn có muốn được chuyển sang cán bộ hỗ trợ không?",
-                buttons=[
-                    {"title": "Có, gặp cán bộ", "payload": "/affirm"},
-                    {"title": "Không, tôi sẽ hỏi lại", "payload": "/deny"},
-                ],
-            )
+            dispatcher.utter_message(response="utter_fallback_offer_handoff")
             # Only this turn's "có"/"không" answers the offer (rules in data/rules/fallback.yml).
             return [SlotSet("handoff_offered", True), SlotSet("handoff_reason", "fallback")]
-        dispatcher.utter_message(
-            text=(
-                "Xin lỗi, tôi chưa hiểu rõ câu hỏi. Bạn có thể nói rõ hơn tên thủ tục và điều bạn cần biết "
-                "không? Ví dụ: «làm giấy khai sinh cần giấy tờ gì» hoặc «cấp lại căn cước mất bao lâu»."
-            )
-        )
+        dispatcher.utter_message(response="utter_fallback_rephrase")
         return [SlotSet("handoff_offered", False)]

@@ -15,13 +15,14 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions_dialogue import is_button_payload, latest_intent, latest_text
+from actions.actions_dialogue import AskSlotAction, is_button_payload, latest_intent, latest_text
 from core.appcode import APPLICATION_CODE_PATTERN, FEEDBACK_CODE_PATTERN, extract_feedback_code
 from knowledge.text import fold
 from settings import get_settings
 
 logger = logging.getLogger(__name__)
 
+# The answer that leaves no contact (also the payload of the skip button of utter_ask_feedback_contact).
 SKIPPED = "bỏ qua"
 FORM_SLOTS = ("feedback_topic", "feedback_content", "feedback_location", "feedback_contact", "feedback_consent")
 
@@ -48,53 +49,6 @@ REQUEST_WORDS = frozenset(
     "pa kn cho voi a nhe di de lam sao the nao o dau den ve la mot xin duoc ve viec".split()
 )
 CONTENT_MIN_WORDS = 4
-
-MESSAGES = {
-    "bad_topic": "Bạn chọn giúp một lĩnh vực: {topics}.",
-    "bad_contact": (
-        "Số điện thoại hoặc email chưa hợp lệ (ví dụ: 0912345678 hoặc ten@example.com). Bạn nhập lại, hoặc nhắn "
-        "“bỏ qua” nếu không muốn để lại thông tin liên hệ."
-    ),
-    "bad_consent": "Bạn trả lời giúp “có” hoặc “không” nhé.",
-    "filed": (
-        "Cảm ơn bạn! Phản ánh của bạn đã được ghi nhận với mã **{code}** (lĩnh vực: {topic}; địa điểm: "
-        "{location}). Phản ánh sẽ được chuyển tới cơ quan có thẩm quyền để xem xét, xử lý. Bạn lưu lại mã này "
-        "và nhắn “tra cứu phản ánh {code}” để xem tình trạng xử lý."
-    ),
-    "lookup_elsewhere": (
-        " Khi tra cứu từ cuộc trò chuyện hoặc thiết bị khác, bạn nhắn kèm 4 chữ số cuối của số điện thoại đã để lại."
-    ),
-    "contact_yes": " Cán bộ xử lý có thể liên hệ với bạn qua {contact}.",
-    "contact_no": " Bạn chưa đồng ý để cán bộ liên hệ lại, nên kết quả xử lý chỉ tra cứu được bằng mã trên.",
-    "store_error": (
-        "Xin lỗi, hệ thống chưa lưu được phản ánh của bạn nên tôi chưa thể cấp mã theo dõi. Bạn vui lòng thử "
-        "lại sau ít phút, gửi tại {url} hoặc gọi tổng đài {hotline}."
-    ),
-    "missing": "Tôi chưa nhận đủ thông tin phản ánh. Bạn nhắn “gửi phản ánh” để bắt đầu lại nhé.",
-    "ask_code": (
-        "Bạn cho tôi mã phản ánh (dạng PA-251127-0042, có trong tin nhắn xác nhận khi gửi) kèm 4 chữ số cuối của "
-        "số điện thoại liên hệ đã để lại khi gửi, ví dụ: “tra cứu phản ánh PA-251127-0042, 4 số cuối 5678”."
-    ),
-    "ask_digits": (
-        "Để bảo vệ thông tin phản ánh, bạn nhắn lại mã kèm 4 chữ số cuối của số điện thoại liên hệ đã để lại khi "
-        "gửi, ví dụ: “tra cứu phản ánh {code}, 4 số cuối 5678”. Nếu bạn tra cứu trong chính cuộc trò chuyện đã "
-        "gửi phản ánh thì không cần bước này."
-    ),
-    "no_match": (
-        "Tôi không tìm thấy phản ánh khớp với mã {code} và 4 chữ số cuối bạn nhập. Bạn kiểm tra lại mã trong tin "
-        "nhắn xác nhận và số điện thoại đã để lại khi gửi, hoặc gọi tổng đài {hotline} để được hỗ trợ."
-    ),
-    "exists_only": (
-        "Phản ánh mã {code} có trong hệ thống. Phản ánh này không để lại số điện thoại để xác minh, nên chi tiết "
-        "chỉ xem được trong cuộc trò chuyện đã gửi phản ánh; bạn có thể gọi tổng đài {hotline} để được hỗ trợ."
-    ),
-    "limited": (
-        "Bạn đã nhập chưa đúng nhiều lần. Để bảo vệ thông tin phản ánh, chức năng tra cứu tạm khóa với bạn và mã "
-        "này; bạn vui lòng thử lại sau khoảng {minutes} phút hoặc gọi tổng đài {hotline}."
-    ),
-    "lookup_error": "Xin lỗi, hệ thống tra cứu phản ánh đang gián đoạn. Bạn vui lòng thử lại sau ít phút.",
-}
-
 
 @lru_cache(maxsize=1)
 def lookup_limiter():
@@ -182,7 +136,7 @@ class ValidateFeedbackForm(FormValidationAction):
         """One of the taxonomy topics, or the list of topics again."""
         topic = match_topic(str(value or ""))
         if topic is None:
-            dispatcher.utter_message(text=MESSAGES["bad_topic"].format(topics=", ".join(_topics())))
+            dispatcher.utter_message(response="utter_feedback_bad_topic", topics=", ".join(_topics()))
         return {"feedback_topic": topic}
 
     async def extract_feedback_content(self, dispatcher, tracker: Tracker, domain: Dict) -> Dict[Text, Any]:
@@ -231,7 +185,7 @@ class ValidateFeedbackForm(FormValidationAction):
             return {"feedback_contact": SKIPPED, "feedback_consent": False}
         contact = validate_contact(str(value or ""))
         if contact is None:
-            dispatcher.utter_message(text=MESSAGES["bad_contact"])
+            dispatcher.utter_message(response="utter_feedback_bad_contact")
         return {"feedback_contact": contact}
 
     async def extract_feedback_consent(self, dispatcher, tracker: Tracker, domain: Dict) -> Dict[Text, Any]:
@@ -253,7 +207,7 @@ class ValidateFeedbackForm(FormValidationAction):
         """Only a real yes/no counts."""
         if isinstance(value, bool):
             return {"feedback_consent": value}
-        dispatcher.utter_message(text=MESSAGES["bad_consent"])
+        dispatcher.utter_message(response="utter_feedback_bad_consent")
         return {"feedback_consent": None}
 
 
@@ -280,7 +234,7 @@ class ActionFileFeedback(Action):
         values = {name: tracker.get_slot(name) for name in FORM_SLOTS}
         reset: List[EventType] = [SlotSet(name, None) for name in FORM_SLOTS]
         if not values["feedback_topic"] or not values["feedback_content"] or not values["feedback_location"]:
-            dispatcher.utter_message(text=MESSAGES["missing"])
+            dispatcher.utter_message(response="utter_feedback_missing")
             return reset
         contact = values["feedback_contact"]
         contact = None if contact in (None, SKIPPED) else contact
@@ -302,17 +256,15 @@ class ActionFileFeedback(Action):
                 dispatcher.utter_message(text=exc.message)
                 return reset
             logger.exception("Filing a feedback report failed")
-            dispatcher.utter_message(
-                text=MESSAGES["store_error"].format(url=settings.feedback_url, hotline=settings.support_hotline)
-            )
+            dispatcher.utter_message(response="utter_feedback_store_error", url=settings.feedback_url,
+                                     hotline=settings.support_hotline)
             return reset
         logger.info("Feedback report %s filed (topic %s)", report.code, values["feedback_topic"])
-        text = MESSAGES["filed"].format(code=report.code, topic=values["feedback_topic"],
-                                        location=values["feedback_location"])
-        text += MESSAGES["contact_yes"].format(contact=contact) if consent else MESSAGES["contact_no"]
-        if contact_last4(report) is not None:
-            text += MESSAGES["lookup_elsewhere"]
-        dispatcher.utter_message(text=text)
+        # Whether the citizen may be contacted, and whether the last digits of a phone let them look it up elsewhere.
+        name = "utter_feedback_filed_" + ("contact" if consent else "no_contact")
+        name += "_phone" if contact_last4(report) is not None else ""
+        dispatcher.utter_message(response=name, code=report.code, topic=values["feedback_topic"],
+                                 location=values["feedback_location"], contact=contact)
         return reset
 
 
@@ -349,7 +301,7 @@ class ActionFeedbackStatus(Action):
         text = latest_text(tracker)
         code = extract_feedback_code(text)
         if code is None:
-            dispatcher.utter_message(text=MESSAGES["ask_code"])
+            dispatcher.utter_message(response="utter_feedback_lookup_ask_code")
             return []
         hotline = get_settings().support_hotline
         sender = tracker.sender_id
@@ -358,7 +310,7 @@ class ActionFeedbackStatus(Action):
             report = self.store.get(code)
             if not may_see_report(report, sender, None):  # not the conversation that filed it
                 if last4 is None:  # nothing looked up, nothing counted: the same answer for any code
-                    dispatcher.utter_message(text=MESSAGES["ask_digits"].format(code=code))
+                    dispatcher.utter_message(response="utter_feedback_lookup_ask_digits", code=code)
                     return []
                 from actions.actions_status import client_of, conversation_key
 
@@ -367,93 +319,55 @@ class ActionFeedbackStatus(Action):
                 if not decision.allowed:
                     logger.info("Feedback lookup refused by the rate limit")
                     minutes = max(1, -(-decision.retry_after_s // 60))
-                    dispatcher.utter_message(text=MESSAGES["limited"].format(minutes=minutes, hotline=hotline))
+                    dispatcher.utter_message(response="utter_feedback_lookup_limited", minutes=minutes,
+                                             hotline=hotline)
                     return []
                 verified = may_see_report(report, None, last4)
                 self.limiter.record(who, code, verified, client=client)
                 if not verified:
                     exists_only = report is not None and contact_last4(report) is None
-                    key = "exists_only" if exists_only else "no_match"
-                    dispatcher.utter_message(text=MESSAGES[key].format(code=code, hotline=hotline))
+                    name = "utter_feedback_lookup_exists_only" if exists_only else "utter_feedback_lookup_no_match"
+                    dispatcher.utter_message(response=name, code=code, hotline=hotline)
                     return []
         except Exception:
             logger.exception("Feedback lookup failed")
-            dispatcher.utter_message(text=MESSAGES["lookup_error"])
+            dispatcher.utter_message(response="utter_feedback_lookup_error")
             return []
         dispatcher.utter_message(text=format_feedback(report))
         return []
 
 
-class _AskFeedback(Action):
-    """Asks one question of the feedback form (the form runs ``action_ask_<slot>``)."""
-
-    slot = ""
-    text = ""
-    buttons: List[Dict[str, str]] = []
-
-    def name(self) -> Text:
-        return f"action_ask_{self.slot}"
-
-    def message(self, tracker: Tracker) -> str:
-        """The question's text."""
-        return self.text
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
-        dispatcher.utter_message(text=self.message(tracker), buttons=list(self.buttons) or None)
-        return []
-
-
-class ActionAskFeedbackTopic(_AskFeedback):
+class ActionAskFeedbackTopic(AskSlotAction):
     """Asks for the topic, one button per taxonomy entry."""
 
     slot = "feedback_topic"
-    text = "Phản ánh của bạn thuộc lĩnh vực nào ạ?"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
-        buttons = [{"title": topic[:1].upper() + topic[1:], "payload": topic} for topic in _topics()]
-        dispatcher.utter_message(text=self.text, buttons=buttons)
-        return []
+    def buttons(self, tracker: Tracker) -> List[Dict[Text, Any]]:
+        return [{"title": topic[:1].upper() + topic[1:], "payload": topic} for topic in _topics()]
 
 
-class ActionAskFeedbackContent(_AskFeedback):
+class ActionAskFeedbackContent(AskSlotAction):
     """Asks for the content."""
 
     slot = "feedback_content"
-    text = (
-        "Bạn mô tả giúp nội dung phản ánh, kiến nghị (sự việc gì, từ khi nào, ảnh hưởng ra sao). Tôi sẽ ghi lại "
-        "nguyên văn."
-    )
 
 
-class ActionAskFeedbackLocation(_AskFeedback):
+class ActionAskFeedbackLocation(AskSlotAction):
     """Asks where it happens."""
 
     slot = "feedback_location"
-    text = "Sự việc xảy ra ở đâu ạ? (số nhà, đường/thôn, xã/phường, huyện/thành phố)"
 
 
-class ActionAskFeedbackContact(_AskFeedback):
-    """Asks for an optional phone number or e-mail."""
+class ActionAskFeedbackContact(AskSlotAction):
+    """Asks for an optional phone number or e-mail (or "bỏ qua", a button of the response)."""
 
     slot = "feedback_contact"
-    text = (
-        "Nếu muốn cơ quan liên hệ lại, bạn để lại số điện thoại hoặc email. Không muốn để lại thì bạn nhắn "
-        "“bỏ qua”."
-    )
-    buttons = [{"title": "Bỏ qua", "payload": SKIPPED}]
 
 
-class ActionAskFeedbackConsent(_AskFeedback):
-    """Asks for consent to be contacted through the contact given."""
+class ActionAskFeedbackConsent(AskSlotAction):
+    """Asks for consent to be contacted through the contact given (the question names it)."""
 
     slot = "feedback_consent"
-    buttons = [{"title": "Đồng ý", "payload": "/affirm"}, {"title": "Không", "payload": "/deny"}]
 
-    def message(self, tracker: Tracker) -> str:
-        """The question names the contact given."""
-        contact = tracker.get_slot("feedback_contact")
-        return f"Bạn có đồng ý để cán bộ xử lý liên hệ với bạn qua {contact} không?"
+    def values(self, tracker: Tracker) -> Dict[Text, Any]:
+        return {"contact": tracker.get_slot("feedback_contact")}

@@ -25,25 +25,6 @@ logger = logging.getLogger(__name__)
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 TRANSCRIPT_MAX_MESSAGES = 60
 
-MESSAGES = {
-    "offer": "Tôi có thể chuyển cuộc trò chuyện này cho cán bộ hỗ trợ. {wait} Bạn có muốn chuyển không?",
-    "offer_yes": "Có, gặp cán bộ",
-    "offer_no": "Không, tôi hỏi tiếp",
-    "opened": (
-        "Tôi đã chuyển yêu cầu của bạn cho cán bộ hỗ trợ (mã yêu cầu {ticket}). {wait} Trong lúc chờ, trợ lý ảo "
-        "tạm dừng trả lời; cán bộ sẽ nhắn cho bạn ngay tại đây. Nếu cần gấp, bạn gọi tổng đài {hotline}."
-    ),
-    "unclear_yes": (
-        "Tôi chưa rõ ý bạn. Nếu bạn cần gặp cán bộ hỗ trợ, bạn nhắn “gặp cán bộ” nhé; còn không, bạn cứ hỏi tiếp "
-        "về thủ tục cần làm."
-    ),
-    "error": (
-        "Xin lỗi, hiện tôi chưa chuyển được yêu cầu tới cán bộ. Bạn vui lòng gọi tổng đài Dịch vụ công {hotline} "
-        "(giờ hành chính) hoặc đến Bộ phận Một cửa nơi bạn nộp hồ sơ để được hỗ trợ trực tiếp."
-    ),
-    "reply": "💬 Cán bộ hỗ trợ: {text}",
-}
-
 
 @lru_cache(maxsize=1)
 def handoff_store():
@@ -131,13 +112,7 @@ class ActionOfferHandoff(Action):
         # The knowledge answer's "Gặp cán bộ hỗ trợ" button after an abstention sends "/request_human".
         if (tracker.latest_message.get("text") or "").startswith("/request_human"):
             reason = "knowledge_abstained"
-        dispatcher.utter_message(
-            text=MESSAGES["offer"].format(wait=offer_wait(self._clock())),
-            buttons=[
-                {"title": MESSAGES["offer_yes"], "payload": "/affirm"},
-                {"title": MESSAGES["offer_no"], "payload": "/deny"},
-            ],
-        )
+        dispatcher.utter_message(response="utter_offer_handoff", wait=offer_wait(self._clock()))
         return [SlotSet("handoff_offered", True), SlotSet("handoff_reason", reason)]
 
 
@@ -162,7 +137,7 @@ class ActionHandoff(Action):
         hotline = get_settings().support_hotline
         if not is_clear_answer(tracker.latest_message.get("text") or ""):
             # Pausing the bot on noise would leave the citizen waiting for an officer they never asked for.
-            dispatcher.utter_message(text=MESSAGES["unclear_yes"])
+            dispatcher.utter_message(response="utter_handoff_unclear")
             return [SlotSet("handoff_offered", False)]
         reason = tracker.get_slot("handoff_reason") or "user_request"
         try:
@@ -174,12 +149,11 @@ class ActionHandoff(Action):
             )
         except Exception:
             logger.exception("Opening a handoff ticket failed")
-            dispatcher.utter_message(text=MESSAGES["error"].format(hotline=hotline))
+            dispatcher.utter_message(response="utter_handoff_error", hotline=hotline)
             return [SlotSet("handoff_offered", False)]
         logger.info("Handoff ticket %s opened (%s)", ticket.id, reason)
-        dispatcher.utter_message(
-            text=MESSAGES["opened"].format(ticket=ticket.id, wait=expected_wait(self._clock()), hotline=hotline)
-        )
+        dispatcher.utter_message(response="utter_handoff_opened", ticket=ticket.id, wait=expected_wait(self._clock()),
+                                 hotline=hotline)
         return [SlotSet("handoff_offered", False), SlotSet("handoff_reason", None), ConversationPaused()]
 
 
@@ -206,7 +180,7 @@ class ActionDeliverStaffReply(Action):
             logger.exception("Reading pending staff replies failed")
             return []
         for reply in replies:
-            dispatcher.utter_message(text=MESSAGES["reply"].format(text=reply.text))
+            dispatcher.utter_message(response="utter_staff_reply", reply=reply.text)
         if replies:
             self.store.mark_delivered([reply.id for reply in replies])
             logger.info("Delivered %d staff replies", len(replies))

@@ -18,43 +18,18 @@ from knowledge.store import is_procedure_code
 from knowledge.text import fold
 from settings import get_settings
 
-MESSAGES = {
-    "vi": {
-        "not_found": "Tôi không tìm thấy thủ tục có mã {code} trong dữ liệu.",
-        "error": "Xin lỗi, hệ thống tra cứu thủ tục đang gặp sự cố. Bạn vui lòng thử lại sau ít phút hoặc gọi "
-        "tổng đài {hotline}.",
-        "choose": "Bạn muốn hỏi thủ tục nào dưới đây?",
-        "ask_topic": "Bạn đang hỏi về thủ tục nào ạ? Ví dụ: đăng ký khai sinh, cấp lại căn cước, đăng ký thường trú.",
-        "unknown": "Xin lỗi, tôi chưa có thông tin về nội dung này trong dữ liệu thủ tục hành chính. Bạn có thể hỏi "
-        "lại với tên thủ tục cụ thể, hoặc gặp cán bộ hỗ trợ qua tổng đài {hotline}.",
-        "suggest": "Tôi chưa tìm được thủ tục khớp chắc chắn với câu hỏi của bạn. Có thể bạn đang hỏi một trong các "
-        "thủ tục dưới đây (bấm để xem); nếu không phải, bạn bấm “Gặp cán bộ hỗ trợ” hoặc gọi tổng đài {hotline}.",
-        "human": "Gặp cán bộ hỗ trợ",
-        "source": "Nguồn",
-        "joined": "Bạn hỏi nhiều thủ tục cùng lúc: thủ tục liên thông dưới đây giải quyết chúng trong một lần nộp hồ "
-        "sơ.",
-        "local_level": "Thủ tục này có ở nhiều cấp; thông tin trên là của thủ tục thực hiện tại {level}, nơi người dân "
-        "{province} thường nộp hồ sơ. Nếu bạn cần cấp khác (ví dụ cấp trung ương), hãy nói rõ trong câu hỏi.",
-    },
-    "en": {
-        "not_found": "I cannot find a procedure with code {code} in the data.",
-        "error": "Sorry, the procedure search is having a problem. Please try again in a few minutes or call the "
-        "hotline {hotline}.",
-        "choose": "Which of these procedures do you mean?",
-        "ask_topic": "Which procedure are you asking about? For example: work permit, temporary residence card, "
-        "company registration.",
-        "unknown": "Sorry, I have no information on this in the administrative procedure data. Please ask again with "
-        "the name of the procedure, or talk to an officer via the hotline {hotline}.",
-        "suggest": "I could not find a procedure that surely matches your question. It may be one of these (tap one "
-        "to see it); if not, tap “Talk to an officer” or call the hotline {hotline}.",
-        "human": "Talk to an officer",
-        "source": "Source",
-        "joined": "You asked about several procedures at once: the joined procedure below handles them with one "
-        "application.",
-        "local_level": "This procedure exists at several levels; the answer above is the one handled at {level} "
-        "level, where residents of {province} usually go. If you need another level, say so in your question.",
-    },
-}
+# The phrases are domain.yml responses (utter_procedure_*; English twins end in _en). Two labels of computed
+# messages stay here: the title of the button that closes the computed list of suggested procedures (Rasa puts a
+# response's own buttons first), and the source line of a question-and-answer entry of the knowledge base (sent as
+# text: scripts/eval_routing.py recognises those answers by their text).
+HUMAN_BUTTON_TITLE = {"vi": "Gặp cán bộ hỗ trợ", "en": "Talk to an officer"}
+SOURCE_LABEL = {"vi": "Nguồn", "en": "Source"}
+
+
+def in_language(response: str, lang: str) -> str:
+    """The name of ``response`` in language ``lang`` ("vi" is the response itself, others end in ``_<lang>``)."""
+    return response if lang == "vi" else f"{response}_{lang}"
+
 
 logger = logging.getLogger(__name__)
 
@@ -124,13 +99,13 @@ class ActionAnswerProcedure(Action):
         # A new message ends a pending narrowing question unless it answers it (then the answer says so again).
         events: List[Dict[Text, Any]] = (
             [SlotSet("narrowing", None), SlotSet("narrowing_pending", False)] if pending is not None else [])
-        msg = MESSAGES[lang]
         hotline = get_settings().support_hotline
         try:
             if intent == "choose_procedure" and chosen:
                 proc = self.service.procedure(chosen)
                 if proc is None:
-                    dispatcher.utter_message(text=msg["not_found"].format(code=shorten(chosen, 20)))
+                    dispatcher.utter_message(response=in_language("utter_procedure_not_found", lang),
+                                             code=shorten(chosen, 20))
                     # A made-up code in a message entity never stays in the slot (analytics read it).
                     return events + ([SlotSet("procedure_code", None)] if current == chosen else [])
                 remembered = pending.aspects if pending is not None else [tracker.get_slot("aspect")]
@@ -142,7 +117,7 @@ class ActionAnswerProcedure(Action):
                     return events + self._narrowed(dispatcher, pending, option, aspects, lang)
             if text.startswith("/"):
                 # A button of a question that is no longer pending (or a payload typed by hand).
-                dispatcher.utter_message(text=msg["ask_topic"])
+                dispatcher.utter_message(response=in_language("utter_procedure_ask_topic", lang))
                 return events
             resolution = self.service.resolve(text, current, has_aspect=bool(aspects), response=response)
         except Exception as exc:  # the citizen gets an apology, the log gets the trace
@@ -152,7 +127,7 @@ class ActionAnswerProcedure(Action):
                 logger.error("%s Procedure questions get an apology until then.", exc)
             else:
                 logger.exception("Knowledge search failed")
-            dispatcher.utter_message(text=msg["error"].format(hotline=hotline))
+            dispatcher.utter_message(response=in_language("utter_procedure_error", lang), hotline=hotline)
             return events
 
         remember = [SlotSet("aspect", aspects[0])] if aspects else []
@@ -160,11 +135,11 @@ class ActionAnswerProcedure(Action):
             if resolution.follow_up and not aspects:
                 aspects = [tracker.get_slot("aspect")] if tracker.get_slot("aspect") else []
             if resolution.joined:
-                dispatcher.utter_message(text=msg["joined"])
+                dispatcher.utter_message(response=in_language("utter_procedure_joined", lang))
             return events + self._answer(dispatcher, resolution.procedure, aspects, lang, resolution.local_level)
         if resolution.kind == "faq":
             faq = resolution.faq
-            dispatcher.utter_message(text=f"{faq.answer}\n{msg['source']}: {faq.source}")
+            dispatcher.utter_message(text=f"{faq.answer}\n{SOURCE_LABEL[lang]}: {faq.source}")
             return events
         if resolution.kind == "choose":
             siblings = [h for h in resolution.candidates if h.family == resolution.candidates[0].family]
@@ -172,24 +147,25 @@ class ActionAnswerProcedure(Action):
             question = get_narrowing().plan(procedures, aspects=aspects) if lang == "vi" else None
             if question is not None:
                 return events + remember + self._ask(dispatcher, question)
-            self._list(dispatcher, resolution.candidates, msg)
+            self._list(dispatcher, resolution.candidates, lang)
             return events + remember
         if resolution.kind == "ask_topic":
-            dispatcher.utter_message(text=msg["ask_topic"])
+            dispatcher.utter_message(response=in_language("utter_procedure_ask_topic", lang))
             return events + remember
         # Abstaining: never an answer, but the procedures the citizen may mean (if any) and always a person.
         suggestions = [{"title": shorten(hit.name, 90), "payload": choose_payload(procedure_code=hit.code)}
                        for hit in resolution.candidates]
         dispatcher.utter_message(
-            text=msg["suggest" if suggestions else "unknown"].format(hotline=hotline),
-            buttons=[*suggestions, {"title": msg["human"], "payload": "/request_human"}],
+            response=in_language("utter_procedure_suggest" if suggestions else "utter_procedure_unknown", lang),
+            hotline=hotline,
+            buttons=[*suggestions, {"title": HUMAN_BUTTON_TITLE[lang], "payload": "/request_human"}],
         )
         return events + (remember if suggestions else [])
 
-    def _list(self, dispatcher: CollectingDispatcher, candidates, msg: dict) -> None:
+    def _list(self, dispatcher: CollectingDispatcher, candidates, lang: str) -> None:
         """"Which of these?" with the candidates' names as buttons."""
         dispatcher.utter_message(
-            text=msg["choose"],
+            response=in_language("utter_procedure_choose", lang),
             buttons=[{"title": shorten(hit.name, 90), "payload": choose_payload(procedure_code=hit.code)}
                      for hit in candidates],
         )
@@ -215,7 +191,7 @@ class ActionAnswerProcedure(Action):
         question = get_narrowing().plan(procedures, number=pending.number + 1, aspects=aspects)
         if question is not None:
             return self._ask(dispatcher, question)
-        self._list(dispatcher, procedures, MESSAGES[lang])
+        self._list(dispatcher, procedures, lang)
         return [SlotSet("aspect", aspects[0])] if aspects else []
 
     def _answer(
@@ -224,8 +200,10 @@ class ActionAnswerProcedure(Action):
         text = format_answer(proc, aspects, lang)
         if local_level:
             level = local_level.replace("cấp ", "") if lang == "en" else local_level
-            text += "\n" + MESSAGES[lang]["local_level"].format(level=level, province=get_settings().province)
-        dispatcher.utter_message(text=text)
+            dispatcher.utter_message(response=in_language("utter_procedure_local_level", lang), answer=text,
+                                     level=level, province=get_settings().province)
+        else:
+            dispatcher.utter_message(text=text)
         return [
             SlotSet("procedure_code", proc.code),
             SlotSet("procedure_name", proc.name),

@@ -21,38 +21,6 @@ logger = logging.getLogger(__name__)
 
 RATING_SLOT = "satisfaction_rating"
 
-MESSAGES = {
-    "ask": (
-        "Cảm ơn bạn đã trò chuyện với trợ lý. Trước khi kết thúc, bạn chấm giúp mức hài lòng với câu trả lời "
-        "hôm nay từ 1 (rất không hài lòng) đến 5 (rất hài lòng) nhé."
-    ),
-    "goodbye": "Tạm biệt bạn! Khi cần tra cứu thủ tục, bạn cứ nhắn cho tôi nhé.",
-    "thanks": {
-        5: "Cảm ơn bạn đã chấm 5/5! Rất vui vì đã giúp được bạn. Chúc bạn một ngày tốt lành.",
-        4: "Cảm ơn bạn đã chấm 4/5! Chúc bạn một ngày tốt lành.",
-        3: ("Cảm ơn bạn đã chấm 3/5. Góp ý của bạn giúp chúng tôi cải thiện trợ lý. "
-            "Chúc bạn một ngày tốt lành."),
-    },
-    "thanks_low": (
-        "Cảm ơn bạn đã chấm {rating}/5 và xin lỗi vì trợ lý chưa giúp được bạn như mong muốn. Nếu cần, bạn nhắn "
-        "“gặp cán bộ” hoặc gọi tổng đài {hotline} để được hỗ trợ trực tiếp."
-    ),
-    "already": "Cảm ơn bạn, tôi đã ghi nhận đánh giá của bạn cho cuộc trò chuyện này rồi.",
-    "unclear": "Bạn chọn giúp tôi một số từ 1 đến 5 nhé (1 = rất không hài lòng, 5 = rất hài lòng).",
-    "store_error": (
-        "Cảm ơn bạn! Hệ thống chưa lưu được đánh giá lúc này, nhưng bạn không cần làm gì thêm. Tạm biệt bạn!"
-    ),
-}
-# Ascending, so that on Zalo (buttons become a numbered list answered with its number) "1" means score 1.
-BUTTON_TITLES = {1: "1 – Rất không hài lòng", 2: "2 – Không hài lòng", 3: "3 – Bình thường", 4: "4 – Hài lòng",
-                 5: "5 – Rất hài lòng"}
-
-
-def rating_buttons() -> List[Dict[Text, str]]:
-    """Buttons 1–5; each sends ``/rate{"rating":"N"}`` (the rating entity, no NLU needed)."""
-    return [{"title": BUTTON_TITLES[score], "payload": f'/rate{{"rating":"{score}"}}'}
-            for score in sorted(BUTTON_TITLES)]
-
 
 @lru_cache(maxsize=1)
 def rating_store():
@@ -87,9 +55,9 @@ class ActionAskRating(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
         if rated_this_session(tracker):
-            dispatcher.utter_message(text=MESSAGES["goodbye"])
+            dispatcher.utter_message(response="utter_goodbye")
             return []
-        dispatcher.utter_message(text=MESSAGES["ask"], buttons=rating_buttons())
+        dispatcher.utter_message(response="utter_rating_ask")
         return []
 
 
@@ -115,19 +83,20 @@ class ActionStoreRating(Action):
         value = next(tracker.get_latest_entity_values("rating"), None)
         rating = parse_rating(value) if value is not None else parse_rating(latest_text(tracker))
         if rating is None:
-            dispatcher.utter_message(text=MESSAGES["unclear"], buttons=rating_buttons())
+            dispatcher.utter_message(response="utter_rating_unclear")
             return []
         if rated_this_session(tracker):  # one rating per session: a repeated tap or digit is not a new vote
-            dispatcher.utter_message(text=MESSAGES["already"])
+            dispatcher.utter_message(response="utter_rating_already")
             return []
         try:
             self.store.record(tracker.sender_id, tracker.get_latest_input_channel() or "rest", rating)
         except Exception:  # noqa: BLE001 - the citizen is leaving: apologise, never show an error
             logger.exception("Storing a satisfaction rating failed")
-            dispatcher.utter_message(text=MESSAGES["store_error"])
+            dispatcher.utter_message(response="utter_rating_store_error")
             return []
-        settings = get_settings()
-        text = MESSAGES["thanks"].get(rating) or MESSAGES["thanks_low"].format(rating=rating,
-                                                                               hotline=settings.support_hotline)
-        dispatcher.utter_message(text=text)
+        if rating >= 3:
+            dispatcher.utter_message(response=f"utter_rating_thanks_{rating}")
+        else:
+            dispatcher.utter_message(response="utter_rating_thanks_low", rating=rating,
+                                     hotline=get_settings().support_hotline)
         return [SlotSet(RATING_SLOT, rating)]

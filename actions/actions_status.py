@@ -21,7 +21,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions_dialogue import latest_intent, latest_text
+from actions.actions_dialogue import AskSlotAction, latest_intent, latest_text
 from core.appcode import APPLICATION_CODE_PATTERN, extract_application_code, mask_code
 from settings import get_settings
 
@@ -47,33 +47,6 @@ INTERRUPTING_INTENTS = frozenset(
         "deny",
     }
 )
-
-MESSAGES = {
-    "bad_code": (
-        "Mã hồ sơ chưa đúng định dạng. Mã hồ sơ in trên giấy tiếp nhận có dạng H07.99-251120-0012 (một chữ cái, "
-        "mã cơ quan, ngày nhận và số thứ tự). Bạn nhập lại giúp tôi, hoặc nhắn “thôi” nếu không tra cứu nữa."
-    ),
-    "bad_digits": (
-        "Bạn vui lòng nhập đúng 4 chữ số cuối của số điện thoại hoặc số căn cước đã khai khi nộp hồ sơ "
-        "(ví dụ: 5678), hoặc nhắn “thôi” nếu không tra cứu nữa."
-    ),
-    "no_match": (
-        "Tôi không tìm thấy hồ sơ nào khớp với mã hồ sơ và 4 chữ số bạn cung cấp. Bạn kiểm tra lại mã trên giấy "
-        "tiếp nhận và 4 số cuối của số điện thoại hoặc căn cước đã khai khi nộp hồ sơ rồi thử lại nhé. "
-        "Nếu vẫn không được, bạn liên hệ Bộ phận Một cửa nơi nộp hồ sơ hoặc tổng đài {hotline}."
-    ),
-    "limited": (
-        "Bạn đã nhập chưa đúng nhiều lần. Để bảo vệ thông tin hồ sơ, chức năng tra cứu tạm khóa với bạn và mã "
-        "hồ sơ này; bạn vui lòng thử lại sau khoảng {minutes} phút, hoặc liên hệ Bộ phận Một cửa nơi nộp hồ sơ "
-        "(mang theo giấy tiếp nhận) hay gọi tổng đài {hotline}."
-    ),
-    "error": (
-        "Xin lỗi, hệ thống tra cứu hồ sơ đang gián đoạn nên tôi chưa tra được. Bạn vui lòng thử lại sau ít phút "
-        "hoặc tra cứu tại {url}, hay gọi tổng đài {hotline}."
-    ),
-    "missing": "Tôi chưa nhận đủ mã hồ sơ và 4 số cuối để tra cứu. Bạn nhắn “tra cứu hồ sơ” để bắt đầu lại nhé.",
-}
-
 
 @lru_cache(maxsize=1)
 def status_services():
@@ -170,7 +143,7 @@ class ValidateApplicationStatusForm(FormValidationAction):
         """Keep only a well-formed code (canonical form); explain the format otherwise."""
         code = extract_application_code(str(value or ""))
         if code is None:
-            dispatcher.utter_message(text=MESSAGES["bad_code"])
+            dispatcher.utter_message(response="utter_status_bad_code")
             return {"application_code": None}
         return {"application_code": code}
 
@@ -196,7 +169,7 @@ class ValidateApplicationStatusForm(FormValidationAction):
         """Four digits, or the last four of a longer number (a whole phone or ID number typed)."""
         digits = "".join(ch for ch in str(value or "") if ch.isdigit())
         if len(digits) < 4:
-            dispatcher.utter_message(text=MESSAGES["bad_digits"])
+            dispatcher.utter_message(response="utter_status_bad_digits")
             return {"status_verification": None}
         return {"status_verification": digits[-4:]}
 
@@ -242,7 +215,7 @@ class ActionCheckStatus(Action):
             if remembered:
                 digits = verified[code]
         if not code or not digits:
-            dispatcher.utter_message(text=MESSAGES["missing"])
+            dispatcher.utter_message(response="utter_status_missing")
             return events
         try:
             backend, limiter = self._services()
@@ -252,19 +225,19 @@ class ActionCheckStatus(Action):
                     logger.info("Status lookup refused by the %s rate limit for %s", decision.rule or "",
                                 mask_code(code))
                     minutes = max(1, -(-decision.retry_after_s // 60))
-                    dispatcher.utter_message(text=MESSAGES["limited"].format(minutes=minutes, hotline=hotline))
+                    dispatcher.utter_message(response="utter_status_limited", minutes=minutes, hotline=hotline)
                     return events
             app = backend.lookup(code, digits)
             if not remembered:
                 limiter.record(sender, code, app is not None, client=client)
         except Exception:  # the citizen gets an apology, the log gets the trace (codes masked by the log filter)
             logger.exception("Status lookup failed for %s", mask_code(code))
-            dispatcher.utter_message(text=MESSAGES["error"].format(url=settings.status_lookup_url, hotline=hotline))
+            dispatcher.utter_message(response="utter_status_error", url=settings.status_lookup_url, hotline=hotline)
             return events
         if app is None:
             logger.info("Status lookup without a match for %s", mask_code(code))
             verified.pop(code, None)
-            dispatcher.utter_message(text=MESSAGES["no_match"].format(hotline=hotline))
+            dispatcher.utter_message(response="utter_status_no_match", hotline=hotline)
             return events + [SlotSet("verified_applications", verified or None)]
         logger.info("Status lookup answered for %s", mask_code(code))
         dispatcher.utter_message(text=format_status(app, self._clock().date()))
@@ -272,38 +245,13 @@ class ActionCheckStatus(Action):
         return events + [SlotSet("verified_applications", verified)]
 
 
-
-class _AskAction(Action):
-    """Asks one question of a form (the form runs ``action_ask_<slot>`` when the slot is requested)."""
-
-    slot = ""
-    text = ""
-
-    def name(self) -> Text:
-        return f"action_ask_{self.slot}"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
-        dispatcher.utter_message(text=self.text)
-        return []
-
-
-class ActionAskApplicationCode(_AskAction):
+class ActionAskApplicationCode(AskSlotAction):
     """Asks for the application code."""
 
     slot = "application_code"
-    text = (
-        "Bạn cho tôi xin mã hồ sơ (in trên giấy tiếp nhận hoặc trong tin nhắn xác nhận), ví dụ H07.99-251120-0012. "
-        "Bạn gõ có dấu cách hay chữ thường cũng được."
-    )
 
 
-class ActionAskStatusVerification(_AskAction):
+class ActionAskStatusVerification(AskSlotAction):
     """Asks for the verification factor."""
 
     slot = "status_verification"
-    text = (
-        "Để bảo vệ thông tin của bạn, vui lòng nhập 4 chữ số cuối của số điện thoại hoặc số căn cước đã khai "
-        "khi nộp hồ sơ."
-    )

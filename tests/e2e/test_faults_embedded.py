@@ -28,6 +28,7 @@ from staff_api.rasa_client import rasa_auth_headers
 from tests.e2e.conftest import ACTIONS_PY, MODEL, ROOT, Stack, free_port, say, wait_http
 from tests.e2e.test_zalo_channel import replies, send
 from tests.fakes.disk import fill_disk, tmpfs
+from tests.fakes.responses import rendered
 
 HOTLINE = "18001096"
 APOLOGY_WORDS = ("Xin lỗi", "sự cố tạm thời", HOTLINE)  # channels.turn.ACTIONS_DOWN_REPLY (Rasa venv only)
@@ -80,7 +81,8 @@ INDEX_SERVER_TOKEN = "e2e-damaged-index-token"
 
 
 def action_call(base_url: str, question: str) -> list:
-    """One ``action_answer_procedure`` call, as Rasa sends it; the texts of the responses."""
+    """One ``action_answer_procedure`` call, as Rasa sends it; the texts of the responses (domain.yml's responses
+    filled, as Rasa would)."""
     latest = {"text": question, "intent": {"name": "ask_procedure", "confidence": 1.0}, "entities": []}
     body = {
         "next_action": "action_answer_procedure", "sender_id": "e2e-index", "version": "3.6.21", "domain": {},
@@ -91,7 +93,7 @@ def action_call(base_url: str, question: str) -> list:
     resp = requests.post(f"{base_url}/webhook", json=body, timeout=300,
                          headers={"Authorization": f"Bearer {INDEX_SERVER_TOKEN}"})
     assert resp.status_code == 200, resp.text
-    return [r.get("text") or "" for r in resp.json()["responses"]]
+    return [r.get("text") or "" for r in rendered(resp.json()["responses"])]
 
 
 @pytest.fixture

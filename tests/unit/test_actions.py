@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions_dialogue import ActionHandleFallback, consecutive_fallbacks
+from actions.actions_dialogue import ActionHandleFallback, ActionSessionStart, consecutive_fallbacks
 from actions.actions_procedure import ActionAnswerProcedure
 from core.knowledge_service import KnowledgeService
 from knowledge.search import Hit, SearchResponse
+from settings import get_settings
 from tests.fakes.knowledge import FakeSearcher, FakeStore, abstaining_service
+from tests.fakes.responses import ROOT, render, rendered
 from tests.fakes.trackers import make_tracker
 
 
@@ -18,10 +21,11 @@ def hit(code, name, score):
     return Hit(code=code, name=name, kind="procedure", url="", score=score)
 
 
-def run(action, tracker):
+def run(action, tracker, domain=None):
+    """The messages as the citizen gets them (domain.yml's responses filled) and the events."""
     dispatcher = CollectingDispatcher()
-    events = asyncio.run(action.run(dispatcher, tracker, {}))
-    return dispatcher.messages, events
+    events = asyncio.run(action.run(dispatcher, tracker, domain or {}))
+    return rendered(dispatcher.messages), events
 
 
 def make_action(birth_registration, responses):
@@ -53,6 +57,7 @@ def test_no_topic_and_no_context_asks_which_procedure(birth_registration):
     q = "phí bao nhiêu?"
     action = make_action(birth_registration, {q: SearchResponse(q, True, no_topic=True)})
     messages, _ = run(action, make_tracker(q, "ask_procedure", entities=[{"entity": "aspect", "value": "fee"}]))
+    assert messages[0]["response"] == "utter_procedure_ask_topic"
     assert messages[0]["text"].startswith("Bạn đang hỏi về thủ tục nào ạ?")
 
 
@@ -60,6 +65,7 @@ def test_unknown_topic_is_admitted_with_handoff_button(birth_registration):
     q = "thủ tục cấp phép bay drone trên sao Hỏa"
     action = make_action(birth_registration, {})
     messages, events = run(action, make_tracker(q, "ask_procedure"))
+    assert messages[0]["response"] == "utter_procedure_unknown"
     assert messages[0]["text"].startswith("Xin lỗi, tôi chưa có thông tin về nội dung này")
     assert messages[0]["buttons"] == [{"title": "Gặp cán bộ hỗ trợ", "payload": "/request_human"}]
     assert events == []
@@ -73,6 +79,7 @@ def test_abstention_offers_possible_procedures_never_an_answer(birth_registratio
     action = make_action(birth_registration, {q: response})
     tracker = make_tracker(q, "ask_procedure", entities=[{"entity": "aspect", "value": "documents"}])
     messages, events = run(action, tracker)
+    assert messages[0]["response"] == "utter_procedure_suggest"
     assert messages[0]["text"].startswith("Tôi chưa tìm được thủ tục khớp chắc chắn với câu hỏi của bạn.")
     assert "tổng đài 18001096" in messages[0]["text"]
     assert messages[0]["buttons"] == [
@@ -89,6 +96,7 @@ def test_close_candidates_become_buttons(birth_registration):
     response = SearchResponse(q, False, ambiguous=True, results=[
         hit("1.001193", "Đăng ký khai sinh", 0.80), hit("1.000656", "Đăng ký khai sinh lưu động", 0.79)])
     messages, _ = run(make_action(birth_registration, {q: response}), make_tracker(q, "ask_procedure"))
+    assert messages[0]["response"] == "utter_procedure_choose"
     assert messages[0]["text"] == "Bạn muốn hỏi thủ tục nào dưới đây?"
     assert [b["payload"] for b in messages[0]["buttons"]] == [
         '/choose_procedure{"procedure_code":"1.001193"}', '/choose_procedure{"procedure_code":"1.000656"}']
@@ -109,6 +117,7 @@ def test_search_failure_gives_apology(birth_registration):
 
     service = KnowledgeService(searcher_factory=lambda: Broken(), store=FakeStore([birth_registration]))
     messages, _ = run(ActionAnswerProcedure(service=service), make_tracker("làm căn cước", "ask_procedure"))
+    assert messages[0]["response"] == "utter_procedure_error"
     assert messages[0]["text"].startswith("Xin lỗi, hệ thống tra cứu thủ tục đang gặp sự cố.")
 
 
@@ -120,11 +129,13 @@ def test_first_fallback_asks_to_rephrase_second_offers_handoff():
     first = make_tracker("asdf qwer", "nlu_fallback", events=[_fallback_event("asdf qwer")])
     assert consecutive_fallbacks(first) == 1
     messages, _ = run(ActionHandleFallback(abstaining_service()), first)
+    assert messages[0]["response"] == "utter_fallback_rephrase"
     assert messages[0]["text"].startswith("Xin lỗi, tôi chưa hiểu rõ câu hỏi.")
     second = make_tracker("zzz", "nlu_fallback", events=[_fallback_event("asdf"), {"event": "bot", "text": "..."},
                                                           _fallback_event("zzz")])
     assert consecutive_fallbacks(second) == 2
     messages, _ = run(ActionHandleFallback(abstaining_service()), second)
+    assert messages[0]["response"] == "utter_fallback_offer_handoff"
     assert [b["payload"] for b in messages[0]["buttons"]] == ["/affirm", "/deny"]
 
 
@@ -143,6 +154,7 @@ def test_long_unplaceable_question_is_not_a_follow_up(birth_registration):
     action = make_action(birth_registration, {q: SearchResponse(q, True)})
     tracker = make_tracker(q, "ask_procedure", slots={"procedure_code": "1.001193"})
     messages, _ = run(action, tracker)
+    assert messages[0]["response"] == "utter_procedure_unknown_en"
     assert messages[0]["text"].startswith("Sorry, I have no information on this")
 
 
@@ -191,5 +203,39 @@ def test_choosing_an_unknown_code_empties_the_slot(birth_registration):
                            entities=[{"entity": "procedure_code", "value": "=2+3"}],
                            slots={"procedure_code": "=2+3"})
     messages, events = run(action, tracker)
+    assert messages[0]["response"] == "utter_procedure_not_found"
     assert messages[0]["text"] == "Tôi không tìm thấy thủ tục có mã =2+3 trong dữ liệu."
     assert events == [{"event": "slot", "timestamp": None, "name": "procedure_code", "value": None}]
+
+
+@pytest.fixture
+def hotline(monkeypatch):
+    """SUPPORT_HOTLINE set to a number that is not the default, for this test only."""
+    monkeypatch.setenv("SUPPORT_HOTLINE", "1900 1234")
+    get_settings.cache_clear()
+    yield "1900 1234"
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_the_support_hotline_of_the_settings_is_the_one_every_response_names(hotline):
+    # Responses of the actions get it from the action.
+    class Broken:
+        def search(self, text, top_k=5):
+            raise RuntimeError("index corrupt")
+
+    service = KnowledgeService(searcher_factory=lambda: Broken(), store=FakeStore([]))
+    messages, _ = run(ActionAnswerProcedure(service=service), make_tracker("làm căn cước", "ask_procedure"))
+    assert messages[0]["text"].endswith(f"hoặc gọi tổng đài {hotline}.")
+    # Responses Rasa sends on its own (the FAQ answers) get it from the slot set at every session start, carried
+    # over or not.
+    previous = make_tracker("xin chào", "greet", slots={"hotline": "18001096", "procedure_code": "1.001193"})
+    for carry_over in (True, False):
+        _, events = run(ActionSessionStart(), previous,
+                        {"session_config": {"carry_over_slots_to_new_session": carry_over}})
+        slots = [(e["name"], e["value"]) for e in events if e["event"] == "slot"]
+        assert slots[-1] == ("hotline", hotline) and [name for name, _ in slots].count("hotline") == 1
+    faq = render({"response": "utter_faq/track_application"}, slots={"hotline": hotline})
+    assert f"bạn gọi tổng đài {hotline}." in faq["text"]
+    # No response of domain.yml writes a number of its own.
+    assert "18001096" not in (ROOT / "domain.yml").read_text(encoding="utf-8")

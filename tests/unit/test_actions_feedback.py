@@ -13,7 +13,6 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_feedback import (
-    MESSAGES,
     SKIPPED,
     ActionAskFeedbackConsent,
     ActionAskFeedbackTopic,
@@ -26,10 +25,14 @@ from actions.actions_feedback import (
 from core.db import Database
 from core.feedback import FeedbackStore
 from core.status.ratelimit import AttemptLimiter
+from tests.fakes.responses import rendered, response_text
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
+# The acknowledgement's last sentence when the citizen left a phone number.
+LOOKUP_ELSEWHERE = (" Khi tra cứu từ cuộc trò chuyện hoặc thiết bị khác, bạn nhắn kèm 4 chữ số cuối của số điện "
+                    "thoại đã để lại.")
 
 
 def tracker(text, intent="inform", slots=None, requested=None, channel="rest", sender="citizen-3"):
@@ -50,7 +53,7 @@ def tracker(text, intent="inform", slots=None, requested=None, channel="rest", s
 def run(action, trk):
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, trk, DOMAIN))
-    return dispatcher.messages, events
+    return rendered(dispatcher.messages), events
 
 
 def slots_of(events):
@@ -86,6 +89,8 @@ def test_unknown_topic_lists_the_taxonomy():
 
 def test_topic_question_has_one_button_per_topic():
     messages, _ = run(ActionAskFeedbackTopic(), tracker("x"))
+    assert messages[0]["response"] == "utter_ask_feedback_topic"
+    assert messages[0]["text"] == "Phản ánh của bạn thuộc lĩnh vực nào ạ?"
     assert [b["payload"] for b in messages[0]["buttons"]] == [
         "hạ tầng", "môi trường", "trật tự đô thị", "thủ tục hành chính", "thái độ cán bộ", "khác"]
 
@@ -131,7 +136,8 @@ def test_valid_contact(typed, intent, expected):
 
 def test_invalid_contact_is_asked_again():
     messages, events = validate("số nhà tôi 12", requested="feedback_contact")
-    assert messages[0]["text"] == MESSAGES["bad_contact"]
+    assert messages[0]["response"] == "utter_feedback_bad_contact"
+    assert messages[0]["text"] == response_text("utter_feedback_bad_contact")
     assert slots_of(events) == {"feedback_contact": None}
 
 
@@ -150,7 +156,8 @@ def test_consent(typed, intent, value):
 
 def test_consent_question_names_the_contact():
     messages, _ = run(ActionAskFeedbackConsent(), tracker("x", slots={"feedback_contact": "0912345678"}))
-    assert "0912345678" in messages[0]["text"]
+    assert messages[0]["text"] == "Bạn có đồng ý để cán bộ xử lý liên hệ với bạn qua 0912345678 không?"
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/affirm", "/deny"]
 
 
 # ---- filing and lookup (real SQLite store) ---------------------------------------------------------------
@@ -174,7 +181,9 @@ def test_report_is_stored_before_the_acknowledgement(store):
         "hạ tầng", FILLED["feedback_location"], "0912345678", True)
     assert report.channel == "rest" and report.sender_id == "citizen-3"
     assert all(v is None for v in slots_of(events).values())  # the form is cleared for the next report
-    assert messages[0]["text"].endswith(MESSAGES["lookup_elsewhere"])  # how to look it up from elsewhere
+    assert messages[0]["response"] == "utter_feedback_filed_contact_phone"
+    assert "Cán bộ xử lý có thể liên hệ với bạn qua 0912345678." in messages[0]["text"]
+    assert messages[0]["text"].endswith(LOOKUP_ELSEWHERE)  # how to look it up from elsewhere
 
 
 def test_skipped_contact_is_stored_as_none(store):
@@ -182,8 +191,9 @@ def test_skipped_contact_is_stored_as_none(store):
     messages, _ = run(ActionFileFeedback(store=store), tracker("bỏ qua", slots=slots))
     report = store.get("PA-251127-0001")
     assert report.contact is None and report.consent is False
+    assert messages[0]["response"] == "utter_feedback_filed_no_contact"
     assert "chưa đồng ý" in messages[0]["text"]
-    assert MESSAGES["lookup_elsewhere"] not in messages[0]["text"]  # no phone: no digits to give
+    assert LOOKUP_ELSEWHERE not in messages[0]["text"]  # no phone: no digits to give
 
 
 def test_store_failure_gives_no_code():
@@ -208,9 +218,10 @@ def test_lookup_shows_status_and_staff_note(store):
 
 def test_lookup_without_code_or_with_unknown_code(store):
     messages, _ = run(ActionFeedbackStatus(store=store), tracker("tra cứu phản ánh", "check_feedback_status"))
-    assert messages[0]["text"] == MESSAGES["ask_code"]
+    assert messages[0]["response"] == "utter_feedback_lookup_ask_code"
+    assert messages[0]["text"] == response_text("utter_feedback_lookup_ask_code")
     messages, _ = run(ActionFeedbackStatus(store=store), tracker("PA-251127-0999", "check_feedback_status"))
-    assert messages[0]["text"] == MESSAGES["ask_digits"].format(code="PA-251127-0999")
+    assert messages[0]["text"] == response_text("utter_feedback_lookup_ask_digits", code="PA-251127-0999")
 
 
 # ---- lookup by someone else: codes are sequential, so a code alone shows nothing (issue 13, finding 5) ------------
@@ -243,19 +254,19 @@ def lookup(store, limiter, text, sender):
 def test_another_conversation_sees_nothing_with_the_code_alone(filed):
     store, limiter, _ = filed
     text = lookup(store, limiter, "tra cứu phản ánh PA-251127-0001", "stranger-1")
-    assert text == MESSAGES["ask_digits"].format(code="PA-251127-0001")
+    assert text == response_text("utter_feedback_lookup_ask_digits", code="PA-251127-0001")
     assert lookup(store, limiter, "tra cứu phản ánh PA-251127-0999", "stranger-1") == \
-        MESSAGES["ask_digits"].format(code="PA-251127-0999")  # an unknown code: the same answer
+        response_text("utter_feedback_lookup_ask_digits", code="PA-251127-0999")  # an unknown code: the same answer
 
 
 def test_wrong_digits_and_unknown_code_get_the_same_answer(filed):
     store, limiter, _ = filed
     hotline = "18001096"
     wrong = lookup(store, limiter, "tra cứu phản ánh PA-251127-0001, 4 số cuối 1234", "stranger-1")
-    assert wrong == MESSAGES["no_match"].format(code="PA-251127-0001", hotline=hotline)
+    assert wrong == response_text("utter_feedback_lookup_no_match", code="PA-251127-0001", hotline=hotline)
     assert "Đang xử lý" not in wrong and "hạ tầng" not in wrong and "Tân Chi" not in wrong
     unknown = lookup(store, limiter, "tra cứu phản ánh PA-251127-0002, 4 số cuối 1234", "stranger-1")
-    assert unknown == MESSAGES["no_match"].format(code="PA-251127-0002", hotline=hotline)
+    assert unknown == response_text("utter_feedback_lookup_no_match", code="PA-251127-0002", hotline=hotline)
 
 
 def test_the_last_four_digits_of_the_contact_show_the_details(filed):
@@ -271,7 +282,7 @@ def test_guessing_the_digits_is_limited_like_status_lookups(filed):
     for guess in ("0000", "1111", "2222", "3333", "4444"):
         lookup(store, limiter, f"tra cứu phản ánh PA-251127-0001 {guess}", "guesser")
     text = lookup(store, limiter, "tra cứu phản ánh PA-251127-0001 5678", "guesser")
-    assert text == MESSAGES["limited"].format(minutes=15, hotline="18001096")
+    assert text == response_text("utter_feedback_lookup_limited", minutes=15, hotline="18001096")
     # A guesser's failures lock the code for the guesser only (as status lookups): the owner, writing from another
     # conversation with the right digits, still sees the report.
     assert "Ghi chú của cán bộ" in lookup(store, limiter, "tra cứu phản ánh PA-251127-0001 5678", "other")
@@ -286,5 +297,5 @@ def test_report_without_a_contact_phone_is_only_confirmed_to_exist(store):
     run(ActionFileFeedback(store=store), tracker("bỏ qua", slots=no_contact))
     limiter = AttemptLimiter(store.db, clock=Clock())
     text = lookup(store, limiter, "tra cứu phản ánh PA-251127-0001 số cuối 5678", "stranger-2")
-    assert text == MESSAGES["exists_only"].format(code="PA-251127-0001", hotline="18001096")
+    assert text == response_text("utter_feedback_lookup_exists_only", code="PA-251127-0001", hotline="18001096")
     assert "Trạng thái" not in text

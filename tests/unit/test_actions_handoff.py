@@ -19,6 +19,7 @@ from actions.actions_handoff import (
     build_transcript,
 )
 from tests.fakes.knowledge import abstaining_service
+from tests.fakes.responses import rendered
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 MONDAY_10AM = datetime(2025, 11, 24, 10, 0, tzinfo=VN)
@@ -82,17 +83,20 @@ def conversation(latest_text="có", latest_intent="affirm", slots=None):
 
 
 def run(action, tracker):
+    """The messages as the citizen gets them (domain.yml's responses filled) and the events."""
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, tracker, {}))
-    return dispatcher.messages, events
+    return rendered(dispatcher.messages), events
 
 
 def test_offer_names_the_wait_and_asks_yes_no(monkeypatch):
     monkeypatch.setattr("actions.actions_handoff.offer_wait", lambda now: f"WAIT@{now:%H:%M}")
     messages, events = run(ActionOfferHandoff(clock=lambda: MONDAY_10AM),
                            conversation("/request_human", "request_human"))
+    assert messages[0]["response"] == "utter_offer_handoff"
     assert "WAIT@10:00" in messages[0]["text"]
     assert [b["payload"] for b in messages[0]["buttons"]] == ["/affirm", "/deny"]
+    assert [b["title"] for b in messages[0]["buttons"]] == ["Có, gặp cán bộ", "Không, tôi hỏi tiếp"]
     slots = {e["name"]: e["value"] for e in events}
     assert slots == {"handoff_offered": True, "handoff_reason": "knowledge_abstained"}
 
@@ -120,6 +124,7 @@ def test_yes_stores_the_ticket_with_the_transcript_then_pauses(monkeypatch):
     assert (ticket.sender_id, ticket.channel, ticket.reason) == ("citizen-7", "rest", "knowledge_abstained")
     assert [m["role"] for m in ticket.transcript] == ["user", "bot", "user", "bot", "user"]
     assert ticket.transcript[0]["text"] == "thủ tục cấp phép khai thác cát sông"
+    assert messages[0]["response"] == "utter_handoff_opened"
     assert "(mã yêu cầu 1)" in messages[0]["text"]
     assert "Cán bộ sẽ trả lời trong ít phút." in messages[0]["text"]
     assert events[-1] == {"event": "pause", "timestamp": None}
@@ -132,6 +137,7 @@ def test_noise_read_as_yes_opens_no_ticket(noise):
     store = FakeHandoffStore()
     messages, events = run(ActionHandoff(store=store, clock=lambda: MONDAY_10AM), conversation(noise, "affirm"))
     assert store.tickets == []
+    assert messages[0]["response"] == "utter_handoff_unclear"
     assert messages[0]["text"].startswith("Tôi chưa rõ ý bạn.") and "gặp cán bộ" in messages[0]["text"]
     assert all(e["event"] != "pause" for e in events)
 
@@ -147,6 +153,7 @@ def test_real_yes_opens_a_ticket(monkeypatch, answer):
 def test_store_failure_gives_the_hotline_and_does_not_pause(monkeypatch):
     monkeypatch.setattr("actions.actions_handoff.expected_wait", lambda now: "")
     messages, events = run(ActionHandoff(store=FakeHandoffStore(fail=True)), conversation())
+    assert messages[0]["response"] == "utter_handoff_error"
     assert "18001096" in messages[0]["text"]
     assert all(e["event"] != "pause" for e in events)
 

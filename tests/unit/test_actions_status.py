@@ -13,10 +13,12 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_dialogue import ActionSessionStart
-from actions.actions_status import MESSAGES, ActionCheckStatus, ValidateApplicationStatusForm
+from actions.actions_status import ActionCheckStatus, ValidateApplicationStatusForm
 from core.status.answer import format_status
 from core.status.models import ApplicationStatus, StatusEvent
 from core.status.ratelimit import LimitDecision
+from settings import get_settings
+from tests.fakes.responses import rendered, response_text
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
@@ -44,7 +46,7 @@ def tracker(text, intent="inform", slots=None, requested=None, sender="citizen-1
 def run(action, trk, domain=None):
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, trk, domain if domain is not None else DOMAIN))
-    return dispatcher.messages, events
+    return rendered(dispatcher.messages), events
 
 
 def slots_of(events):
@@ -121,7 +123,8 @@ def test_code_in_the_triggering_message_fills_the_slot_at_activation():
 def test_malformed_code_explains_the_format():
     messages, events = run(ValidateApplicationStatusForm(), tracker("mã của tôi là 12345", "inform",
                                                                     requested="application_code"))
-    assert messages[0]["text"] == MESSAGES["bad_code"]
+    assert messages[0]["response"] == "utter_status_bad_code"
+    assert messages[0]["text"] == response_text("utter_status_bad_code")
     assert slots_of(events) == {"application_code": None}
 
 
@@ -148,7 +151,8 @@ def test_verification_digits(typed, digits):
 def test_too_few_digits_are_asked_again():
     trk = tracker("56", "inform", slots={"application_code": CODE}, requested="status_verification")
     messages, events = run(ValidateApplicationStatusForm(), trk)
-    assert messages[0]["text"] == MESSAGES["bad_digits"]
+    assert messages[0]["response"] == "utter_status_bad_digits"
+    assert messages[0]["text"] == response_text("utter_status_bad_digits")
     assert slots_of(events) == {"status_verification": None}
 
 
@@ -236,7 +240,7 @@ def test_forged_verified_slot_reveals_nothing(tmp_path):
     for guess in ("1111", "5678"):  # a wrong guess and the right one get the same answer
         slots = {"application_code": CODE, "status_verification": None, "verified_applications": {CODE: guess}}
         messages, events, _, _ = lookup(slots, backend, limiter, sender="forger")
-        assert [m["text"] for m in messages] == [MESSAGES["missing"]]
+        assert [m["text"] for m in messages] == [response_text("utter_status_missing")]
         assert "verified_applications" not in slots_of(events)
     # The same conversation after really proving both factors: remembered from then on.
     lookup({"application_code": CODE, "status_verification": "5678"}, backend, limiter, sender="owner")
@@ -261,7 +265,7 @@ def test_verification_on_zalo_is_not_inherited_by_a_rest_caller_reusing_the_send
            channel="zalo")
     slots = {"application_code": CODE, "status_verification": None, "verified_applications": {CODE: "5678"}}
     messages, *_ = lookup(slots, backend, limiter, sender=zalo_user, channel="rest")
-    assert [m["text"] for m in messages] == [MESSAGES["missing"]]
+    assert [m["text"] for m in messages] == [response_text("utter_status_missing")]
     messages, *_ = lookup(slots, backend, limiter, sender=zalo_user, channel="zalo")
     assert messages[0]["text"] == format_status(application(), NOW.date())
 
@@ -279,7 +283,7 @@ def test_verified_status_is_forgotten_when_a_new_session_starts():
     _, events = run(ActionSessionStart(), trk, domain={"session_config": {"carry_over_slots_to_new_session": True}})
     assert events[0]["event"] == "session_started" and events[-1]["name"] == "action_listen"
     carried = slots_of(events)
-    assert carried == {"procedure_code": "1.001193"}
+    assert carried == {"procedure_code": "1.001193", "hotline": get_settings().support_hotline}
 
 
 def test_rate_limit_on_the_real_sqlite_services(tmp_path):

@@ -15,6 +15,7 @@ from core.knowledge_service import KnowledgeService
 from knowledge import store
 from knowledge.search import Hit, SearchResponse
 from tests.fakes.knowledge import FakeSearcher
+from tests.fakes.responses import rendered
 from tests.fakes.trackers import make_tracker
 
 GPLX = [("3.000348", "Cấp lại giấy phép lái xe"), ("3.000347", "Đổi giấy phép lái xe"),
@@ -43,9 +44,10 @@ def action_for(responses):
 
 
 def run(action, tracker):
+    """The messages as the citizen gets them (domain.yml's responses filled) and the events."""
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, tracker, {}))
-    return dispatcher.messages, events
+    return rendered(dispatcher.messages), events
 
 
 def slots_of(events):

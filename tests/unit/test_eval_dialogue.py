@@ -20,12 +20,16 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import settings as settings_module
 from actions.actions_dialogue import ActionHandleFallback
-from actions.actions_feedback import MESSAGES as FEEDBACK_MESSAGES
 from actions.actions_feedback import ActionAskFeedbackContent, ActionAskFeedbackTopic
 from actions.actions_handoff import ActionOfferHandoff
-from actions.actions_procedure import MESSAGES, ActionAnswerProcedure, choose_payload
+from actions.actions_procedure import (
+    HUMAN_BUTTON_TITLE,
+    SOURCE_LABEL,
+    ActionAnswerProcedure,
+    choose_payload,
+    in_language,
+)
 from actions.actions_rating import ActionAskRating
-from actions.actions_status import MESSAGES as STATUS_MESSAGES
 from actions.actions_status import ActionAskApplicationCode, ActionAskStatusVerification
 from core.answers import ASPECTS, format_answer
 from core.narrowing import get_narrowing
@@ -45,6 +49,7 @@ from scripts.eval_dialogue import (
 )
 from settings import ROOT
 from tests.fakes.knowledge import abstaining_service
+from tests.fakes.responses import rendered, response_text
 from tests.fakes.trackers import make_tracker
 
 HOTLINE = "18001096"
@@ -56,7 +61,12 @@ def run(action, tracker=None):
     """The messages a real action sends (as the REST channel returns them: text and buttons)."""
     dispatcher = CollectingDispatcher()
     asyncio.run(action.run(dispatcher, tracker or make_tracker("xin chào", "greet"), {}))
-    return [{k: v for k, v in m.items() if k in ("text", "buttons") and v} for m in dispatcher.messages]
+    return [{k: v for k, v in m.items() if k in ("text", "buttons") and v} for m in rendered(dispatcher.messages)]
+
+
+def said(response, lang="vi", **values):
+    """The text of a procedure response of domain.yml in ``lang``, filled with ``values``."""
+    return response_text(in_language(response, lang), **values)
 
 
 def button(code, name="Thủ tục"):
@@ -64,7 +74,7 @@ def button(code, name="Thủ tục"):
     return {"title": name, "payload": choose_payload(procedure_code=code)}
 
 
-HUMAN = {"title": MESSAGES["vi"]["human"], "payload": "/request_human"}
+HUMAN = {"title": HUMAN_BUTTON_TITLE["vi"], "payload": "/request_human"}
 
 
 def answer(code, aspect=None, lang="vi"):
@@ -72,17 +82,16 @@ def answer(code, aspect=None, lang="vi"):
 
 
 def choose(*codes, lang="vi"):
-    return [{"text": MESSAGES[lang]["choose"], "buttons": [button(c) for c in codes]}]
+    return [{"text": said("utter_procedure_choose", lang), "buttons": [button(c) for c in codes]}]
 
 
 def suggest(*codes, lang="vi"):
-    return [{"text": MESSAGES[lang]["suggest"].format(hotline=HOTLINE),
-             "buttons": [*(button(c) for c in codes), {**HUMAN, "title": MESSAGES[lang]["human"]}]}]
+    return [{"text": said("utter_procedure_suggest", lang, hotline=HOTLINE),
+             "buttons": [*(button(c) for c in codes), {**HUMAN, "title": HUMAN_BUTTON_TITLE[lang]}]}]
 
 
 def domain_response(name):
-    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-    return [{"text": domain["responses"][name][0]["text"]}]
+    return [{"text": response_text(name, hotline=HOTLINE)}]
 
 
 # ---- classify_reply -----------------------------------------------------------------------------------------
@@ -101,15 +110,15 @@ def test_english_answer_and_the_local_level_note_are_answers():
     reply = answer(SINGLE, "fee", lang="en")
     assert "(procedure code 1.004873)" in reply[0]["text"].splitlines()[0]
     assert classify_reply(reply) == "answer" and answered_codes(reply) == [SINGLE]
-    note = MESSAGES["vi"]["local_level"].format(level="cấp xã", province="Bắc Ninh")
-    reply = [{"text": answer(MARRIAGE, "place")[0]["text"] + "\n" + note}]
+    reply = [{"text": said("utter_procedure_local_level", answer=answer(MARRIAGE, "place")[0]["text"], level="cấp xã",
+                           province="Bắc Ninh")}]
     assert classify_reply(reply) == "answer" and answered_codes(reply) == [MARRIAGE]
 
 
 def test_several_aspects_and_the_joined_procedure_note_are_one_answer():
     reply = [{"text": format_answer(get_procedure(BIRTH), ["fee", "duration", "documents"])}]
     assert classify_reply(reply) == "answer" and answered_codes(reply) == [BIRTH]
-    reply = [{"text": MESSAGES["vi"]["joined"]}, {"text": format_answer(get_procedure("2.000986"), None)}]
+    reply = [{"text": said("utter_procedure_joined")}, {"text": format_answer(get_procedure("2.000986"), None)}]
     assert classify_reply(reply) == "answer" and answered_codes(reply) == ["2.000986"]
 
 
@@ -175,30 +184,30 @@ def test_suggestions_with_the_officer_button():
 
 
 def test_nothing_found_with_only_the_officer_button():
-    reply = [{"text": MESSAGES["vi"]["unknown"].format(hotline=HOTLINE), "buttons": [HUMAN]}]
+    reply = [{"text": said("utter_procedure_unknown", hotline=HOTLINE), "buttons": [HUMAN]}]
     assert classify_reply(reply) == "not_found"
     assert offered_codes(reply) == [] and tap_payload(reply, BIRTH) is None
-    reply = [{"text": MESSAGES["en"]["unknown"].format(hotline=HOTLINE),
-              "buttons": [{"title": MESSAGES["en"]["human"], "payload": "/request_human"}]}]
+    reply = [{"text": said("utter_procedure_unknown", "en", hotline=HOTLINE),
+              "buttons": [{"title": HUMAN_BUTTON_TITLE["en"], "payload": "/request_human"}]}]
     assert classify_reply(reply) == "not_found"
 
 
 def test_which_procedure_question_and_search_error():
-    assert classify_reply([{"text": MESSAGES["vi"]["ask_topic"]}]) == "ask_topic"
-    assert classify_reply([{"text": MESSAGES["en"]["ask_topic"]}]) == "ask_topic"
-    assert classify_reply([{"text": MESSAGES["vi"]["error"].format(hotline=HOTLINE)}]) == "error"
-    assert classify_reply([{"text": MESSAGES["en"]["error"].format(hotline=HOTLINE)}]) == "error"
+    assert classify_reply([{"text": said("utter_procedure_ask_topic")}]) == "ask_topic"
+    assert classify_reply([{"text": said("utter_procedure_ask_topic", "en")}]) == "ask_topic"
+    assert classify_reply([{"text": said("utter_procedure_error", hotline=HOTLINE)}]) == "error"
+    assert classify_reply([{"text": said("utter_procedure_error", "en", hotline=HOTLINE)}]) == "error"
 
 
 def test_status_form_replies():
     assert run(ActionAskApplicationCode())[0]["text"].startswith("Bạn cho tôi xin mã hồ sơ")
     assert classify_reply(run(ActionAskApplicationCode())) == "status"
     assert classify_reply(run(ActionAskStatusVerification())) == "status"
-    assert classify_reply([{"text": STATUS_MESSAGES["bad_code"]}]) == "status"
-    assert classify_reply([{"text": STATUS_MESSAGES["missing"]}]) == "status"
-    assert classify_reply([{"text": STATUS_MESSAGES["no_match"].format(hotline=HOTLINE)}]) == "status"
+    assert classify_reply([{"text": response_text("utter_status_bad_code")}]) == "status"
+    assert classify_reply([{"text": response_text("utter_status_missing")}]) == "status"
+    assert classify_reply([{"text": response_text("utter_status_no_match", hotline=HOTLINE)}]) == "status"
     # The lookup system being down is an error apology, whatever the route.
-    assert classify_reply([{"text": STATUS_MESSAGES["error"].format(url="https://x", hotline=HOTLINE)}]) == "error"
+    assert classify_reply([{"text": response_text("utter_status_error", url="https://x", hotline=HOTLINE)}]) == "error"
 
 
 def test_feedback_form_replies():
@@ -206,7 +215,7 @@ def test_feedback_form_replies():
     assert [b["payload"] for b in topic[0]["buttons"]][:2] == ["hạ tầng", "môi trường"]
     assert classify_reply(topic) == "feedback"
     assert classify_reply(run(ActionAskFeedbackContent())) == "feedback"
-    assert classify_reply([{"text": FEEDBACK_MESSAGES["ask_code"]}]) == "feedback"
+    assert classify_reply([{"text": response_text("utter_feedback_lookup_ask_code")}]) == "feedback"
 
 
 def test_handoff_offer_in_and_out_of_office_hours_and_after_two_fallbacks():
@@ -242,7 +251,7 @@ def test_knowledge_base_faq_answers_as_the_procedure_action_sends_them():
     entries = load_faq()
     assert entries
     for entry in entries:
-        reply = [{"text": f"{entry.answer}\n{MESSAGES['vi']['source']}: {entry.source}"}]
+        reply = [{"text": f"{entry.answer}\n{SOURCE_LABEL['vi']}: {entry.source}"}]
         assert classify_reply(reply) == "faq", entry.id
 
 
@@ -277,7 +286,7 @@ def test_one_tap():
     assert judge(BIRTH, first, answer(BIRTH, "fee")) == "right_after_tap"
     assert judge(BIRTH, suggest(BIRTH), answer(BIRTH)) == "right_after_tap"
     assert judge(BIRTH, first, answer(MARRIAGE)) == "wrong"
-    assert judge(BIRTH, first, [{"text": MESSAGES["vi"]["not_found"].format(code=BIRTH)}]) == "no_procedure"
+    assert judge(BIRTH, first, [{"text": said("utter_procedure_not_found", code=BIRTH)}]) == "no_procedure"
     assert judge(BIRTH, first, None) == "no_procedure"
     # A wrong first answer stays wrong, whatever follows.
     assert judge(BIRTH, answer(MARRIAGE), answer(BIRTH)) == "wrong"
@@ -286,7 +295,7 @@ def test_one_tap():
 def test_unanswerable_questions():
     assert judge(None, domain_response("utter_out_of_scope")) == "oos_handled"
     assert judge(None, suggest(BIRTH)) == "oos_handled"
-    assert judge(None, [{"text": MESSAGES["vi"]["unknown"].format(hotline=HOTLINE), "buttons": [HUMAN]}]) == \
+    assert judge(None, [{"text": said("utter_procedure_unknown", hotline=HOTLINE), "buttons": [HUMAN]}]) == \
         "oos_handled"
     assert judge(None, answer(SINGLE)) == "oos_answered"
 

@@ -21,13 +21,14 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import settings as settings_module
 from actions import actions_procedure
-from actions.actions_procedure import MESSAGES, ActionAnswerProcedure
+from actions.actions_procedure import ActionAnswerProcedure
 from core.index_health import IndexHealth
 from knowledge import search as search_module
 from knowledge.encoder import HashingEncoder
 from knowledge.index import KnowledgeIndexError, build_index, file_digests, is_stale
 from knowledge.search import Searcher
 from tests.fakes.knowledge import ENTRIES
+from tests.fakes.responses import rendered, response_text
 from tests.fakes.trackers import make_tracker
 
 ENCODER = HashingEncoder(384)  # what KB_ENCODER=hashing:384 gives
@@ -170,7 +171,7 @@ def ask(text=QUESTION):
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(text, "ask_procedure")
     asyncio.run(ActionAnswerProcedure().run(dispatcher, tracker, {}))
-    return [m["text"] for m in dispatcher.messages]
+    return [m["text"] for m in rendered(dispatcher.messages)]
 
 
 def test_action_apologises_with_the_hotline_then_answers_once_rebuilt(wired, pristine, caplog):
@@ -178,7 +179,7 @@ def test_action_apologises_with_the_hotline_then_answers_once_rebuilt(wired, pri
     with caplog.at_level(logging.ERROR, logger="actions.actions_procedure"):
         texts = ask()
     hotline = settings_module.get_settings().support_hotline
-    assert texts == [MESSAGES["vi"]["error"].format(hotline=hotline)]
+    assert texts == [response_text("utter_procedure_error", hotline=hotline)]
     assert "sự cố" in texts[0] and hotline in texts[0]
     assert "chưa có thông tin" not in texts[0]  # not the "unknown procedure" answer
     assert "dense.faiss" in caplog.text and "make build-index" in caplog.text, caplog.text
@@ -192,5 +193,5 @@ def test_action_with_no_index_at_all_apologises(wired, caplog):
     shutil.rmtree(wired)
     with caplog.at_level(logging.ERROR, logger="actions.actions_procedure"):
         texts = ask("đăng ký kết hôn mất bao lâu")
-    assert texts == [MESSAGES["vi"]["error"].format(hotline=settings_module.get_settings().support_hotline)]
+    assert texts == [response_text("utter_procedure_error", hotline=settings_module.get_settings().support_hotline)]
     assert "does not exist" in caplog.text and str(wired) in caplog.text

@@ -24,15 +24,14 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions_feedback import MESSAGES as FEEDBACK_MESSAGES
 from actions.actions_feedback import ActionFeedbackStatus, ActionFileFeedback
-from actions.actions_handoff import MESSAGES as HANDOFF_MESSAGES
 from actions.actions_handoff import ActionHandoff
 from core.db import Database
 from core.feedback import FeedbackStore
 from core.handoff import HandoffStore
 from settings import get_settings
 from tests.fakes.disk import fill_disk, tmpfs
+from tests.fakes.responses import rendered, response_text
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2025, 11, 27, 14, 5, tzinfo=VN)
@@ -109,12 +108,12 @@ def handoff_tracker(sender: str = "citizen-full") -> Tracker:
 def run(action, tracker: Tracker):
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, tracker, {}))
-    return [m["text"] for m in dispatcher.messages], events
+    return [m["text"] for m in rendered(dispatcher.messages)], events
 
 
 def store_error_text() -> str:
     settings = get_settings()
-    return FEEDBACK_MESSAGES["store_error"].format(url=settings.feedback_url, hotline=settings.support_hotline)
+    return response_text("utter_feedback_store_error", url=settings.feedback_url, hotline=settings.support_hotline)
 
 
 @pytest.fixture
@@ -167,7 +166,7 @@ def test_handoff_action_gives_the_hotline_and_does_not_pause(full_db, monkeypatc
     monkeypatch.setattr("actions.actions_handoff.expected_wait", lambda now: "")
     store = HandoffStore(full_db, clock=lambda: NOW)
     texts, events = run(ActionHandoff(store=store), handoff_tracker())
-    assert texts == [HANDOFF_MESSAGES["error"].format(hotline=get_settings().support_hotline)]
+    assert texts == [response_text("utter_handoff_error", hotline=get_settings().support_hotline)]
     assert "mã yêu cầu" not in texts[0] and "HT-" not in texts[0]
     assert all(e["event"] != "pause" for e in events)
     assert rows(full_db, "handoff_tickets") == 0

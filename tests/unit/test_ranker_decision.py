@@ -53,6 +53,7 @@ def test_the_answer_says_which_level_was_chosen(monkeypatch):
     from core.knowledge_service import KnowledgeService
     from knowledge.search import SearchResponse
     from settings import get_settings
+    from tests.fakes.responses import rendered
 
     local = hit("1.014064", "Cấp lại thẻ căn cước", 0.9, level="")
     central = hit("1.000757", "Cấp lại thẻ căn cước (thực hiện tại cấp trung ương)", 0.5, level="trung_uong")
@@ -69,7 +70,8 @@ def test_the_answer_says_which_level_was_chosen(monkeypatch):
                                  "entities": []}, [], False, None, {}, "")
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, tracker, {}))
-    text = dispatcher.messages[0]["text"]
+    assert dispatcher.messages[0]["response"] == "utter_procedure_local_level"
+    text = rendered(dispatcher.messages)[0]["text"]
     assert {"event": "slot", "name": "procedure_code", "value": "1.014064", "timestamp": None} in events
     assert text.endswith("Thủ tục này có ở nhiều cấp; thông tin trên là của thủ tục thực hiện tại cấp xã, nơi người "
                          "dân Bắc Ninh thường nộp hồ sơ. Nếu bạn cần cấp khác (ví dụ cấp trung ương), hãy nói rõ "

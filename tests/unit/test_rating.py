@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.actions_rating import ActionAskRating, ActionStoreRating
 from core.db import Database
 from core.rating import RatingError, RatingStore, parse_rating, sender_key
+from tests.fakes.responses import rendered
 
 VN = timezone(timedelta(hours=7))
 
@@ -96,18 +97,20 @@ def rated_event(value):
 def test_ask_rating_offers_five_buttons_once_per_session():
     dispatcher = CollectingDispatcher()
     run(ActionAskRating(), dispatcher, tracker([{"event": "session_started"}]), {})
-    message = dispatcher.messages[0]
+    message = rendered(dispatcher.messages)[0]
+    assert message["response"] == "utter_rating_ask"
     assert "từ 1 (rất không hài lòng) đến 5 (rất hài lòng)" in message["text"]
     assert [b["payload"] for b in message["buttons"]] == [f'/rate{{"rating":"{s}"}}' for s in (1, 2, 3, 4, 5)]
     # Already rated in this session: a plain goodbye, no second question.
     dispatcher = CollectingDispatcher()
     run(ActionAskRating(), dispatcher, tracker([{"event": "session_started"}, rated_event(5)]), {})
-    assert dispatcher.messages[0]["text"].startswith("Tạm biệt bạn!")
-    assert "buttons" not in dispatcher.messages[0] or not dispatcher.messages[0]["buttons"]
+    assert rendered(dispatcher.messages)[0]["response"] == "utter_goodbye"
+    assert rendered(dispatcher.messages)[0]["text"].startswith("Tạm biệt bạn!")
+    assert "buttons" not in rendered(dispatcher.messages)[0] or not rendered(dispatcher.messages)[0]["buttons"]
     # A rating from an earlier session does not count.
     dispatcher = CollectingDispatcher()
     run(ActionAskRating(), dispatcher, tracker([rated_event(4), {"event": "session_started"}]), {})
-    assert dispatcher.messages[0]["buttons"]
+    assert rendered(dispatcher.messages)[0]["buttons"]
 
 
 def test_store_rating_from_button_entity(store):
@@ -116,7 +119,7 @@ def test_store_rating_from_button_entity(store):
     events = run(ActionStoreRating(ratings),
         dispatcher, tracker(text='/rate{"rating":"4"}', entities=[{"entity": "rating", "value": "4"}]), {})
     assert events == [SlotSet("satisfaction_rating", 4)]
-    assert dispatcher.messages[0]["text"] == "Cảm ơn bạn đã chấm 4/5! Chúc bạn một ngày tốt lành."
+    assert rendered(dispatcher.messages)[0]["text"] == "Cảm ơn bạn đã chấm 4/5! Chúc bạn một ngày tốt lành."
     assert ratings.summary(["2026-11-20"])["distribution"]["4"] == 1
 
 
@@ -125,7 +128,7 @@ def test_one_rating_per_session(store):
     dispatcher = CollectingDispatcher()
     events = run(ActionStoreRating(ratings), dispatcher,
                  tracker([{"event": "session_started"}, rated_event(5)], text="5 sao"), {})
-    assert events == [] and dispatcher.messages[0]["text"].startswith("Cảm ơn bạn, tôi đã ghi nhận")
+    assert events == [] and rendered(dispatcher.messages)[0]["text"].startswith("Cảm ơn bạn, tôi đã ghi nhận")
     assert ratings.summary(["2026-11-20"])["count"] == 0
 
 
@@ -133,8 +136,8 @@ def test_low_rating_offers_a_person(store):
     ratings, _ = store
     dispatcher = CollectingDispatcher()
     run(ActionStoreRating(ratings), dispatcher, tracker(text="không hài lòng", intent="rate"), {})
-    assert "chấm 2/5" in dispatcher.messages[0]["text"]
-    assert "gặp cán bộ" in dispatcher.messages[0]["text"]
+    assert "chấm 2/5" in rendered(dispatcher.messages)[0]["text"]
+    assert "gặp cán bộ" in rendered(dispatcher.messages)[0]["text"]
 
 
 def test_unclear_rating_asks_again_and_stores_nothing(store):
@@ -142,8 +145,8 @@ def test_unclear_rating_asks_again_and_stores_nothing(store):
     dispatcher = CollectingDispatcher()
     events = run(ActionStoreRating(ratings), dispatcher, tracker(text="4 số cuối là 5678", intent="inform"), {})
     assert events == []
-    assert dispatcher.messages[0]["text"].startswith("Bạn chọn giúp tôi một số từ 1 đến 5")
-    assert len(dispatcher.messages[0]["buttons"]) == 5
+    assert rendered(dispatcher.messages)[0]["text"].startswith("Bạn chọn giúp tôi một số từ 1 đến 5")
+    assert len(rendered(dispatcher.messages)[0]["buttons"]) == 5
     assert ratings.summary(["2026-11-20"])["count"] == 0
 
 
@@ -155,4 +158,4 @@ def test_store_failure_is_not_shown_as_an_error(tmp_path):
     dispatcher = CollectingDispatcher()
     events = run(ActionStoreRating(Broken()), dispatcher, tracker(text="5 sao"), {})
     assert events == []
-    assert "chưa lưu được đánh giá" in dispatcher.messages[0]["text"]
+    assert "chưa lưu được đánh giá" in rendered(dispatcher.messages)[0]["text"]

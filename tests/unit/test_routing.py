@@ -31,6 +31,7 @@ from core.routing import (
 )
 from knowledge.search import Hit, SearchResponse
 from tests.fakes.knowledge import FakeSearcher, FakeStore
+from tests.fakes.responses import rendered
 from tests.fakes.trackers import make_tracker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,9 +50,10 @@ def faq_hit(code, name, score):
 
 
 def run(action, tracker):
+    """The messages as the citizen gets them (domain.yml's responses filled) and the events."""
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, tracker, {}))
-    return dispatcher.messages, events
+    return rendered(dispatcher.messages), events
 
 
 # ---- is_status_request -----------------------------------------------------------------------------------------
