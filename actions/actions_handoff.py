@@ -11,18 +11,17 @@ import logging
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Callable, Dict, List, Optional, Text
-from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from core.db import VN_TZ
 from core.privacy import hide_verification_replies
 from settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 TRANSCRIPT_MAX_MESSAGES = 60
 
 

@@ -152,6 +152,8 @@ class ActionAnswerProcedure(Action):
         if resolution.kind == "ask_topic":
             dispatcher.utter_message(response=in_language("utter_procedure_ask_topic", lang))
             return events + remember
+        if resolution.kind == "several":
+            return events + remember + self._several(dispatcher, resolution.candidates, aspects, lang)
         # Abstaining: never an answer, but the procedures the citizen may mean (if any) and always a person.
         suggestions = [{"title": shorten(hit.name, 90), "payload": choose_payload(procedure_code=hit.code)}
                        for hit in resolution.candidates]
@@ -161,6 +163,20 @@ class ActionAnswerProcedure(Action):
             buttons=[*suggestions, {"title": HUMAN_BUTTON_TITLE[lang], "payload": "/request_human"}],
         )
         return events + (remember if suggestions else [])
+
+    def _several(self, dispatcher: CollectingDispatcher, hits, aspects: List[str], lang: str) -> List[Dict[Text, Any]]:
+        """Each procedure a message names, briefly (the aspects asked, else the short card), with a button to open
+        each in full. No procedure becomes the conversation's current one: a follow-up must say which."""
+        procedures = [p for p in (self.service.procedure(h.code) for h in hits) if p is not None]
+        dispatcher.utter_message(response=in_language("utter_procedure_several", lang), count=len(procedures))
+        for proc in procedures:
+            dispatcher.utter_message(text=format_answer(proc, aspects, lang, brief=True))
+        dispatcher.utter_message(
+            response=in_language("utter_procedure_several_pick", lang),
+            buttons=[{"title": shorten(p.name, 90), "payload": choose_payload(procedure_code=p.code)}
+                     for p in procedures],
+        )
+        return [SlotSet("procedure_code", None)]
 
     def _list(self, dispatcher: CollectingDispatcher, candidates, lang: str) -> None:
         """"Which of these?" with the candidates' names as buttons."""

@@ -15,7 +15,6 @@ import logging
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Callable, Dict, List, Optional, Text
-from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -23,11 +22,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_dialogue import AskSlotAction, latest_intent, latest_text
 from core.appcode import APPLICATION_CODE_PATTERN, extract_application_code, mask_code
+from core.db import VN_TZ
 from settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 # Intents that, while the form waits for a code or digits, mean the citizen changed the subject: the form
 # lets rules answer them (data/rules/forms.yml) and then asks again.

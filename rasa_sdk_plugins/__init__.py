@@ -1,6 +1,6 @@
 """Action-server extensions, found by rasa-sdk's plugin hook (``rasa_sdk.plugin`` imports ``rasa_sdk_plugins``
 and calls :func:`init_hooks`): the action server's process setup, caller authentication and the listening
-address (core/caller_auth.py), the knowledge index check at startup and ``GET /health/knowledge``.
+address (rasa_sdk_plugins/caller_auth.py), the knowledge index check at startup and ``GET /health/knowledge``.
 
 :func:`init_hooks` is the action server's one start-up entry point: ``python -m rasa_sdk`` calls it once, after
 importing the action modules and configuring logging, before the server starts. Importing this package (or any
@@ -17,12 +17,12 @@ hookimpl = pluggy.HookimplMarker("rasa_sdk")
 
 
 class KnowledgeIndexHealthPlugin:
-    """Adds the knowledge index health route and startup check (core/index_health.py)."""
+    """Adds the knowledge index health route and startup check (rasa_sdk_plugins/index_health.py)."""
 
     @hookimpl
     def attach_sanic_app_extensions(self, app) -> None:
         """Called by rasa-sdk with its Sanic app before the server starts."""
-        from core.index_health import attach
+        from rasa_sdk_plugins.index_health import attach
 
         attach(app)
 
@@ -33,7 +33,7 @@ class CallerAuthPlugin:
     @hookimpl
     def attach_sanic_app_extensions(self, app) -> None:
         """Called by rasa-sdk with its Sanic app before the server starts (and before it reads SANIC_HOST)."""
-        from core.caller_auth import attach, bind_host
+        from rasa_sdk_plugins.caller_auth import attach, bind_host
 
         bind_host()
         attach(app)

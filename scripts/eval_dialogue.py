@@ -76,6 +76,7 @@ FAQ_SOURCE_RE = re.compile(r"(?:Nguồn|Source): https?://\S+\s*$")
 # What the first reply of a conversation was, in the order of the routing table.
 REPLY_KINDS = {
     "answer": "procedure answer",
+    "several": "several procedures, each briefly",
     "narrow": "narrowing question (attribute buttons)",
     "choose": "which of these procedures (names)",
     "suggest": "suggestions + officer",
@@ -105,7 +106,7 @@ TEXT_MARKERS = (
     ("fallback", ("Xin lỗi, tôi chưa hiểu rõ câu hỏi", "Xin lỗi, tôi chưa hiểu ý bạn")),
     ("ask_topic", ("Bạn đang hỏi về thủ tục nào", "Which procedure are you asking about")),
 )
-# The list of procedure names offered when siblings cannot be narrowed by an attribute (MESSAGES "choose").
+# The list of procedure names offered when siblings cannot be narrowed by an attribute (utter_procedure_choose).
 CHOOSE_MARKERS = ("Bạn muốn hỏi thủ tục nào dưới đây", "Which of these procedures do you mean")
 
 
@@ -145,13 +146,15 @@ def narrow_buttons(messages: Sequence[dict]) -> int:
 def classify_reply(messages: Sequence[dict]) -> str:
     """The kind of one bot turn (a key of :data:`REPLY_KINDS`).
 
-    A procedure answer wins; then ``/choose_procedure`` buttons: with the officer button they are suggestions, under
-    the "which of these procedures" text a list of names, otherwise a narrowing question (short attribute buttons);
-    the officer button alone says nothing was found; then the routes' own texts; an FAQ answer by its closing source
+    A procedure answer wins (several procedures, each briefly, when it names more than one); then
+    ``/choose_procedure`` buttons: with the officer button they are suggestions, under the "which of these
+    procedures" text a list of names, otherwise a narrowing question (short attribute buttons); the officer button
+    alone says nothing was found; then the routes' own texts; an FAQ answer by its closing source
     link.
     """
-    if answered_codes(messages):
-        return "answer"
+    answered = answered_codes(messages)
+    if answered:
+        return "several" if len(set(answered)) > 1 else "answer"
     payloads = _payloads(messages)
     texts = _texts(messages)
     if any(p.startswith(CHOOSE_PAYLOAD) for p in payloads):

@@ -26,9 +26,9 @@ import requests
 
 from staff_api.rasa_client import rasa_auth_headers
 from tests.e2e.conftest import ACTIONS_PY, MODEL, ROOT, Stack, free_port, say, wait_http
-from tests.e2e.test_zalo_channel import replies, send
 from tests.fakes.disk import fill_disk, tmpfs
 from tests.fakes.responses import rendered
+from tests.fakes.zalo_webhook import replies, send
 
 HOTLINE = "18001096"
 APOLOGY_WORDS = ("Xin lỗi", "sự cố tạm thời", HOTLINE)  # channels.turn.ACTIONS_DOWN_REPLY (Rasa venv only)

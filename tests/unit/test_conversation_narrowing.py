@@ -156,3 +156,27 @@ def test_a_single_procedure_that_mentions_another_is_not_joined():
     action = action_for({q: answer(q, [("1.004222", "Đăng ký thường trú")])})
     messages, _ = run(action, make_tracker(q, "ask_procedure"))
     assert messages[0]["text"].startswith("**Đăng ký thường trú** (mã thủ tục 1.004222)")
+
+
+def test_two_procedures_no_joined_procedure_covers_are_each_given_briefly():
+    q = "Tôi muốn đăng ký kết hôn và làm hộ chiếu luôn thì cần gì?"
+    passport = [("1.001456", "Cấp hộ chiếu phổ thông ở trong nước (thực hiện tại cấp tỉnh)"),
+                ("1.001471", "Cấp hộ chiếu phổ thông ở trong nước (thực hiện tại cấp trung ương)")]
+    action = action_for({
+        # the whole question: no answer; its two pieces: one answered, one narrowed to the passport's levels
+        q: SearchResponse(q, True, suggestions=hits([("1.000894", "Thủ tục đăng ký kết hôn")])),
+        "Tôi muốn đăng ký kết hôn": answer("Tôi muốn đăng ký kết hôn", [("1.000894", "Thủ tục đăng ký kết hôn")]),
+        "làm hộ chiếu luôn thì cần gì": SearchResponse("làm hộ chiếu luôn thì cần gì", False, ambiguous=True,
+                                                      results=hits(passport, family="passport"),
+                                                      decision="clarify"),
+    })
+    messages, events = run(action, make_tracker(q, "ask_procedure", slots={"procedure_code": "1.004222"}))
+    assert messages[0]["text"].startswith("Bạn hỏi 2 thủ tục cùng lúc.")
+    assert messages[1]["text"].startswith("**Đăng ký kết hôn** (mã thủ tục 1.000894)\n")
+    assert "Giấy tờ phải nộp:" in messages[1]["text"] and "Cấp thực hiện: Cấp xã" in messages[1]["text"]
+    assert messages[2]["text"].startswith("**Cấp hộ chiếu phổ thông ở trong nước (thực hiện tại cấp tỉnh)** "
+                                          "(mã thủ tục 1.001456)\n")
+    assert messages[3]["text"] == "Bạn muốn xem đầy đủ thủ tục nào?"
+    assert [b["payload"] for b in messages[3]["buttons"]] == [
+        '/choose_procedure{"procedure_code":"1.000894"}', '/choose_procedure{"procedure_code":"1.001456"}']
+    assert slots_of(events)["procedure_code"] is None  # a follow-up must say which procedure

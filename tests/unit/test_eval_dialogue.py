@@ -127,6 +127,10 @@ def test_several_procedures_answered_in_one_turn_are_all_read_in_order():
     assert answered_codes(reply) == [BIRTH, MARRIAGE]
     joined = [{"text": reply[0]["text"] + "\n\n" + reply[1]["text"]}]
     assert answered_codes(joined) == [BIRTH, MARRIAGE]
+    assert classify_reply(reply) == "several"
+    several = ([{"text": said("utter_procedure_several", count=2)}]
+               + [{"text": format_answer(get_procedure(c), None, brief=True)} for c in (BIRTH, MARRIAGE)])
+    assert classify_reply(several) == "several" and judge(MARRIAGE, several) == "right_at_once"
 
 
 def test_a_code_quoted_in_the_body_is_not_an_answer():
@@ -409,12 +413,12 @@ def test_bank_splits_setting(monkeypatch):
 
 
 def test_the_process_wide_searcher_and_the_health_route_follow_kb_bank_splits(tmp_path, monkeypatch):
-    from core.index_health import IndexHealth
     from knowledge import search as search_module
     from knowledge.bank import Question
     from knowledge.encoder import HashingEncoder
     from knowledge.index import build_index
     from knowledge.search import bank_text_function
+    from rasa_sdk_plugins.index_health import IndexHealth
     from tests.fakes.knowledge import ENTRIES
 
     bank = [

@@ -22,11 +22,11 @@ from rasa_sdk.executor import CollectingDispatcher
 import settings as settings_module
 from actions import actions_procedure
 from actions.actions_procedure import ActionAnswerProcedure
-from core.index_health import IndexHealth
 from knowledge import search as search_module
 from knowledge.encoder import HashingEncoder
 from knowledge.index import KnowledgeIndexError, build_index, file_digests, is_stale
 from knowledge.search import Searcher
+from rasa_sdk_plugins.index_health import IndexHealth
 from tests.fakes.knowledge import ENTRIES
 from tests.fakes.responses import rendered, response_text
 from tests.fakes.trackers import make_tracker

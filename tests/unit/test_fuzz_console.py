@@ -20,6 +20,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.fakes.staff_servers import STAFF_TOKEN, console_server, logged_in, staff_api_server
 from tests.fuzzing import (
     CONTENT_TYPES,
     HTML_PAYLOADS,
@@ -31,8 +32,6 @@ from tests.fuzzing import (
     hostile_text,
     json_values,
 )
-from tests.unit import test_console_api as console_tests
-from tests.unit import test_staff_api as staff_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNTER = CaseCounter()
@@ -44,20 +43,20 @@ SEGMENTS = st.one_of(hostile_text(long_sizes=(3000,)), st.sampled_from(SQL_PAYLO
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    """The console process of test_console_api.py (its own temporary database, index and fake Rasa)."""
-    yield from console_tests.env.__wrapped__(tmp_path_factory)
+    """The console process (tests/fakes/staff_servers.py: its own temporary database, index and fake Rasa)."""
+    yield from console_server(tmp_path_factory.mktemp("console"))
 
 
 @pytest.fixture(scope="module")
 def staff_env(tmp_path_factory):
-    """The staff API process of test_staff_api.py."""
-    yield from staff_tests.env.__wrapped__(tmp_path_factory)
+    """The staff API process (tests/fakes/staff_servers.py)."""
+    yield from staff_api_server(tmp_path_factory.mktemp("staff"))
 
 
 @pytest.fixture(scope="module")
 def supervisor(env):
     """A logged-in supervisor (reaches every console route)."""
-    return console_tests.logged_in(env, "minh")
+    return logged_in(env, "minh")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -247,7 +246,7 @@ STAFF_ROUTES = ["/api/handoffs/{}", "/api/handoffs/{}/reply", "/api/handoffs/{}/
                       json_values()),
        staff_header=st.none() | st.sampled_from(["c%C3%A1n%20b%E1%BB%99%20Lan", "%ff%fe", "%", "<script>", "a" * 300]))
 def test_staff_api_routes(staff_env, route, segment, body, staff_header):
-    headers = {"Authorization": f"Bearer {staff_tests.TOKEN}", **({"X-Staff": staff_header} if staff_header else {})}
+    headers = {"Authorization": f"Bearer {STAFF_TOKEN}", **({"X-Staff": staff_header} if staff_header else {})}
     path = route.format(_segment(segment))
     method = "GET" if route.endswith("}") else "POST"
     with COUNTER.timed("staff API routes"):
@@ -264,7 +263,7 @@ def test_staff_api_routes(staff_env, route, segment, body, staff_header):
                               "/api/handoffs/HT-251127-0001/close"]),
        raw=RAW_BODIES, content_type=st.sampled_from(CONTENT_TYPES))
 def test_staff_api_raw_bodies(staff_env, route, raw, content_type):
-    headers = {"Authorization": f"Bearer {staff_tests.TOKEN}",
+    headers = {"Authorization": f"Bearer {STAFF_TOKEN}",
                **({"Content-Type": content_type} if content_type else {})}
     with COUNTER.timed("staff API raw bodies"):
         response = requests.post(staff_env["base"] + route, data=raw, headers=headers, timeout=60)

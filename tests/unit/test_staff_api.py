@@ -15,28 +15,14 @@ from core.db import VN_TZ, Database
 from core.feedback import FeedbackStore
 from core.handoff import HandoffStore
 from staff_api.app import create_app
-from tests.fakes.processes import ROOT, free_port, serving
-from tests.fakes.rasa_server import FakeRasaServer
-
-TOKEN = "staff-token-for-tests-0123456789"
-RASA_TOKEN = "rasa-secret"
-TRANSCRIPT = [{"role": "user", "text": "Tôi muốn gặp cán bộ", "at": "2025-11-27T09:00:00+07:00"}]
+from tests.fakes.processes import ROOT, free_port
+from tests.fakes.staff_servers import STAFF_TOKEN as TOKEN
+from tests.fakes.staff_servers import TRANSCRIPT, staff_api_server
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("staff")
-    db = Database(str(tmp / "services.db"))
-    db.ensure_schema()
-    accounts = AccountStore(db)
-    accounts.add_user("hoa", "mat-khau-can-bo-2025", "officer", must_change_password=False)
-    officer_token = accounts.issue_api_token("hoa")
-    with FakeRasaServer(token=RASA_TOKEN) as rasa:
-        environ = {**os.environ, "PYTHONPATH": str(ROOT), "SERVICES_DB": str(tmp / "services.db"),
-                   "STAFF_API_TOKEN": TOKEN, "RASA_URL": rasa.url, "RASA_API_TOKEN": RASA_TOKEN,
-                   "DATABASE_URL": ""}
-        with serving("staff_api", environ, tmp / "staff_api.log") as base:
-            yield {"base": base, "db": db, "rasa": rasa, "log": tmp / "staff_api.log", "officer_token": officer_token}
+    yield from staff_api_server(tmp_path_factory.mktemp("staff"))
 
 
 def auth(staff: str | None = None, token: str = TOKEN) -> dict:
