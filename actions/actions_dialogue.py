@@ -7,7 +7,7 @@ and ``actions_handoff.py``; the helpers here (and ``AskSlotAction``, the forms' 
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Callable, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
@@ -70,6 +70,30 @@ def latest_text(tracker: Tracker) -> str:
 def is_button_payload(text: str) -> bool:
     """Whether ``text`` is an intent payload such as "/affirm" rather than something the user typed."""
     return text.startswith("/")
+
+
+class NamedAction:
+    """The action's name is the class attribute ``action_name``. A mixin, not an ``Action``: rasa_sdk registers
+    every concrete ``Action`` subclass, and this one has no name."""
+
+    action_name = ""
+
+    def name(self) -> Text:
+        return self.action_name
+
+
+class StoreAction(NamedAction):
+    """Shared by the actions that keep what the citizen sends in one store: the store, injectable for tests, else
+    the configured one ``default_store()`` (a cached factory). A mixin, not an ``Action`` (see ``NamedAction``)."""
+
+    default_store: Callable[[], Any]
+
+    def __init__(self, store=None) -> None:
+        self._store = store
+
+    @property
+    def store(self):
+        return self._store or self.default_store()
 
 
 class AskSlotAction(Action):

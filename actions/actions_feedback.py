@@ -15,7 +15,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions_dialogue import AskSlotAction, is_button_payload, latest_intent, latest_text
+from actions.actions_dialogue import AskSlotAction, StoreAction, is_button_payload, latest_intent, latest_text
 from core.appcode import APPLICATION_CODE_PATTERN, FEEDBACK_CODE_PATTERN, extract_feedback_code
 from knowledge.text import fold
 from settings import get_settings
@@ -211,19 +211,11 @@ class ValidateFeedbackForm(FormValidationAction):
         return {"feedback_consent": None}
 
 
-class ActionFileFeedback(Action):
+class ActionFileFeedback(StoreAction, Action):
     """Store the report (durably) and only then acknowledge it with its tracking code."""
 
-    def __init__(self, store=None) -> None:
-        """``store`` is injectable for tests; defaults to the configured FeedbackStore."""
-        self._store = store
-
-    def name(self) -> Text:
-        return "action_file_feedback"
-
-    @property
-    def store(self):
-        return self._store or feedback_store()
+    action_name = "action_file_feedback"
+    default_store = staticmethod(feedback_store)
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
@@ -268,7 +260,7 @@ class ActionFileFeedback(Action):
         return reset
 
 
-class ActionFeedbackStatus(Action):
+class ActionFeedbackStatus(StoreAction, Action):
     """"Tra cứu phản ánh PA-…[, 4 số cuối 5678]": the report's status and the staff's notes.
 
     Codes are sequential, so a code alone shows nothing: details go to the conversation that filed the report, or
@@ -277,21 +269,17 @@ class ActionFeedbackStatus(Action):
     answer, and a report without a contact phone is only confirmed to exist.
     """
 
+    action_name = "action_feedback_status"
+    default_store = staticmethod(feedback_store)
+
     def __init__(self, store=None, limiter=None) -> None:
         """``store``/``limiter`` are injectable for tests; default to the configured services."""
-        self._store = store
+        super().__init__(store)
         self._limiter = limiter
 
     @property
     def limiter(self):
         return self._limiter or lookup_limiter()
-
-    def name(self) -> Text:
-        return "action_feedback_status"
-
-    @property
-    def store(self):
-        return self._store or feedback_store()
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]

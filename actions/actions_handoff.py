@@ -16,6 +16,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.actions_dialogue import StoreAction
 from core.db import VN_TZ
 from core.privacy import hide_verification_replies
 from settings import get_settings
@@ -115,20 +116,16 @@ class ActionOfferHandoff(Action):
         return [SlotSet("handoff_offered", True), SlotSet("handoff_reason", reason)]
 
 
-class ActionHandoff(Action):
+class ActionHandoff(StoreAction, Action):
     """Open a ticket with the transcript (stored before anything is said), then pause the bot."""
+
+    action_name = "action_handoff"
+    default_store = staticmethod(handoff_store)
 
     def __init__(self, store=None, clock: Optional[Callable[[], datetime]] = None) -> None:
         """``store`` and ``clock`` are injectable for tests."""
-        self._store = store
+        super().__init__(store)
         self._clock = clock or _vn_now
-
-    def name(self) -> Text:
-        return "action_handoff"
-
-    @property
-    def store(self):
-        return self._store or handoff_store()
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
@@ -156,19 +153,11 @@ class ActionHandoff(Action):
         return [SlotSet("handoff_offered", False), SlotSet("handoff_reason", None), ConversationPaused()]
 
 
-class ActionDeliverStaffReply(Action):
+class ActionDeliverStaffReply(StoreAction, Action):
     """Send the officer's pending replies to the citizen and mark them delivered (run by the staff API)."""
 
-    def __init__(self, store=None) -> None:
-        """``store`` is injectable for tests."""
-        self._store = store
-
-    def name(self) -> Text:
-        return "action_deliver_staff_reply"
-
-    @property
-    def store(self):
-        return self._store or handoff_store()
+    action_name = "action_deliver_staff_reply"
+    default_store = staticmethod(handoff_store)
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]

@@ -14,7 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions_dialogue import latest_text
+from actions.actions_dialogue import StoreAction, latest_text
 from settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -61,19 +61,11 @@ class ActionAskRating(Action):
         return []
 
 
-class ActionStoreRating(Action):
+class ActionStoreRating(StoreAction, Action):
     """Store the rating the citizen gave (button or typed) and thank them; ask again if it is unclear."""
 
-    def __init__(self, store=None) -> None:
-        """``store`` is injectable for tests; defaults to the configured RatingStore."""
-        self._store = store
-
-    def name(self) -> Text:
-        return "action_store_rating"
-
-    @property
-    def store(self):
-        return self._store or rating_store()
+    action_name = "action_store_rating"
+    default_store = staticmethod(rating_store)
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]

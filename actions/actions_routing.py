@@ -25,6 +25,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.actions_dialogue import NamedAction
 from actions.actions_procedure import ActionAnswerProcedure, knowledge_service
 from core.routing import (
     faq_beats_procedures,
@@ -43,9 +44,15 @@ def _route(value: str) -> Dict[Text, Any]:
     return SlotSet(ROUTE_SLOT, value)
 
 
-class _Routing:
-    """Shared by the routing actions: the knowledge service (injectable for tests) and the procedure answer. A mixin,
-    not an ``Action``: rasa_sdk registers every concrete ``Action`` subclass, and this one has no name."""
+class _Routing(NamedAction):
+    """Shared by the routing actions: the knowledge service (injectable for tests), the procedure answer and the run
+    of the searching routes. A mixin, not an ``Action`` (see ``NamedAction``).
+
+    ``run`` sets ``route`` for a button payload (an explicit choice) or when ``decided_without_search(text)``;
+    otherwise it searches the message once (``route_after_search``) and keeps ``route`` when
+    ``keeps_route(text, response)``."""
+
+    route = ""
 
     def __init__(self, service=None) -> None:
         self._service = service
@@ -74,12 +81,26 @@ class _Routing:
         logger.info("%s route overruled: the search answers a procedure, answered as one", route)
         return self.answer_procedure(dispatcher, tracker, response)
 
+    def decided_without_search(self, text: str) -> bool:
+        return False
+
+    def keeps_route(self, text: str, response) -> bool:
+        raise NotImplementedError
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        if text.startswith("/") or self.decided_without_search(text):
+            return [_route(self.route)]
+        return self.route_after_search(dispatcher, tracker, self.route,
+                                       lambda response: self.keeps_route(text, response))
+
 
 class ActionRouteStatusRequest(_Routing, Action):
     """``check_application_status``: the status form only with an application code or clear status words."""
 
-    def name(self) -> Text:
-        return "action_route_status_request"
+    action_name = "action_route_status_request"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
@@ -96,46 +117,32 @@ class ActionRouteStatusRequest(_Routing, Action):
 class ActionRouteFeedbackRequest(_Routing, Action):
     """``file_feedback``: the feedback form unless the message is a procedure question the search is sure of."""
 
-    def name(self) -> Text:
-        return "action_route_feedback_request"
+    action_name = "action_route_feedback_request"
+    route = "feedback"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
-        text = tracker.latest_message.get("text") or ""
-        # A button payload ("/file_feedback") or clear feedback words decide without a search.
-        if text.startswith("/") or is_feedback_request(text):
-            return [_route("feedback")]
-        return self.route_after_search(dispatcher, tracker, "feedback",
-                                       lambda response: feedback_form_starts(text, response))
+    def decided_without_search(self, text: str) -> bool:
+        # Clear feedback words decide without a search.
+        return is_feedback_request(text)
+
+    def keeps_route(self, text: str, response) -> bool:
+        return feedback_form_starts(text, response)
 
 
 class ActionRouteFaq(_Routing, Action):
     """``faq``: the FAQ answer only when the FAQ entry beats the procedure candidates of the knowledge search."""
 
-    def name(self) -> Text:
-        return "action_route_faq"
+    action_name = "action_route_faq"
+    route = "faq"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
-        text = tracker.latest_message.get("text") or ""
-        if text.startswith("/"):
-            return [_route("faq")]
-        return self.route_after_search(dispatcher, tracker, "faq", faq_beats_procedures)
+    def keeps_route(self, text: str, response) -> bool:
+        return faq_beats_procedures(response)
 
 
 class ActionRouteOutOfScope(_Routing, Action):
     """``out_of_scope``: the out-of-scope reply unless the knowledge search is confident about a procedure."""
 
-    def name(self) -> Text:
-        return "action_route_out_of_scope"
+    action_name = "action_route_out_of_scope"
+    route = "out_of_scope"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
-        text = tracker.latest_message.get("text") or ""
-        if text.startswith("/"):
-            return [_route("out_of_scope")]
-        return self.route_after_search(dispatcher, tracker, "out_of_scope",
-                                       lambda response: not search_answers_procedure(response))
+    def keeps_route(self, text: str, response) -> bool:
+        return not search_answers_procedure(response)
