@@ -21,25 +21,27 @@ _FEEDBACK_RE = re.compile(rf"(?<!\w)[Pp][Aa]{_SEP}(\d{{6}}){_SEP}(\d{{4}})(?!\d)
 _CANONICAL_APP_RE = re.compile(r"^[A-Z]\d{2}\.\d{2}-\d{6}-\d{4}$")
 
 
+def _first_groups(pattern: re.Pattern[str], text: str | None) -> tuple[str, ...] | None:
+    """The groups of the first match of ``pattern`` in ``text``, or None."""
+    match = pattern.search(text) if text else None
+    return match.groups() if match else None
+
+
 def extract_application_code(text: str | None) -> str | None:
     """The first application code in ``text`` in canonical form ("H07.99-251120-0012"), or None."""
-    if not text:
+    groups = _first_groups(_APP_RE, text)
+    if groups is None:
         return None
-    match = _APP_RE.search(text)
-    if not match:
-        return None
-    letter, unit, sub, day, seq = match.groups()
+    letter, unit, sub, day, seq = groups
     return f"{letter.upper()}{unit}.{sub}-{day}-{seq}"
 
 
 def extract_feedback_code(text: str | None) -> str | None:
     """The first feedback tracking code in ``text`` in canonical form ("PA-251127-0042"), or None."""
-    if not text:
+    groups = _first_groups(_FEEDBACK_RE, text)
+    if groups is None:
         return None
-    match = _FEEDBACK_RE.search(text)
-    if not match:
-        return None
-    day, seq = match.groups()
+    day, seq = groups
     return f"PA-{day}-{seq}"
 
 

@@ -95,11 +95,19 @@ class Database:
         return psycopg.connect(self._dsn, **kwargs)
 
     @contextmanager
-    def transaction(self) -> Iterator["Connection"]:
-        """A connection inside one write transaction: committed on success, rolled back on error."""
+    def _raw(self) -> Iterator[Any]:
+        """A new driver connection to the schema-checked database, closed afterwards."""
         self.ensure_schema()
         raw = self._connect()
         try:
+            yield raw
+        finally:
+            raw.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator["Connection"]:
+        """A connection inside one write transaction: committed on success, rolled back on error."""
+        with self._raw() as raw:
             if self.dialect == "sqlite":
                 raw.execute("BEGIN IMMEDIATE")
                 try:
@@ -114,22 +122,16 @@ class Database:
             else:
                 with raw.transaction():
                     yield Connection(self, raw)
-        finally:
-            raw.close()
 
     @contextmanager
     def read(self) -> Iterator["Connection"]:
         """A connection for reads (autocommit in SQLite, one short transaction in PostgreSQL)."""
-        self.ensure_schema()
-        raw = self._connect()
-        try:
+        with self._raw() as raw:
             if self.dialect == "sqlite":
                 yield Connection(self, raw)
             else:
                 with raw.transaction():
                     yield Connection(self, raw)
-        finally:
-            raw.close()
 
     def ping(self) -> bool:
         """True when the database answers a trivial query."""

@@ -153,11 +153,7 @@ class HandoffStore:
             raise HandoffError(f"Nội dung trả lời dài quá {MAX_REPLY_CHARS} ký tự.")
         now = self.clock()
         with self.db.transaction() as conn:
-            row = conn.one("SELECT sender_id, status FROM handoff_tickets WHERE id = ?", (ticket_id,))
-            if row is None:
-                raise HandoffError(f"Không tìm thấy yêu cầu {ticket_id}.", status=404)
-            if row["status"] != OPEN:
-                raise HandoffError(f"Yêu cầu {ticket_id} đã đóng.", status=409)
+            row = _open_ticket_row(conn, ticket_id)
             new = conn.one(
                 "INSERT INTO handoff_replies (ticket_id, sender_id, text, staff, created_at) VALUES (?, ?, ?, ?, ?) "
                 "RETURNING id",
@@ -191,16 +187,22 @@ class HandoffStore:
         """Close an open ticket (the sender may open a new one afterwards)."""
         now = self.clock()
         with self.db.transaction() as conn:
-            row = conn.one("SELECT status FROM handoff_tickets WHERE id = ?", (ticket_id,))
-            if row is None:
-                raise HandoffError(f"Không tìm thấy yêu cầu {ticket_id}.", status=404)
-            if row["status"] != OPEN:
-                raise HandoffError(f"Yêu cầu {ticket_id} đã đóng.", status=409)
+            _open_ticket_row(conn, ticket_id)
             conn.execute("UPDATE handoff_tickets SET status = ?, closed_at = ?, closed_by = ? WHERE id = ?",
                          (CLOSED, now, staff, ticket_id))
         ticket = self.get(ticket_id)
         assert ticket is not None
         return ticket
+
+
+def _open_ticket_row(conn, ticket_id: str) -> dict:
+    """The sender and status of an open ticket; HandoffError 404 when there is no such ticket, 409 when closed."""
+    row = conn.one("SELECT sender_id, status FROM handoff_tickets WHERE id = ?", (ticket_id,))
+    if row is None:
+        raise HandoffError(f"Không tìm thấy yêu cầu {ticket_id}.", status=404)
+    if row["status"] != OPEN:
+        raise HandoffError(f"Yêu cầu {ticket_id} đã đóng.", status=409)
+    return row
 
 
 def _to_reply(row: dict) -> Reply:

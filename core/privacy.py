@@ -100,25 +100,24 @@ def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
 
+def _mask_digits(text: str | None) -> str:
+    """The digits of ``text``, all hidden but the first three (all hidden when there are six or fewer)."""
+    digits = _digits(text or "")
+    keep = digits[:3] if len(digits) > 6 else ""
+    return keep + "*" * (len(digits) - len(keep))
+
+
 def mask_phone(phone: str | None) -> str:
     """A phone number with only its first three digits kept ("0912345678" → "091*******").
 
     The last digits are never shown: the last four are a verification factor for status lookups.
     """
-    digits = _digits(phone or "")
-    if not digits:
-        return ""
-    keep = digits[:3] if len(digits) > 6 else ""
-    return keep + "*" * (len(digits) - len(keep))
+    return _mask_digits(phone)
 
 
 def mask_id(id_number: str | None) -> str:
     """An ID number with only its first three digits (the province code) kept."""
-    digits = _digits(id_number or "")
-    if not digits:
-        return ""
-    keep = digits[:3] if len(digits) > 6 else ""
-    return keep + "*" * (len(digits) - len(keep))
+    return _mask_digits(id_number)
 
 
 def mask_email(email: str | None) -> str:
