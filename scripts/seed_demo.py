@@ -26,18 +26,8 @@ if str(ROOT) not in sys.path:
 
 from core.db import VN_TZ, Database, database_from_settings, now_vn  # noqa: E402
 from core.office_hours import add_working_days, is_working_day  # noqa: E402
-from core.status.models import (  # noqa: E402
-    NEEDS_DOCUMENTS,
-    OVERDUE,
-    PROCESSING,
-    RECEIVED,
-    REJECTED,
-    RESULT_READY,
-    RETURNED,
-    STATUSES,
-    ApplicationStatus,
-    StatusEvent,
-)
+from core.status import models as st  # noqa: E402
+from core.status.models import STATUSES, ApplicationStatus, StatusEvent  # noqa: E402
 from core.status.sql import SqlStatusBackend  # noqa: E402
 
 SOURCE = "demo"
@@ -218,7 +208,7 @@ def generate(procedures: Iterable, *, count: int = DEFAULT_COUNT, seed: int = DE
         days, _known = processing_days(proc)
         due_at = datetime.combine(add_working_days(received_day, days), time(17, 0), tzinfo=VN_TZ)
         online = rng.random() < 0.45
-        history = [StatusEvent(RECEIVED, received_at, desk,
+        history = [StatusEvent(st.RECEIVED, received_at, desk,
                                "Nộp trực tuyến qua Cổng Dịch vụ công" if online
                                else "Tiếp nhận trực tiếp tại Bộ phận Một cửa")]
         target = forced.pop(0) if forced else None
@@ -233,9 +223,9 @@ def generate(procedures: Iterable, *, count: int = DEFAULT_COUNT, seed: int = DE
             continue
         history, due_at, missing = built
         last = history[-1]
-        if last.status == RESULT_READY:
+        if last.status == st.RESULT_READY:
             pickup = f"Quầy trả kết quả, {desk}"
-        if last.status == REJECTED:
+        if last.status == st.REJECTED:
             reason = LAND_REJECTION if "đất" in (proc.field or "").lower() and rng.random() < 0.5 \
                 else rng.choice(REJECTIONS)
         seq = sequences.get((unit_code, received_day), 0) + 1
@@ -257,8 +247,9 @@ def generate(procedures: Iterable, *, count: int = DEFAULT_COUNT, seed: int = DE
 
 def _pick_outcome(rng: random.Random, due_at: datetime, cutoff: datetime) -> str:
     if due_at < cutoff:  # due date passed
-        return rng.choices([RETURNED, RESULT_READY, REJECTED, OVERDUE, NEEDS_DOCUMENTS], [70, 8, 5, 10, 7])[0]
-    return rng.choices([RECEIVED, PROCESSING, NEEDS_DOCUMENTS, RESULT_READY, RETURNED, REJECTED],
+        return rng.choices([st.RETURNED, st.RESULT_READY, st.REJECTED, st.OVERDUE, st.NEEDS_DOCUMENTS],
+                           [70, 8, 5, 10, 7])[0]
+    return rng.choices([st.RECEIVED, st.PROCESSING, st.NEEDS_DOCUMENTS, st.RESULT_READY, st.RETURNED, st.REJECTED],
                        [8, 55, 12, 10, 12, 3])[0]
 
 
@@ -274,37 +265,37 @@ def _build_history(rng, outcome, history, desk, processor, due_at, cutoff, proc)
     received = history[0].at
     events = list(history)
     missing: list[str] = []
-    if outcome == RECEIVED:
+    if outcome == st.RECEIVED:
         return (events, due_at, missing) if (cutoff - received) < timedelta(days=4) else None
     processing = _later(rng, received, 0, 1)
-    events.append(StatusEvent(PROCESSING, processing, processor, f"Chuyển {processor} thẩm định hồ sơ"))
-    if outcome == NEEDS_DOCUMENTS or (outcome in (RESULT_READY, RETURNED) and rng.random() < 0.15):
+    events.append(StatusEvent(st.PROCESSING, processing, processor, f"Chuyển {processor} thẩm định hồ sơ"))
+    if outcome == st.NEEDS_DOCUMENTS or (outcome in (st.RESULT_READY, st.RETURNED) and rng.random() < 0.15):
         docs = [d.name for d in proc.documents if d.section == "submit" and _is_document_name(d.name)]
         docs = docs or list(GENERIC_MISSING)
         missing = rng.sample(docs, k=min(len(docs), rng.randint(1, 2)))
         ask = _later(rng, processing, 1, 3)
-        events.append(StatusEvent(NEEDS_DOCUMENTS, ask, desk, "Yêu cầu bổ sung: " + "; ".join(missing)))
-        if outcome == NEEDS_DOCUMENTS:
+        events.append(StatusEvent(st.NEEDS_DOCUMENTS, ask, desk, "Yêu cầu bổ sung: " + "; ".join(missing)))
+        if outcome == st.NEEDS_DOCUMENTS:
             return (events, due_at, missing) if ask < cutoff else None
         back = _later(rng, ask, 1, 5)
         # The processing time restarts once the file is complete.
         due_at = due_at + (back - ask)
-        events.append(StatusEvent(PROCESSING, back, processor, "Người nộp đã bổ sung đủ hồ sơ"))
+        events.append(StatusEvent(st.PROCESSING, back, processor, "Người nộp đã bổ sung đủ hồ sơ"))
         missing = []
     last = events[-1].at
-    if outcome == PROCESSING:
+    if outcome == st.PROCESSING:
         return (events, due_at, missing) if last < cutoff else None
-    if outcome == OVERDUE:
+    if outcome == st.OVERDUE:
         flagged = datetime.combine(add_working_days(due_at.date(), 1), time(7, 30), tzinfo=VN_TZ)
         if flagged >= cutoff:
             return None
-        events.append(StatusEvent(OVERDUE, flagged, processor, "Quá hạn giải quyết, chưa có kết quả"))
+        events.append(StatusEvent(st.OVERDUE, flagged, processor, "Quá hạn giải quyết, chưa có kết quả"))
         return events, due_at, missing
-    if outcome == REJECTED:
+    if outcome == st.REJECTED:
         at = _later(rng, last, 1, 4)
         if at >= cutoff:
             return None
-        events.append(StatusEvent(REJECTED, at, processor, "Có văn bản trả lời nêu rõ lý do"))
+        events.append(StatusEvent(st.REJECTED, at, processor, "Có văn bản trả lời nêu rõ lý do"))
         return events, due_at, missing
     # RESULT_READY / RETURNED: about 8 % of results come late.
     late = rng.random() < 0.08
@@ -315,14 +306,14 @@ def _build_history(rng, outcome, history, desk, processor, due_at, cutoff, proc)
     ready = _at(rng, result_day) if result_day > last.date() else last + timedelta(minutes=rng.randint(30, 120))
     if ready >= cutoff:
         return None
-    events.append(StatusEvent(RESULT_READY, ready, desk, "Kết quả đã chuyển về Bộ phận Một cửa"))
-    if outcome == RESULT_READY:
+    events.append(StatusEvent(st.RESULT_READY, ready, desk, "Kết quả đã chuyển về Bộ phận Một cửa"))
+    if outcome == st.RESULT_READY:
         return events, due_at, missing
     returned = _later(rng, ready, 0, 4)
     if returned >= cutoff:
         return None
     note = rng.choice(("Đã trả kết quả trực tiếp tại quầy", "Đã gửi kết quả qua dịch vụ bưu chính công ích"))
-    events.append(StatusEvent(RETURNED, returned, desk, note))
+    events.append(StatusEvent(st.RETURNED, returned, desk, note))
     return events, due_at, missing
 
 
