@@ -11,14 +11,7 @@ export PYTHONPATH="$(pwd)"
 mkdir -p var/scaled
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || {
   echo "Lỗi: chưa cài nginx (chạy \`make setup\` với quyền root, hoặc: apt-get install nginx-light)." >&2; exit 2; }
-token_file() {  # token_file <path>: print the token stored there, creating it first if needed (as scripts/run.sh)
-  if [[ ! -s "$1" ]]; then (umask 077; .venv-actions/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' >"$1"); fi
-  cat "$1"
-}
-export RASA_API_TOKEN=${RASA_API_TOKEN:-$(token_file var/rasa_api_token)}
-export STAFF_API_TOKEN=${STAFF_API_TOKEN:-$(token_file var/staff_api_token)}
-export ACTION_SERVER_TOKEN=${ACTION_SERVER_TOKEN:-$(token_file var/action_server_token)}
-export CHAT_SESSION_SECRET=${CHAT_SESSION_SECRET:-$(token_file var/chat_session_secret)}
+source scripts/tokens.sh  # the API tokens and session secret, as scripts/run.sh
 # Demo applications for status lookups, in the profile's PostgreSQL database (no-op when already seeded).
 db_url="postgresql://${PGUSER:-postgres}@${PGHOST:-127.0.0.1}:${PGPORT:-5432}/${SCALED_DATABASE:-tthc}"
 .venv-actions/bin/python - "$db_url" <<'PY'
