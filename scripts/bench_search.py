@@ -45,7 +45,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from scripts.percentiles import percentile  # noqa: E402
+from scripts.percentiles import latency_summary, percentile  # noqa: E402
 
 INDEX_DIR = REPO_ROOT / "models" / "kb-index"
 TARGET_SEARCH_SMALL_MS = 5.0
@@ -166,15 +166,8 @@ def now() -> float:
 
 
 def summary(values_ms: List[float]) -> Dict[str, float]:
-    """p50/p95/p99/mean/max of latencies in ms."""
-    return {
-        "n": len(values_ms),
-        "p50": round(percentile(values_ms, 50), 3),
-        "p95": round(percentile(values_ms, 95), 3),
-        "p99": round(percentile(values_ms, 99), 3),
-        "mean": round(float(np.mean(values_ms)), 3) if values_ms else float("nan"),
-        "max": round(max(values_ms), 3) if values_ms else float("nan"),
-    }
+    """n, p50/p95/p99/mean/max of latencies in ms (0.001 ms)."""
+    return latency_summary(values_ms, 3)
 
 
 def rss_mb() -> Dict[str, float]:

@@ -58,7 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from scripts.percentiles import percentile  # noqa: E402 - after the path set-up (run as a script)
+from scripts.percentiles import latency_summary  # noqa: E402 - after the path set-up (run as a script)
 
 ACTIONS_PY = ROOT / ".venv-actions" / "bin" / "python"
 DEVSET = ROOT / "tests" / "retrieval" / "devset.jsonl"
@@ -210,15 +210,8 @@ def conversation(rng: random.Random, seeds: Seeds) -> Tuple[str, List[Turn]]:
 
 # ---- measuring ---------------------------------------------------------------------------------------------
 def lat_summary(values: List[float]) -> Dict[str, float]:
-    """n, p50/p95/p99/mean/max of latencies in ms."""
-    return {
-        "n": len(values),
-        "p50": round(percentile(values, 50), 1),
-        "p95": round(percentile(values, 95), 1),
-        "p99": round(percentile(values, 99), 1),
-        "mean": round(statistics.fmean(values), 1) if values else float("nan"),
-        "max": round(max(values), 1) if values else float("nan"),
-    }
+    """n, p50/p95/p99/mean/max of latencies in ms (0.1 ms)."""
+    return latency_summary(values, 1)
 
 
 def proc_tree(pid: int) -> List[int]:

@@ -4,7 +4,8 @@ figures are comparable."""
 from __future__ import annotations
 
 import math
-from typing import Iterable
+import statistics
+from typing import Dict, Iterable, Sequence
 
 
 def percentile(values: Iterable[float], q: float) -> float:
@@ -16,3 +17,15 @@ def percentile(values: Iterable[float], q: float) -> float:
         return float("nan")
     rank = math.ceil(q / 100.0 * len(ordered))
     return ordered[min(len(ordered), max(1, rank)) - 1]
+
+
+def latency_summary(values: Sequence[float], digits: int) -> Dict[str, float]:
+    """n, p50/p95/p99/mean/max of latencies (ms), rounded to ``digits`` decimals; NaN statistics for no values."""
+    return {
+        "n": len(values),
+        "p50": round(percentile(values, 50), digits),
+        "p95": round(percentile(values, 95), digits),
+        "p99": round(percentile(values, 99), digits),
+        "mean": round(statistics.fmean(values), digits) if values else float("nan"),
+        "max": round(max(values), digits) if values else float("nan"),
+    }

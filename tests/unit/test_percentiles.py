@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
-from scripts.percentiles import percentile
+from scripts.percentiles import latency_summary, percentile
 
 
 @pytest.mark.parametrize(
@@ -31,6 +32,14 @@ def test_no_values_is_nan():
     assert math.isnan(percentile([], 95))
 
 
+def test_latency_summary_rounds_the_nearest_rank_figures():
+    summary = latency_summary([1.0, 2.5, 3.25], 1)
+    assert summary == {"n": 3, "p50": 2.5, "p95": 3.2, "p99": 3.2, "mean": 2.2, "max": 3.2}
+    assert latency_summary([1.0, 2.5, 3.25], 3)["p95"] == 3.25
+    empty = latency_summary([], 3)
+    assert empty["n"] == 0 and all(math.isnan(empty[k]) for k in ("p50", "p95", "p99", "mean", "max"))
+
+
 def test_every_report_uses_it():
     """The bench, load and evaluation scripts compute no percentile of their own."""
     from pathlib import Path
@@ -38,5 +47,6 @@ def test_every_report_uses_it():
     scripts = Path(__file__).resolve().parents[2] / "scripts"
     for name in ("bench_search.py", "bench_encoder.py", "load.py", "eval_dialogue.py", "eval_retrieval.py"):
         text = (scripts / name).read_text(encoding="utf-8")
-        assert "from scripts.percentiles import percentile" in text, name
+        # Its percentile, or its latency summary built on that percentile.
+        assert re.search(r"^from scripts\.percentiles import [\w, ]*\b(percentile|latency_summary)\b", text, re.M), name
         assert "np.percentile" not in text and "def pct" not in text and "def _percentile" not in text, name
