@@ -1,8 +1,8 @@
 """Command line interface: ``python -m knowledge {import,stats,quality,acronyms,...} ...``.
 
-Subcommands are registered through :data:`COMMANDS`: each entry is a ``register(subparsers)``
-function that adds its parser and sets ``func`` (called with the parsed args, returns an exit code).
-Other modules add commands with :func:`add_command`.
+Subcommands are registered through :data:`COMMANDS`: each entry is the command's help and a
+``register(parser)`` function that adds the command's arguments and returns the function run with the parsed
+args (returns an exit code). Other modules add commands with :func:`add_command`.
 """
 
 from __future__ import annotations
@@ -18,23 +18,23 @@ from settings import ROOT
 # The national portal's crawl the knowledge base is imported from (``../shared/data/tthc`` beside the repository).
 CRAWL_SOURCE = ROOT.parent / "shared" / "data" / "tthc" / "procedures.jsonl.gz"
 
-Register = Callable[[argparse._SubParsersAction], None]
-COMMANDS: dict[str, Register] = {}
+Runner = Callable[[argparse.Namespace], int]
+Register = Callable[[argparse.ArgumentParser], Runner]
+COMMANDS: dict[str, tuple[str, Register]] = {}
 
 
-def add_command(name: str) -> Callable[[Register], Register]:
-    """Decorator registering a subcommand's ``register(subparsers)`` function."""
+def add_command(name: str, help: str) -> Callable[[Register], Register]:
+    """Decorator registering a subcommand (its ``help`` and ``register(parser)`` function)."""
 
     def deco(fn: Register) -> Register:
-        COMMANDS[name] = fn
+        COMMANDS[name] = (help, fn)
         return fn
 
     return deco
 
 
-@add_command("import")
-def _register_import(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("import", help="parse the portal crawl into <KB_DIR>/procedures/*.json")
+@add_command("import", help="parse the portal crawl into <KB_DIR>/procedures/*.json")
+def _register_import(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("source", type=Path, help="procedures.jsonl(.gz)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default <KB_DIR>/procedures)")
 
@@ -45,7 +45,7 @@ def _register_import(sub: argparse._SubParsersAction) -> None:
         print(json.dumps(summary, ensure_ascii=False))
         return 0
 
-    p.set_defaults(func=run)
+    return run
 
 
 def field_counts(procs: list) -> dict[str, int]:
@@ -65,9 +65,8 @@ def field_counts(procs: list) -> dict[str, int]:
     return counts
 
 
-@add_command("stats")
-def _register_stats(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("stats", help="counts of procedures, FAQ entries and parsed fields")
+@add_command("stats", help="counts of procedures, FAQ entries and parsed fields")
+def _register_stats(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--root", type=Path, default=None, help="data folder (default KB_DIR, knowledge/data)")
 
@@ -85,19 +84,18 @@ def _register_stats(sub: argparse._SubParsersAction) -> None:
                 print(f"  {name:15s} {n}")
         return 0
 
-    p.set_defaults(func=run)
+    return run
 
 
-@add_command("quality")
-def _register_quality(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("quality", help="per-field parse quality against the raw source")
+@add_command("quality", help="per-field parse quality against the raw source")
+def _register_quality(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("source", type=Path, nargs="?", default=None, help="procedures.jsonl(.gz)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     def run(args: argparse.Namespace) -> int:
         return print_quality(args.source, as_json=args.json)
 
-    p.set_defaults(func=run)
+    return run
 
 
 def print_quality(source: Path | None = None, as_json: bool = False) -> int:
@@ -117,9 +115,8 @@ def print_quality(source: Path | None = None, as_json: bool = False) -> int:
     return 0
 
 
-@add_command("acronyms")
-def _register_acronyms(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("acronyms", help="mine abbreviations (GCN, HKD, NHNN...) from the records into acronyms.yml")
+@add_command("acronyms", help="mine abbreviations (GCN, HKD, NHNN...) from the records into acronyms.yml")
+def _register_acronyms(p: argparse.ArgumentParser) -> Runner:
 
     def run(args: argparse.Namespace) -> int:
         from knowledge import acronyms, store
@@ -129,12 +126,11 @@ def _register_acronyms(sub: argparse._SubParsersAction) -> None:
         print(f"{path}: {len(table)} abbreviations")
         return 0
 
-    p.set_defaults(func=run)
+    return run
 
 
-@add_command("bank")
-def _register_bank(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bank", help="the question bank: validate it, or (re)write its train/test split")
+@add_command("bank", help="the question bank: validate it, or (re)write its train/test split")
+def _register_bank(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("action", choices=["validate", "split"])
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -158,7 +154,7 @@ def _register_bank(sub: argparse._SubParsersAction) -> None:
             print("Question bank: " + ("valid." if not result["problems"] else f"{len(result['problems'])} problems."))
         return 1 if result["problems"] else 0
 
-    p.set_defaults(func=run)
+    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -167,8 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     import knowledge.cli_index  # noqa: F401 - registers build/search
 
-    for register in COMMANDS.values():
-        register(sub)
+    for name, (help_text, register) in COMMANDS.items():
+        parser_of_command = sub.add_parser(name, help=help_text)
+        parser_of_command.set_defaults(func=register(parser_of_command))
     return parser
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from knowledge.cli import add_command
+from knowledge.cli import Runner, add_command
 
 
 def _settings():
@@ -16,9 +16,8 @@ def _settings():
     return get_settings()
 
 
-@add_command("build")
-def _register_build(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("build", help="encode the knowledge base and write the index folder")
+@add_command("build", help="encode the knowledge base and write the index folder")
+def _register_build(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("--out", type=Path, default=None, help="index folder (default models/kb-index, $KB_INDEX_DIR)")
     p.add_argument("--encoder", default=None, help="encoder spec (default $KB_ENCODER or e5-small)")
     p.add_argument("--if-stale", action="store_true", help="do nothing when the index matches sources and encoder")
@@ -52,12 +51,11 @@ def _register_build(sub: argparse._SubParsersAction) -> None:
         print(json.dumps(config, ensure_ascii=False))
         return 0 if args.no_ranker else _train_ranker(Path(out), args.encoder or settings.encoder)
 
-    p.set_defaults(func=run)
+    return run
 
 
-@add_command("train-ranker")
-def _register_train_ranker(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-ranker", help="train the learned ranker and the calibrated decision of an index")
+@add_command("train-ranker", help="train the learned ranker and the calibrated decision of an index")
+def _register_train_ranker(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("--index", type=Path, default=None, help="index folder (default models/kb-index)")
     p.add_argument("--encoder", default=None, help="encoder spec (default $KB_ENCODER or e5-small)")
     p.add_argument("--if-stale", action="store_true", help="do nothing when the ranker matches the index")
@@ -67,7 +65,7 @@ def _register_train_ranker(sub: argparse._SubParsersAction) -> None:
         return _train_ranker(Path(args.index or settings.index_dir), args.encoder or settings.encoder,
                              args.if_stale)
 
-    p.set_defaults(func=run)
+    return run
 
 
 def _train_ranker(index_dir: Path, encoder_spec: str, if_stale: bool = False) -> int:
@@ -102,9 +100,8 @@ def _progress(iterable):
     return tqdm(iterable, desc="encoding", unit="batch", file=sys.stderr)
 
 
-@add_command("search")
-def _register_search(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("search", help="search the knowledge index")
+@add_command("search", help="search the knowledge index")
+def _register_search(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("query", nargs="?", help="the question")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--batch", type=Path, help='JSONL file of {"id":..., "question":...} lines')
@@ -147,4 +144,4 @@ def _register_search(sub: argparse._SubParsersAction) -> None:
             print(f"  {hit.score:.3f}  {hit.code:12s} {hit.name}")
         return 0
 
-    p.set_defaults(func=run)
+    return run
