@@ -11,16 +11,17 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote
 
 from core.status.base import verification_matches
 from core.status.models import ApplicationStatus
+from tests.fakes.http_server import LoopbackServer
 
 _CODE_RE = re.compile(r"^[A-Z]\d{2}\.\d{2}-\d{6}-\d{4}$")
 
 
-class FakeOneStopServer:
+class FakeOneStopServer(LoopbackServer):
     """``with FakeOneStopServer(token="t") as server: server.url`` — a running fake on a free port."""
 
     def __init__(self, token: str | None = None) -> None:
@@ -29,15 +30,7 @@ class FakeOneStopServer:
         self.requests: list[dict] = []
         self._faults: list[tuple[str, float]] = []  # ("status", code) or ("delay", seconds)
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. http://127.0.0.1:41234."""
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(self._handler())
 
     def add(self, app: ApplicationStatus, phone: str, id_number: str) -> None:
         """Make an application known to the fake."""
@@ -52,22 +45,6 @@ class FakeOneStopServer:
         """The next ``count`` requests wait ``seconds`` before answering."""
         with self._lock:
             self._faults.extend([("delay", seconds)] * count)
-
-    def start(self) -> "FakeOneStopServer":
-        """Start serving in a background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> "FakeOneStopServer":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def _next_fault(self) -> tuple[str, float] | None:
         with self._lock:

@@ -10,10 +10,11 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.http_server import LoopbackServer
 
 
 def _b64decode(part: str) -> bytes:
@@ -37,30 +38,14 @@ def jwt_admin_ok(header_value: str | None, secret: str) -> bool:
             and payload.get("user", {}).get("role") == "admin")
 
 
-class FakeRasaServer:
+class FakeRasaServer(LoopbackServer):
     """Answers ``POST /conversations/{id}/execute`` and ``/tracker/events`` like Rasa does (200 + tracker)."""
 
     def __init__(self, token: str | None = None) -> None:
         self.token = token
         self.calls: list[dict] = []
         self.fail = False
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """Base URL of the fake."""
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> "FakeRasaServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__(self._handler())
 
     def _handler(self):
         fake = self
