@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_feedback import (
@@ -26,6 +25,7 @@ from core.db import Database
 from core.feedback import FeedbackStore
 from core.status.ratelimit import AttemptLimiter
 from tests.fakes.responses import rendered, response_text
+from tests.fakes.trackers import form_tracker
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
@@ -37,17 +37,8 @@ LOOKUP_ELSEWHERE = (" Khi tra cứu từ cuộc trò chuyện hoặc thiết b�
 
 def tracker(text, intent="inform", slots=None, requested=None, channel="rest", sender="citizen-3"):
     """A tracker inside the feedback form whose latest message is ``text``."""
-    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": []}
-    return Tracker(
-        sender_id=sender,
-        slots={"requested_slot": requested, **(slots or {})},
-        latest_message=latest,
-        events=[{"event": "user", "text": text, "parse_data": latest, "input_channel": channel}],
-        paused=False,
-        followup_action=None,
-        active_loop={"name": "feedback_form"},
-        latest_action_name="action_listen",
-    )
+    return form_tracker("feedback_form", text, intent, slots=slots, requested=requested, sender=sender,
+                        channel=channel)
 
 
 def run(action, trk):

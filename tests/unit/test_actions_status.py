@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_dialogue import ActionSessionStart
@@ -19,6 +18,7 @@ from core.status.models import ApplicationStatus, StatusEvent
 from core.status.ratelimit import LimitDecision
 from settings import get_settings
 from tests.fakes.responses import rendered, response_text
+from tests.fakes.trackers import form_tracker
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
@@ -29,18 +29,8 @@ NOW = datetime(2025, 11, 27, 9, 0, tzinfo=VN)
 
 def tracker(text, intent="inform", slots=None, requested=None, sender="citizen-1", confidence=0.9, channel="rest"):
     """A tracker inside the status form whose latest message is ``text`` (come in on ``channel``)."""
-    latest = {"text": text, "intent": {"name": intent, "confidence": confidence}, "entities": []}
-    all_slots = {"requested_slot": requested, **(slots or {})}
-    return Tracker(
-        sender_id=sender,
-        slots=all_slots,
-        latest_message=latest,
-        events=[{"event": "user", "text": text, "parse_data": latest, "input_channel": channel}],
-        paused=False,
-        followup_action=None,
-        active_loop={"name": "application_status_form"},
-        latest_action_name="action_listen",
-    )
+    return form_tracker("application_status_form", text, intent, slots=slots, requested=requested, sender=sender,
+                        confidence=confidence, channel=channel)
 
 
 def run(action, trk, domain=None):
