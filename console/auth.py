@@ -219,14 +219,10 @@ class AccountStore:
 
     def get_session(self, token: str | None) -> Session | None:
         """The live session of a cookie token; None when unknown, expired or the account is disabled."""
-        if not token or len(token) > 200:
-            return None
-        with self.db.read() as conn:
-            row = conn.one(
-                "SELECT s.csrf_token, s.expires_at, u.name, u.role, u.must_change_password, u.disabled "
-                "FROM console_sessions s JOIN console_users u ON u.name = s.user_name WHERE s.token_hash = ?",
-                (token_hash(token),))
-        if row is None or row["disabled"]:
+        row = self._enabled_row_of_token(
+            "SELECT s.csrf_token, s.expires_at, u.name, u.role, u.must_change_password, u.disabled "
+            "FROM console_sessions s JOIN console_users u ON u.name = s.user_name WHERE s.token_hash = ?", token)
+        if row is None:
             return None
         expires = as_datetime(row["expires_at"])
         if expires is None or expires <= self.clock():
@@ -257,15 +253,21 @@ class AccountStore:
 
     def api_token_account(self, token: str | None) -> Account | None:
         """The enabled account owning a personal staff API token, or None."""
+        row = self._enabled_row_of_token(
+            "SELECT u.name, u.role, u.must_change_password, u.disabled FROM staff_api_tokens t "
+            "JOIN console_users u ON u.name = t.user_name WHERE t.token_hash = ?", token)
+        return None if row is None else _account(row)
+
+    def _enabled_row_of_token(self, sql: str, token: str | None) -> dict | None:
+        """The row ``sql`` finds for the hash of ``token`` (its one parameter), or None when there is no token, an
+        overlong one, no row or a disabled account (the row's ``disabled``)."""
         if not token or len(token) > 200:
             return None
         with self.db.read() as conn:
-            row = conn.one(
-                "SELECT u.name, u.role, u.must_change_password, u.disabled FROM staff_api_tokens t "
-                "JOIN console_users u ON u.name = t.user_name WHERE t.token_hash = ?", (token_hash(token),))
+            row = conn.one(sql, (token_hash(token),))
         if row is None or row["disabled"]:
             return None
-        return _account(row)
+        return row
 
     def revoke_api_tokens(self, name: str) -> int:
         """Delete the personal staff API tokens of ``name``; how many there were."""

@@ -163,18 +163,9 @@ class Database:
         if self.dialect == "sqlite":
             assert self.path is not None
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            raw = self._connect()
-            try:
-                raw.execute("PRAGMA journal_mode = WAL")  # persistent: readers never block the writer
-            finally:
-                raw.close()
+            self._execute_alone("PRAGMA journal_mode = WAL")  # persistent: readers never block the writer
         elif self.schema:
-            raw = self._connect()
-            try:
-                raw.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-                raw.commit()
-            finally:
-                raw.close()
+            self._execute_alone(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         backend = get_backend(self.yoyo_url())
         migrations = read_migrations(str(MIGRATIONS_DIR / self.dialect))
         try:
@@ -198,13 +189,17 @@ class Database:
         """PostgreSQL only: drop this database's schema with everything in it (used by tests)."""
         if self.dialect != "postgres" or not self.schema:
             raise ValueError("drop_schema needs a PostgreSQL database with a dedicated schema")
+        self._execute_alone(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        self._migrated = False
+
+    def _execute_alone(self, sql: str) -> None:
+        """One statement on a connection of its own, outside the migrations (committed, then closed)."""
         raw = self._connect()
         try:
-            raw.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+            raw.execute(sql)
             raw.commit()
         finally:
             raw.close()
-        self._migrated = False
 
 
 class Connection:
