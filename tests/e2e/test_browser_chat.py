@@ -20,7 +20,7 @@ from tests.fakes.browser import (
     USER_MESSAGES,
     WEBHOOK_GLOB,
     XSS_PAYLOAD,
-    bot_count,
+    ask,
     browser,  # noqa: F401 - the module-scoped Chromium fixture
     fulfill_json,
     new_page,
@@ -54,15 +54,11 @@ def test_chat_with_live_bot_answers_greeting_and_birth_registration(live_stack, 
     assert page.evaluate("window.TTHC_CHAT_CONFIG.hotline") == "18001096"
     assert page.locator("[data-hotline-number]").inner_text() == "18001096"
 
-    before = bot_count(page)
-    send_message(page, "xin chào")
-    wait_for_reply(page, before)
+    before = ask(page, "xin chào")
     assert page.locator(USER_MESSAGES).last.locator(".tthc-msg__body").inner_text() == "xin chào"
     assert page.locator(BOT_MESSAGES).nth(before).locator(".tthc-msg__body").inner_text().strip() != ""
 
-    before = bot_count(page)
-    send_message(page, "làm giấy khai sinh cần giấy tờ gì")
-    wait_for_reply(page, before, needle="khai sinh")
+    ask(page, "làm giấy khai sinh cần giấy tờ gì", needle="khai sinh")
     page.locator(".tthc-chat__typing").wait_for(state="hidden")
 
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)

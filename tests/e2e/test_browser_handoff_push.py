@@ -20,9 +20,11 @@ from tests.fakes.browser import (
     browser,  # noqa: F401 - the module-scoped Chromium fixture
     hand_off,
     new_page,
+    open_widget,
     send_message,
     wait_for_count,
     wait_for_reply,
+    wait_for_widget,
 )
 
 
@@ -39,8 +41,7 @@ def _reply(staff_api, ticket_id: str, text: str) -> None:
 def test_staff_reply_is_pushed_to_the_web_widget(browser, live_stack, staff_api):  # noqa: F811
     context, page, probe = new_page(browser)
     try:
-        page.goto(live_stack["web_url"])
-        page.get_by_role("dialog", name="Trợ lý ảo Dịch vụ công").wait_for(state="visible")
+        open_widget(page, live_stack["web_url"])
         # An ordinary question while the socket listens: the REST answer is shown once, never pushed again.
         send_message(page, "làm giấy khai sinh cần giấy tờ gì")
         wait_for_reply(page, 0, needle="khai sinh")
@@ -68,7 +69,7 @@ def test_staff_reply_is_pushed_to_the_web_widget(browser, live_stack, staff_api)
 
         # After a reload the widget listens again (history restored, session_request re-sent).
         page.reload()
-        page.get_by_role("dialog", name="Trợ lý ảo Dịch vụ công").wait_for(state="visible")
+        wait_for_widget(page)
         assert _count(page, "tôi là cán bộ Bộ phận Một cửa") == 1  # kept in the stored history
         page.wait_for_function(JOINED_JS, timeout=PUSH_TIMEOUT_MS)
         _reply(staff_api, ticket_id, "Bạn vui lòng mang theo bản chính giấy chứng sinh khi đến nhận kết quả.")
@@ -93,8 +94,7 @@ def test_widget_works_without_the_socket_client(browser, live_stack):  # noqa: F
     context, page, probe = new_page(browser)
     try:
         page.route("**/vendor/socket.io.min.js", lambda route: route.abort("connectionrefused"))
-        page.goto(live_stack["web_url"])
-        page.get_by_role("dialog", name="Trợ lý ảo Dịch vụ công").wait_for(state="visible")
+        open_widget(page, live_stack["web_url"])
         send_message(page, "xin chào")
         wait_for_reply(page, 0)
         page.wait_for_function(

@@ -21,10 +21,12 @@ from tests.fakes.browser import (
     USER_MESSAGES,
     WEBHOOK_GLOB,
     XSS_PAYLOAD,
+    ask,
     bot_count,
     browser,  # noqa: F401 - the module-scoped Chromium fixture
     fulfill_json,
     new_page,
+    open_widget,
     send_message,
     wait_for_reply,
 )
@@ -65,8 +67,7 @@ def open_portal(browser, portal_url, width=1280, height=800, options=None):  # n
     context, page, probe = new_page(browser, width, height)
     if options:
         context.add_init_script(f"window.TTHC_CHAT_OPTIONS = {json.dumps(options)};")
-    page.goto(portal_url)
-    page.get_by_role("dialog", name="Trợ lý ảo Dịch vụ công").wait_for(state="visible")
+    open_widget(page, portal_url)
     return context, page, probe
 
 
@@ -207,9 +208,7 @@ def test_rasa_restart_shows_reconnecting_then_answers(browser, stack, portal_ser
     context, page, probe = open_portal(browser, portal_server, options={"retryBaseMs": 500, "retryMaxDelayMs": 3000,
                                                                "retryTotalMs": 420000})
     try:
-        before = bot_count(page)
-        send_message(page, "xin chào")
-        wait_for_reply(page, before)
+        ask(page, "xin chào")
         rasa_cmd = list(stack.procs["rasa"].args)
         stack.stop("rasa")
         before = bot_count(page)

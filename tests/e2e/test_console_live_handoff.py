@@ -20,11 +20,14 @@ from tests.fakes.browser import (
     JOINED_JS,
     PUSH_TIMEOUT_MS,
     SCREENSHOT_DIR,
+    ask,
     browser,  # noqa: F401 - the module-scoped Chromium fixture
     console_login,
     hand_off,
     new_page,
+    open_widget,
     send_message,
+    tap_reply_button,
     wait_for_count,
     wait_for_reply,
 )
@@ -60,8 +63,7 @@ def test_handoff_answered_in_the_console_reaches_the_widget_and_is_rated(browser
     staff_ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
     officer = staff_ctx.new_page()
     try:
-        citizen.goto(live_stack["web_url"])
-        citizen.get_by_role("dialog", name="Trợ lý ảo Dịch vụ công").wait_for(state="visible")
+        open_widget(citizen, live_stack["web_url"])
         send_message(citizen, "đăng ký tạm trú cần giấy tờ gì")
         wait_for_reply(citizen, 0, needle="tạm trú")
         citizen.wait_for_function(JOINED_JS, timeout=PUSH_TIMEOUT_MS)
@@ -90,17 +92,11 @@ def test_handoff_answered_in_the_console_reaches_the_widget_and_is_rated(browser
         # Closing the ticket hands the conversation back to the bot.
         officer.get_by_role("button", name="Đóng yêu cầu, trợ lý tiếp tục").click()
         officer.locator("#message", has_text=f"Đã đóng yêu cầu {ticket_id}").wait_for()
-        before = citizen.locator(BOT_MESSAGES).count()
-        send_message(citizen, "lệ phí cấp lại căn cước bao nhiêu")
-        wait_for_reply(citizen, before, needle="căn cước")
+        ask(citizen, "lệ phí cấp lại căn cước bao nhiêu", needle="căn cước")
 
         # Goodbye: the bot asks for a 1-5 rating; the citizen taps 5.
-        before = citizen.locator(BOT_MESSAGES).count()
-        send_message(citizen, "tạm biệt nhé")
-        wait_for_reply(citizen, before, needle="từ 1 (rất không hài lòng) đến 5 (rất hài lòng)")
-        before = citizen.locator(BOT_MESSAGES).count()
-        citizen.locator(BOT_MESSAGES).last.get_by_role("button", name="5 – Rất hài lòng").click()
-        wait_for_reply(citizen, before, needle="cảm ơn bạn đã chấm 5/5")
+        ask(citizen, "tạm biệt nhé", needle="từ 1 (rất không hài lòng) đến 5 (rất hài lòng)")
+        tap_reply_button(citizen, "5 – Rất hài lòng", needle="cảm ơn bạn đã chấm 5/5")
         citizen.screenshot(path=str(SCREENSHOT_DIR / "widget-rating.png"))
         assert probe.errors == [] and probe.dialogs == []
 

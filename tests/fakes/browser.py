@@ -108,6 +108,35 @@ def bot_count(page) -> int:
     return page.locator(BOT_MESSAGES).count()
 
 
+def ask(page, text: str, needle: str | None = None) -> int:
+    """Send ``text`` and wait for the reply (containing ``needle`` if given); the server messages shown before."""
+    before = bot_count(page)
+    send_message(page, text)
+    wait_for_reply(page, before, needle=needle)
+    return before
+
+
+def tap_reply_button(page, name: str, needle: str | None = None) -> None:
+    """Tap the button ``name`` of the last server message and wait for the reply (containing ``needle``)."""
+    before = bot_count(page)
+    page.locator(BOT_MESSAGES).last.get_by_role("button", name=name).click()
+    wait_for_reply(page, before, needle=needle)
+
+
+WIDGET_DIALOG = "Trợ lý ảo Dịch vụ công"
+
+
+def wait_for_widget(page) -> None:
+    """Wait until the widget's chat dialog is visible."""
+    page.get_by_role("dialog", name=WIDGET_DIALOG).wait_for(state="visible")
+
+
+def open_widget(page, url: str) -> None:
+    """Open the page at ``url`` and wait for the widget's chat dialog."""
+    page.goto(url)
+    wait_for_widget(page)
+
+
 def fulfill_json(route, payload, status: int = 200) -> None:
     """Answer an intercepted request with ``payload`` as JSON (CORS allowed)."""
     route.fulfill(
@@ -137,12 +166,8 @@ def wait_for_count(page, needle: str, count: int, timeout_ms: int) -> None:
 
 def hand_off(page) -> str:
     """Ask for an officer in the widget, accept with the button; return the ticket id the bot announced."""
-    before = page.locator(BOT_MESSAGES).count()
-    send_message(page, "Tôi muốn gặp cán bộ")
-    wait_for_reply(page, before, needle="bạn có muốn chuyển không")
-    before = page.locator(BOT_MESSAGES).count()
-    page.locator(BOT_MESSAGES).last.get_by_role("button", name="Có, gặp cán bộ").click()
-    wait_for_reply(page, before, needle="mã yêu cầu")
+    ask(page, "Tôi muốn gặp cán bộ", needle="bạn có muốn chuyển không")
+    tap_reply_button(page, "Có, gặp cán bộ", needle="mã yêu cầu")
     match = TICKET_RE.search(page.locator(BOT_MESSAGES).last.inner_text())
     assert match, page.locator(BOT_MESSAGES).last.inner_text()
     return match.group(0)
