@@ -20,6 +20,7 @@ import requests
 from deploy.scaled_profile import ROOT
 from settings import get_settings
 from staff_api.rasa_client import rasa_auth_headers
+from tests.fakes.processes import wait_until_healthy
 from tests.scaled.conftest import (
     PG_CLUSTER,
     ensure_postgres_running,
@@ -124,15 +125,7 @@ def test_the_console_reads_its_analytics_from_the_postgresql_tracker_store(profi
                             cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
-            time.sleep(0.5)
+        wait_until_healthy(base, proc, log, 90)
         session = requests.Session()
         login = session.post(base + "/api/login", json={"name": "giam-sat", "password": password}, timeout=30)
         assert login.status_code == 200, login.text
