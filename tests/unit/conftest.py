@@ -1,10 +1,18 @@
-"""Shared fixtures: small real procedures built with the knowledge schema (trackers: tests/fakes/trackers.py)."""
+"""Shared fixtures: small real procedures built with the knowledge schema (trackers: tests/fakes/trackers.py) and
+the services database of both dialects."""
 
 from __future__ import annotations
 
 import pytest
 
 from knowledge.schema import Agencies, Channel, Document, Duration, Fee, LegalBasis, Procedure
+from tests.fakes.databases import make_database
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request, tmp_path):
+    """A migrated, empty services database: the test runs once on SQLite and once on PostgreSQL."""
+    yield from make_database(request.param, tmp_path)
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from console.auth import (
     verify_password,
 )
 from core.db import VN_TZ, Database
-from tests.fakes.databases import make_database
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "mat-khau-rat-dai-2025"
@@ -35,11 +34,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request, tmp_path):
-    yield from make_database(request.param, tmp_path)
 
 
 @pytest.fixture

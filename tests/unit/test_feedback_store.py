@@ -15,7 +15,6 @@ from core.feedback import (
     format_feedback,
     validate_contact,
 )
-from tests.fakes.databases import make_database
 
 CONTENT = ("Đèn đường trên phố Nguyễn Gia Thiều (đoạn trước số 125) bị hỏng 2 tuần nay, buổi tối rất tối, "
            "đã có người ngã xe.\n  Đề nghị phường sửa sớm!  ")
@@ -27,11 +26,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.at
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request, tmp_path):
-    yield from make_database(request.param, tmp_path)
 
 
 def test_topics():

@@ -3,10 +3,7 @@ persisted, with a retry-after (core/status/ratelimit.py)."""
 
 from __future__ import annotations
 
-import pytest
-
 from core.status.ratelimit import AttemptLimiter, LimitDecision
-from tests.fakes.databases import make_database
 
 CODE = "H07.99-251120-0012"
 
@@ -19,11 +16,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request, tmp_path):
-    yield from make_database(request.param, tmp_path)
 
 
 def test_five_failures_block_the_sender(db):
