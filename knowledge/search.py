@@ -274,7 +274,12 @@ class Searcher:
         self.entry_words = np.array([len(e["name"].split()) for e in self.entries], dtype=np.float64)
         # Topic words of each entry's name, for the name-side recall (how much of a candidate's name, weighted by
         # rarity, the question says): of two siblings, the one whose extra words the question lacks is the worse.
-        self.name_words = [sorted(set(content_words(e["name"]))) for e in self.entries]
+        # Each entry's name words with their IDF weights and the weights' total, computed once for name_recall.
+        self.name_words = []
+        for entry in self.entries:
+            words = sorted(set(content_words(entry["name"])))
+            weights = [self.idf.get(w, self.unknown_idf) for w in words]
+            self.name_words.append((words, weights, sum(weights)))
         self.entry_is_faq = np.array([e.get("kind") == "faq" for e in self.entries], dtype=np.float64)
         # The question bank: questions that vote for their procedure (question-to-question matching).
         self.bank = load_bank_parts(self.index_dir)
@@ -499,11 +504,7 @@ class Searcher:
 
     def name_recall(self, entry: int, said: set) -> float:
         """Share of the entry's name topic words (IDF-weighted) that the question's topic words contain."""
-        words = self.name_words[entry]
-        if not words:
-            return 0.0
-        weights = [self.idf.get(w, self.unknown_idf) for w in words]
-        total = sum(weights)
+        words, weights, total = self.name_words[entry]
         return sum(wt for w, wt in zip(words, weights) if w in said) / total if total > 0 else 0.0
 
     def fused(self, parts: Dict[str, np.ndarray]) -> np.ndarray:
