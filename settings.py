@@ -122,6 +122,27 @@ class Settings:
     # WEB_HOST / WEB_PORT: the chat page's server (python -m web; `make run`).
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    # ---- Issue 17: status-change notifications (core/notifications, python -m notifier) -------------------------
+    # STATUS_WEBHOOK_SECRET: the shared secret of the one-stop system's signed POST /events/status (served by the
+    # staff API; empty = the route answers 503); STATUS_WEBHOOK_WINDOW_S: accepted clock difference of its timestamp.
+    status_webhook_secret: str = ""
+    status_webhook_window_s: float = 300.0
+    # The worker: NOTIFY_MAX_ATTEMPTS deliveries before giving up, the first retry after NOTIFY_BACKOFF_S (doubling,
+    # at most NOTIFY_BACKOFF_MAX_S); at most NOTIFY_RATE_LIMIT_COUNT notifications per citizen in
+    # NOTIFY_RATE_LIMIT_WINDOW_S; NOTIFY_POLL_INTERVAL_S > 0 also polls the one-stop system (STATUS_BACKEND=http).
+    notify_max_attempts: int = 8
+    notify_backoff_s: float = 30.0
+    notify_backoff_max_s: float = 3600.0
+    notify_rate_limit_count: int = 5
+    notify_rate_limit_window_s: float = 3600.0
+    notify_poll_interval_s: float = 0.0
+    # Zalo OA: a consultation message only within ZALO_CS_WINDOW_HOURS of the citizen's last message (Zalo: 48 h),
+    # a transaction (template) message otherwise. ZALO_API_BASE / ZALO_ACCESS_TOKEN as for the channel; the worker
+    # reads the current access token from ZALO_TOKEN_STORE, the file the channel keeps refreshed.
+    zalo_cs_window_hours: float = 48.0
+    zalo_api_base: str = "https://openapi.zalo.me"
+    zalo_access_token: str = ""
+    zalo_token_store: Path = ROOT / "var" / "zalo_tokens.json"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -175,6 +196,18 @@ class Settings:
             encoder_threads=_optional_int("KB_ENCODER_THREADS"),
             web_host=_env("WEB_HOST", "127.0.0.1"),
             web_port=int(_env("WEB_PORT", "8080")),
+            status_webhook_secret=_env("STATUS_WEBHOOK_SECRET", ""),
+            status_webhook_window_s=float(_env("STATUS_WEBHOOK_WINDOW_S", "300")),
+            notify_max_attempts=int(_env("NOTIFY_MAX_ATTEMPTS", "8")),
+            notify_backoff_s=float(_env("NOTIFY_BACKOFF_S", "30")),
+            notify_backoff_max_s=float(_env("NOTIFY_BACKOFF_MAX_S", "3600")),
+            notify_rate_limit_count=int(_env("NOTIFY_RATE_LIMIT_COUNT", "5")),
+            notify_rate_limit_window_s=float(_env("NOTIFY_RATE_LIMIT_WINDOW_S", "3600")),
+            notify_poll_interval_s=float(_env("NOTIFY_POLL_INTERVAL_S", "0")),
+            zalo_cs_window_hours=float(_env("ZALO_CS_WINDOW_HOURS", "48")),
+            zalo_api_base=_env("ZALO_API_BASE", "https://openapi.zalo.me"),
+            zalo_access_token=_env("ZALO_ACCESS_TOKEN", ""),
+            zalo_token_store=_path("ZALO_TOKEN_STORE", ROOT / "var" / "zalo_tokens.json"),
         )
 
 

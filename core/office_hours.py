@@ -82,3 +82,17 @@ def offer_wait_message(now: datetime) -> str:
         return "Trong giờ làm việc, cán bộ trực thường trả lời sau ít phút."
     return ("Hiện đã ngoài giờ làm việc (7 giờ 30 đến 17 giờ, từ thứ Hai đến thứ Sáu); nếu chuyển, cán bộ sẽ trả "
             f"lời từ {_when(next_opening(now), now)}.")
+
+
+# Quiet hours of proactive messages (status-change notifications): none from 21:00 to 7:00 Vietnam time.
+QUIET_START = time(21, 0)
+QUIET_END = time(7, 0)
+
+
+def quiet_hours_end(now: datetime) -> datetime | None:
+    """When the quiet hours around ``now`` end (7:00 Vietnam time), or None when ``now`` is not in them."""
+    local = _local(now)
+    if QUIET_END <= local.time() < QUIET_START:
+        return None
+    day = local.date() if local.time() < QUIET_END else local.date() + timedelta(days=1)
+    return datetime.combine(day, QUIET_END, tzinfo=VN_TZ)

@@ -26,7 +26,8 @@ def _dt(value: datetime) -> str:
     return value.strftime("%H:%M ngày %d/%m/%Y")
 
 
-def _hotline() -> str:
+def default_hotline() -> str:
+    """The support hotline of the settings."""
     from settings import get_settings
 
     return get_settings().support_hotline
@@ -50,28 +51,31 @@ def _timing(app: ApplicationStatus, today: date) -> str:
     return f"Hồ sơ còn trong hạn (còn {(due - today).days} ngày đến hạn trả kết quả)."
 
 
-def _next_step(app: ApplicationStatus, hotline: str) -> str:
-    if app.status in (RECEIVED, PROCESSING):
+def next_step(status: str, agency: str, hotline: str, *, missing_documents: list[str] | tuple[str, ...] = (),
+              result_pickup: str | None = None, rejection_reason: str | None = None) -> str:
+    """What the citizen should do now that the application is in ``status`` (Vietnamese; also the notifications'
+    "what to do next")."""
+    if status in (RECEIVED, PROCESSING):
         return ("Bạn chưa cần làm gì thêm. Bạn có thể tra cứu lại bất cứ lúc nào bằng mã hồ sơ và "
                 "4 số cuối điện thoại hoặc giấy tờ tùy thân.")
-    if app.status == NEEDS_DOCUMENTS:
-        docs = app.missing_documents or ["giấy tờ theo thông báo của cơ quan giải quyết"]
+    if status == NEEDS_DOCUMENTS:
+        docs = list(missing_documents) or ["giấy tờ theo thông báo của cơ quan giải quyết"]
         lines = "\n".join(f"- {doc}" for doc in docs)
-        return (f"Bạn cần bổ sung:\n{lines}\nNơi nộp bổ sung: {app.agency} (hoặc trên Cổng Dịch vụ công nếu "
+        return (f"Bạn cần bổ sung:\n{lines}\nNơi nộp bổ sung: {agency} (hoặc trên Cổng Dịch vụ công nếu "
                 "hồ sơ được nộp trực tuyến), ghi rõ mã hồ sơ. Hồ sơ sẽ được tiếp tục xử lý sau khi cơ quan nhận "
                 "đủ giấy tờ bổ sung.")
-    if app.status == RESULT_READY:
-        place = app.result_pickup or app.agency
+    if status == RESULT_READY:
+        place = result_pickup or agency
         return (f"Kết quả đã sẵn sàng. Nơi nhận kết quả: {place}. Khi đi nhận, bạn mang theo giấy tiếp nhận "
                 "hồ sơ và hẹn trả kết quả cùng giấy tờ tùy thân.")
-    if app.status == RETURNED:
-        return (f"Kết quả đã được trả. Nếu bạn chưa nhận được kết quả, vui lòng liên hệ {app.agency} "
+    if status == RETURNED:
+        return (f"Kết quả đã được trả. Nếu bạn chưa nhận được kết quả, vui lòng liên hệ {agency} "
                 f"hoặc đường dây nóng {hotline}.")
-    if app.status == OVERDUE:
-        return (f"Bạn có thể liên hệ {app.agency} hoặc gọi đường dây nóng {hotline} để được giải thích và hẹn "
+    if status == OVERDUE:
+        return (f"Bạn có thể liên hệ {agency} hoặc gọi đường dây nóng {hotline} để được giải thích và hẹn "
                 "lại ngày trả kết quả.")
-    if app.status == REJECTED:
-        reason = app.rejection_reason or "cơ quan giải quyết chưa ghi lý do"
+    if status == REJECTED:
+        reason = rejection_reason or "cơ quan giải quyết chưa ghi lý do"
         return (f"Lý do từ chối: {reason}. Nếu cần giải thích thêm hoặc muốn kiến nghị, bạn vui lòng gọi "
                 f"đường dây nóng {hotline}.")
     return f"Nếu cần hỗ trợ, bạn vui lòng gọi đường dây nóng {hotline}."
@@ -79,7 +83,7 @@ def _next_step(app: ApplicationStatus, hotline: str) -> str:
 
 def format_status(app: ApplicationStatus, today: date, *, hotline: str | None = None) -> str:
     """Where the application is, since when, the due date, late or not, and what to do next (Vietnamese)."""
-    hotline = hotline or _hotline()
+    hotline = hotline or default_hotline()
     if app.status == REJECTED:
         where = f"Hồ sơ đã bị từ chối giải quyết từ {_dt(app.status_since)} ({app.agency})."
     else:
@@ -92,7 +96,8 @@ def format_status(app: ApplicationStatus, today: date, *, hotline: str | None = 
     timing = _timing(app, today)
     if timing:
         parts.append(timing)
-    parts.append(_next_step(app, hotline))
+    parts.append(next_step(app.status, app.agency, hotline, missing_documents=app.missing_documents,
+                           result_pickup=app.result_pickup, rejection_reason=app.rejection_reason))
     if app.history:
         recent = app.history[-HISTORY_LINES:]
         lines = "\n".join(f"- {_d(e.at)}: {e.status} ({e.agency})" for e in recent)

@@ -6,6 +6,10 @@ Stdlib only (runs in either venv). It speaks the two Zalo calls the channel uses
 * ``POST /v3.0/oa/message/cs`` (header ``access_token``; JSON ``{"recipient":{"user_id"},"message":{"text"}}``)
   → ``{"error": 0, "message": "Success", "data": {"message_id", "user_id"}}``, or ``{"error": -216, ...}`` when the
   access token is not the current one.
+* ``POST /v3.0/oa/message/transaction`` (header ``access_token``; JSON ``{"recipient":{"user_id"},"message":
+  {"attachment":{"type":"template","payload":{"template_type":"transaction_...","language","elements":[...],
+  "buttons"?}}}}``): the transaction (template) message an OA may send outside the consultation window; same
+  answers as above.
 * ``POST /v4/oa/access_token`` (header ``secret_key``; form ``refresh_token, app_id, grant_type=refresh_token``)
   → a NEW access/refresh token pair; the used refresh token stops working (Zalo's refresh tokens are single-use).
 
@@ -35,6 +39,7 @@ from typing import Any, Dict, List, Optional
 from urllib.parse import parse_qs
 
 SEND_PATH = "/v3.0/oa/message/cs"
+TRANSACTION_PATH = "/v3.0/oa/message/transaction"
 REFRESH_PATH = "/v4/oa/access_token"
 INVALID_TOKEN = {"error": -216, "message": "Access token is invalid"}
 
@@ -145,7 +150,18 @@ class FakeZaloServer:
 
     # --- protocol ----------------------------------------------------------------------------
 
-    def _send_message(self, rec: Recorded) -> tuple:
+    def transactions(self, user_id: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Template payloads of the transaction messages successfully delivered (optionally to one user)."""
+        out = []
+        for rec in self.calls(TRANSACTION_PATH):
+            body = rec.json or {}
+            if rec.status == 200 and isinstance(rec.answer, dict) and rec.answer.get("error") == 0:
+                if user_id is None or body.get("recipient", {}).get("user_id") == user_id:
+                    out.append(body["message"]["attachment"]["payload"])
+        return out
+
+    def _gate(self, rec: Recorded) -> Optional[tuple]:
+        """The scheduled outage / failure or the token check, shared by both send calls (None: go on)."""
         with self.lock:
             if self._outage:
                 return self._outage.pop(0), {"error": -32, "message": "Service temporarily unavailable"}
@@ -153,6 +169,36 @@ class FakeZaloServer:
                 return 200, dict(INVALID_TOKEN)
             if self._failures:
                 return 200, self._failures.pop(0)
+        return None
+
+    @staticmethod
+    def _ok(user_id: str, text: str) -> tuple:
+        msg_id = hashlib.sha1(f"{user_id}{text}{time.time_ns()}".encode()).hexdigest()
+        return 200, {"error": 0, "message": "Success", "data": {"message_id": msg_id, "user_id": user_id}}
+
+    def _send_transaction(self, rec: Recorded) -> tuple:
+        gated = self._gate(rec)
+        if gated:
+            return gated
+        body = rec.json if isinstance(rec.json, dict) else {}
+        user_id = (body.get("recipient") or {}).get("user_id")
+        attachment = (body.get("message") or {}).get("attachment") or {}
+        payload = attachment.get("payload") or {}
+        elements = payload.get("elements")
+        if not isinstance(user_id, str) or not user_id:
+            return 200, {"error": -201, "message": "Parameters invalid: recipient.user_id"}
+        if attachment.get("type") != "template" or not str(payload.get("template_type", "")).startswith(
+                "transaction_"):
+            return 200, {"error": -201, "message": "Parameters invalid: message.attachment.payload.template_type"}
+        if not isinstance(elements, list) or not elements or not all(
+                isinstance(e, dict) and e.get("type") in ("banner", "header", "text", "table") for e in elements):
+            return 200, {"error": -201, "message": "Parameters invalid: message.attachment.payload.elements"}
+        return self._ok(user_id, json.dumps(elements, ensure_ascii=False))
+
+    def _send_message(self, rec: Recorded) -> tuple:
+        gated = self._gate(rec)
+        if gated:
+            return gated
         body = rec.json
         user_id = (body or {}).get("recipient", {}).get("user_id") if isinstance(body, dict) else None
         text = (body or {}).get("message", {}).get("text") if isinstance(body, dict) else None
@@ -160,8 +206,7 @@ class FakeZaloServer:
             return 200, {"error": -201, "message": "Parameters invalid: recipient.user_id"}
         if not isinstance(text, str) or not text or len(text) > 2000:
             return 200, {"error": -201, "message": "Parameters invalid: message.text"}
-        msg_id = hashlib.sha1(f"{user_id}{text}{time.time_ns()}".encode()).hexdigest()
-        return 200, {"error": 0, "message": "Success", "data": {"message_id": msg_id, "user_id": user_id}}
+        return self._ok(user_id, text)
 
     def _refresh(self, rec: Recorded) -> tuple:
         form = rec.form
@@ -204,6 +249,8 @@ class FakeZaloServer:
                 rec = self._record("POST")
                 if rec.path == SEND_PATH:
                     status, answer = fake._send_message(rec)
+                elif rec.path == TRANSACTION_PATH:
+                    status, answer = fake._send_transaction(rec)
                 elif rec.path == REFRESH_PATH:
                     status, answer = fake._refresh(rec)
                 else:

@@ -1,0 +1,141 @@
+"""The delivery worker: claims due outbox rows, applies the rules (still subscribed, quiet hours, per-citizen rate
+limit), delivers through the channel's :class:`~core.notifications.delivery.Notifier`, and records the outcome
+(retries with exponential backoff, then gives up).
+
+Several workers (threads, processes, replicas) may run on one database: each row is claimed by one of them
+(:class:`~core.notifications.outbox.Outbox`), so each change reaches each subscriber once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Mapping
+
+from core.appcode import mask_code
+from core.db import now_vn
+from core.notifications.delivery import DeliveryResult, Notifier
+from core.notifications.outbox import Outbox, OutboxItem
+from core.notifications.subscriptions import Subscription, Subscriptions
+from core.office_hours import quiet_hours_end
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerRules:
+    """Retry and rate-limit rules (settings: NOTIFY_MAX_ATTEMPTS, NOTIFY_BACKOFF_S, NOTIFY_RATE_LIMIT_*)."""
+
+    max_attempts: int = 8
+    backoff_s: float = 30.0  # first retry after this, doubling each time
+    backoff_max_s: float = 3600.0
+    rate_limit_count: int = 5  # at most this many notifications per citizen ...
+    rate_limit_window_s: float = 3600.0  # ... in this window
+
+    def retry_delay(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failed attempt: backoff_s · 2^(attempts-1), at most backoff_max_s."""
+        return timedelta(seconds=min(self.backoff_s * (2 ** max(attempts - 1, 0)), self.backoff_max_s))
+
+
+def rules_from_settings(settings) -> WorkerRules:
+    """The worker rules of ``settings``."""
+    return WorkerRules(max_attempts=settings.notify_max_attempts, backoff_s=settings.notify_backoff_s,
+                       backoff_max_s=settings.notify_backoff_max_s,
+                       rate_limit_count=settings.notify_rate_limit_count,
+                       rate_limit_window_s=settings.notify_rate_limit_window_s)
+
+
+def default_worker_id() -> str:
+    """host:pid:random — unique per worker instance."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """One delivery worker; :meth:`run_once` handles one batch, :meth:`run` loops until stopped."""
+
+    def __init__(self, outbox: Outbox, subscriptions: Subscriptions, notifiers: Mapping[str, Notifier], *,
+                 rules: WorkerRules | None = None, clock: Callable[[], datetime] = now_vn,
+                 worker_id: str | None = None, batch: int = 20) -> None:
+        self.outbox = outbox
+        self.subscriptions = subscriptions
+        self.notifiers = dict(notifiers)
+        self.rules = rules or WorkerRules()
+        self.clock = clock
+        self.worker_id = worker_id or default_worker_id()
+        self.batch = batch
+
+    def run_once(self) -> int:
+        """Claim and handle one batch of due notifications; how many were claimed."""
+        items = self.outbox.claim(self.worker_id, self.batch)
+        for item in items:
+            self.handle(item)
+        return len(items)
+
+    def run(self, stop: threading.Event, idle_wait_s: float = 2.0) -> None:
+        """Handle batches until ``stop`` is set, waiting ``idle_wait_s`` when nothing is due."""
+        log.info("notification worker %s started", self.worker_id)
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # noqa: BLE001 - database down: keep the worker alive, try again later
+                log.exception("notification worker: batch failed")
+                busy = 0
+            if not busy:
+                stop.wait(idle_wait_s)
+        log.info("notification worker %s stopped", self.worker_id)
+
+    def _subscription(self, item: OutboxItem) -> Subscription | None:
+        for sub in self.subscriptions.list_for(item.channel, item.sender_id):
+            if sub.code == item.code:
+                return sub
+        return None
+
+    def _rate_limited_until(self, item: OutboxItem, now: datetime) -> datetime | None:
+        window = timedelta(seconds=self.rules.rate_limit_window_s)
+        sent = self.outbox.sent_since(item.channel, item.sender_id, now - window)
+        if len(sent) < self.rules.rate_limit_count:
+            return None
+        return sent[-self.rules.rate_limit_count] + window
+
+    def handle(self, item: OutboxItem) -> str:
+        """Deliver (or hold, retry, cancel) one claimed notification; the outcome recorded."""
+        wid = self.worker_id
+        subscription = self._subscription(item)
+        if subscription is None:
+            self.outbox.cancel(item, wid, "unsubscribed")
+            return "cancelled"
+        now = self.clock()
+        quiet_end = quiet_hours_end(now)
+        if quiet_end is not None:
+            self.outbox.hold(item, wid, quiet_end, "quiet hours")
+            return "held"
+        limited_until = self._rate_limited_until(item, now)
+        if limited_until is not None:
+            self.outbox.hold(item, wid, limited_until, "rate limit")
+            return "held"
+        notifier = self.notifiers.get(item.channel)
+        if notifier is None:
+            self.outbox.mark_failed(item, wid, f"no notifier for channel {item.channel}", retry_at=None)
+            return "failed"
+        try:
+            result = notifier.deliver(subscription, item.text)
+        except Exception as exc:  # noqa: BLE001 - a notifier bug must not stop the worker; retried like an outage
+            log.exception("notifier %s raised", item.channel)
+            result = DeliveryResult(ok=False, error=f"notifier error: {type(exc).__name__}")
+        if result.ok:
+            self.outbox.mark_sent(item, wid, result.route)
+            log.info("notification %d (%s, %s) sent via %s", item.id, mask_code(item.code), item.channel,
+                     result.route)
+            return "sent"
+        attempts = item.attempts + 1
+        give_up = result.permanent or attempts >= self.rules.max_attempts
+        retry_at = None if give_up else self.clock() + self.rules.retry_delay(attempts)
+        self.outbox.mark_failed(item, wid, result.error or "delivery failed", retry_at=retry_at, route=result.route)
+        log.warning("notification %d (%s) attempt %d failed: %s%s", item.id, mask_code(item.code), attempts,
+                    result.error, "; giving up" if give_up else "")
+        return "failed" if give_up else "retry"

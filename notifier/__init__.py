@@ -1,0 +1,2 @@
+"""Delivery adapters of the status-change notifications (issue 17) and the worker's command line
+(``python -m notifier worker``): the Zalo OA notifier; the core rules live in :mod:`core.notifications`."""
