@@ -147,6 +147,7 @@ def cmd_serve(args) -> int:
     from console.tracker_db import tracker_source
     from core.feedback import FeedbackStore
     from core.handoff import HandoffStore
+    from core.notifications.outbox import Outbox
     from core.privacy import install_pii_log_filter
     from core.status.factory import status_backend_from_settings
     from staff_api.rasa_client import RasaClient
@@ -164,7 +165,8 @@ def cmd_serve(args) -> int:
     deps = StaffDeps(accounts=accounts, audit=audit, handoffs=HandoffStore(db), feedback=FeedbackStore(db),
                      status=status, knowledge=KnowledgeConsole(portal_url=settings.portal_url),
                      rasa=RasaClient(settings.rasa_url, settings.rasa_api_token or None),
-                     secure_cookie=settings.console_secure_cookie, tracker_db=tracker_source(settings))
+                     secure_cookie=settings.console_secure_cookie, tracker_db=tracker_source(settings),
+                     notifications=Outbox(db))
     app = create_app(deps)
     threading.Thread(target=deps.knowledge.warm, name="console-warmup", daemon=True).start()
     start_retention_timer(settings, db)

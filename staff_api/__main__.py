@@ -13,7 +13,10 @@ def main(argv: list[str] | None = None) -> int:
     from core.db import shared_database
     from core.feedback import FeedbackStore
     from core.handoff import HandoffStore
+    from core.notifications.webhook import StatusWebhook
     from core.privacy import install_pii_log_filter
+    from core.status.answer import default_hotline
+    from core.status.factory import status_backend_from_settings
     from settings import get_settings
     from staff_api.app import create_app
     from staff_api.rasa_client import RasaClient
@@ -27,10 +30,19 @@ def main(argv: list[str] | None = None) -> int:
     install_pii_log_filter()
     db = shared_database(settings)
     db.ensure_schema()
+    backend = []
+
+    def status():
+        if not backend:
+            backend.append(status_backend_from_settings(settings))
+        return backend[0]
+
+    webhook = StatusWebhook(db, settings.status_webhook_secret, default_hotline(),
+                            window_s=settings.status_webhook_window_s) if settings.status_webhook_secret else None
     try:
         app = create_app(HandoffStore(db), FeedbackStore(db),
                          RasaClient(settings.rasa_url, settings.rasa_api_token or None), settings.staff_api_token,
-                         accounts=AccountStore(db))
+                         accounts=AccountStore(db), status=status, status_webhook=webhook)
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2

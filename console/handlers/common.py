@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # types only: the staff API process never loads the knowledge
     from console.services import KnowledgeConsole
     from core.feedback import FeedbackStore
     from core.handoff import HandoffStore
+    from core.notifications.outbox import Outbox
     from core.status.base import StatusBackend
     from staff_api.rasa_client import RasaClient
 
@@ -39,6 +40,7 @@ class StaffDeps:
     tracker_db: Any = None  # Rasa's tracker store, for the conversation analytics (console.tracker_db)
     secure_cookie: bool = False  # the session cookie's Secure flag (HTTPS)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)  # failed-login counters
+    notifications: Outbox | None = None  # the status-change notifications' outbox and delivery log
 
 
 class Route(NamedTuple):

@@ -105,8 +105,9 @@ class HttpStatusBackend(StatusBackend):
                 self._session = requests.Session()
             return self._session
 
-    def _get(self, path: str, headers: dict[str, str]):
-        """GET with retries on transient failures, guarded by the circuit breaker; the final response."""
+    def _get(self, path: str, headers: dict[str, str], *, json_body: dict | None = None):
+        """GET (POST with ``json_body``) with retries on transient failures, guarded by the circuit breaker; the
+        final response."""
         import requests
 
         self.breaker.before_call()
@@ -117,7 +118,8 @@ class HttpStatusBackend(StatusBackend):
             if attempt:
                 time.sleep(self.backoff_s * (2 ** (attempt - 1)))
             try:
-                response = self._http().get(self.base_url + path, headers=headers, timeout=self.timeout_s)
+                response = self._http().request("GET" if json_body is None else "POST", self.base_url + path,
+                                                headers=headers, json=json_body, timeout=self.timeout_s)
             except requests.RequestException as exc:
                 last_error = type(exc).__name__
                 continue
@@ -149,6 +151,19 @@ class HttpStatusBackend(StatusBackend):
             return ApplicationStatus.from_dict(response.json())
         except (ValueError, KeyError, TypeError) as exc:
             raise StatusBackendError("one-stop system sent a malformed application") from exc
+
+    def statuses(self, codes: list[str]) -> list[dict]:
+        """The current status of each known code (``POST /api/v1/applications/statuses``, the polling fallback of the
+        notifications; an integration call with the bearer token, no personal data in the answer)."""
+        response = self._get("/api/v1/applications/statuses", {"Accept": "application/json"},
+                             json_body={"codes": list(codes)})
+        if response.status_code != 200:
+            raise StatusBackendError(f"one-stop system answered HTTP {response.status_code}")
+        try:
+            items = response.json()["applications"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StatusBackendError("one-stop system sent a malformed status list") from exc
+        return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
     def health(self) -> bool:
         """True when ``GET /api/v1/health`` answers 200 (False while the circuit is open)."""
