@@ -92,6 +92,29 @@ class TrackerDb:
         finally:
             conn.close()
 
+    def last_user_message_at(self, sender_id: str) -> float | None:
+        """When ``sender_id`` last wrote (epoch seconds of the newest ``user`` event); None when never, or when the
+        store is unavailable."""
+        errors = self._driver_errors()
+        try:
+            conn = self.connect(read_only=True)
+        except errors as exc:
+            log.warning("tracker store unreachable (%s)", type(exc).__name__)
+            return None
+        if conn is None:
+            return None
+        try:
+            if not self.has_events_table(conn):
+                return None
+            row = conn.execute(f"SELECT MAX(timestamp) FROM events WHERE sender_id = {self.param} "
+                               "AND type_name = 'user'", (sender_id,)).fetchone()
+            return float(row[0]) if row and row[0] is not None else None
+        except errors as exc:
+            log.warning("tracker store unreadable (%s)", type(exc).__name__)
+            return None
+        finally:
+            conn.close()
+
     def _driver_errors(self) -> type[Exception]:
         if self.is_postgres:
             import psycopg

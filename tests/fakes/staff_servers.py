@@ -19,6 +19,8 @@ from tests.fakes.rasa_server import FakeRasaServer
 
 RASA_TOKEN = "rasa-secret"
 STAFF_TOKEN = "staff-token-for-tests-0123456789"
+# The shared secret of the one-stop system's signed status webhook (POST /events/status on the staff API).
+WEBHOOK_SECRET = "one-stop-webhook-secret-for-tests"
 PASSWORD = "mat-khau-can-bo-2025"
 TRANSCRIPT = [{"role": "user", "text": "Tôi muốn gặp cán bộ", "at": "2025-11-27T09:00:00+07:00"}]
 GET_ENDPOINTS = ["/api/me", "/api/search?q=c%C4%83n+c%C6%B0%E1%BB%9Bc", "/api/procedures/1.014064",
@@ -86,6 +88,6 @@ def staff_api_server(tmp):
     with FakeRasaServer(token=RASA_TOKEN) as rasa:
         environ = {**os.environ, "PYTHONPATH": str(ROOT), "SERVICES_DB": str(tmp / "services.db"),
                    "STAFF_API_TOKEN": STAFF_TOKEN, "RASA_URL": rasa.url, "RASA_API_TOKEN": RASA_TOKEN,
-                   "DATABASE_URL": ""}
+                   "DATABASE_URL": "", "STATUS_BACKEND": "sqlite", "STATUS_WEBHOOK_SECRET": WEBHOOK_SECRET}
         with serving("staff_api", environ, tmp / "staff_api.log") as base:
             yield {"base": base, "db": db, "rasa": rasa, "log": tmp / "staff_api.log", "officer_token": officer_token}
