@@ -9,7 +9,7 @@ import yaml
 
 from core.status.base import StatusBackendError
 from core.status.http import CircuitBreaker, CircuitOpenError, HttpStatusBackend
-from tests.fakes.one_stop_server import FakeOneStopServer
+from tests.fakes.one_stop_server import FakeOneStopServer, status_item
 from tests.fakes.status import make_app
 
 TOKEN = "mot-cua-bac-ninh-test"
@@ -128,7 +128,8 @@ def test_health(server):
 
 def test_fake_speaks_the_openapi_contract(server):
     spec = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
-    assert set(spec["paths"]) == {"/api/v1/health", "/api/v1/applications/{code}"}
+    assert set(spec["paths"]) == {"/api/v1/health", "/api/v1/applications/{code}", "/api/v1/applications/statuses"}
+    assert set(status_item(make_app("Đã có kết quả"))) == set(spec["components"]["schemas"]["StatusItem"]["properties"])
     schema = spec["components"]["schemas"]["Application"]
     body = make_app("Đã có kết quả").to_dict()
     assert set(body) == set(schema["properties"])
