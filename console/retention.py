@@ -11,6 +11,8 @@ them is not. :class:`RetentionJob` therefore
   replaced by ``****``;
 * **deletes** whole conversations whose last event is older than ``delete_after_days`` (0 = never), the only way
   to remove personal data that no pattern recognises, such as a name typed in free text;
+* **masks** finished status-change notifications (outbox rows sent or given up, and the status events) older
+  than ``redact_after_days``: application code and text masked, the recipient's id replaced by a pseudonym;
 * **redacts** the transcripts and replies of handoff tickets closed more than ``redact_after_days`` ago: the same
   patterns (names included), and the citizen's reply to the bot's question for the verification digits.
 
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from console import tracker_db
+from core.appcode import mask_code
 from core.db import VN_TZ, Database, as_datetime
 from core.privacy import LOOKUP_INTENTS, hide_digits_outside_codes, hide_verification_replies, mask_pii
 
@@ -61,6 +64,7 @@ class RetentionReport:
     events_deleted: int = 0
     tickets_redacted: int = 0
     replies_redacted: int = 0
+    notifications_redacted: int = 0
     dry_run: bool = False
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -148,7 +152,8 @@ class RetentionJob:
         report = RetentionReport(redact_before=_iso(redact_before),
                                  delete_before=_iso(delete_before) if delete_before else None, dry_run=dry_run)
         for name, part in (("tracker", lambda: self._trackers(report, redact_before, delete_before, dry_run)),
-                           ("handoff", lambda: self._tickets(report, redact_before, dry_run))):
+                           ("handoff", lambda: self._tickets(report, redact_before, dry_run)),
+                           ("notifications", lambda: self._notifications(report, redact_before, dry_run))):
             try:
                 part()
             except Exception as exc:  # one store down must not stop the other part
@@ -273,6 +278,30 @@ class RetentionJob:
                         report.replies_redacted += 1
                         if not dry_run:
                             conn.execute("UPDATE handoff_replies SET text = ? WHERE id = ?", (masked, reply["id"]))
+
+
+    # ---- status-change notifications ----------------------------------------------------------------
+    def _notifications(self, report: RetentionReport, redact_before: float, dry_run: bool) -> None:
+        """Finished outbox rows (sent or given up) and status events older than the cutoff: the application code
+        and the text masked, the recipient's id replaced by a pseudonym."""
+        if self.services_db is None:
+            return
+        cutoff = datetime.fromtimestamp(redact_before, tz=VN_TZ)
+        with self.services_db.transaction() as conn:
+            rows = conn.all("SELECT id, sender_id, code, text FROM notification_outbox "
+                            "WHERE state IN ('sent', 'failed') AND created_at < ? AND code NOT LIKE ?",
+                            (cutoff, "%*%"))
+            report.notifications_redacted += len(rows)
+            if dry_run:
+                return
+            for row in rows:
+                pseudonym = "h:" + hashlib.sha256(row["sender_id"].encode("utf-8")).hexdigest()[:16]
+                conn.execute("UPDATE notification_outbox SET sender_id = ?, code = ?, text = ? WHERE id = ?",
+                             (pseudonym, mask_code(row["code"]), mask_pii(row["text"]), row["id"]))
+            for event in conn.all("SELECT event_id, code FROM status_change_events WHERE received_at < ? "
+                                  "AND code NOT LIKE ?", (cutoff, "%*%")):
+                conn.execute("UPDATE status_change_events SET code = ? WHERE event_id = ?",
+                             (mask_code(event["code"]), event["event_id"]))
 
 
 def _loads(raw: Any, default: Any = None) -> Any:

@@ -127,7 +127,8 @@ class Outbox:
                 "FROM notification_log l JOIN notification_outbox o ON o.id = l.outbox_id "
                 "ORDER BY l.id DESC LIMIT ?", (int(limit),))
         return [{"at": as_datetime(r["at"]).isoformat(), "outcome": r["outcome"], "attempt": int(r["attempt"]),
-                 "route": r["route"], "error": r["error"], "channel": r["channel"], "code": mask_code(r["code"]),
+                 "route": r["route"], "error": r["error"], "channel": r["channel"],
+                 "code": r["code"] if "*" in r["code"] else mask_code(r["code"]),  # masked already by retention
                  "state": r["state"], "attempts": int(r["attempts"])} for r in rows]
 
     def counts(self) -> dict[str, int]:

@@ -143,8 +143,9 @@ def poll_statuses(db: Database, codes: Iterable[str], fetch: Callable[[list[str]
                          (code, item["status"], now))
             if seen is None or seen["status"] == item["status"]:
                 continue
-            payload = {**item, "old_status": seen["status"],
-                       "event_id": f"poll-{code}-{item.get('changed_at')}-{item['status']}"}
+            key = f"{code}|{item.get('changed_at')}|{item['status']}".encode("utf-8")
+            payload = {**item, "old_status": seen["status"],  # the id names the change without the code
+                       "event_id": "poll-" + hashlib.sha256(key).hexdigest()[:32]}
             try:
                 event_id, change = change_from_payload(payload)
             except StatusChangeError as exc:

@@ -235,3 +235,25 @@ def test_two_workers_never_deliver_the_same_change_twice(db, clock, fake):
     delivered = [c.json["recipient"]["user_id"] for c in fake.calls(SEND_PATH)]
     assert sorted(delivered) == sorted(users)
     assert Outbox(db).counts() == {"sent": 40}
+
+
+def test_retention_masks_finished_notifications_and_keeps_pending_ones(db, clock, fake, tmp_path):
+    from console.retention import RetentionJob
+
+    seed_application(db)
+    Subscriptions(db, clock=clock).subscribe("zalo", USER, CODE)
+    result_ready(clock, db)
+    zalo_worker(db, fake, clock, last_seen=lambda user: DAYTIME).run_once()
+    clock.advance(days=40)
+    change_application_status(db, CODE, StatusUpdate(PROCESSING), hotline=HOTLINE, clock=clock)  # still pending
+    later = (clock.now + timedelta(days=1)).timestamp()
+    report = RetentionJob(tmp_path / "no-tracker.db", db, clock=lambda: later).run()
+    assert report.notifications_redacted == 1 and report.errors == []
+    with db.read() as conn:
+        rows = conn.all("SELECT state, sender_id, code, text FROM notification_outbox ORDER BY id")
+        events = [r["code"] for r in conn.all("SELECT code FROM status_change_events ORDER BY received_at")]
+    assert rows[0]["state"] == "sent" and rows[0]["code"] == "H07.02-******-0003"
+    assert rows[0]["sender_id"].startswith("h:") and USER not in rows[0]["sender_id"]
+    assert (rows[1]["state"], rows[1]["sender_id"], rows[1]["code"]) == ("pending", USER, CODE)
+    assert events == ["H07.02-******-0003", CODE]
+    assert Outbox(db).log()[0]["code"] == "H07.02-******-0003"
