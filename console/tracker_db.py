@@ -72,8 +72,18 @@ class TrackerDb:
         slot events since ``since_epoch``, in order; [] before Rasa has created its table; None when the store is
         unavailable (no SQLite file, database unreachable or broken)."""
         kinds = ", ".join(f"'{kind}'" for kind in EVENT_TYPES)
-        query = (f"SELECT {EVENT_COLUMNS} FROM events WHERE timestamp >= {self.param} AND type_name IN ({kinds}) "
-                 "ORDER BY id")
+        return self._select(f"SELECT {EVENT_COLUMNS} FROM events WHERE timestamp >= {self.param} "
+                            f"AND type_name IN ({kinds}) ORDER BY id", (since_epoch,))
+
+    def last_user_message_at(self, sender_id: str) -> float | None:
+        """When ``sender_id`` last wrote (epoch seconds of the newest ``user`` event); None when never, or when the
+        store is unavailable."""
+        rows = self._select(f"SELECT MAX(timestamp) FROM events WHERE sender_id = {self.param} "
+                            "AND type_name = 'user'", (sender_id,))
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def _select(self, query: str, params: tuple) -> list[tuple] | None:
+        """The rows of a read-only ``query``; [] before Rasa has created its table; None when unavailable."""
         errors = self._driver_errors()
         try:
             conn = self.connect(read_only=True)
@@ -85,30 +95,7 @@ class TrackerDb:
         try:
             if not self.has_events_table(conn):
                 return []
-            return [tuple(row) for row in conn.execute(query, (since_epoch,)).fetchall()]
-        except errors as exc:
-            log.warning("tracker store unreadable (%s)", type(exc).__name__)
-            return None
-        finally:
-            conn.close()
-
-    def last_user_message_at(self, sender_id: str) -> float | None:
-        """When ``sender_id`` last wrote (epoch seconds of the newest ``user`` event); None when never, or when the
-        store is unavailable."""
-        errors = self._driver_errors()
-        try:
-            conn = self.connect(read_only=True)
-        except errors as exc:
-            log.warning("tracker store unreachable (%s)", type(exc).__name__)
-            return None
-        if conn is None:
-            return None
-        try:
-            if not self.has_events_table(conn):
-                return None
-            row = conn.execute(f"SELECT MAX(timestamp) FROM events WHERE sender_id = {self.param} "
-                               "AND type_name = 'user'", (sender_id,)).fetchone()
-            return float(row[0]) if row and row[0] is not None else None
+            return [tuple(row) for row in conn.execute(query, params).fetchall()]
         except errors as exc:
             log.warning("tracker store unreadable (%s)", type(exc).__name__)
             return None

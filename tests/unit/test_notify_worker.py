@@ -257,3 +257,19 @@ def test_retention_masks_finished_notifications_and_keeps_pending_ones(db, clock
     assert (rows[1]["state"], rows[1]["sender_id"], rows[1]["code"]) == ("pending", USER, CODE)
     assert events == ["H07.02-******-0003", CODE]
     assert Outbox(db).log()[0]["code"] == "H07.02-******-0003"
+
+
+def test_tracker_store_tells_when_a_sender_last_wrote(tmp_path):
+    import sqlite3
+
+    from console.tracker_db import TrackerDb
+
+    path = tmp_path / "tracker.db"
+    assert TrackerDb(path).last_user_message_at(USER) is None  # no store yet
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, type_name TEXT, timestamp REAL, "
+                     "intent_name TEXT, action_name TEXT, data TEXT)")
+        conn.executemany("INSERT INTO events (sender_id, type_name, timestamp) VALUES (?, ?, ?)",
+                         [(USER, "user", 100.0), (USER, "bot", 300.0), (USER, "user", 200.0), ("other", "user", 900.0)])
+    assert TrackerDb(path).last_user_message_at(USER) == 200.0
+    assert TrackerDb(path).last_user_message_at("nobody") is None
