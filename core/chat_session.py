@@ -61,3 +61,21 @@ def configured_secret() -> bytes:
     logger.warning("CHAT_SESSION_SECRET is not set: web chat sessions are signed with a per-process secret "
                    "(they end when this process restarts, and replicas do not share them).")
     return secrets.token_bytes(32)
+
+
+# Bot messages pushed into a web conversation without a question of the citizen (status-change notifications,
+# officers' replies). A widget that was closed when they were pushed fetches them when it comes back
+# (channels/rest.py, ``GET /webhooks/rest/pushed``): they are the conversation's bot events marked
+# ``{"pushed": true}`` in their metadata, or uttered with one of the responses below.
+PUSHED_METADATA_KEY = "pushed"
+PUSHED_RESPONSES = frozenset({"utter_staff_reply"})
+
+
+def is_pushed(event: Any) -> bool:
+    """Whether a tracker event (a dict) is a bot message pushed into the conversation."""
+    if not isinstance(event, dict) or event.get("event") != "bot":
+        return False
+    metadata = event.get("metadata")
+    if not isinstance(metadata, dict):
+        return False
+    return metadata.get(PUSHED_METADATA_KEY) is True or metadata.get("utter_action") in PUSHED_RESPONSES

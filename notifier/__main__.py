@@ -1,4 +1,4 @@
-"""``python -m notifier worker [--once]``: deliver status-change notifications from the outbox (Zalo OA; with
+"""``python -m notifier worker [--once]``: deliver status-change notifications from the outbox (Zalo OA, web chat; with
 NOTIFY_POLL_INTERVAL_S > 0 and STATUS_BACKEND=http also polls the one-stop system for changed statuses).
 
 Several workers may run at once (replicas): each notification is claimed by one of them.
@@ -15,13 +15,15 @@ from datetime import datetime, timedelta
 
 
 def build_worker(settings):
-    """The worker of ``settings``: the services database's outbox, the Zalo notifier."""
+    """The worker of ``settings``: the services database's outbox, the Zalo and web chat notifiers."""
     from console.tracker_db import TrackerDb, tracker_source
     from core.db import VN_TZ, shared_database
     from core.notifications.outbox import Outbox
     from core.notifications.subscriptions import subscriptions_from_settings
     from core.notifications.worker import Worker, rules_from_settings
+    from notifier.web import WEB_CHANNELS, WebChatNotifier
     from notifier.zalo import ZaloNotifier, file_token_source
+    from staff_api.rasa_client import RasaClient
 
     tracker = TrackerDb(tracker_source(settings))
 
@@ -32,7 +34,9 @@ def build_worker(settings):
     zalo = ZaloNotifier(settings.zalo_api_base, file_token_source(settings.zalo_token_store,
                                                                  settings.zalo_access_token),
                         last_seen, cs_window=timedelta(hours=settings.zalo_cs_window_hours))
-    return Worker(Outbox(shared_database(settings)), subscriptions_from_settings(settings), {"zalo": zalo},
+    web = WebChatNotifier(RasaClient(settings.rasa_url, settings.rasa_api_token or None))
+    notifiers = {"zalo": zalo, **{channel: web for channel in WEB_CHANNELS}}
+    return Worker(Outbox(shared_database(settings)), subscriptions_from_settings(settings), notifiers,
                   rules=rules_from_settings(settings))
 
 

@@ -58,29 +58,42 @@ def rasa_auth_headers(secret: str | None) -> dict[str, str]:
 
 
 class RasaError(RuntimeError):
-    """Rasa could not be reached or refused the call."""
+    """Rasa could not be reached (``status`` None) or refused the call (``status``: its HTTP status)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class RasaClient:
-    """Executes an action in a (paused) conversation and resumes conversations."""
+    """Executes an action in a (paused) conversation, pushes bot messages into it and resumes conversations."""
 
     def __init__(self, base_url: str, token: str | None = None, timeout_s: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout_s = timeout_s
 
-    def _post(self, path: str, body: dict | list, params: dict[str, str]) -> dict:
+    def _call(self, method: str, path: str, body: dict | list | None = None,
+              params: dict[str, str] | None = None) -> requests.Response:
         try:
-            response = requests.post(self.base_url + path, json=body, params=params,
-                                     headers=rasa_auth_headers(self.token), timeout=self.timeout_s)
+            response = requests.request(method, self.base_url + path, json=body, params=params or {},
+                                        headers=rasa_auth_headers(self.token), timeout=self.timeout_s)
         except requests.RequestException as exc:
             raise RasaError(f"Rasa unreachable: {type(exc).__name__}") from exc
         if response.status_code != 200:
-            raise RasaError(f"Rasa answered HTTP {response.status_code}")
+            raise RasaError(f"Rasa answered HTTP {response.status_code}", response.status_code)
+        return response
+
+    def _post(self, path: str, body: dict | list, params: dict[str, str]) -> dict:
+        response = self._call("POST", path, body, params)
         try:
             return response.json()
         except ValueError:
             return {}
+
+    @staticmethod
+    def _conversation(sender_id: str) -> str:
+        return f"/conversations/{quote(sender_id, safe='')}"
 
     def deliver_replies(self, sender_id: str, channel: str) -> dict:
         """Run ``action_deliver_staff_reply`` in the conversation, sending its messages towards ``channel``.
@@ -88,8 +101,29 @@ class RasaClient:
         ``channel`` is the ticket's input channel; :func:`output_channel_for` picks the output channel that can
         push to it. ``/execute`` works while the conversation is paused (``trigger_intent`` does not).
         """
-        return self._post(f"/conversations/{quote(sender_id, safe='')}/execute", {"name": DELIVER_ACTION},
+        return self._post(f"{self._conversation(sender_id)}/execute", {"name": DELIVER_ACTION},
                           {"output_channel": output_channel_for(channel)})
+
+    def conversation_exists(self, sender_id: str) -> bool:
+        """Whether Rasa's tracker store holds this conversation (its ``/story`` route answers 404 otherwise)."""
+        try:
+            self._call("GET", f"{self._conversation(sender_id)}/story")
+        except RasaError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def push_message(self, sender_id: str, channel: str, message: dict) -> dict:
+        """Append a bot message to the conversation and send it towards ``channel`` (see :func:`output_channel_for`).
+
+        ``message`` is a Rasa ``bot`` event without its ``event`` key (``text``, ``data`` with ``buttons``,
+        ``metadata``); Rasa stamps it and, with ``execute_side_effects``, sends it through the output channel.
+        Appending a bot message leaves the conversation's last action as it was (no action runs), so the citizen's
+        next message is handled as usual.
+        """
+        return self._post(f"{self._conversation(sender_id)}/tracker/events", [{"event": "bot", **message}],
+                          {"output_channel": output_channel_for(channel), "execute_side_effects": "true"})
 
     def resume(self, sender_id: str) -> dict:
         """Append ``resume`` and ``action_listen``: the bot answers the citizen again.
@@ -99,7 +133,7 @@ class RasaClient:
         the bot stays silent for one turn.
         """
         return self._post(
-            f"/conversations/{quote(sender_id, safe='')}/tracker/events",
+            f"{self._conversation(sender_id)}/tracker/events",
             [{"event": "resume"}, {"event": "action", "name": "action_listen"}],
             {},
         )

@@ -1,5 +1,6 @@
-"""Shared pieces of the notification tests: a settable clock, a stored application with subscribers, and a worker
-wired to the fake Zalo server."""
+"""Shared pieces of the notification tests: a settable clock, a stored application with subscribers, its change to
+"result ready" (and the notification text it makes), and workers wired to the fake Zalo server or the fake Rasa
+server (web chat)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,30 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from core.db import Database
+from core.notifications.events import StatusUpdate, change_application_status
 from core.notifications.outbox import Outbox
 from core.notifications.subscriptions import Subscriptions
 from core.notifications.worker import Worker, WorkerRules
-from core.status.models import PROCESSING
+from core.status.models import PROCESSING, RESULT_READY
 from core.status.sql import SqlStatusBackend
+from notifier.web import WEB_CHANNELS, WebChatNotifier
 from notifier.zalo import ZaloNotifier
+from staff_api.rasa_client import RasaClient
 from tests.fakes.status import at, make_app
 from tests.fakes.zalo_api_server import FakeZaloServer
 
 CODE = "H07.02-251120-0003"
 HOTLINE = "18001096"
+DAYTIME = at(24, 10)  # Monday 24/11/2025 10:00, Vietnam time
+
+# The notification of the change made by :func:`result_ready` at DAYTIME.
+EXPECTED_TEXT = (
+    "Hồ sơ H07.02-******-0003 (Đăng ký khai sinh) đã chuyển từ “Đang xử lý” sang “Đã có kết quả” lúc 10:00 ngày "
+    "24/11/2025.\n"
+    "Kết quả đã sẵn sàng. Nơi nhận kết quả: Bộ phận Một cửa UBND phường Võ Cường. Khi đi nhận, bạn mang theo giấy "
+    "tiếp nhận hồ sơ và hẹn trả kết quả cùng giấy tờ tùy thân.\n"
+    "Nhắn “hủy thông báo” để ngừng nhận."
+)
 
 
 class Clock:
@@ -39,6 +53,13 @@ def seed_application(db: Database, status: str = PROCESSING) -> None:
     SqlStatusBackend(db).save(make_app(status, since=at(21)), phone="0912345678", id_number="001099001234")
 
 
+def result_ready(clock: Clock, db: Database) -> None:
+    """The officer records the result of the test application (ready at the one-stop desk of Võ Cường ward)."""
+    update = StatusUpdate.from_request({"status": RESULT_READY, "note": "Đã ký giấy khai sinh",
+                                        "result_pickup": "Bộ phận Một cửa UBND phường Võ Cường"})
+    change_application_status(db, CODE, update, hotline=HOTLINE, clock=clock)
+
+
 def zalo_worker(db: Database, fake: FakeZaloServer, clock: Clock, *, last_seen: Callable[[str], datetime | None],
                 rules: WorkerRules | None = None, worker_id: str = "w1") -> Worker:
     """A worker delivering Zalo notifications through ``fake`` at ``clock``'s time."""
@@ -46,3 +67,11 @@ def zalo_worker(db: Database, fake: FakeZaloServer, clock: Clock, *, last_seen: 
                             clock=clock)
     return Worker(Outbox(db, clock=clock), Subscriptions(db, clock=clock), {"zalo": notifier}, rules=rules,
                   clock=clock, worker_id=worker_id)
+
+
+def web_worker(db: Database, rasa_url: str, token: str | None, clock: Clock, *, rules: WorkerRules | None = None,
+               worker_id: str = "w1") -> Worker:
+    """A worker delivering web chat notifications through the Rasa HTTP API at ``rasa_url`` at ``clock``'s time."""
+    notifier = WebChatNotifier(RasaClient(rasa_url, token, timeout_s=5.0))
+    return Worker(Outbox(db, clock=clock), Subscriptions(db, clock=clock),
+                  {channel: notifier for channel in WEB_CHANNELS}, rules=rules, clock=clock, worker_id=worker_id)

@@ -1,4 +1,5 @@
-"""A fake Rasa HTTP API on loopback that records the calls the staff API makes (execute, tracker events).
+"""A fake Rasa HTTP API on loopback that records the calls the staff API and the web chat notifier make (execute,
+tracker events, the story route that answers 404 for an unknown conversation).
 
 Authenticates like ``rasa run --enable-api --jwt-secret=<token>``: an ``Authorization: Bearer <JWT>`` header
 signed (HS256) with the secret, of an admin user, not expired; a ``?token=`` in the URL is not accepted.
@@ -12,7 +13,7 @@ import hmac
 import json
 import time
 from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fakes.http_server import LoopbackServer
 
@@ -39,13 +40,28 @@ def jwt_admin_ok(header_value: str | None, secret: str) -> bool:
 
 
 class FakeRasaServer(LoopbackServer):
-    """Answers ``POST /conversations/{id}/execute`` and ``/tracker/events`` like Rasa does (200 + tracker)."""
+    """Answers ``POST /conversations/{id}/execute`` and ``/tracker/events`` like Rasa does (200 + tracker), and
+    ``GET /conversations/{id}/story`` (200, or 404 when ``conversations`` is a set without the id).
 
-    def __init__(self, token: str | None = None) -> None:
+    ``calls`` records the POSTs, ``reads`` the GETs (path); ``fail`` makes every call answer ``fail_status``.
+    """
+
+    def __init__(self, token: str | None = None, conversations: set[str] | None = None) -> None:
         self.token = token
+        self.conversations = conversations  # None: every conversation exists
         self.calls: list[dict] = []
+        self.reads: list[str] = []
         self.fail = False
+        self.fail_status = 500
         super().__init__(self._handler())
+
+    def refusal(self, headers) -> tuple[int, dict] | None:
+        """The status and body of a refused call (failing, or not authenticated), None when it is accepted."""
+        if self.fail:
+            return self.fail_status, {"status": "failure"}
+        if self.token and not jwt_admin_ok(headers.get("Authorization"), self.token):
+            return 401, {"status": "failure", "reason": "NotAuthenticated"}
+        return None
 
     def _handler(self):
         fake = self
@@ -56,22 +72,38 @@ class FakeRasaServer(LoopbackServer):
             def log_message(self, *args) -> None:
                 pass
 
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                path = urlsplit(self.path).path
+                fake.reads.append(path)
+                parts = path.split("/")
+                refused = fake.refusal(self.headers)
+                if refused:
+                    self.answer(*refused)
+                elif len(parts) != 4 or parts[1] != "conversations" or parts[3] != "story":
+                    self.answer(404, {"status": "failure", "reason": "NotFound"})
+                elif fake.conversations is not None and unquote(parts[2]) not in fake.conversations:
+                    self.answer(404, {"status": "failure", "reason": "Not found",
+                                      "message": "Conversation ID not found."})
+                else:
+                    self.answer(200, "- story: conversation\n  steps: []\n", content_type="text/plain")
+
             def do_POST(self) -> None:  # noqa: N802 - http.server API
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"null")
                 fake.calls.append({"path": parts.path, "query": query, "body": body})
-                if fake.fail:
-                    status, payload = 500, {"status": "failure"}
-                elif fake.token and not jwt_admin_ok(self.headers.get("Authorization"), fake.token):
-                    status, payload = 401, {"status": "failure", "reason": "NotAuthenticated"}
+                refused = fake.refusal(self.headers)
+                if refused:
+                    self.answer(*refused)
                 else:
                     sender = parts.path.split("/")[2]
-                    status, payload = 200, {"tracker": {"sender_id": sender, "events": []}, "messages": []}
-                data = json.dumps(payload).encode()
+                    self.answer(200, {"tracker": {"sender_id": sender, "events": []}, "messages": []})
+
+            def answer(self, status: int, payload, content_type: str = "application/json") -> None:
+                data = (json.dumps(payload) if content_type == "application/json" else payload).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -14,22 +14,20 @@ from core.notifications.subscriptions import Subscriptions
 from core.notifications.worker import WorkerRules
 from core.status.models import NEEDS_DOCUMENTS, PROCESSING, RESULT_READY
 from core.status.sql import SqlStatusBackend
-from tests.fakes.notifications import CODE, HOTLINE, Clock, seed_application, zalo_worker
+from tests.fakes.notifications import (
+    CODE,
+    DAYTIME,
+    EXPECTED_TEXT,
+    HOTLINE,
+    Clock,
+    result_ready,
+    seed_application,
+    zalo_worker,
+)
 from tests.fakes.status import at
 from tests.fakes.zalo_api_server import SEND_PATH, TRANSACTION_PATH, FakeZaloServer
 
 USER = "1000000000000000001"
-DAYTIME = at(24, 10)  # Monday 24/11/2025 10:00, Vietnam time
-
-EXPECTED_TEXT = (
-    "Hồ sơ H07.02-******-0003 (Đăng ký khai sinh) đã chuyển từ “Đang xử lý” sang “Đã có kết quả” lúc 10:00 ngày "
-    "24/11/2025.\n"
-    "Kết quả đã sẵn sàng. Nơi nhận kết quả: Bộ phận Một cửa UBND phường Võ Cường. Khi đi nhận, bạn mang theo giấy "
-    "tiếp nhận hồ sơ và hẹn trả kết quả cùng giấy tờ tùy thân.\n"
-    "Nhắn “hủy thông báo” để ngừng nhận."
-)
-
-
 @pytest.fixture
 def fake():
     server = FakeZaloServer().start()
@@ -40,12 +38,6 @@ def fake():
 @pytest.fixture
 def clock():
     return Clock(DAYTIME)
-
-
-def result_ready(clock: Clock, db) -> None:
-    update = StatusUpdate.from_request({"status": RESULT_READY, "note": "Đã ký giấy khai sinh",
-                                        "result_pickup": "Bộ phận Một cửa UBND phường Võ Cường"})
-    change_application_status(db, CODE, update, hotline=HOTLINE, clock=clock)
 
 
 def test_status_change_updates_application_and_queues_one_row_per_subscriber(db, clock):
