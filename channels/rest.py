@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
@@ -39,6 +40,7 @@ SESSION_HEADER = "X-Chat-Session"
 BAD_SESSION_REPLY = (
     "Phiên trò chuyện không hợp lệ hoặc đã hết hạn. Bạn vui lòng tải lại trang để bắt đầu phiên mới."
 )
+BAD_CURSOR_REPLY = "Yêu cầu không hợp lệ: tham số after phải là một số (mốc thời gian do máy chủ trả về)."
 # SQLTrackerStore's sender_id column is VARCHAR(255): longer ids fail on PostgreSQL (scaled profile).
 MAX_SENDER_CHARS = 255
 MAX_METADATA_CHARS = 4096  # the web widget sends {"channel": "web"}
@@ -93,6 +95,17 @@ def _json_object(request: Request) -> Dict[Text, Any]:
     except Exception:  # noqa: BLE001 - malformed JSON: treated as no object
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _cursor(value: Optional[str]) -> Any:
+    """The ``after`` cursor of a pushed-messages request: None when absent, False when it is not a finite number."""
+    if value is None or value == "":
+        return None
+    try:
+        cursor = float(value)
+    except ValueError:
+        return False
+    return cursor if math.isfinite(cursor) else False
 
 
 def _bad_sender(sender: Any) -> bool:
@@ -233,6 +246,10 @@ class ResilientRestInput(RestInput):
             return response.json({"sender": sender, "session_token": token},
                                  headers={"Cache-Control": "no-store"})
 
+        @blueprint.route("/pushed", methods=["GET"])
+        async def pushed(request: Request) -> response.HTTPResponse:
+            return await self.pushed_response(request)
+
         @blueprint.route("/health", methods=["GET"])
         async def health(request: Request) -> response.HTTPResponse:
             return await self.health_response(request)
@@ -262,6 +279,28 @@ class ResilientRestInput(RestInput):
                 logger.warning("Health: %s %s is reachable again.", name, type(_configured_store(store)).__name__)
                 self._down.discard(name)
         return result
+
+    async def pushed_response(self, request: Request) -> response.HTTPResponse:
+        """GET /webhooks/rest/pushed?sender=<web sender id>&after=<cursor> with the session token (X-Chat-Session):
+        the messages pushed into the conversation (notifications, officers' replies) after the cursor, which a widget
+        that was closed when they came asks for when it comes back, and the cursor to ask with next time."""
+        sender = request.args.get("sender")
+        if not chat_session.needs_session(sender) or not session_ok(sender, request.headers.get(SESSION_HEADER)):
+            return response.json({"error": "bad_session", "message": BAD_SESSION_REPLY}, status=403)
+        after = _cursor(request.args.get("after"))
+        if after is False:
+            return response.json({"error": "bad_request", "message": BAD_CURSOR_REPLY}, status=400)
+        agent = getattr(request.app.ctx, "agent", None)
+        if agent is None:
+            return response.json({"status": "starting"}, status=503)
+        try:
+            tracker = await agent.tracker_store.retrieve(sender)
+        except Exception as exc:  # noqa: BLE001 - the store is down: the widget asks again on its next connection
+            logger.error("Pushed messages not read: tracker store failed (%s).", type(exc).__name__)
+            return response.json({"status": "down"}, status=503)
+        events = [event.as_dict() for event in tracker.events] if tracker is not None else []
+        messages, cursor = chat_session.pushed_after(events, after)
+        return response.json({"messages": messages, "cursor": cursor}, headers={"Cache-Control": "no-store"})
 
     async def health_response(self, request: Request) -> response.HTTPResponse:
         """GET /webhooks/rest/health: 200 when the lock and tracker stores answer, else 503 naming the down ones."""

@@ -38,6 +38,28 @@ MAX_SESSION_ID_CHARS = 200
 REFUSED_EVENT = "session_refused"
 
 
+class StampedSocketIOOutput(SocketIOOutput):
+    """Rasa's socket.io output adding the bot message's server ``timestamp`` to what it emits."""
+
+    def __init__(self, sio: Any, bot_message_evt: Text) -> None:
+        super().__init__(sio, bot_message_evt)
+        self._stamp: Optional[float] = None
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        """Send one bot message (Rasa passes ``BotUttered.message()``, which holds its ``timestamp``)."""
+        stamp = message.get("timestamp")
+        self._stamp = float(stamp) if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) else None
+        try:
+            await super().send_response(recipient_id, message)
+        finally:
+            self._stamp = None
+
+    async def _send_message(self, socket_id: Text, response: Any) -> None:
+        if self._stamp is not None and isinstance(response, dict):
+            response = {**response, "timestamp": self._stamp}
+        await super()._send_message(socket_id, response)
+
+
 class PushSocketIOInput(SocketIOInput):
     """``socketio`` channel whose rooms and messages need the conversation's session token."""
 
@@ -51,6 +73,10 @@ class PushSocketIOInput(SocketIOInput):
         """Rasa's ``socketio`` settings from ``credentials.yml`` (Rasa builds the channel once, at start-up)."""
         process.setup()
         return super().from_credentials(credentials)
+
+    def get_output_channel(self) -> Optional[StampedSocketIOOutput]:
+        """The output Rasa uses for ``output_channel=socketio`` (``/execute``, tracker events with side effects)."""
+        return StampedSocketIOOutput(self.sio, self.bot_message_evt) if self.sio is not None else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Rasa's socket.io blueprint with the ``session_request``, message and disconnect handlers replaced."""
@@ -105,7 +131,7 @@ class PushSocketIOInput(SocketIOInput):
                     return
             else:
                 sender_id = sid
-            output = SocketIOOutput(sio, self.bot_message_evt)
+            output = StampedSocketIOOutput(sio, self.bot_message_evt)
             text, refusal = check_user_text(data.get("message"))
             if refusal:
                 await output.send_text_message(sender_id, refusal)

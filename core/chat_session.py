@@ -79,3 +79,31 @@ def is_pushed(event: Any) -> bool:
     if not isinstance(metadata, dict):
         return False
     return metadata.get(PUSHED_METADATA_KEY) is True or metadata.get("utter_action") in PUSHED_RESPONSES
+
+
+MAX_PUSHED_MESSAGES = 20
+
+
+def _pushed_message(event: dict) -> dict:
+    """A pushed bot event in the REST channel's message shape, with its server timestamp (the widget's cursor)."""
+    message: dict = {"text": event.get("text") or "", "timestamp": event["timestamp"]}
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    buttons = data.get("buttons") or data.get("quick_replies") or []
+    shown = [{"title": b.get("title"), "payload": b.get("payload")} for b in buttons if isinstance(b, dict)]
+    if shown:
+        message["buttons"] = shown
+    return message
+
+
+def pushed_after(events: list, after: float | None) -> tuple[list[dict], float]:
+    """The bot messages pushed into a conversation after the server time ``after`` (at most the last
+    MAX_PUSHED_MESSAGES, oldest first), and the cursor to ask with next time (the latest event's time).
+
+    Without ``after`` (a widget that never asked) nothing counts as missed: only the cursor is returned.
+    """
+    stamped = [e for e in events if isinstance(e, dict) and isinstance(e.get("timestamp"), (int, float))]
+    latest = max((float(e["timestamp"]) for e in stamped), default=0.0)
+    if after is None:
+        return [], latest
+    missed = [_pushed_message(e) for e in stamped if is_pushed(e) and e["timestamp"] > after]
+    return missed[-MAX_PUSHED_MESSAGES:], max(latest, after)
