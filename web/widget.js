@@ -21,6 +21,9 @@
  * sender id and session token on every (re)connection and renders `bot_uttered` events. The socket.io client is vendored next to
  * this file (vendor/socket.io.min.js) and injected on demand; if it cannot load, or `push` is false, the widget
  * works as before (REST only). Questions never go over the socket, so REST answers are never pushed twice.
+ * Pushed messages carry their server timestamp; the widget keeps the latest as a cursor (localStorage) and, each
+ * time its socket joins the room, asks GET {rasaUrl}/webhooks/rest/pushed for the messages pushed after it (e.g. a
+ * status-change notification sent while the page was closed), showing each pushed message once.
  *
  * Security rule: bot and user text is never assigned through innerHTML; every node is built with
  * createElement/createTextNode and links are limited to http/https.
@@ -54,6 +57,7 @@
   var OPEN_KEY = "tthc_chat_open_v1";
   var SENDER_KEY = "tthc_chat_sender_id";
   var TOKEN_KEY = "tthc_chat_session_token";
+  var PUSH_CURSOR_KEY = "tthc_chat_push_cursor";
   var MAX_STORED_MESSAGES = 200;
   // Show the character counter only when the user gets close to the limit.
   var COUNTER_THRESHOLD = 0.8;
@@ -67,8 +71,9 @@
   // Safe text rendering (exported for tests as TTHCChat.renderText)
   // ---------------------------------------------------------------------------------------------
 
-  // [title](url) | **bold** | bare http(s) URL
-  var INLINE_RE = /\[([^\]\n]+)\]\(([^()\s]+)\)|\*\*(.+?)\*\*|(https?:\/\/[^\s<>"'()[\]{}]+)/g;
+  // [title](url) | **bold** | bare http(s) URL. Bold text holds no "*": a masked code ("H07.02-******-0003") stays
+  // as written.
+  var INLINE_RE = /\[([^\]\n]+)\]\(([^()\s]+)\)|\*\*([^*\n]+?)\*\*|(https?:\/\/[^\s<>"'()[\]{}]+)/g;
   var BULLET_RE = /^\s*[-•*]\s+(.*)$/;
   var TRAILING_PUNCT_RE = /[.,;:!?…]+$/;
 
@@ -225,6 +230,7 @@
     memorySession = null;
     storageRemove("localStorage", SENDER_KEY);
     storageRemove("localStorage", TOKEN_KEY);
+    storageRemove("localStorage", PUSH_CURSOR_KEY);
   }
 
   function formatNumber(n) {
@@ -834,7 +840,59 @@
     this.pushCallback = null;
     // "off" | "connecting" | "joined" (Rasa confirmed the room) | "disconnected" | "unavailable" (no client).
     this.pushState = "off";
+    this.seenPushes = {}; // server timestamps of the pushed messages shown by this page
   }
+
+  /**
+   * Whether the pushed message stamped `stamp` (server time) is shown for the first time: records it and moves the
+   * stored cursor forward. Messages without a stamp are always shown.
+   */
+  RestTransport.prototype.firstSight = function (stamp) {
+    if (typeof stamp !== "number" || !isFinite(stamp)) return true;
+    var key = String(stamp);
+    if (this.seenPushes[key]) return false;
+    this.seenPushes[key] = true;
+    this.moveCursor(stamp);
+    return true;
+  };
+
+  RestTransport.prototype.moveCursor = function (stamp) {
+    var cursor = parseFloat(storageGet("localStorage", PUSH_CURSOR_KEY));
+    if (!(cursor >= stamp)) storageSet("localStorage", PUSH_CURSOR_KEY, String(stamp));
+  };
+
+  /**
+   * Fetch and show the messages pushed after the stored cursor (sent while this page was closed or its socket
+   * disconnected). The first time, with no cursor, the server only sets one. Best effort: a failure waits for the
+   * next (re)connection.
+   */
+  RestTransport.prototype.catchUp = function () {
+    var self = this;
+    var callback = this.pushCallback;
+    if (!callback) return;
+    this.session().then(function (session) {
+      var after = storageGet("localStorage", PUSH_CURSOR_KEY);
+      var url = self.config.rasaUrl + "/webhooks/rest/pushed?sender=" + encodeURIComponent(session.sender) +
+        (after ? "&after=" + encodeURIComponent(after) : "");
+      return fetch(url, {
+        method: "GET",
+        headers: { Accept: "application/json", "X-Sender-Id": session.sender, "X-Chat-Session": session.token },
+        mode: "cors",
+        credentials: "omit"
+      });
+    }).then(function (res) {
+      return res.ok ? res.json() : null;
+    }).then(function (data) {
+      if (!data || !Array.isArray(data.messages)) return;
+      var fresh = [];
+      data.messages.forEach(function (m) {
+        var msg = m && self.firstSight(m.timestamp) ? fromSocketMessage(m) : null;
+        if (msg) fresh.push(msg);
+      });
+      if (typeof data.cursor === "number" && isFinite(data.cursor)) self.moveCursor(data.cursor);
+      if (fresh.length) callback(fresh);
+    }).catch(function () { /* the next (re)connection asks again */ });
+  };
 
   /**
    * Load the vendored socket.io client (next to widget.js) once; resolves with `io` or null when unavailable.
@@ -958,6 +1016,7 @@
       self.socket = socket;
       socket.on("session_confirm", function () {
         self.pushState = "joined";
+        self.catchUp();
       });
       socket.on("session_refused", function () {
         self.pushState = "refused";
@@ -975,7 +1034,7 @@
         });
       });
       socket.on("bot_uttered", function (data) {
-        var msg = fromSocketMessage(data);
+        var msg = data && self.firstSight(data.timestamp) ? fromSocketMessage(data) : null;
         if (msg) callback([msg]);
       });
     }, function () {

@@ -180,3 +180,50 @@ def console_login(page, base: str, name: str, password: str) -> None:
     page.locator("#login-password").fill(password)
     page.get_by_role("button", name="Đăng nhập").click()
     page.locator("#search-view").wait_for(state="visible")
+
+
+# A stand-in for the socket.io client (``window.io``, which the widget uses when a page provides it): records what
+# the widget emits, confirms its room for the sender id it presents, and lets a test fire server events with
+# ``window.__socket.fire(name, data)``. Add it with ``context.add_init_script(FAKE_SOCKET_IO)``.
+FAKE_SOCKET_IO = """
+window.__socket = {handlers: {}, emitted: []};
+window.__socket.fire = function (name, data) {
+  (window.__socket.handlers[name] || []).forEach(function (handler) { handler(data); });
+};
+window.io = function (origin, options) {
+  var socket = {
+    io: {opts: options},
+    on: function (name, handler) {
+      (window.__socket.handlers[name] = window.__socket.handlers[name] || []).push(handler);
+      return socket;
+    },
+    emit: function (name, data) {
+      window.__socket.emitted.push([name, data]);
+      if (name === "session_request") {
+        setTimeout(function () { window.__socket.fire("session_confirm", data.session_id); }, 0);
+      }
+      return socket;
+    },
+    disconnect: function () { return socket; },
+    connect: function () { return socket; }
+  };
+  setTimeout(function () { window.__socket.fire("connect"); }, 0);
+  return socket;
+};
+"""
+
+
+@pytest.fixture
+def chat_page_url():
+    """The chat page served by web/server.py on loopback; its Rasa URL is never reached (tests answer its routes)."""
+    from http.server import ThreadingHTTPServer
+    from threading import Thread
+
+    from web.server import DEFAULT_WEB_ROOT, make_handler
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(DEFAULT_WEB_ROOT, rasa_url="http://127.0.0.1:9",
+                                                                quiet=True))
+    Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
