@@ -93,6 +93,10 @@ echo "Khởi động bảng điều khiển cho cán bộ cổng $CONSOLE_PORT..
 KB_ENCODER_THREADS=${KB_ENCODER_THREADS:-1} .venv-actions/bin/python -m console --host 127.0.0.1 --port "$CONSOLE_PORT" \
   >logs/console.log 2>&1 &
 pids+=($!)
+echo "Khởi động tiến trình gửi thông báo thay đổi trạng thái hồ sơ (Zalo, trò chuyện trên web)..."
+# Delivers the outbox through Rasa's API (RASA_URL, RASA_API_TOKEN above) and the Zalo OA API (notifier/).
+.venv-actions/bin/python -m notifier worker >logs/notifier.log 2>&1 &
+pids+=($!)
 echo "Khởi động trang web trò chuyện cổng $WEB_PORT..."
 .venv-actions/bin/python scripts/serve_web.py --host 127.0.0.1 --port "$WEB_PORT" \
   --rasa-url "http://localhost:$RASA_PORT" >logs/web.log 2>&1 &
@@ -112,7 +116,7 @@ cat <<MSG
   REST API Rasa:    http://localhost:$RASA_PORT/webhooks/rest/webhook
   API cho cán bộ:   http://localhost:$STAFF_API_PORT/api/handoffs (mã truy cập trong var/staff_api_token
                     hoặc biến STAFF_API_TOKEN)
-  Nhật ký (logs):   logs/actions.log, logs/rasa.log, logs/web.log, logs/staff_api.log
+  Nhật ký (logs):   logs/actions.log, logs/rasa.log, logs/web.log, logs/staff_api.log, logs/notifier.log
   Bảng điều khiển:  http://localhost:$CONSOLE_PORT (cán bộ; nhật ký logs/console.log)
   Nhấn Ctrl-C để dừng.
 
