@@ -37,7 +37,7 @@ build-index: ## Build the knowledge index (only when stale)
 	@$(ACT_PY) -m knowledge build --if-stale
 
 lint: ## ruff over the project's Python code
-	@$(ACT_PY) -m ruff check actions core channels console deploy knowledge nlu_components scripts staff_api tests web settings.py conftest.py rasa_sdk_plugins
+	@$(ACT_PY) -m ruff check actions core channels console deploy knowledge nlu_components notifier scripts staff_api tests web settings.py conftest.py rasa_sdk_plugins
 
 test: setup train ## Everything: lint, unit tests, Rasa validate/story tests, NLU eval, end-to-end and browser tests
 	@bash scripts/test.sh
