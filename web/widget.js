@@ -67,8 +67,9 @@
   // Safe text rendering (exported for tests as TTHCChat.renderText)
   // ---------------------------------------------------------------------------------------------
 
-  // [title](url) | **bold** | bare http(s) URL
-  var INLINE_RE = /\[([^\]\n]+)\]\(([^()\s]+)\)|\*\*(.+?)\*\*|(https?:\/\/[^\s<>"'()[\]{}]+)/g;
+  // [title](url) | a run of 3+ asterisks, kept as text (a masked code "H07.02-******-0003" is not bold markup) |
+  // **bold** | bare http(s) URL
+  var INLINE_RE = /\[([^\]\n]+)\]\(([^()\s]+)\)|\*{3,}|\*\*(.+?)\*\*|(https?:\/\/[^\s<>"'()[\]{}]+)/g;
   var BULLET_RE = /^\s*[-•*]\s+(.*)$/;
   var TRAILING_PUNCT_RE = /[.,;:!?…]+$/;
 
@@ -120,6 +121,8 @@
         if (depth < 2) appendInline(strong, m[3], depth + 1);
         else strong.textContent = m[3];
         parent.appendChild(strong);
+      } else if (m[4] === undefined) {
+        parent.appendChild(document.createTextNode(m[0]));
       } else {
         var raw = m[4];
         var trail = "";
