@@ -3,14 +3,10 @@ unsubscribing and the list, on the real services database (SQLite and PostgreSQL
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from datetime import datetime
-from pathlib import Path
 
 import pytest
-import yaml
-from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_notifications import (
     ActionDeclineNotifications,
@@ -26,26 +22,17 @@ from core.status.models import PROCESSING
 from core.status.ratelimit import AttemptLimiter
 from core.status.sql import SqlStatusBackend
 from settings import get_settings
+from tests.fakes.actions import run_action as run
+from tests.fakes.actions import slots_of
 from tests.fakes.notifications import CODE, seed_application
-from tests.fakes.responses import rendered, response, response_text
+from tests.fakes.responses import response, response_text
 from tests.fakes.status import make_app
 from tests.fakes.trackers import channel_tracker
 
-DOMAIN = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain.yml").read_text(encoding="utf-8"))
 MASKED = "H07.02-******-0003"
 OTHER = "H29.22-250315-0087"
 ZALO_USER = "2512523625412515"
 SUBSCRIBED_AT = datetime(2025, 11, 27, 9, 30, tzinfo=VN_TZ)
-
-
-def run(action, trk):
-    dispatcher = CollectingDispatcher()
-    events = asyncio.run(action.run(dispatcher, trk, DOMAIN))
-    return rendered(dispatcher.messages), events
-
-
-def slots_of(events):
-    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
 
 
 class Services:
