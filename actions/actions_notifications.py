@@ -19,10 +19,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions_dialogue import StoreAction, latest_text
+from actions.actions_dialogue import StoreAction, is_button_payload, latest_intent, latest_text
+from actions.actions_procedure import ActionAnswerProcedure
 from actions.actions_status import input_channel, server_verified, status_services
 from core.appcode import extract_application_code, mask_code
 from core.office_hours import QUIET_END, QUIET_START
+from core.routing import is_notification_request
 from settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ logger = logging.getLogger(__name__)
 # The canonical code the bot just offered notifications for (set by action_check_status after a verified lookup,
 # cleared by every answer to the offer). Featurized: "có" / "không" answer the offer only while it is set.
 OFFER_SLOT = "notification_offer"
+# The citizen's own requests (data/nlu/notifications.yml); the offer itself is answered with affirm / deny.
+NOTIFICATION_INTENTS = frozenset({"subscribe_notifications", "unsubscribe_notifications", "list_notifications"})
 
 
 @lru_cache(maxsize=1)
@@ -63,13 +67,40 @@ def offer_notifications(dispatcher: CollectingDispatcher, tracker: Tracker, code
 
 
 class NotificationAction(StoreAction):
-    """The subscription store, injectable for tests (a mixin, not an ``Action``: see ``StoreAction``)."""
+    """The subscription store and the knowledge service, injectable for tests (a mixin, not an ``Action``: see
+    ``StoreAction``)."""
 
     default_store = staticmethod(notification_subscriptions)
+
+    def __init__(self, store=None, service=None) -> None:
+        super().__init__(store)
+        self._service = service
 
     @staticmethod
     def hotline() -> str:
         return get_settings().support_hotline
+
+    def answered_as_procedure(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[List[EventType]]:
+        """A message the NLU gave a notification intent without any words about notifications ("chấp thuận danh
+        sách dự kiến nhân sự" read as list_notifications) is answered as ``action_answer_procedure`` would answer
+        it (core.routing.is_notification_request); None when the message is this action's to answer. A yes to the
+        offer ("có") and button payloads are always this action's."""
+        text = latest_text(tracker)
+        if latest_intent(tracker)[0] not in NOTIFICATION_INTENTS or is_button_payload(text):
+            return None
+        if is_notification_request(text):
+            return None
+        logger.info("%s without notification words: answered as a procedure question", latest_intent(tracker)[0])
+        return ActionAnswerProcedure(service=self._service).respond(dispatcher, tracker)
+
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+        raise NotImplementedError
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        procedure = self.answered_as_procedure(dispatcher, tracker)
+        return procedure if procedure is not None else self.answer(dispatcher, tracker)
 
 
 class ActionSubscribeNotifications(NotificationAction, Action):
@@ -78,9 +109,9 @@ class ActionSubscribeNotifications(NotificationAction, Action):
 
     action_name = "action_subscribe_notifications"
 
-    def __init__(self, store=None, limiter=None) -> None:
-        """``store`` / ``limiter`` are injectable for tests; default to the configured services."""
-        super().__init__(store)
+    def __init__(self, store=None, limiter=None, service=None) -> None:
+        """``store`` / ``limiter`` / ``service`` are injectable for tests; default to the configured services."""
+        super().__init__(store, service)
         self._limiter = limiter
 
     def _candidate(self, tracker: Tracker) -> Optional[str]:
@@ -88,9 +119,7 @@ class ActionSubscribeNotifications(NotificationAction, Action):
         verified = list(tracker.get_slot("verified_applications") or {})
         return typed_code(tracker) or tracker.get_slot(OFFER_SLOT) or (verified[0] if len(verified) == 1 else None)
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         code = self._candidate(tracker)
         limiter = self._limiter or status_services()[1]
         if not code or not server_verified(limiter, tracker, code):
@@ -141,9 +170,7 @@ class ActionUnsubscribeNotifications(NotificationAction, Action):
             return None
         return [s.code for s in self.store.list_for(channel, tracker.sender_id) if mask_code(s.code) in text]
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         channel, sender = input_channel(tracker), tracker.sender_id
         try:
             codes = self._named_codes(tracker, channel)
@@ -170,9 +197,7 @@ class ActionListNotifications(NotificationAction, Action):
 
     action_name = "action_list_notifications"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         try:
             subscriptions = self.store.list_for(input_channel(tracker), tracker.sender_id)
         except Exception:  # noqa: BLE001 - apologise, never show an error

@@ -14,6 +14,7 @@ from actions.actions_notifications import (
     ActionSubscribeNotifications,
     ActionUnsubscribeNotifications,
 )
+from actions.actions_procedure import ActionAnswerProcedure
 from actions.actions_status import ActionCheckStatus
 from core.db import VN_TZ
 from core.notifications.subscriptions import Subscriptions
@@ -24,6 +25,7 @@ from core.status.sql import SqlStatusBackend
 from settings import get_settings
 from tests.fakes.actions import run_action as run
 from tests.fakes.actions import slots_of
+from tests.fakes.knowledge import abstaining_service
 from tests.fakes.notifications import CODE, seed_application
 from tests.fakes.responses import response, response_text
 from tests.fakes.status import make_app
@@ -318,3 +320,21 @@ def test_the_list_button_unsubscribes_everything(services):
     assert button == response("utter_notify_list", count=2, codes="")["buttons"][0]
     unsubscribe(services, button["payload"])
     assert services.followed() == []
+
+
+# ---- a procedure question the NLU misread as a notification request ------------------------------------------
+
+
+@pytest.mark.parametrize("action_class, intent", [
+    (ActionListNotifications, "list_notifications"),
+    (ActionSubscribeNotifications, "subscribe_notifications"),
+    (ActionUnsubscribeNotifications, "unsubscribe_notifications"),
+])
+def test_a_procedure_question_without_notification_words_is_answered_as_one(birth_registration, action_class,
+                                                                            intent):
+    text = "đăng ký khai sinh cho con cần giấy tờ gì"
+    trk = channel_tracker(text, intent, sender=ZALO_USER, channel="zalo")
+    as_procedure = run(ActionAnswerProcedure(service=abstaining_service([birth_registration])), trk)
+    # The store is never asked (it would fail): the message is not about notifications.
+    assert run(action_class(store=Unavailable(), service=abstaining_service([birth_registration])), trk) == as_procedure
+    assert as_procedure[0][0]["response"].startswith("utter_procedure_")
