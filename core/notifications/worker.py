@@ -119,9 +119,10 @@ class Worker:
             self.outbox.hold(item, wid, limited_until, "rate limit")
             return "held"
         notifier = self.notifiers.get(item.channel)
-        if notifier is None:
-            self.outbox.mark_failed(item, wid, f"no notifier for channel {item.channel}", retry_at=None)
-            return "failed"
+        if notifier is None:  # kept for a worker that has one (a deployment adding that channel later)
+            self.outbox.hold(item, wid, now + timedelta(seconds=self.rules.backoff_max_s),
+                             f"no notifier for channel {item.channel}")
+            return "held"
         try:
             result = notifier.deliver(subscription, item.text)
         except Exception as exc:  # noqa: BLE001 - a notifier bug must not stop the worker; retried like an outage

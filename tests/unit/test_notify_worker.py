@@ -273,3 +273,15 @@ def test_tracker_store_tells_when_a_sender_last_wrote(tmp_path):
                          [(USER, "user", 100.0), (USER, "bot", 300.0), (USER, "user", 200.0), ("other", "user", 900.0)])
     assert TrackerDb(path).last_user_message_at(USER) == 200.0
     assert TrackerDb(path).last_user_message_at("nobody") is None
+
+
+def test_channel_without_notifier_is_held_not_dropped(db, clock, fake):
+    seed_application(db)
+    Subscriptions(db, clock=clock).subscribe("rest", "web-7", CODE)
+    result_ready(clock, db)
+    worker = zalo_worker(db, fake, clock, last_seen=lambda user: DAYTIME)
+    assert worker.run_once() == 1
+    [entry] = Outbox(db).log()
+    assert (entry["outcome"], entry["error"], entry["state"]) == ("held", "no notifier for channel rest", "pending")
+    clock.advance(seconds=3599)
+    assert worker.run_once() == 0
