@@ -38,6 +38,7 @@ SESSION_ONLY_SLOTS = frozenset(
         "requested_slot",
         "narrowing",
         "narrowing_pending",
+        "notification_offer",
         "session_started_metadata",
     }
 )

@@ -71,11 +71,16 @@ def verification_digits(text: str) -> str:
     return "".join(ch for ch in without_code if ch.isdigit())
 
 
+def input_channel(tracker: Tracker) -> str:
+    """The channel the latest message came in on, as the Rasa server recorded it (decided by the channel adapter,
+    never by the client; "rest" when the server recorded none)."""
+    return tracker.get_latest_input_channel() or "rest"
+
+
 def conversation_key(tracker: Tracker) -> str:
-    """The conversation the limiter counts and remembers by: the channel the message came in on (decided by the
-    channel adapter, never by the client) and the sender id. A REST caller who reuses a Zalo user's sender id
-    shares nothing with that user's Zalo conversation."""
-    return f"{tracker.get_latest_input_channel() or 'rest'}:{tracker.sender_id}"
+    """The conversation the limiter counts and remembers by: the channel the message came in on and the sender id.
+    A REST caller who reuses a Zalo user's sender id shares nothing with that user's Zalo conversation."""
+    return f"{input_channel(tracker)}:{tracker.sender_id}"
 
 
 def client_of(tracker: Tracker) -> Optional[str]:
@@ -91,7 +96,7 @@ def client_of(tracker: Tracker) -> Optional[str]:
     return None
 
 
-def _server_verified(limiter, tracker: Tracker, code: Optional[str]) -> bool:
+def server_verified(limiter, tracker: Tracker, code: Optional[str]) -> bool:
     """The slot says ``code`` was verified here, and the server's records confirm it for this conversation."""
     if not code or code not in (tracker.get_slot("verified_applications") or {}):
         return False
@@ -120,7 +125,7 @@ class ValidateApplicationStatusForm(FormValidationAction):
         code = tracker.get_slot("application_code")
         if code and code in (tracker.get_slot("verified_applications") or {}):
             limiter = self._limiter or status_services()[1]
-            if _server_verified(limiter, tracker, code):
+            if server_verified(limiter, tracker, code):
                 return ["application_code"]
         return domain_slots
 
@@ -176,11 +181,13 @@ class ValidateApplicationStatusForm(FormValidationAction):
 class ActionCheckStatus(Action):
     """Look the application up once the form has both factors, and answer with its status."""
 
-    def __init__(self, backend=None, limiter=None, clock: Optional[Callable[[], datetime]] = None) -> None:
-        """``backend``/``limiter`` are injectable for tests; default to the configured services."""
+    def __init__(self, backend=None, limiter=None, clock: Optional[Callable[[], datetime]] = None,
+                 subscriptions=None) -> None:
+        """``backend``/``limiter``/``subscriptions`` are injectable for tests; default to the configured services."""
         self._backend = backend
         self._limiter = limiter
         self._clock = clock or (lambda: datetime.now(VN_TZ))
+        self._subscriptions = subscriptions
 
     def name(self) -> Text:
         return "action_check_status"
@@ -195,6 +202,8 @@ class ActionCheckStatus(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
+        # actions_notifications builds on this module (verification helpers): imported here, not at the top.
+        from actions.actions_notifications import OFFER_SLOT, offer_notifications
         from core.status.answer import format_status
 
         settings = get_settings()
@@ -202,13 +211,15 @@ class ActionCheckStatus(Action):
         code = tracker.get_slot("application_code")
         digits = tracker.get_slot("status_verification")
         verified = dict(tracker.get_slot("verified_applications") or {})
-        events: List[EventType] = [SlotSet("application_code", None), SlotSet("status_verification", None)]
+        # An earlier offer is closed by any new lookup: "có" then answers only an offer made after this one.
+        events: List[EventType] = [SlotSet("application_code", None), SlotSet("status_verification", None),
+                                   SlotSet(OFFER_SLOT, None)]
         sender = conversation_key(tracker)
         client = client_of(tracker)
         remembered = False
         if digits is None and code in verified:
             try:
-                remembered = _server_verified(self._services()[1], tracker, code)
+                remembered = server_verified(self._services()[1], tracker, code)
             except Exception:  # noqa: BLE001 - services not configured: the lookup below apologises
                 remembered = False
             if remembered:
@@ -241,7 +252,8 @@ class ActionCheckStatus(Action):
         logger.info("Status lookup answered for %s", mask_code(code))
         dispatcher.utter_message(text=format_status(app, self._clock().date()))
         verified[code] = digits
-        return events + [SlotSet("verified_applications", verified)]
+        events.append(SlotSet("verified_applications", verified))
+        return events + offer_notifications(dispatcher, tracker, code, self._subscriptions)
 
 
 class ActionAskApplicationCode(AskSlotAction):

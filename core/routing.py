@@ -14,6 +14,9 @@ The rules:
 - An FAQ answer is given only when the FAQ entry beats the procedure candidates in the knowledge search
   (which indexes the FAQ entries next to the procedures), or when the search's calibrated decision finds no
   procedure it could answer (:func:`faq_beats_procedures`).
+- The status-change notification intents (subscribe, unsubscribe, list) are kept only when the message has words
+  about notifications or following an application (:func:`is_notification_request`); "chấp thuận danh sách dự kiến
+  nhân sự" is a procedure question even if the NLU says ``list_notifications``.
 - A message the NLU calls out of scope, or cannot classify, is answered as a procedure question when the search
   is confident about a procedure (:func:`search_answers_procedure`); otherwise it gets the out-of-scope reply or the
   request to rephrase.
@@ -353,3 +356,29 @@ def search_answers_procedure(response) -> bool:
         return False
     results = list(getattr(response, "results", None) or [])
     return bool(results) and results[0].kind == "procedure" and getattr(response, "decision", "") == "answer"
+
+
+# ---- notification words ---------------------------------------------------------------------------------------
+# Written like the status words (matched on ``normalize_for_match``). Folded, "nhắn" (send a message) and "nhận"
+# (receive) are both "nhan": "nhắn cho tôi", "nhận tin". "Báo" alone is too common ("báo cáo", "bảo hiểm" folds to
+# "bao hiem"); it counts before a recipient or after "được" ("báo cho tôi", "được báo khi hồ sơ xong").
+NOTIFICATION_PHRASES = (
+    r"thong bao",
+    r"tb",
+    r"theo doi",
+    r"nhan tin",
+    r"tin nhan",
+    r"nhan (?:cho )?(?:toi|minh|em|tui)",
+    r"bao (?:cho|tin|toi|minh|em|tui|lai|giup)",
+    r"duoc bao",
+    r"(?:un)?subscribe",
+    r"notifications?",
+    r"notify",
+)
+_NOTIFICATION_RE = re.compile(r"\b(?:" + "|".join(NOTIFICATION_PHRASES) + r")\b")
+
+
+def is_notification_request(text: Optional[str]) -> bool:
+    """True when ``text`` talks about notifications or following an application ("hủy thông báo", "báo cho tôi
+    khi hồ sơ xong", "tôi đang theo dõi hồ sơ nào"); diacritics ignored, teencode expanded ("huy tb")."""
+    return bool(text) and bool(_NOTIFICATION_RE.search(normalize_for_match(text)))

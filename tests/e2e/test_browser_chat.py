@@ -83,6 +83,12 @@ def test_chat_with_live_bot_answers_greeting_and_birth_registration(live_stack, 
 
 RENDER_CASES = [
     pytest.param(
+        "Hồ sơ H07.02-******-0003 và H29.22-******-0087, mã phản ánh **PA-251127-0042**",
+        '<div class="tthc-msg__body"><p>Hồ sơ H07.02-******-0003 và H29.22-******-0087, mã phản ánh '
+        '<strong>PA-251127-0042</strong></p></div>',
+        id="masked-codes-are-not-bold-markup",
+    ),
+    pytest.param(
         XSS_PAYLOAD,
         '<div class="tthc-msg__body"><p>&lt;img src=x onerror=alert(1)&gt;</p></div>',
         id="img-onerror",

@@ -1,5 +1,6 @@
-"""End-to-end through the REST channel: status lookup of a seeded application, feedback that survives an action
-server crash right after the acknowledgement, and a human handoff that pauses the bot."""
+"""End-to-end through the REST channel: status lookup of a seeded application, consent to its status-change
+notifications, feedback that survives an action server crash right after the acknowledgement, and a human handoff
+that pauses the bot."""
 
 from __future__ import annotations
 
@@ -51,6 +52,40 @@ def test_status_lookup_of_a_seeded_application(stack, seeded):
         f"REST turn latency, remembered code (no digits asked): {remembered_ms:.0f} ms\n",
         encoding="utf-8",
     )
+
+
+def test_notification_consent_after_a_verified_lookup_list_and_unsubscribe(stack, seeded):
+    """Issue 17 through the real Rasa rules and action server: the offer after the lookup, "có" stores the consent
+    for the REST channel and this sender, the list shows the code masked, "hủy thông báo" removes it; another
+    sender who never looked it up subscribes nothing."""
+    from core.appcode import mask_code
+    from core.db import Database
+    from core.notifications.subscriptions import Subscriptions
+
+    subscriptions = Subscriptions(Database(str(stack.services_db)))
+    code, last4, status = seeded[3]
+    sender = "e2e-notify"
+    say(stack, sender, f"tra cứu hồ sơ {code}")
+    lookup = say(stack, sender, last4)
+    assert status in texts(lookup), lookup
+    offer = lookup[-1]
+    assert offer["text"].startswith("Nhận thông báo khi hồ sơ có thay đổi?") and mask_code(code) in offer["text"]
+    assert [b["payload"] for b in offer["buttons"]] == ["/affirm", "/deny"]
+
+    reply = texts(say(stack, sender, "có"))
+    assert reply.startswith("Đã đăng ký!") and code not in reply, reply
+    assert [(s.channel, s.code) for s in subscriptions.list_for("rest", sender)] == [("rest", code)]
+
+    listed = texts(say(stack, sender, "thông báo của tôi"))
+    assert mask_code(code) in listed and code not in listed, listed
+
+    stranger = texts(say(stack, "e2e-notify-stranger", "tôi muốn nhận thông báo khi hồ sơ có kết quả"))
+    assert "trước hết bạn tra cứu hồ sơ đó" in stranger, stranger
+    assert [s.sender_id for s in subscriptions.for_code(code)] == [sender]
+
+    reply = texts(say(stack, sender, "hủy thông báo"))
+    assert reply.startswith("Tôi đã hủy 1 đăng ký nhận thông báo"), reply
+    assert subscriptions.list_for("rest", sender) == []
 
 
 def test_wrong_digits_and_unknown_code_get_the_same_answer(stack, seeded):

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
-from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_feedback import (
     SKIPPED,
@@ -24,11 +20,11 @@ from actions.actions_feedback import (
 from core.db import Database
 from core.feedback import FeedbackStore
 from core.status.ratelimit import AttemptLimiter
-from tests.fakes.responses import rendered, response_text
+from tests.fakes.actions import run_action as run
+from tests.fakes.actions import slots_of
+from tests.fakes.responses import response_text
 from tests.fakes.trackers import form_tracker
 
-ROOT = Path(__file__).resolve().parents[2]
-DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 # The acknowledgement's last sentence when the citizen left a phone number.
 LOOKUP_ELSEWHERE = (" Khi tra cứu từ cuộc trò chuyện hoặc thiết bị khác, bạn nhắn kèm 4 chữ số cuối của số điện "
@@ -41,14 +37,6 @@ def tracker(text, intent="inform", slots=None, requested=None, channel="rest", s
                         channel=channel)
 
 
-def run(action, trk):
-    dispatcher = CollectingDispatcher()
-    events = asyncio.run(action.run(dispatcher, trk, DOMAIN))
-    return rendered(dispatcher.messages), events
-
-
-def slots_of(events):
-    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
 
 
 def validate(text, intent="inform", requested=None, slots=None):

@@ -27,6 +27,18 @@ CODE = "H07.99-251120-0012"
 NOW = datetime(2025, 11, 27, 9, 0, tzinfo=VN)
 
 
+@pytest.fixture(autouse=True)
+def services_db(settings_env, tmp_path):
+    """The configured services database (where action_check_status reads the notification subscriptions before
+    offering them) is a fresh SQLite file of the test."""
+    from actions.actions_notifications import notification_subscriptions
+
+    settings_env(SERVICES_DB=str(tmp_path / "configured.db"), DATABASE_URL=None)
+    notification_subscriptions.cache_clear()
+    yield
+    notification_subscriptions.cache_clear()
+
+
 def tracker(text, intent="inform", slots=None, requested=None, sender="citizen-1", confidence=0.9, channel="rest"):
     """A tracker inside the status form whose latest message is ``text`` (come in on ``channel``)."""
     return form_tracker("application_status_form", text, intent, slots=slots, requested=requested, sender=sender,
@@ -183,9 +195,10 @@ def lookup(slots, backend=None, limiter=None, sender="citizen-1", channel="rest"
 
 def test_happy_path_answers_with_the_status_and_remembers_the_code():
     messages, events, backend, limiter = lookup({"application_code": CODE, "status_verification": "5678"})
-    assert messages[0]["text"] == format_status(application(), NOW.date())
+    assert [m["text"] for m in messages] == [format_status(application(), NOW.date()),
+                                             response_text("utter_notify_offer", code="H07.99-******-0012")]
     assert "UBND xã Tiên Du" in messages[0]["text"]
-    assert slots_of(events) == {"application_code": None, "status_verification": None,
+    assert slots_of(events) == {"application_code": None, "status_verification": None, "notification_offer": CODE,
                                 "verified_applications": {CODE: "5678"}}
     assert limiter.recorded == [("rest:citizen-1", CODE, True)]
 
@@ -269,7 +282,7 @@ def test_backend_failure_gives_an_apology_not_a_trace():
 
 def test_verified_status_is_forgotten_when_a_new_session_starts():
     trk = tracker("xin chào", "greet", slots={"verified_applications": {CODE: "5678"}, "procedure_code": "1.001193",
-                                              "application_code": CODE})
+                                              "application_code": CODE, "notification_offer": CODE})
     _, events = run(ActionSessionStart(), trk, domain={"session_config": {"carry_over_slots_to_new_session": True}})
     assert events[0]["event"] == "session_started" and events[-1]["name"] == "action_listen"
     carried = slots_of(events)
@@ -314,4 +327,4 @@ def test_cross_sender_guessing_from_one_client_is_stopped(tmp_path):
     for i, guess in enumerate(("1111", "2222", "3333", "4444", "9999")):
         assert "không tìm thấy hồ sơ" in attempt(f"web-guess-{i}", guess, "client-attacker")[0].lower()
     assert "tạm khóa" in attempt("web-guess-new", "5678", "client-attacker")[0]
-    assert attempt("web-owner", "5678", "client-owner") == [format_status(application(), NOW.date())]
+    assert attempt("web-owner", "5678", "client-owner")[0] == format_status(application(), NOW.date())

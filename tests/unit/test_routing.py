@@ -25,6 +25,7 @@ from core.routing import (
     feedback_form_starts,
     feedback_match,
     is_feedback_request,
+    is_notification_request,
     is_status_request,
     search_answers_procedure,
     status_match,
@@ -123,6 +124,30 @@ def test_every_status_training_example_starts_the_form():
     missed = [text for text, annotated in _examples(ROOT / "data/nlu/status.yml", "check_application_status")
               if not annotated and not is_status_request(text)]
     assert missed == []
+
+
+@pytest.mark.parametrize("intent", ["subscribe_notifications", "unsubscribe_notifications", "list_notifications"])
+def test_every_notification_example_has_notification_words(intent):
+    """The NLU's notification examples (trained and held out) all pass is_notification_request, so the actions
+    never turn the data the model learnt from into procedure questions."""
+    paths = [ROOT / "data/nlu/notifications.yml", ROOT / "tests/nlu_holdout/accented.yml",
+             ROOT / "tests/nlu_holdout/no_diacritics.yml"]
+    examples = [text for path in paths for text, _ in _examples(path, intent)]
+    assert len(examples) >= 20
+    assert [text for text in examples if not is_notification_request(text)] == []
+
+
+@pytest.mark.parametrize("text", [
+    # Procedure questions of the bank's test split that a model trained with the notification intents misread.
+    "Chấp thuận danh sách dự kiến nhân sự HĐQT, BKS của NHTM mất 25 ngày à?",
+    "Xe chạy Grab có bắt buộc phù hiệu xe HĐ không, xin ở Sở GTVT mấy ngày?",
+    "Hỗ trợ thiệt hại do dịch bệnh động vật mất bao lâu mới nhận được tiền?",
+    "chap thuan danh sach du kien nhan su hdqt ngan hang",
+    "báo cáo tài chính doanh nghiệp nộp ở đâu",
+    "bảo hiểm xã hội một lần cần giấy tờ gì",
+])
+def test_procedure_questions_have_no_notification_words(text):
+    assert not is_notification_request(text)
 
 
 def test_written_status_phrasings_start_the_form():
