@@ -14,13 +14,14 @@ from console.services import ConsoleError, staff_status_lookup
 from core.notifications.events import StatusChangeError, StatusUpdate, change_application_status
 from core.status.answer import default_hotline
 from core.status.base import StatusBackendError
+from core.status.models import STATUSES
 from core.status.sql import SqlStatusBackend
 
 log = logging.getLogger(__name__)
 
 
 async def lookup(request: Request, code: str) -> HTTPResponse:
-    """The application ``code`` (any spelling) with its history."""
+    """The application ``code`` (any spelling) with its history, and the statuses an officer may move it to."""
     try:
         found = await asyncio.to_thread(staff_status_lookup, deps(request).status(), code)
     except ConsoleError as exc:
@@ -32,7 +33,7 @@ async def lookup(request: Request, code: str) -> HTTPResponse:
     await audit(request, "status_lookup", code, "found" if found else "not_found")
     if found is None:
         return error(404, "not_found", "Không có hồ sơ với mã này.")
-    return json({"application": found.to_dict()})
+    return json({"application": found.to_dict(), "statuses": list(STATUSES)})
 
 
 async def change(request: Request, code: str) -> HTTPResponse:

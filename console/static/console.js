@@ -1,11 +1,12 @@
 /* Help-desk console: login, forced password change, search and procedure pages, handoff inbox (polled every
-   few seconds), application status lookups, feedback reports (status changes with a note) and the
+   few seconds), application status lookups and changes with the notifications' delivery log, feedback reports (status changes with a note) and the
    supervisor's analytics (charts drawn as inline SVG).
    All text goes into the page through textContent (never as HTML). */
 (function () {
   "use strict";
 
-  var state = { csrf: "", user: null, timer: null, seq: 0, poll: null, ticket: null, ticketReplies: 0, report: null };
+  var state = { csrf: "", user: null, timer: null, seq: 0, poll: null, ticket: null, ticketReplies: 0, report: null,
+    application: null, statuses: [] };
   var POLL_MS = 4000;
   var SVG_NS = "http://www.w3.org/2000/svg";
   var OUTCOMES = [
@@ -20,6 +21,20 @@
     steps: "Trình tự thực hiện", legal_basis: "Căn cứ pháp lý", conditions: "Điều kiện", result: "Kết quả",
     results: "Giấy tờ kết quả", result_note: "Ghi chú kết quả", related: "Thủ tục liên quan", url: "Đường dẫn",
     ministry: "Bộ, ngành", description: "Mô tả", aliases: "Cách gọi khác"
+  };
+
+  // The status-change notifications' delivery log: channels, outcomes, outbox states and the worker's reasons.
+  var CHANNEL_LABELS = { zalo: "Zalo", socketio: "Trò chuyện trên web", rest: "Trò chuyện trên web (REST)" };
+  var ROUTE_LABELS = { cs: "tin nhắn tư vấn", template: "tin nhắn mẫu" };
+  var OUTCOME_LABELS = {
+    sent: "Đã gửi", retry: "Lỗi, sẽ gửi lại", failed: "Không gửi được (đã dừng)", held: "Tạm hoãn",
+    cancelled: "Đã hủy (người dân hủy đăng ký)"
+  };
+  var OUTBOX_LABELS = [["pending", "Đang chờ gửi"], ["sending", "Đang gửi"], ["sent", "Đã gửi"],
+    ["failed", "Không gửi được"]];
+  var REASON_LABELS = {
+    "quiet hours": "Giờ nghỉ (21:00–7:00), gửi lại vào buổi sáng", "rate limit": "Vượt giới hạn số thông báo mỗi giờ",
+    unsubscribed: "Người dân đã hủy đăng ký"
   };
 
   function $(id) { return document.getElementById(id); }
@@ -84,6 +99,7 @@
     }
     if (name === "analytics") { loadAnalytics(); }
     if (name === "feedback") { loadReports(); }
+    if (name === "status") { loadDeliveries(); }
     if (name === "login") { state.user = null; state.csrf = ""; }
   }
 
@@ -340,26 +356,98 @@
     var code = $("status-code").value.trim();
     if (!code) { return; }
     $("application").hidden = true;
+    state.application = null;
     api("GET", "/api/status/" + encodeURIComponent(code)).then(function (data) {
-      var a = data.application;
       show("");
-      $("app-title").textContent = a.code + " — " + a.status;
-      fillFields($("app-fields"), [
-        ["Thủ tục", a.procedure_name + (a.procedure_code ? " (" + a.procedure_code + ")" : "")],
-        ["Người nộp", a.applicant_name], ["Ngày tiếp nhận", dateTime(a.received_at)],
-        ["Hẹn trả kết quả", dateTime(a.due_at)], ["Trạng thái", a.status + " (từ " + dateTime(a.status_since) + ")"],
-        ["Cơ quan đang xử lý", a.agency],
-        ["Giấy tờ cần bổ sung", (a.missing_documents || []).join("; ")],
-        ["Nơi nhận kết quả", a.result_pickup], ["Lý do từ chối", a.rejection_reason]
-      ]);
-      var history = $("app-history");
-      clear(history);
-      (a.history || []).forEach(function (e) {
-        history.appendChild(el("li", dateTime(e.at) + ": " + e.status + (e.agency ? " — " + e.agency : "") +
-          (e.note ? " (" + e.note + ")" : "")));
-      });
-      $("application").hidden = false;
+      state.statuses = data.statuses || [];
+      showApplication(data.application);
     }).catch(function (error) { show(error.message, true); });
+  }
+
+  function showApplication(a) {
+    state.application = a.code;
+    $("app-title").textContent = a.code + " — " + a.status;
+    fillFields($("app-fields"), [
+      ["Thủ tục", a.procedure_name + (a.procedure_code ? " (" + a.procedure_code + ")" : "")],
+      ["Người nộp", a.applicant_name], ["Ngày tiếp nhận", dateTime(a.received_at)],
+      ["Hẹn trả kết quả", dateTime(a.due_at)], ["Trạng thái", a.status + " (từ " + dateTime(a.status_since) + ")"],
+      ["Cơ quan đang xử lý", a.agency],
+      ["Giấy tờ cần bổ sung", (a.missing_documents || []).join("; ")],
+      ["Nơi nhận kết quả", a.result_pickup], ["Lý do từ chối", a.rejection_reason]
+    ]);
+    var history = $("app-history");
+    clear(history);
+    (a.history || []).forEach(function (e) {
+      history.appendChild(el("li", dateTime(e.at) + ": " + e.status + (e.agency ? " — " + e.agency : "") +
+        (e.note ? " (" + e.note + ")" : "")));
+    });
+    var select = $("app-new-status");
+    clear(select);
+    (state.statuses || []).forEach(function (s) { select.appendChild(new Option(s, s)); });
+    select.value = a.status;
+    $("application").hidden = false;
+  }
+
+  function lines(text) {
+    return text.split("\n").map(function (line) { return line.trim(); }).filter(function (line) { return line; });
+  }
+
+  // The change as the API takes it: the new status and the optional fields the officer filled in.
+  function statusChange() {
+    var change = { status: $("app-new-status").value };
+    var note = $("app-note").value.trim(), missing = lines($("app-missing").value);
+    var pickup = $("app-pickup").value.trim(), reason = $("app-rejection").value.trim();
+    if (note) { change.note = note; }
+    if (missing.length) { change.missing_documents = missing; }
+    if (pickup) { change.result_pickup = pickup; }
+    if (reason) { change.rejection_reason = reason; }
+    return change;
+  }
+
+  function queuedText(queued) {
+    if (typeof queued !== "number") { return "."; }
+    return queued ? "; đã xếp " + queued + " thông báo để gửi tới người dân đã đăng ký." :
+      "; chưa có người dân nào đăng ký nhận thông báo cho hồ sơ này.";
+  }
+
+  function changeStatus() {
+    var code = state.application, change = statusChange();
+    if (!code) { return; }
+    api("POST", "/api/status/" + encodeURIComponent(code), change).then(function (data) {
+      ["app-note", "app-missing", "app-pickup", "app-rejection"].forEach(function (id) { $(id).value = ""; });
+      if (data.application) { showApplication(data.application); }
+      show("Đã chuyển hồ sơ " + code + " sang trạng thái “" +
+        (data.application ? data.application.status : change.status) + "”" + queuedText(data.notifications_queued));
+      loadDeliveries();
+    }).catch(function (error) { show(error.message, true); });
+  }
+
+  function loadDeliveries() {
+    var counts = $("delivery-counts"), table = $("delivery-table"), rows = $("delivery-rows");
+    api("GET", "/api/notifications/log?limit=50").then(function (data) {
+      counts.textContent = OUTBOX_LABELS.map(function (s) {
+        return s[1] + ": " + ((data.outbox || {})[s[0]] || 0);
+      }).join(" · ");
+      clear(rows);
+      data.log.forEach(function (r) {
+        var row = el("tr");
+        row.setAttribute("data-outcome", r.outcome);
+        [dateTime(r.at), (CHANNEL_LABELS[r.channel] || r.channel) + (ROUTE_LABELS[r.route] ?
+          " (" + ROUTE_LABELS[r.route] + ")" : ""), r.code, OUTCOME_LABELS[r.outcome] || r.outcome,
+          String(r.attempt), r.error ? (REASON_LABELS[r.error] || r.error) : "—"
+        ].forEach(function (text) { row.appendChild(el("td", text)); });
+        rows.appendChild(row);
+      });
+      if (!data.log.length) {
+        var empty = el("td", "Chưa có thông báo nào được gửi.", "cs-empty");
+        empty.colSpan = 6;
+        rows.appendChild(el("tr")).appendChild(empty);
+      }
+      table.hidden = false;
+    }).catch(function (error) {
+      table.hidden = true;
+      counts.textContent = error.message;
+    });
   }
 
   // ---- feedback reports: list, read, change status with a note ----------------------------------------
@@ -571,6 +659,8 @@
     });
     $("analytics-days").addEventListener("change", loadAnalytics);
     $("status-form").addEventListener("submit", function (event) { event.preventDefault(); lookupStatus(); });
+    $("app-change-form").addEventListener("submit", function (event) { event.preventDefault(); changeStatus(); });
+    $("delivery-refresh").addEventListener("click", loadDeliveries);
     $("feedback-filter").addEventListener("change", loadReports);
     $("report-form").addEventListener("submit", function (event) {
       event.preventDefault();

@@ -175,6 +175,8 @@ def test_status_lookup_without_factor_is_audited(env):
     assert response.status_code == 200
     application = response.json()["application"]
     assert application["code"] == APP_CODE and application["status"] == "Đang xử lý"
+    assert response.json()["statuses"] == ["Đã tiếp nhận", "Đang xử lý", "Chờ bổ sung hồ sơ", "Đã có kết quả",
+                                           "Đã trả kết quả", "Quá hạn", "Từ chối"]
     assert client.get("/api/status/H07.99-251120-9999").status_code == 404
     bad = client.get("/api/status/khong-phai-ma")
     assert bad.status_code == 400 and "Mã hồ sơ" in bad.json()["message"]
