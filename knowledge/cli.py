@@ -76,7 +76,8 @@ def refresh(args: argparse.Namespace) -> int:
         return 2
     root = data_dir()
     new = kb_refresh.parse_dump(args.source)
-    diff = kb_refresh.compute_diff(kb_refresh.current_records(root), new)
+    current = kb_refresh.current_records(root)
+    diff = kb_refresh.compute_diff(current, new)
     flagged = kb_refresh.flags(diff, root)
     report = {**diff.to_json(), "flags": flagged, "date": date, "applied": False}
     if args.dry_run:
@@ -89,7 +90,7 @@ def refresh(args: argparse.Namespace) -> int:
     encoder = encoder_from_config(settings.encoder)
     # The index is updated only when it was built from the knowledge base as it was before this import.
     index_current = not args.no_index and not is_stale(index_dir, source_hash(root), encoder.name)
-    report["source"] = kb_refresh.apply_diff(diff, root, args.source, date, len(new))
+    report["source"] = kb_refresh.apply_diff(diff, current, root, args.source, date, len(new))
     report["applied"] = True
     report["index"] = _refresh_index(index_dir, encoder, settings.encoder, args, index_current)
     _print_refresh(report, diff, flagged, args.json)

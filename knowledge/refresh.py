@@ -115,22 +115,29 @@ def dump_date(source: Path, date: Optional[str] = None) -> str:
     return dt.datetime.fromtimestamp(mtime, tz=dt.timezone.utc).date().isoformat()
 
 
-def apply_diff(diff: Diff, root: Path, source: Path, date: str, records: int) -> dict:
+def apply_diff(diff: Diff, current: Dict[str, Procedure], root: Path, source: Path, date: str, records: int) -> dict:
     """Write the added and changed records (stamped ``updated=date``), delete the removed ones and record the dump
-    in ``SOURCE.json``; returns the new SOURCE.json content."""
+    in ``SOURCE.json``; returns the new SOURCE.json content with ``dated``, how many records were dated.
+
+    An unchanged record that no refresh has dated yet (the first refresh of a knowledge base imported before
+    records had dates) gets this dump's date too: its data is that of this dump. Later refreshes leave unchanged
+    records alone, so a record's date is that of the dump it last changed in.
+    """
     from knowledge import store
     from knowledge.importer import dump_procedure, sha256_of
 
     out = Path(root) / "procedures"
     out.mkdir(parents=True, exist_ok=True)
-    for proc in [*diff.added, *(c.new for c in diff.changed)]:
+    touched = {p.code for p in diff.removed} | {c.new.code for c in diff.changed}
+    undated = [p for code, p in current.items() if code not in touched and p.updated is None]
+    for proc in [*diff.added, *(c.new for c in diff.changed), *undated]:
         write_atomic(out / f"{proc.code}.json", dump_procedure(proc.model_copy(update={"updated": date})))
     for proc in diff.removed:
         (out / f"{proc.code}.json").unlink()
     meta = {"source": Path(source).name, "sha256": sha256_of(Path(source)), "records": records, "date": date}
     write_atomic(Path(root) / "SOURCE.json", json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
     store.clear_cache()
-    return meta
+    return {**meta, "dated": len(diff.added) + len(diff.changed) + len(undated)}
 
 
 def write_atomic(path: Path, text: str) -> None:

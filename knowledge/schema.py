@@ -112,8 +112,8 @@ class Procedure(_Model):
     aliases: list[str] = Field(default_factory=list)
     updated: str | None = Field(
         default=None, pattern=r"^\d{4}-\d{2}-\d{2}$",
-        description="date (YYYY-MM-DD) of the portal data this record was last changed from; a record without "
-                    "one takes the knowledge base's date (SOURCE.json ``date``)")
+        description="date (YYYY-MM-DD) of the portal dump this record last changed in (knowledge/refresh.py); "
+                    "None for a record no refresh has dated yet")
 
 
 class FaqEntry(_Model):

@@ -25,24 +25,10 @@ def is_procedure_code(value: object) -> bool:
     return isinstance(value, str) and PROCEDURE_CODE_RE.fullmatch(value) is not None
 
 
-def source_meta(root: Path | None = None) -> dict:
-    """``SOURCE.json`` of the knowledge base: the dump it was imported from (``source``, ``sha256``, ``records``)
-    and ``date``, the date of that dump's data (empty dict when there is none)."""
-    path = Path(root or data_dir()) / "SOURCE.json"
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 @lru_cache(maxsize=4)
 def _load_procedures(root: Path) -> tuple[Procedure, ...]:
     files = sorted((root / "procedures").glob("*.json"))
-    procs = [Procedure.model_validate(json.loads(f.read_text(encoding="utf-8"))) for f in files]
-    # A record imported before per-record dates has the date of the whole dump it came from.
-    kb_date = source_meta(root).get("date")
-    if kb_date:
-        procs = [p if p.updated else p.model_copy(update={"updated": kb_date}) for p in procs]
-    return tuple(procs)
+    return tuple(Procedure.model_validate(json.loads(f.read_text(encoding="utf-8"))) for f in files)
 
 
 def load_procedures(root: Path | None = None) -> list[Procedure]:
