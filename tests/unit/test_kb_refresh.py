@@ -10,6 +10,8 @@ import json
 import shutil
 from pathlib import Path
 
+import faiss
+import numpy as np
 import pytest
 
 from core.answers import format_answer
@@ -141,6 +143,15 @@ def test_apply_updates_records_index_and_answers(kb, capsys):
     assert not is_stale(index_dir, source_hash(), "hashing-v1-64")
     assert (config["entries"], config["vectors"], config["bank_questions"]) == (3, 6, 3)
     assert not ranker.is_stale(index_dir)
+    # What the update wrote is what a full build of the refreshed knowledge base writes.
+    full = build_index(entries_from_store(), HashingEncoder(64), index_dir.with_name("full"), source_hash(),
+                       bank=load_bank())
+    assert {k: full[k] for k in ("source_hash", "entries", "vectors", "bank_questions")} == {
+        k: config[k] for k in ("source_hash", "entries", "vectors", "bank_questions")}
+    for name in ("entries.jsonl", "vectors.json", "bank.jsonl"):
+        assert (index_dir / name).read_bytes() == (index_dir.with_name("full") / name).read_bytes(), name
+    updated, rebuilt = (faiss.read_index(str(d / "dense.faiss")) for d in (index_dir, index_dir.with_name("full")))
+    assert np.allclose(updated.reconstruct_n(0, 6), rebuilt.reconstruct_n(0, 6), atol=1e-6)
     carried = json.loads((index_dir / "ranker.json").read_text(encoding="utf-8"))["carried_over"]
     assert [c["reason"] for c in carried] == ["import --diff"]
     assert main(["build", "--if-stale", "--no-ranker"]) == 0
