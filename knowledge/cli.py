@@ -69,6 +69,9 @@ def refresh(args: argparse.Namespace) -> int:
     if args.out is not None:
         print("--diff refreshes <KB_DIR> (set KB_DIR); --out is for a full import.", file=sys.stderr)
         return 2
+    if not args.source.is_file():
+        print(f"{args.source}: no such file", file=sys.stderr)
+        return 2
     try:
         date = kb_refresh.dump_date(args.source, args.date)
     except (OSError, ValueError) as exc:

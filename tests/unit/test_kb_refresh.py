@@ -186,7 +186,9 @@ def test_a_second_refresh_dates_only_what_changed(kb, capsys):
     assert {p.code: p.updated for p in store.load_procedures()} == {ADDED: "2026-12-01", KEPT: "2026-12-15"}
 
 
-def test_a_bad_date_is_refused(kb, capsys):
+def test_a_bad_date_or_missing_dump_is_refused(kb, capsys):
     _, _, dump = kb
     assert main(["import", str(dump), "--diff", "--date", "01/12/2026"]) == 2
     assert "Invalid isoformat string" in capsys.readouterr().err
+    assert main(["import", str(dump.with_name("missing.jsonl.gz")), "--diff"]) == 2
+    assert capsys.readouterr().err == f"{dump.with_name('missing.jsonl.gz')}: no such file\n"
