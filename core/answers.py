@@ -19,6 +19,7 @@ PHRASES = {
     "vi": {
         "code": "mã thủ tục",
         "source": "Nguồn: Cổng Dịch vụ công quốc gia — {url}",
+        "updated": "Thông tin cập nhật ngày {date}.",
         "channels": {"online": "Trực tuyến", "in_person": "Trực tiếp", "post": "Qua bưu chính"},
         "more": "… và {n} {what} khác (xem thêm ở đường dẫn bên dưới).",
         "items": "mục", "steps_word": "bước", "docs_word": "văn bản", "results_word": "kết quả",
@@ -51,6 +52,7 @@ PHRASES = {
     "en": {
         "code": "procedure code",
         "source": "Source: National Public Service Portal — {url}",
+        "updated": "Information as of {date}.",
         "channels": {"online": "Online", "in_person": "In person", "post": "By post"},
         "more": "… and {n} more {what} (see the link below).",
         "items": "items", "steps_word": "steps", "docs_word": "documents", "results_word": "results",
@@ -127,9 +129,19 @@ def header(proc, lang: str = "vi") -> str:
     return f"**{display_name(proc.name)}** ({_t(lang)['code']} {proc.code})"
 
 
+def data_date(iso: Optional[str]) -> str:
+    """'2026-12-04' -> '04/12/2026' (how dates are written in Vietnam; English answers use it too)."""
+    year, month, day = iso.split("-")
+    return f"{day}/{month}/{year}"
+
+
 def footer(proc, lang: str = "vi") -> str:
-    """Last line of every answer: the source."""
-    return _t(lang)["source"].format(url=proc.url or "https://dichvucong.gov.vn")
+    """Last lines of every answer: the source and, when known, the date of the portal data it comes from."""
+    t = _t(lang)
+    lines = [t["source"].format(url=proc.url or "https://dichvucong.gov.vn")]
+    if getattr(proc, "updated", None):
+        lines.append(t["updated"].format(date=data_date(proc.updated)))
+    return "\n".join(lines)
 
 
 def quantity(doc, lang: str = "vi") -> str:

@@ -37,8 +37,19 @@ def add_command(name: str, help: str) -> Callable[[Register], Register]:
 def _register_import(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("source", type=Path, help="procedures.jsonl(.gz)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default <KB_DIR>/procedures)")
+    p.add_argument("--diff", action="store_true",
+                   help="refresh <KB_DIR>: report added / removed / changed procedures, apply them, update the index")
+    p.add_argument("--dry-run", action="store_true", help="with --diff: only report")
+    p.add_argument("--json", action="store_true", help="with --diff: print the report as JSON")
+    p.add_argument("--date", default=None, help="with --diff: date of the dump's data, YYYY-MM-DD (default: its mtime)")
+    p.add_argument("--index", type=Path, default=None, help="with --diff: index folder (default $KB_INDEX_DIR)")
+    p.add_argument("--no-index", action="store_true", help="with --diff: leave the index alone")
+    p.add_argument("--retrain-ranker", action="store_true",
+                   help="with --diff: retrain the ranker after the index update (default: carry it over)")
 
     def run(args: argparse.Namespace) -> int:
+        if args.diff:
+            return refresh(args)
         from knowledge.importer import import_source
 
         summary = import_source(args.source, args.out)
@@ -46,6 +57,86 @@ def _register_import(p: argparse.ArgumentParser) -> Runner:
         return 0
 
     return run
+
+
+def refresh(args: argparse.Namespace) -> int:
+    """``import --diff``: compare the dump with <KB_DIR>, print the report, apply it and update the index."""
+    from knowledge import refresh as kb_refresh
+    from knowledge.index import is_stale, source_hash
+    from knowledge.store import data_dir
+    from settings import get_settings
+
+    if args.out is not None:
+        print("--diff refreshes <KB_DIR> (set KB_DIR); --out is for a full import.", file=sys.stderr)
+        return 2
+    if not args.source.is_file():
+        print(f"{args.source}: no such file", file=sys.stderr)
+        return 2
+    try:
+        date = kb_refresh.dump_date(args.source, args.date)
+    except (OSError, ValueError) as exc:
+        print(f"{args.source}: {exc}", file=sys.stderr)
+        return 2
+    root = data_dir()
+    new = kb_refresh.parse_dump(args.source)
+    current = kb_refresh.current_records(root)
+    diff = kb_refresh.compute_diff(current, new)
+    flagged = kb_refresh.flags(diff, root)
+    report = {**diff.to_json(), "flags": flagged, "date": date, "applied": False}
+    if args.dry_run:
+        _print_refresh(report, diff, flagged, args.json)
+        return 0
+    settings = get_settings()
+    index_dir = Path(args.index or settings.index_dir)
+    from knowledge.encoder import encoder_from_config
+
+    encoder = encoder_from_config(settings.encoder)
+    # The index is updated only when it was built from the knowledge base as it was before this import.
+    index_current = not args.no_index and not is_stale(index_dir, source_hash(root), encoder.name)
+    report["source"] = kb_refresh.apply_diff(diff, current, root, args.source, date, len(new))
+    report["applied"] = True
+    report["index"] = _refresh_index(index_dir, encoder, settings.encoder, args, index_current)
+    _print_refresh(report, diff, flagged, args.json)
+    return 0
+
+
+def _refresh_index(index_dir: Path, encoder, encoder_spec: str, args: argparse.Namespace,
+                   index_current: bool) -> dict:
+    """Update the index after an applied refresh; what was done, for the report."""
+    if args.no_index:
+        return {"updated": False, "why": "--no-index"}
+    if not index_current:
+        return {"updated": False, "why": f"{index_dir} was not built from this knowledge base: "
+                                         "run `make build-index` (python -m knowledge build)"}
+    from knowledge import ranker
+    from knowledge import refresh as kb_refresh
+    from knowledge.cli_index import ensure_accents, train_ranker
+    from knowledge.index import source_hash
+
+    ensure_accents(index_dir, source_hash())
+    config = kb_refresh.update_index(index_dir, encoder)
+    done = {"updated": True, "entries": config["entries"], "encoded": config["encoded"],
+            "source_hash": config["source_hash"]}
+    if args.retrain_ranker:
+        train_ranker(index_dir, encoder_spec)
+        done["ranker"] = "retrained"
+    else:
+        done["ranker"] = "carried over" if ranker.carry_over(index_dir, "import --diff") else "none"
+    return done
+
+
+def _print_refresh(report: dict, diff, flagged: list, as_json: bool) -> None:
+    from knowledge.refresh import format_report
+
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+        return
+    print(format_report(diff, flagged))
+    print(f"data date: {report['date']}" + ("" if report["applied"] else "  (dry run: nothing written)"))
+    if report["applied"]:
+        index = report["index"]
+        print("index: " + (f"updated, {index['encoded']} passages encoded, ranker {index['ranker']}"
+                           if index["updated"] else f"not updated ({index['why']})"))
 
 
 def field_counts(procs: list) -> dict[str, int]:

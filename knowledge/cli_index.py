@@ -32,10 +32,10 @@ def _register_build(p: argparse.ArgumentParser) -> Runner:
         out = args.out or settings.index_dir
         encoder = encoder_from_config(args.encoder or settings.encoder)
         src = source_hash()
-        _ensure_accents(Path(out), src)
+        ensure_accents(Path(out), src)
         if args.if_stale and not is_stale(out, src, encoder.name):
             print(f"Knowledge index is up to date ({out}).")
-            return 0 if args.no_ranker else _train_ranker(Path(out), args.encoder or settings.encoder, if_stale=True)
+            return 0 if args.no_ranker else train_ranker(Path(out), args.encoder or settings.encoder, if_stale=True)
         problem = index_problem(out) if Path(out).exists() else None
         if problem:  # a damaged index is rebuilt; say why
             print(f"{problem.split(';')[0]}: rebuilding.", flush=True)
@@ -49,7 +49,7 @@ def _register_build(p: argparse.ArgumentParser) -> Runner:
         config = build_index(entries, encoder, out, src, progress=_progress, bank=bank,
                              bank_text=bank_text_function(Path(out)))
         print(json.dumps(config, ensure_ascii=False))
-        return 0 if args.no_ranker else _train_ranker(Path(out), args.encoder or settings.encoder)
+        return 0 if args.no_ranker else train_ranker(Path(out), args.encoder or settings.encoder)
 
     return run
 
@@ -62,13 +62,13 @@ def _register_train_ranker(p: argparse.ArgumentParser) -> Runner:
 
     def run(args: argparse.Namespace) -> int:
         settings = _settings()
-        return _train_ranker(Path(args.index or settings.index_dir), args.encoder or settings.encoder,
+        return train_ranker(Path(args.index or settings.index_dir), args.encoder or settings.encoder,
                              args.if_stale)
 
     return run
 
 
-def _train_ranker(index_dir: Path, encoder_spec: str, if_stale: bool = False) -> int:
+def train_ranker(index_dir: Path, encoder_spec: str, if_stale: bool = False) -> int:
     """Train the ranker of ``index_dir`` from the bank's train split (knowledge/ranker.py)."""
     from knowledge import ranker
 
@@ -80,7 +80,7 @@ def _train_ranker(index_dir: Path, encoder_spec: str, if_stale: bool = False) ->
     return 0
 
 
-def _ensure_accents(index_dir: Path, src: str) -> None:
+def ensure_accents(index_dir: Path, src: str) -> None:
     """Build the diacritic restorer (knowledge/accents.py) beside the index when it is missing or stale."""
     from knowledge import accents
 

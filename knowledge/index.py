@@ -16,7 +16,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
@@ -320,8 +320,18 @@ def build_index(
     batch_size: int = 64,
     bank: Optional[List] = None,
     bank_text: Optional[Callable[[str], str]] = None,
+    known: Optional[Dict[Tuple[str, str], np.ndarray]] = None,
+    keep_from: Optional[Path] = None,
 ) -> dict:
-    """Encode, index and write ``entries`` into ``out_dir`` (atomically: built beside, then renamed)."""
+    """Encode, index and write ``entries`` into ``out_dir`` (atomically: built beside, then renamed).
+
+    Incremental update (knowledge/refresh.py): ``known`` holds the vectors of ``(entry id, passage)`` pairs an
+    earlier build of the same encoder already encoded (:func:`known_vectors`), so only new passages are encoded;
+    ``keep_from`` is that earlier index folder, whose question-bank part (``bank`` is then not encoded) and
+    ranker files are carried over unchanged. The files and config written are those a full build writes.
+    """
+    import shutil
+
     import bm25s
     import faiss
 
@@ -329,18 +339,25 @@ def build_index(
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".building")
     if tmp.exists():
-        import shutil
-
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
 
     rows: List[int] = []
     texts: List[str] = []
+    ids: List[str] = []
     for number, entry in enumerate(entries):
         for text in entry.dense_texts():
             rows.append(number)
             texts.append(text)
-    vectors = encode_sorted(encoder, texts, batch_size, progress)
+            ids.append(entry.id)
+    known = known or {}
+    missing = [i for i, key in enumerate(zip(ids, texts)) if key not in known]
+    vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    for i, key in enumerate(zip(ids, texts)):
+        if key in known:
+            vectors[i] = known[key]
+    if missing:
+        vectors[missing] = encode_sorted(encoder, [texts[i] for i in missing], batch_size, progress)
     index = build_faiss(vectors)
     faiss.write_index(index, str(tmp / "dense.faiss"))
     (tmp / "vectors.json").write_text(json.dumps(rows), encoding="utf-8")
@@ -350,7 +367,16 @@ def build_index(
     bm25.index(corpus, show_progress=False)
     bm25.save(str(tmp / "bm25"))
 
-    if bank:
+    bank_questions = len(bank or [])
+    if keep_from is not None:
+        for name in BANK_FILES:
+            part = Path(keep_from) / name
+            if part.is_dir():
+                shutil.copytree(part, tmp / name)
+            elif part.exists():
+                shutil.copy2(part, tmp / name)
+        bank_questions = int((read_config(keep_from) or {}).get("bank_questions", 0))
+    elif bank:
         write_bank(tmp, bank, encoder, bank_text or (lambda q: q), batch_size, progress)
 
     with open(tmp / "entries.jsonl", "w", encoding="utf-8") as handle:
@@ -367,7 +393,7 @@ def build_index(
         "faiss": type(index).__name__,
         "entries": len(entries),
         "vectors": int(len(vectors)),
-        "bank_questions": len(bank or []),
+        "bank_questions": bank_questions,
         "source_hash": src_hash,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": round(time.time() - started, 2),
@@ -375,12 +401,36 @@ def build_index(
         "files": file_digests(tmp),
     }
     (tmp / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # The ranker is written after the index (not among the checksummed files), so it is carried over after too.
+    for name in RANKER_FILES if keep_from is not None else ():
+        if (Path(keep_from) / name).exists():
+            shutil.copy2(Path(keep_from) / name, tmp / name)
     if out_dir.exists():
-        import shutil
-
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)
-    return config
+    return {**config, "encoded": len(missing)}
+
+
+RANKER_FILES = ("ranker.pkl", "ranker.json")  # knowledge/ranker.py: save_ranker
+
+
+def known_vectors(index_dir: Path) -> Dict[Tuple[str, str], np.ndarray]:
+    """``(entry id, passage) -> vector`` of every passage of a built index (the passages as
+    :meth:`IndexEntry.dense_texts` gives them for the entries recorded in entries.jsonl)."""
+    _, dense, rows, entries, _ = load_parts(index_dir)
+    vectors = dense.reconstruct_n(0, dense.ntotal)
+    fields = set(IndexEntry.__dataclass_fields__)
+    known: Dict[Tuple[str, str], np.ndarray] = {}
+    first_row: Dict[int, int] = {}
+    for row, number in enumerate(rows.tolist()):
+        first_row.setdefault(number, row)
+    for number, start in first_row.items():
+        record = entries[number]
+        texts = IndexEntry(**{k: v for k, v in record.items() if k in fields}).dense_texts()
+        # the rows of one entry are consecutive, in dense_texts order (build_index)
+        for offset, text in enumerate(texts):
+            known[(record["id"], text)] = vectors[start + offset]
+    return known
 
 
 BANK_FILES = ("bank.npy", "bank.jsonl", "bank_bm25")

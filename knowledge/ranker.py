@@ -267,6 +267,27 @@ def is_stale(index_dir: Path) -> bool:
         return True
 
 
+def carry_over(index_dir: Path, reason: str) -> bool:
+    """Re-stamp the ranker of ``index_dir`` for its updated index without retraining (False when it has none).
+
+    For a handful of added, removed or changed procedures (knowledge/refresh.py): the ranker scores candidates by
+    their score parts (dense, BM25, coverage, bank evidence, ...), never by procedure identity, and the question
+    bank it was trained on is unchanged, so its model and thresholds still apply. ``ranker.json`` records each
+    carry-over; ``python -m knowledge train-ranker`` retrains when the changes are many.
+    """
+    meta_path = Path(index_dir) / "ranker.json"
+    if not meta_path.exists() or not (Path(index_dir) / "ranker.pkl").exists():
+        return False
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta.setdefault("carried_over", []).append(
+        {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "reason": reason, "from_stamp": meta.get("stamp")})
+    meta["stamp"] = stamp(index_dir)
+    tmp = meta_path.with_name(meta_path.name + ".tmp")
+    tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(meta_path)
+    return True
+
+
 def linear_form(model) -> tuple:
     """``(mean, scale, coef, intercept)`` of a fitted StandardScaler + LogisticRegression pipeline."""
     scaler, logistic = model.steps[0][1], model.steps[-1][1]

@@ -110,6 +110,10 @@ class Procedure(_Model):
     ministry: str | None = None
     description: str = ""
     aliases: list[str] = Field(default_factory=list)
+    updated: str | None = Field(
+        default=None, pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="date (YYYY-MM-DD) of the portal dump this record last changed in (knowledge/refresh.py); "
+                    "None for a record no refresh has dated yet")
 
 
 class FaqEntry(_Model):
