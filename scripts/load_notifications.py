@@ -415,6 +415,21 @@ def markdown(report: Dict) -> str:
         "row claimed; once its lease runs out the other worker sends it again.",
         "",
     ]
+    if t["two_workers_per_s"] and report["changes_per_s"] and report["changes_per_s"] > t["two_workers_per_s"]:
+        lines += [
+            f"The changes came faster ({report['changes_per_s']}/s) than the workers delivered, so a backlog "
+            "grew and the delay is mostly time spent waiting in the outbox: it measures the saturated system, "
+            "not one delivery's latency.",
+            "",
+        ]
+    lines += [
+        "Effectively-once is a design decision, not implemented: Zalo's send calls take no idempotency key, so a "
+        "row whose worker died during the call is in doubt. Committing an `attempt_started_at` before the call "
+        "would let the next worker recognise such rows and either skip them (at-most-once: a lost notification "
+        "instead of a duplicate) or hold them for a person, or reconcile through the OA's conversation history "
+        "(look for the same text sent after `attempt_started_at`) before resending.",
+        "",
+    ]
     return "\n".join(lines)
 
 
