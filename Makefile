@@ -90,5 +90,5 @@ load: setup train ## Load test: 1/10/20/50 concurrent citizens, embedded + scale
 	@$(RASA_PY) scripts/load.py --profile embedded --think 10 --no-breakdown $(LOAD_ARGS)
 	@$(RASA_PY) scripts/load.py --profile scaled $(LOAD_ARGS)
 
-load-notifications: setup ## Notification delivery: 10,000 status changes, 2 workers, one killed (PostgreSQL db `test`; reports/notifications/, ~10 min)
+load-notifications: setup ## Notification delivery: 10,000 status changes, 2 workers, one killed (PostgreSQL db `test`; reports/notifications/, ~5 min)
 	@$(ACT_PY) scripts/load_notifications.py $(LOAD_NOTIFY_ARGS)
