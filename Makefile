@@ -7,7 +7,7 @@ export PYTHONPATH := $(CURDIR)
 
 .PHONY: help setup run train validate test eval-nlu eval-routing eval-dialogue eval bench bench-full build-index lint clean seed-demo
 .PHONY: console-demo run-scaled test-scaled
-.PHONY: load tune-encoder
+.PHONY: load load-notifications tune-encoder
 
 help: ## One line per target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -89,3 +89,6 @@ load: setup train ## Load test: 1/10/20/50 concurrent citizens, embedded + scale
 	@$(RASA_PY) scripts/load.py --profile embedded $(LOAD_ARGS)
 	@$(RASA_PY) scripts/load.py --profile embedded --think 10 --no-breakdown $(LOAD_ARGS)
 	@$(RASA_PY) scripts/load.py --profile scaled $(LOAD_ARGS)
+
+load-notifications: setup ## Notification delivery: 10,000 status changes, 2 workers, one killed (PostgreSQL db `test`; reports/notifications/, ~5 min)
+	@$(ACT_PY) scripts/load_notifications.py $(LOAD_NOTIFY_ARGS)

@@ -130,12 +130,16 @@ class Settings:
     # The worker: NOTIFY_MAX_ATTEMPTS deliveries before giving up, the first retry after NOTIFY_BACKOFF_S (doubling,
     # at most NOTIFY_BACKOFF_MAX_S); at most NOTIFY_RATE_LIMIT_COUNT notifications per citizen in
     # NOTIFY_RATE_LIMIT_WINDOW_S; NOTIFY_POLL_INTERVAL_S > 0 also polls the one-stop system (STATUS_BACKEND=http).
+    # NOTIFY_LEASE_S: how long a claimed notification stays with its worker before another may take it (a worker
+    # killed mid-delivery); NOTIFY_QUIET_HOURS=0 turns the 21:00-7:00 hold off (load runs at any hour).
     notify_max_attempts: int = 8
     notify_backoff_s: float = 30.0
     notify_backoff_max_s: float = 3600.0
     notify_rate_limit_count: int = 5
     notify_rate_limit_window_s: float = 3600.0
     notify_poll_interval_s: float = 0.0
+    notify_lease_s: float = 120.0
+    notify_quiet_hours: bool = True
     # Zalo OA: a consultation message only within ZALO_CS_WINDOW_HOURS of the citizen's last message (Zalo: 48 h),
     # a transaction (template) message otherwise. ZALO_API_BASE / ZALO_ACCESS_TOKEN as for the channel; the worker
     # reads the current access token from ZALO_TOKEN_STORE, the file the channel keeps refreshed.
@@ -204,6 +208,8 @@ class Settings:
             notify_rate_limit_count=int(_env("NOTIFY_RATE_LIMIT_COUNT", "5")),
             notify_rate_limit_window_s=float(_env("NOTIFY_RATE_LIMIT_WINDOW_S", "3600")),
             notify_poll_interval_s=float(_env("NOTIFY_POLL_INTERVAL_S", "0")),
+            notify_lease_s=float(_env("NOTIFY_LEASE_S", "120")),
+            notify_quiet_hours=_env("NOTIFY_QUIET_HOURS", "1").lower() not in ("0", "false", "no"),
             zalo_cs_window_hours=float(_env("ZALO_CS_WINDOW_HOURS", "48")),
             zalo_api_base=_env("ZALO_API_BASE", "https://openapi.zalo.me"),
             zalo_access_token=_env("ZALO_ACCESS_TOKEN", ""),

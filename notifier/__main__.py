@@ -36,7 +36,8 @@ def build_worker(settings):
                         last_seen, cs_window=timedelta(hours=settings.zalo_cs_window_hours))
     web = WebChatNotifier(RasaClient(settings.rasa_url, settings.rasa_api_token or None))
     notifiers = {"zalo": zalo, **{channel: web for channel in WEB_CHANNELS}}
-    return Worker(Outbox(shared_database(settings)), subscriptions_from_settings(settings), notifiers,
+    return Worker(Outbox(shared_database(settings), lease_s=settings.notify_lease_s),
+                  subscriptions_from_settings(settings), notifiers,
                   rules=rules_from_settings(settings))
 
 

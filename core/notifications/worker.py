@@ -29,13 +29,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class WorkerRules:
-    """Retry and rate-limit rules (settings: NOTIFY_MAX_ATTEMPTS, NOTIFY_BACKOFF_S, NOTIFY_RATE_LIMIT_*)."""
+    """Retry, rate-limit and quiet-hours rules (settings: NOTIFY_MAX_ATTEMPTS, NOTIFY_BACKOFF_S,
+    NOTIFY_RATE_LIMIT_*, NOTIFY_QUIET_HOURS)."""
 
     max_attempts: int = 8
     backoff_s: float = 30.0  # first retry after this, doubling each time
     backoff_max_s: float = 3600.0
     rate_limit_count: int = 5  # at most this many notifications per citizen ...
     rate_limit_window_s: float = 3600.0  # ... in this window
+    quiet_hours: bool = True  # hold notifications between 21:00 and 7:00 Vietnam time
 
     def retry_delay(self, attempts: int) -> timedelta:
         """The wait after the ``attempts``-th failed attempt: backoff_s · 2^(attempts-1), at most backoff_max_s."""
@@ -47,7 +49,8 @@ def rules_from_settings(settings) -> WorkerRules:
     return WorkerRules(max_attempts=settings.notify_max_attempts, backoff_s=settings.notify_backoff_s,
                        backoff_max_s=settings.notify_backoff_max_s,
                        rate_limit_count=settings.notify_rate_limit_count,
-                       rate_limit_window_s=settings.notify_rate_limit_window_s)
+                       rate_limit_window_s=settings.notify_rate_limit_window_s,
+                       quiet_hours=settings.notify_quiet_hours)
 
 
 def default_worker_id() -> str:
@@ -110,7 +113,7 @@ class Worker:
             self.outbox.cancel(item, wid, "unsubscribed")
             return "cancelled"
         now = self.clock()
-        quiet_end = quiet_hours_end(now)
+        quiet_end = quiet_hours_end(now) if self.rules.quiet_hours else None
         if quiet_end is not None:
             self.outbox.hold(item, wid, quiet_end, "quiet hours")
             return "held"

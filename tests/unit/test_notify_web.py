@@ -4,6 +4,8 @@ and sends it through the socket.io channel the widget listens on; on SQLite and 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from core.notifications.outbox import Outbox
@@ -113,3 +115,15 @@ def test_worker_command_delivers_the_web_channels_through_rasa(settings_env):
     web = notifiers["rest"]
     assert isinstance(web, WebChatNotifier) and notifiers["socketio"] is web
     assert (web.rasa.base_url, web.rasa.token) == ("http://127.0.0.1:5999", SECRET)
+
+
+def test_worker_command_takes_lease_and_quiet_hours_from_settings(settings_env):
+    settings_env(NOTIFY_LEASE_S="15", NOTIFY_QUIET_HOURS="0")
+    from settings import get_settings
+
+    worker = build_worker(get_settings())
+    assert worker.outbox.lease == timedelta(seconds=15)
+    assert worker.rules.quiet_hours is False
+    settings_env(NOTIFY_LEASE_S=None, NOTIFY_QUIET_HOURS=None)
+    assert build_worker(get_settings()).outbox.lease == timedelta(seconds=120)
+    assert build_worker(get_settings()).rules.quiet_hours is True

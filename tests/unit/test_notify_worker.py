@@ -173,6 +173,17 @@ def test_quiet_hours_hold_until_seven_in_the_morning(db, fake):
     assert len(fake.delivered(USER)) == 1
 
 
+def test_quiet_hours_turned_off_deliver_at_night(db, fake):
+    clock = Clock(at(24, 22))  # 22:00
+    seed_application(db)
+    Subscriptions(db, clock=clock).subscribe("zalo", USER, CODE)
+    result_ready(clock, db)
+    worker = zalo_worker(db, fake, clock, last_seen=lambda user: clock.now, rules=WorkerRules(quiet_hours=False))
+    assert worker.run_once() == 1
+    assert len(fake.delivered(USER)) == 1
+    assert Outbox(db).counts() == {"sent": 1}
+
+
 def test_rate_limit_holds_the_extra_notifications_of_one_citizen(db, clock, fake):
     seed_application(db)
     Subscriptions(db, clock=clock).subscribe("zalo", USER, CODE)
