@@ -129,7 +129,9 @@ def test_several_aspects_are_each_answered_and_the_level_and_source_named():
     messages, events = run(action, make_tracker(q, "ask_procedure"))
     text = messages[0]["text"]
     assert text.index("Phí, lệ phí:") < text.index("Thời hạn giải quyết:") < text.index("Cấp thực hiện: Cấp xã")
-    assert text.endswith("Nguồn: Cổng Dịch vụ công quốc gia — " + store.get_procedure("1.000894").url)
+    proc = store.get_procedure("1.000894")
+    assert proc.updated == "2026-11-27"  # the shipped records carry the date of the portal data
+    assert text.endswith("Nguồn: Cổng Dịch vụ công quốc gia — " + proc.url + "\nThông tin cập nhật ngày 27/11/2026.")
     assert slots_of(events)["aspect"] == "fee"
 
 
