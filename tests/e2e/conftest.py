@@ -17,6 +17,7 @@ from deploy.scaled_profile import free_port  # noqa: F401 - free_port: e2e tests
 from scripts.stack import ACTIONS_PY, RASA_BIN, ROOT, RestStack, StackError, model_path  # noqa: F401
 from scripts.stack import wait_http as _wait_http
 from tests.fakes import zalo_api_server as zalo_fake
+from tests.fakes.processes import wait_until_healthy
 
 # RASA_MODEL lets a worktree test its own model without overwriting the shared models/tthc.tar.gz.
 MODEL = model_path()
@@ -107,6 +108,37 @@ def staff_api(stack):
     wait_http(f"{base}/health", 60, proc, log)
     yield {"url": base, "headers": {"Authorization": f"Bearer {STAFF_API_TOKEN}"}}
     stack.stop("staff_api")
+
+
+CONSOLE_PASSWORD = "mat-khau-truc-tong-dai-2026"
+
+
+def console_env(stack: Stack) -> dict:
+    """The environment of the console and the notification worker: the stack's services database, tracker store and
+    Rasa server (with its API token), as `make run` gives them."""
+    return {**stack.env, "TRACKER_DB": str(stack.workdir / "tracker.db"), "RASA_URL": stack.rasa_url,
+            "RASA_API_TOKEN": stack.rasa_api_token}
+
+
+@pytest.fixture(scope="session")
+def live_console(stack):
+    """The console process wired to the running stack, with an officer ("truc-ban") and a supervisor
+    ("truong-bo-phan") account, both with CONSOLE_PASSWORD."""
+    env = console_env(stack)
+    for name, role in (("truc-ban", "officer"), ("truong-bo-phan", "supervisor")):
+        done = subprocess.run([sys.executable, "-m", "console", "users", "add", name, "--role", role,
+                               "--password-stdin", "--no-force-change"], cwd=ROOT, env=env,
+                              input=CONSOLE_PASSWORD + "\n", capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    port = free_port()
+    log = stack.workdir / "console.log"
+    proc = subprocess.Popen([sys.executable, "-m", "console", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    stack.procs["console"] = proc
+    base = f"http://127.0.0.1:{port}"
+    wait_until_healthy(base, proc, log, 60)
+    yield base
+    stack.stop("console")
 
 
 def say(stack: Stack, sender: str, text: str) -> list:

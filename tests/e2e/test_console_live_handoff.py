@@ -9,12 +9,7 @@ the conversation 5 with a button, and the supervisor sees that rating in the ana
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-import pytest
-
-from tests.e2e.conftest import ROOT, free_port
+from tests.e2e.conftest import CONSOLE_PASSWORD as PASSWORD
 from tests.fakes.browser import (
     BOT_MESSAGES,
     JOINED_JS,
@@ -31,30 +26,6 @@ from tests.fakes.browser import (
     wait_for_count,
     wait_for_reply,
 )
-from tests.fakes.processes import wait_until_healthy
-
-PASSWORD = "mat-khau-truc-tong-dai-2026"
-
-
-@pytest.fixture(scope="module")
-def live_console(stack):
-    """The console process wired to the running stack, with an officer and a supervisor account."""
-    env = {**stack.env, "TRACKER_DB": str(stack.workdir / "tracker.db"), "RASA_URL": stack.rasa_url,
-           "RASA_API_TOKEN": stack.rasa_api_token}
-    for name, role in (("truc-ban", "officer"), ("truong-bo-phan", "supervisor")):
-        done = subprocess.run([sys.executable, "-m", "console", "users", "add", name, "--role", role,
-                               "--password-stdin", "--no-force-change"], cwd=ROOT, env=env, input=PASSWORD + "\n",
-                              capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-    port = free_port()
-    log = stack.workdir / "console.log"
-    proc = subprocess.Popen([sys.executable, "-m", "console", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
-    stack.procs["console"] = proc
-    base = f"http://127.0.0.1:{port}"
-    wait_until_healthy(base, proc, log, 60)
-    yield base
-    stack.stop("console")
 
 
 def test_handoff_answered_in_the_console_reaches_the_widget_and_is_rated(browser, live_stack, live_console):  # noqa: F811
