@@ -144,12 +144,12 @@ def cmd_serve(args) -> int:
     from console.app import create_app
     from console.handlers.common import StaffDeps
     from console.services import KnowledgeConsole
-    from console.tracker_db import tracker_source
     from core.feedback import FeedbackStore
     from core.handoff import HandoffStore
     from core.notifications.outbox import Outbox
     from core.privacy import install_pii_log_filter
     from core.status.factory import status_backend_from_settings
+    from core.tracker_db import tracker_source
     from staff_api.rasa_client import RasaClient
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

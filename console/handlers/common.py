@@ -37,7 +37,7 @@ class StaffDeps:
     audit: AuditLog | None = None  # None: nothing is recorded (the staff API)
     status: Callable[[], StatusBackend] | None = None
     knowledge: KnowledgeConsole | None = None
-    tracker_db: Any = None  # Rasa's tracker store, for the conversation analytics (console.tracker_db)
+    tracker_db: Any = None  # Rasa's tracker store, for the conversation analytics (core.tracker_db)
     secure_cookie: bool = False  # the session cookie's Secure flag (HTTPS)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)  # failed-login counters
     notifications: Outbox | None = None  # the status-change notifications' outbox and delivery log
