@@ -148,6 +148,7 @@ def cmd_serve(args) -> int:
     from core.handoff import HandoffStore
     from core.notifications.outbox import Outbox
     from core.privacy import install_pii_log_filter
+    from core.review.service import review_service_from_settings
     from core.status.factory import status_backend_from_settings
     from core.tracker_db import tracker_source
     from staff_api.rasa_client import RasaClient
@@ -166,7 +167,8 @@ def cmd_serve(args) -> int:
                      status=status, knowledge=KnowledgeConsole(portal_url=settings.portal_url),
                      rasa=RasaClient(settings.rasa_url, settings.rasa_api_token or None),
                      secure_cookie=settings.console_secure_cookie, tracker_db=tracker_source(settings),
-                     notifications=Outbox(db))
+                     notifications=Outbox(db),
+                     review=review_service_from_settings(settings, db, tracker_source(settings)))
     app = create_app(deps)
     threading.Thread(target=deps.knowledge.warm, name="console-warmup", daemon=True).start()
     start_retention_timer(settings, db)

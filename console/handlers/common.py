@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # types only: the staff API process never loads the knowledge
     from core.feedback import FeedbackStore
     from core.handoff import HandoffStore
     from core.notifications.outbox import Outbox
+    from core.review.service import ReviewService
     from core.status.base import StatusBackend
     from staff_api.rasa_client import RasaClient
 
@@ -41,6 +42,7 @@ class StaffDeps:
     secure_cookie: bool = False  # the session cookie's Secure flag (HTTPS)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)  # failed-login counters
     notifications: Outbox | None = None  # the status-change notifications' outbox and delivery log
+    review: ReviewService | None = None  # the review queue (core/review)
 
 
 class Route(NamedTuple):
