@@ -13,7 +13,7 @@ import os
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from knowledge.accents import has_diacritics
 
@@ -40,11 +40,20 @@ def bank_line(code: str, question: str) -> dict:
 class ApprovedQuestions:
     """The runtime file of approved questions (``REVIEW_APPROVED_FILE``), appended one line per approval."""
 
-    def __init__(self, path: Path, codes: Iterable[str]) -> None:
-        """``codes``: the procedure codes of the knowledge base (a line naming another code is refused)."""
+    def __init__(self, path: Path, codes: Callable[[], Iterable[str]]) -> None:
+        """``codes()``: the procedure codes of the knowledge base (read on first use; a line naming another code
+        is refused)."""
         self.path = Path(path)
-        self.codes = set(codes)
+        self._codes = codes
+        self._known: set | None = None
         self._lock = threading.Lock()
+
+    @property
+    def codes(self) -> set:
+        """The procedure codes a line may name."""
+        if self._known is None:
+            self._known = set(self._codes())
+        return self._known
 
     def append(self, code: str, question: str, staff: str, at: datetime) -> dict:
         """Validate and append one approved question; the line written (flushed and synced before returning)."""

@@ -19,6 +19,7 @@ KINDS = ("link", "out_of_scope", "faq")
 MAX_REASON_CHARS = 500
 MAX_DRAFT_CHARS = 2000
 MAX_VARIANTS = 5
+MAX_APPROVED_WORDINGS = 20  # bank lines an approved group adds at most
 
 
 class ReviewError(ValueError):
@@ -31,11 +32,12 @@ class ReviewError(ValueError):
 
 
 def group_key(question: str) -> str:
-    """The wording a group shares: the folded topic words of the question, sorted, each once."""
+    """The wording a group shares: the folded topic words of the (masked) question, sorted, each once, without
+    masked personal data or other numbers ("... cần giấy tờ gì 091*******" groups with "... cần giấy tờ gì")."""
     from knowledge.text import content_words, fold
 
-    words = sorted(set(content_words(question))) or fold(question).split()
-    return " ".join(words)
+    words = sorted({w for w in content_words(question) if not any(ch.isdigit() or ch == "*" for ch in w)})
+    return " ".join(words or fold(question).split())
 
 
 def sighting_key(sender: str, question: str) -> str:
@@ -84,9 +86,8 @@ class ReviewQueue:
                             f"GROUP BY i.id ORDER BY n DESC, i.last_seen DESC, i.id LIMIT ?", [*params, limit])
             out = []
             for row in rows:
-                variants = conn.all("SELECT DISTINCT question FROM review_sightings WHERE item_id = ? "
-                                    "ORDER BY question LIMIT ?", (row["id"], MAX_VARIANTS))
-                out.append(self._group(row, [v["question"] for v in variants], self._latest(conn, row["id"])))
+                out.append(self._group(row, self._variants(conn, row["id"], MAX_VARIANTS),
+                                       self._latest(conn, row["id"])))
         return out
 
     def group(self, item_id: int) -> Optional[dict]:
@@ -96,9 +97,14 @@ class ReviewQueue:
                            "FROM review_items i WHERE i.id = ?", (item_id,))
             if row is None:
                 return None
-            variants = conn.all("SELECT DISTINCT question FROM review_sightings WHERE item_id = ? "
-                                "ORDER BY question LIMIT ?", (item_id, MAX_VARIANTS))
-            return self._group(row, [v["question"] for v in variants], self._latest(conn, item_id))
+            return self._group(row, self._variants(conn, item_id, MAX_VARIANTS), self._latest(conn, item_id))
+
+    @staticmethod
+    def _variants(conn, item_id: int, limit: int) -> list[str]:
+        """The group's distinct masked wordings, first seen first."""
+        rows = conn.all("SELECT question, MIN(seen_at) AS first FROM review_sightings WHERE item_id = ? "
+                        "GROUP BY question ORDER BY first, question LIMIT ?", (item_id, limit))
+        return [r["question"] for r in rows]
 
     @staticmethod
     def _latest(conn, item_id: int) -> Optional[dict]:
@@ -171,8 +177,6 @@ class ReviewQueue:
                          (state, staff, at, pending["id"]))
             conn.execute("UPDATE review_items SET status = ? WHERE id = ?", (state, item_id))
             if approve and pending["kind"] == "link" and on_approved_link is not None:
-                wordings = conn.all("SELECT DISTINCT question FROM review_sightings WHERE item_id = ? "
-                                    "ORDER BY question", (item_id,))
-                for row in wordings:
-                    on_approved_link(pending["code"], row["question"], staff, at)
+                for question in self._variants(conn, item_id, MAX_APPROVED_WORDINGS):
+                    on_approved_link(pending["code"], question, staff, at)
         return self.group(item_id)

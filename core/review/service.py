@@ -45,16 +45,19 @@ class ReviewService:
         return self.queue.decide(item_id, staff, approve, self.approved.append)
 
 
-def review_service_from_settings(settings: Any, db: Database, tracker_source: Any = None,
-                                 codes: Optional[Callable[[], list]] = None) -> ReviewService:
-    """The deployment's review service: its services database, tracker store and approved-questions file."""
-    if codes is None:
+def knowledge_codes(knowledge_dir: Any) -> Callable[[], list]:
+    """The procedure codes of the knowledge base at ``knowledge_dir``, read when first called."""
+    def codes() -> list:
         from knowledge import store
 
-        procedure_codes = [p.code for p in store.load_procedures(settings.knowledge_dir)]
-    else:
-        procedure_codes = codes()
+        return [p.code for p in store.load_procedures(knowledge_dir)]
+
+    return codes
+
+
+def review_service_from_settings(settings: Any, db: Database, tracker_source: Any = None) -> ReviewService:
+    """The deployment's review service: its services database, tracker store and approved-questions file."""
     tracker = TrackerDb(tracker_source) if tracker_source else None
     return ReviewService(ReviewQueue(db, clock=now_vn), tracker,
-                         ApprovedQuestions(settings.review_approved_file, procedure_codes),
+                         ApprovedQuestions(settings.review_approved_file, knowledge_codes(settings.knowledge_dir)),
                          settings.review_window_days)
