@@ -127,7 +127,7 @@ class ReviewQueue:
     def propose(self, item_id: int, staff: str, kind: str, value: str,
                 known_code: Callable[[str], bool] = lambda code: False) -> dict:
         """An officer's proposal for a group: ``link`` to a procedure code (checked with ``known_code``),
-        ``out_of_scope`` with a reason, or ``faq`` with a draft answer. Replaces nothing already decided."""
+        ``out_of_scope`` with a reason, or ``faq`` with a draft answer; a proposal still pending is replaced."""
         value = (value or "").strip()
         if kind not in KINDS:
             raise ReviewError(400, "Loại đề xuất không hợp lệ.")

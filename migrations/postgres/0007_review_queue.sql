@@ -25,7 +25,8 @@ CREATE TABLE review_sightings (
 );
 CREATE INDEX review_sightings_item ON review_sightings (item_id);
 
--- kind: link (code) | out_of_scope (reason) | faq (draft); state: pending | approved | rejected.
+-- kind: link (code) | out_of_scope (reason) | faq (draft); state: pending | approved | rejected | replaced (a newer
+-- proposal for the same item came before a decision).
 CREATE TABLE review_decisions (
     id          BIGSERIAL PRIMARY KEY,
     item_id     BIGINT NOT NULL REFERENCES review_items(id) ON DELETE CASCADE,
