@@ -147,6 +147,12 @@ class Settings:
     zalo_api_base: str = "https://openapi.zalo.me"
     zalo_access_token: str = ""
     zalo_token_store: Path = ROOT / "var" / "zalo_tokens.json"
+    # ---- Issue 16: review queue (core/review) ---------------------------------------------------------------------
+    # REVIEW_APPROVED_FILE: where approved links are written as question-bank lines (never the repository's bank);
+    # `python -m console review export` prints them for the repository. REVIEW_WINDOW_DAYS: how many days of
+    # conversations the console reads into the queue when an officer opens it.
+    review_approved_file: Path = ROOT / "var" / "approved_questions.jsonl"
+    review_window_days: int = 30
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -214,6 +220,8 @@ class Settings:
             zalo_api_base=_env("ZALO_API_BASE", "https://openapi.zalo.me"),
             zalo_access_token=_env("ZALO_ACCESS_TOKEN", ""),
             zalo_token_store=_path("ZALO_TOKEN_STORE", ROOT / "var" / "zalo_tokens.json"),
+            review_approved_file=_path("REVIEW_APPROVED_FILE", ROOT / "var" / "approved_questions.jsonl"),
+            review_window_days=int(_env("REVIEW_WINDOW_DAYS", "30")),
         )
 
 

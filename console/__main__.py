@@ -7,6 +7,7 @@
     python -m console users token <name> [--revoke]   # the officer's own staff API token, printed once
     python -m console ensure-demo        # creates the demo account once and prints its password once
     python -m console retention [--dry-run]   # mask / delete personal data in old conversations (cron-able)
+    python -m console review export > file.jsonl   # approved review links as question-bank lines
 """
 
 from __future__ import annotations
@@ -116,6 +117,18 @@ def cmd_retention(args) -> int:
     return 1 if report.errors else 0
 
 
+def cmd_review(args) -> int:
+    """Print the approved questions (REVIEW_APPROVED_FILE) as bank lines, for a reviewed commit to the bank."""
+    import json
+
+    from core.review.approved import ApprovedQuestions
+    from settings import get_settings
+
+    for line in ApprovedQuestions(get_settings().review_approved_file, set).export():
+        print(json.dumps(line, ensure_ascii=False))
+    return 0
+
+
 def start_retention_timer(settings, db) -> threading.Thread | None:
     """Run the retention job now and then every ``retention_interval_hours`` in a daemon thread (0 = off)."""
     from console.retention import retention_job_from_settings
@@ -144,12 +157,13 @@ def cmd_serve(args) -> int:
     from console.app import create_app
     from console.handlers.common import StaffDeps
     from console.services import KnowledgeConsole
-    from console.tracker_db import tracker_source
     from core.feedback import FeedbackStore
     from core.handoff import HandoffStore
     from core.notifications.outbox import Outbox
     from core.privacy import install_pii_log_filter
+    from core.review.service import review_service_from_settings
     from core.status.factory import status_backend_from_settings
+    from core.tracker_db import tracker_source
     from staff_api.rasa_client import RasaClient
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -166,7 +180,8 @@ def cmd_serve(args) -> int:
                      status=status, knowledge=KnowledgeConsole(portal_url=settings.portal_url),
                      rasa=RasaClient(settings.rasa_url, settings.rasa_api_token or None),
                      secure_cookie=settings.console_secure_cookie, tracker_db=tracker_source(settings),
-                     notifications=Outbox(db))
+                     notifications=Outbox(db),
+                     review=review_service_from_settings(settings, db, tracker_source(settings)))
     app = create_app(deps)
     threading.Thread(target=deps.knowledge.warm, name="console-warmup", daemon=True).start()
     start_retention_timer(settings, db)
@@ -200,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("ensure-demo", help="tạo tài khoản mẫu nếu chưa có tài khoản nào")
     retention = sub.add_parser("retention", help="che/xoá dữ liệu cá nhân trong hội thoại cũ")
     retention.add_argument("--dry-run", action="store_true", help="chỉ đếm, không sửa gì")
+    review = sub.add_parser("review", help="hàng đợi câu hỏi cần xem lại")
+    review_sub = review.add_subparsers(dest="review_cmd", required=True)
+    review_sub.add_parser("export", help="in các câu hỏi đã duyệt theo định dạng ngân hàng câu hỏi")
     args = parser.parse_args(argv)
     if args.cmd == "users":
         return cmd_users(args)
@@ -207,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_ensure_demo(args)
     if args.cmd == "retention":
         return cmd_retention(args)
+    if args.cmd == "review":
+        return cmd_review(args)
     return cmd_serve(args)
 
 

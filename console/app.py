@@ -17,7 +17,7 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse, file, text
 
 from console.auth import Session, csrf_matches
-from console.handlers import accounts, analytics, feedback, handoffs, notifications, search, status
+from console.handlers import accounts, analytics, feedback, handoffs, notifications, review, search, status
 from console.handlers.common import Route, StaffDeps, error, health, mount
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -74,7 +74,7 @@ ROUTES = (
     Route("GET", "/health", health),
     Route("GET", "/", index),
     *accounts.ROUTES, *search.ROUTES, *handoffs.ROUTES, *status.ROUTES, *status.CHANGE_ROUTES, *feedback.ROUTES,
-    *analytics.ROUTES, *notifications.ROUTES,
+    *analytics.ROUTES, *notifications.ROUTES, *review.ROUTES,
 )
 
 

@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from console import tracker_db
+from core import tracker_db
 from core.appcode import mask_code
 from core.db import VN_TZ, Database, as_datetime
 from core.privacy import LOOKUP_INTENTS, hide_digits_outside_codes, hide_verification_replies, mask_pii

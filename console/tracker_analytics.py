@@ -19,47 +19,34 @@ questions are the user texts that led to an abstention or a fallback, with perso
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter, defaultdict
 from datetime import date, datetime
 from pathlib import Path
 from typing import Iterable
 
-from console.tracker_db import TrackerDb
 from core.db import VN_TZ
-from core.privacy import mask_pii
+from core.review.signals import (
+    FALLBACK_INTENT,
+    HANDOFF_ACTION,
+    KNOWLEDGE_ACTION,
+    RATING_SLOT,
+    UNANSWERED_REASONS,
+    event_data,
+    has_abstain_button,
+    is_score,
+    masked_question,
+    review_signals,
+)
+from core.tracker_db import TrackerDb
 
 log = logging.getLogger(__name__)
 
-HANDOFF_ACTION = "action_handoff"
-KNOWLEDGE_ACTION = "action_answer_procedure"
-ABSTAIN_PAYLOAD = "/request_human"
-FALLBACK_INTENT = "nlu_fallback"
-RATING_SLOT = "satisfaction_rating"  # set by action_store_rating (actions/actions_rating.py)
 TOP_N = 10
-MAX_QUESTION_CHARS = 200
-
-
-def _data(raw) -> dict:
-    try:
-        value = json.loads(raw) if raw else {}
-    except (TypeError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _has_abstain_button(data: dict) -> bool:
-    buttons = (data.get("data") or {}).get("buttons") or []
-    return any(isinstance(b, dict) and b.get("payload") == ABSTAIN_PAYLOAD for b in buttons)
-
-
-def _is_score(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value in (1, 2, 3, 4, 5)
 
 
 def _question(text: str) -> str:
-    return " ".join(mask_pii(text).split())[:MAX_QUESTION_CHARS].lower()
+    return masked_question(text).lower()
 
 
 def conversation_analytics(rows: Iterable[tuple], day_keys: list[str]) -> dict:
@@ -68,42 +55,34 @@ def conversation_analytics(rows: Iterable[tuple], day_keys: list[str]) -> dict:
 
     wanted = set(day_keys)
     convs: dict[tuple[str, str], dict] = {}
-    last_user: dict[str, str] = {}
     last_action: dict[str, str] = {}
     user_turns: Counter = Counter()
     fallback_turns: Counter = Counter()
     procedures: dict[str, set] = defaultdict(set)  # code -> {(sender, day)}
     names: dict[str, str] = {}
     last_code: dict[str, str] = {}
-    unanswered: Counter = Counter()
+    rows = list(rows)
 
     for sender, type_name, ts, intent, action, raw in rows:
         day = datetime.fromtimestamp(float(ts or 0), tz=VN_TZ).date().isoformat()
         if day not in wanted:
             continue
         key = (sender, day)
-        data = _data(raw)
+        data = event_data(raw)
         if type_name == "user":
             convs.setdefault(key, {"handoff": False, "abstain": False, "ratings": []})
-            text = data.get("text") or ""
             intent = intent or ((data.get("parse_data") or {}).get("intent") or {}).get("name")
             user_turns[day] += 1
-            last_user[sender] = text
             if intent == FALLBACK_INTENT:
                 fallback_turns[day] += 1
-                if text and not text.startswith("/"):
-                    unanswered[_question(text)] += 1
         elif type_name == "action":
             name = action or data.get("name")
             last_action[sender] = name
             if name == HANDOFF_ACTION and key in convs:
                 convs[key]["handoff"] = True
         elif type_name == "bot":
-            if last_action.get(sender) == KNOWLEDGE_ACTION and _has_abstain_button(data) and key in convs:
+            if last_action.get(sender) == KNOWLEDGE_ACTION and has_abstain_button(data) and key in convs:
                 convs[key]["abstain"] = True
-                text = last_user.get(sender) or ""
-                if text and not text.startswith("/"):
-                    unanswered[_question(text)] += 1
         elif type_name == "slot":
             slot, value = data.get("name") or action, data.get("value")
             if slot == "procedure_code" and is_procedure_code(value):  # never a value made up in a message
@@ -111,9 +90,11 @@ def conversation_analytics(rows: Iterable[tuple], day_keys: list[str]) -> dict:
                 last_code[sender] = value
             elif slot == "procedure_name" and isinstance(value, str) and value and last_code.get(sender):
                 names.setdefault(last_code[sender], value)
-            elif slot == RATING_SLOT and key in convs and _is_score(value):
+            elif slot == RATING_SLOT and key in convs and is_score(value):
                 convs[key]["ratings"].append(int(value))
 
+    unanswered = Counter(_question(s.text) for s in review_signals(rows) if s.reason in UNANSWERED_REASONS
+                         and datetime.fromtimestamp(s.timestamp, tz=VN_TZ).date().isoformat() in wanted)
     per_day = []
     totals = Counter()
     for day in day_keys:
@@ -155,7 +136,7 @@ def conversation_analytics(rows: Iterable[tuple], day_keys: list[str]) -> dict:
 
 def tracker_analytics(path: Path | str, day_keys: list[str]) -> dict:
     """:func:`conversation_analytics` over the tracker store at ``path`` (a SQLite file or a ``postgresql://``
-    URL, see :class:`console.tracker_db.TrackerDb`) for the days ``day_keys`` (ISO dates)."""
+    URL, see :class:`core.tracker_db.TrackerDb`) for the days ``day_keys`` (ISO dates)."""
     first = date.fromisoformat(day_keys[0])
     since = datetime(first.year, first.month, first.day, tzinfo=VN_TZ).timestamp()
     rows = TrackerDb(path).read_events(since)

@@ -191,6 +191,26 @@ def common_codes(procedures: Sequence) -> set:
     return {c for c in codes if c}
 
 
+def record_problems(record: object, codes: set) -> List[str]:
+    """What is wrong with one bank line (``{"code", "q", "style"}``, or ``topic`` when ``code`` is null) given the
+    procedure ``codes`` of the knowledge base; [] when it is a valid line. :func:`validate` checks every line with
+    it, and the review queue's approved questions are checked with it before they are written."""
+    if not isinstance(record, dict) or not isinstance(record.get("q"), str) or not record["q"].strip():
+        return ['expected an object with a non-empty "q"']
+    problems: List[str] = []
+    code, style = record.get("code"), record.get("style")
+    allowed = {"code", "q", "style"} | ({"topic"} if code is None else set())
+    if set(record) - allowed:
+        problems.append(f"unknown keys {sorted(set(record) - allowed)}")
+    if code is not None and code not in codes:
+        return problems + [f"unknown procedure code {code!r}"]
+    if code is None and record.get("topic") not in UNANSWERABLE_TOPICS:
+        problems.append(f"unanswerable question needs a topic in {UNANSWERABLE_TOPICS}")
+    if style not in STYLES:
+        problems.append(f"style {style!r} not in {STYLES}")
+    return problems
+
+
 def validate(knowledge_dir: Optional[Path] = None) -> dict:
     """Check the bank: codes exist, no duplicates, split recorded and respected, counts, style mix, near-dups.
 
@@ -222,20 +242,12 @@ def validate(knowledge_dir: Optional[Path] = None) -> dict:
         if isinstance(record, ValueError):
             problems.append(f"{where}: not JSON ({record})")
             continue
-        if not isinstance(record, dict) or not isinstance(record.get("q"), str) or not record["q"].strip():
-            problems.append(f"{where}: expected an object with a non-empty \"q\"")
+        found = record_problems(record, codes)
+        problems += [f"{where}: {problem}" for problem in found]
+        if found and (not isinstance(record, dict) or not isinstance(record.get("q"), str)
+                      or not record["q"].strip() or record.get("code") not in codes | {None}):
             continue
         code, style = record.get("code"), record.get("style")
-        allowed = {"code", "q", "style"} | ({"topic"} if code is None else set())
-        if set(record) - allowed:
-            problems.append(f"{where}: unknown keys {sorted(set(record) - allowed)}")
-        if code is not None and code not in codes:
-            problems.append(f"{where}: unknown procedure code {code!r}")
-            continue
-        if code is None and record.get("topic") not in UNANSWERABLE_TOPICS:
-            problems.append(f"{where}: unanswerable question needs a topic in {UNANSWERABLE_TOPICS}")
-        if style not in STYLES:
-            problems.append(f"{where}: style {style!r} not in {STYLES}")
         key = fold(record["q"])
         if key in seen:
             problems.append(f"{where}: duplicate of {seen[key][0]}:{seen[key][1]}")

@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 
 def build_worker(settings):
     """The worker of ``settings``: the services database's outbox, the Zalo and web chat notifiers."""
-    from console.tracker_db import TrackerDb, tracker_source
     from core.db import VN_TZ, shared_database
     from core.notifications.outbox import Outbox
     from core.notifications.subscriptions import subscriptions_from_settings
     from core.notifications.worker import Worker, rules_from_settings
+    from core.tracker_db import TrackerDb, tracker_source
     from notifier.web import WEB_CHANNELS, WebChatNotifier
     from notifier.zalo import ZaloNotifier, file_token_source
     from staff_api.rasa_client import RasaClient

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # types only: the staff API process never loads the knowledge
     from core.feedback import FeedbackStore
     from core.handoff import HandoffStore
     from core.notifications.outbox import Outbox
+    from core.review.service import ReviewService
     from core.status.base import StatusBackend
     from staff_api.rasa_client import RasaClient
 
@@ -37,10 +38,11 @@ class StaffDeps:
     audit: AuditLog | None = None  # None: nothing is recorded (the staff API)
     status: Callable[[], StatusBackend] | None = None
     knowledge: KnowledgeConsole | None = None
-    tracker_db: Any = None  # Rasa's tracker store, for the conversation analytics (console.tracker_db)
+    tracker_db: Any = None  # Rasa's tracker store, for the conversation analytics (core.tracker_db)
     secure_cookie: bool = False  # the session cookie's Secure flag (HTTPS)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)  # failed-login counters
     notifications: Outbox | None = None  # the status-change notifications' outbox and delivery log
+    review: ReviewService | None = None  # the review queue (core/review)
 
 
 class Route(NamedTuple):

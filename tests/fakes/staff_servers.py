@@ -30,9 +30,10 @@ POST_ENDPOINTS = ["/api/logout", "/api/password", "/api/handoffs/HT-251127-0001/
                   "/api/handoffs/HT-251127-0001/close", "/api/feedback/PA-251127-0001/status"]
 
 
-def console_server(tmp):
+def console_server(tmp, tracker_db=None, env=None):
     """The console with four accounts, one application, one feedback report and one open handoff; yields its
-    environment (``base``, ``db``, ``rasa``, ``feedback``, ``ticket``, ``log``)."""
+    environment (``base``, ``db``, ``rasa``, ``feedback``, ``ticket``, ``log``). ``tracker_db``: Rasa's tracker
+    store it reads (default: none yet); ``env``: extra settings."""
     db = Database(str(tmp / "services.db"))
     db.ensure_schema()
     accounts = AccountStore(db)
@@ -45,7 +46,8 @@ def console_server(tmp):
                                       "web-fb", "socketio")
     ticket = HandoffStore(db).open_ticket("web-0912", "socketio", TRANSCRIPT, "user_request")
     with FakeRasaServer(token=RASA_TOKEN) as rasa:
-        environ = console_environment(tmp, rasa.url, RASA_TOKEN, tmp / "no-tracker.db")
+        environ = {**console_environment(tmp, rasa.url, RASA_TOKEN, tracker_db or tmp / "no-tracker.db"),
+                   **(env or {})}
         with serving("console", environ, tmp / "console.log") as base:
             yield {"base": base, "db": db, "rasa": rasa, "feedback": report.code, "ticket": ticket.id,
                    "log": tmp / "console.log"}

@@ -265,7 +265,7 @@ def test_retention_masks_finished_notifications_and_keeps_pending_ones(db, clock
 def test_tracker_store_tells_when_a_sender_last_wrote(tmp_path):
     import sqlite3
 
-    from console.tracker_db import TrackerDb
+    from core.tracker_db import TrackerDb
 
     path = tmp_path / "tracker.db"
     assert TrackerDb(path).last_user_message_at(USER) is None  # no store yet

@@ -141,7 +141,8 @@ def test_sqlite_and_postgres_have_the_same_schema(tmp_path):
                                 "feedback_reports", "feedback_events", "handoff_tickets", "handoff_replies",
                                 "console_users", "console_sessions", "console_audit", "satisfaction_ratings",
                                 "staff_api_tokens", "notification_subscriptions", "status_change_events",
-                                "status_poll_state", "notification_outbox", "notification_log"}
+                                "status_poll_state", "notification_outbox", "notification_log", "review_items",
+                                "review_sightings", "review_decisions"}
     pg = make_database("postgres", tmp_path)
     pg_db = next(pg)
     try:

@@ -1,0 +1,197 @@
+"""The review queue (issue 16): questions the bot did not serve well, read from a Rasa tracker store, masked,
+grouped by wording; officers' proposals, supervisors' decisions, approved links as question-bank lines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta
+
+import pytest
+
+from core.db import VN_TZ
+from core.review.approved import ApprovedQuestionError, ApprovedQuestions
+from core.review.queue import ReviewError, ReviewQueue, group_key
+from core.review.service import ReviewService
+from core.review.signals import review_signals
+from core.tracker_db import TrackerDb
+from knowledge.bank import record_problems
+from tests.fakes.processes import ROOT
+from tests.fakes.rasa_tracker_store import Tracker
+from tests.fakes.staff_servers import console_server, logged_in
+
+MARRIAGE = "1.000894"  # Thủ tục đăng ký kết hôn (the shipped knowledge base)
+NOW = datetime.now(VN_TZ).replace(microsecond=0)
+
+
+def ago(hours: float) -> datetime:
+    return NOW - timedelta(hours=hours)
+
+
+def write_tracker(path) -> None:
+    """Five conversations: two abstentions on one question (typed two ways, one with a phone number), a
+    handoff, a low rating after an answer, a fallback; one conversation the bot served well."""
+    t = Tracker(path)
+    t.abstain("A", ago(5), "Đăng ký kết hôn với người nước ngoài cần giấy tờ gì?")
+    t.abstain("B", ago(4), "dang ky ket hon voi nguoi nuoc ngoai can giay to gi 0912345678")
+    t.abstain("B", ago(4), "dang ky ket hon voi nguoi nuoc ngoai can giay to gi 0912345678")  # asked again
+    t.user("C", ago(3), "mình muốn hỏi về trợ cấp mất việc", "ask_procedure")
+    t.user("C", ago(3), "/request_human", "request_human")
+    t.action("C", ago(3), "action_handoff")
+    t.answer("D", ago(2), "cấp lại căn cước bị mất", "1.001193", "Cấp lại thẻ căn cước")
+    t.slot("D", ago(2), "satisfaction_rating", 1)
+    t.fallback("E", ago(1), "cho hỏi xin giấy phép nuôi chó cảnh")
+    t.answer("F", ago(1), "làm hộ chiếu ở đâu", "2.001234", "Cấp hộ chiếu")
+    t.slot("F", ago(1), "satisfaction_rating", 5)
+    t.close()
+
+
+@pytest.fixture
+def tracker_path(tmp_path):
+    path = tmp_path / "tracker.db"
+    write_tracker(path)
+    return path
+
+
+@pytest.fixture
+def service(db, tmp_path, tracker_path):
+    approved = ApprovedQuestions(tmp_path / "var" / "approved_questions.jsonl", lambda: {MARRIAGE, "1.001193"})
+    return ReviewService(ReviewQueue(db), TrackerDb(tracker_path), approved, window_days=30)
+
+
+def test_signals_name_each_badly_served_question_and_why(tracker_path):
+    rows = TrackerDb(tracker_path).read_events(0)
+    assert [(s.sender, s.reason, s.text) for s in review_signals(rows)] == [
+        ("A", "abstained", "Đăng ký kết hôn với người nước ngoài cần giấy tờ gì?"),
+        ("B", "abstained", "dang ky ket hon voi nguoi nuoc ngoai can giay to gi 0912345678"),
+        ("B", "abstained", "dang ky ket hon voi nguoi nuoc ngoai can giay to gi 0912345678"),
+        ("C", "handed_off", "mình muốn hỏi về trợ cấp mất việc"),
+        ("D", "low_rating", "cấp lại căn cước bị mất"),
+        ("E", "fallback", "cho hỏi xin giấy phép nuôi chó cảnh"),
+    ]
+
+
+def test_queue_groups_similar_wording_masks_phones_and_counts_each_conversation_once(db, service):
+    assert service.refresh() == 5
+    assert service.refresh() == 0  # reading the store again counts nothing twice
+    groups = service.queue.groups()
+    assert [(g["count"], g["reasons"], g["status"]) for g in groups] == [
+        (2, ["abstained"], "open"), (1, ["fallback"], "open"), (1, ["low_rating"], "open"),
+        (1, ["handed_off"], "open")]
+    marriage = groups[0]
+    assert marriage["question"] == "Đăng ký kết hôn với người nước ngoài cần giấy tờ gì?"
+    assert marriage["variants"] == ["Đăng ký kết hôn với người nước ngoài cần giấy tờ gì?",
+                                    "dang ky ket hon voi nguoi nuoc ngoai can giay to gi 091*******"]
+    with db.read() as conn:
+        stored = json.dumps([conn.all(f"SELECT * FROM {t}") for t in
+                             ("review_items", "review_sightings", "review_decisions")], default=str)
+    assert "0912345678" not in stored and "2345678" not in stored
+    assert '"B"' not in stored and '"A"' not in stored  # sender ids are never stored
+
+
+def test_group_key_folds_diacritics_and_question_words():
+    assert group_key("Đăng ký kết hôn ở đâu?") == group_key("dang ky ket hon o dau")
+
+
+def test_link_then_approve_writes_a_valid_bank_line_with_who_and_when(db, service):
+    service.refresh()
+    item = service.queue.groups()[0]["id"]
+    with pytest.raises(ReviewError) as unknown:
+        service.propose(item, "lan", "link", "9.999999")
+    assert (unknown.value.status, unknown.value.message) == (400, "Không có thủ tục mã 9.999999 trong cơ sở tri thức.")
+    proposed = service.propose(item, "lan", "link", MARRIAGE)
+    assert (proposed["status"], proposed["decision"]["kind"], proposed["decision"]["code"],
+            proposed["decision"]["state"]) == ("proposed", "link", MARRIAGE, "pending")
+    approved = service.decide(item, "minh", True)
+    assert (approved["status"], approved["decision"]["state"], approved["decision"]["decided_by"]) == (
+        "approved", "approved", "minh")
+    records = list(service.approved.records())
+    assert [(r["code"], r["q"], r["style"], r["approved_by"]) for r in records] == [
+        (MARRIAGE, "Đăng ký kết hôn với người nước ngoài cần giấy tờ gì?", "story", "minh"),
+        (MARRIAGE, "dang ky ket hon voi nguoi nuoc ngoai can giay to gi 091*******", "no_diacritics", "minh")]
+    assert datetime.fromisoformat(records[0]["approved_at"]) <= datetime.now(VN_TZ)
+    exported = list(service.approved.export())
+    assert exported == [{"code": MARRIAGE, "q": r["q"], "style": r["style"]} for r in records]
+    assert [record_problems(line, {MARRIAGE}) for line in exported] == [[], []]
+    with pytest.raises(ReviewError) as again:
+        service.propose(item, "lan", "out_of_scope", "Không thuộc phạm vi")
+    assert (again.value.status, again.value.message) == (409, "Câu hỏi này đã được duyệt.")
+
+
+def test_reject_out_of_scope_and_faq_proposals(db, service):
+    service.refresh()
+    groups = {g["reasons"][0]: g["id"] for g in service.queue.groups()}
+    with pytest.raises(ReviewError) as empty:
+        service.propose(groups["fallback"], "lan", "out_of_scope", "  ")
+    assert empty.value.message == "Hãy ghi lý do câu hỏi nằm ngoài phạm vi."
+    service.propose(groups["fallback"], "lan", "out_of_scope", "Nuôi chó cảnh không cần thủ tục hành chính")
+    rejected = service.decide(groups["fallback"], "minh", False)
+    assert (rejected["status"], rejected["decision"]["state"], rejected["decision"]["reason"]) == (
+        "rejected", "rejected", "Nuôi chó cảnh không cần thủ tục hành chính")
+    with pytest.raises(ReviewError) as nothing:
+        service.decide(groups["fallback"], "minh", True)
+    assert (nothing.value.status, nothing.value.message) == (409, "Câu hỏi này chưa có đề xuất nào đang chờ duyệt.")
+    draft = "Trợ cấp thất nghiệp do Trung tâm Dịch vụ việc làm giải quyết."
+    assert service.propose(groups["handed_off"], "lan", "faq", draft)["decision"]["draft"] == draft
+    assert service.decide(groups["handed_off"], "minh", True)["status"] == "approved"
+    assert list(service.approved.records()) == []  # only links become bank lines
+    with pytest.raises(ReviewError) as missing:
+        service.decide(999, "minh", True)
+    assert (missing.value.status, missing.value.message) == (404, "Không tìm thấy câu hỏi cần xem lại.")
+
+
+def test_an_invalid_bank_line_is_refused_and_nothing_is_approved(db, tmp_path, tracker_path):
+    approved = ApprovedQuestions(tmp_path / "approved.jsonl", lambda: set())  # the code left the knowledge base
+    service = ReviewService(ReviewQueue(db), TrackerDb(tracker_path), approved)
+    service.refresh()
+    item = service.queue.groups()[0]["id"]
+    service.queue.propose(item, "lan", "link", MARRIAGE, known_code=lambda code: True)
+    with pytest.raises(ApprovedQuestionError):
+        service.decide(item, "minh", True)
+    assert service.queue.group(item)["status"] == "proposed"
+    assert not approved.path.exists()
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("review_console")
+    write_tracker(tmp / "tracker.db")
+    yield from console_server(tmp, tmp / "tracker.db", {"REVIEW_APPROVED_FILE": str(tmp / "approved.jsonl")})
+
+
+def test_console_review_routes_officer_proposes_supervisor_decides_all_audited(console, tmp_path):
+    officer, supervisor = logged_in(console, "lan"), logged_in(console, "minh")
+    listed = officer.get("/api/review")
+    assert listed.status_code == 200, listed.text
+    groups = listed.json()["groups"]
+    assert [g["count"] for g in groups] == [2, 1, 1, 1] and "0912345678" not in listed.text
+    item = groups[0]["id"]
+    bad = officer.post(f"/api/review/{item}/link", {"code": "9.999999"})
+    assert (bad.status_code, bad.json()["message"]) == (400, "Không có thủ tục mã 9.999999 trong cơ sở tri thức.")
+    assert officer.post(f"/api/review/{item}/link", {"code": MARRIAGE}).status_code == 200
+    refused = officer.post(f"/api/review/{item}/approve")
+    assert (refused.status_code, refused.json()["message"]) == (
+        403, "Chỉ giám sát viên mới được duyệt hoặc từ chối đề xuất.")
+    assert officer.post(f"/api/review/{item}/approve", csrf="sai").status_code == 403
+    done = supervisor.post(f"/api/review/{item}/approve")
+    assert done.status_code == 200 and done.json()["status"] == "approved"
+    other = groups[1]["id"]
+    assert officer.post(f"/api/review/{other}/out_of_scope", {"reason": "Không phải thủ tục"}).status_code == 200
+    assert supervisor.post(f"/api/review/{other}/reject").json()["status"] == "rejected"
+    assert officer.get("/api/review?status=xong").status_code == 400
+    with console["db"].read() as conn:
+        audit = conn.all("SELECT staff, action, detail FROM console_audit WHERE action LIKE 'review_%' "
+                         "AND action <> 'review_list' ORDER BY id")
+    assert [(a["staff"], a["action"], a["detail"]) for a in audit] == [
+        ("lan", "review_link", f"item {item} -> {MARRIAGE}"), ("minh", "review_approve", f"item {item}"),
+        ("lan", "review_out_of_scope", f"item {other}"), ("minh", "review_reject", f"item {other}")]
+    out = tmp_path / "export.jsonl"
+    env = {"REVIEW_APPROVED_FILE": str(console["log"].parent / "approved.jsonl"), "PYTHONPATH": str(ROOT)}
+    with open(out, "w") as handle:
+        subprocess.run([sys.executable, "-m", "console", "review", "export"], cwd=ROOT, env=env, stdout=handle,
+                       check=True, timeout=60)
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert lines == [{"code": MARRIAGE, "q": "Đăng ký kết hôn với người nước ngoài cần giấy tờ gì?", "style": "story"},
+                     {"code": MARRIAGE, "q": "dang ky ket hon voi nguoi nuoc ngoai can giay to gi 091*******",
+                      "style": "no_diacritics"}]
