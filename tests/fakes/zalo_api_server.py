@@ -102,6 +102,7 @@ class FakeZaloServer:
         self._generation = 0
         self.clock = clock
         self.history: Dict[str, List[Dict[str, Any]]] = {}  # user id -> messages the fake accepted, oldest first
+        self.history_status = 200  # another status: the conversation history is unavailable (answered with it)
         self._server: Optional[ThreadingHTTPServer] = None
 
     # --- control -----------------------------------------------------------------------------
@@ -183,18 +184,26 @@ class FakeZaloServer:
                 return 200, self._failures.pop(0)
         return None
 
-    def _ok(self, user_id: str, text: str, kind: str = "text") -> tuple:
-        """Accept a message: recorded in the user's conversation history, Zalo's success answer."""
+    def oa_sent(self, user_id: str, text: str, kind: str = "text") -> str:
+        """Record a message the OA sent to ``user_id`` in their conversation history (also one sent outside the
+        API, e.g. by an officer in the OA's chat manager); its message id."""
         msg_id = hashlib.sha1(f"{user_id}{text}{time.time_ns()}".encode()).hexdigest()
         with self.lock:
             self.history.setdefault(user_id, []).append({
                 "src": 0, "time": int(self.clock() * 1000), "type": kind, "message": text, "message_id": msg_id,
                 "from_id": OA_ID, "to_id": user_id})
+        return msg_id
+
+    def _ok(self, user_id: str, text: str, kind: str = "text") -> tuple:
+        """Accept a message: recorded in the user's conversation history, Zalo's success answer."""
+        msg_id = self.oa_sent(user_id, text, kind)
         return 200, {"error": 0, "message": "Success", "data": {"message_id": msg_id, "user_id": user_id}}
 
     def _conversation(self, headers: Dict[str, str], query: str) -> tuple:
         """``GET /v2.0/oa/conversation``: one page of the OA's conversation with a user, newest first."""
         with self.lock:
+            if self.history_status != 200:
+                return self.history_status, {"error": -32, "message": "Service temporarily unavailable"}
             if headers.get("access_token") != self.access_token:
                 return 200, dict(INVALID_TOKEN)
         try:
