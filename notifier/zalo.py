@@ -5,6 +5,12 @@ call) while the citizen's last message is within the OA's consultation window (Z
 The OA's access token is the one the Rasa channel keeps refreshed in its token file (Zalo's refresh tokens are
 single-use, so only the channel refreshes): the notifier reads the file before each send, and an expired token is a
 transient failure the worker retries after its backoff.
+
+Zalo's send calls take no idempotency key. When a worker died during a send, the next one reads the OA's
+conversation with the user (``GET /v2.0/oa/conversation``, at most 10 messages a page, newest first) for a message
+the OA sent with the notification's exact text since the interrupted attempt started. A match means it arrived; no
+match back to that moment means it did not; an unreadable history, or an OA message of another type since then whose
+content the history does not show, means the notifier cannot tell.
 """
 
 from __future__ import annotations
@@ -25,6 +31,11 @@ from core.notifications.subscriptions import Subscription
 log = logging.getLogger(__name__)
 
 CS_PATH = "/v3.0/oa/message/cs"
+CONVERSATION_PATH = "/v2.0/oa/conversation"
+HISTORY_PAGE = 10  # Zalo refuses a larger count (-210)
+HISTORY_MAX_PAGES = 5  # read at most this many pages back to the interrupted attempt
+CLOCK_SKEW = timedelta(minutes=2)  # our clock against Zalo's message times
+OA_SENT = 0  # a history message's ``src``: 0 sent by the OA, 1 by the user
 TRANSACTION_PATH = "/v3.0/oa/message/transaction"
 TEMPLATE_TYPE = "transaction_order"
 TOKEN_ERROR_CODES = frozenset({-216, -124})
@@ -80,7 +91,7 @@ class ZaloNotifier(Notifier):
         last = self.last_user_message_at(user_id)
         return last is not None and self.clock() - last <= self.cs_window
 
-    def deliver(self, subscription: Subscription, text: str) -> DeliveryResult:
+    def deliver(self, subscription: Subscription, text: str, outbox_id: int) -> DeliveryResult:
         """A consultation message inside the window, a transaction message outside it."""
         recipient = {"user_id": subscription.sender_id}
         if self.in_cs_window(subscription.sender_id):
@@ -109,3 +120,51 @@ class ZaloNotifier(Notifier):
             return DeliveryResult(ok=False, route=route, error=f"Zalo access token rejected ({code})")
         message = str(data.get("message") or f"HTTP {response.status_code}")
         return DeliveryResult(ok=False, route=route, error=f"Zalo error {code}: {message}", permanent=True)
+
+    def _history_page(self, user_id: str, offset: int) -> list[dict] | None:
+        """One page of the OA's conversation with ``user_id``, newest first; None when Zalo does not give it."""
+        query = {"user_id": int(user_id) if user_id.isdigit() else user_id, "offset": offset, "count": HISTORY_PAGE}
+        try:
+            response = requests.get(self.api_base + CONVERSATION_PATH, params={"data": json.dumps(query)},
+                                    headers={"access_token": self.token()}, timeout=self.timeout_s)
+            data = response.json()
+        except (requests.RequestException, ValueError):
+            return None
+        if response.status_code != 200 or not isinstance(data, dict) or data.get("error") != 0:
+            return None
+        messages = data.get("data")
+        return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else None
+
+    def already_delivered(self, subscription: Subscription, text: str, outbox_id: int,
+                          since: datetime) -> bool | None:
+        """Whether the OA's conversation with the subscriber shows ``text`` sent since ``since`` (see the module
+        docstring); None when it cannot tell."""
+        texts = {text[:MAX_CS_CHARS], text[:MAX_TEMPLATE_TEXT_CHARS]}
+        cutoff_ms = (since - CLOCK_SKEW).timestamp() * 1000
+        unreadable = False  # an OA message since the cutoff whose content the history does not show
+        for page in range(HISTORY_MAX_PAGES):
+            messages = self._history_page(subscription.sender_id, page * HISTORY_PAGE)
+            if messages is None:
+                return None
+            for message in messages:
+                at_ms = _number(message.get("time"))
+                if at_ms is not None and at_ms < cutoff_ms:
+                    return None if unreadable else False
+                if message.get("src") != OA_SENT:
+                    continue
+                content = message.get("message")
+                if isinstance(content, str) and content in texts:
+                    return True
+                if message.get("type") != "text" or at_ms is None:
+                    unreadable = True
+            if len(messages) < HISTORY_PAGE:
+                return None if unreadable else False
+        return None
+
+
+def _number(value: Any) -> float | None:
+    """A history message's time (ms) as a number; None when it is missing or not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

@@ -16,7 +16,9 @@ notification goes out as a transaction (template) message, the route outside Zal
 Each change has its own notification text (one application per citizen, five different transitions per
 application), so what the fake received maps back to one outbox row: the report gives delivered vs expected,
 duplicates (a row received twice), missing rows, unknown messages, throughput, the delay from the status change
-to the fake receiving it (p50 / p95 / max, scripts/percentiles.py) and what the killed worker held.
+to the fake receiving it (p50 / p95 / max, scripts/percentiles.py), what the killed worker held and how the
+surviving worker settled the rows whose attempt the killed one had started (delivery log: reconciled with the
+fake's conversation history, or interrupted and sent again).
 
 Results: reports/notifications/load.json and .md. Runs with the action venv's Python (psycopg, requests).
 
@@ -107,6 +109,7 @@ class LoadResult:
     not_done: Dict[str, int] = field(default_factory=dict)
     held_at_kill: List[int] = field(default_factory=list)
     held_already_received: List[int] = field(default_factory=list)
+    log_outcomes: Dict[str, int] = field(default_factory=dict)
     timed_out: bool = False
     report: Dict = field(default_factory=dict)
 
@@ -221,6 +224,13 @@ def held_by(db: Database, pid: int) -> List[int]:
     return [int(r["id"]) for r in rows]
 
 
+def log_outcomes(db: Database) -> Dict[str, int]:
+    """How many delivery-log rows have each outcome (sent, reconciled, interrupted, ...)."""
+    with db.read() as conn:
+        rows = conn.all("SELECT outcome, COUNT(*) AS n FROM notification_log GROUP BY outcome")
+    return {r["outcome"]: int(r["n"]) for r in rows}
+
+
 def unfinished(db: Database) -> Dict[str, int]:
     """Rows still pending or being sent."""
     with db.read() as conn:
@@ -281,6 +291,7 @@ def run(config: LoadConfig) -> LoadResult:
         rows = outbox_rows(db)
         messages = received_messages(fake)
         result.not_done = unfinished(db)
+        result.log_outcomes = log_outcomes(db)
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -345,6 +356,7 @@ def analyse(result: LoadResult, rows: List[dict], messages: List[Tuple[str, str,
         "unknown_messages": result.unknown_messages,
         "ambiguous_texts": result.ambiguous_texts,
         "rows_not_done": result.not_done,
+        "log_outcomes": result.log_outcomes,
         "timed_out": result.timed_out,
         "kill": {
             "after_received": times.get("received_at_kill"),
@@ -400,6 +412,8 @@ def markdown(report: Dict) -> str:
         f"| rows left pending / sending | {report['rows_not_done'] or 'none'} |",
         f"| rows the killed worker held | {k['rows_held']} (of which already received by the fake: "
         f"{k['rows_held_already_received']}) |",
+        f"| in-doubt rows (attempt started, no outcome) reconciled without resending / interrupted and sent "
+        f"again | {report['log_outcomes'].get('reconciled', 0)} / {report['log_outcomes'].get('interrupted', 0)} |",
         f"| delay of the held rows, p50 / max | {dh['p50']:,} / {dh['max']:,} ms |",
         f"| throughput overall | {t['overall_per_s']} deliveries/s over {report['delivery_span_s']} s |",
         f"| throughput with 2 workers / with 1 worker | {t['two_workers_per_s']} / {t['one_worker_per_s']} "
@@ -411,8 +425,11 @@ def markdown(report: Dict) -> str:
         "",
         "Delay: the outbox row's `created_at` (the status change's time) to the fake Zalo server receiving the "
         "message (the first time, for a duplicated row); percentiles by scripts/percentiles.py (nearest rank). "
-        "Delivery is at-least-once: a worker killed between Zalo's answer and marking the row sent leaves the "
-        "row claimed; once its lease runs out the other worker sends it again.",
+        "A worker commits the start of each attempt before calling Zalo, so a worker killed between Zalo's answer "
+        "and marking the row sent leaves the row claimed and in doubt; once its lease runs out the other worker "
+        "reads the OA's conversation history (`GET /v2.0/oa/conversation`) for the exact text sent since the "
+        "attempt started: found → recorded sent (reconciled), not resent; not found → sent; history unreadable → "
+        "sent again (at-least-once) and logged.",
         "",
     ]
     if t["two_workers_per_s"] and report["changes_per_s"] and report["changes_per_s"] > t["two_workers_per_s"]:
@@ -422,14 +439,6 @@ def markdown(report: Dict) -> str:
             "not one delivery's latency.",
             "",
         ]
-    lines += [
-        "Effectively-once is a design decision, not implemented: Zalo's send calls take no idempotency key, so a "
-        "row whose worker died during the call is in doubt. Committing an `attempt_started_at` before the call "
-        "would let the next worker recognise such rows and either skip them (at-most-once: a lost notification "
-        "instead of a duplicate) or hold them for a person, or reconcile through the OA's conversation history "
-        "(look for the same text sent after `attempt_started_at`) before resending.",
-        "",
-    ]
     return "\n".join(lines)
 
 

@@ -114,6 +114,16 @@ class RasaClient:
             raise
         return True
 
+    def tracker_events(self, sender_id: str) -> list[dict]:
+        """Every event of the conversation's tracker (including those before a restart); RasaError when Rasa
+        cannot be asked or does not know the conversation."""
+        response = self._call("GET", f"{self._conversation(sender_id)}/tracker", params={"include_events": "ALL"})
+        try:
+            events = response.json().get("events")
+        except (ValueError, AttributeError) as exc:
+            raise RasaError("Rasa answered an unreadable tracker") from exc
+        return [e for e in events if isinstance(e, dict)] if isinstance(events, list) else []
+
     def push_message(self, sender_id: str, channel: str, message: dict) -> dict:
         """Append a bot message to the conversation and send it towards ``channel`` (see :func:`output_channel_for`).
 

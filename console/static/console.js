@@ -28,13 +28,18 @@
   var ROUTE_LABELS = { cs: "tin nhắn tư vấn", template: "tin nhắn mẫu" };
   var OUTCOME_LABELS = {
     sent: "Đã gửi", retry: "Lỗi, sẽ gửi lại", failed: "Không gửi được (đã dừng)", held: "Tạm hoãn",
-    cancelled: "Đã hủy (người dân hủy đăng ký)"
+    cancelled: "Đã hủy (người dân hủy đăng ký)",
+    reconciled: "Đã gửi (xác nhận với kênh sau khi lần gửi bị ngắt, không gửi lại)",
+    interrupted: "Lần gửi bị ngắt giữa chừng, gửi lại"
   };
   var OUTBOX_LABELS = [["pending", "Đang chờ gửi"], ["sending", "Đang gửi"], ["sent", "Đã gửi"],
     ["failed", "Không gửi được"]];
   var REASON_LABELS = {
     "quiet hours": "Giờ nghỉ (21:00–7:00), gửi lại vào buổi sáng", "rate limit": "Vượt giới hạn số thông báo mỗi giờ",
-    unsubscribed: "Người dân đã hủy đăng ký"
+    unsubscribed: "Người dân đã hủy đăng ký",
+    "interrupted attempt not delivered (checked with the channel)": "Kênh xác nhận tin chưa đến, gửi lại",
+    "interrupted attempt: the channel cannot tell whether it arrived; sent again":
+      "Kênh không cho biết tin đã đến chưa, gửi lại (có thể trùng)"
   };
 
   function $(id) { return document.getElementById(id); }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.notifications.subscriptions import Subscription
 
@@ -26,5 +27,14 @@ class Notifier(ABC):
     """Delivers notification texts on one channel."""
 
     @abstractmethod
-    def deliver(self, subscription: Subscription, text: str) -> DeliveryResult:
-        """Send ``text`` to the subscriber; never raises for a delivery failure (returns it instead)."""
+    def deliver(self, subscription: Subscription, text: str, outbox_id: int) -> DeliveryResult:
+        """Send ``text`` (the outbox row ``outbox_id``) to the subscriber; never raises for a delivery failure
+        (returns it instead)."""
+
+    def already_delivered(self, subscription: Subscription, text: str, outbox_id: int,
+                          since: datetime) -> bool | None:
+        """Whether the notification (outbox row ``outbox_id``, ``text``) reached the subscriber after ``since``
+        (an attempt that started then and recorded no outcome); None when the channel cannot tell. Never raises.
+
+        The default cannot tell: the worker then sends again (at-least-once)."""
+        return None

@@ -5,11 +5,17 @@ Claims: ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the same 
 ``BEGIN IMMEDIATE`` (one writer at a time). A claimed row carries a lease: a worker that dies mid-delivery
 leaves it to another worker once the lease has run out. Outcomes are recorded only by the worker still holding the
 claim, so a row is marked sent once.
+
+Before calling the channel a worker commits the start of the attempt (``attempt_started_at``, ``attempt_no``);
+recording the outcome clears it. A row reclaimed with an attempt started and no outcome is *in doubt*: the worker
+that died may have sent it. :meth:`Outbox.reconciled` (the channel confirms it arrived: sent, no resend) and
+:meth:`Outbox.interrupted` (it did not arrive, or the channel cannot tell: the lost attempt counted, sent again)
+settle it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -20,9 +26,12 @@ from core.privacy import mask_pii
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 # Log outcomes: SENT, FAILED (given up), plus these.
 RETRY, HELD, CANCELLED = "retry", "held", "cancelled"
+# An in-doubt attempt the channel confirmed (no resend), or one that did not arrive / cannot be checked (resent).
+RECONCILED, INTERRUPTED = "reconciled", "interrupted"
 MAX_ERROR_CHARS = 300
 
-_COLUMNS = "id, event_id, channel, sender_id, code, text, state, attempts, next_attempt_at, created_at"
+_COLUMNS = ("id, event_id, channel, sender_id, code, text, state, attempts, next_attempt_at, created_at, "
+            "attempt_started_at, attempt_no")
 
 
 @dataclass(frozen=True)
@@ -37,12 +46,22 @@ class OutboxItem:
     text: str
     attempts: int
     created_at: datetime
+    attempt_started_at: datetime | None = None  # set: an earlier attempt started and recorded no outcome
+    attempt_no: int | None = None  # that attempt's number
+
+    @property
+    def in_doubt(self) -> bool:
+        """Whether an earlier worker started delivering this row and died before recording the outcome."""
+        return self.attempt_started_at is not None
 
 
 def _item(row: dict) -> OutboxItem:
+    no = row["attempt_no"]
     return OutboxItem(id=int(row["id"]), event_id=row["event_id"], channel=row["channel"],
                       sender_id=row["sender_id"], code=row["code"], text=row["text"], attempts=int(row["attempts"]),
-                      created_at=as_datetime(row["created_at"]))
+                      created_at=as_datetime(row["created_at"]),
+                      attempt_started_at=as_datetime(row["attempt_started_at"]),
+                      attempt_no=int(no) if no is not None else None)
 
 
 def masked_error(error: str | None) -> str | None:
@@ -73,12 +92,13 @@ class Outbox:
         return sorted((_item(r) for r in rows), key=lambda item: item.id)
 
     def _finish(self, item: OutboxItem, worker: str, sets: str, params: tuple, outcome: str, attempt: int,
-                route: str | None, error: str | None) -> bool:
-        """Apply ``sets`` to the row while ``worker`` holds its claim, and log ``outcome``; False if it lost it."""
+                route: str | None, error: str | None, *, release: bool = True) -> bool:
+        """Apply ``sets`` to the row while ``worker`` holds its claim (released unless ``release`` is False), and log
+        ``outcome``; False if it lost the claim."""
+        released = ", claimed_by = NULL, lease_until = NULL" if release else ""
         with self.db.transaction() as conn:
             cursor = conn.execute(
-                f"UPDATE notification_outbox SET {sets}, claimed_by = NULL, lease_until = NULL "
-                "WHERE id = ? AND state = ? AND claimed_by = ?",
+                f"UPDATE notification_outbox SET {sets}{released} WHERE id = ? AND state = ? AND claimed_by = ?",
                 (*params, item.id, SENDING, worker),
             )
             if not cursor.rowcount:
@@ -88,17 +108,46 @@ class Outbox:
                                                       masked_error(error)))
         return True
 
+    def start_attempt(self, item: OutboxItem, worker: str) -> bool:
+        """Commit that attempt ``attempts + 1`` starts now, before the channel is called; False if ``worker`` lost
+        the claim (its lease ran out and another worker took the row: it must not send)."""
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE notification_outbox SET attempt_started_at = ?, attempt_no = ? "
+                "WHERE id = ? AND state = ? AND claimed_by = ?",
+                (self.clock(), item.attempts + 1, item.id, SENDING, worker))
+        return bool(cursor.rowcount)
+
+    def _record_sent(self, item: OutboxItem, worker: str, route: str | None, outcome: str) -> bool:
+        return self._finish(item, worker, "state = ?, attempts = attempts + 1, sent_at = ?, last_error = NULL, "
+                            "attempt_started_at = NULL, attempt_no = NULL", (SENT, self.clock()), outcome,
+                            item.attempts + 1, route, None)
+
     def mark_sent(self, item: OutboxItem, worker: str, route: str) -> bool:
         """The notification went out."""
-        now = self.clock()
-        return self._finish(item, worker, "state = ?, attempts = attempts + 1, sent_at = ?, last_error = NULL",
-                            (SENT, now), SENT, item.attempts + 1, route, None)
+        return self._record_sent(item, worker, route, SENT)
+
+    def reconciled(self, item: OutboxItem, worker: str) -> bool:
+        """The in-doubt attempt had arrived (the channel says so): sent, logged as reconciled, nothing resent."""
+        return self._record_sent(item, worker, None, RECONCILED)
+
+    def interrupted(self, item: OutboxItem, worker: str, reason: str) -> OutboxItem | None:
+        """The in-doubt attempt did not arrive, or the channel cannot tell: it counts as a failed attempt (logged
+        with ``reason``) and the row stays claimed for the next one; the row as it is now, None if the claim was
+        lost."""
+        done = self._finish(item, worker, "attempts = attempts + 1, last_error = ?, attempt_started_at = NULL, "
+                            "attempt_no = NULL", (masked_error(reason),), INTERRUPTED,
+                            item.attempt_no or item.attempts + 1, None, reason, release=False)
+        if not done:
+            return None
+        return replace(item, attempts=item.attempts + 1, attempt_started_at=None, attempt_no=None)
 
     def mark_failed(self, item: OutboxItem, worker: str, error: str, *, retry_at: datetime | None,
                     route: str | None = None) -> bool:
         """A failed attempt: retried at ``retry_at``, or given up for good when it is None."""
         state, outcome = (PENDING, RETRY) if retry_at is not None else (FAILED, FAILED)
-        return self._finish(item, worker, "state = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ?",
+        return self._finish(item, worker, "state = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ?, "
+                            "attempt_started_at = NULL, attempt_no = NULL",
                             (state, retry_at or self.clock(), masked_error(error)), outcome, item.attempts + 1,
                             route, error)
 

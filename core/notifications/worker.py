@@ -4,6 +4,11 @@ limit), delivers through the channel's :class:`~core.notifications.delivery.Noti
 
 Several workers (threads, processes, replicas) may run on one database: each row is claimed by one of them
 (:class:`~core.notifications.outbox.Outbox`), so each change reaches each subscriber once.
+
+A worker killed during the channel call leaves its rows claimed with an attempt started and no outcome. The worker
+that takes such an in-doubt row after the lease first asks the channel whether the message arrived
+(:meth:`~core.notifications.delivery.Notifier.already_delivered`): arrived → recorded sent (reconciled), not resent;
+not arrived → sent; the channel cannot tell → sent anyway (at-least-once) and logged as such.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ from core.notifications.subscriptions import Subscription, Subscriptions
 from core.office_hours import quiet_hours_end
 
 log = logging.getLogger(__name__)
+
+# The log's reasons for an interrupted attempt (a worker died during the channel call) that is sent again.
+INTERRUPTED_NOT_DELIVERED = "interrupted attempt not delivered (checked with the channel)"
+INTERRUPTED_UNKNOWN = "interrupted attempt: the channel cannot tell whether it arrived; sent again"
 
 
 @dataclass(frozen=True)
@@ -105,10 +114,34 @@ class Worker:
             return None
         return sent[-self.rules.rate_limit_count] + window
 
+    def _settle_in_doubt(self, item: OutboxItem, subscription: Subscription, notifier: Notifier) -> OutboxItem | str:
+        """Ask the channel whether the in-doubt attempt arrived: if so the row is recorded sent ("reconciled"),
+        otherwise the lost attempt is counted and the row returned to be sent ("lost" if the claim was lost)."""
+        attempt = item.attempt_no or item.attempts + 1
+        try:
+            arrived = notifier.already_delivered(subscription, item.text, item.id, item.attempt_started_at)
+        except Exception:  # noqa: BLE001 - a notifier bug: "cannot tell", never a stopped worker
+            log.exception("notifier %s: delivery check raised", item.channel)
+            arrived = None
+        if arrived:
+            self.outbox.reconciled(item, self.worker_id)
+            log.info("notification %d (%s): interrupted attempt %d had arrived, not resent", item.id,
+                     mask_code(item.code), attempt)
+            return "reconciled"
+        reason = INTERRUPTED_UNKNOWN if arrived is None else INTERRUPTED_NOT_DELIVERED
+        log.warning("notification %d (%s) attempt %d: %s", item.id, mask_code(item.code), attempt, reason)
+        return self.outbox.interrupted(item, self.worker_id, reason) or "lost"
+
     def handle(self, item: OutboxItem) -> str:
         """Deliver (or hold, retry, cancel) one claimed notification; the outcome recorded."""
         wid = self.worker_id
         subscription = self._subscription(item)
+        notifier = self.notifiers.get(item.channel)
+        if item.in_doubt and subscription is not None and notifier is not None:
+            settled = self._settle_in_doubt(item, subscription, notifier)
+            if isinstance(settled, str):
+                return settled
+            item = settled
         if subscription is None:
             self.outbox.cancel(item, wid, "unsubscribed")
             return "cancelled"
@@ -121,13 +154,15 @@ class Worker:
         if limited_until is not None:
             self.outbox.hold(item, wid, limited_until, "rate limit")
             return "held"
-        notifier = self.notifiers.get(item.channel)
         if notifier is None:  # kept for a worker that has one (a deployment adding that channel later)
             self.outbox.hold(item, wid, now + timedelta(seconds=self.rules.backoff_max_s),
                              f"no notifier for channel {item.channel}")
             return "held"
+        if not self.outbox.start_attempt(item, wid):  # the lease ran out and another worker took the row
+            log.warning("notification %d: claim lost before sending", item.id)
+            return "lost"
         try:
-            result = notifier.deliver(subscription, item.text)
+            result = notifier.deliver(subscription, item.text, item.id)
         except Exception as exc:  # noqa: BLE001 - a notifier bug must not stop the worker; retried like an outage
             log.exception("notifier %s raised", item.channel)
             result = DeliveryResult(ok=False, error=f"notifier error: {type(exc).__name__}")

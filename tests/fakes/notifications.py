@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from core.db import Database
+from core.notifications.delivery import DeliveryResult, Notifier
 from core.notifications.events import StatusUpdate, change_application_status
 from core.notifications.outbox import Outbox
-from core.notifications.subscriptions import Subscriptions
+from core.notifications.subscriptions import Subscription, Subscriptions
 from core.notifications.worker import Worker, WorkerRules
 from core.status.models import PROCESSING, RESULT_READY
 from core.status.sql import SqlStatusBackend
@@ -32,6 +33,30 @@ EXPECTED_TEXT = (
     "tiếp nhận hồ sơ và hẹn trả kết quả cùng giấy tờ tùy thân.\n"
     "Nhắn “hủy thông báo” để ngừng nhận."
 )
+
+
+class WorkerKilled(BaseException):
+    """The worker process dies (SIGKILL): nothing after this point runs, no handler records an outcome."""
+
+
+class DyingNotifier(Notifier):
+    """Wraps a notifier and kills the worker during the channel call: after the message went out
+    (``sent_first=True``, the worker died before recording it) or before it did."""
+
+    def __init__(self, inner: Notifier, *, sent_first: bool) -> None:
+        self.inner = inner
+        self.sent_first = sent_first
+
+    def deliver(self, subscription: Subscription, text: str, outbox_id: int) -> DeliveryResult:
+        if self.sent_first:
+            self.inner.deliver(subscription, text, outbox_id)
+        raise WorkerKilled()
+
+
+def dying(worker: Worker, *, sent_first: bool) -> Worker:
+    """``worker`` with each of its notifiers wrapped in :class:`DyingNotifier`."""
+    worker.notifiers = {channel: DyingNotifier(n, sent_first=sent_first) for channel, n in worker.notifiers.items()}
+    return worker
 
 
 class Clock:

@@ -1,5 +1,6 @@
 """A fake Rasa HTTP API on loopback that records the calls the staff API and the web chat notifier make (execute,
-tracker events, the story route that answers 404 for an unknown conversation).
+tracker events, the story route that answers 404 for an unknown conversation) and keeps the events appended to each
+conversation, which ``GET /conversations/{id}/tracker`` returns.
 
 Authenticates like ``rasa run --enable-api --jwt-secret=<token>``: an ``Authorization: Bearer <JWT>`` header
 signed (HS256) with the secret, of an admin user, not expired; a ``?token=`` in the URL is not accepted.
@@ -41,7 +42,8 @@ def jwt_admin_ok(header_value: str | None, secret: str) -> bool:
 
 class FakeRasaServer(LoopbackServer):
     """Answers ``POST /conversations/{id}/execute`` and ``/tracker/events`` like Rasa does (200 + tracker), and
-    ``GET /conversations/{id}/story`` (200, or 404 when ``conversations`` is a set without the id).
+    ``GET /conversations/{id}/story`` (200, or 404 when ``conversations`` is a set without the id), and
+    ``GET /conversations/{id}/tracker`` (the events appended through ``/tracker/events``, stamped, oldest first).
 
     ``calls`` records the POSTs, ``reads`` the GETs (path); ``fail`` makes every call answer ``fail_status``.
     """
@@ -51,6 +53,7 @@ class FakeRasaServer(LoopbackServer):
         self.conversations = conversations  # None: every conversation exists
         self.calls: list[dict] = []
         self.reads: list[str] = []
+        self.events: dict[str, list[dict]] = {}  # conversation id -> appended events
         self.fail = False
         self.fail_status = 500
         super().__init__(self._handler())
@@ -79,11 +82,14 @@ class FakeRasaServer(LoopbackServer):
                 refused = fake.refusal(self.headers)
                 if refused:
                     self.answer(*refused)
-                elif len(parts) != 4 or parts[1] != "conversations" or parts[3] != "story":
+                elif len(parts) != 4 or parts[1] != "conversations" or parts[3] not in ("story", "tracker"):
                     self.answer(404, {"status": "failure", "reason": "NotFound"})
                 elif fake.conversations is not None and unquote(parts[2]) not in fake.conversations:
                     self.answer(404, {"status": "failure", "reason": "Not found",
                                       "message": "Conversation ID not found."})
+                elif parts[3] == "tracker":
+                    sender = unquote(parts[2])
+                    self.answer(200, {"sender_id": sender, "events": list(fake.events.get(sender, []))})
                 else:
                     self.answer(200, "- story: conversation\n  steps: []\n", content_type="text/plain")
 
@@ -97,7 +103,10 @@ class FakeRasaServer(LoopbackServer):
                 if refused:
                     self.answer(*refused)
                 else:
-                    sender = parts.path.split("/")[2]
+                    sender = unquote(parts.path.split("/")[2])
+                    if parts.path.endswith("/tracker/events"):
+                        appended = body if isinstance(body, list) else [body]
+                        fake.events.setdefault(sender, []).extend({"timestamp": time.time(), **e} for e in appended)
                     self.answer(200, {"tracker": {"sender_id": sender, "events": []}, "messages": []})
 
             def answer(self, status: int, payload, content_type: str = "application/json") -> None:

@@ -10,6 +10,11 @@ Stdlib only (runs in either venv). It speaks the two Zalo calls the channel uses
   {"attachment":{"type":"template","payload":{"template_type":"transaction_...","language","elements":[...],
   "buttons"?}}}}``): the transaction (template) message an OA may send outside the consultation window; same
   answers as above.
+* ``GET /v2.0/oa/conversation?data={"user_id","offset","count"}`` (header ``access_token``): the OA's conversation
+  with one user, newest first, ``count`` at most 10 (else error -210): ``{"error": 0, "message": "Success", "data":
+  [{"src": 0, "time": <ms>, "type": "text"|"template", "message", "message_id", "from_id", "to_id"}]}`` — every
+  message the fake accepted for that user (``src`` 0: sent by the OA). A transaction message is listed with type
+  "template" and its text element as ``message`` (how real Zalo lists template messages is not verified).
 * ``POST /v4/oa/access_token`` (header ``secret_key``; form ``refresh_token, app_id, grant_type=refresh_token``)
   → a NEW access/refresh token pair; the used refresh token stops working (Zalo's refresh tokens are single-use).
 
@@ -41,6 +46,9 @@ from urllib.parse import parse_qs
 SEND_PATH = "/v3.0/oa/message/cs"
 TRANSACTION_PATH = "/v3.0/oa/message/transaction"
 REFRESH_PATH = "/v4/oa/access_token"
+CONVERSATION_PATH = "/v2.0/oa/conversation"
+OA_ID = "4321098765432109876"
+MAX_HISTORY_COUNT = 10
 INVALID_TOKEN = {"error": -216, "message": "Access token is invalid"}
 
 
@@ -81,8 +89,9 @@ class FakeZaloServer:
         secret_key: str = "fake-oa-secret",
         access_token: str = "fake-access-0",
         refresh_token: str = "fake-refresh-0",
+        clock=time.time,
     ) -> None:
-        """Configure the credentials the fake accepts."""
+        """Configure the credentials the fake accepts; ``clock`` (epoch seconds) stamps the conversation history."""
         self.host, self.port = host, port
         self.app_id, self.secret_key = app_id, secret_key
         self.access_token, self.refresh_token = access_token, refresh_token
@@ -91,6 +100,9 @@ class FakeZaloServer:
         self._outage: List[int] = []  # HTTP statuses to answer the next send calls with
         self._failures: List[Dict[str, Any]] = []  # Zalo error answers for the next send calls
         self._generation = 0
+        self.clock = clock
+        self.history: Dict[str, List[Dict[str, Any]]] = {}  # user id -> messages the fake accepted, oldest first
+        self.history_status = 200  # another status: the conversation history is unavailable (answered with it)
         self._server: Optional[ThreadingHTTPServer] = None
 
     # --- control -----------------------------------------------------------------------------
@@ -119,6 +131,7 @@ class FakeZaloServer:
         """Clear recorded requests and scheduled failures."""
         with self.lock:
             self.requests.clear()
+            self.history.clear()
             self._outage.clear()
             self._failures.clear()
 
@@ -171,10 +184,38 @@ class FakeZaloServer:
                 return 200, self._failures.pop(0)
         return None
 
-    @staticmethod
-    def _ok(user_id: str, text: str) -> tuple:
+    def oa_sent(self, user_id: str, text: str, kind: str = "text") -> str:
+        """Record a message the OA sent to ``user_id`` in their conversation history (also one sent outside the
+        API, e.g. by an officer in the OA's chat manager); its message id."""
         msg_id = hashlib.sha1(f"{user_id}{text}{time.time_ns()}".encode()).hexdigest()
+        with self.lock:
+            self.history.setdefault(user_id, []).append({
+                "src": 0, "time": int(self.clock() * 1000), "type": kind, "message": text, "message_id": msg_id,
+                "from_id": OA_ID, "to_id": user_id})
+        return msg_id
+
+    def _ok(self, user_id: str, text: str, kind: str = "text") -> tuple:
+        """Accept a message: recorded in the user's conversation history, Zalo's success answer."""
+        msg_id = self.oa_sent(user_id, text, kind)
         return 200, {"error": 0, "message": "Success", "data": {"message_id": msg_id, "user_id": user_id}}
+
+    def _conversation(self, headers: Dict[str, str], query: str) -> tuple:
+        """``GET /v2.0/oa/conversation``: one page of the OA's conversation with a user, newest first."""
+        with self.lock:
+            if self.history_status != 200:
+                return self.history_status, {"error": -32, "message": "Service temporarily unavailable"}
+            if headers.get("access_token") != self.access_token:
+                return 200, dict(INVALID_TOKEN)
+        try:
+            data = json.loads(parse_qs(query).get("data", ["{}"])[0])
+            user_id, offset, count = str(data["user_id"]), int(data.get("offset", 0)), int(data.get("count", 5))
+        except (ValueError, KeyError, TypeError):
+            return 200, {"error": -201, "message": "Parameters invalid: data"}
+        if not 0 < count <= MAX_HISTORY_COUNT or offset < 0:
+            return 200, {"error": -210, "message": "Parameters invalid: count must be 1..10"}
+        with self.lock:
+            newest_first = list(reversed(self.history.get(user_id, [])))
+        return 200, {"error": 0, "message": "Success", "data": newest_first[offset:offset + count]}
 
     def _send_transaction(self, rec: Recorded) -> tuple:
         gated = self._gate(rec)
@@ -193,7 +234,8 @@ class FakeZaloServer:
         if not isinstance(elements, list) or not elements or not all(
                 isinstance(e, dict) and e.get("type") in ("banner", "header", "text", "table") for e in elements):
             return 200, {"error": -201, "message": "Parameters invalid: message.attachment.payload.elements"}
-        return self._ok(user_id, json.dumps(elements, ensure_ascii=False))
+        text = next((e.get("content") for e in elements if e.get("type") == "text"), "")
+        return self._ok(user_id, text, "template")
 
     def _send_message(self, rec: Recorded) -> tuple:
         gated = self._gate(rec)
@@ -266,7 +308,15 @@ class FakeZaloServer:
                 self._answer(status, answer)
 
             def do_GET(self) -> None:
-                if self.path.startswith("/__fake/requests"):
+                path, _, query = self.path.partition("?")
+                if path == CONVERSATION_PATH:
+                    rec = Recorded("GET", path, {k.lower(): v for k, v in self.headers.items()}, query.encode())
+                    rec.status, rec.answer = fake._conversation(rec.headers, query)
+                    with fake.lock:
+                        fake.requests.append(rec)
+                        fake.lock.notify_all()
+                    self._answer(rec.status, rec.answer)
+                elif self.path.startswith("/__fake/requests"):
                     with fake.lock:
                         rows = [
                             {"path": r.path, "status": r.status, "body": r.json or r.form, "answer": r.answer}

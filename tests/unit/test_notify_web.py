@@ -32,7 +32,7 @@ PUSH = {"path": f"/conversations/{SENDER}/tracker/events",
         "query": {"output_channel": "socketio", "execute_side_effects": "true"},
         "body": [{"event": "bot", "text": EXPECTED_TEXT,
                   "data": {"buttons": [{"title": "Hủy thông báo", "payload": "/unsubscribe_notifications"}]},
-                  "metadata": {"pushed": True, "notification": True}}]}
+                  "metadata": {"pushed": True, "notification": True, "notification_id": 1}}]}  # outbox row 1
 
 
 @pytest.fixture
