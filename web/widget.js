@@ -71,9 +71,9 @@
   // Safe text rendering (exported for tests as TTHCChat.renderText)
   // ---------------------------------------------------------------------------------------------
 
-  // [title](url) | **bold** | bare http(s) URL. Bold text holds no "*": a masked code ("H07.02-******-0003") stays
-  // as written.
-  var INLINE_RE = /\[([^\]\n]+)\]\(([^()\s]+)\)|\*\*([^*\n]+?)\*\*|(https?:\/\/[^\s<>"'()[\]{}]+)/g;
+  // [title](url) | a run of 3+ asterisks, kept as text | **bold** (holding no "*") | bare http(s) URL: masked codes
+  // ("H07.02-******-0003", several in one message) stay as written.
+  var INLINE_RE = /\[([^\]\n]+)\]\(([^()\s]+)\)|\*{3,}|\*\*([^*\n]+?)\*\*|(https?:\/\/[^\s<>"'()[\]{}]+)/g;
   var BULLET_RE = /^\s*[-•*]\s+(.*)$/;
   var TRAILING_PUNCT_RE = /[.,;:!?…]+$/;
 
@@ -125,6 +125,8 @@
         if (depth < 2) appendInline(strong, m[3], depth + 1);
         else strong.textContent = m[3];
         parent.appendChild(strong);
+      } else if (m[4] === undefined) {
+        parent.appendChild(document.createTextNode(m[0]));
       } else {
         var raw = m[4];
         var trail = "";
