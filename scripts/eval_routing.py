@@ -54,6 +54,11 @@ ACTION_ROUTES = {
 }
 
 
+# Actions that may answer a procedure question themselves (they set ``procedure_code`` / ``narrowing_pending``).
+ANSWERING_ACTIONS = frozenset({"action_handle_fallback", "action_subscribe_notifications",
+                               "action_unsubscribe_notifications", "action_list_notifications"})
+
+
 # ---- messages -----------------------------------------------------------------------------------------------
 
 
@@ -162,6 +167,7 @@ def custom_actions() -> Dict[str, object]:
     from rasa_sdk import Action
 
     import actions.actions_dialogue  # noqa: F401 - registers the classes
+    import actions.actions_notifications  # noqa: F401
     import actions.actions_procedure  # noqa: F401
     import actions.actions_routing  # noqa: F401
 
@@ -195,10 +201,12 @@ def route_one(item: dict, table: RuleTable, classes: Dict[str, object], faq_answ
     dispatcher = CollectingDispatcher()
     events = asyncio.run(classes[action]().run(dispatcher, tracker, {}))
     route = ACTION_ROUTES.get(action, "other")
-    if action == "action_handle_fallback" and any(
+    if action in ANSWERING_ACTIONS and any(
             e.get("event") == "slot" and e.get("name") in ("procedure_code", "narrowing_pending") and e.get("value")
             for e in events):
-        route = "procedure"  # the fallback action answered (or narrowed) a procedure the search was sure of
+        # The fallback answered (or narrowed) a procedure the search was sure of; a notification action answered a
+        # message without notification words as a procedure question.
+        route = "procedure"
     for event in events:
         if event.get("event") == "slot" and event.get("name") == "request_route":
             follow = table.after_slot(intent, action, "request_route", event.get("value"))
