@@ -78,12 +78,14 @@ class TokenStore:
         self.seed_refresh_token = refresh_token
         self.access_token = access_token
         self.refresh_token = refresh_token
+        if not refresh_token:
+            self._adopt(self._read())
+            return
         with self._locked():
             stored = self._read()
-            if stored and stored.get("refresh_token") and (
-                    not refresh_token or stored.get("seed_refresh_token") == refresh_token):
+            if stored and stored.get("refresh_token") and stored.get("seed_refresh_token") == refresh_token:
                 self._adopt(stored)
-            elif refresh_token:
+            else:
                 self.save(access_token, refresh_token)
 
     @property
