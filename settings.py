@@ -141,11 +141,16 @@ class Settings:
     notify_lease_s: float = 120.0
     notify_quiet_hours: bool = True
     # Zalo OA: a consultation message only within ZALO_CS_WINDOW_HOURS of the citizen's last message (Zalo: 48 h),
-    # a transaction (template) message otherwise. ZALO_API_BASE / ZALO_ACCESS_TOKEN as for the channel; the worker
-    # reads the current access token from ZALO_TOKEN_STORE, the file the channel keeps refreshed.
+    # a transaction (template) message otherwise. ZALO_API_BASE, ZALO_OAUTH_BASE, ZALO_APP_ID, ZALO_OA_SECRET_KEY,
+    # ZALO_ACCESS_TOKEN, ZALO_REFRESH_TOKEN as for the channel: the worker shares the token pair in ZALO_TOKEN_STORE
+    # with the channel and refreshes it (core.zalo_tokens) when Zalo rejects it and app id + secret are set.
     zalo_cs_window_hours: float = 48.0
     zalo_api_base: str = "https://openapi.zalo.me"
+    zalo_oauth_base: str = "https://oauth.zaloapp.com"
+    zalo_app_id: str = ""
+    zalo_secret_key: str = ""
     zalo_access_token: str = ""
+    zalo_refresh_token: str = ""
     zalo_token_store: Path = ROOT / "var" / "zalo_tokens.json"
     # ---- Issue 16: review queue (core/review) ---------------------------------------------------------------------
     # REVIEW_APPROVED_FILE: where approved links are written as question-bank lines (never the repository's bank);
@@ -218,7 +223,11 @@ class Settings:
             notify_quiet_hours=_env("NOTIFY_QUIET_HOURS", "1").lower() not in ("0", "false", "no"),
             zalo_cs_window_hours=float(_env("ZALO_CS_WINDOW_HOURS", "48")),
             zalo_api_base=_env("ZALO_API_BASE", "https://openapi.zalo.me"),
+            zalo_oauth_base=_env("ZALO_OAUTH_BASE", "https://oauth.zaloapp.com"),
+            zalo_app_id=_env("ZALO_APP_ID", ""),
+            zalo_secret_key=_env("ZALO_OA_SECRET_KEY", ""),
             zalo_access_token=_env("ZALO_ACCESS_TOKEN", ""),
+            zalo_refresh_token=_env("ZALO_REFRESH_TOKEN", ""),
             zalo_token_store=_path("ZALO_TOKEN_STORE", ROOT / "var" / "zalo_tokens.json"),
             review_approved_file=_path("REVIEW_APPROVED_FILE", ROOT / "var" / "approved_questions.jsonl"),
             review_window_days=int(_env("REVIEW_WINDOW_DAYS", "30")),

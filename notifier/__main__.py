@@ -21,8 +21,9 @@ def build_worker(settings):
     from core.notifications.subscriptions import subscriptions_from_settings
     from core.notifications.worker import Worker, rules_from_settings
     from core.tracker_db import TrackerDb, tracker_source
+    from core.zalo_tokens import TokenStore
     from notifier.web import WEB_CHANNELS, WebChatNotifier
-    from notifier.zalo import ZaloNotifier, file_token_source
+    from notifier.zalo import ZaloNotifier, token_exchange
     from staff_api.rasa_client import RasaClient
 
     tracker = TrackerDb(tracker_source(settings))
@@ -31,9 +32,16 @@ def build_worker(settings):
         epoch = tracker.last_user_message_at(sender_id)
         return datetime.fromtimestamp(epoch, tz=VN_TZ) if epoch is not None else None
 
-    zalo = ZaloNotifier(settings.zalo_api_base, file_token_source(settings.zalo_token_store,
-                                                                 settings.zalo_access_token),
-                        last_seen, cs_window=timedelta(hours=settings.zalo_cs_window_hours))
+    tokens = TokenStore(settings.zalo_token_store, settings.zalo_access_token, settings.zalo_refresh_token)
+    exchange = token_exchange(settings.zalo_oauth_base, settings.zalo_app_id, settings.zalo_secret_key)
+
+    def refresh(rejected_token: str) -> bool:
+        return tokens.refresh(rejected_token, exchange)
+
+    can_refresh = bool(settings.zalo_app_id and settings.zalo_secret_key)
+    zalo = ZaloNotifier(settings.zalo_api_base, tokens.current, last_seen,
+                        cs_window=timedelta(hours=settings.zalo_cs_window_hours),
+                        refresh=refresh if can_refresh else None)
     web = WebChatNotifier(RasaClient(settings.rasa_url, settings.rasa_api_token or None))
     notifiers = {"zalo": zalo, **{channel: web for channel in WEB_CHANNELS}}
     return Worker(Outbox(shared_database(settings), lease_s=settings.notify_lease_s),

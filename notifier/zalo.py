@@ -2,9 +2,9 @@
 call) while the citizen's last message is within the OA's consultation window (Zalo: 48 hours), a transaction
 (template) message (``/v3.0/oa/message/transaction``) outside it.
 
-The OA's access token is the one the Rasa channel keeps refreshed in its token file (Zalo's refresh tokens are
-single-use, so only the channel refreshes): the notifier reads the file before each send, and an expired token is a
-transient failure the worker retries after its backoff.
+The OA's access token is the pair in the token file shared with the Rasa channel (core.zalo_tokens): the notifier
+reads the file before each call; when Zalo rejects the token it refreshes the pair through the shared cross-process
+protocol (one refresh however many processes saw the token expire) and retries the call once.
 
 Zalo's send calls take no idempotency key. When a worker died during a send, the next one reads the OA's
 conversation with the user (``GET /v2.0/oa/conversation``, at most 10 messages a page, newest first) for a message
@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, Callable
 
 import requests
@@ -27,6 +26,7 @@ from core.appcode import mask_code
 from core.db import now_vn
 from core.notifications.delivery import DeliveryResult, Notifier
 from core.notifications.subscriptions import Subscription
+from core.zalo_tokens import REFRESH_PATH, RefreshCall, ZaloApiError, refresh_answer, refresh_request, token_rejected
 
 log = logging.getLogger(__name__)
 
@@ -38,25 +38,34 @@ CLOCK_SKEW = timedelta(minutes=2)  # our clock against Zalo's message times
 OA_SENT = 0  # a history message's ``src``: 0 sent by the OA, 1 by the user
 TRANSACTION_PATH = "/v3.0/oa/message/transaction"
 TEMPLATE_TYPE = "transaction_order"
-TOKEN_ERROR_CODES = frozenset({-216, -124})
 MAX_CS_CHARS = 2000
 MAX_TEMPLATE_TEXT_CHARS = 1000
 HEADER = "Cập nhật trạng thái hồ sơ"
 UNSUBSCRIBE_BUTTON = {"title": "Hủy thông báo", "type": "oa.query.show", "payload": "hủy thông báo"}
 
 
-def file_token_source(path: Path, fallback: str = "") -> Callable[[], str]:
-    """The current access token: the channel's token file (``access_token``), else ``fallback``."""
+def token_exchange(oauth_base: str, app_id: str, secret_key: str, timeout_s: float = 10.0) -> RefreshCall:
+    """The blocking refresh call (``POST {oauth_base}/v4/oa/access_token``) for :meth:`TokenStore.refresh`."""
 
-    def current() -> str:
+    def exchange(refresh_token: str) -> tuple[str, str]:
+        form, headers = refresh_request(app_id, secret_key, refresh_token)
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return fallback
-        token = data.get("access_token") if isinstance(data, dict) else None
-        return str(token) if token else fallback
+            response = requests.post(oauth_base.rstrip("/") + REFRESH_PATH, data=form, headers=headers,
+                                     timeout=timeout_s)
+        except requests.RequestException as exc:
+            raise ZaloApiError("refresh_unreachable", f"token refresh failed: {type(exc).__name__}") from exc
+        return refresh_answer(response.status_code, _json_object(response))
 
-    return current
+    return exchange
+
+
+def _json_object(response: requests.Response) -> dict:
+    """The answer's JSON object ({} when it is not one)."""
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def transaction_payload(subscription: Subscription, text: str) -> dict[str, Any]:
@@ -78,9 +87,13 @@ class ZaloNotifier(Notifier):
 
     def __init__(self, api_base: str, token: Callable[[], str],
                  last_user_message_at: Callable[[str], datetime | None], *, cs_window: timedelta,
-                 clock: Callable[[], datetime] = now_vn, timeout_s: float = 10.0) -> None:
+                 clock: Callable[[], datetime] = now_vn, timeout_s: float = 10.0,
+                 refresh: Callable[[str], object] | None = None) -> None:
+        """``token()`` is the current access token; ``refresh(rejected_token)`` replaces a rejected one (e.g.
+        ``TokenStore.refresh`` with :func:`token_exchange`), raising :class:`ZaloApiError` when Zalo refuses."""
         self.api_base = api_base.rstrip("/")
         self.token = token
+        self.refresh = refresh
         self.last_user_message_at = last_user_message_at
         self.cs_window = cs_window
         self.clock = clock
@@ -102,35 +115,44 @@ class ZaloNotifier(Notifier):
             body = {"recipient": recipient, "message": {"attachment": {
                 "type": "template", "payload": transaction_payload(subscription, text)}}}
         try:
-            response = requests.post(self.api_base + path, json=body, headers={"access_token": self.token()},
-                                     timeout=self.timeout_s)
+            response = self._call("POST", path, json=body)
         except requests.RequestException as exc:
             return DeliveryResult(ok=False, route=route, error=f"Zalo API unreachable: {type(exc).__name__}")
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        data = data if isinstance(data, dict) else {}
+        except ZaloApiError as exc:
+            return DeliveryResult(ok=False, route=route, error=f"Zalo access token refresh failed ({exc.code})")
+        data = _json_object(response)
         code = data.get("error")
         if response.status_code == 200 and code == 0:
             return DeliveryResult(ok=True, route=route)
         if response.status_code == 429 or response.status_code >= 500:
             return DeliveryResult(ok=False, route=route, error=f"Zalo API HTTP {response.status_code}")
-        if response.status_code == 401 or code in TOKEN_ERROR_CODES:
+        if token_rejected(response.status_code, code):
             return DeliveryResult(ok=False, route=route, error=f"Zalo access token rejected ({code})")
         message = str(data.get("message") or f"HTTP {response.status_code}")
         return DeliveryResult(ok=False, route=route, error=f"Zalo error {code}: {message}", permanent=True)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One OpenAPI call with the current access token; when Zalo rejects the token, refresh it (if this
+        notifier can) and call once more."""
+        token = self.token()
+        response = requests.request(method, self.api_base + path, headers={"access_token": token},
+                                    timeout=self.timeout_s, **kwargs)
+        if self.refresh is None or not token_rejected(response.status_code, _json_object(response).get("error")):
+            return response
+        log.info("Zalo access token rejected; refreshing it")
+        self.refresh(token)
+        return requests.request(method, self.api_base + path, headers={"access_token": self.token()},
+                                timeout=self.timeout_s, **kwargs)
 
     def _history_page(self, user_id: str, offset: int) -> list[dict] | None:
         """One page of the OA's conversation with ``user_id``, newest first; None when Zalo does not give it."""
         query = {"user_id": int(user_id) if user_id.isdigit() else user_id, "offset": offset, "count": HISTORY_PAGE}
         try:
-            response = requests.get(self.api_base + CONVERSATION_PATH, params={"data": json.dumps(query)},
-                                    headers={"access_token": self.token()}, timeout=self.timeout_s)
-            data = response.json()
-        except (requests.RequestException, ValueError):
+            response = self._call("GET", CONVERSATION_PATH, params={"data": json.dumps(query)})
+        except (requests.RequestException, ZaloApiError):
             return None
-        if response.status_code != 200 or not isinstance(data, dict) or data.get("error") != 0:
+        data = _json_object(response)
+        if response.status_code != 200 or data.get("error") != 0:
             return None
         messages = data.get("data")
         return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else None

@@ -5,88 +5,33 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Dict, Iterable, Optional, Tuple
 
 import aiohttp
 
+from core.zalo_tokens import (
+    DEFAULT_OAUTH_BASE,
+    REFRESH_PATH,
+    TOKEN_ERROR_CODES,
+    TokenStore,
+    ZaloApiError,
+    refresh_answer,
+    refresh_request,
+)
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://openapi.zalo.me"
-DEFAULT_OAUTH_BASE = "https://oauth.zaloapp.com"
+# The token pair, its store and the refresh protocol are shared with the notification worker (core.zalo_tokens).
+__all__ = ["DEFAULT_API_BASE", "DEFAULT_OAUTH_BASE", "ApiHealth", "TokenStore", "ZaloApiClient", "ZaloApiError"]
 SEND_PATH = "/v3.0/oa/message/cs"
-REFRESH_PATH = "/v4/oa/access_token"
-# Zalo OpenAPI codes meaning "the access token is invalid or has expired": refresh it and retry once.
-TOKEN_ERROR_CODES = (-216, -124)
-
-
-class ZaloApiError(Exception):
-    """A send or refresh that failed for good (after retries, or a permanent error)."""
-
-    def __init__(self, code: Any, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-class TokenStore:
-    """The OA access/refresh token pair, kept durably in a JSON file readable only by its owner (0600).
-
-    Zalo refresh tokens are single-use: each refresh returns a new one that must survive restarts. The file
-    remembers which refresh token from the environment it was seeded with; when the operator puts a different
-    ``ZALO_REFRESH_TOKEN`` in the environment (e.g. after re-authorising the app), the environment wins again.
-    """
-
-    def __init__(self, path: Path, access_token: str, refresh_token: str) -> None:
-        """Load the pair from ``path`` if it is newer than the given (environment) pair, else seed it."""
-        self.path = Path(path)
-        self.seed_refresh_token = refresh_token
-        self.access_token = access_token
-        self.refresh_token = refresh_token
-        stored = self._read()
-        if stored and stored.get("seed_refresh_token") == refresh_token and stored.get("refresh_token"):
-            self.access_token = str(stored.get("access_token") or access_token)
-            self.refresh_token = str(stored["refresh_token"])
-        else:
-            self.save(access_token, refresh_token)
-
-    def _read(self) -> Optional[Dict[str, Any]]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
-
-    def save(self, access_token: str, refresh_token: str) -> None:
-        """Atomically replace the stored pair (temp file with mode 0600, fsync, rename)."""
-        self.access_token, self.refresh_token = access_token, refresh_token
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {
-            "access_token": access_token,
-            "refresh_token": refresh_token,
-            "seed_refresh_token": self.seed_refresh_token,
-            "updated_at": _now_iso(),
-        }
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
 
 
 @dataclass
@@ -185,30 +130,34 @@ class ZaloApiClient:
         except (TypeError, ValueError):
             return None
 
+    async def _exchange(self, refresh_token: str) -> Tuple[str, str]:
+        """One ``POST {oauth_base}/v4/oa/access_token``: the new (access token, refresh token) pair."""
+        form, headers = refresh_request(self.app_id, self.secret_key, refresh_token)
+        try:
+            status, data = await self._post(self.oauth_base + REFRESH_PATH, data=form, headers=headers)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise ZaloApiError("refresh_unreachable", f"token refresh failed: {type(exc).__name__}") from exc
+        return refresh_answer(status, data)
+
     async def refresh(self, rejected_token: str) -> None:
-        """Exchange the refresh token for a new pair (once, even if several sends saw the expired token)."""
+        """Replace the rejected access token (once, even if several sends or processes saw it expire).
+
+        The cross-process protocol (:meth:`TokenStore.refresh`) holds a blocking file lock, so it runs in a thread;
+        its refresh call runs on this event loop, which that thread waits for.
+        """
         if self._refresh_lock is None:
             self._refresh_lock = asyncio.Lock()
+        loop = asyncio.get_running_loop()
+
+        def exchange(refresh_token: str) -> Tuple[str, str]:
+            return asyncio.run_coroutine_threadsafe(self._exchange(refresh_token), loop).result()
+
         async with self._refresh_lock:
             if self.tokens.access_token != rejected_token:
-                return  # another worker refreshed meanwhile
-            form = {
-                "refresh_token": self.tokens.refresh_token,
-                "app_id": self.app_id,
-                "grant_type": "refresh_token",
-            }
-            headers = {"secret_key": self.secret_key}
-            try:
-                status, data = await self._post(self.oauth_base + REFRESH_PATH, data=form, headers=headers)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                raise ZaloApiError("refresh_unreachable", f"token refresh failed: {type(exc).__name__}") from exc
-            if status != 200 or not data or not data.get("access_token") or not data.get("refresh_token"):
-                code = self._error_code(data) if data else f"http_{status}"
-                reason = (data or {}).get("error_name") or (data or {}).get("message") or "no token in answer"
-                raise ZaloApiError(code if code is not None else f"http_{status}", f"token refresh refused: {reason}")
-            self.tokens.save(str(data["access_token"]), str(data["refresh_token"]))
-            self.health.token_refreshes += 1
-            logger.info("Zalo access token refreshed; new refresh token stored in %s", self.tokens.path)
+                return  # another send of this process refreshed meanwhile
+            if await asyncio.to_thread(self.tokens.refresh, rejected_token, exchange):
+                self.health.token_refreshes += 1
+                logger.info("Zalo access token refreshed; new refresh token stored in %s", self.tokens.path)
 
     async def send_text(self, user_id: str, text: str) -> Dict[str, Any]:
         """Deliver one text (≤ 2,000 characters) to ``user_id``; raises :class:`ZaloApiError` if it failed."""

@@ -15,8 +15,9 @@ from core.notifications.subscriptions import Subscription, Subscriptions
 from core.notifications.worker import Worker, WorkerRules
 from core.status.models import PROCESSING, RESULT_READY
 from core.status.sql import SqlStatusBackend
+from core.zalo_tokens import TokenStore
 from notifier.web import WEB_CHANNELS, WebChatNotifier
-from notifier.zalo import ZaloNotifier
+from notifier.zalo import ZaloNotifier, token_exchange
 from staff_api.rasa_client import RasaClient
 from tests.fakes.status import at, make_app
 from tests.fakes.zalo_api_server import FakeZaloServer
@@ -85,11 +86,22 @@ def result_ready(clock: Clock, db: Database) -> None:
     change_application_status(db, CODE, update, hotline=HOTLINE, clock=clock)
 
 
+def refreshing_notifier(fake: FakeZaloServer, tokens: TokenStore, clock: Clock, *,
+                        last_seen: Callable[[str], datetime | None]) -> ZaloNotifier:
+    """A notifier sending with ``tokens``' in-memory access token (as a process that has not re-read the file) and
+    refreshing it through the shared protocol at ``fake``'s OAuth endpoint."""
+    exchange = token_exchange(fake.url, fake.app_id, fake.secret_key, timeout_s=5.0)
+    return ZaloNotifier(fake.url, lambda: tokens.access_token, last_seen, cs_window=timedelta(hours=48),
+                        clock=clock, refresh=lambda rejected: tokens.refresh(rejected, exchange))
+
+
 def zalo_worker(db: Database, fake: FakeZaloServer, clock: Clock, *, last_seen: Callable[[str], datetime | None],
-                rules: WorkerRules | None = None, worker_id: str = "w1") -> Worker:
-    """A worker delivering Zalo notifications through ``fake`` at ``clock``'s time."""
-    notifier = ZaloNotifier(fake.url, lambda: fake.access_token, last_seen, cs_window=timedelta(hours=48),
-                            clock=clock)
+                rules: WorkerRules | None = None, worker_id: str = "w1", tokens: TokenStore | None = None) -> Worker:
+    """A worker delivering Zalo notifications through ``fake`` at ``clock``'s time (refreshing the access token in
+    ``tokens`` when given, else always sending the fake's current one)."""
+    notifier = (refreshing_notifier(fake, tokens, clock, last_seen=last_seen) if tokens is not None else
+                ZaloNotifier(fake.url, lambda: fake.access_token, last_seen, cs_window=timedelta(hours=48),
+                             clock=clock))
     return Worker(Outbox(db, clock=clock), Subscriptions(db, clock=clock), {"zalo": notifier}, rules=rules,
                   clock=clock, worker_id=worker_id)
 

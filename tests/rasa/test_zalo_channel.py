@@ -31,6 +31,7 @@ from channels.zalo.parser import (
     split_text,
 )
 from channels.zalo.signature import is_fresh, signature_matches, zalo_signature
+from core.zalo_tokens import refresh_answer
 from tests.fakes.zalo_api_server import FakeZaloServer, sign, text_event
 from tests.fakes.zalo_channel import APP_ID, SECRET, Bot, call, make_channel
 
@@ -198,6 +199,20 @@ def test_expired_token_is_refreshed_stored_and_retried_once(fake, tmp_path):
     # After a restart the stored (rotated) refresh token is used, not the stale one from the environment.
     restarted = TokenStore(tmp_path / "tokens.json", "fake-access-0", "fake-refresh-0")
     assert restarted.refresh_token == "fake-refresh-1"
+
+
+def test_token_refreshed_by_another_process_is_used_without_a_second_refresh(fake, tmp_path):
+    client = make_client(fake, tmp_path)
+    worker_tokens = TokenStore(tmp_path / "tokens.json", fake.access_token, fake.refresh_token)
+    fake.expire_access_token()
+    # The notification worker (another process) refreshed first; the channel still holds the old token.
+    worker_tokens.refresh(worker_tokens.access_token, lambda refresh_token: refresh_answer(200, {
+        "access_token": "worker-access", "refresh_token": "worker-refresh"}))
+    fake.access_token = "worker-access"
+    asyncio.run(client.send_text("100", "Lệ phí 8.000 đồng"))
+    assert fake.delivered("100") == ["Lệ phí 8.000 đồng"]
+    assert fake.calls("/v4/oa/access_token") == [] and client.health.token_refreshes == 0
+    assert client.tokens.refresh_token == "worker-refresh"
 
 
 def test_refused_refresh_is_permanent(fake, tmp_path):
