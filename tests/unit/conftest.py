@@ -42,3 +42,24 @@ def birth_registration() -> Procedure:
         description="Thủ tục cấp xã, lĩnh vực Hộ tịch: đăng ký khai sinh cho trẻ em.",
         aliases=["làm giấy khai sinh"],
     )
+
+
+# -- notification tests (test_notify_*, test_zalo_token_refresh) --------------------------------------------------
+
+
+@pytest.fixture
+def clock():
+    """A movable clock at a weekday's 10:00, outside quiet hours (a module may define its own ``clock``)."""
+    from tests.fakes.notifications import DAYTIME, Clock
+
+    return Clock(DAYTIME)
+
+
+@pytest.fixture
+def fake():
+    """A fake Zalo OA server on loopback, on the real clock (a module may define its own ``fake``)."""
+    from tests.fakes.zalo_api_server import FakeZaloServer
+
+    server = FakeZaloServer().start()
+    yield server
+    server.stop()

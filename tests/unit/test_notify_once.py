@@ -18,7 +18,6 @@ from tests.fakes.notifications import (
     CODE,
     DAYTIME,
     EXPECTED_TEXT,
-    Clock,
     WorkerKilled,
     dying,
     result_ready,
@@ -34,11 +33,6 @@ SENDER = "web-5d0c7e2a9b1f4c3e8a6d2b7f0e9c1a44"
 SECRET = "rasa-jwt-secret-0123456789abcdef"
 LEASE = timedelta(seconds=120)
 INSIDE_WINDOW, OUTSIDE_WINDOW = timedelta(hours=3), timedelta(days=3)
-
-
-@pytest.fixture
-def clock():
-    return Clock(DAYTIME)
 
 
 @pytest.fixture

@@ -15,9 +15,7 @@ from notifier.__main__ import build_worker
 from notifier.web import WebChatNotifier
 from tests.fakes.notifications import (
     CODE,
-    DAYTIME,
     EXPECTED_TEXT,
-    Clock,
     result_ready,
     seed_application,
     web_worker,
@@ -33,11 +31,6 @@ PUSH = {"path": f"/conversations/{SENDER}/tracker/events",
         "body": [{"event": "bot", "text": EXPECTED_TEXT,
                   "data": {"buttons": [{"title": "Hủy thông báo", "payload": "/unsubscribe_notifications"}]},
                   "metadata": {"pushed": True, "notification": True, "notification_id": 1}}]}  # outbox row 1
-
-
-@pytest.fixture
-def clock():
-    return Clock(DAYTIME)
 
 
 @pytest.fixture

@@ -25,21 +25,9 @@ from tests.fakes.notifications import (
     zalo_worker,
 )
 from tests.fakes.status import at
-from tests.fakes.zalo_api_server import SEND_PATH, TRANSACTION_PATH, FakeZaloServer
+from tests.fakes.zalo_api_server import SEND_PATH, TRANSACTION_PATH
 
 USER = "1000000000000000001"
-@pytest.fixture
-def fake():
-    server = FakeZaloServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def clock():
-    return Clock(DAYTIME)
-
-
 def test_status_change_updates_application_and_queues_one_row_per_subscriber(db, clock):
     seed_application(db)
     subs = Subscriptions(db, clock=clock)

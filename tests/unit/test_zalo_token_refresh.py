@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import threading
 
-import pytest
-
 from core.notifications.outbox import Outbox
 from core.notifications.subscriptions import Subscription, Subscriptions
 from core.zalo_tokens import REFRESH_PATH, TokenStore
@@ -15,27 +13,14 @@ from tests.fakes.notifications import (
     CODE,
     DAYTIME,
     EXPECTED_TEXT,
-    Clock,
     refreshing_notifier,
     result_ready,
     seed_application,
     zalo_worker,
 )
-from tests.fakes.zalo_api_server import SEND_PATH, FakeZaloServer
+from tests.fakes.zalo_api_server import SEND_PATH
 
 USER = "1000000000000000001"
-
-
-@pytest.fixture
-def fake():
-    server = FakeZaloServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def clock():
-    return Clock(DAYTIME)
 
 
 def seeded_store(fake, tmp_path) -> TokenStore:
