@@ -154,10 +154,12 @@ def staff_status_lookup(backend: StatusBackend, code: str) -> ApplicationStatus 
 
 
 # ---- analytics (minimal: counts from the services stores) ----------------------------------------------------
-def analytics(db: Database, days: int = 14, now: datetime | None = None, tracker_db: Any = None) -> dict:
+def analytics(db: Database, days: int = 14, now: datetime | None = None, tracker_db: Any = None,
+              weeks: int = 12) -> dict:
     """Counts per day and totals from the handoff, feedback, status-lookup and audit tables, plus the
-    conversation figures of Rasa's tracker store at ``tracker_db`` (see :mod:`console.tracker_analytics`)."""
-    from console.tracker_analytics import tracker_analytics
+    conversation figures of Rasa's tracker store at ``tracker_db`` (see :mod:`console.tracker_analytics`): those
+    of the last ``days`` days, and the answer rate of the last ``weeks`` ISO weeks (the current one included)."""
+    from console.tracker_analytics import tracker_analytics, week_keys
     from core.rating import RatingStore
 
     now = now or now_vn()
@@ -195,7 +197,7 @@ def analytics(db: Database, days: int = 14, now: datetime | None = None, tracker
             "per_day": per_day(lookup_times),
         },
         "staff_actions": {r["action"]: int(r["n"]) for r in audit},
-        "conversations": tracker_analytics(tracker_db or "", day_keys),
+        "conversations": tracker_analytics(tracker_db or "", day_keys, week_keys(now.date(), weeks)),
         "satisfaction": RatingStore(db, clock=lambda: now).summary(day_keys),
     }
 
@@ -203,8 +205,8 @@ def analytics(db: Database, days: int = 14, now: datetime | None = None, tracker
 def analytics_csv(data: dict) -> str:
     """The per-day series of :func:`analytics` as CSV (conversations and their outcomes, fallbacks, handoff
     tickets, feedback reports, status lookups, ratings), then the top procedures, the rating distribution,
-    the ratings by conversation outcome and the top unanswered questions. Every text cell goes through
-    :func:`csv_cell` (no spreadsheet formula can come from what a citizen typed)."""
+    the ratings by conversation outcome, the answer rate by week and the top unanswered questions. Every text
+    cell goes through :func:`csv_cell` (no spreadsheet formula can come from what a citizen typed)."""
     conv = data["conversations"]
     out = io.StringIO()
     writer = SafeCsvWriter(out)
@@ -228,6 +230,12 @@ def analytics_csv(data: dict) -> str:
     writer.writerow(["outcome", "ratings", "average_rating"])
     for outcome, r in conv["rating_by_outcome"].items():
         writer.writerow([outcome, r["count"], "" if r["average"] is None else f"{r['average']:.2f}"])
+    writer.writerow([])
+    writer.writerow(["week", "week_start", "conversations_with_question", "answered", "handed_off", "abstained",
+                     "answer_rate"])
+    for w in conv["per_week"]:
+        writer.writerow([w["week"], w["start"], w["conversations"], w["answered"], w["handed_off"], w["abstained"],
+                         "" if w["answer_rate"] is None else f"{w['answer_rate']:.4f}"])
     writer.writerow([])
     writer.writerow(["top_unanswered_question", "count"])
     for q in conv["top_unanswered"]:

@@ -14,16 +14,24 @@ from console.services import analytics, analytics_csv
 
 DEFAULT_DAYS = "14"
 MAX_DAYS = 90
+DEFAULT_WEEKS = "12"
+MAX_WEEKS = 52
 
 
 async def report(request: Request) -> HTTPResponse:
-    """Figures of the last ``?days=`` days (1–90, default 14); ``?format=csv`` downloads the series as CSV."""
+    """Figures of the last ``?days=`` days (1–90, default 14) and the answer rate of the last ``?weeks=`` ISO weeks
+    (1–52, default 12); ``?format=csv`` downloads the series as CSV."""
     try:
         days = min(MAX_DAYS, max(1, int(request.args.get("days", DEFAULT_DAYS))))
     except ValueError:
         return error(400, "bad_request", f"Tham số days phải là số ngày (1–{MAX_DAYS}).")
+    try:
+        weeks = min(MAX_WEEKS, max(1, int(request.args.get("weeks", DEFAULT_WEEKS))))
+    except ValueError:
+        return error(400, "bad_request", f"Tham số weeks phải là số tuần (1–{MAX_WEEKS}).")
     app_deps = deps(request)
-    data: dict[str, Any] = await asyncio.to_thread(analytics, app_deps.accounts.db, days, None, app_deps.tracker_db)
+    data: dict[str, Any] = await asyncio.to_thread(analytics, app_deps.accounts.db, days, None, app_deps.tracker_db,
+                                                   weeks)
     if request.args.get("format") == "csv":
         return text(analytics_csv(data), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="thong-ke.csv"'})

@@ -246,3 +246,80 @@ def test_csv_cell_keeps_numbers_and_plain_text():
     assert csv_cell(-3) == -3 and csv_cell(2.5) == 2.5 and csv_cell(None) == ""
     assert csv_cell("Cấp lại thẻ căn cước") == "Cấp lại thẻ căn cước"
     assert csv_cell("=1+1") == "'=1+1"
+
+
+# ---- issue 16: the answer rate week by week -------------------------------------------------------------------------
+
+
+def test_iso_weeks_in_vietnam_time_across_a_year_end():
+    from datetime import date
+
+    from console.tracker_analytics import iso_week, week_keys, week_start
+
+    # 2026 starts on a Thursday, so it has 53 ISO weeks; 1 January 2027 (a Friday) belongs to its last one.
+    assert iso_week(date(2026, 11, 30)) == "2026-W49" and iso_week(date(2026, 11, 29)) == "2026-W48"
+    assert iso_week(date(2027, 1, 1)) == "2026-W53" and iso_week(date(2027, 1, 4)) == "2027-W01"
+    assert week_keys(date(2027, 1, 2), 3) == ["2026-W51", "2026-W52", "2026-W53"]
+    assert week_keys(date(2027, 1, 4), 2) == ["2026-W53", "2027-W01"]
+    assert week_start("2026-W53") == date(2026, 12, 28) and week_start("2026-W49") == date(2026, 11, 30)
+
+
+@pytest.fixture
+def weekly_tracker(tmp_path):
+    """Three weeks of conversations (ISO weeks 47, 48 and 49 of 2026), worked out by hand below."""
+    path = tmp_path / "tracker.db"
+    t = Tracker(path)
+    # Week 47 (16–22/11): one answered, one abstained, one handed off late on Sunday evening (23:30 Vietnam time,
+    # 16:30 UTC: still week 47), one that only pressed the greeting button (no question: not counted).
+    t.answer("G", at(17, 9), "cấp lại căn cước bị mất", "1.001193", "Cấp lại thẻ căn cước")
+    t.abstain("H", at(18, 10), "xin giấy phép nuôi chim yến trong nhà")
+    late_sunday = datetime(2026, 11, 22, 23, 30, tzinfo=VN_TZ)
+    t.user("I", late_sunday, "tôi muốn gặp cán bộ về đất đai", "request_human")
+    t.action("I", late_sunday, "action_handoff")
+    t.user("J", at(19, 8), "/greet", "greet")
+    t.action("J", at(19, 8), "utter_greet")
+    # Week 48 (23–29/11): K at 00:30 on Monday 23/11 Vietnam time (17:30 UTC on Sunday: week 48, not 47),
+    # L answered twice on 24/11 (one conversation) and again on 26/11 (another), M abstained.
+    t.answer("K", datetime(2026, 11, 23, 0, 30, tzinfo=VN_TZ), "đăng ký kết hôn ở đâu", "2.002154",
+             "Đăng ký kết hôn")
+    t.answer("L", at(24, 9), "làm hộ chiếu mất bao lâu", "2.001234", "Cấp hộ chiếu")
+    t.answer("L", at(24, 10), "phí bao nhiêu", "2.001234", "Cấp hộ chiếu")
+    t.answer("L", at(26, 15), "cấp lại căn cước bị mất", "1.001193", "Cấp lại thẻ căn cước")
+    t.abstain("M", at(27, 16), "trợ cấp cho người nuôi con nhỏ ở quê")
+    # Week 49 (from 30/11): nothing yet.
+    t.close()
+    return path
+
+
+EXPECTED_WEEKS = [
+    {"week": "2026-W47", "start": "2026-11-16", "conversations": 3, "answered": 1, "handed_off": 1, "abstained": 1,
+     "answer_rate": 0.3333},  # 1 of 3
+    {"week": "2026-W48", "start": "2026-11-23", "conversations": 4, "answered": 3, "handed_off": 0, "abstained": 1,
+     "answer_rate": 0.75},  # 3 of 4
+    {"week": "2026-W49", "start": "2026-11-30", "conversations": 0, "answered": 0, "handed_off": 0, "abstained": 0,
+     "answer_rate": None},
+]
+
+
+def test_answer_rate_week_by_week(weekly_tracker):
+    data = tracker_analytics(weekly_tracker, ["2026-12-01"], ["2026-W47", "2026-W48", "2026-W49"])
+    assert data["per_week"] == EXPECTED_WEEKS
+    # The weeks read further back than the days: the day figures still cover 1 December only.
+    assert data["per_day"] == [{"day": "2026-12-01", "conversations": 0, "answered": 0, "handed_off": 0,
+                                "abstained": 0, "user_messages": 0, "fallbacks": 0}]
+    assert data["top_procedures"] == [] and data["top_unanswered"] == []
+
+
+def test_answer_rate_by_week_in_the_analytics_json_and_csv(tmp_path, weekly_tracker):
+    db = Database(str(tmp_path / "services.db"))
+    db.ensure_schema()
+    data = analytics(db, days=3, now=datetime(2026, 12, 1, 9, 0, tzinfo=VN_TZ), tracker_db=weekly_tracker, weeks=3)
+    assert data["conversations"]["per_week"] == EXPECTED_WEEKS
+    rows = list(csv.reader(io.StringIO(analytics_csv(data))))
+    header = rows.index(["week", "week_start", "conversations_with_question", "answered", "handed_off", "abstained",
+                         "answer_rate"])
+    assert rows[header + 1:header + 4] == [["2026-W47", "2026-11-16", "3", "1", "1", "1", "0.3333"],
+                                           ["2026-W48", "2026-11-23", "4", "3", "0", "1", "0.7500"],
+                                           ["2026-W49", "2026-11-30", "0", "0", "0", "0", ""]]
+    # Days 29/11–1/12: L's and M's conversations are before the window, K's too: the day series are empty.
+    assert [d["conversations"] for d in data["conversations"]["per_day"]] == [0, 0, 0]
