@@ -40,6 +40,11 @@ ASPECT_LABELS = {
 }
 
 
+# The knowledge service's decisions that answer the citizen (a procedure, an FAQ entry, or each of several
+# procedures); the others ask back ("choose", "ask_topic") or abstain ("unknown").
+BOT_ANSWERS = ("answer", "faq", "several")
+
+
 class ConsoleError(ValueError):
     """A request the console refuses, with an HTTP status and a Vietnamese message."""
 
@@ -70,6 +75,7 @@ class KnowledgeConsole:
         # One search at a time: the index, the encoder and the word tokenizer load lazily and are not safe to
         # initialise from two threads (warm-up and a first request); searches are CPU-bound anyway.
         self._search_lock = threading.Lock()
+        self._service = None  # the core knowledge service over the same searcher and store (bot_answer)
 
     def _search(self, query: str, top_k: int):
         with self._search_lock:
@@ -113,6 +119,30 @@ class KnowledgeConsole:
                 break
         return {"query": query, "field": field, "level": level, "abstain": bool(response.abstain),
                 "ambiguous": bool(getattr(response, "ambiguous", False)), "results": results}
+
+    def bot_answer(self, question: str) -> dict:
+        """What the bot answers now when a citizen opens a conversation with ``question``: the core knowledge
+        service's decision (:meth:`core.knowledge_service.KnowledgeService.resolve`, as the procedure action calls
+        it), with the procedure or FAQ entry it answers with, or the candidates it offers instead."""
+        from core.knowledge_service import KnowledgeService
+        from core.language import vietnamese_aspects
+        from knowledge.text import fold
+
+        question = (question or "").strip()
+        if not question:
+            raise ConsoleError(400, "Không có câu hỏi để thử.")
+        with self._search_lock:
+            if self._service is None:
+                self._service = KnowledgeService(self._searcher_factory, self._store)
+            resolution = self._service.resolve(question, None, has_aspect=bool(vietnamese_aspects(fold(question))))
+        code = name = None
+        if resolution.procedure is not None:
+            code, name = resolution.procedure.code, resolution.procedure.name
+        elif resolution.faq is not None:
+            code, name = f"faq:{resolution.faq.id}", resolution.faq.questions[0]
+        return {"question": question, "kind": resolution.kind, "answers": resolution.kind in BOT_ANSWERS,
+                "code": code, "name": name,
+                "candidates": [{"code": hit.code, "name": hit.name} for hit in resolution.candidates]}
 
     def procedure_page(self, code: str) -> dict:
         """Every structured field of the procedure, a ready answer per aspect and the portal link."""

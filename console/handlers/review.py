@@ -7,6 +7,7 @@ is written to the audit log.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from sanic import Request, json
 from sanic.response import HTTPResponse
@@ -15,7 +16,10 @@ from console.handlers.common import Route, audit, body, deps, error, staff
 from core.review.approved import ApprovedQuestionError
 from core.review.queue import ReviewError
 
+log = logging.getLogger(__name__)
+
 STATUSES = ("open", "proposed", "approved", "rejected")
+MAX_TRIED = 5  # wordings of a group tried against the bot
 FIELDS = {"link": "code", "out_of_scope": "reason", "faq": "draft"}
 
 
@@ -36,6 +40,29 @@ async def queue(request: Request) -> HTTPResponse:
     groups = await asyncio.to_thread(service.queue.groups, status)
     await audit(request, "review_list", None, f"{len(groups)} groups")
     return json({"groups": groups, "source_available": added is not None})
+
+
+async def bot_answer(request: Request, item_id: int) -> HTTPResponse:
+    """What the bot answers now to each wording of the group (at most five), and whether that is the procedure
+    of the group's approved or proposed link."""
+    service = _service(request)
+    if service is None:
+        return error(501, "not_configured", "Chưa bật hàng đợi câu hỏi cần xem lại.")
+    group = await asyncio.to_thread(service.queue.group, item_id)
+    if group is None:
+        return error(404, "not_found", "Không tìm thấy câu hỏi cần xem lại.")
+    decision = group["decision"] or {}
+    linked = decision.get("code") if decision.get("kind") == "link" and decision.get("state") != "rejected" else None
+    answers = []
+    try:
+        for question in list(dict.fromkeys([group["question"], *group["variants"]]))[:MAX_TRIED]:
+            answer = await asyncio.to_thread(deps(request).knowledge.bot_answer, question)
+            answers.append({**answer, "linked": linked is not None and answer["code"] == linked})
+    except Exception:  # index or model missing/broken: say so, never a stack trace
+        log.exception("review: bot answer failed")
+        return error(503, "search_unavailable", "Chưa thử được câu trả lời của trợ lý (chỉ mục tri thức đang "
+                                                "gián đoạn). Hãy thử lại sau.")
+    return json({"id": item_id, "status": group["status"], "code": linked, "answers": answers})
 
 
 async def _propose(request: Request, item_id: int, kind: str) -> HTTPResponse:
@@ -96,6 +123,7 @@ async def reject(request: Request, item_id: int) -> HTTPResponse:
 
 ROUTES = (
     Route("GET", "/api/review", queue),
+    Route("GET", "/api/review/<item_id:int>/answer", bot_answer),
     Route("POST", "/api/review/<item_id:int>/link", link),
     Route("POST", "/api/review/<item_id:int>/out_of_scope", out_of_scope),
     Route("POST", "/api/review/<item_id:int>/faq", faq),

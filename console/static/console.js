@@ -1,12 +1,14 @@
 /* Help-desk console: login, forced password change, search and procedure pages, handoff inbox (polled every
-   few seconds), application status lookups and changes with the notifications' delivery log, feedback reports (status changes with a note) and the
+   few seconds), application status lookups and changes with the notifications' delivery log, feedback reports (status changes with a note), the
+   review queue of questions the bot did not serve well (officers propose, supervisors approve) and the
    supervisor's analytics (charts drawn as inline SVG).
    All text goes into the page through textContent (never as HTML). */
 (function () {
   "use strict";
 
   var state = { csrf: "", user: null, timer: null, seq: 0, poll: null, ticket: null, ticketReplies: 0, report: null,
-    application: null, statuses: [] };
+    application: null, statuses: [], review: null, reviewGroup: null, reviewCode: null, reviewDrafts: {},
+    reviewSeq: 0 };
   var POLL_MS = 4000;
   var SVG_NS = "http://www.w3.org/2000/svg";
   var OUTCOMES = [
@@ -41,6 +43,17 @@
     "interrupted attempt: the channel cannot tell whether it arrived; sent again":
       "Kênh không cho biết tin đã đến chưa, gửi lại (có thể trùng)"
   };
+
+  // The review queue (core/review): why a question is there, where it stands, what was proposed.
+  var REVIEW_REASONS = {
+    fallback: "Trợ lý không hiểu câu hỏi", abstained: "Trợ lý không đủ tin cậy để trả lời",
+    handed_off: "Người dân chuyển sang gặp cán bộ", low_rating: "Người dân chấm 1–2 sao sau câu trả lời"
+  };
+  var REVIEW_STATUSES = { open: "Chưa xử lý", proposed: "Chờ duyệt", approved: "Đã duyệt", rejected: "Đã từ chối" };
+  var REVIEW_KINDS = { link: "Liên kết với thủ tục", out_of_scope: "Ngoài phạm vi",
+    faq: "Cần câu hỏi thường gặp mới" };
+  var DECISION_STATES = { pending: "chờ giám sát viên duyệt", approved: "đã duyệt", rejected: "đã từ chối",
+    replaced: "đã thay bằng đề xuất khác" };
 
   function $(id) { return document.getElementById(id); }
 
@@ -86,10 +99,10 @@
   }
 
   function view(name) {
-    ["login", "password", "search", "inbox", "status", "feedback", "analytics"].forEach(function (v) {
+    ["login", "password", "search", "inbox", "status", "feedback", "review", "analytics"].forEach(function (v) {
       $(v + "-view").hidden = name !== v;
     });
-    var inApp = ["search", "inbox", "status", "feedback", "analytics"].indexOf(name) >= 0;
+    var inApp = ["search", "inbox", "status", "feedback", "review", "analytics"].indexOf(name) >= 0;
     $("nav").hidden = !inApp;
     Array.prototype.forEach.call(document.querySelectorAll(".cs-tab"), function (tab) {
       if (tab.getAttribute("data-view") === name) { tab.setAttribute("aria-current", "page"); }
@@ -104,8 +117,15 @@
     }
     if (name === "analytics") { loadAnalytics(); }
     if (name === "feedback") { loadReports(); }
+    if (name === "review") { loadReview(); }
     if (name === "status") { loadDeliveries(); }
-    if (name === "login") { state.user = null; state.csrf = ""; }
+    if (name === "login") {
+      state.user = null;
+      state.csrf = "";
+      state.review = null;
+      state.reviewDrafts = {};
+      $("review-item").hidden = true;
+    }
   }
 
   function enter(data) {
@@ -501,6 +521,209 @@
     }).catch(function (error) { show(error.message, true); });
   }
 
+  // ---- review queue: questions the bot did not serve well; officers propose, supervisors decide ----------
+  function reviewReasons(group) {
+    return group.reasons.map(function (r) { return REVIEW_REASONS[r] || r; }).join("; ");
+  }
+
+  function decisionText(d) {
+    if (!d) { return "Chưa có đề xuất"; }
+    var what = REVIEW_KINDS[d.kind] || d.kind;
+    if (d.kind === "link") { what += " " + d.code; }
+    return what + " — " + d.proposed_by + ", " + dateTime(d.proposed_at) + " — " + (DECISION_STATES[d.state] || d.state) +
+      (d.decided_by ? " (" + d.decided_by + ", " + dateTime(d.decided_at) + ")" : "");
+  }
+
+  function loadReview() {
+    var filter = $("review-filter").value;
+    var seq = ++state.reviewSeq;
+    // Each read makes the server pick up the new conversations of Rasa's tracker store first.
+    return api("GET", "/api/review" + (filter ? "?status=" + encodeURIComponent(filter) : "")).then(function (data) {
+      if (seq !== state.reviewSeq) { return; }
+      var list = $("review-groups");
+      clear(list);
+      $("review-updated").textContent = "Cập nhật lúc " +
+        new Date().toLocaleTimeString("vi-VN", { timeZone: "Asia/Ho_Chi_Minh" }) +
+        (data.source_available ? "" : " — chưa đọc được nhật ký hội thoại của trợ lý (tracker store)");
+      if (!data.groups.length) { list.appendChild(el("li", "Không có câu hỏi nào cần xem lại.", "cs-empty")); }
+      data.groups.forEach(function (g) {
+        var item = el("li");
+        var button = el("button", null, "cs-result");
+        button.type = "button";
+        button.setAttribute("data-review", g.id);
+        button.setAttribute("data-status", g.status);
+        if (g.id === state.review) { button.classList.add("cs-selected"); }
+        button.appendChild(el("strong", g.question));
+        var others = g.variants.filter(function (v) { return v !== g.question; });
+        if (others.length) { button.appendChild(el("span", "Cách hỏi khác: " + others.join(" | "), "cs-meta")); }
+        button.appendChild(el("span", [g.count + " lượt", reviewReasons(g), REVIEW_STATUSES[g.status] || g.status]
+          .join(" · "), "cs-meta"));
+        if (g.decision && g.decision.state === "pending") {
+          button.appendChild(el("span", "Đề xuất: " + decisionText(g.decision), "cs-meta"));
+        }
+        button.addEventListener("click", function () { openReview(g); });
+        item.appendChild(button);
+        list.appendChild(item);
+      });
+      if (state.review !== null) {  // the open group changed meanwhile (another officer, a supervisor)
+        var current = data.groups.filter(function (g) { return g.id === state.review; })[0];
+        if (current && JSON.stringify(current) !== JSON.stringify(state.reviewGroup)) { openReview(current); }
+      }
+    }).catch(function (error) { if (seq === state.reviewSeq) { show(error.message, true); } });
+  }
+
+  function keepReviewDrafts() {
+    if (state.review === null) { return; }
+    state.reviewDrafts[state.review] = { q: $("review-search-q").value, code: state.reviewCode,
+      reason: $("review-reason").value, draft: $("review-draft").value };
+  }
+
+  function openReview(group) {
+    if (state.review !== group.id) {
+      keepReviewDrafts();  // what was typed for another group stays there
+      var drafts = state.reviewDrafts[group.id] || {};
+      $("review-search-q").value = drafts.q || "";
+      $("review-reason").value = drafts.reason || "";
+      $("review-draft").value = drafts.draft || "";
+      clear($("review-search-results"));
+      state.reviewCode = null;
+      $("review-preview").hidden = true;
+      if (drafts.code) { previewProcedure(drafts.code); }
+      if (drafts.q) { reviewSearch(); }
+    }
+    state.review = group.id;
+    state.reviewGroup = group;
+    Array.prototype.forEach.call(document.querySelectorAll("#review-groups .cs-result"), function (b) {
+      b.classList.toggle("cs-selected", b.getAttribute("data-review") === String(group.id));
+    });
+    $("review-item").hidden = false;
+    $("review-title").textContent = group.question;
+    var d = group.decision;
+    var fields = [["Số lượt hỏi", String(group.count)], ["Lý do", reviewReasons(group)],
+      ["Trạng thái", REVIEW_STATUSES[group.status] || group.status], ["Các cách hỏi", group.variants.join("\n")],
+      ["Lần đầu", dateTime(group.first_seen)], ["Gần nhất", dateTime(group.last_seen)],
+      ["Đề xuất gần nhất", decisionText(d)]];
+    if (d && d.kind === "out_of_scope") { fields.push(["Lý do ngoài phạm vi", d.reason]); }
+    if (d && d.kind === "faq") { fields.push(["Bản nháp câu trả lời", d.draft]); }
+    fillFields($("review-fields"), fields);
+    if (d && d.kind === "link") {
+      api("GET", "/api/procedures/" + encodeURIComponent(d.code)).then(function (page) {
+        if (state.review !== group.id) { return; }
+        var dd = document.querySelector("#review-fields [data-linked-name]") || el("dd");
+        dd.setAttribute("data-linked-name", d.code);
+        dd.textContent = page.procedure.name + " (" + d.code + ")";
+        if (!dd.parentNode) {
+          $("review-fields").appendChild(el("dt", "Thủ tục được liên kết"));
+          $("review-fields").appendChild(dd);
+        }
+      }).catch(function () { return null; });
+    }
+    var pending = !!(d && d.state === "pending");
+    $("review-decide").hidden = !(pending && state.user && state.user.role === "supervisor");
+    $("review-forms").hidden = group.status === "approved";
+    var live = $("review-live");
+    live.hidden = !(group.status === "approved" && d && d.kind === "link");
+    if (!live.hidden) { loadBotAnswers(group.id); }
+  }
+
+  function botAnswerText(a) {
+    var text;
+    if (a.kind === "answer") { text = "Trả lời bằng thủ tục " + a.name + " (" + a.code + ")"; }
+    else if (a.kind === "faq") { text = "Trả lời bằng câu hỏi thường gặp: " + a.name; }
+    else if (a.kind === "several") {
+      text = "Trả lời từng thủ tục: " + a.candidates.map(function (c) { return c.name; }).join("; ");
+    } else if (a.kind === "choose") {
+      text = "Chưa trả lời ngay, hỏi lại người dân chọn: " + a.candidates.map(function (c) { return c.name; })
+        .join("; ");
+    } else if (a.kind === "ask_topic") { text = "Chưa trả lời, hỏi lại người dân muốn hỏi thủ tục nào"; }
+    else { text = "Không trả lời (chưa đủ tin cậy), mời người dân gặp cán bộ"; }
+    if (a.answers) { text += a.linked ? " — đúng thủ tục đã duyệt" : " — khác thủ tục đã duyệt"; }
+    return "«" + a.question + "»: " + text + ".";
+  }
+
+  function loadBotAnswers(id) {
+    var list = $("review-live-answers");
+    clear(list);
+    list.appendChild(el("li", "Đang thử câu hỏi với trợ lý…", "cs-empty"));
+    api("GET", "/api/review/" + id + "/answer").then(function (data) {
+      if (state.review !== id) { return; }
+      clear(list);
+      data.answers.forEach(function (a) {
+        var item = el("li", botAnswerText(a));
+        item.setAttribute("data-answers", a.answers ? "true" : "false");
+        item.setAttribute("data-linked", a.linked ? "true" : "false");
+        list.appendChild(item);
+      });
+    }).catch(function (error) {
+      if (state.review !== id) { return; }
+      clear(list);
+      list.appendChild(el("li", error.message, "cs-empty"));
+    });
+  }
+
+  function reviewSearch() {
+    var q = $("review-search-q").value.trim();
+    var results = $("review-search-results");
+    if (!q) { clear(results); return; }
+    var seq = ++state.seq;
+    api("GET", "/api/search?" + new URLSearchParams({ q: q }).toString()).then(function (data) {
+      if (seq !== state.seq) { return; }
+      clear(results);
+      var procedures = data.results.filter(function (hit) { return hit.kind === "procedure"; });
+      if (!procedures.length) { results.appendChild(el("li", "Không tìm thấy thủ tục phù hợp.", "cs-empty")); }
+      procedures.forEach(function (hit) {
+        var item = el("li");
+        var button = el("button", hit.name, "cs-result");
+        button.type = "button";
+        button.setAttribute("data-code", hit.code);
+        if (hit.code === state.reviewCode) { button.classList.add("cs-selected"); }
+        button.appendChild(el("span", [hit.code, hit.field].filter(Boolean).join(" · "), "cs-meta"));
+        button.addEventListener("click", function () { previewProcedure(hit.code); });
+        item.appendChild(button);
+        results.appendChild(item);
+      });
+    }).catch(function (error) { if (seq === state.seq) { show(error.message, true); } });
+  }
+
+  // The chosen procedure and the answer the bot gives for it (the console's procedure page, core.answers).
+  function previewProcedure(code) {
+    var id = state.review;
+    api("GET", "/api/procedures/" + encodeURIComponent(code)).then(function (data) {
+      if (state.review !== id) { return; }
+      state.reviewCode = code;
+      Array.prototype.forEach.call(document.querySelectorAll("#review-search-results .cs-result"), function (b) {
+        b.classList.toggle("cs-selected", b.getAttribute("data-code") === code);
+      });
+      $("review-preview").hidden = false;
+      $("review-preview-name").textContent = data.procedure.name;
+      $("review-preview-meta").textContent = [data.procedure.code, data.procedure.field].filter(Boolean).join(" · ");
+      $("review-preview-text").textContent = data.answers[0].text;
+    }).catch(function (error) { show(error.message, true); });
+  }
+
+  function propose(kind, body, done) {
+    var id = state.review;
+    if (id === null) { return; }
+    api("POST", "/api/review/" + id + "/" + kind, body).then(function (group) {
+      done();
+      delete state.reviewDrafts[id];
+      show("Đã gửi đề xuất «" + (REVIEW_KINDS[kind] || kind) + "» cho câu hỏi «" + group.question +
+        "»; chờ giám sát viên duyệt.");
+      openReview(group);
+      loadReview();
+    }).catch(function (error) { show(error.message, true); });  // the fields keep what was typed
+  }
+
+  function decideReview(approve) {
+    var id = state.review;
+    if (id === null) { return; }
+    api("POST", "/api/review/" + id + "/" + (approve ? "approve" : "reject")).then(function (group) {
+      show((approve ? "Đã duyệt" : "Đã từ chối") + " đề xuất cho câu hỏi «" + group.question + "».");
+      openReview(group);
+      loadReview();
+    }).catch(function (error) { show(error.message, true); });
+  }
+
   // ---- analytics (supervisor) -------------------------------------------------------------------------
   function svg(tag, attrs, text) {
     var node = document.createElementNS(SVG_NS, tag);
@@ -599,6 +822,36 @@
     return chart;
   }
 
+  // The answer rate of each ISO week: one bar per week, the rate written above it ("—" for a week without any).
+  function weekChart(perWeek) {
+    var width = 640, height = 220, left = 36, bottom = 40, top = 20;
+    var chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img",
+      "aria-label": "Biểu đồ tỉ lệ trợ lý tự trả lời theo tuần" });
+    var plotH = height - bottom - top, slot = (width - left) / Math.max(1, perWeek.length);
+    var barW = Math.max(4, slot * 0.6);
+    [0, 0.5, 1].forEach(function (f) {
+      var y = top + plotH * (1 - f);
+      chart.appendChild(svg("line", { x1: left, x2: width, y1: y, y2: y, stroke: "#d9dee3" }));
+      chart.appendChild(svg("text", { x: left - 6, y: y + 4, "text-anchor": "end", "font-size": 11,
+        fill: "#52606d" }, Math.round(f * 100) + "%"));
+    });
+    perWeek.forEach(function (w, i) {
+      var x = left + i * slot + (slot - barW) / 2, rate = w.answer_rate;
+      var h = rate === null ? 0 : plotH * rate;
+      var bar = svg("rect", { x: x, y: top + plotH - h, width: barW, height: Math.max(h, rate === null ? 0 : 1),
+        fill: "#2f855a", "data-week": w.week, "data-rate": rate === null ? "" : rate,
+        "data-conversations": w.conversations });
+      bar.appendChild(svg("title", {}, w.week + " (từ " + w.start.slice(8, 10) + "/" + w.start.slice(5, 7) + "): " +
+        (rate === null ? "chưa có cuộc trò chuyện" : percent(rate) + " của " + w.conversations + " cuộc")));
+      chart.appendChild(bar);
+      chart.appendChild(svg("text", { x: x + barW / 2, y: top + plotH - h - 4, "text-anchor": "middle",
+        "font-size": 11, fill: "#1f2933" }, rate === null ? "—" : percent(rate)));
+      chart.appendChild(svg("text", { x: x + barW / 2, y: height - bottom + 16, "text-anchor": "middle",
+        "font-size": 11, fill: "#52606d" }, w.start.slice(8, 10) + "/" + w.start.slice(5, 7)));
+    });
+    return chart;
+  }
+
   function percent(value) { return value === null || value === undefined ? "—" : Math.round(value * 1000) / 10 + "%"; }
 
   function loadAnalytics() {
@@ -629,6 +882,9 @@
       clear(shares);
       shares.appendChild(shareChart(conv.shares));
       shares.appendChild(legend());
+      var weeks = $("chart-weeks");
+      clear(weeks);
+      weeks.appendChild(weekChart(conv.per_week || []));
       var ratings = $("chart-ratings");
       clear(ratings);
       ratings.appendChild(ratingChart(data.satisfaction));
@@ -667,6 +923,38 @@
     $("app-change-form").addEventListener("submit", function (event) { event.preventDefault(); changeStatus(); });
     $("delivery-refresh").addEventListener("click", loadDeliveries);
     $("feedback-filter").addEventListener("change", loadReports);
+    $("review-filter").addEventListener("change", loadReview);
+    $("review-refresh").addEventListener("click", loadReview);
+    $("review-search-q").addEventListener("input", function () {
+      clearTimeout(state.timer);
+      state.timer = setTimeout(reviewSearch, 250);
+    });
+    $("review-search-q").addEventListener("keydown", function (event) {
+      if (event.key === "Enter") { event.preventDefault(); reviewSearch(); }
+    });
+    $("review-link-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!state.reviewCode) {
+        show("Hãy tìm và chọn thủ tục cần liên kết trong kết quả tìm kiếm.", true);
+        return;
+      }
+      propose("link", { code: state.reviewCode }, function () {
+        $("review-search-q").value = "";
+        clear($("review-search-results"));
+        $("review-preview").hidden = true;
+        state.reviewCode = null;
+      });
+    });
+    $("review-scope-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      propose("out_of_scope", { reason: $("review-reason").value }, function () { $("review-reason").value = ""; });
+    });
+    $("review-faq-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      propose("faq", { draft: $("review-draft").value }, function () { $("review-draft").value = ""; });
+    });
+    $("review-approve").addEventListener("click", function () { decideReview(true); });
+    $("review-reject").addEventListener("click", function () { decideReview(false); });
     $("report-form").addEventListener("submit", function (event) {
       event.preventDefault();
       var code = state.report;

@@ -25,9 +25,11 @@ PASSWORD = "mat-khau-can-bo-2025"
 TRANSCRIPT = [{"role": "user", "text": "Tôi muốn gặp cán bộ", "at": "2025-11-27T09:00:00+07:00"}]
 GET_ENDPOINTS = ["/api/me", "/api/search?q=c%C4%83n+c%C6%B0%E1%BB%9Bc", "/api/procedures/1.014064",
                  "/api/handoffs", "/api/handoffs/HT-251127-0001", f"/api/status/{APP_CODE}", "/api/feedback",
-                 "/api/feedback/PA-251127-0001", "/api/analytics", "/api/audit", "/api/facets"]
+                 "/api/feedback/PA-251127-0001", "/api/analytics", "/api/audit", "/api/facets", "/api/review",
+                 "/api/review/1/answer"]
 POST_ENDPOINTS = ["/api/logout", "/api/password", "/api/handoffs/HT-251127-0001/reply",
-                  "/api/handoffs/HT-251127-0001/close", "/api/feedback/PA-251127-0001/status"]
+                  "/api/handoffs/HT-251127-0001/close", "/api/feedback/PA-251127-0001/status", "/api/review/1/link",
+                  "/api/review/1/out_of_scope", "/api/review/1/faq", "/api/review/1/approve", "/api/review/1/reject"]
 
 
 def console_server(tmp, tracker_db=None, env=None):

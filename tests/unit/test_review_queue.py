@@ -9,6 +9,7 @@ import sys
 from datetime import datetime, timedelta
 
 import pytest
+import requests
 
 from core.db import VN_TZ
 from core.review.approved import ApprovedQuestionError, ApprovedQuestions
@@ -39,7 +40,7 @@ def write_tracker(path) -> None:
     t.user("C", ago(3), "mình muốn hỏi về trợ cấp mất việc", "ask_procedure")
     t.user("C", ago(3), "/request_human", "request_human")
     t.action("C", ago(3), "action_handoff")
-    t.answer("D", ago(2), "cấp lại căn cước bị mất", "1.001193", "Cấp lại thẻ căn cước")
+    t.answer("D", ago(2), "cấp lại căn cước", "1.001193", "Cấp lại thẻ căn cước")
     t.slot("D", ago(2), "satisfaction_rating", 1)
     t.fallback("E", ago(1), "cho hỏi xin giấy phép nuôi chó cảnh")
     t.answer("F", ago(1), "làm hộ chiếu ở đâu", "2.001234", "Cấp hộ chiếu")
@@ -67,7 +68,7 @@ def test_signals_name_each_badly_served_question_and_why(tracker_path):
         ("B", "abstained", "dang ky ket hon voi nguoi nuoc ngoai can giay to gi 0912345678"),
         ("B", "abstained", "dang ky ket hon voi nguoi nuoc ngoai can giay to gi 0912345678"),
         ("C", "handed_off", "mình muốn hỏi về trợ cấp mất việc"),
-        ("D", "low_rating", "cấp lại căn cước bị mất"),
+        ("D", "low_rating", "cấp lại căn cước"),
         ("E", "fallback", "cho hỏi xin giấy phép nuôi chó cảnh"),
     ]
 
@@ -195,3 +196,42 @@ def test_console_review_routes_officer_proposes_supervisor_decides_all_audited(c
     assert lines == [{"code": MARRIAGE, "q": "Đăng ký kết hôn với người nước ngoài cần giấy tờ gì?", "style": "story"},
                      {"code": MARRIAGE, "q": "dang ky ket hon voi nguoi nuoc ngoai can giay to gi 091*******",
                       "style": "no_diacritics"}]
+
+
+def test_console_shows_what_the_bot_answers_now_for_a_linked_group(console):
+    officer, supervisor = logged_in(console, "lan"), logged_in(console, "minh")
+    groups = {g["question"]: g for g in officer.get("/api/review").json()["groups"]}
+    item = groups["cấp lại căn cước"]["id"]
+    assert groups["cấp lại căn cước"]["reasons"] == ["low_rating"]
+    assert officer.post(f"/api/review/{item}/link", {"code": "1.014064"}).status_code == 200
+    assert supervisor.post(f"/api/review/{item}/approve").json()["status"] == "approved"
+    answer = officer.get(f"/api/review/{item}/answer")
+    assert answer.status_code == 200, answer.text
+    # The console's test index (tests/fakes/console_data.py) has "cấp lại căn cước" as an alias of 1.014064.
+    assert answer.json() == {"id": item, "status": "approved", "code": "1.014064", "answers": [
+        {"question": "cấp lại căn cước", "kind": "answer", "answers": True, "code": "1.014064",
+         "name": "Cấp lại thẻ căn cước", "candidates": [], "linked": True}]}
+    # A question the small index cannot place: the bot abstains (no procedure, nothing to link yet).
+    dog = groups["cho hỏi xin giấy phép nuôi chó cảnh"]["id"]
+    assert officer.get(f"/api/review/{dog}/answer").json()["answers"] == [
+        {"question": "cho hỏi xin giấy phép nuôi chó cảnh", "kind": "unknown", "answers": False, "code": None,
+         "name": None, "candidates": [], "linked": False}]
+    missing = officer.get("/api/review/999999/answer")
+    assert (missing.status_code, missing.json()["message"]) == (404, "Không tìm thấy câu hỏi cần xem lại.")
+    assert requests.get(console["base"] + f"/api/review/{item}/answer", timeout=10).status_code == 401
+
+
+def test_console_analytics_answer_rate_by_week(console):
+    supervisor = logged_in(console, "minh")
+    data = supervisor.get("/api/analytics?weeks=2").json()["conversations"]["per_week"]
+    assert len(data) == 2
+    # The six conversations of write_tracker (all within the last five hours: at most two ISO weeks): D, E (a
+    # fallback only) and F answered, A and B abstained, C handed off.
+    totals = {k: sum(w[k] for w in data) for k in ("conversations", "answered", "abstained", "handed_off")}
+    assert totals == {"conversations": 6, "answered": 3, "abstained": 2, "handed_off": 1}
+    assert data[-1]["answer_rate"] == round(data[-1]["answered"] / data[-1]["conversations"], 4)
+    bad = supervisor.get("/api/analytics?weeks=mot")
+    assert (bad.status_code, bad.json()["message"]) == (400, "Tham số weeks phải là số tuần (1–52).")
+    csv_text = supervisor.get("/api/analytics?weeks=2&format=csv").text
+    assert "week,week_start,conversations_with_question,answered,handed_off,abstained,answer_rate" in csv_text
+    assert logged_in(console, "lan").get("/api/analytics?weeks=2").status_code == 403
