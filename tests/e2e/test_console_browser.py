@@ -7,8 +7,6 @@ for reply delivery. Accounts are created with the console's CLI. Screenshots go 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
@@ -19,19 +17,11 @@ from core.handoff import HandoffStore
 from core.rating import RatingStore
 from core.status.sqlite import SqliteStatusBackend
 from tests.fakes.browser import SCREENSHOT_DIR, browser, console_login  # noqa: F401 - browser: the Chromium fixture
-from tests.fakes.console_data import APP_CODE, application, console_environment
-from tests.fakes.processes import ROOT, serving
-from tests.fakes.rasa_server import FakeRasaServer
+from tests.fakes.console_data import APP_CODE, application
 from tests.fakes.rasa_tracker_store import Tracker
+from tests.fakes.staff_servers import console_with_staff
 
 PASSWORD = "mat-khau-thu-nghiem-2025"
-RASA_TOKEN = "rasa-secret"
-
-
-def _cli(environ: dict, *args: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "console", *args], cwd=ROOT, env=environ, input=PASSWORD + "\n",
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +51,7 @@ def console(tmp_path_factory):
     tracker.slot("s21", today, "satisfaction_rating", 4.0)
     tracker.slot("a1", today - timedelta(days=1), "satisfaction_rating", 2.0)
     tracker.close()
-    with FakeRasaServer(token=RASA_TOKEN) as rasa:
-        environ = console_environment(tmp, rasa.url, RASA_TOKEN, tmp / "tracker.db")
-        _cli(environ, "users", "add", "can-bo", "--role", "officer", "--password-stdin", "--no-force-change")
-        _cli(environ, "users", "add", "giam-sat", "--role", "supervisor", "--password-stdin", "--no-force-change")
-        with serving("console", environ, tmp / "console.log", start_timeout_s=60) as base:
-            yield {"base": base, "rasa": rasa}
+    yield from console_with_staff(tmp, tmp / "tracker.db", PASSWORD)
 
 
 def test_officer_searches_copies_and_replies_supervisor_sees_charts(browser, console):  # noqa: F811

@@ -11,31 +11,20 @@ current answer for the approved link are checked.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
 
 from core.db import Database, now_vn
 from tests.fakes.browser import SCREENSHOT_DIR, browser, console_login  # noqa: F401 - browser: the Chromium fixture
-from tests.fakes.console_data import console_environment
-from tests.fakes.processes import ROOT, serving
-from tests.fakes.rasa_server import FakeRasaServer
 from tests.fakes.rasa_tracker_store import Tracker
+from tests.fakes.staff_servers import console_with_staff
 
 PASSWORD = "mat-khau-thu-nghiem-2025"
-RASA_TOKEN = "rasa-secret"
 ID_CARD = "Cấp lại căn cước"  # answered, then rated 1: the officer links it to 1.014064
 NEWBORN = "nhập hộ khẩu cho con mới sinh cần những gì"  # abstained four times: a new FAQ entry, rejected
 GREETING = "alo alo có ai không"  # a fallback: out of scope
 LAND = "tôi muốn hỏi về bồi thường khi thu hồi đất"  # handed off: stays open
-
-
-def _cli(environ: dict, *args: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "console", *args], cwd=ROOT, env=environ, input=PASSWORD + "\n",
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +49,9 @@ def console(tmp_path_factory):
     tracker.user("t5", today, "/request_human", "request_human")
     tracker.action("t5", today, "action_handoff")
     tracker.close()
-    with FakeRasaServer(token=RASA_TOKEN) as rasa:
-        environ = {**console_environment(tmp, rasa.url, RASA_TOKEN, tmp / "tracker.db"),
-                   "REVIEW_APPROVED_FILE": str(tmp / "approved.jsonl")}
-        _cli(environ, "users", "add", "can-bo", "--role", "officer", "--password-stdin", "--no-force-change")
-        _cli(environ, "users", "add", "giam-sat", "--role", "supervisor", "--password-stdin", "--no-force-change")
-        with serving("console", environ, tmp / "console.log", start_timeout_s=60) as base:
-            yield {"base": base, "approved": tmp / "approved.jsonl"}
+    for running in console_with_staff(tmp, tmp / "tracker.db", PASSWORD,
+                                      {"REVIEW_APPROVED_FILE": str(tmp / "approved.jsonl")}):
+        yield {**running, "approved": tmp / "approved.jsonl"}
 
 
 def group(page, question: str):

@@ -5,6 +5,8 @@ client."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import requests
 
@@ -53,6 +55,21 @@ def console_server(tmp, tracker_db=None, env=None):
         with serving("console", environ, tmp / "console.log") as base:
             yield {"base": base, "db": db, "rasa": rasa, "feedback": report.code, "ticket": ticket.id,
                    "log": tmp / "console.log"}
+
+
+def console_with_staff(tmp, tracker_db, password: str, env=None):
+    """The console on ``tmp``'s services database (the caller fills it beforehand) reading the tracker
+    store ``tracker_db``, with the officer ``can-bo`` and the supervisor ``giam-sat`` (password ``password``) made
+    with the console's CLI; yields ``base`` and the fake ``rasa``. ``env``: extra settings."""
+    with FakeRasaServer(token=RASA_TOKEN) as rasa:
+        environ = {**console_environment(tmp, rasa.url, RASA_TOKEN, tracker_db), **(env or {})}
+        for name, role in (("can-bo", "officer"), ("giam-sat", "supervisor")):
+            done = subprocess.run([sys.executable, "-m", "console", "users", "add", name, "--role", role,
+                                   "--password-stdin", "--no-force-change"], cwd=ROOT, env=environ,
+                                  input=password + "\n", capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+        with serving("console", environ, tmp / "console.log", start_timeout_s=60) as base:
+            yield {"base": base, "rasa": rasa}
 
 
 class Client:
