@@ -235,3 +235,34 @@ def test_console_analytics_answer_rate_by_week(console):
     csv_text = supervisor.get("/api/analytics?weeks=2&format=csv").text
     assert "week,week_start,conversations_with_question,answered,handed_off,abstained,answer_rate" in csv_text
     assert logged_in(console, "lan").get("/api/analytics?weeks=2").status_code == 403
+
+
+def test_bot_answer_tells_an_answer_a_question_back_and_an_abstention(birth_registration):
+    """What the review page shows for "Trợ lý trả lời hiện nay": the knowledge service's decision for a new
+    conversation opened with the question."""
+    from console.services import ConsoleError, KnowledgeConsole
+    from knowledge.search import Hit, SearchResponse
+    from tests.fakes.knowledge import FakeSearcher, FakeStore
+
+    def hit(code, name, score):
+        return Hit(code=code, name=name, kind="procedure", url="", score=score)
+
+    answered, ambiguous = "làm giấy khai sinh cho con mới sinh", "đăng ký khai sinh"
+    searcher = FakeSearcher({
+        answered: SearchResponse(answered, False, results=[hit("1.001193", "Đăng ký khai sinh", 0.91)],
+                                 decision="answer", confidence=0.9),
+        ambiguous: SearchResponse(ambiguous, False, ambiguous=True, results=[
+            hit("1.001193", "Đăng ký khai sinh", 0.80), hit("1.000656", "Đăng ký khai sinh lưu động", 0.79)])})
+    console = KnowledgeConsole(lambda: searcher, FakeStore([birth_registration]))
+    assert console.bot_answer(answered) == {
+        "question": answered, "kind": "answer", "answers": True, "code": "1.001193", "name": "Đăng ký khai sinh",
+        "candidates": []}
+    assert console.bot_answer(ambiguous) == {
+        "question": ambiguous, "kind": "choose", "answers": False, "code": None, "name": None,
+        "candidates": [{"code": "1.001193", "name": "Đăng ký khai sinh"},
+                       {"code": "1.000656", "name": "Đăng ký khai sinh lưu động"}]}
+    unknown = console.bot_answer("xin giấy phép bắn pháo hoa đám cưới")
+    assert (unknown["kind"], unknown["answers"], unknown["code"]) == ("unknown", False, None)
+    with pytest.raises(ConsoleError) as refused:
+        console.bot_answer("   ")
+    assert (refused.value.status, refused.value.message) == (400, "Không có câu hỏi để thử.")
