@@ -109,10 +109,16 @@ class ActionSubscribeNotifications(NotificationAction, Action):
 
     action_name = "action_subscribe_notifications"
 
-    def __init__(self, store=None, limiter=None, service=None) -> None:
-        """``store`` / ``limiter`` / ``service`` are injectable for tests; default to the configured services."""
+    def __init__(self, store=None, limiter=None, service=None, quiet_hours: Optional[bool] = None) -> None:
+        """``store`` / ``limiter`` / ``service`` / ``quiet_hours`` are injectable for tests; default to the configured
+        services and ``NOTIFY_QUIET_HOURS``."""
         super().__init__(store, service)
         self._limiter = limiter
+        self._quiet_hours = quiet_hours
+
+    def quiet_hours(self) -> bool:
+        """Whether the worker holds notifications at night (the consent reply says so only then)."""
+        return get_settings().notify_quiet_hours if self._quiet_hours is None else self._quiet_hours
 
     def _candidate(self, tracker: Tracker) -> Optional[str]:
         """The named code, else the offered one, else the only code verified in this conversation."""
@@ -132,9 +138,11 @@ class ActionSubscribeNotifications(NotificationAction, Action):
             logger.exception("Storing the notification consent for %s failed", mask_code(code))
             dispatcher.utter_message(response="utter_notify_store_error", hotline=self.hotline())
             return []
-        if created:
+        if created and self.quiet_hours():
             dispatcher.utter_message(response="utter_notify_subscribed", code=mask_code(code),
                                      quiet_from=QUIET_START.hour, quiet_to=QUIET_END.hour)
+        elif created:
+            dispatcher.utter_message(response="utter_notify_subscribed_anytime", code=mask_code(code))
         else:
             dispatcher.utter_message(response="utter_notify_already", code=mask_code(code))
         return [SlotSet(OFFER_SLOT, None)]

@@ -55,8 +55,9 @@ class Services:
         return run(action, trk)
 
     def subscribe(self, text="có", intent="affirm", *, sender=ZALO_USER, channel="zalo", slots=None, store=None,
-                  metadata=None):
-        action = ActionSubscribeNotifications(store=store or self.subscriptions, limiter=self.limiter)
+                  metadata=None, quiet_hours=True):
+        action = ActionSubscribeNotifications(store=store or self.subscriptions, limiter=self.limiter,
+                                              quiet_hours=quiet_hours)
         return run(action, channel_tracker(text, intent, sender=sender, channel=channel, slots=slots,
                                            metadata=metadata))
 
@@ -135,6 +136,15 @@ def test_yes_stores_the_consent_with_the_channel_and_sender_the_server_knows(ser
     [sub] = services.subscriptions.for_code(CODE)
     assert (sub.channel, sub.sender_id, sub.code, sub.created_at) == ("zalo", ZALO_USER, CODE, SUBSCRIBED_AT)
     assert slots_of(events) == {"notification_offer": None}
+
+
+def test_consent_reply_names_no_quiet_hours_when_the_deployment_sends_at_any_hour(services):
+    services.lookup("5678")
+    messages, _ = services.subscribe("có", slots=after_offer(), quiet_hours=False)
+    assert [m["text"] for m in messages] == [
+        "Đã đăng ký! Tôi sẽ nhắn cho bạn tại đây khi hồ sơ H07.02-******-0003 có thay đổi. Muốn dừng, bạn nhắn “hủy "
+        "thông báo” bất cứ lúc nào."]
+    assert services.followed() == [CODE]
 
 
 def test_yes_twice_keeps_one_subscription(services):
