@@ -7,7 +7,7 @@ export PYTHONPATH := $(CURDIR)
 
 .PHONY: help setup run train validate test eval-nlu eval-routing eval-dialogue eval bench bench-full build-index lint clean seed-demo
 .PHONY: console-demo run-scaled test-scaled
-.PHONY: load load-notifications tune-encoder
+.PHONY: load load-notifications tune-encoder nlu-from-bank
 
 help: ## One line per target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ DIALOGUE_ARGS ?=
 eval-dialogue: setup $(if $(RASA_MODEL),,train) ## End-to-end dialogue evaluation over the REST channel of a started stack (bank test split hidden from the search) -> reports/dialogue/
 	@HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(ACT_PY) scripts/eval_dialogue.py --out reports/dialogue \
 	  $(if $(RASA_MODEL),--model $(RASA_MODEL),) $(DIALOGUE_ARGS)
+
+nlu-from-bank: ## Regenerate data/nlu/procedures_bank.yml (ask_procedure examples) from the question bank's train split
+	@$(ACT_PY) scripts/nlu_from_bank.py
 
 eval: setup ## Retrieval evaluation: dev, bank test split, held-out; ranker vs linear, BM25, dense, untuned encoder, ablations
 	@# The untuned-encoder comparison needs its own index and ranker (built once, ~12 min; then only when stale).

@@ -33,8 +33,8 @@ routing_check() {
   local tmp="$scratch/routing" rc; mkdir -p "$tmp"
   .venv-rasa/bin/python scripts/eval_routing.py parse --model "${RASA_MODEL:-models/tthc.tar.gz}" --out "$tmp/parsed.jsonl" \
     && .venv-actions/bin/python scripts/eval_routing.py route --parsed "$tmp/parsed.jsonl" --out "$tmp" \
-      --min-accuracy 0.905 --min-row procedure=0.895 --min-row status=0.95 --min-row feedback=0.95 \
-      --min-row faq=0.8
+      --min-accuracy 0.955 --min-row procedure=0.96 --min-row status=0.95 --min-row feedback=0.95 \
+      --min-row faq=0.825
   rc=$?; return $rc
 }
 run "routing regression (procedure/status/feedback/handoff/faq/other)" routing_check
