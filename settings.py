@@ -34,6 +34,17 @@ def _optional_int(name: str) -> Optional[int]:
         raise ValueError(f"{name}: expected an integer, got {value!r}") from None
 
 
+def _optional_float(name: str) -> Optional[float]:
+    """A number setting, None when unset (a malformed value is a ValueError naming the variable)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+
+
 def _list(name: str) -> tuple:
     """A space- or comma-separated environment variable as a tuple (empty when unset)."""
     return tuple(part for part in os.environ.get(name, "").replace(",", " ").split() if part)
@@ -158,6 +169,12 @@ class Settings:
     # conversations the console reads into the queue when an officer opens it.
     review_approved_file: Path = ROOT / "var" / "approved_questions.jsonl"
     review_window_days: int = 30
+    # REVIEW_GROUP_SIMILARITY: the cosine (search encoder) from which a new question joins the nearest group
+    # (chosen on tests/unit/fixtures/review_pairs.jsonl by scripts/tune_review_grouping.py). REVIEW_LOW_CONFIDENCE:
+    # answers below this calibrated confidence enter the queue; unset = the index's answer threshold (ranker.json)
+    # + 0.06, 0 = never.
+    review_group_similarity: float = 0.74
+    review_low_confidence: Optional[float] = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -231,6 +248,8 @@ class Settings:
             zalo_token_store=_path("ZALO_TOKEN_STORE", ROOT / "var" / "zalo_tokens.json"),
             review_approved_file=_path("REVIEW_APPROVED_FILE", ROOT / "var" / "approved_questions.jsonl"),
             review_window_days=int(_env("REVIEW_WINDOW_DAYS", "30")),
+            review_group_similarity=float(_env("REVIEW_GROUP_SIMILARITY", "0.74")),
+            review_low_confidence=_optional_float("REVIEW_LOW_CONFIDENCE"),
         )
 
 
