@@ -170,6 +170,9 @@ def test_the_default_bar_is_the_answer_threshold_of_the_index_plus_a_margin(tmp_
     assert low_confidence_from_settings(get_settings())() == 0.95
     settings_env(REVIEW_LOW_CONFIDENCE="0")
     assert low_confidence_from_settings(get_settings())() is None
+    settings_env(REVIEW_LOW_CONFIDENCE="thấp")
+    with pytest.raises(ValueError, match="REVIEW_LOW_CONFIDENCE: expected a number"):
+        get_settings()
 
 
 def run_action(service, tracker) -> list:
