@@ -313,17 +313,6 @@ def load_ranker(index_dir: Path) -> Optional[Ranker]:
         return pickle.load(handle)  # noqa: S301 - written by train_for_index beside the index, never downloaded
 
 
-def decision_thresholds(index_dir: Path) -> Optional[dict]:
-    """The decision thresholds of the index's ranker (``answer_above``, ``clarify_above``, ``suggest_above``, from
-    ``ranker.json``), or None when the index has no ranker or its file is unreadable."""
-    path = Path(index_dir) / "ranker.json"
-    try:
-        thresholds = json.loads(path.read_text(encoding="utf-8")).get("thresholds")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return dict(thresholds) if isinstance(thresholds, dict) else None
-
-
 def save_ranker(index_dir: Path, ranker: Ranker, report: dict) -> None:
     index_dir = Path(index_dir)
     tmp = index_dir / "ranker.pkl.tmp"

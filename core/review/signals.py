@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
 from core.privacy import mask_pii
@@ -34,6 +35,9 @@ CONFIDENCE_SLOT = "answer_confidence"  # set by action_answer_procedure with eac
 # (ranker.json, shipped index): answers with a confidence of 0.8-0.9 were right 81% of the time out of fold, those
 # above 0.9 97%; with the answer threshold at 0.84 this puts the bar at 0.90.
 LOW_CONFIDENCE_MARGIN = 0.06
+# The index's decision file: the ranker's report, with the thresholds the searcher decides with (knowledge/ranker.py
+# writes it; read here rather than through that module, whose source is part of the ranker's staleness stamp).
+DECISION_FILE = "ranker.json"
 LOW_RATING = 2
 MAX_QUESTION_CHARS = 200
 UNANSWERED_REASONS = ("fallback", "abstained")
@@ -86,12 +90,12 @@ def is_confidence(value) -> bool:
 def default_low_confidence(index_dir) -> Optional[float]:
     """The low-confidence bar when REVIEW_LOW_CONFIDENCE is unset: the answer threshold of the index's decision file
     plus :data:`LOW_CONFIDENCE_MARGIN`; None (no such signal) when the index has no decision file."""
-    from knowledge.ranker import decision_thresholds
-
-    thresholds = decision_thresholds(index_dir)
-    if thresholds is None or "answer_above" not in thresholds:
+    try:
+        answer_above = json.loads((Path(index_dir) / DECISION_FILE).read_text(encoding="utf-8"))["thresholds"][
+            "answer_above"]
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return min(round(float(thresholds["answer_above"]) + LOW_CONFIDENCE_MARGIN, 4), 1.0)
+    return min(round(float(answer_above) + LOW_CONFIDENCE_MARGIN, 4), 1.0)
 
 
 def review_signals(rows: Iterable[tuple], low_confidence: Optional[float] = None) -> Iterator[Signal]:

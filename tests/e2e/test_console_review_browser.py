@@ -1,11 +1,11 @@
 """Browser test of the console's review queue ("Câu hỏi cần xem lại", issue 16) and the weekly answer rate, in
 headless Chromium against a real ``python -m console`` process.
 
-The console reads a Rasa tracker store seeded with Vietnamese conversations the bot served badly (abstentions, a
-low rating after an answer, an answer with low confidence, a fallback, a handoff), a small fake-vector index (real procedure files) and writes
-approved links to a temporary approved-questions file. An officer proposes through the page (a link chosen with
-the in-page search, a new FAQ entry, out of scope), a supervisor approves or rejects; the audit log and the bot's
-current answer for the approved link are checked.
+The console reads a Rasa tracker store seeded with Vietnamese conversations the bot served badly (abstentions, a low
+rating after an answer, an answer with low confidence, a fallback, a handoff), a small fake-vector index (real
+procedure files) and writes approved links to a temporary approved-questions file. An officer proposes through the
+page (a link chosen with the in-page search, a new FAQ entry, out of scope), a supervisor approves or rejects; the
+audit log and the bot's current answer for the approved link are checked.
 """
 
 from __future__ import annotations
