@@ -67,8 +67,9 @@ def conversation_language(tracker: Tracker) -> str:
 
 
 def answer_confidence(tracker: Tracker, resolution) -> List[Dict[Text, Any]]:
-    """The slot ``answer_confidence`` (read by the review queue, core/review/signals.py): the search's calibrated
-    confidence when the answer is the search's own top entry; emptied when this message gets anything else."""
+    """The slot ``answer_confidence`` (read by the review queue, core/review/signals.py) for a typed question: the
+    search's calibrated confidence when the answer is the search's own top entry; emptied when the question gets
+    anything else (a follow-up or joined answer, a question back, an abstention). Button payloads leave it."""
     value = resolution.confidence if resolution.kind in ("answer", "faq") else None
     if value is None:
         return [SlotSet("answer_confidence", None)] if tracker.get_slot("answer_confidence") is not None else []

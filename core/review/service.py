@@ -61,19 +61,12 @@ def knowledge_codes(knowledge_dir: Any) -> Callable[[], list]:
 
 def low_confidence_from_settings(settings: Any) -> Callable[[], Optional[float]]:
     """REVIEW_LOW_CONFIDENCE (0 or less: never), or when unset the index's answer threshold plus a margin
-    (:func:`core.review.signals.default_low_confidence`, read from the index once, when first asked)."""
+    (:func:`core.review.signals.default_low_confidence`, read at each refresh: a rebuilt index's own)."""
     value = settings.review_low_confidence
-    if value is not None:
-        bar = value if value > 0 else None
-        return lambda: bar
-    read: list = []
-
-    def from_index() -> Optional[float]:
-        if not read:
-            read.append(default_low_confidence(settings.index_dir))
-        return read[0]
-
-    return from_index
+    if value is None:
+        return lambda: default_low_confidence(settings.index_dir)
+    bar = value if value > 0 else None
+    return lambda: bar
 
 
 def review_service_from_settings(settings: Any, db: Database, tracker_source: Any = None,
