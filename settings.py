@@ -23,15 +23,17 @@ def _path(name: str, default: Path) -> Path:
     return path if path.is_absolute() else ROOT / path
 
 
-def _optional_int(name: str) -> Optional[int]:
-    """An integer setting, None when unset (a malformed value is a ValueError naming the variable)."""
+def _optional_number(name: str, kind: type = int):
+    """An integer (``kind=int``) or number (``kind=float``) setting, None when unset (a malformed value is a
+    ValueError naming the variable)."""
     value = os.environ.get(name, "").strip()
     if not value:
         return None
     try:
-        return int(value)
+        return kind(value)
     except ValueError:
-        raise ValueError(f"{name}: expected an integer, got {value!r}") from None
+        expected = "an integer" if kind is int else "a number"
+        raise ValueError(f"{name}: expected {expected}, got {value!r}") from None
 
 
 def _list(name: str) -> tuple:
@@ -158,6 +160,12 @@ class Settings:
     # conversations the console reads into the queue when an officer opens it.
     review_approved_file: Path = ROOT / "var" / "approved_questions.jsonl"
     review_window_days: int = 30
+    # REVIEW_GROUP_SIMILARITY: the cosine (search encoder) from which a new question joins the nearest group
+    # (chosen on tests/unit/fixtures/review_pairs.jsonl by scripts/tune_review_grouping.py). REVIEW_LOW_CONFIDENCE:
+    # answers below this calibrated confidence enter the queue; unset = the index's answer threshold (ranker.json)
+    # + 0.06, 0 = never.
+    review_group_similarity: float = 0.74
+    review_low_confidence: Optional[float] = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -208,7 +216,7 @@ class Settings:
             # ---- end of issue 13 (sec-a) ----
             kb_bank_splits=_bank_splits(_list("KB_BANK_SPLITS")),
             encoder_model_dir=_path("KB_ENCODER_MODEL_DIR", ROOT / "models" / "e5-small-st"),
-            encoder_threads=_optional_int("KB_ENCODER_THREADS"),
+            encoder_threads=_optional_number("KB_ENCODER_THREADS"),
             web_host=_env("WEB_HOST", "127.0.0.1"),
             web_port=int(_env("WEB_PORT", "8080")),
             status_webhook_secret=_env("STATUS_WEBHOOK_SECRET", ""),
@@ -231,6 +239,8 @@ class Settings:
             zalo_token_store=_path("ZALO_TOKEN_STORE", ROOT / "var" / "zalo_tokens.json"),
             review_approved_file=_path("REVIEW_APPROVED_FILE", ROOT / "var" / "approved_questions.jsonl"),
             review_window_days=int(_env("REVIEW_WINDOW_DAYS", "30")),
+            review_group_similarity=float(_env("REVIEW_GROUP_SIMILARITY", "0.74")),
+            review_low_confidence=_optional_number("REVIEW_LOW_CONFIDENCE", float),
         )
 
 

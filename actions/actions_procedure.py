@@ -66,6 +66,16 @@ def conversation_language(tracker: Tracker) -> str:
     return "vi"
 
 
+def answer_confidence(tracker: Tracker, resolution) -> List[Dict[Text, Any]]:
+    """The slot ``answer_confidence`` (read by the review queue, core/review/signals.py) for a typed question: the
+    search's calibrated confidence when the answer is the search's own top entry; emptied when the question gets
+    anything else (a follow-up or joined answer, a question back, an abstention). Button payloads leave it."""
+    value = resolution.confidence if resolution.kind in ("answer", "faq") else None
+    if value is None:
+        return [SlotSet("answer_confidence", None)] if tracker.get_slot("answer_confidence") is not None else []
+    return [SlotSet("answer_confidence", round(float(value), 4))]
+
+
 class ActionAnswerProcedure(Action):
     """Answer the aspect asked about the procedure the citizen means (or ask which one)."""
 
@@ -131,6 +141,7 @@ class ActionAnswerProcedure(Action):
             return events
 
         remember = [SlotSet("aspect", aspects[0])] if aspects else []
+        events += answer_confidence(tracker, resolution)
         if resolution.kind == "answer":
             if resolution.follow_up and not aspects:
                 aspects = [tracker.get_slot("aspect")] if tracker.get_slot("aspect") else []

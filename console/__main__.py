@@ -176,12 +176,14 @@ def cmd_serve(args) -> int:
             backend.append(status_backend_from_settings(settings))
         return backend[0]
 
+    knowledge = KnowledgeConsole(portal_url=settings.portal_url)
     deps = StaffDeps(accounts=accounts, audit=audit, handoffs=HandoffStore(db), feedback=FeedbackStore(db),
-                     status=status, knowledge=KnowledgeConsole(portal_url=settings.portal_url),
+                     status=status, knowledge=knowledge,
                      rasa=RasaClient(settings.rasa_url, settings.rasa_api_token or None),
                      secure_cookie=settings.console_secure_cookie, tracker_db=tracker_source(settings),
                      notifications=Outbox(db),
-                     review=review_service_from_settings(settings, db, tracker_source(settings)))
+                     review=review_service_from_settings(settings, db, tracker_source(settings),
+                                                         embed=knowledge.embed_questions))
     app = create_app(deps)
     threading.Thread(target=deps.knowledge.warm, name="console-warmup", daemon=True).start()
     start_retention_timer(settings, db)

@@ -76,6 +76,7 @@ class KnowledgeConsole:
         # initialise from two threads (warm-up and a first request); searches are CPU-bound anyway.
         self._search_lock = threading.Lock()
         self._service = None  # the core knowledge service over the same searcher and store (bot_answer)
+        self._embedder = None  # the review queue's question embedder over the same searcher (embed_questions)
 
     def _search(self, query: str, top_k: int):
         with self._search_lock:
@@ -88,6 +89,16 @@ class KnowledgeConsole:
             self.facets()
         except Exception:  # the first real search will report the problem to the officer
             log.exception("console knowledge warm-up failed")
+
+    def embed_questions(self, questions):
+        """The search encoder's vectors of ``questions`` as the search embeds them, or None without an index or a
+        model (the review queue's grouping, :mod:`core.review.grouping`); under the search lock."""
+        from core.review.grouping import searcher_embedder
+
+        with self._search_lock:
+            if self._embedder is None:
+                self._embedder = searcher_embedder(self._searcher_factory)
+            return self._embedder(questions)
 
     def facets(self) -> dict:
         """The fields and levels present in the knowledge base (for the filter drop-downs)."""

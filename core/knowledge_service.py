@@ -26,6 +26,9 @@ class Resolution:
     local_level: str = ""
     # The question asked about several procedures that one joined ("liên thông") procedure covers.
     joined: bool = False
+    # The search's calibrated confidence in the entry answered with, when the answer is the search's own top entry
+    # (not a follow-up about the current procedure, not a joined procedure); None otherwise.
+    confidence: Optional[float] = None
 
 
 class KnowledgeService:
@@ -114,10 +117,11 @@ class KnowledgeService:
             options = [h for h in response.results if h.kind == "procedure"][:3]
             if len(options) > 1:
                 return Resolution("choose", candidates=options)
+        confidence = float(response.confidence)
         if top.kind == "faq":
             entry = self.faq(top.code)
             if entry is not None:
-                return Resolution("faq", faq=entry)
+                return Resolution("faq", faq=entry, confidence=confidence)
         proc = self.procedure(top.code)
         if proc is None:
             return Resolution("unknown")
@@ -126,4 +130,4 @@ class KnowledgeService:
             from knowledge.search import LEVEL_LABELS
 
             local = LEVEL_LABELS.get(top.level) or ", ".join(level.lower() for level in proc.levels or [])
-        return Resolution("answer", procedure=proc, local_level=local)
+        return Resolution("answer", procedure=proc, local_level=local, confidence=confidence)

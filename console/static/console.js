@@ -47,7 +47,8 @@
   // The review queue (core/review): why a question is there, where it stands, what was proposed.
   var REVIEW_REASONS = {
     fallback: "Trợ lý không hiểu câu hỏi", abstained: "Trợ lý không đủ tin cậy để trả lời",
-    handed_off: "Người dân chuyển sang gặp cán bộ", low_rating: "Người dân chấm 1–2 sao sau câu trả lời"
+    handed_off: "Người dân chuyển sang gặp cán bộ", low_rating: "Người dân chấm 1–2 sao sau câu trả lời",
+    low_confidence: "Trợ lý đã trả lời nhưng độ tin cậy thấp"
   };
   var REVIEW_STATUSES = { open: "Chưa xử lý", proposed: "Chờ duyệt", approved: "Đã duyệt", rejected: "Đã từ chối" };
   var REVIEW_KINDS = { link: "Liên kết với thủ tục", out_of_scope: "Ngoài phạm vi",

@@ -1,7 +1,10 @@
 """The review queue's store: questions grouped by wording, the officers' proposals, the supervisors' decisions.
 
-Grouping: by normalised text — the folded content words of the masked question (:func:`group_key`), so "Làm sổ đỏ
-ở đâu?" and "lam so do o dau" are one group. Nothing personal is stored: questions are masked
+Grouping (:meth:`ReviewQueue.ingest`): a wording seen before goes where it went then; otherwise a question with the
+folded content words of a group (:func:`group_key`: "Làm sổ đỏ ở đâu?" and "lam so do o dau") joins it; otherwise,
+with the search encoder (:mod:`core.review.grouping`), it joins the group whose representative vector is nearest if
+the cosine is at least ``similarity`` (REVIEW_GROUP_SIMILARITY: "Làm sổ đỏ lần đầu ở đâu?" and "cấp giấy chứng nhận
+quyền sử dụng đất lần đầu nộp ở đâu"); otherwise it starts a group. Nothing personal is stored: questions are masked
 (:func:`core.review.signals.masked_question`) before they reach this module's tables, and a sighting is keyed by a
 hash of the sender and the masked text, never the sender id.
 """
@@ -13,6 +16,7 @@ from datetime import datetime
 from typing import Callable, Iterable, Optional
 
 from core.db import Database, as_datetime, now_vn
+from core.review.grouping import Embedder, nearest, text_vector, vector_text
 from core.review.signals import Signal, masked_question
 
 KINDS = ("link", "out_of_scope", "faq")
@@ -20,6 +24,7 @@ MAX_REASON_CHARS = 500
 MAX_DRAFT_CHARS = 2000
 MAX_VARIANTS = 5
 MAX_APPROVED_WORDINGS = 20  # bank lines an approved group adds at most
+DEFAULT_SIMILARITY = 0.74  # REVIEW_GROUP_SIMILARITY (settings.py): chosen by scripts/tune_review_grouping.py
 
 
 class ReviewError(ValueError):
@@ -48,33 +53,80 @@ def sighting_key(sender: str, question: str) -> str:
 class ReviewQueue:
     """Review items (groups), their sightings and decisions in the services database."""
 
-    def __init__(self, db: Database, *, clock: Callable[[], datetime] = now_vn) -> None:
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] = now_vn, embed: Optional[Embedder] = None,
+                 similarity: float = DEFAULT_SIMILARITY) -> None:
+        """``embed``: the masked questions' vectors from the search encoder (:mod:`core.review.grouping`), None to
+        group by folded wording only; ``similarity``: the cosine from which a question joins a group."""
         self.db = db
         self.clock = clock
+        self.embed = embed
+        self.similarity = similarity
 
     # ---- filling -----------------------------------------------------------------------------------------
     def ingest(self, signals: Iterable[Signal]) -> int:
         """Add the questions of ``signals`` (masked here, before anything is stored); the new sightings' count."""
+        pending = []
+        for signal in signals:
+            question = masked_question(signal.text)
+            key = group_key(question)
+            if key:
+                pending.append((signal, question, key))
+        vectors = self._vectors([(q, k) for _, q, k in pending])  # embedded before the write transaction
         added = 0
         with self.db.transaction() as conn:
-            for signal in signals:
-                question = masked_question(signal.text)
-                key = group_key(question)
-                if not key:
-                    continue
+            groups: Optional[list] = None  # (id, vector) of the groups with a vector, read when first needed
+            for signal, question, key in pending:
                 seen = datetime.fromtimestamp(signal.timestamp, tz=self.clock().tzinfo)
-                conn.execute("INSERT INTO review_items (group_key, question, reasons, first_seen, last_seen) "
-                             "VALUES (?, ?, '', ?, ?) ON CONFLICT (group_key) DO NOTHING", (key, question, seen, seen))
-                item = conn.one("SELECT id, reasons, last_seen FROM review_items WHERE group_key = ?", (key,))
+                item_id = self._placed(conn, question, key)
+                vector = vectors.get(question)
+                if item_id is None and vector is not None:
+                    if groups is None:
+                        groups = [(r["id"], text_vector(r["vector"])) for r in
+                                  conn.all("SELECT id, vector FROM review_items WHERE vector IS NOT NULL")]
+                    item_id = nearest(vector, groups, self.similarity)
+                if item_id is None:
+                    row = conn.one("INSERT INTO review_items (group_key, question, reasons, first_seen, last_seen, "
+                                   "vector) VALUES (?, ?, '', ?, ?, ?) ON CONFLICT (group_key) DO NOTHING RETURNING id",
+                                   (key, question, seen, seen, vector_text(vector) if vector is not None else None))
+                    # None: another refresh made the group of this wording meanwhile.
+                    item_id = (row or conn.one("SELECT id FROM review_items WHERE group_key = ?", (key,)))["id"]
+                    if vector is not None and groups is not None:
+                        groups.append((item_id, vector))
+                item = conn.one("SELECT reasons, last_seen FROM review_items WHERE id = ?", (item_id,))
                 reasons = sorted(set(filter(None, item["reasons"].split(","))) | {signal.reason})
                 last = max(as_datetime(item["last_seen"]), seen)
                 conn.execute("UPDATE review_items SET reasons = ?, last_seen = ? WHERE id = ?",
-                             (",".join(reasons), last, item["id"]))
+                             (",".join(reasons), last, item_id))
                 row = conn.one("INSERT INTO review_sightings (sighting_key, item_id, question, seen_at) "
                                "VALUES (?, ?, ?, ?) ON CONFLICT (sighting_key) DO NOTHING RETURNING item_id",
-                               (sighting_key(signal.sender, question), item["id"], question, seen))
+                               (sighting_key(signal.sender, question), item_id, question, seen))
                 added += row is not None
         return added
+
+    @staticmethod
+    def _placed(conn, question: str, key: str) -> Optional[int]:
+        """The group of a wording seen before, else the group with the same folded wording, else None."""
+        row = conn.one("SELECT item_id FROM review_sightings WHERE question = ? ORDER BY seen_at LIMIT 1",
+                       (question,))
+        if row is None:
+            row = conn.one("SELECT id AS item_id FROM review_items WHERE group_key = ?", (key,))
+        return None if row is None else row["item_id"]
+
+    def _vectors(self, wordings: list) -> dict:
+        """The vectors of the ``(question, key)`` wordings no group holds yet ({} without an encoder)."""
+        if self.embed is None or not wordings:
+            return {}
+        new: list = []
+        keys: set = set()  # a wording with the folded words of an earlier one of the batch joins its group
+        with self.db.read() as conn:
+            for question, key in wordings:
+                if key not in keys and question not in new and self._placed(conn, question, key) is None:
+                    new.append(question)
+                    keys.add(key)
+        if not new:
+            return {}
+        vectors = self.embed(new)
+        return {} if vectors is None else dict(zip(new, vectors))
 
     # ---- reading -----------------------------------------------------------------------------------------
     def groups(self, status: Optional[str] = None, limit: int = 200) -> list[dict]:

@@ -1,11 +1,11 @@
 """Browser test of the console's review queue ("Câu hỏi cần xem lại", issue 16) and the weekly answer rate, in
 headless Chromium against a real ``python -m console`` process.
 
-The console reads a Rasa tracker store seeded with Vietnamese conversations the bot served badly (abstentions, a
-low rating after an answer, a fallback, a handoff), a small fake-vector index (real procedure files) and writes
-approved links to a temporary approved-questions file. An officer proposes through the page (a link chosen with
-the in-page search, a new FAQ entry, out of scope), a supervisor approves or rejects; the audit log and the bot's
-current answer for the approved link are checked.
+The console reads a Rasa tracker store seeded with Vietnamese conversations the bot served badly (abstentions, a low
+rating after an answer, an answer with low confidence, a fallback, a handoff), a small fake-vector index (real
+procedure files) and writes approved links to a temporary approved-questions file. An officer proposes through the
+page (a link chosen with the in-page search, a new FAQ entry, out of scope), a supervisor approves or rejects; the
+audit log and the bot's current answer for the approved link are checked.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ ID_CARD = "Cấp lại căn cước"  # answered, then rated 1: the officer link
 NEWBORN = "nhập hộ khẩu cho con mới sinh cần những gì"  # abstained four times: a new FAQ entry, rejected
 GREETING = "alo alo có ai không"  # a fallback: out of scope
 LAND = "tôi muốn hỏi về bồi thường khi thu hồi đất"  # handed off: stays open
+PASSPORT = "làm hộ chiếu mất bao lâu"  # answered with a confidence of 0.86, below REVIEW_LOW_CONFIDENCE: stays open
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def console(tmp_path_factory):
     last_week = today - timedelta(days=7)
     tracker = Tracker(tmp / "tracker.db")
     # Last week: 1 of 3 conversations answered by the bot.
-    tracker.answer("w1", last_week, "làm hộ chiếu mất bao lâu", "2.001234", "Cấp hộ chiếu")
+    tracker.answer("w1", last_week, PASSPORT, "2.001234", "Cấp hộ chiếu", confidence=0.86)
     tracker.abstain("w2", last_week, NEWBORN)
     tracker.abstain("w3", last_week, "nhap ho khau cho con moi sinh can nhung gi")
     # This week: 2 of 5 answered (the rated one and the fallback-only one), 2 abstained, 1 handed off.
@@ -50,7 +51,8 @@ def console(tmp_path_factory):
     tracker.action("t5", today, "action_handoff")
     tracker.close()
     for running in console_with_staff(tmp, tmp / "tracker.db", PASSWORD,
-                                      {"REVIEW_APPROVED_FILE": str(tmp / "approved.jsonl")}):
+                                      {"REVIEW_APPROVED_FILE": str(tmp / "approved.jsonl"),
+                                       "REVIEW_LOW_CONFIDENCE": "0.9"}):
         yield {**running, "approved": tmp / "approved.jsonl"}
 
 
@@ -79,9 +81,9 @@ def test_officer_proposes_supervisor_decides_and_the_bot_answer_shows(browser, c
         console_login(page, base, "can-bo", PASSWORD)
         page.locator("#tab-review").click()
         group(page, NEWBORN).wait_for()
-        # Opening the page read the tracker store: four groups, most asked first, personal data masked.
+        # Opening the page read the tracker store: five groups, most asked first, personal data masked.
         rows = page.locator("#review-groups .cs-result")
-        assert rows.count() == 4
+        assert rows.count() == 5
         assert rows.first.locator("strong").inner_text() == NEWBORN
         newborn = rows.first.inner_text()
         assert "4 lượt" in newborn and "Trợ lý không đủ tin cậy để trả lời" in newborn and "Chưa xử lý" in newborn
@@ -89,6 +91,7 @@ def test_officer_proposes_supervisor_decides_and_the_bot_answer_shows(browser, c
         assert "Người dân chấm 1–2 sao sau câu trả lời" in group(page, ID_CARD).inner_text()
         assert "Trợ lý không hiểu câu hỏi" in group(page, GREETING).inner_text()
         assert "Người dân chuyển sang gặp cán bộ" in group(page, LAND).inner_text()
+        assert "Trợ lý đã trả lời nhưng độ tin cậy thấp" in group(page, PASSPORT).inner_text()
 
         # Link "Cấp lại căn cước" with the in-page search; the chosen procedure's answer is previewed.
         open_group(page, ID_CARD)

@@ -37,10 +37,14 @@ class Tracker:
     def slot(self, sender, at, name, value):
         self._add(sender, "slot", at, {"name": name, "value": value}, action=name)
 
-    def answer(self, sender, at, text, code, name):
+    def answer(self, sender, at, text, code, name, confidence=None):
+        """The knowledge action answering ``text`` with procedure ``code``; ``confidence``: the search's calibrated
+        confidence it records in the slot ``answer_confidence`` (None: no such slot event)."""
         self.user(sender, at, text, "ask_procedure")
         self.action(sender, at, "action_answer_procedure")
-        self.bot(sender, at, f"Thủ tục {name} ...")
+        self.bot(sender, at, f"Thủ tục {name} ...")  # Rasa records the messages first, then the events returned
+        if confidence is not None:
+            self.slot(sender, at, "answer_confidence", confidence)
         self.slot(sender, at, "procedure_code", code)
         self.slot(sender, at, "procedure_name", name)
         self.action(sender, at, "action_listen")

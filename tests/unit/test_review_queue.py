@@ -13,6 +13,7 @@ import requests
 
 from core.db import VN_TZ
 from core.review.approved import ApprovedQuestionError, ApprovedQuestions
+from core.review.grouping import text_vector
 from core.review.queue import ReviewError, ReviewQueue, group_key
 from core.review.service import ReviewService
 from core.review.signals import review_signals
@@ -167,6 +168,9 @@ def test_console_review_routes_officer_proposes_supervisor_decides_all_audited(c
     assert listed.status_code == 200, listed.text
     groups = listed.json()["groups"]
     assert [g["count"] for g in groups] == [2, 1, 1, 1] and "0912345678" not in listed.text
+    with console["db"].read() as conn:  # each group embedded by the console's search encoder (test index: hashing:64)
+        vectors = [text_vector(r["vector"]) for r in conn.all("SELECT vector FROM review_items")]
+    assert [v.shape for v in vectors] == [(64,)] * 4
     item = groups[0]["id"]
     bad = officer.post(f"/api/review/{item}/link", {"code": "9.999999"})
     assert (bad.status_code, bad.json()["message"]) == (400, "Không có thủ tục mã 9.999999 trong cơ sở tri thức.")
