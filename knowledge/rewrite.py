@@ -93,7 +93,7 @@ class QueryRewriter:
         self.en_map: Dict[str, str] = {}
         for item in glossary.get("glossary", []):
             for phrase in item["en"]:
-                self.en_map[_en_normalise(phrase)] = nfc(item["vi"])
+                self.en_map[english_normalise(phrase)] = nfc(item["vi"])
         self.en_pattern = _alternation(list(self.en_map))
         # Glossary words of 4+ letters are English evidence too (shorter ones may be Vietnamese syllables).
         self.en_evidence = _ENGLISH_EVIDENCE | {w for phrase in self.en_map for w in phrase.split() if len(w) >= 4}
@@ -158,7 +158,7 @@ class QueryRewriter:
                               self.operations_asked(lexical))
 
     def _rewrite_english(self, query: str) -> RewrittenQuery:
-        text = _en_normalise(query)
+        text = english_normalise(query)
         pieces: List[str] = []
         rewrites: List[Tuple[str, str]] = []
         for match in self.en_pattern.finditer(text):
@@ -187,7 +187,7 @@ class QueryRewriter:
         return frozenset(op for op, (in_name, _) in self.operations.items() if in_name.match(head))
 
 
-def _en_normalise(text: str) -> str:
+def english_normalise(text: str) -> str:
     """Lowercase English with British/American and hyphen variants unified."""
     text = (text or "").lower().replace("-", " ").replace("’", "'")
     text = re.sub(r"\blicen[cs]e\b", "licence", text)
