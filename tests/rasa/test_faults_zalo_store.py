@@ -13,22 +13,14 @@ import asyncio
 import logging
 import zlib
 
-import pytest
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from channels.turn import store_down_reply
 from tests.fakes.full_tracker_store import TwoTurnsOneFailing, full_tracker_store, turn_events
-from tests.fakes.zalo_api_server import FakeZaloServer, text_event
-from tests.fakes.zalo_channel import APP_ID, SECRET, call, make_channel
+from tests.fakes.zalo_api_server import text_event
+from tests.fakes.zalo_channel import APP_ID, call, make_channel
 
 PHONE_TEXT = "số điện thoại của tôi là 0912 345 678, nhờ cán bộ gọi lại giúp"
-
-
-@pytest.fixture
-def fake():
-    server = FakeZaloServer(app_id=APP_ID, secret_key=SECRET).start()
-    yield server
-    server.stop()
 
 
 def test_zalo_turn_not_saved_gets_the_apology_and_no_user_text_in_the_log(fake, tmp_path, caplog):
