@@ -789,6 +789,16 @@
     }
   };
 
+  /** The JSON body of a fetch() response; an HTTP error status rejects with an Error carrying `status`. */
+  function jsonOrHttpError(res) {
+    if (!res.ok) {
+      var httpError = new Error("HTTP " + res.status);
+      httpError.status = res.status;
+      throw httpError;
+    }
+    return res.json();
+  }
+
   function isRetryable(err) {
     // fetch() rejects with a TypeError when the server cannot be reached; 502/503/504 come from proxies
     // while the server restarts. A timeout (AbortError) or another HTTP error is not retried: the server
@@ -963,14 +973,7 @@
       mode: "cors",
       credentials: "omit"
     })
-      .then(function (res) {
-        if (!res.ok) {
-          var httpError = new Error("HTTP " + res.status);
-          httpError.status = res.status;
-          throw httpError;
-        }
-        return res.json();
-      })
+      .then(jsonOrHttpError)
       .then(function (data) {
         if (!data || typeof data.sender !== "string" || typeof data.session_token !== "string") {
           throw new Error("Unexpected session shape");
@@ -1101,14 +1104,7 @@
       credentials: "omit",
       signal: controller ? controller.signal : undefined
     })
-      .then(function (res) {
-        if (!res.ok) {
-          var httpError = new Error("HTTP " + res.status);
-          httpError.status = res.status;
-          throw httpError;
-        }
-        return res.json();
-      })
+      .then(jsonOrHttpError)
       .then(function (data) {
         if (!Array.isArray(data)) throw new Error("Unexpected response shape");
         return data;
