@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from functools import lru_cache
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -107,6 +107,21 @@ def _leaving(tracker: Tracker) -> bool:
     return intent in SWITCHING_INTENTS or _short_leaving(tracker)
 
 
+def form_answer(tracker: Tracker, slot: str, recognised: Callable[[str, Optional[str]], Any]) -> Dict[Text, Any]:
+    """The answer to the form's question for ``slot``: what ``recognised(text, intent)`` makes of the latest message
+    (``None``: nothing recognised), else the text as typed, unless the citizen asked for something else instead."""
+    if tracker.get_slot("requested_slot") != slot:
+        return {}
+    text = latest_text(tracker)
+    intent, _ = latest_intent(tracker)
+    value = recognised(text, intent)
+    if value is not None:
+        return {slot: value}
+    if not text or _leaving(tracker):
+        return {}
+    return {slot: text}
+
+
 def content_of_request(text: str) -> Optional[str]:
     """The triggering message itself when it already describes the problem, else None."""
     if not text or is_button_payload(text):
@@ -123,14 +138,7 @@ class ValidateFeedbackForm(FormValidationAction):
 
     async def extract_feedback_topic(self, dispatcher, tracker: Tracker, domain: Dict) -> Dict[Text, Any]:
         """The answer to the topic question (validated against the taxonomy)."""
-        if tracker.get_slot("requested_slot") != "feedback_topic":
-            return {}
-        text = latest_text(tracker)
-        if match_topic(text):
-            return {"feedback_topic": text}
-        if not text or _leaving(tracker):
-            return {}
-        return {"feedback_topic": text}
+        return form_answer(tracker, "feedback_topic", lambda text, intent: text if match_topic(text) else None)
 
     def validate_feedback_topic(self, value: Any, dispatcher, tracker: Tracker, domain: Dict) -> Dict[Text, Any]:
         """One of the taxonomy topics, or the list of topics again."""
@@ -162,20 +170,15 @@ class ValidateFeedbackForm(FormValidationAction):
 
     async def extract_feedback_contact(self, dispatcher, tracker: Tracker, domain: Dict) -> Dict[Text, Any]:
         """A phone number or e-mail, or "bỏ qua"."""
-        if tracker.get_slot("requested_slot") != "feedback_contact":
-            return {}
-        text = latest_text(tracker)
-        intent, _ = latest_intent(tracker)
-        if fold(text).strip(" .!") in SKIP_PHRASES or intent == "deny":
-            return {"feedback_contact": SKIPPED}
         from core.feedback import validate_contact
 
-        # A valid phone/e-mail is the answer whatever the NLU thought ("0987.654.321" looks like a procedure code).
-        if validate_contact(text) is not None:
-            return {"feedback_contact": text}
-        if not text or _leaving(tracker):
-            return {}
-        return {"feedback_contact": text}
+        def recognised(text: str, intent: Optional[str]) -> Optional[str]:
+            if fold(text).strip(" .!") in SKIP_PHRASES or intent == "deny":
+                return SKIPPED
+            # A valid phone/e-mail is the answer whatever the NLU thought ("0987.654.321" looks like a code).
+            return text if validate_contact(text) is not None else None
+
+        return form_answer(tracker, "feedback_contact", recognised)
 
     def validate_feedback_contact(self, value: Any, dispatcher, tracker: Tracker, domain: Dict) -> Dict[Text, Any]:
         """A validated phone/e-mail; skipping the contact also means no consent to be contacted."""
@@ -190,18 +193,16 @@ class ValidateFeedbackForm(FormValidationAction):
 
     async def extract_feedback_consent(self, dispatcher, tracker: Tracker, domain: Dict) -> Dict[Text, Any]:
         """Yes/no to being contacted."""
-        if tracker.get_slot("requested_slot") != "feedback_consent":
-            return {}
-        text = latest_text(tracker)
-        intent, _ = latest_intent(tracker)
-        folded = fold(text).strip(" .!")
-        if intent == "affirm" or folded in YES_PHRASES:
-            return {"feedback_consent": True}
-        if intent == "deny" or folded in NO_PHRASES:
-            return {"feedback_consent": False}
-        if not text or _leaving(tracker):
-            return {}
-        return {"feedback_consent": text}
+
+        def recognised(text: str, intent: Optional[str]) -> Optional[bool]:
+            folded = fold(text).strip(" .!")
+            if intent == "affirm" or folded in YES_PHRASES:
+                return True
+            if intent == "deny" or folded in NO_PHRASES:
+                return False
+            return None
+
+        return form_answer(tracker, "feedback_consent", recognised)
 
     def validate_feedback_consent(self, value: Any, dispatcher, tracker: Tracker, domain: Dict) -> Dict[Text, Any]:
         """Only a real yes/no counts."""

@@ -12,10 +12,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
 from core.answers import ASPECTS, format_answer, shorten
-from core.language import detect_language, english_aspects, vietnamese_aspects
+from core.language import detect_language, question_aspects
 from core.narrowing import Question, get_narrowing
 from knowledge.store import is_procedure_code
-from knowledge.text import fold
 from settings import get_settings
 
 # The phrases are domain.yml responses (utter_procedure_*; English twins end in _en). Two labels of computed
@@ -47,7 +46,7 @@ def latest_aspects(tracker: Tracker, text: str, lang: str) -> List[str]:
     ("phí bao nhiêu và mất mấy ngày" -> fee, duration). Button payloads name none."""
     aspects = [v for v in tracker.get_latest_entity_values("aspect") if v in ASPECTS]
     if not text.startswith("/"):
-        aspects += english_aspects(text) if lang == "en" else vietnamese_aspects(fold(text))
+        aspects += question_aspects(text, lang)
     return list(dict.fromkeys(aspects))
 
 

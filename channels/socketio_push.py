@@ -9,7 +9,9 @@ sends to that conversation with ``output_channel=socketio`` (officers' replies, 
 Rooms are bound to a secret the widget holds (issue 13, finding 3): the server issued the sender id and its session
 token (``POST /webhooks/rest/session``, core/chat_session.py), and a socket joins a room, or posts
 ``user_uttered`` as its sender, only with that token. A socket asking without any id gets a fresh server-issued
-room. Messages posted on the socket pass the channels' input rule (``channels.input_rules.check_user_text``).
+room. Messages posted on the socket pass the channels' input rule (``channels.input_rules.check_user_text``) and
+run as one turn like REST and Zalo (``channels.turn.run_turn``): a turn whose stores failed gets the apology
+after what Rasa already emitted.
 
 Rasa 3.6's own ``session_request`` handler also calls ``sio.enter_room`` without ``await`` (a coroutine since
 python-socketio 5.10), so with the pinned python-socketio 5.18 the stock handler never joined the room; the
@@ -29,6 +31,7 @@ from sanic import Blueprint
 from channels import process
 from channels.input_rules import check_user_text
 from channels.rest import BAD_SESSION_REPLY, request_client
+from channels.turn import run_turn, store_down_reply
 from core import chat_session
 from core.client_address import METADATA_KEY as CLIENT_KEY
 
@@ -141,7 +144,12 @@ class PushSocketIOInput(SocketIOInput):
             if clients.get(sid):
                 metadata[CLIENT_KEY] = clients[sid]
             message = UserMessage(text, output, sender_id, input_channel=self.name(), metadata=metadata)
-            await on_new_message(message)
+            turn = await run_turn(message, on_new_message)
+            if turn.failure:
+                # A store failed during this turn (channels/turn.py): what Rasa answered is already emitted; the
+                # apology asks the citizen to send the message again.
+                logger.error("Socket.io message not handled: %s; sent apology.", turn.failure)
+                await output.send_text_message(sender_id, store_down_reply())
 
         async def disconnect(sid: Text) -> None:
             sessions.pop(sid, None)

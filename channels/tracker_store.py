@@ -10,10 +10,11 @@ store:
   the turn is answered as if the conversation had just begun (a form in progress is forgotten), and a failed
   ``save`` (e.g. a full disk under the SQLite file) into a log line while the citizen gets an answer, or a form's
   acknowledgement, that the conversation then forgets.
-  This store marks the failure on the turn it happens in (channels/turn.py); the channels (REST, Zalo) then
-  replace that turn's context-less answer with an apology. A failure in another conversation running at the same
-  time does not touch this turn. It also re-raises failures without the driver's message, which quotes SQL
-  parameters, i.e. the citizen's words, into Rasa's error log.
+  This store marks the failure on the turn it happens in (channels/turn.py); the channels (REST, Zalo,
+  socket.io) then replace that turn's context-less answer with an apology, or send it after the answer already
+  delivered. A failure in another conversation running at the same time does not touch this turn. It also
+  re-raises failures without the driver's message, which quotes SQL parameters, i.e. the citizen's words, into
+  Rasa's error log.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from typing import Callable
 
 from core.appcode import extract_application_code, mask_code
 from core.db import Database, as_datetime, now_vn
+from core.errors import RefusedError
 
 ROLES = ("officer", "supervisor")
 SCRYPT_N = 2 ** 14
@@ -31,12 +32,8 @@ MAX_PASSWORD_CHARS = 256
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 
 
-class AuthError(ValueError):
-    """A refused account operation, with a Vietnamese message for the officer."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class AuthError(RefusedError):
+    """A refused account operation."""
 
 
 # ---- passwords -------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional
 from core.answers import ASPECTS, format_answer
 from core.appcode import extract_application_code
 from core.db import Database, as_datetime, now_vn
+from core.errors import RefusedError
 from core.status.base import StatusBackend, TrustedLookupUnsupported
 from core.status.models import ApplicationStatus
 
@@ -45,13 +46,8 @@ ASPECT_LABELS = {
 BOT_ANSWERS = ("answer", "faq", "several")
 
 
-class ConsoleError(ValueError):
-    """A request the console refuses, with an HTTP status and a Vietnamese message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+class ConsoleError(RefusedError):
+    """A search or status request the staff refuse (404 unknown procedure, 501 unsupported by the backend)."""
 
 
 def _default_store():
@@ -108,9 +104,9 @@ class KnowledgeConsole:
         """Ranked procedures/FAQ entries for ``query``, optionally only those of ``field`` and ``level``."""
         query = (query or "").strip()
         if not query:
-            raise ConsoleError(400, "Hãy nhập nội dung cần tìm.")
+            raise ConsoleError("Hãy nhập nội dung cần tìm.")
         if len(query) > MAX_QUERY_CHARS:
-            raise ConsoleError(400, f"Nội dung tìm kiếm dài quá {MAX_QUERY_CHARS} ký tự.")
+            raise ConsoleError(f"Nội dung tìm kiếm dài quá {MAX_QUERY_CHARS} ký tự.")
         field = (field or "").strip() or None
         level = (level or "").strip() or None
         pool = FILTER_POOL if (field or level) else MAX_RESULTS
@@ -141,7 +137,7 @@ class KnowledgeConsole:
 
         question = (question or "").strip()
         if not question:
-            raise ConsoleError(400, "Không có câu hỏi để thử.")
+            raise ConsoleError("Không có câu hỏi để thử.")
         with self._search_lock:
             if self._service is None:
                 self._service = KnowledgeService(self._searcher_factory, self._store)
@@ -159,7 +155,7 @@ class KnowledgeConsole:
         """Every structured field of the procedure, a ready answer per aspect and the portal link."""
         proc = self._store.get_procedure((code or "").strip())
         if proc is None:
-            raise ConsoleError(404, f"Không tìm thấy thủ tục mã {code}.")
+            raise ConsoleError(f"Không tìm thấy thủ tục mã {code}.", status=404)
         answers = [{"aspect": "overview", "label": ASPECT_LABELS["overview"], "text": format_answer(proc, None)}]
         answers += [{"aspect": a, "label": ASPECT_LABELS.get(a, a), "text": format_answer(proc, a)} for a in ASPECTS]
         return {"procedure": proc.model_dump(mode="json"), "answers": answers,
@@ -186,12 +182,12 @@ def staff_status_lookup(backend: StatusBackend, code: str) -> ApplicationStatus 
     """
     canonical = extract_application_code(code or "")
     if canonical is None:
-        raise ConsoleError(400, "Mã hồ sơ không đúng dạng (ví dụ H07.99-251120-0012).")
+        raise ConsoleError("Mã hồ sơ không đúng dạng (ví dụ H07.99-251120-0012).")
     try:
         return backend.lookup_trusted(canonical)
     except TrustedLookupUnsupported:
-        raise ConsoleError(501, "Hệ thống một cửa chỉ cho tra cứu khi có số xác minh của người dân; "
-                                "hãy tra cứu trực tiếp trên hệ thống một cửa.") from None
+        raise ConsoleError("Hệ thống một cửa chỉ cho tra cứu khi có số xác minh của người dân; "
+                           "hãy tra cứu trực tiếp trên hệ thống một cửa.", status=501) from None
 
 
 # ---- analytics (minimal: counts from the services stores) ----------------------------------------------------

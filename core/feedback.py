@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from core.appcode import extract_feedback_code
 from core.db import Database, as_datetime, now_vn, shared_database
+from core.errors import RefusedError
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +58,8 @@ class FeedbackReport:
     history: list[FeedbackEvent] = field(default_factory=list)
 
 
-class FeedbackError(ValueError):
-    """Invalid input for a feedback operation; ``message`` is Vietnamese, fit to show to a user."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class FeedbackError(RefusedError):
+    """Invalid input for a feedback operation."""
 
 
 def validate_contact(text: str | None) -> str | None:

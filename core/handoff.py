@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from core.db import Database, as_datetime, now_vn, shared_database
+from core.errors import RefusedError
 from core.privacy import mask_pii
 
 log = logging.getLogger(__name__)
@@ -18,13 +19,8 @@ CLOSED = "closed"
 MAX_REPLY_CHARS = 4000
 
 
-class HandoffError(ValueError):
-    """Invalid handoff operation; ``message`` is Vietnamese, fit to show."""
-
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class HandoffError(RefusedError):
+    """Invalid handoff operation (404 unknown ticket, 409 closed ticket)."""
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import List, Optional
+from typing import List
 
-from knowledge.text import ASPECT_PHRASES
+from knowledge.text import ASPECT_PHRASES, fold
 
 _ASPECT_PATTERNS = [
     ("documents", r"\b(documents?|papers?|paperwork|what (do i|to) (need|bring|prepare)|required)\b"),
@@ -28,14 +28,6 @@ _VI_ASPECT_PATTERNS = [
 ]
 
 
-def vietnamese_aspect(folded_text: str) -> Optional[str]:
-    """The aspect a (folded) Vietnamese question asks about, if a keyword names one."""
-    for aspect, pattern in _VI_ASPECT_PATTERNS:
-        if re.search(pattern, folded_text or ""):
-            return aspect
-    return None
-
-
 def detect_language(text: str) -> str:
     """'en' for an English question, else 'vi' (also for Vietnamese typed without diacritics).
 
@@ -45,15 +37,6 @@ def detect_language(text: str) -> str:
     from knowledge.rewrite import get_rewriter  # small tables; loaded once
 
     return "en" if get_rewriter().is_english(text or "") else "vi"
-
-
-def english_aspect(text: str) -> Optional[str]:
-    """The aspect an English question asks about, if it names one."""
-    lowered = (text or "").lower()
-    for aspect, pattern in _ASPECT_PATTERNS:
-        if re.search(pattern, lowered):
-            return aspect
-    return None
 
 
 def _aspects_in(text: str, patterns) -> List[str]:
@@ -74,3 +57,9 @@ def vietnamese_aspects(folded_text: str) -> List[str]:
 def english_aspects(text: str) -> List[str]:
     """All aspects an English question asks about, in the order it names them."""
     return _aspects_in((text or "").lower(), _ASPECT_PATTERNS)
+
+
+def question_aspects(text: str, lang: str) -> List[str]:
+    """All aspects a question in ``lang`` ("en" or "vi", see :func:`detect_language`) asks about, in the order it
+    names them; a Vietnamese one is matched without its diacritics."""
+    return english_aspects(text) if lang == "en" else vietnamese_aspects(fold(text or ""))

@@ -304,6 +304,16 @@
     return svg;
   }
 
+  /** A button that shows only an icon: `label` is what screen readers say, `hint` its tooltip. */
+  function iconButton(className, type, label, hint, pathD) {
+    var button = el("button", className);
+    button.type = type;
+    button.setAttribute("aria-label", label);
+    button.title = hint;
+    button.appendChild(icon(pathD));
+    return button;
+  }
+
   var ICON_CHAT = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z";
   var ICON_SEND = "M3 20.5 21 12 3 3.5v6.6l12 1.9-12 1.9z";
   var ICON_CLOSE = "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z";
@@ -359,16 +369,10 @@
     subtitle.textContent = "Hỗ trợ tra cứu thủ tục hành chính";
     titles.appendChild(title);
     titles.appendChild(subtitle);
-    var resetBtn = el("button", "tthc-chat__icon-btn tthc-chat__reset");
-    resetBtn.type = "button";
-    resetBtn.setAttribute("aria-label", "Bắt đầu cuộc trò chuyện mới");
-    resetBtn.title = "Bắt đầu cuộc trò chuyện mới";
-    resetBtn.appendChild(icon(ICON_RESET));
-    var closeBtn = el("button", "tthc-chat__icon-btn tthc-chat__close");
-    closeBtn.type = "button";
-    closeBtn.setAttribute("aria-label", "Thu nhỏ cửa sổ trò chuyện");
-    closeBtn.title = "Thu nhỏ";
-    closeBtn.appendChild(icon(ICON_CLOSE));
+    var resetBtn = iconButton("tthc-chat__icon-btn tthc-chat__reset", "button", "Bắt đầu cuộc trò chuyện mới",
+      "Bắt đầu cuộc trò chuyện mới", ICON_RESET);
+    var closeBtn = iconButton("tthc-chat__icon-btn tthc-chat__close", "button", "Thu nhỏ cửa sổ trò chuyện",
+      "Thu nhỏ", ICON_CLOSE);
     header.appendChild(avatar);
     header.appendChild(titles);
     header.appendChild(resetBtn);
@@ -411,11 +415,7 @@
     input.placeholder = "Nhập câu hỏi của bạn…";
     input.setAttribute("autocomplete", "off");
     input.setAttribute("aria-describedby", "tthc-chat-note");
-    var sendBtn = el("button", "tthc-chat__send");
-    sendBtn.type = "submit";
-    sendBtn.setAttribute("aria-label", "Gửi câu hỏi");
-    sendBtn.title = "Gửi (Enter)";
-    sendBtn.appendChild(icon(ICON_SEND));
+    var sendBtn = iconButton("tthc-chat__send", "submit", "Gửi câu hỏi", "Gửi (Enter)", ICON_SEND);
     form.appendChild(label);
     form.appendChild(input);
     form.appendChild(sendBtn);
@@ -789,6 +789,16 @@
     }
   };
 
+  /** The JSON body of a fetch() response; an HTTP error status rejects with an Error carrying `status`. */
+  function jsonOrHttpError(res) {
+    if (!res.ok) {
+      var httpError = new Error("HTTP " + res.status);
+      httpError.status = res.status;
+      throw httpError;
+    }
+    return res.json();
+  }
+
   function isRetryable(err) {
     // fetch() rejects with a TypeError when the server cannot be reached; 502/503/504 come from proxies
     // while the server restarts. A timeout (AbortError) or another HTTP error is not retried: the server
@@ -963,14 +973,7 @@
       mode: "cors",
       credentials: "omit"
     })
-      .then(function (res) {
-        if (!res.ok) {
-          var httpError = new Error("HTTP " + res.status);
-          httpError.status = res.status;
-          throw httpError;
-        }
-        return res.json();
-      })
+      .then(jsonOrHttpError)
       .then(function (data) {
         if (!data || typeof data.sender !== "string" || typeof data.session_token !== "string") {
           throw new Error("Unexpected session shape");
@@ -1101,14 +1104,7 @@
       credentials: "omit",
       signal: controller ? controller.signal : undefined
     })
-      .then(function (res) {
-        if (!res.ok) {
-          var httpError = new Error("HTTP " + res.status);
-          httpError.status = res.status;
-          throw httpError;
-        }
-        return res.json();
-      })
+      .then(jsonOrHttpError)
       .then(function (data) {
         if (!Array.isArray(data)) throw new Error("Unexpected response shape");
         return data;

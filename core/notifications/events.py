@@ -17,6 +17,7 @@ from typing import Callable
 
 from core.appcode import extract_application_code, mask_code
 from core.db import Connection, Database, now_vn
+from core.errors import RefusedError
 from core.notifications.text import StatusChange, notification_text
 from core.status.models import NEEDS_DOCUMENTS, REJECTED, STATUSES
 
@@ -27,13 +28,8 @@ MAX_FIELD_CHARS = 300
 MAX_DOCUMENTS = 20
 
 
-class StatusChangeError(ValueError):
-    """A status change refused; ``message`` is Vietnamese, fit to show to an officer; ``status`` the HTTP one."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class StatusChangeError(RefusedError):
+    """A status change refused (404 unknown application)."""
 
 
 @dataclass(frozen=True)

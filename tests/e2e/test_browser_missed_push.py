@@ -13,16 +13,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.browser import (
     BOT_MESSAGES,
-    FAKE_SOCKET_IO,
     JOINED_JS,
     PUSH_TIMEOUT_MS,
-    WEBHOOK_GLOB,
-    ask,
     browser,  # noqa: F401 - the module-scoped Chromium fixture
     chat_page_url,  # noqa: F401 - fixture
     fulfill_json,
     new_page,
+    open_pushed_conversation,
     open_widget,
+    push_to_widget,
     wait_for_count,
     wait_for_widget,
 )
@@ -56,15 +55,9 @@ def test_notification_sent_while_the_page_was_closed_is_shown_on_return(browser,
     context, page, probe = new_page(browser)
     pushed = FakePushedRoute()
     try:
-        context.add_init_script(FAKE_SOCKET_IO)
-        context.route("**/webhooks/rest/session", lambda route: fulfill_json(route, {"sender": SENDER,
-                                                                                     "session_token": TOKEN}))
-        context.route(WEBHOOK_GLOB, lambda route: fulfill_json(route, [{"recipient_id": SENDER,
-                                                                        "text": "Bạn cho tôi xin mã hồ sơ."}]))
         context.route("**/webhooks/rest/pushed?*", pushed)
-        open_widget(page, chat_page_url)
-        ask(page, "tra cứu hồ sơ", needle="mã hồ sơ")
-        page.wait_for_function(JOINED_JS, timeout=PUSH_TIMEOUT_MS)
+        open_pushed_conversation(context, page, chat_page_url, SENDER, TOKEN, lambda route: fulfill_json(
+            route, [{"recipient_id": SENDER, "text": "Bạn cho tôi xin mã hồ sơ."}]))
         page.wait_for_function("() => localStorage.getItem('tthc_chat_push_cursor') === '100'")
         assert pushed.asked == [(SENDER, None, TOKEN)]  # the first time only the cursor is set
 
@@ -72,9 +65,9 @@ def test_notification_sent_while_the_page_was_closed_is_shown_on_return(browser,
         live = {"text": LIVE, "quick_replies": [{"content_type": "text", **b} for b in UNSUBSCRIBE],
                 "timestamp": 150.25}
         pushed.pushed.append({"text": LIVE, "buttons": UNSUBSCRIBE, "timestamp": 150.25})
-        page.evaluate("(message) => window.__socket.fire('bot_uttered', message)", live)
+        push_to_widget(page, live)
         wait_for_count(page, "sang “Đang xử lý”", 1, PUSH_TIMEOUT_MS)
-        page.evaluate("(message) => window.__socket.fire('bot_uttered', message)", live)  # the same one again
+        push_to_widget(page, live)  # the same one again
         page.close()
 
         # Page closed: the next change is pushed into the conversation, where nobody listens.
@@ -89,8 +82,7 @@ def test_notification_sent_while_the_page_was_closed_is_shown_on_return(browser,
         page.wait_for_function("() => localStorage.getItem('tthc_chat_push_cursor') === '200.5'")
 
         # The socket brings the same message too (it was pushed while the socket was joining): still shown once.
-        page.evaluate("(message) => window.__socket.fire('bot_uttered', message)",
-                      {"text": MISSED, "quick_replies": live["quick_replies"], "timestamp": 200.5})
+        push_to_widget(page, {"text": MISSED, "quick_replies": live["quick_replies"], "timestamp": 200.5})
         with page.expect_response("**/webhooks/rest/pushed?*", timeout=PUSH_TIMEOUT_MS):
             page.reload()
         wait_for_widget(page)

@@ -16,17 +16,14 @@ from core.db import VN_TZ
 from core.notifications.text import StatusChange, notification_text
 from tests.fakes.browser import (
     BOT_MESSAGES,
-    FAKE_SOCKET_IO,
-    JOINED_JS,
     PUSH_TIMEOUT_MS,
-    WEBHOOK_GLOB,
-    ask,
     bot_count,
     browser,  # noqa: F401 - the module-scoped Chromium fixture
     chat_page_url,  # noqa: F401 - fixture
     fulfill_json,
     new_page,
-    open_widget,
+    open_pushed_conversation,
+    push_to_widget,
     wait_for_count,
 )
 
@@ -43,13 +40,7 @@ def test_pushed_notification_buttons_render_and_send_their_payload(browser, chat
         fulfill_json(route, [{"recipient_id": SENDER, "text": reply}])
 
     try:
-        context.add_init_script(FAKE_SOCKET_IO)
-        page.route("**/webhooks/rest/session", lambda route: fulfill_json(route, {"sender": SENDER,
-                                                                                  "session_token": TOKEN}))
-        page.route(WEBHOOK_GLOB, webhook)
-        open_widget(page, chat_page_url)
-        ask(page, "tra cứu hồ sơ", needle="mã hồ sơ")
-        page.wait_for_function(JOINED_JS, timeout=PUSH_TIMEOUT_MS)
+        open_pushed_conversation(context, page, chat_page_url, SENDER, TOKEN, webhook)
         assert ["session_request", {"session_id": SENDER, "session_token": TOKEN}] in page.evaluate(
             "window.__socket.emitted")
 
@@ -57,7 +48,7 @@ def test_pushed_notification_buttons_render_and_send_their_payload(browser, chat
                               at=datetime(2025, 11, 27, 10, 0, tzinfo=VN_TZ), agency="UBND phường Võ Cường",
                               procedure_name="Đăng ký khai sinh")
         text = notification_text(change, "1900 1234")
-        page.evaluate("(message) => window.__socket.fire('bot_uttered', message)", {
+        push_to_widget(page, {
             "text": text,
             "quick_replies": [{"content_type": "text", "title": "Hủy thông báo",
                                "payload": "/unsubscribe_notifications"}],

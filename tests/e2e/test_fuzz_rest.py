@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from staff_api.rasa_client import rasa_auth_headers
-from tests.fuzzing import (
+from tests.fakes.fuzzing import (
     CONTENT_TYPES,
     RAW_BODIES,
     CaseCounter,

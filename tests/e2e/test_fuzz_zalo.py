@@ -19,8 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.e2e.conftest import ZALO_MAX_TEXT_CHARS
-from tests.fakes.zalo_api_server import sign, text_event
-from tests.fuzzing import (
+from tests.fakes.fuzzing import (
     CONTENT_TYPES,
     RAW_BODIES,
     CaseCounter,
@@ -31,6 +30,7 @@ from tests.fuzzing import (
     leaked_internals,
     nested,
 )
+from tests.fakes.zalo_api_server import sign, text_event
 
 COUNTER = CaseCounter()
 REPLY_TIMEOUT = 180.0

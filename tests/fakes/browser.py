@@ -213,6 +213,24 @@ window.io = function (origin, options) {
 """
 
 
+def open_pushed_conversation(context, page, url: str, sender: str, token: str, webhook) -> None:
+    """Open the widget at ``url`` in ``page`` of ``context`` with :data:`FAKE_SOCKET_IO`, the session ``sender`` /
+    ``token`` issued to it and the REST webhook answered by ``webhook`` (a route handler; its first answer must say
+    "mã hồ sơ"); ask about an application and wait until the socket joined the conversation's room."""
+    context.add_init_script(FAKE_SOCKET_IO)
+    context.route("**/webhooks/rest/session",
+                  lambda route: fulfill_json(route, {"sender": sender, "session_token": token}))
+    context.route(WEBHOOK_GLOB, webhook)
+    open_widget(page, url)
+    ask(page, "tra cứu hồ sơ", needle="mã hồ sơ")
+    page.wait_for_function(JOINED_JS, timeout=PUSH_TIMEOUT_MS)
+
+
+def push_to_widget(page, message: dict) -> None:
+    """Deliver ``message`` to the widget as the server's ``bot_uttered`` event, through :data:`FAKE_SOCKET_IO`."""
+    page.evaluate("(message) => window.__socket.fire('bot_uttered', message)", message)
+
+
 @pytest.fixture
 def chat_page_url():
     """The chat page served by web/server.py on loopback; its Rasa URL is never reached (tests answer its routes)."""

@@ -29,6 +29,13 @@ class FakeSearcher:
         return self.responses.get(text) or SearchResponse(query=text, abstain=True)
 
 
+class BrokenSearcher:
+    """A search whose index is missing or corrupt: every query raises."""
+
+    def search(self, text, top_k=5):
+        raise RuntimeError("index missing")
+
+
 class FakeStore:
     """The procedures given, by code; no FAQ entries."""
 
@@ -50,3 +57,10 @@ def abstaining_service(procedures=()):
     from core.knowledge_service import KnowledgeService
 
     return KnowledgeService(searcher_factory=lambda: FakeSearcher({}), store=FakeStore(list(procedures)))
+
+
+def failing_service(procedures=()):
+    """A knowledge service whose search fails on every message (:class:`BrokenSearcher`), over ``procedures``."""
+    from core.knowledge_service import KnowledgeService
+
+    return KnowledgeService(searcher_factory=BrokenSearcher, store=FakeStore(list(procedures)))

@@ -19,7 +19,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from channels.input_rules import EMPTY_MESSAGE_REPLY, TOO_LONG_REPLY, clean_user_text
 from channels.rest import ResilientRestInput
-from tests.fakes.zalo_api_server import FakeZaloServer, sign, text_event
+from tests.fakes.zalo_api_server import sign, text_event
 from tests.fakes.zalo_channel import APP_ID, SECRET, Bot, make_channel
 
 
@@ -78,13 +78,6 @@ def test_pii_is_masked_in_the_rasa_process_log(caplog):
     logged = caplog.text
     assert "0912345678" not in logged and "001203004567" not in logged and "251120" not in logged, logged
     assert "091*******" in logged and "H07.99-******-0012" in logged
-
-
-@pytest.fixture
-def fake():
-    server = FakeZaloServer(app_id=APP_ID, secret_key=SECRET).start()
-    yield server
-    server.stop()
 
 
 def test_zalo_absurdly_nested_body_is_malformed_not_a_crash(fake, tmp_path):

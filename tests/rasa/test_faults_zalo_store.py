@@ -13,50 +13,14 @@ import asyncio
 import logging
 import zlib
 
-import pytest
-import sqlalchemy as sa
-from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
-from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from channels.tracker_store import ReconnectingSQLTrackerStore
 from channels.turn import store_down_reply
-from tests.fakes.zalo_api_server import FakeZaloServer, text_event
-from tests.fakes.zalo_channel import APP_ID, SECRET, call, make_channel
+from tests.fakes.full_tracker_store import TwoTurnsOneFailing, full_tracker_store, turn_events
+from tests.fakes.zalo_api_server import text_event
+from tests.fakes.zalo_channel import APP_ID, call, make_channel
 
 PHONE_TEXT = "số điện thoại của tôi là 0912 345 678, nhờ cán bộ gọi lại giúp"
-
-
-@pytest.fixture
-def fake():
-    server = FakeZaloServer(app_id=APP_ID, secret_key=SECRET).start()
-    yield server
-    server.stop()
-
-
-def full_tracker_store(path, store_class=SQLTrackerStore) -> SQLTrackerStore:
-    """Rasa's SQLTrackerStore (or ``store_class``) on a SQLite file that cannot grow any more."""
-    store = store_class(Domain.empty(), dialect="sqlite", db=str(path))
-    with store.engine.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE filler (blob TEXT)"))
-    with store.engine.connect() as conn:
-        pages = conn.execute(sa.text("PRAGMA page_count")).scalar()
-    store.engine.dispose()
-
-    @sa.event.listens_for(store.engine, "connect")
-    def cap(dbapi_connection, _record):  # every new connection sees the file as capped at its current size
-        dbapi_connection.execute(f"PRAGMA max_page_count = {int(pages)}")
-
-    with store.engine.connect() as conn:  # use up the free pages: the next write that needs a page fails
-        for size in (2000, 200, 20):
-            while True:
-                try:
-                    conn.execute(sa.text("INSERT INTO filler VALUES (:b)"), {"b": "x" * size})
-                except sa.exc.OperationalError as exc:
-                    assert "full" in str(exc)
-                    break
-    return store
 
 
 def test_zalo_turn_not_saved_gets_the_apology_and_no_user_text_in_the_log(fake, tmp_path, caplog):
@@ -65,11 +29,8 @@ def test_zalo_turn_not_saved_gets_the_apology_and_no_user_text_in_the_log(fake, 
 
     async def processor(message):
         await message.output_channel.send_text_message(message.sender_id, "Cán bộ sẽ gọi lại cho bạn.")
-        tracker = DialogueStateTracker(message.sender_id, [])
         # A whole turn's events (Rasa saves the user message, the actions and the replies together).
-        tracker.update(UserUttered(message.text))
-        for _ in range(40):
-            tracker.update(BotUttered("Cán bộ sẽ gọi lại cho bạn trong giờ hành chính, từ thứ Hai đến thứ Sáu."))
+        tracker = DialogueStateTracker.from_events(message.sender_id, turn_events(message.text))
         await store.save(tracker)  # SQLITE_FULL: "database or disk is full"
 
     async def go():
@@ -94,40 +55,14 @@ def users_on_different_workers(channel) -> tuple:
     return users[0], next(user for user in users if queue(user) != queue(users[0]))
 
 
-def turn_events(text: str):
-    """What Rasa saves after a turn: the user message and the bot's (long) replies."""
-    events = [UserUttered(text)]
-    events += [BotUttered("Cán bộ sẽ gọi lại cho bạn trong giờ hành chính, từ thứ Hai đến thứ Sáu.")] * 40
-    return events
-
-
 def test_a_failed_save_gets_the_apology_and_leaves_another_users_turn_alone(fake, tmp_path, caplog):
     """Rasa's fail-safe store swallows a failed save, so the turn is answered and then forgotten: that turn gets the
     apology after its answer. Another user's turn running at the same time, saved correctly, gets only its answer."""
     channel = make_channel(fake, tmp_path, workers=2)
     steady_user, failing_user = users_on_different_workers(channel)
-    working = FailSafeTrackerStore(
-        ReconnectingSQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(tmp_path / "working.db")))
-    full = FailSafeTrackerStore(full_tracker_store(tmp_path / "tracker.db", ReconnectingSQLTrackerStore))
+    processor = TwoTurnsOneFailing(steady_user, tmp_path)
 
     async def go():
-        steady_started, other_failed = asyncio.Event(), asyncio.Event()
-
-        async def processor(message):
-            if message.sender_id == steady_user:  # runs across the other user's failed save
-                tracker = await working.get_or_create_tracker(message.sender_id)
-                steady_started.set()
-                await asyncio.wait_for(other_failed.wait(), 10)
-                await message.output_channel.send_text_message(message.sender_id, "Lệ phí: miễn phí.")
-                for event in turn_events(message.text):
-                    tracker.update(event)
-                await working.save(tracker)
-                return
-            await asyncio.wait_for(steady_started.wait(), 10)
-            await message.output_channel.send_text_message(message.sender_id, "Cán bộ sẽ gọi lại cho bạn.")
-            await full.save(DialogueStateTracker.from_events(message.sender_id, turn_events(message.text)))
-            other_failed.set()
-
         with caplog.at_level(logging.ERROR):
             statuses = [await call(channel, processor, text_event(APP_ID, steady_user, "lệ phí bao nhiêu")),
                         await call(channel, processor, text_event(APP_ID, failing_user, PHONE_TEXT))]
@@ -135,7 +70,7 @@ def test_a_failed_save_gets_the_apology_and_leaves_another_users_turn_alone(fake
         return statuses
 
     assert asyncio.run(go()) == [(200, {"status": "accepted"})] * 2
-    assert fake.delivered(steady_user) == ["Lệ phí: miễn phí."]
-    assert fake.delivered(failing_user) == ["Cán bộ sẽ gọi lại cho bạn.", store_down_reply()]
+    assert fake.delivered(steady_user) == [processor.STEADY_ANSWER]
+    assert fake.delivered(failing_user) == [processor.FAILING_ANSWER, store_down_reply()]
     assert "not handled: tracker store (SQL database) failed" in caplog.text, caplog.text
     assert "0912" not in caplog.text and "gọi lại giúp" not in caplog.text, caplog.text

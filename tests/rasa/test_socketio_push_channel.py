@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from rasa.core.channels.socketio import SocketIOOutput
@@ -10,7 +11,9 @@ from rasa.core.channels.socketio import SocketIOOutput
 from channels.input_rules import EMPTY_MESSAGE_REPLY
 from channels.rest import BAD_SESSION_REPLY
 from channels.socketio_push import PushSocketIOInput
+from channels.turn import store_down_reply
 from core import chat_session
+from tests.fakes.full_tracker_store import TwoTurnsOneFailing
 
 
 async def _noop(message) -> None:
@@ -23,11 +26,11 @@ def _channel(**credentials) -> PushSocketIOInput:
     return channel
 
 
-def _request(channel: PushSocketIOInput, requests: list) -> list[str]:
+def _request(channel: PushSocketIOInput, requests: list, eio_sid: str = "eio-1") -> list[str]:
     """Connect one client (like the engine.io handshake does) and send it the ``session_request`` ``requests``."""
 
     async def run() -> list[str]:
-        sid = await channel.sio.manager.connect("eio-1", "/")
+        sid = await channel.sio.manager.connect(eio_sid, "/")
         for data in requests:
             await channel.sio.handlers["/"]["session_request"](sid, data)
         return [sid]
@@ -183,3 +186,32 @@ def test_socket_messages_carry_the_client_seen_at_connect(monkeypatch):
     expected = client_pseudonym(chat_session.configured_secret(), "203.0.113.7")
     assert seen == [{"channel": "web", "client": expected}]
     settings.get_settings.cache_clear()
+
+
+def test_a_failed_save_during_a_socket_turn_gets_the_apology_and_leaves_another_turn_alone(tmp_path, caplog):
+    """A socket.io turn runs through channels.turn.run_turn like REST and Zalo: Rasa's fail-safe store swallows the
+    failed save, so the turn is answered and then forgotten; that conversation gets the apology after its answer.
+    Another conversation's turn running at the same time, saved correctly, gets only its answer."""
+    steady, steady_token = chat_session.issue(chat_session.configured_secret())
+    failing, failing_token = chat_session.issue(chat_session.configured_secret())
+    processor = TwoTurnsOneFailing(steady, tmp_path)
+    channel = PushSocketIOInput.from_credentials({"session_persistence": True})
+    channel.blueprint(processor)
+    sent = _recording(channel)
+    [steady_sid] = _request(channel, [{"session_id": steady, "session_token": steady_token}])
+    [failing_sid] = _request(channel, [{"session_id": failing, "session_token": failing_token}], eio_sid="eio-2")
+    utter = channel.sio.handlers["/"]["user_uttered"]
+
+    async def both_turns():
+        await asyncio.gather(
+            utter(steady_sid, {"session_id": steady, "message": "lệ phí cấp đổi giấy phép lái xe bao nhiêu"}),
+            utter(failing_sid, {"session_id": failing, "message": "nhờ cán bộ gọi lại cho tôi số 0912 345 678"}),
+        )
+
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(both_turns())
+    answers = [(room, data["text"]) for event, data, room in sent if event == "bot_uttered"]
+    assert [text for room, text in answers if room == steady] == [processor.STEADY_ANSWER]
+    assert [text for room, text in answers if room == failing] == [processor.FAILING_ANSWER, store_down_reply()]
+    assert "Socket.io message not handled: tracker store (SQL database) failed; sent apology." in caplog.text
+    assert "0912" not in caplog.text and "gọi lại cho tôi" not in caplog.text, caplog.text

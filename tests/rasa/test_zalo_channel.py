@@ -32,7 +32,7 @@ from channels.zalo.parser import (
 )
 from channels.zalo.signature import is_fresh, signature_matches, zalo_signature
 from core.zalo_tokens import refresh_answer
-from tests.fakes.zalo_api_server import FakeZaloServer, sign, text_event
+from tests.fakes.zalo_api_server import sign, text_event
 from tests.fakes.zalo_channel import APP_ID, SECRET, Bot, call, make_channel
 
 # --- signature ------------------------------------------------------------------------------------
@@ -161,13 +161,6 @@ def test_token_store_is_private_and_survives_restart(tmp_path):
 
 
 # --- API client against the fake server -------------------------------------------------------------
-
-
-@pytest.fixture
-def fake():
-    server = FakeZaloServer(app_id=APP_ID, secret_key=SECRET).start()
-    yield server
-    server.stop()
 
 
 def make_client(fake, tmp_path, **kwargs):

@@ -9,21 +9,12 @@ import os
 import time
 import uuid
 
-import pytest
-
 import channels.zalo.input as zalo_input
 from channels.zalo.seen import RedisSeenStore, SqliteSeenStore, seen_store_from_setting
-from tests.fakes.zalo_api_server import FakeZaloServer, sign, text_event
+from tests.fakes.zalo_api_server import sign, text_event
 from tests.fakes.zalo_channel import APP_ID, SECRET, Bot, call, make_channel
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-@pytest.fixture
-def fake():
-    server = FakeZaloServer(app_id=APP_ID, secret_key=SECRET).start()
-    yield server
-    server.stop()
 
 
 def accept(channel, bot, event):

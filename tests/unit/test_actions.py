@@ -12,7 +12,7 @@ from actions.actions_procedure import ActionAnswerProcedure
 from core.knowledge_service import KnowledgeService
 from knowledge.search import Hit, SearchResponse
 from settings import get_settings
-from tests.fakes.knowledge import FakeSearcher, FakeStore, abstaining_service
+from tests.fakes.knowledge import FakeSearcher, FakeStore, abstaining_service, failing_service
 from tests.fakes.responses import ROOT, render, rendered
 from tests.fakes.trackers import make_tracker
 
@@ -111,11 +111,7 @@ def test_choose_button_answers_the_remembered_aspect(birth_registration):
 
 
 def test_search_failure_gives_apology(birth_registration):
-    class Broken:
-        def search(self, text, top_k=5):
-            raise RuntimeError("index corrupt")
-
-    service = KnowledgeService(searcher_factory=lambda: Broken(), store=FakeStore([birth_registration]))
+    service = failing_service([birth_registration])
     messages, _ = run(ActionAnswerProcedure(service=service), make_tracker("làm căn cước", "ask_procedure"))
     assert messages[0]["response"] == "utter_procedure_error"
     assert messages[0]["text"].startswith("Xin lỗi, hệ thống tra cứu thủ tục đang gặp sự cố.")
@@ -220,12 +216,7 @@ def hotline(monkeypatch):
 
 def test_the_support_hotline_of_the_settings_is_the_one_every_response_names(hotline):
     # Responses of the actions get it from the action.
-    class Broken:
-        def search(self, text, top_k=5):
-            raise RuntimeError("index corrupt")
-
-    service = KnowledgeService(searcher_factory=lambda: Broken(), store=FakeStore([]))
-    messages, _ = run(ActionAnswerProcedure(service=service), make_tracker("làm căn cước", "ask_procedure"))
+    messages, _ = run(ActionAnswerProcedure(service=failing_service()), make_tracker("làm căn cước", "ask_procedure"))
     assert messages[0]["text"].endswith(f"hoặc gọi tổng đài {hotline}.")
     # Responses Rasa sends on its own (the FAQ answers) get it from the slot set at every session start, carried
     # over or not.

@@ -20,8 +20,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fakes.staff_servers import STAFF_TOKEN, console_server, logged_in, staff_api_server
-from tests.fuzzing import (
+from tests.fakes.fuzzing import (
     CONTENT_TYPES,
     HTML_PAYLOADS,
     RAW_BODIES,
@@ -32,6 +31,7 @@ from tests.fuzzing import (
     hostile_text,
     json_values,
 )
+from tests.fakes.staff_servers import STAFF_TOKEN, console_server, logged_in, staff_api_server
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNTER = CaseCounter()

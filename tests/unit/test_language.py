@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.language import detect_language, english_aspect
+from core.language import detect_language, question_aspects
 
 
 @pytest.mark.parametrize(
@@ -25,42 +25,32 @@ def test_detect_language(text, lang):
 
 
 @pytest.mark.parametrize(
-    "text, aspect",
+    "lang, text, aspects",
     [
-        ("What documents do I need for a work permit?", "documents"),
-        ("How much is the fee for a temporary residence card?", "fee"),
-        ("How long does company registration take?", "duration"),
-        ("Can I apply online for a business license?", "online"),
-        ("Where do I submit the application?", "place"),
-        ("Tell me about work permits", None),
+        ("en", "What documents do I need for a work permit?", ["documents"]),
+        ("en", "How much is the fee for a temporary residence card?", ["fee"]),
+        ("en", "How long does company registration take?", ["duration"]),
+        ("en", "Can I apply online for a business license?", ["online"]),
+        ("en", "Where do I submit the application?", ["place"]),
+        ("en", "Where do I apply and how much does it cost?", ["place", "fee"]),
+        ("en", "Tell me about work permits", []),
+        ("vi", "đăng ký kết hôn cần giấy tờ gì", ["documents"]),
+        ("vi", "lam cccd het bao nhieu tien", ["fee"]),
+        ("vi", "cấp lại hộ chiếu mất bao lâu", ["duration"]),
+        ("vi", "đổi bằng lái làm online được không", ["online"]),
+        ("vi", "đăng ký tạm trú nộp ở đâu", ["place"]),
+        ("vi", "căn cứ pháp lý của thủ tục này", ["legal_basis"]),
+        ("vi", "cấp hộ chiếu nộp tại đâu", ["place"]),
+        ("vi", "giấy phép kinh doanh rượu ai cấp", ["agency"]),
+        ("vi", "thủ tục tách thửa theo nghị định nào", ["legal_basis"]),
+        ("vi", "mở phòng khám tư cần đáp ứng yêu cầu gì", ["conditions"]),
+        ("vi", "lệ phí bao nhiêu và mất bao lâu", ["fee", "duration"]),
+        ("vi", "đăng ký khai sinh", []),
+        ("vi", "trợ giúp pháp lý cho người nghèo", []),
     ],
 )
-def test_english_aspect(text, aspect):
-    assert english_aspect(text) == aspect
-
-
-@pytest.mark.parametrize(
-    "text, aspect",
-    [
-        ("đăng ký kết hôn cần giấy tờ gì", "documents"),
-        ("lam cccd het bao nhieu tien", "fee"),
-        ("cấp lại hộ chiếu mất bao lâu", "duration"),
-        ("đổi bằng lái làm online được không", "online"),
-        ("đăng ký tạm trú nộp ở đâu", "place"),
-        ("căn cứ pháp lý của thủ tục này", "legal_basis"),
-        ("cấp hộ chiếu nộp tại đâu", "place"),
-        ("giấy phép kinh doanh rượu ai cấp", "agency"),
-        ("thủ tục tách thửa theo nghị định nào", "legal_basis"),
-        ("mở phòng khám tư cần đáp ứng yêu cầu gì", "conditions"),
-        ("đăng ký khai sinh", None),
-        ("trợ giúp pháp lý cho người nghèo", None),
-    ],
-)
-def test_vietnamese_aspect(text, aspect):
-    from core.language import vietnamese_aspect
-    from knowledge.text import fold
-
-    assert vietnamese_aspect(fold(text)) == aspect
+def test_question_aspects(lang, text, aspects):
+    assert question_aspects(text, lang) == aspects
 
 
 def test_aspect_keywords_are_the_ones_the_search_strips():

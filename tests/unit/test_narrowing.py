@@ -28,39 +28,44 @@ def test_every_value_of_the_search_tables_has_a_button_label():
     assert set(table["order"]) == set(table["groups"])
 
 
-def test_operation_siblings_get_one_question_with_short_buttons():
-    question = plan("3.000348", "3.000347", "3.000346")
-    assert question.text == "Về giấy phép lái xe: bạn cần cấp lại (mất, hỏng), cấp đổi hay làm lần đầu?"
-    assert options(question) == [("Cấp lại (mất, hỏng)", ["3.000348"]), ("Cấp đổi", ["3.000347"]),
-                                 ("Làm lần đầu", ["3.000346"])]
+# Each way sibling records differ gives one question with short buttons.
+SIBLING_QUESTIONS = [
+    pytest.param(("3.000348", "3.000347", "3.000346"),
+                 "Về giấy phép lái xe: bạn cần cấp lại (mất, hỏng), cấp đổi hay làm lần đầu?",
+                 [("Cấp lại (mất, hỏng)", ["3.000348"]), ("Cấp đổi", ["3.000347"]), ("Làm lần đầu", ["3.000346"])],
+                 id="operation"),
+    pytest.param(("1.008498", "2.002225"),
+                 "Về đăng ký thuế lần đầu đối với người nộp thuế: bạn làm cho cá nhân hay doanh nghiệp, tổ chức?",
+                 [("Cá nhân", ["1.008498"]), ("Doanh nghiệp, tổ chức", ["2.002225"])],
+                 id="subject"),
+    pytest.param(("1.000894", "2.000806"),
+                 "Về đăng ký kết hôn: việc của bạn có yếu tố nước ngoài không (người nước ngoài, ở nước ngoài)?",
+                 [("Không có yếu tố nước ngoài", ["1.000894"]), ("Có yếu tố nước ngoài", ["2.000806"])],
+                 id="foreign-element"),
+    pytest.param(("1.003113", "1.003407"),
+                 "Về cấp Giấy chứng nhận kiểm dịch động vật, sản phẩm động vật trên cạn: hàng hóa của bạn là nhập "
+                 "khẩu hay xuất khẩu?",
+                 [("Nhập khẩu", ["1.003113"]), ("Xuất khẩu", ["1.003407"])],
+                 id="direction"),
+    # "Cấp lại thẻ căn cước (thực hiện tại cấp tỉnh)" / "Cấp lại thẻ căn cước": the level read from the record when
+    # the name has none.
+    pytest.param(("2.001194", "1.014064"),
+                 "Về cấp lại thẻ căn cước: bạn làm ở tỉnh (sở, ngành) hay xã, phường?",
+                 [("Tỉnh (sở, ngành)", ["2.001194"]), ("Xã, phường", ["1.014064"])],
+                 id="level-from-the-record"),
+    # "Thủ tục đăng ký khai tử" / "... khai tử lưu động": names that differ in other words get those words as buttons.
+    pytest.param(("1.000656", "1.000419"),
+                 "Về đăng ký khai tử: bạn hỏi trường hợp thông thường hay lưu động?",
+                 [("Trường hợp thông thường", ["1.000656"]), ("Lưu động", ["1.000419"])],
+                 id="other-words"),
+]
 
 
-def test_subject_siblings():
-    question = plan("1.008498", "2.002225")
-    assert question.text == ("Về đăng ký thuế lần đầu đối với người nộp thuế: bạn làm cho cá nhân hay doanh nghiệp, "
-                             "tổ chức?")
-    assert options(question) == [("Cá nhân", ["1.008498"]), ("Doanh nghiệp, tổ chức", ["2.002225"])]
-
-
-def test_foreign_element_siblings():
-    question = plan("1.000894", "2.000806")
-    assert question.text == ("Về đăng ký kết hôn: việc của bạn có yếu tố nước ngoài không (người nước ngoài, ở nước "
-                             "ngoài)?")
-    assert options(question) == [("Không có yếu tố nước ngoài", ["1.000894"]),
-                                 ("Có yếu tố nước ngoài", ["2.000806"])]
-
-
-def test_direction_siblings():
-    question = plan("1.003113", "1.003407")
-    assert question.text == ("Về cấp Giấy chứng nhận kiểm dịch động vật, sản phẩm động vật trên cạn: hàng hóa của bạn "
-                             "là nhập khẩu hay xuất khẩu?")
-    assert options(question) == [("Nhập khẩu", ["1.003113"]), ("Xuất khẩu", ["1.003407"])]
-
-
-def test_level_siblings_read_the_level_from_the_record_when_the_name_has_none():
-    question = plan("2.001194", "1.014064")  # "Cấp lại thẻ căn cước (thực hiện tại cấp tỉnh)" / "Cấp lại thẻ căn cước"
-    assert question.text == "Về cấp lại thẻ căn cước: bạn làm ở tỉnh (sở, ngành) hay xã, phường?"
-    assert options(question) == [("Tỉnh (sở, ngành)", ["2.001194"]), ("Xã, phường", ["1.014064"])]
+@pytest.mark.parametrize("codes,text,buttons", SIBLING_QUESTIONS)
+def test_siblings_get_one_question_with_short_buttons(codes, text, buttons):
+    question = plan(*codes)
+    assert question.text == text
+    assert options(question) == buttons
 
 
 def test_operation_is_asked_before_level_and_a_second_question_follows():
@@ -72,10 +77,8 @@ def test_operation_is_asked_before_level_and_a_second_question_follows():
     assert plan("2.001194", "1.014064", number=3) is None  # at most two questions
 
 
-def test_names_that_differ_in_other_words_get_those_words_as_buttons():
+def test_a_typed_answer_picks_the_button_with_those_words():
     question = plan("1.000656", "1.000419")  # "Thủ tục đăng ký khai tử" / "... khai tử lưu động"
-    assert question.text == "Về đăng ký khai tử: bạn hỏi trường hợp thông thường hay lưu động?"
-    assert options(question) == [("Trường hợp thông thường", ["1.000656"]), ("Lưu động", ["1.000419"])]
     assert get_narrowing().pick(question, "lưu động").codes == ["1.000419"]
 
 

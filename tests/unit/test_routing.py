@@ -31,7 +31,7 @@ from core.routing import (
     status_match,
 )
 from knowledge.search import Hit, SearchResponse
-from tests.fakes.knowledge import FakeSearcher, FakeStore
+from tests.fakes.knowledge import FakeSearcher, FakeStore, failing_service
 from tests.fakes.responses import rendered
 from tests.fakes.trackers import make_tracker
 
@@ -86,18 +86,6 @@ PROCEDURE_SENTENCES = [
     "tôi nộp thuế thu nhập cá nhân ở đâu",
     "đăng nhập vneid để nộp hồ sơ online thế nào",
 ]
-
-
-@pytest.mark.parametrize("text,why", STATUS_SENTENCES)
-def test_status_requests_are_recognised(text, why):
-    assert status_match(text) == why
-    assert is_status_request(text)
-
-
-@pytest.mark.parametrize("text", PROCEDURE_SENTENCES)
-def test_procedure_questions_are_not_status_requests(text):
-    assert status_match(text) == ""
-    assert not is_status_request(text)
 
 
 def test_application_code_entity_counts_even_in_the_old_format():
@@ -214,16 +202,20 @@ NOT_FEEDBACK_SENTENCES = [
 ]
 
 
-@pytest.mark.parametrize("text,why", FEEDBACK_SENTENCES)
-def test_feedback_words_are_recognised(text, why):
-    assert feedback_match(text) == why
-    assert is_feedback_request(text)
+# Both word rules: ``*_match`` names why a message asks for the form ("" for a procedure question), and the
+# ``is_*_request`` decision agrees with it.
+WORD_RULES = {"status": (status_match, is_status_request), "feedback": (feedback_match, is_feedback_request)}
+WORD_CASES = ([("status", text, why) for text, why in STATUS_SENTENCES]
+              + [("status", text, "") for text in PROCEDURE_SENTENCES]
+              + [("feedback", text, why) for text, why in FEEDBACK_SENTENCES]
+              + [("feedback", text, "") for text in NOT_FEEDBACK_SENTENCES])
 
 
-@pytest.mark.parametrize("text", NOT_FEEDBACK_SENTENCES)
-def test_procedure_questions_have_no_feedback_words(text):
-    assert feedback_match(text) == ""
-    assert not is_feedback_request(text)
+@pytest.mark.parametrize("rule,text,why", WORD_CASES)
+def test_word_rules_name_why_and_decide_on_it(rule, text, why):
+    match, decide = WORD_RULES[rule]
+    assert match(text) == why
+    assert decide(text) == bool(why)
 
 
 def test_complaint_alone_is_not_a_clear_feedback_word():
@@ -332,20 +324,6 @@ def test_code_entity_starts_the_form(birth_registration):
     assert run(ActionRouteStatusRequest(service), tracker) == ([], [slot("request_route", "status")])
 
 
-def test_procedure_question_classified_as_status_is_answered_as_a_procedure(birth_registration):
-    q = "làm giấy khai sinh cho con ở đâu vậy"
-    found = SearchResponse(q, False, results=[proc_hit("1.001193", "Đăng ký khai sinh", 0.9)], decision="answer")
-    service, searcher = service_for([birth_registration], {q: found})
-    tracker = make_tracker(q, "check_application_status", entities=[{"entity": "aspect", "value": "place"}])
-    messages, events = run(ActionRouteStatusRequest(service), tracker)
-    assert searcher.asked == [q]
-    assert messages[0]["text"].startswith("**Đăng ký khai sinh** (mã thủ tục 1.001193)")
-    assert "Ủy ban nhân dân cấp xã" in messages[0]["text"]
-    assert events[-1] == slot("request_route", "procedure")
-    # The same reply and slots as action_answer_procedure gives for the message.
-    assert (messages, events[:-1]) == run(ActionAnswerProcedure(service), tracker)
-
-
 def test_feedback_words_start_the_form_without_a_search(birth_registration):
     service, searcher = service_for([birth_registration], {})
     q = "cán bộ tư pháp xã gây khó dễ khi tôi làm khai sinh cho con"
@@ -356,16 +334,21 @@ def test_feedback_words_start_the_form_without_a_search(birth_registration):
     assert searcher.asked == []
 
 
-def test_procedure_question_classified_as_feedback_is_answered_as_a_procedure(birth_registration):
-    q = "con mới sinh, làm giấy khai sinh ở đâu vậy"
+@pytest.mark.parametrize("route,intent,q", [
+    (ActionRouteStatusRequest, "check_application_status", "làm giấy khai sinh cho con ở đâu vậy"),
+    (ActionRouteFeedbackRequest, "file_feedback", "con mới sinh, làm giấy khai sinh ở đâu vậy"),
+])
+def test_procedure_question_classified_as_a_form_request_is_answered_as_a_procedure(birth_registration, route,
+                                                                                      intent, q):
     found = SearchResponse(q, False, results=[proc_hit("1.001193", "Đăng ký khai sinh", 0.9)], decision="answer")
     service, searcher = service_for([birth_registration], {q: found})
-    tracker = make_tracker(q, "file_feedback", entities=[{"entity": "aspect", "value": "place"}])
-    messages, events = run(ActionRouteFeedbackRequest(service), tracker)
+    tracker = make_tracker(q, intent, entities=[{"entity": "aspect", "value": "place"}])
+    messages, events = run(route(service), tracker)
     assert searcher.asked == [q]  # one search, reused by the answer
     assert messages[0]["text"].startswith("**Đăng ký khai sinh** (mã thủ tục 1.001193)")
     assert "Ủy ban nhân dân cấp xã" in messages[0]["text"]
     assert events[-1] == slot("request_route", "procedure")
+    # The same reply and slots as action_answer_procedure gives for the message.
     assert (messages, events[:-1]) == run(ActionAnswerProcedure(service), tracker)
 
 
@@ -377,16 +360,14 @@ def test_feedback_without_words_starts_the_form_when_the_search_is_not_sure(birt
     assert searcher.asked == [q]
 
 
-def test_feedback_form_starts_when_the_search_fails(birth_registration):
-    class Broken:
-        def search(self, text, top_k=5):
-            raise RuntimeError("index missing")
-
-    service = KnowledgeService(searcher_factory=lambda: Broken(), store=FakeStore([birth_registration]))
-    q = "cây xanh đổ chắn ngang đường trước trường học"
-    assert not is_feedback_request(q)  # the search is what fails here
-    assert run(ActionRouteFeedbackRequest(service), make_tracker(q, "file_feedback")) == (
-        [], [slot("request_route", "feedback")])
+@pytest.mark.parametrize("route,intent,q,kept", [
+    (ActionRouteFeedbackRequest, "file_feedback", "cây xanh đổ chắn ngang đường trước trường học", "feedback"),
+    (ActionRouteFaq, "faq", "thanh toán lệ phí online thế nào", "faq"),
+])
+def test_a_failed_search_keeps_the_classified_route(birth_registration, route, intent, q, kept):
+    assert not is_feedback_request(q)  # no feedback words: the search is what decides, and it fails here
+    assert run(route(failing_service([birth_registration])), make_tracker(q, intent)) == (
+        [], [slot("request_route", kept)])
 
 
 def test_faq_beaten_by_a_procedure_is_answered_as_the_procedure_with_one_search(birth_registration):
@@ -408,16 +389,6 @@ def test_faq_on_top_of_the_search_leaves_the_answer_to_the_response_selector(bir
                            results=[faq_hit("faq:forgot_password", "Quên mật khẩu VNeID", 0.7),
                                     proc_hit("1.001193", "Đăng ký khai sinh", 0.1)])
     service, _ = service_for([birth_registration], {q: found})
-    assert run(ActionRouteFaq(service), make_tracker(q, "faq")) == ([], [slot("request_route", "faq")])
-
-
-def test_faq_is_given_when_the_search_fails(birth_registration):
-    class Broken:
-        def search(self, text, top_k=5):
-            raise RuntimeError("index missing")
-
-    service = KnowledgeService(searcher_factory=lambda: Broken(), store=FakeStore([birth_registration]))
-    q = "thanh toán lệ phí online thế nào"
     assert run(ActionRouteFaq(service), make_tracker(q, "faq")) == ([], [slot("request_route", "faq")])
 
 

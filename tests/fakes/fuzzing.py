@@ -15,7 +15,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SUMMARY = ROOT / "reports" / "fuzz" / "summary.json"
 
 # Reproducible in CI: the same examples every run, no wall-clock deadline on a busy 2-core machine.
