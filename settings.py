@@ -39,7 +39,7 @@ def _list(name: str) -> tuple:
     return tuple(part for part in os.environ.get(name, "").replace(",", " ").split() if part)
 
 
-BANK_SPLITS = ("train", "test")
+BANK_SPLITS = ("train", "test", "approved")  # approved: review-queue questions (knowledge/live_bank.py)
 
 
 def _bank_splits(values: tuple) -> tuple:
@@ -158,6 +158,11 @@ class Settings:
     # conversations the console reads into the queue when an officer opens it.
     review_approved_file: Path = ROOT / "var" / "approved_questions.jsonl"
     review_window_days: int = 30
+    # REVIEW_LIVE_POLL_S: how often (seconds) each searcher looks at the approved-questions file and merges new
+    # lines into its question bank without a rebuild (knowledge/live_bank.py; 0 = never, rebuild to use them);
+    # REVIEW_LIVE_DIR: where the embedded approved questions are persisted, shared by every replica.
+    review_live_poll_s: float = 5.0
+    review_live_dir: Path = ROOT / "var" / "live_bank"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -231,6 +236,8 @@ class Settings:
             zalo_token_store=_path("ZALO_TOKEN_STORE", ROOT / "var" / "zalo_tokens.json"),
             review_approved_file=_path("REVIEW_APPROVED_FILE", ROOT / "var" / "approved_questions.jsonl"),
             review_window_days=int(_env("REVIEW_WINDOW_DAYS", "30")),
+            review_live_poll_s=float(_env("REVIEW_LIVE_POLL_S", "5")),
+            review_live_dir=_path("REVIEW_LIVE_DIR", ROOT / "var" / "live_bank"),
         )
 
 
