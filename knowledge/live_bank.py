@@ -35,7 +35,8 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-LIVE_SPLIT = "approved"
+from knowledge.search import LIVE_SPLIT
+
 PART_FILE = "live_bank.npz"
 TOKENS_FILE = "bank_tokens.json"
 LOCK_FILE = "live_bank.lock"

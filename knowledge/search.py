@@ -18,7 +18,7 @@ import numpy as np
 
 from knowledge.accents import has_diacritics
 from knowledge.rewrite import RewrittenQuery, get_rewriter
-from knowledge.text import content_words, fold, lexical_tokens, strip_question
+from knowledge.text import content_words, fold, lexical_tokens, strip_question, wording_key
 
 FUSION_FILE = Path(__file__).resolve().parent / "fusion.json"
 
@@ -94,6 +94,7 @@ class SearchResponse:
     confidence: float = 0.0
     decision: str = "abstain"
     local_variant: bool = False  # the top result was preferred over its level siblings as the local one
+    approved: bool = False  # the question's wording is one a supervisor approved for results[0] (review queue)
 
     def to_json(self, top_k: Optional[int] = None) -> dict:
         """The CLI's stable JSON contract: ``abstain`` is true unless the bot would answer ``results[0]``."""
@@ -186,6 +187,7 @@ def bank_text_function(index_dir: Path):
 LEVEL_PREFERENCE = {"xa": 0, "": 1, "tinh": 1, "huyen": 2, "trung_uong": 3}
 LEVEL_LABELS = {"xa": "cấp xã", "tinh": "cấp tỉnh", "huyen": "cấp huyện", "trung_uong": "cấp trung ương"}
 BANK_NEIGHBOURS = 10
+LIVE_SPLIT = "approved"  # the bank split of the review queue's approved questions (knowledge/live_bank.py)
 BANK_TEMPERATURE = 0.05
 
 # The steps of Searcher.search that the timing hook (Searcher.timing) can clock, in the order a search takes them.
@@ -224,6 +226,7 @@ class _BankState:
     answerable: np.ndarray
     active: np.ndarray
     groups: tuple
+    approved: Dict[str, int] = field(default_factory=dict)  # wording key -> entry, of the voting approved rows
 
     @classmethod
     def of(cls, parts: Optional[tuple], splits: Optional[Sequence[str]], by_code: Dict[str, int]) -> "_BankState":
@@ -239,8 +242,14 @@ class _BankState:
         grouped = grouped[np.argsort(entry[grouped], kind="stable")]
         owners = entry[grouped]
         starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]) if len(owners) else np.zeros(0, int)
+        # A wording approved for one procedure (never one approved for two: then the ranker decides).
+        approved: Dict[str, set] = {}
+        for number, row in enumerate(rows):
+            if row["split"] == LIVE_SPLIT and active[number] and answerable[number]:
+                approved.setdefault(wording_key(row["q"]), set()).add(int(entry[number]))
         return cls(parts, entry, answerable, active,
-                   (grouped, starts, owners[starts] if len(owners) else np.zeros(0, dtype=np.int64)))
+                   (grouped, starts, owners[starts] if len(owners) else np.zeros(0, dtype=np.int64)),
+                   {key: next(iter(found)) for key, found in approved.items() if len(found) == 1})
 
 
 class Searcher:
@@ -650,10 +659,25 @@ class Searcher:
             decision = "abstain" if abstain else ("clarify" if ambiguous else "answer")
             suggestions = ([h for h in hits if h.kind == "procedure" and h.score >= p.suggest_above][:3]
                            if abstain else [])
+        approved = self._bank_state.approved.get(wording_key(query)) if self._bank_state.approved else None
+        if approved is not None:
+            # A supervisor linked this very wording to this procedure (review queue): it is the answer.
+            hits = self._approved_first(approved, hits)
+            confidence, decision, suggestions, local = 1.0, "answer", [], False
         return SearchResponse(query=query, abstain=decision == "abstain", ambiguous=decision == "clarify",
                               results=hits[: max(top_k, 1)], language=rq.language, rewritten=rewritten,
                               suggestions=suggestions, confidence=float(confidence), decision=decision,
-                              local_variant=local)
+                              local_variant=local, approved=approved is not None)
+
+    def _approved_first(self, number: int, hits: List[Hit]) -> List[Hit]:
+        """``hits`` with the entry ``number`` first (its ranked hit, or a new one with the top score)."""
+        entry = self.entries[number]
+        top = next((h for h in hits if h.code == entry["code"]), None)
+        if top is None:
+            top = Hit(entry["code"], entry["name"], entry["kind"], entry.get("url", ""),
+                      hits[0].score if hits else 1.0, family=self.entry_family[number],
+                      level=self.entry_level[number])
+        return [top] + [h for h in hits if h is not top]
 
 
 def prefer_local_level(hits: List[Hit], close: float = 0.5) -> tuple:

@@ -159,3 +159,20 @@ def test_the_poll_looks_at_the_files_at_most_every_interval(index, tmp_path):
     now[0] += 10
     searcher.search(APPROVED)  # nothing changed since: no new refresh
     assert live.worker is worker
+
+
+def test_an_approved_wording_is_answered_with_its_procedure_and_a_contested_one_is_left_to_the_ranker(index, tmp_path):
+    path = tmp_path / "approved.jsonl"
+    approve(path, MARRIAGE, "về ở hẳn với nhà chồng thì làm giấy gì")  # linked to marriage by a supervisor
+    searcher, live = replica(index, tmp_path)
+    # The same wording with a phone number and other punctuation (the approved line is masked): the same key.
+    response = searcher.search("Về ở hẳn với nhà chồng thì làm giấy gì? 0912345678")
+    assert (response.decision, response.results[0].code, response.approved, response.confidence) == (
+        "answer", MARRIAGE, True, 1.0)
+    assert not searcher.search("về ở với nhà chồng").approved  # another wording: the ranker decides
+    searcher.set_bank_splits(("train", "test"))  # approved rows not voting: no approved answer either
+    assert not searcher.search("về ở hẳn với nhà chồng thì làm giấy gì").approved
+    searcher.set_bank_splits(None)
+    approve(path, RESIDENCE, "về ở hẳn với nhà chồng thì làm giấy gì")  # a second supervisor says residence
+    assert live.refresh(searcher) == 2
+    assert not searcher.search("về ở hẳn với nhà chồng thì làm giấy gì").approved
