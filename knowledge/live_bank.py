@@ -6,24 +6,26 @@ written by core/review/approved.py). A searcher given a :class:`LiveBank` looks 
 search's own path) and, when the file or the persisted live part changed, in a background thread:
 
 1. reads the file's valid lines (a malformed or invalid line is logged and skipped, never raised);
-2. when the persisted live part (``<directory>/live_bank.npz``) does not hold exactly those questions, takes the
-   exclusive ``flock`` on ``<directory>/live_bank.lock`` (one writer among the replicas), reads both again, embeds
-   the questions the part lacks exactly as the bank's questions are embedded at build time (the searcher's own
-   rewriting and restored diacritics, :func:`knowledge.search.bank_text_function`, encoded as queries) and
-   writes the part atomically (temporary file, fsync, rename), stamped with the index it belongs to;
+2. when the persisted live part (``<directory>/live_bank.<build>.npz``, one per index build) does not hold exactly
+   those questions, takes the exclusive ``flock`` on ``<directory>/live_bank.lock`` (one writer among the
+   replicas), reads both again, embeds the questions the part lacks exactly as the bank's questions are embedded
+   at build time (the searcher's own rewriting and restored diacritics,
+   :func:`knowledge.search.bank_text_function`, encoded as queries) and writes the part atomically (temporary
+   file, fsync, rename), stamped with the index it belongs to;
 3. merges the part into the searcher's bank: its rows (split ``approved``, so they vote only when the searcher's
    ``bank_splits`` is None or names ``approved``; the evaluation of the bank's test split never sees them), its
-   vectors, and a BM25 over the bank's questions rebuilt from the bank's tokens (cached once per index in
-   ``<directory>/bank_tokens.json``) plus the approved ones: what a full build with these questions in the bank
-   would give.
+   vectors, and a BM25 over the bank's questions rebuilt from the bank's tokens (cached once per index build in
+   ``<directory>/bank_tokens.<build>.json``) plus the approved ones: what a full build with these questions in the
+   bank would give.
 
-Every replica does the same: the first to see a new line embeds it, the others find it in the part. A part
-stamped for another index (rebuilt, other encoder) is rewritten from the file.
+Every replica does the same: the first to see a new line embeds it, the others find it in the part. A replica
+on another index build (rebuilt, refreshed, other encoder) keeps its own part, written from the same file.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -37,8 +39,8 @@ import numpy as np
 
 from knowledge.search import LIVE_SPLIT
 
-PART_FILE = "live_bank.npz"
-TOKENS_FILE = "bank_tokens.json"
+PART_FILE = "live_bank.{build}.npz"  # one part per index build: replicas on two builds never rewrite each other's
+TOKENS_FILE = "bank_tokens.{build}.json"
 LOCK_FILE = "live_bank.lock"
 # Keys an approved line carries beside the bank line's own (who approved it and when; core/review/approved.py).
 PROVENANCE_KEYS = ("approved_by", "approved_at")
@@ -60,6 +62,16 @@ def _signature(path: Path) -> Optional[tuple]:
 def index_stamp(config: dict) -> str:
     """Which index build a live part belongs to (its vectors are that build's encoder's)."""
     return "|".join(str(config.get(k, "")) for k in ("model", "source_hash", "built_at", "bank_questions"))
+
+
+def build_id(stamp: str) -> str:
+    """A short file-name-safe id of the index build ``stamp``."""
+    return hashlib.sha256(stamp.encode("utf-8")).hexdigest()[:12]
+
+
+def part_file(directory: Path, stamp: str) -> Path:
+    """The live part of the index build ``stamp`` in ``directory``."""
+    return Path(directory) / PART_FILE.format(build=build_id(stamp))
 
 
 def read_approved(path: Path, codes: set, reported: Optional[set] = None) -> List[Tuple[str, str, str]]:
@@ -164,9 +176,9 @@ class LiveBank:
         self._tokens: Optional[tuple] = None  # (index stamp, BM25 tokens of the index's bank questions)
         self._reported: set = set()  # malformed lines already logged
 
-    @property
-    def part_path(self) -> Path:
-        return self.directory / PART_FILE
+    def part_path(self, searcher) -> Path:
+        """The live part of ``searcher``'s index build."""
+        return part_file(self.directory, index_stamp(searcher.config))
 
     def poll(self, searcher) -> None:
         """Called by every search: at most every ``poll_s`` seconds, compare the files' signatures with those last
@@ -175,7 +187,7 @@ class LiveBank:
         if now < self._next:
             return
         self._next = now + self.poll_s
-        if (_signature(self.source), _signature(self.part_path)) == self._seen:
+        if (_signature(self.source), _signature(self.part_path(searcher))) == self._seen:
             return
         if not self._busy.acquire(blocking=False):
             return
@@ -197,25 +209,25 @@ class LiveBank:
         stamp = index_stamp(searcher.config)
         codes = searcher.procedure_codes()
         wanted = read_approved(self.source, codes, self._reported)
-        part = LivePart.load(self.part_path, stamp)
+        part = LivePart.load(self.part_path(searcher), stamp)
         if not wanted and (part is None or not part.rows):  # nothing approved (yet): the index's bank alone
             if self.merged:
                 searcher.merge_live([], None, [])
                 self.merged, self.merged_at = [], time.time()
-            self._seen = (source_sig, _signature(self.part_path))
+            self._seen = (source_sig, _signature(self.part_path(searcher)))
             return 0
         if part is None or part.keys() != [(c, q) for c, q, _ in wanted]:
             with self._locked():
                 # Another replica may have written the part meanwhile, and the file may have grown.
                 source_sig = _signature(self.source)
                 wanted = read_approved(self.source, codes, self._reported)
-                part = LivePart.load(self.part_path, stamp)
+                part = LivePart.load(self.part_path(searcher), stamp)
                 if part is None or part.keys() != [(c, q) for c, q, _ in wanted]:
                     part = self._write(searcher, stamp, wanted, part)
                 tokens = self._bank_tokens(searcher, stamp) if part.rows else []
         else:
             tokens = self._bank_tokens(searcher, stamp, locked=False)
-        part_sig = _signature(self.part_path)
+        part_sig = _signature(self.part_path(searcher))
         if part.keys() != self.merged:
             searcher.merge_live(part.rows, part.vectors, tokens + part.tokens if part.rows else [])
             self.merged, self.merged_at = part.keys(), time.time()
@@ -264,7 +276,7 @@ class LiveBank:
         vectors = (np.stack([known[(c, q)][0] for c, q, _ in wanted]) if wanted
                    else np.zeros((0, dimension), dtype=np.float32))
         part = LivePart(stamp, rows, vectors, [known[(c, q)][1] for c, q, _ in wanted])
-        part.save(self.part_path)
+        part.save(self.part_path(searcher))
         return part
 
     def _bank_tokens(self, searcher, stamp: str, locked: bool = True) -> List[List[str]]:
@@ -275,7 +287,7 @@ class LiveBank:
         rows = searcher.base_bank_rows()
         if self._tokens is not None and self._tokens[0] == stamp and len(self._tokens[1]) == len(rows):
             return self._tokens[1]
-        path = self.directory / TOKENS_FILE
+        path = self.directory / TOKENS_FILE.format(build=build_id(stamp))
         try:
             cached = json.loads(path.read_text(encoding="utf-8"))
             if cached.get("stamp") == stamp and len(cached.get("tokens", [])) == len(rows):

@@ -17,7 +17,7 @@ import pytest
 from knowledge.bank import Question
 from knowledge.encoder import HashingEncoder
 from knowledge.index import build_index
-from knowledge.live_bank import PART_FILE, LiveBank, LivePart, index_stamp, read_approved
+from knowledge.live_bank import LiveBank, LivePart, index_stamp, part_file, read_approved
 from knowledge.search import FusionParams, Searcher, bank_text_function
 from tests.fakes.knowledge import ENTRIES
 
@@ -84,7 +84,7 @@ def test_an_approved_line_votes_in_every_replica_and_is_embedded_once(index, tmp
     assert second_live.wait(30)
     assert second_encoder.encoded == [second.dense_text("đăng ký thường trú")]  # the search's own question only
     assert len(second.bank[1]) == 3 and vote_for(second, APPROVED, RESIDENCE) == pytest.approx(1.0, abs=1e-5)
-    stored = LivePart.load(tmp_path / "live" / PART_FILE, index_stamp(first.config))
+    stored = LivePart.load(part_file(tmp_path / "live", index_stamp(first.config)), index_stamp(first.config))
     assert stored.keys() == [(RESIDENCE, APPROVED)] and stored.vectors.shape == (1, 64)
 
 
@@ -129,12 +129,13 @@ def test_approved_rows_vote_only_when_the_splits_name_them(index, tmp_path):
     assert parts["bank"].max() == pytest.approx(1.0, abs=1e-5)
 
 
-def test_a_part_written_for_another_index_is_rewritten(index, tmp_path):
+def test_a_part_stamped_for_another_index_is_rewritten(index, tmp_path):
     approve(tmp_path / "approved.jsonl", RESIDENCE, APPROVED)
     stale = LivePart("other-encoder|x|y|2", [{"code": RESIDENCE, "q": APPROVED, "split": "approved",
                                               "style": "story"}], np.zeros((1, 64), dtype=np.float32), [["x"]])
     (tmp_path / "live").mkdir()
-    stale.save(tmp_path / "live" / PART_FILE)
+    stamp = index_stamp(json.loads((index / "config.json").read_text(encoding="utf-8")))
+    stale.save(part_file(tmp_path / "live", stamp))  # this build's file, another build's content
     encoder = CountingEncoder()
     searcher, _ = replica(index, tmp_path, encoder)
     assert encoder.encoded == [searcher.dense_text(APPROVED)]  # embedded again, for this index
