@@ -14,9 +14,9 @@ search's own path) and, when the file or the persisted live part changed, in a b
    file, fsync, rename), stamped with the index it belongs to;
 3. merges the part into the searcher's bank: its rows (split ``approved``, so they vote only when the searcher's
    ``bank_splits`` is None or names ``approved``; the evaluation of the bank's test split never sees them), its
-   vectors, and a BM25 over the bank's questions rebuilt from the bank's tokens (cached once per index build in
-   ``<directory>/bank_tokens.<build>.json``) plus the approved ones: what a full build with these questions in the
-   bank would give.
+   vectors, and a BM25 over the bank's questions rebuilt from the bank's tokens (``bank_tokens.json`` of the index;
+   for an index built without it, tokenised once and cached in ``<directory>/bank_tokens.<build>.json``) plus the
+   approved ones: what a full build with these questions in the bank would give.
 
 Every replica does the same: the first to see a new line embeds it, the others find it in the part. A replica
 on another index build (rebuilt, refreshed, other encoder) keeps its own part, written from the same file.
@@ -287,7 +287,15 @@ class LiveBank:
         rows = searcher.base_bank_rows()
         if self._tokens is not None and self._tokens[0] == stamp and len(self._tokens[1]) == len(rows):
             return self._tokens[1]
-        path = self.directory / TOKENS_FILE.format(build=build_id(stamp))
+        built = searcher.index_dir / "bank_tokens.json"  # written by the index build (knowledge/index.py)
+        try:
+            tokens = json.loads(built.read_text(encoding="utf-8"))
+            if isinstance(tokens, list) and len(tokens) == len(rows):
+                self._tokens = (stamp, tokens)
+                return tokens
+        except (OSError, ValueError):
+            pass
+        path = self.directory / TOKENS_FILE.format(build=build_id(stamp))  # an index built before it wrote them
         try:
             cached = json.loads(path.read_text(encoding="utf-8"))
             if cached.get("stamp") == stamp and len(cached.get("tokens", [])) == len(rows):

@@ -340,8 +340,9 @@ def report(r: dict, pairs_path: Path) -> str:
         f"wording with its procedure, searches every ~50 ms): **p50 {live['p50']} s, max {live['max']} s** over "
         f"{live['n']} approvals; {len(live['not_live'])} approved wordings not answered with their procedure even "
         f"once in the bank. In the searcher's bank after p50 {live['in_bank_p50']} s, max {live['in_bank_max']} s "
-        f"(the poll interval, the embedding, the BM25 rebuild; the first approval after an index build also "
-        f"tokenises the bank's questions once for the BM25, cached in `REVIEW_LIVE_DIR`: that one is the max)."
+        f"(the poll interval, the embedding, the BM25 rebuild; with an index built before it shipped "
+        f"`bank_tokens.json`, the first approval also tokenises the bank's questions once, cached in "
+        f"`REVIEW_LIVE_DIR`: that one is the max)."
         f" {r['approved_rows_live']} approved questions in the bank at the end.",
         "",
         "Dev set as deployed (the approved questions must not hurt others):",

@@ -76,6 +76,8 @@ def test_an_approved_line_votes_in_every_replica_and_is_embedded_once(index, tmp
     first_encoder.encoded.clear()
     assert first_live.refresh(first) == 1  # what a search's poll starts in the background
     assert first_encoder.encoded == [first.dense_text(APPROVED)]  # embedded as a bank question is
+    # The BM25 is rebuilt from the tokens the index build wrote (no tokenising of the bank, nothing cached beside).
+    assert (index / "bank_tokens.json").exists() and not list((tmp_path / "live").glob("bank_tokens.*"))
     assert first.bank[1][-1] == {"code": RESIDENCE, "q": APPROVED, "split": "approved", "style": "story"}
     assert vote_for(first, APPROVED, RESIDENCE) == pytest.approx(1.0, abs=1e-5)
     # Its BM25 row: the merged lexical index scores it like the bank's own questions.
