@@ -7,7 +7,7 @@ export PYTHONPATH := $(CURDIR)
 
 .PHONY: help setup run train validate test eval-nlu eval-routing eval-dialogue eval bench bench-full build-index lint clean seed-demo
 .PHONY: console-demo run-scaled test-scaled
-.PHONY: load load-notifications tune-encoder nlu-from-bank
+.PHONY: load load-notifications tune-encoder nlu-from-bank replay-review
 
 help: ## One line per target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ tune-encoder: setup ## Retrain the encoder adapter (knowledge/data/encoder/, ~50
 	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/tune_encoder.py
 	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/build_e5_model.py
 	@HF_HUB_OFFLINE=1 $(ACT_PY) -m knowledge build --if-stale
+
+replay-review: setup ## Review queue replay: approve half of tests/retrieval/review_replay.jsonl through the console, unseen neighbours before/after, approval-to-live time -> reports/review/ (~5 min)
+	@HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 OMP_NUM_THREADS=1 $(ACT_PY) scripts/replay_review.py
 
 bench: setup ## Search benchmark: build time/size, query latency, memory, scale curve to 10k entries
 	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/bench_search.py --quick

@@ -41,7 +41,7 @@ def _list(name: str) -> tuple:
     return tuple(part for part in os.environ.get(name, "").replace(",", " ").split() if part)
 
 
-BANK_SPLITS = ("train", "test")
+BANK_SPLITS = ("train", "test", "approved")  # approved: review-queue questions (knowledge/live_bank.py)
 
 
 def _bank_splits(values: tuple) -> tuple:
@@ -166,6 +166,11 @@ class Settings:
     # + 0.06, 0 = never.
     review_group_similarity: float = 0.74
     review_low_confidence: Optional[float] = None
+    # REVIEW_LIVE_POLL_S: how often (seconds) each searcher looks at the approved-questions file and merges new
+    # lines into its question bank without a rebuild (knowledge/live_bank.py; 0 = never, rebuild to use them);
+    # REVIEW_LIVE_DIR: where the embedded approved questions are persisted, shared by every replica.
+    review_live_poll_s: float = 5.0
+    review_live_dir: Path = ROOT / "var" / "live_bank"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -241,6 +246,8 @@ class Settings:
             review_window_days=int(_env("REVIEW_WINDOW_DAYS", "30")),
             review_group_similarity=float(_env("REVIEW_GROUP_SIMILARITY", "0.74")),
             review_low_confidence=_optional_number("REVIEW_LOW_CONFIDENCE", float),
+            review_live_poll_s=float(_env("REVIEW_LIVE_POLL_S", "5")),
+            review_live_dir=_path("REVIEW_LIVE_DIR", ROOT / "var" / "live_bank"),
         )
 
 

@@ -433,13 +433,15 @@ def known_vectors(index_dir: Path) -> Dict[Tuple[str, str], np.ndarray]:
     return known
 
 
-BANK_FILES = ("bank.npy", "bank.jsonl", "bank_bm25")
+BANK_FILES = ("bank.npy", "bank.jsonl", "bank_bm25", "bank_tokens.json")
 
 
 def write_bank(out: Path, bank: List, encoder, text: Callable[[str], str], batch_size: int = 64,
                progress=None) -> None:
     """The question bank's part of the index: question vectors (encoded as queries, the way a citizen's
-    question is), one JSON line per question (code or null, split, style) and a BM25 over the questions."""
+    question is), one JSON line per question (code or null, split, style), a BM25 over the questions and its
+    tokens (``bank_tokens.json``: the live bank, knowledge/live_bank.py, rebuilds the BM25 with approved questions
+    from them instead of tokenising the bank again)."""
     import bm25s
 
     vectors = encode_sorted(encoder, [text(q.q) for q in bank], batch_size, progress, queries=True)
@@ -448,9 +450,11 @@ def write_bank(out: Path, bank: List, encoder, text: Callable[[str], str], batch
         for q in bank:
             handle.write(json.dumps({"code": q.code, "split": q.split, "style": q.style, "q": q.q},
                                     ensure_ascii=False) + "\n")
+    tokens = [lexical_tokens(q.q) for q in bank]
     model = bm25s.BM25()
-    model.index([lexical_tokens(q.q) for q in bank], show_progress=False)
+    model.index(tokens, show_progress=False)
     model.save(str(out / "bank_bm25"))
+    (out / "bank_tokens.json").write_text(json.dumps(tokens, ensure_ascii=False), encoding="utf-8")
 
 
 def load_bank_parts(index_dir: Path) -> Optional[tuple]:

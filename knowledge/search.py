@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
@@ -17,7 +18,7 @@ import numpy as np
 
 from knowledge.accents import has_diacritics
 from knowledge.rewrite import RewrittenQuery, get_rewriter
-from knowledge.text import content_words, fold, lexical_tokens, strip_question
+from knowledge.text import content_words, fold, lexical_tokens, strip_question, wording_key
 
 FUSION_FILE = Path(__file__).resolve().parent / "fusion.json"
 
@@ -93,6 +94,7 @@ class SearchResponse:
     confidence: float = 0.0
     decision: str = "abstain"
     local_variant: bool = False  # the top result was preferred over its level siblings as the local one
+    approved: bool = False  # the question's wording is one a supervisor approved for results[0] (review queue)
 
     def to_json(self, top_k: Optional[int] = None) -> dict:
         """The CLI's stable JSON contract: ``abstain`` is true unless the bot would answer ``results[0]``."""
@@ -185,6 +187,7 @@ def bank_text_function(index_dir: Path):
 LEVEL_PREFERENCE = {"xa": 0, "": 1, "tinh": 1, "huyen": 2, "trung_uong": 3}
 LEVEL_LABELS = {"xa": "cấp xã", "tinh": "cấp tỉnh", "huyen": "cấp huyện", "trung_uong": "cấp trung ương"}
 BANK_NEIGHBOURS = 10
+LIVE_SPLIT = "approved"  # the bank split of the review queue's approved questions (knowledge/live_bank.py)
 BANK_TEMPERATURE = 0.05
 
 # The steps of Searcher.search that the timing hook (Searcher.timing) can clock, in the order a search takes them.
@@ -212,16 +215,55 @@ class _TimedIndex:
         return getattr(self._index, name)
 
 
+@dataclass(frozen=True)
+class _BankState:
+    """The question bank as one search reads it: ``parts`` (vectors, rows, BM25) or None, and per row the entry
+    number (-1: unanswerable), whether it is answerable and votes (its split is wanted), and the answerable rows
+    grouped by entry for per-entry maxima with one ``reduceat`` (``ufunc.at`` is ~10x slower)."""
+
+    parts: Optional[tuple]
+    entry: np.ndarray
+    answerable: np.ndarray
+    active: np.ndarray
+    groups: tuple
+    approved: Dict[str, int] = field(default_factory=dict)  # wording key -> entry, of the voting approved rows
+
+    @classmethod
+    def of(cls, parts: Optional[tuple], splits: Optional[Sequence[str]], by_code: Dict[str, int]) -> "_BankState":
+        if parts is None:
+            empty = np.zeros(0, dtype=np.int64)
+            return cls(None, empty, np.zeros(0, dtype=bool), np.zeros(0, dtype=bool), (empty, empty, empty))
+        rows = parts[1]
+        entry = np.array([by_code.get(r["code"], -1) if r["code"] else -1 for r in rows], dtype=np.int64)
+        answerable = entry >= 0
+        active = np.array([splits is None or r["split"] in splits for r in rows], dtype=bool)
+        active &= answerable | np.array([r["code"] is None for r in rows], dtype=bool)
+        grouped = np.flatnonzero(answerable)
+        grouped = grouped[np.argsort(entry[grouped], kind="stable")]
+        owners = entry[grouped]
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]) if len(owners) else np.zeros(0, int)
+        # A wording approved for one procedure (never one approved for two: then the ranker decides).
+        approved: Dict[str, set] = {}
+        for number, row in enumerate(rows):
+            if row["split"] == LIVE_SPLIT and active[number] and answerable[number]:
+                approved.setdefault(wording_key(row["q"]), set()).add(int(entry[number]))
+        return cls(parts, entry, answerable, active,
+                   (grouped, starts, owners[starts] if len(owners) else np.zeros(0, dtype=np.int64)),
+                   {key: next(iter(found)) for key, found in approved.items() if len(found) == 1})
+
+
 class Searcher:
     """Query a built index folder."""
 
     def __init__(self, index_dir: Path, encoder, params: Optional[FusionParams] = None,
-                 bank_splits: Optional[Sequence[str]] = None, use_ranker: bool = True) -> None:
+                 bank_splits: Optional[Sequence[str]] = None, use_ranker: bool = True, live=None) -> None:
         """Load the index files; the encoder itself loads on first use.
 
         ``bank_splits``: which splits of the question bank vote in question-to-question matching (default
         all; ``make eval`` scores the bank's test split with ``("train",)``). ``use_ranker=False`` keeps the
-        hand-tuned linear fusion (the baseline, and what the ranker trainer starts from).
+        hand-tuned linear fusion (the baseline, and what the ranker trainer starts from). ``live``: a
+        :class:`knowledge.live_bank.LiveBank` keeping approved review-queue questions in the bank (split
+        ``approved``) without a rebuild; the deployed searcher (:func:`get_searcher`) has one.
         """
         import faiss
 
@@ -281,9 +323,12 @@ class Searcher:
             weights = [self.idf.get(w, self.unknown_idf) for w in words]
             self.name_words.append((words, weights, sum(weights)))
         self.entry_is_faq = np.array([e.get("kind") == "faq" for e in self.entries], dtype=np.float64)
-        # The question bank: questions that vote for their procedure (question-to-question matching).
-        self.bank = load_bank_parts(self.index_dir)
-        self.set_bank_splits(bank_splits)
+        # The question bank: questions that vote for their procedure (question-to-question matching). The
+        # index's own part, and what the search reads: that part plus the live approved questions, swapped whole.
+        self._base_bank = load_bank_parts(self.index_dir)
+        self._bank_lock = threading.Lock()
+        self._bank_state = _BankState.of(self._base_bank, bank_splits, self.by_code)
+        self.bank_splits = bank_splits
         self.ranker = None
         if use_ranker:
             from knowledge.ranker import load_ranker
@@ -292,6 +337,9 @@ class Searcher:
             scale = self.ranker.meta.get("dense_scale") if self.ranker is not None else None
             if scale:  # this encoder's cosine range (knowledge/ranker.py: dense_scale), as the ranker was trained
                 self.params = replace(self.params, **scale)
+        self.live = live
+        if live is not None:
+            live.poll(self)  # approved questions already persisted join the bank in the background
 
     def _level_of(self, number: int) -> str:
         if "level" not in self.contrasts.groups:
@@ -301,23 +349,58 @@ class Searcher:
         return min(have, key=lambda v: LEVEL_PREFERENCE.get(v, 9), default="")
 
     def set_bank_splits(self, splits: Optional[Sequence[str]]) -> None:
-        """Which bank splits vote (None = all)."""
-        if self.bank is None:
-            self.bank_entry = np.zeros(0, dtype=np.int64)
-            self.bank_active = np.zeros(0, dtype=bool)
-            return
-        vectors, rows, _ = self.bank
-        self.bank_entry = np.array([self.by_code.get(r["code"], -1) if r["code"] else -1 for r in rows],
-                                   dtype=np.int64)
-        self.bank_answerable = self.bank_entry >= 0
-        self.bank_active = np.array([splits is None or r["split"] in splits for r in rows], dtype=bool)
-        self.bank_active &= self.bank_answerable | np.array([r["code"] is None for r in rows])
-        # Answerable rows grouped by entry, for per-entry maxima with one reduceat (ufunc.at is ~10x slower).
-        grouped = np.flatnonzero(self.bank_answerable)
-        grouped = grouped[np.argsort(self.bank_entry[grouped], kind="stable")]
-        entries = self.bank_entry[grouped]
-        starts = np.flatnonzero(np.r_[True, entries[1:] != entries[:-1]]) if len(entries) else np.zeros(0, int)
-        self.bank_groups = (grouped, starts, entries[starts] if len(entries) else np.zeros(0, dtype=np.int64))
+        """Which bank splits vote (None = all; the live approved questions are split ``approved``)."""
+        with self._bank_lock:
+            self.bank_splits = splits
+            self._bank_state = _BankState.of(self._bank_state.parts, splits, self.by_code)
+
+    def merge_live(self, rows: List[dict], vectors: Optional[np.ndarray], tokens: List[List[str]]) -> None:
+        """Make the bank the index's own part plus ``rows`` (approved questions, embedded as bank questions are,
+        ``vectors``); ``tokens``: the BM25 tokens of every question, the index's first. Searches running keep the
+        bank they started with; the next ones read the new one. No rows: the index's part alone."""
+        import bm25s
+
+        base = self._base_bank
+        if not rows:
+            parts = base
+        else:
+            base_vectors, base_rows = (base[0], base[1]) if base is not None else (
+                np.zeros((0, self.dense.d), dtype=np.float32), [])
+            bm25 = bm25s.BM25()
+            bm25.index(tokens, show_progress=False)
+            parts = (np.concatenate([base_vectors, np.asarray(vectors, dtype=np.float32)]), base_rows + list(rows),
+                     bm25)
+        with self._bank_lock:
+            self._bank_state = _BankState.of(parts, self.bank_splits, self.by_code)
+
+    def base_bank_rows(self) -> List[dict]:
+        """The rows of the index's own question bank (without live approved questions)."""
+        return self._base_bank[1] if self._base_bank is not None else []
+
+    def procedure_codes(self) -> set:
+        """Codes of the procedures in the index (what an approved question may name)."""
+        return {e["code"] for e in self.entries if e.get("kind") == "procedure"}
+
+    # The bank as the search reads it (one consistent snapshot: _BankState).
+    @property
+    def bank(self) -> Optional[tuple]:
+        return self._bank_state.parts
+
+    @property
+    def bank_entry(self) -> np.ndarray:
+        return self._bank_state.entry
+
+    @property
+    def bank_active(self) -> np.ndarray:
+        return self._bank_state.active
+
+    @property
+    def bank_answerable(self) -> np.ndarray:
+        return self._bank_state.answerable
+
+    @property
+    def bank_groups(self) -> tuple:
+        return self._bank_state.groups
 
     def rewrite(self, query: str) -> RewrittenQuery:
         """The texts each retriever sees for ``query`` (see :func:`rewrite_query`)."""
@@ -400,14 +483,17 @@ class Searcher:
         n = len(self.entries)
         out = {"best": np.zeros(n), "vote": np.zeros(n), "lex": np.zeros(n), "count": np.zeros(n),
                "unanswerable_margin": 0.0}
-        if self.bank is None or not self.bank_active.any():
+        state = self._bank_state  # one snapshot: the live bank may be swapped meanwhile
+        if state.parts is None or not state.active.any():
             return out
-        vectors, _, bm25 = self.bank
-        active = self.bank_active if exclude is None else self.bank_active & ~exclude
+        vectors, _, bm25 = state.parts
+        if exclude is not None and len(exclude) < len(state.active):  # live rows are never excluded
+            exclude = np.r_[exclude, np.zeros(len(state.active) - len(exclude), dtype=bool)]
+        active = state.active if exclude is None else state.active & ~exclude
         sims = vectors @ vector.astype(np.float32)
         sims = np.where(active, sims, -1.0)
-        answerable = active & self.bank_answerable
-        rows, starts, owners = self.bank_groups
+        answerable = active & state.answerable
+        rows, starts, owners = state.groups
         if len(rows):
             out["count"][owners] = np.add.reduceat(answerable[rows].astype(np.float64), starts)
             out["best"][owners] = np.maximum(np.maximum.reduceat(np.where(answerable[rows], sims[rows], -1.0),
@@ -417,8 +503,8 @@ class Searcher:
             masked = np.where(answerable, sims, -1.0)
             top = np.argpartition(-masked, k - 1)[:k]
             weights = np.exp((masked[top] - masked[top].max()) / BANK_TEMPERATURE)
-            np.add.at(out["vote"], self.bank_entry[top], weights / weights.sum())
-        unanswerable = active & ~self.bank_answerable
+            np.add.at(out["vote"], state.entry[top], weights / weights.sum())
+        unanswerable = active & ~state.answerable
         if unanswerable.any() and answerable.any():
             out["unanswerable_margin"] = float(sims[unanswerable].max() - sims[answerable].max())
         if tokens:
@@ -524,6 +610,8 @@ class Searcher:
         ``vector`` is the embedding of ``dense_text(query)`` when the caller already has it (benchmarks, batch
         evaluation).
         """
+        if self.live is not None:
+            self.live.poll(self)  # a clock check; at most every few seconds two stat calls (knowledge/live_bank.py)
         p = self.params
         query = (query or "").strip()
         rq = self.rewrite(query)
@@ -571,10 +659,25 @@ class Searcher:
             decision = "abstain" if abstain else ("clarify" if ambiguous else "answer")
             suggestions = ([h for h in hits if h.kind == "procedure" and h.score >= p.suggest_above][:3]
                            if abstain else [])
+        approved = self._bank_state.approved.get(wording_key(query)) if self._bank_state.approved else None
+        if approved is not None:
+            # A supervisor linked this very wording to this procedure (review queue): it is the answer.
+            hits = self._approved_first(approved, hits)
+            confidence, decision, suggestions, local = 1.0, "answer", [], False
         return SearchResponse(query=query, abstain=decision == "abstain", ambiguous=decision == "clarify",
                               results=hits[: max(top_k, 1)], language=rq.language, rewritten=rewritten,
                               suggestions=suggestions, confidence=float(confidence), decision=decision,
-                              local_variant=local)
+                              local_variant=local, approved=approved is not None)
+
+    def _approved_first(self, number: int, hits: List[Hit]) -> List[Hit]:
+        """``hits`` with the entry ``number`` first (its ranked hit, or a new one with the top score)."""
+        entry = self.entries[number]
+        top = next((h for h in hits if h.code == entry["code"]), None)
+        if top is None:
+            top = Hit(entry["code"], entry["name"], entry["kind"], entry.get("url", ""),
+                      hits[0].score if hits else 1.0, family=self.entry_family[number],
+                      level=self.entry_level[number])
+        return [top] + [h for h in hits if h is not top]
 
 
 def prefer_local_level(hits: List[Hit], close: float = 0.5) -> tuple:
@@ -612,6 +715,11 @@ def get_searcher() -> Searcher:
     from settings import get_settings
 
     settings = get_settings()
+    live = None
+    if settings.review_live_poll_s > 0:  # approved review-queue questions join the bank within seconds
+        from knowledge.live_bank import LiveBank
+
+        live = LiveBank(settings.review_approved_file, settings.review_live_dir, settings.review_live_poll_s)
     # KB_BANK_SPLITS (empty = every split votes): the dialogue evaluation hides the bank's test split.
     return Searcher(settings.index_dir, encoder_from_config(settings.encoder),
-                    bank_splits=settings.kb_bank_splits or None)
+                    bank_splits=settings.kb_bank_splits or None, live=live)

@@ -103,6 +103,14 @@ def content_words(text: str) -> List[str]:
     return strip_question(text).split()
 
 
+def wording_key(question: str) -> str:
+    """What two wordings of one question share: the folded topic words, sorted, each once, without masked personal
+    data or other numbers ("... cần giấy tờ gì 091*******" and "... cần giấy tờ gì 0912345678" share it). The
+    review queue groups questions by it; the search answers an approved question's wording by it."""
+    words = sorted({w for w in content_words(question) if not any(ch.isdigit() or ch == "*" for ch in w)})
+    return " ".join(words or fold(question).split())
+
+
 def unique(items: Iterable[str]) -> List[str]:
     """Items in first-seen order without repeats."""
     seen: dict = {}

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from knowledge.accents import has_diacritics
+from knowledge.live_bank import PROVENANCE_KEYS
 
-PROVENANCE_KEYS = ("approved_by", "approved_at")
 SHORT_WORDS = 4
 
 

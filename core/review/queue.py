@@ -37,12 +37,11 @@ class ReviewError(ValueError):
 
 
 def group_key(question: str) -> str:
-    """The wording a group shares: the folded topic words of the (masked) question, sorted, each once, without
-    masked personal data or other numbers ("... cần giấy tờ gì 091*******" groups with "... cần giấy tờ gì")."""
-    from knowledge.text import content_words, fold
+    """The wording a group shares (:func:`knowledge.text.wording_key`: "... cần giấy tờ gì 091*******" groups with
+    "... cần giấy tờ gì"); an approved group's wording is answered by it in the search."""
+    from knowledge.text import wording_key
 
-    words = sorted({w for w in content_words(question) if not any(ch.isdigit() or ch == "*" for ch in w)})
-    return " ".join(words or fold(question).split())
+    return wording_key(question)
 
 
 def sighting_key(sender: str, question: str) -> str:

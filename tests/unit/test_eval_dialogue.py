@@ -430,10 +430,12 @@ def test_the_process_wide_searcher_and_the_health_route_follow_kb_bank_splits(tm
     build_index(ENTRIES, HashingEncoder(64), out, src_hash="abc", bank=bank, bank_text=bank_text_function(out))
     monkeypatch.setenv("KB_INDEX_DIR", str(out))
     monkeypatch.setenv("KB_ENCODER", "hashing:64")
+    monkeypatch.setenv("REVIEW_APPROVED_FILE", str(tmp_path / "approved.jsonl"))  # none: the index's bank alone
+    monkeypatch.setenv("REVIEW_LIVE_DIR", str(tmp_path / "live"))
     caches = (settings_module.get_settings, search_module.get_searcher)
     try:
         for splits, active, reported in (("train", [True, False, False], ["train"]),
-                                         ("", [True, True, True], ["train", "test"])):
+                                         ("", [True, True, True], ["train", "test", "approved"])):
             monkeypatch.setenv("KB_BANK_SPLITS", splits)
             for cache in caches:
                 cache.cache_clear()
