@@ -74,13 +74,23 @@ def is_button_payload(text: str) -> bool:
 
 
 class NamedAction:
-    """The action's name is the class attribute ``action_name``. A mixin, not an ``Action``: rasa_sdk registers
+    """The action's name is the class attribute ``action_name``, and its answer is ``respond``: Rasa's ``run`` is
+    written once, here (only the session start reads the domain). A mixin, not an ``Action``: rasa_sdk registers
     every concrete ``Action`` subclass, and this one has no name."""
 
     action_name = ""
 
     def name(self) -> Text:
         return self.action_name
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        return self.respond(dispatcher, tracker)
+
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+        """Send this turn's messages and return its events."""
+        raise NotImplementedError
 
 
 class StoreAction(NamedAction):
@@ -97,7 +107,7 @@ class StoreAction(NamedAction):
         return self._store or self.default_store()
 
 
-class AskSlotAction(Action):
+class AskSlotAction(NamedAction, Action):
     """Asks one question of a form: the form runs ``action_ask_<slot>``, which sends the response
     ``utter_ask_<slot>`` of domain.yml. Subclasses set ``slot`` and may add computed buttons or template values."""
 
@@ -114,9 +124,7 @@ class AskSlotAction(Action):
         """Values for the response's ``{placeholders}``."""
         return {}
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         dispatcher.utter_message(response=f"utter_ask_{self.slot}", buttons=self.buttons(tracker),
                                  **self.values(tracker))
         return []
@@ -145,16 +153,15 @@ class ActionSessionStart(Action):
         return events
 
 
-class ActionHandleFallback(Action):
+class ActionHandleFallback(NamedAction, Action):
     """An unclear message the knowledge search is sure about is answered as a procedure question. Otherwise, first
     unclear message: ask to rephrase; second in a row: offer a human officer."""
+
+    action_name = "action_handle_fallback"
 
     def __init__(self, service=None) -> None:
         """``service`` is injectable for tests; defaults to the real knowledge service."""
         self._service = service
-
-    def name(self) -> Text:
-        return "action_handle_fallback"
 
     def _search(self, text: str):
         """The knowledge search's response, or None for a payload, an empty text or a failing search."""
@@ -168,9 +175,7 @@ class ActionHandleFallback(Action):
             logger.exception("Knowledge search failed in the fallback action")
             return None
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
         from actions.actions_procedure import ActionAnswerProcedure
         from core.narrowing import Question, get_narrowing
         from core.routing import search_answers_procedure

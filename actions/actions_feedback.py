@@ -218,9 +218,7 @@ class ActionFileFeedback(StoreAction, Action):
     action_name = "action_file_feedback"
     default_store = staticmethod(feedback_store)
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         from core.feedback import contact_last4
 
         settings = get_settings()
@@ -282,9 +280,7 @@ class ActionFeedbackStatus(StoreAction, Action):
     def limiter(self):
         return self._limiter or lookup_limiter()
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         from core.feedback import contact_last4, format_feedback, may_see_report
 
         text = latest_text(tracker)

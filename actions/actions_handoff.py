@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Callable, Dict, List, Optional, Text
+from typing import Any, Callable, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions_dialogue import StoreAction
+from actions.actions_dialogue import NamedAction, StoreAction
 from core.db import VN_TZ
 from core.privacy import hide_verification_replies
 from settings import get_settings
@@ -95,19 +95,16 @@ def is_clear_answer(text: str) -> bool:
     return bool(folded) and letters * 2 >= len(folded)
 
 
-class ActionOfferHandoff(Action):
+class ActionOfferHandoff(NamedAction, Action):
     """Ask whether the citizen wants an officer, telling them the expected wait first."""
+
+    action_name = "action_offer_handoff"
 
     def __init__(self, clock: Optional[Callable[[], datetime]] = None) -> None:
         """``clock`` is injectable for tests (aware datetime)."""
         self._clock = clock or _vn_now
 
-    def name(self) -> Text:
-        return "action_offer_handoff"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         reason = "user_request"
         # The knowledge answer's "Gặp cán bộ hỗ trợ" button after an abstention sends "/request_human".
         if (tracker.latest_message.get("text") or "").startswith("/request_human"):
@@ -127,9 +124,7 @@ class ActionHandoff(StoreAction, Action):
         super().__init__(store)
         self._clock = clock or _vn_now
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         hotline = get_settings().support_hotline
         if not is_clear_answer(tracker.latest_message.get("text") or ""):
             # Pausing the bot on noise would leave the citizen waiting for an officer they never asked for.
@@ -159,9 +154,7 @@ class ActionDeliverStaffReply(StoreAction, Action):
     action_name = "action_deliver_staff_reply"
     default_store = staticmethod(handoff_store)
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         try:
             replies = list(self.store.pending_replies(tracker.sender_id))
         except Exception:

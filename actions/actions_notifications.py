@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from typing import Any, Dict, List, Optional, Text
+from typing import List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions_dialogue import StoreAction, is_button_payload, latest_intent, latest_text
+from actions.actions_dialogue import NamedAction, StoreAction, is_button_payload, latest_intent, latest_text
 from actions.actions_procedure import ActionAnswerProcedure
 from actions.actions_status import input_channel, server_verified, status_services
 from core.appcode import extract_application_code, mask_code
@@ -96,9 +96,7 @@ class NotificationAction(StoreAction):
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         raise NotImplementedError
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         procedure = self.answered_as_procedure(dispatcher, tracker)
         return procedure if procedure is not None else self.answer(dispatcher, tracker)
 
@@ -148,15 +146,12 @@ class ActionSubscribeNotifications(NotificationAction, Action):
         return [SlotSet(OFFER_SLOT, None)]
 
 
-class ActionDeclineNotifications(Action):
+class ActionDeclineNotifications(NamedAction, Action):
     """"Không" to the offer: acknowledge, store nothing."""
 
-    def name(self) -> Text:
-        return "action_decline_notifications"
+    action_name = "action_decline_notifications"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         dispatcher.utter_message(response="utter_notify_declined")
         return [SlotSet(OFFER_SLOT, None)]
 

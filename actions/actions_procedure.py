@@ -11,6 +11,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
+from actions.actions_dialogue import NamedAction
 from core.answers import ASPECTS, format_answer, shorten
 from core.language import detect_language, question_aspects
 from core.narrowing import Question, get_narrowing
@@ -75,24 +76,22 @@ def answer_confidence(tracker: Tracker, resolution) -> List[Dict[Text, Any]]:
     return [SlotSet("answer_confidence", round(float(value), 4))]
 
 
-class ActionAnswerProcedure(Action):
-    """Answer the aspect asked about the procedure the citizen means (or ask which one)."""
+class UsesKnowledge:
+    """The knowledge service of an action: injectable for tests, else the process-wide one (loaded on first use).
+    A mixin, not an ``Action`` (see ``NamedAction``)."""
 
     def __init__(self, service=None) -> None:
-        """``service`` is injectable for tests; defaults to the real knowledge service."""
         self._service = service
-
-    def name(self) -> Text:
-        return "action_answer_procedure"
 
     @property
     def service(self):
         return self._service or knowledge_service()
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
-        return self.respond(dispatcher, tracker)
+
+class ActionAnswerProcedure(UsesKnowledge, NamedAction, Action):
+    """Answer the aspect asked about the procedure the citizen means (or ask which one)."""
+
+    action_name = "action_answer_procedure"
 
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, response=None) -> List[Dict[Text, Any]]:
         """Answer the latest message as a procedure question; ``response`` is its search response when the caller
@@ -237,20 +236,12 @@ class ActionAnswerProcedure(Action):
         ]
 
 
-class ValidateSlotMappings(ValidationAction):
+class ValidateSlotMappings(UsesKnowledge, ValidationAction):
     """Entity values become slots only when valid (Rasa runs ``action_validate_slot_mappings`` after extracting).
 
     A message can carry any entity value (``/choose_procedure{"procedure_code":"=2+3"}``): ``procedure_code`` must
     be a procedure of the knowledge base and ``aspect`` one of the known aspects, otherwise the slot is emptied.
     """
-
-    def __init__(self, service=None) -> None:
-        """``service`` is injectable for tests; defaults to the real knowledge service (loaded on first use)."""
-        self._service = service
-
-    @property
-    def service(self):
-        return self._service or knowledge_service()
 
     def validate_procedure_code(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]

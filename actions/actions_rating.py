@@ -14,7 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions_dialogue import StoreAction, latest_text
+from actions.actions_dialogue import NamedAction, StoreAction, latest_text
 from settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -45,15 +45,12 @@ def rated_this_session(tracker: Tracker) -> bool:
                for e in _events_this_session(tracker))
 
 
-class ActionAskRating(Action):
+class ActionAskRating(NamedAction, Action):
     """On goodbye: ask for a 1–5 rating with buttons, once per session; a plain goodbye after that."""
 
-    def name(self) -> Text:
-        return "action_ask_rating"
+    action_name = "action_ask_rating"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         if rated_this_session(tracker):
             dispatcher.utter_message(response="utter_goodbye")
             return []
@@ -67,9 +64,7 @@ class ActionStoreRating(StoreAction, Action):
     action_name = "action_store_rating"
     default_store = staticmethod(rating_store)
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         from core.rating import parse_rating
 
         value = next(tracker.get_latest_entity_values("rating"), None)

@@ -26,7 +26,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_dialogue import NamedAction
-from actions.actions_procedure import ActionAnswerProcedure, knowledge_service
+from actions.actions_procedure import ActionAnswerProcedure, UsesKnowledge
 from core.routing import (
     faq_beats_procedures,
     feedback_form_starts,
@@ -44,22 +44,15 @@ def _route(value: str) -> Dict[Text, Any]:
     return SlotSet(ROUTE_SLOT, value)
 
 
-class _Routing(NamedAction):
+class _Routing(UsesKnowledge, NamedAction):
     """Shared by the routing actions: the knowledge service (injectable for tests), the procedure answer and the run
     of the searching routes. A mixin, not an ``Action`` (see ``NamedAction``).
 
-    ``run`` sets ``route`` for a button payload (an explicit choice) or when ``decided_without_search(text)``;
+    ``respond`` sets ``route`` for a button payload (an explicit choice) or when ``decided_without_search(text)``;
     otherwise it searches the message once (``route_after_search``) and keeps ``route`` when
     ``keeps_route(text, response)``."""
 
     route = ""
-
-    def __init__(self, service=None) -> None:
-        self._service = service
-
-    @property
-    def service(self):
-        return self._service or knowledge_service()
 
     def answer_procedure(self, dispatcher: CollectingDispatcher, tracker: Tracker, response=None) -> List[Dict]:
         """Answer as ``action_answer_procedure`` does, then mark the route."""
@@ -87,9 +80,7 @@ class _Routing(NamedAction):
     def keeps_route(self, text: str, response) -> bool:
         raise NotImplementedError
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
         text = tracker.latest_message.get("text") or ""
         if text.startswith("/") or self.decided_without_search(text):
             return [_route(self.route)]
@@ -102,9 +93,7 @@ class ActionRouteStatusRequest(_Routing, Action):
 
     action_name = "action_route_status_request"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
         text = tracker.latest_message.get("text") or ""
         entities = tracker.latest_message.get("entities") or []
         # A button payload ("/check_application_status") is an explicit choice.

@@ -20,7 +20,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions_dialogue import AskSlotAction, latest_intent, latest_text
+from actions.actions_dialogue import AskSlotAction, NamedAction, latest_intent, latest_text
 from core.appcode import APPLICATION_CODE_PATTERN, extract_application_code, mask_code
 from core.db import VN_TZ
 from settings import get_settings
@@ -178,8 +178,10 @@ class ValidateApplicationStatusForm(FormValidationAction):
         return {"status_verification": digits[-4:]}
 
 
-class ActionCheckStatus(Action):
+class ActionCheckStatus(NamedAction, Action):
     """Look the application up once the form has both factors, and answer with its status."""
+
+    action_name = "action_check_status"
 
     def __init__(self, backend=None, limiter=None, clock: Optional[Callable[[], datetime]] = None,
                  subscriptions=None) -> None:
@@ -189,9 +191,6 @@ class ActionCheckStatus(Action):
         self._clock = clock or (lambda: datetime.now(VN_TZ))
         self._subscriptions = subscriptions
 
-    def name(self) -> Text:
-        return "action_check_status"
-
     def _services(self):
         if self._backend is None or self._limiter is None:
             backend, limiter = status_services()
@@ -199,9 +198,7 @@ class ActionCheckStatus(Action):
             self._limiter = self._limiter or limiter
         return self._backend, self._limiter
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         # actions_notifications builds on this module (verification helpers): imported here, not at the top.
         from actions.actions_notifications import OFFER_SLOT, offer_notifications
         from core.status.answer import format_status

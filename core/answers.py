@@ -6,6 +6,8 @@ in Vietnamese either way (they are the official names a citizen will see at the 
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Union
 
 ASPECTS = (
@@ -15,78 +17,20 @@ MAX_ITEMS = 8
 MAX_ITEM_CHARS = 220
 MAX_BLOCK_CHARS = 700
 
-PHRASES = {
-    "vi": {
-        "code": "mã thủ tục",
-        "source": "Nguồn: Cổng Dịch vụ công quốc gia — {url}",
-        "updated": "Thông tin cập nhật ngày {date}.",
-        "channels": {"online": "Trực tuyến", "in_person": "Trực tiếp", "post": "Qua bưu chính"},
-        "more": "… và {n} {what} khác (xem thêm ở đường dẫn bên dưới).",
-        "items": "mục", "steps_word": "bước", "docs_word": "văn bản", "results_word": "kết quả",
-        "original": "{n} bản chính", "copy": "{n} bản sao",
-        "fee_suspect": "chưa xác định rõ trên Cổng (vui lòng xem chi tiết tại đường dẫn hoặc hỏi Bộ phận Một cửa)",
-        "free": "Miễn phí", "no_info": "Cổng chưa có thông tin", "dong": "đồng",
-        "no_unit": "{value} (Cổng không ghi rõ đơn vị thời gian)",
-        "no_docs": "Cổng chưa công bố thành phần hồ sơ của thủ tục này.",
-        "submit": "Giấy tờ phải nộp", "show": "Giấy tờ phải xuất trình",
-        "notes": "Cổng còn nêu {n} lưu ý về hồ sơ (xem ở đường dẫn bên dưới).",
-        "fee_title": "Phí, lệ phí:", "fee_none": "Cổng chưa có thông tin về phí, lệ phí.",
-        "duration_title": "Thời hạn giải quyết:", "duration_none": "Cổng chưa có thông tin về thời hạn giải quyết.",
-        "online_yes": "Thủ tục này **có thể nộp trực tuyến** trên Cổng Dịch vụ công (đăng nhập bằng tài khoản VNeID).",
-        "online_also": " Ngoài ra có thể nộp {others}.",
-        "online_no": "Thủ tục này **chưa hỗ trợ nộp trực tuyến**; bạn nộp {others}.",
-        "online_none": "Cổng chưa có thông tin về cách thức nộp hồ sơ của thủ tục này.",
-        "or": " hoặc ",
-        "implementing": "Cơ quan thực hiện: ", "competent": "Cơ quan có thẩm quyền: ", "levels": "Cấp thực hiện: ",
-        "agency_none": "Cổng chưa có thông tin về cơ quan thực hiện.",
-        "address": "Nơi tiếp nhận: ", "submit_at": "Nộp tại: {agencies} (Bộ phận Một cửa).",
-        "level_only": "Thủ tục thực hiện ở {levels}; Cổng chưa ghi cụ thể cơ quan tiếp nhận.",
-        "steps_title": "Trình tự thực hiện:", "steps_none": "Cổng chưa công bố trình tự thực hiện của thủ tục này.",
-        "legal_title": "Căn cứ pháp lý:", "legal_none": "Cổng chưa công bố căn cứ pháp lý của thủ tục này.",
-        "cond_title": "Yêu cầu, điều kiện:", "cond_none": "Cổng không nêu yêu cầu, điều kiện riêng cho thủ tục này.",
-        "result_title": "Kết quả bạn nhận được:", "result_none": "Cổng chưa công bố kết quả thực hiện của thủ tục này.",
-        "ov_where": "- Nơi thực hiện: ", "ov_time": "- Thời hạn: ", "ov_fee": "- Phí, lệ phí: ",
-        "ov_online": "- Nộp trực tuyến: ", "yes": "có", "no": "chưa hỗ trợ",
-        "ov_more": "Bạn có thể hỏi tiếp: cần giấy tờ gì, nộp ở đâu, mất bao lâu, phí bao nhiêu, các bước thực hiện.",
-    },
-    "en": {
-        "code": "procedure code",
-        "source": "Source: National Public Service Portal — {url}",
-        "updated": "Information as of {date}.",
-        "channels": {"online": "Online", "in_person": "In person", "post": "By post"},
-        "more": "… and {n} more {what} (see the link below).",
-        "items": "items", "steps_word": "steps", "docs_word": "documents", "results_word": "results",
-        "original": "{n} original", "copy": "{n} copy",
-        "fee_suspect": "unclear on the portal (please check the link or ask the one-stop desk)",
-        "free": "Free of charge", "no_info": "not stated on the portal", "dong": "VND",
-        "no_unit": "{value} (the portal does not state the unit)",
-        "no_docs": "The portal does not list the required documents for this procedure.",
-        "submit": "Documents to submit", "show": "Documents to show",
-        "notes": "The portal adds {n} notes on the documents (see the link below).",
-        "fee_title": "Fees:", "fee_none": "The portal gives no fee information.",
-        "duration_title": "Processing time:", "duration_none": "The portal gives no processing time.",
-        "online_yes": "This procedure **can be done online** on the Public Service Portal (log in with VNeID).",
-        "online_also": " You can also apply {others}.",
-        "online_no": "This procedure **cannot be done online yet**; apply {others}.",
-        "online_none": "The portal does not say how to apply for this procedure.",
-        "or": " or ",
-        "implementing": "Implementing agency: ", "competent": "Competent agency: ", "levels": "Level: ",
-        "agency_none": "The portal does not name the agency.",
-        "address": "Where to apply: ", "submit_at": "Apply at: {agencies} (one-stop desk).",
-        "level_only": "Handled at {levels} level; the portal does not name the receiving office.",
-        "steps_title": "Steps:", "steps_none": "The portal does not list the steps for this procedure.",
-        "legal_title": "Legal basis:", "legal_none": "The portal does not list the legal basis.",
-        "cond_title": "Conditions:", "cond_none": "The portal states no special conditions for this procedure.",
-        "result_title": "What you receive:", "result_none": "The portal does not state the result document.",
-        "ov_where": "- Where: ", "ov_time": "- Processing time: ", "ov_fee": "- Fee: ",
-        "ov_online": "- Online: ", "yes": "yes", "no": "not available",
-        "ov_more": "You can ask next: documents, where to apply, how long, fees, steps.",
-    },
-}
+PHRASES_FILE = Path(__file__).with_name("answer_phrases.yml")  # the fixed phrases, per language
+
+
+@lru_cache(maxsize=1)
+def phrases() -> dict:
+    """The fixed phrases of ``answer_phrases.yml`` by language ("vi", "en"), read on first use."""
+    import yaml
+
+    return yaml.safe_load(PHRASES_FILE.read_text(encoding="utf-8"))
 
 
 def _t(lang: str) -> dict:
-    return PHRASES.get(lang, PHRASES["vi"])
+    table = phrases()
+    return table.get(lang, table["vi"])
 
 
 def shorten(text: Optional[str], limit: int = MAX_ITEM_CHARS) -> str:

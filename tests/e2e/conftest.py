@@ -17,6 +17,7 @@ from deploy.scaled_profile import free_port  # noqa: F401 - free_port: e2e tests
 from scripts.stack import ACTIONS_PY, RASA_BIN, ROOT, RestStack, StackError, model_path  # noqa: F401
 from scripts.stack import wait_http as _wait_http
 from tests.fakes import zalo_api_server as zalo_fake
+from tests.fakes.browser import browser, chat_page_url  # noqa: F401 - the browser tests' fixtures
 from tests.fakes.processes import wait_until_healthy
 
 # RASA_MODEL lets a worktree test its own model without overwriting the shared models/tthc.tar.gz.

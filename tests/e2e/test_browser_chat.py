@@ -21,7 +21,6 @@ from tests.fakes.browser import (
     WEBHOOK_GLOB,
     XSS_PAYLOAD,
     ask,
-    browser,  # noqa: F401 - the module-scoped Chromium fixture
     fulfill_json,
     new_page,
     send_message,
@@ -37,7 +36,7 @@ ERROR_TEXT = (
 
 
 @pytest.fixture
-def desktop(browser):  # noqa: F811 - the imported fixture
+def desktop(browser):
     """A fresh desktop-sized page (own context, so fresh localStorage/sessionStorage)."""
     context, page, probe = new_page(browser)
     yield page, probe
@@ -121,7 +120,7 @@ RENDER_CASES = [
 
 
 @pytest.mark.parametrize(("text", "expected_html"), RENDER_CASES)
-def test_render_text_builds_safe_dom(browser, text, expected_html):  # noqa: F811
+def test_render_text_builds_safe_dom(browser, text, expected_html):
     """Pure DOM check of TTHCChat.renderText: markup in messages is shown as text, never executed."""
     context, page, probe = new_page(browser)
     try:
@@ -234,7 +233,7 @@ def test_overlong_message_is_not_sent(live_stack, desktop):
     assert probe.webhook_bodies == []
 
 
-def test_phone_width_layout_and_keyboard(live_stack, browser):  # noqa: F811
+def test_phone_width_layout_and_keyboard(live_stack, browser):
     """At 360 px the open panel fills the screen without horizontal scrolling; Esc/Enter toggle it."""
     context, page, probe = new_page(browser, width=360, height=740)
     try:

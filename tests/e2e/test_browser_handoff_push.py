@@ -17,7 +17,6 @@ from tests.fakes.browser import (
     JOINED_JS,
     PUSH_TIMEOUT_MS,
     USER_MESSAGES,
-    browser,  # noqa: F401 - the module-scoped Chromium fixture
     hand_off,
     new_page,
     open_widget,
@@ -38,7 +37,7 @@ def _reply(staff_api, ticket_id: str, text: str) -> None:
     assert answer.status_code == 201 and answer.json()["delivery"] == "sent", answer.text
 
 
-def test_staff_reply_is_pushed_to_the_web_widget(browser, live_stack, staff_api):  # noqa: F811
+def test_staff_reply_is_pushed_to_the_web_widget(browser, live_stack, staff_api):
     context, page, probe = new_page(browser)
     try:
         open_widget(page, live_stack["web_url"])
@@ -89,7 +88,7 @@ def test_staff_reply_is_pushed_to_the_web_widget(browser, live_stack, staff_api)
         context.close()
 
 
-def test_widget_works_without_the_socket_client(browser, live_stack):  # noqa: F811
+def test_widget_works_without_the_socket_client(browser, live_stack):
     """If vendor/socket.io.min.js cannot load, the widget still chats over REST (push is optional)."""
     context, page, probe = new_page(browser)
     try:

@@ -15,8 +15,6 @@ from tests.fakes.browser import (
     BOT_MESSAGES,
     JOINED_JS,
     PUSH_TIMEOUT_MS,
-    browser,  # noqa: F401 - the module-scoped Chromium fixture
-    chat_page_url,  # noqa: F401 - fixture
     fulfill_json,
     new_page,
     open_pushed_conversation,
@@ -51,7 +49,7 @@ class FakePushedRoute:
         fulfill_json(route, {"messages": missed, "cursor": cursor})
 
 
-def test_notification_sent_while_the_page_was_closed_is_shown_on_return(browser, chat_page_url):  # noqa: F811
+def test_notification_sent_while_the_page_was_closed_is_shown_on_return(browser, chat_page_url):
     context, page, probe = new_page(browser)
     pushed = FakePushedRoute()
     try:

@@ -18,8 +18,6 @@ from tests.fakes.browser import (
     BOT_MESSAGES,
     PUSH_TIMEOUT_MS,
     bot_count,
-    browser,  # noqa: F401 - the module-scoped Chromium fixture
-    chat_page_url,  # noqa: F401 - fixture
     fulfill_json,
     new_page,
     open_pushed_conversation,
@@ -30,7 +28,7 @@ from tests.fakes.browser import (
 SENDER, TOKEN = "web-3f9c2a", "token-of-the-test"
 
 
-def test_pushed_notification_buttons_render_and_send_their_payload(browser, chat_page_url):  # noqa: F811
+def test_pushed_notification_buttons_render_and_send_their_payload(browser, chat_page_url):
     context, page, probe = new_page(browser)
 
     def webhook(route):

@@ -23,7 +23,6 @@ from tests.fakes.browser import (
     XSS_PAYLOAD,
     ask,
     bot_count,
-    browser,  # noqa: F401 - the module-scoped Chromium fixture
     fulfill_json,
     new_page,
     open_widget,
@@ -62,7 +61,7 @@ def portal_server(live_stack):
     server.server_close()
 
 
-def open_portal(browser, portal_url, width=1280, height=800, options=None):  # noqa: F811
+def open_portal(browser, portal_url, width=1280, height=800, options=None):
     """A fresh context on the portal page, which embeds the widget with one script tag."""
     context, page, probe = new_page(browser, width, height)
     if options:
@@ -83,7 +82,7 @@ RICH_REPLY = [
 ]
 
 
-def test_one_script_tag_embeds_a_working_widget_with_buttons_links_and_lists(browser, live_stack, portal_server):  # noqa: F811
+def test_one_script_tag_embeds_a_working_widget_with_buttons_links_and_lists(browser, live_stack, portal_server):
     context, page, probe = open_portal(browser, portal_server)
     try:
         replies = iter([RICH_REPLY, [{"text": "Lệ phí: miễn phí."}]])
@@ -111,7 +110,7 @@ def test_one_script_tag_embeds_a_working_widget_with_buttons_links_and_lists(bro
         context.close()
 
 
-def test_typing_indicator_says_dang_tra_loi(browser, live_stack, portal_server):  # noqa: F811
+def test_typing_indicator_says_dang_tra_loi(browser, live_stack, portal_server):
     context, page, _ = open_portal(browser, portal_server)
     try:
         held = []
@@ -129,7 +128,7 @@ def test_typing_indicator_says_dang_tra_loi(browser, live_stack, portal_server):
         context.close()
 
 
-def test_history_and_sender_survive_reload_and_new_tab(browser, live_stack, portal_server):  # noqa: F811
+def test_history_and_sender_survive_reload_and_new_tab(browser, live_stack, portal_server):
     context, page, probe = open_portal(browser, portal_server)
     try:
         page.route(WEBHOOK_GLOB, lambda route: fulfill_json(route, [{"text": "Đăng ký kết hôn cần tờ khai."}]))
@@ -152,7 +151,7 @@ def test_history_and_sender_survive_reload_and_new_tab(browser, live_stack, port
         context.close()
 
 
-def test_user_typed_markup_is_rendered_as_text(browser, live_stack, portal_server):  # noqa: F811
+def test_user_typed_markup_is_rendered_as_text(browser, live_stack, portal_server):
     context, page, probe = open_portal(browser, portal_server)
     try:
         page.route(WEBHOOK_GLOB, lambda route: fulfill_json(route, [{"text": XSS_PAYLOAD}]))
@@ -170,7 +169,7 @@ def test_user_typed_markup_is_rendered_as_text(browser, live_stack, portal_serve
         context.close()
 
 
-def test_phone_viewport_keyboard_and_accessibility(browser, live_stack, portal_server):  # noqa: F811
+def test_phone_viewport_keyboard_and_accessibility(browser, live_stack, portal_server):
     context, page, probe = open_portal(browser, portal_server, width=360, height=740)
     try:
         page.route(WEBHOOK_GLOB, lambda route: fulfill_json(route, RICH_REPLY))
@@ -203,7 +202,7 @@ def test_phone_viewport_keyboard_and_accessibility(browser, live_stack, portal_s
         context.close()
 
 
-def test_rasa_restart_shows_reconnecting_then_answers(browser, stack, portal_server):  # noqa: F811
+def test_rasa_restart_shows_reconnecting_then_answers(browser, stack, portal_server):
     """The real Rasa server goes down; the widget retries with backoff, tells the user, then gets the answer."""
     context, page, probe = open_portal(browser, portal_server, options={"retryBaseMs": 500, "retryMaxDelayMs": 3000,
                                                                "retryTotalMs": 420000})

@@ -16,7 +16,7 @@ from core.feedback import FeedbackStore
 from core.handoff import HandoffStore
 from core.rating import RatingStore
 from core.status.sqlite import SqliteStatusBackend
-from tests.fakes.browser import SCREENSHOT_DIR, browser, console_login  # noqa: F401 - browser: the Chromium fixture
+from tests.fakes.browser import SCREENSHOT_DIR, console_login, console_switch_user
 from tests.fakes.console_data import APP_CODE, application
 from tests.fakes.rasa_tracker_store import Tracker
 from tests.fakes.staff_servers import console_with_staff
@@ -54,7 +54,7 @@ def console(tmp_path_factory):
     yield from console_with_staff(tmp, tmp / "tracker.db", PASSWORD)
 
 
-def test_officer_searches_copies_and_replies_supervisor_sees_charts(browser, console):  # noqa: F811
+def test_officer_searches_copies_and_replies_supervisor_sees_charts(browser, console):
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     base = console["base"]
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
@@ -120,10 +120,7 @@ def test_officer_searches_copies_and_replies_supervisor_sees_charts(browser, con
         assert "dự kiến sửa trong 3 ngày" in page.locator("#report-history").inner_text()
         page.locator("#reports .cs-result", has_text="Đang xử lý").wait_for()
         page.screenshot(path=str(SCREENSHOT_DIR / "console-feedback.png"), full_page=True)
-        page.locator("#logout").click()
-        page.locator("#login-view").wait_for(state="visible")
-
-        console_login(page, base, "giam-sat", PASSWORD)
+        console_switch_user(page, base, "giam-sat", PASSWORD)
         page.locator("#tab-analytics").click()
         page.locator("#chart-days svg rect[data-outcome]").first.wait_for()
         assert page.locator("#chart-days svg rect[data-outcome='answered']").count() == 3

@@ -16,8 +16,8 @@ from tests.fakes.browser import (
     PUSH_TIMEOUT_MS,
     SCREENSHOT_DIR,
     ask,
-    browser,  # noqa: F401 - the module-scoped Chromium fixture
     console_login,
+    console_switch_user,
     hand_off,
     new_page,
     open_widget,
@@ -28,7 +28,7 @@ from tests.fakes.browser import (
 )
 
 
-def test_handoff_answered_in_the_console_reaches_the_widget_and_is_rated(browser, live_stack, live_console):  # noqa: F811
+def test_handoff_answered_in_the_console_reaches_the_widget_and_is_rated(browser, live_stack, live_console):
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     citizen_ctx, citizen, probe = new_page(browser)
     staff_ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
@@ -72,9 +72,7 @@ def test_handoff_answered_in_the_console_reaches_the_widget_and_is_rated(browser
         assert probe.errors == [] and probe.dialogs == []
 
         # The supervisor's analytics count the rating and the handed-off conversation.
-        officer.locator("#logout").click()
-        officer.locator("#login-view").wait_for(state="visible")
-        console_login(officer, live_console, "truong-bo-phan", PASSWORD)
+        console_switch_user(officer, live_console, "truong-bo-phan", PASSWORD)
         officer.locator("#tab-analytics").click()
         officer.locator("#chart-ratings svg rect[data-rating='5']").wait_for()
         assert int(officer.locator("#chart-ratings svg rect[data-rating='5']").get_attribute("data-count")) >= 1

@@ -12,7 +12,7 @@ import pytest
 from core.db import now_vn
 from core.notifications.subscriptions import Subscriptions
 from core.office_hours import quiet_hours_end
-from tests.fakes.browser import SCREENSHOT_DIR, browser, console_login, new_page  # noqa: F401 - browser: fixture
+from tests.fakes.browser import SCREENSHOT_DIR, console_login, new_page
 from tests.fakes.notifications import Clock, web_worker
 from tests.fakes.staff_servers import APP_CODE, PASSWORD, RASA_TOKEN, console_server
 
@@ -31,7 +31,7 @@ def _daytime_now() -> Clock:
     return Clock(quiet_hours_end(now) or now)
 
 
-def test_officer_changes_status_and_sees_the_delivery(browser, env):  # noqa: F811
+def test_officer_changes_status_and_sees_the_delivery(browser, env):
     assert Subscriptions(env["db"]).subscribe("socketio", SENDER, APP_CODE)
     context, page, probe = new_page(browser, 1280, 900)
     try:

@@ -16,7 +16,7 @@ from datetime import timedelta
 import pytest
 
 from core.db import Database, now_vn
-from tests.fakes.browser import SCREENSHOT_DIR, browser, console_login  # noqa: F401 - browser: the Chromium fixture
+from tests.fakes.browser import SCREENSHOT_DIR, console_login, console_switch_user
 from tests.fakes.rasa_tracker_store import Tracker
 from tests.fakes.staff_servers import console_with_staff
 
@@ -72,7 +72,7 @@ def audit(page) -> list[tuple]:
             if e["action"].startswith("review_") and e["action"] != "review_list"]
 
 
-def test_officer_proposes_supervisor_decides_and_the_bot_answer_shows(browser, console):  # noqa: F811
+def test_officer_proposes_supervisor_decides_and_the_bot_answer_shows(browser, console):
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     base = console["base"]
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
@@ -137,13 +137,12 @@ def test_officer_proposes_supervisor_decides_and_the_bot_answer_shows(browser, c
         page.locator("#message", has_text="Đã gửi đề xuất «Ngoài phạm vi»").wait_for()
         page.locator("#review-fields dd", has_text="Lời chào, không hỏi về thủ tục hành chính").wait_for()
         page.screenshot(path=str(SCREENSHOT_DIR / "console-review-officer.png"), full_page=True)
-        page.locator("#logout").click()
-        page.locator("#login-view").wait_for(state="visible")
 
         # The supervisor approves the link and the out-of-scope mark, rejects the FAQ proposal.
-        console_login(page, base, "giam-sat", PASSWORD)
+        console_switch_user(page, base, "giam-sat", PASSWORD)
         page.locator("#tab-review").click()
         page.locator("#review-filter").select_option("proposed")
+        group(page, LAND).wait_for(state="detached")  # the filtered list has replaced the full one
         group(page, GREETING).wait_for()
         assert page.locator("#review-groups .cs-result").count() == 3
         open_group(page, ID_CARD)

@@ -28,7 +28,6 @@ from tests.fakes.browser import (
     JOINED_JS,
     PUSH_TIMEOUT_MS,
     SCREENSHOT_DIR,
-    browser,  # noqa: F401 - the module-scoped Chromium fixture
     console_login,
     new_page,
     open_widget,
@@ -89,7 +88,7 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def test_a_status_change_in_the_console_reaches_the_open_widget(browser, live_stack, live_console, worker,  # noqa: F811
+def test_a_status_change_in_the_console_reaches_the_open_widget(browser, live_stack, live_console, worker,
                                                                  application, stack):
     code, last4 = application
     masked = mask_code(code)

@@ -182,6 +182,13 @@ def console_login(page, base: str, name: str, password: str) -> None:
     page.locator("#search-view").wait_for(state="visible")
 
 
+def console_switch_user(page, base: str, name: str, password: str) -> None:
+    """Log the console's current user out, wait for the login page, and log in as ``name``."""
+    page.locator("#logout").click()
+    page.locator("#login-view").wait_for(state="visible")
+    console_login(page, base, name, password)
+
+
 # A stand-in for the socket.io client (``window.io``, which the widget uses when a page provides it): records what
 # the widget emits, confirms its room for the sender id it presents, and lets a test fire server events with
 # ``window.__socket.fire(name, data)``. Add it with ``context.add_init_script(FAKE_SOCKET_IO)``.

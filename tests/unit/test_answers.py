@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from core.answers import answer_documents, bullet_list, fee_text, format_answer, shorten, vnd
+import string
+
+from core.answers import answer_documents, bullet_list, fee_text, format_answer, phrases, shorten, vnd
 from knowledge.schema import Fee
 
 
@@ -79,3 +81,24 @@ def test_papers_for_everyone_come_before_papers_for_some_cases():
     first = text.splitlines()[1]
     assert first.startswith("- Văn bản ủy quyền") or first.startswith("- Giấy chứng sinh"), first
     assert text.index("Giấy chứng sinh") < text.index("Trường hợp trẻ em bị bỏ rơi")
+
+
+
+def _placeholders(table: dict, prefix: str = "") -> dict:
+    """Each phrase's ``{placeholders}`` by its key ("channels.post" for a nested table)."""
+    found = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            found.update(_placeholders(value, f"{prefix}{key}."))
+        else:
+            found[prefix + key] = {name for _, name, _, _ in string.Formatter().parse(value) if name}
+    return found
+
+
+def test_both_languages_have_every_phrase_with_the_same_placeholders():
+    """answer_phrases.yml: a phrase missing in English, or with another {placeholder}, breaks only English answers."""
+    table = phrases()
+    assert set(table) == {"vi", "en"}
+    assert _placeholders(table["en"]) == _placeholders(table["vi"])
+    assert _placeholders(table["vi"])["submit_at"] == {"agencies"}
+    assert table["en"]["channels"]["post"] == "By post"

@@ -50,6 +50,11 @@ def faq_hit(code, name, score):
     return Hit(code=code, name=name, kind="faq", url="", score=score)
 
 
+def answering(q, *hits, confidence=0.0):
+    """The search's response when it answers ``q``, ``hits`` best first."""
+    return SearchResponse(q, False, decision="answer", confidence=confidence, results=list(hits))
+
+
 def run(action, tracker):
     """The messages as the citizen gets them (domain.yml's responses filled) and the events."""
     dispatcher = CollectingDispatcher()
@@ -240,8 +245,7 @@ def test_bank_test_split_questions_almost_never_have_feedback_words():
 
 def test_feedback_form_starts_on_a_payload_words_or_an_unsure_search():
     q = "công nhận tổ chức khảo nghiệm phân bón"
-    sure = SearchResponse(q, False, decision="answer", confidence=0.9,
-                          results=[proc_hit("1.008004", "Công nhận tổ chức khảo nghiệm phân bón", 0.9)])
+    sure = answering(q, proc_hit("1.008004", "Công nhận tổ chức khảo nghiệm phân bón", 0.9), confidence=0.9)
     assert not feedback_form_starts(q, sure)
     assert feedback_form_starts("/file_feedback", sure)
     assert feedback_form_starts("đường liên xã có ổ gà to lắm", sure)  # the words win over a sure search
@@ -249,7 +253,7 @@ def test_feedback_form_starts_on_a_payload_words_or_an_unsure_search():
     assert feedback_form_starts(q, SearchResponse(q, False, ambiguous=True, decision="clarify", confidence=0.6,
                                                   results=sure.results))
     assert feedback_form_starts(q, SearchResponse(q, True, decision="abstain", confidence=0.4, results=sure.results))
-    assert feedback_form_starts(q, SearchResponse(q, False, decision="answer", results=[faq_hit("faq:x", "x", 0.9)]))
+    assert feedback_form_starts(q, answering(q, faq_hit("faq:x", "x", 0.9)))
     assert feedback_form_starts(q, SearchResponse(q, True, no_topic=True))
     assert feedback_form_starts(q, None)
 
@@ -259,17 +263,15 @@ def test_feedback_form_starts_on_a_payload_words_or_an_unsure_search():
 
 def test_faq_wins_when_the_search_puts_it_first():
     q = "đăng nhập cổng dịch vụ công bằng vneid thế nào"
-    response = SearchResponse(q, False, results=[faq_hit("faq:vneid_login", "Đăng nhập bằng VNeID", 0.8),
-                                                 proc_hit("2.001234", "Cấp tài khoản định danh điện tử", 0.4)],
-                              decision="answer", confidence=0.8)
+    response = answering(q, faq_hit("faq:vneid_login", "Đăng nhập bằng VNeID", 0.8),
+                         proc_hit("2.001234", "Cấp tài khoản định danh điện tử", 0.4), confidence=0.8)
     assert faq_beats_procedures(response)
 
 
 def test_procedure_wins_when_the_search_can_answer_it():
     q = "cấp lại tài khoản định danh điện tử bị khóa"
-    response = SearchResponse(q, False, results=[proc_hit("2.001234", "Cấp tài khoản định danh điện tử", 0.9),
-                                                 faq_hit("faq:vneid_login", "Đăng nhập bằng VNeID", 0.3)],
-                              decision="answer", confidence=0.9)
+    response = answering(q, proc_hit("2.001234", "Cấp tài khoản định danh điện tử", 0.9),
+                         faq_hit("faq:vneid_login", "Đăng nhập bằng VNeID", 0.3), confidence=0.9)
     assert not faq_beats_procedures(response)
 
 
@@ -340,7 +342,7 @@ def test_feedback_words_start_the_form_without_a_search(birth_registration):
 ])
 def test_procedure_question_classified_as_a_form_request_is_answered_as_a_procedure(birth_registration, route,
                                                                                       intent, q):
-    found = SearchResponse(q, False, results=[proc_hit("1.001193", "Đăng ký khai sinh", 0.9)], decision="answer")
+    found = answering(q, proc_hit("1.001193", "Đăng ký khai sinh", 0.9))
     service, searcher = service_for([birth_registration], {q: found})
     tracker = make_tracker(q, intent, entities=[{"entity": "aspect", "value": "place"}])
     messages, events = run(route(service), tracker)
@@ -372,9 +374,8 @@ def test_a_failed_search_keeps_the_classified_route(birth_registration, route, i
 
 def test_faq_beaten_by_a_procedure_is_answered_as_the_procedure_with_one_search(birth_registration):
     q = "đăng ký khai sinh trên vneid cần giấy tờ gì"
-    found = SearchResponse(q, False, decision="answer", confidence=0.85,
-                           results=[proc_hit("1.001193", "Đăng ký khai sinh", 0.85),
-                                    faq_hit("faq:vneid_login", "Đăng nhập bằng VNeID", 0.4)])
+    found = answering(q, proc_hit("1.001193", "Đăng ký khai sinh", 0.85),
+                      faq_hit("faq:vneid_login", "Đăng nhập bằng VNeID", 0.4), confidence=0.85)
     service, searcher = service_for([birth_registration], {q: found})
     tracker = make_tracker(q, "faq", entities=[{"entity": "aspect", "value": "documents"}])
     messages, events = run(ActionRouteFaq(service), tracker)
@@ -385,9 +386,8 @@ def test_faq_beaten_by_a_procedure_is_answered_as_the_procedure_with_one_search(
 
 def test_faq_on_top_of_the_search_leaves_the_answer_to_the_response_selector(birth_registration):
     q = "quên mật khẩu vneid thì làm sao"
-    found = SearchResponse(q, False, decision="answer", confidence=0.7,
-                           results=[faq_hit("faq:forgot_password", "Quên mật khẩu VNeID", 0.7),
-                                    proc_hit("1.001193", "Đăng ký khai sinh", 0.1)])
+    found = answering(q, faq_hit("faq:forgot_password", "Quên mật khẩu VNeID", 0.7),
+                      proc_hit("1.001193", "Đăng ký khai sinh", 0.1), confidence=0.7)
     service, _ = service_for([birth_registration], {q: found})
     assert run(ActionRouteFaq(service), make_tracker(q, "faq")) == ([], [slot("request_route", "faq")])
 
@@ -408,18 +408,17 @@ def test_the_action_server_registers_the_routing_actions():
 def test_only_a_confident_procedure_answer_beats_out_of_scope():
     q = "xin giấy phép kinh doanh karaoke"
     top = [proc_hit("1.001193", "Đăng ký khai sinh", 0.9)]
-    assert search_answers_procedure(SearchResponse(q, False, results=top, decision="answer"))
+    assert search_answers_procedure(answering(q, *top))
     assert not search_answers_procedure(SearchResponse(q, False, ambiguous=True, results=top, decision="clarify"))
     assert not search_answers_procedure(SearchResponse(q, True, results=top, decision="abstain"))
     assert not search_answers_procedure(SearchResponse(q, True, no_topic=True))
-    assert not search_answers_procedure(SearchResponse(q, False, results=[faq_hit("faq:x", "x", 0.9)],
-                                                       decision="answer"))
+    assert not search_answers_procedure(answering(q, faq_hit("faq:x", "x", 0.9)))
     assert not search_answers_procedure(None)
 
 
 def test_an_out_of_scope_classified_procedure_question_is_answered(birth_registration):
     q = "con mới đẻ thì khai sinh ở đâu"
-    found = SearchResponse(q, False, results=[proc_hit("1.001193", "Đăng ký khai sinh", 0.9)], decision="answer")
+    found = answering(q, proc_hit("1.001193", "Đăng ký khai sinh", 0.9))
     service, searcher = service_for([birth_registration], {q: found})
     messages, events = run(ActionRouteOutOfScope(service), make_tracker(q, "out_of_scope"))
     assert searcher.asked == [q]
@@ -436,7 +435,7 @@ def test_a_real_out_of_scope_message_gets_the_out_of_scope_reply(birth_registrat
 
 def test_an_unclear_message_the_search_is_sure_about_is_answered(birth_registration):
     q = "dk ks cho be o dau z"
-    found = SearchResponse(q, False, results=[proc_hit("1.001193", "Đăng ký khai sinh", 0.9)], decision="answer")
+    found = answering(q, proc_hit("1.001193", "Đăng ký khai sinh", 0.9))
     service, _ = service_for([birth_registration], {q: found})
     messages, events = run(ActionHandleFallback(service), make_tracker(q, "nlu_fallback"))
     assert messages[0]["text"].startswith("**Đăng ký khai sinh** (mã thủ tục 1.001193)")
