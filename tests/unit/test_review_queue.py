@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -223,6 +224,35 @@ def test_console_shows_what_the_bot_answers_now_for_a_linked_group(console):
     missing = officer.get("/api/review/999999/answer")
     assert (missing.status_code, missing.json()["message"]) == (404, "Không tìm thấy câu hỏi cần xem lại.")
     assert requests.get(console["base"] + f"/api/review/{item}/answer", timeout=10).status_code == 401
+
+
+@pytest.fixture(scope="module")
+def live_console(tmp_path_factory):
+    """A console whose search merges approved questions every 0.2 s (REVIEW_LIVE_POLL_S) into its own live bank."""
+    tmp = tmp_path_factory.mktemp("review_live_console")
+    write_tracker(tmp / "tracker.db")
+    yield from console_server(tmp, tmp / "tracker.db", {"REVIEW_APPROVED_FILE": str(tmp / "approved.jsonl"),
+                                                         "REVIEW_LIVE_POLL_S": "0.2",
+                                                         "REVIEW_LIVE_DIR": str(tmp / "live")})
+
+
+def test_an_approved_link_is_live_in_the_console_answer_without_a_restart(live_console):
+    """Approve a link for a question the bot abstains on: the page's "what the bot answers now" turns to the approved
+    procedure while the console keeps running (its searcher merges the approved-questions file)."""
+    officer, supervisor = logged_in(live_console, "lan"), logged_in(live_console, "minh")
+    groups = {g["question"]: g for g in officer.get("/api/review").json()["groups"]}
+    dog = groups["cho hỏi xin giấy phép nuôi chó cảnh"]["id"]
+    assert officer.get(f"/api/review/{dog}/answer").json()["answers"][0]["kind"] == "unknown"
+    assert officer.post(f"/api/review/{dog}/link", {"code": "1.004222"}).status_code == 200
+    assert supervisor.post(f"/api/review/{dog}/approve").json()["status"] == "approved"
+    deadline = time.monotonic() + 60
+    while True:
+        [now] = officer.get(f"/api/review/{dog}/answer").json()["answers"]
+        if now["answers"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert (now["kind"], now["code"], now["linked"]) == ("answer", "1.004222", True)
+    assert list((live_console["log"].parent / "live").glob("live_bank.*.npz"))
 
 
 def test_console_analytics_answer_rate_by_week(console):
