@@ -15,6 +15,7 @@ from actions.actions_dialogue import NamedAction
 from core.answers import ASPECTS, format_answer, shorten
 from core.language import detect_language, question_aspects
 from core.narrowing import Question, get_narrowing
+from core.routing import is_feedback_request
 from knowledge.store import is_procedure_code
 from settings import get_settings
 
@@ -23,6 +24,9 @@ from settings import get_settings
 # response's own buttons first), and the source line of a question-and-answer entry of the knowledge base (sent as
 # text: scripts/eval_routing.py recognises those answers by their text).
 HUMAN_BUTTON_TITLE = {"vi": "Gặp cán bộ hỗ trợ", "en": "Talk to an officer"}
+# Offered beside the suggestions when a message the search cannot place has clear feedback words (the NLU read a
+# complaint as a procedure question): one tap starts the feedback form (``/file_feedback``, an explicit choice).
+FEEDBACK_BUTTON_TITLE = {"vi": "Gửi phản ánh, kiến nghị", "en": "Send feedback"}
 SOURCE_LABEL = {"vi": "Nguồn", "en": "Source"}
 
 
@@ -166,10 +170,12 @@ class ActionAnswerProcedure(UsesKnowledge, NamedAction, Action):
         # Abstaining: never an answer, but the procedures the citizen may mean (if any) and always a person.
         suggestions = [{"title": shorten(hit.name, 90), "payload": choose_payload(procedure_code=hit.code)}
                        for hit in resolution.candidates]
+        feedback = ([{"title": FEEDBACK_BUTTON_TITLE[lang], "payload": "/file_feedback"}]
+                    if is_feedback_request(text) else [])
         dispatcher.utter_message(
             response=in_language("utter_procedure_suggest" if suggestions else "utter_procedure_unknown", lang),
             hotline=hotline,
-            buttons=[*suggestions, {"title": HUMAN_BUTTON_TITLE[lang], "payload": "/request_human"}],
+            buttons=[*suggestions, *feedback, {"title": HUMAN_BUTTON_TITLE[lang], "payload": "/request_human"}],
         )
         return events + (remember if suggestions else [])
 

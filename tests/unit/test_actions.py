@@ -91,6 +91,21 @@ def test_abstention_offers_possible_procedures_never_an_answer(birth_registratio
     assert events == [{"event": "slot", "name": "aspect", "value": "documents", "timestamp": None}]
 
 
+def test_a_complaint_read_as_a_procedure_question_is_offered_the_feedback_form(birth_registration):
+    """The NLU says ask_procedure, the search cannot place it, and it has clear feedback words ("bức xúc"): beside
+    the suggestions, one button starts the feedback form."""
+    q = "tôi rất bức xúc vì ngồi chờ ở bộ phận một cửa phường cả buổi sáng mà không ai tiếp"
+    response = SearchResponse(q, True, results=[hit("1.004194", "Khai báo tạm vắng", 0.2)],
+                              suggestions=[hit("1.004194", "Khai báo tạm vắng", 0.2)])
+    messages, _ = run(make_action(birth_registration, {q: response}), make_tracker(q, "ask_procedure"))
+    assert messages[0]["response"] == "utter_procedure_suggest"
+    assert messages[0]["buttons"] == [
+        {"title": "Khai báo tạm vắng", "payload": '/choose_procedure{"procedure_code":"1.004194"}'},
+        {"title": "Gửi phản ánh, kiến nghị", "payload": "/file_feedback"},
+        {"title": "Gặp cán bộ hỗ trợ", "payload": "/request_human"},
+    ]
+
+
 def test_close_candidates_become_buttons(birth_registration):
     q = "đăng ký khai sinh"
     response = SearchResponse(q, False, ambiguous=True, results=[
