@@ -90,6 +90,32 @@ def test_an_approved_line_votes_in_every_replica_and_is_embedded_once(index, tmp
     assert stored.keys() == [(RESIDENCE, APPROVED)] and stored.vectors.shape == (1, 64)
 
 
+def test_replicas_in_separate_processes_embed_once_and_both_merge(index, tmp_path):
+    """Two action-server replicas as two processes, merging the same new approvals at the same moment: the file
+    lock lets one embed them; the other reads the persisted part; both banks hold them."""
+    import subprocess
+    import sys
+
+    from tests.fakes.processes import ROOT
+
+    approved, go = tmp_path / "approved.jsonl", tmp_path / "go"
+    questions = [APPROVED, "lấy vợ rồi thì nhập khẩu về nhà vợ được không", "về quê chồng sống luôn thì đăng ký ở"]
+    args = [sys.executable, "-m", "tests.fakes.live_bank_replica", str(index), str(approved), str(tmp_path / "live"),
+            str(go)]
+    replicas = [subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        assert [p.stdout.readline().strip() for p in replicas] == ["ready", "ready"]
+        for question in questions:
+            approve(approved, RESIDENCE, question)
+        go.touch()
+        results = [json.loads(p.stdout.readline()) for p in replicas]
+    finally:
+        for p in replicas:
+            p.wait(timeout=60)
+    assert sorted(r["embedded"] for r in results) == [0, 3]
+    assert [r["approved_rows"] for r in results] == [[[RESIDENCE, q] for q in questions]] * 2
+
+
 def test_malformed_and_invalid_lines_are_skipped_with_a_log_line(index, tmp_path, caplog):
     path = tmp_path / "approved.jsonl"
     approve(path, RESIDENCE, APPROVED)
