@@ -48,7 +48,6 @@ HEADER = (
     "# rerun the script). Procedure questions in every style, so the NLU does not hand them to other intents.\n\n"
 )
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]+\)")
-_WORD = re.compile(r"\w+")
 
 
 def example_text(example: str) -> str:
@@ -95,16 +94,6 @@ def annotate(text: str, surfaces: Sequence[str]) -> str:
     return "".join(out) + text[last:]
 
 
-def words(text: str) -> frozenset:
-    from knowledge.text import fold
-
-    return frozenset(_WORD.findall(fold(text)))
-
-
-def jaccard(a: frozenset, b: frozenset) -> float:
-    return len(a & b) / len(a | b) if a or b else 0.0
-
-
 def order_key(text: str) -> str:
     return hashlib.sha256(("nlu-from-bank:" + text).encode("utf-8")).hexdigest()
 
@@ -118,12 +107,12 @@ def belongs_elsewhere(text: str) -> bool:
 
 def select(per_style: int = PER_STYLE) -> List[tuple]:
     """``(style, question)`` pairs chosen from the bank's train split (see the module docstring)."""
-    from knowledge.bank import STYLES, load_bank
+    from knowledge.bank import STYLES, jaccard, load_bank, word_set
 
     others = nlu_examples(p for p in sorted(NLU_DIR.glob("*.yml")) if p != OUT)
     others.pop(INTENT, None)
-    guard = [words(t) for texts in others.values() for t in texts]
-    guard += [words(t) for texts in nlu_examples(sorted(HOLDOUT_DIR.glob("*.yml"))).values() for t in texts]
+    guard = [word_set(t) for texts in others.values() for t in texts]
+    guard += [word_set(t) for texts in nlu_examples(sorted(HOLDOUT_DIR.glob("*.yml"))).values() for t in texts]
     bank = [q for q in load_bank(splits=("train",)) if q.answerable and q.split == "train"]
     chosen: List[tuple] = []
     for style in STYLES:
@@ -137,7 +126,7 @@ def select(per_style: int = PER_STYLE) -> List[tuple]:
                 continue
             if belongs_elsewhere(text):
                 continue
-            ws = words(text)
+            ws = word_set(text)
             if any(jaccard(ws, g) >= NEAR for g in guard):
                 continue
             families.add(question.family)

@@ -20,23 +20,12 @@ from knowledge.index import build_index
 from knowledge.live_bank import LiveBank, LivePart, index_stamp, part_file, read_approved
 from knowledge.search import FusionParams, Searcher, bank_text_function
 from tests.fakes.knowledge import ENTRIES
+from tests.fakes.live_bank_replica import CountingEncoder
 
 RESIDENCE = "1.004222"  # Đăng ký thường trú
 MARRIAGE = "1.000894"  # Đăng ký kết hôn
 APPROVED = "về ở hẳn với nhà chồng thì khai báo cư trú thế nào"
 PARAMS = FusionParams(dense_floor=0.0, dense_span=1.0, abstain_below=0.3)
-
-
-class CountingEncoder(HashingEncoder):
-    """The hashing encoder, counting the questions it was asked to encode."""
-
-    def __init__(self) -> None:
-        super().__init__(64)
-        self.encoded: list = []
-
-    def encode_queries(self, texts):
-        self.encoded += list(texts)
-        return super().encode_queries(texts)
 
 
 @pytest.fixture
