@@ -45,6 +45,16 @@ def test_question_without_everyday_words_is_unchanged(rewriter):
         ("Personal income tax finalisation for expats",
          "thuế thu nhập cá nhân khai quyết toán thuế người nước ngoài"),
         ("How do I get a work visa extension in Vietnam?", "gia hạn tạm trú cho người nước ngoài"),
+        # second batch: phrases first, then the single words that carry the topic
+        ("How can a stateless person living in Vietnam get an exit-entry permit?",
+         "người không quốc tịch giấy phép xuất nhập cảnh"),
+        ("Do we need a permit to import fireworks and pepper sprays for an event?",
+         "giấy phép nhập khẩu pháo hoa công cụ hỗ trợ"),
+        ("How do we extend a groundwater extraction licence issued by the Ministry?",
+         "gia hạn nước dưới đất khai thác giấy phép Bộ"),
+        ("We want to export timber; how do we get a FLEGT licence?", "xuất khẩu gỗ FLEGT giấy phép"),
+        ("Our FDI company wants to issue convertible bonds through a private placement.",
+         "doanh nghiệp có vốn đầu tư nước ngoài trái phiếu chuyển đổi chào bán riêng lẻ"),
     ],
 )
 def test_english_questions_are_translated_phrase_by_phrase(rewriter, question, vietnamese):
