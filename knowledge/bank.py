@@ -20,10 +20,12 @@ import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from knowledge.text import fold
+from knowledge.text import fold, nfc
+from nlu_components.normalize import expand_teencode, fold_diacritics, load_teencode
 
 STYLES = ("story", "short", "no_diacritics", "teencode", "aspect", "formal", "abbrev", "english")
 UNANSWERABLE_TOPICS = (
@@ -39,6 +41,8 @@ MIN_QUESTIONS_COMMON = 12
 MIN_UNANSWERABLE = 600
 NEAR_DUPLICATE_JACCARD = 0.8
 MAX_NEAR_DUPLICATE_SHARE = 0.05
+# The teencode table as it was when split.jsonl was recorded (see bank_fold).
+BANK_TEENCODE = Path(__file__).with_name("bank_teencode.tsv")
 
 _WORD = re.compile(r"\w+")
 # Words that make siblings of one procedure: removed from the name to form the family key.
@@ -54,6 +58,18 @@ _OPERATION_WORDS = re.compile(
 )
 
 
+@lru_cache(maxsize=1)
+def _bank_teencode() -> Dict[str, str]:
+    return load_teencode(str(BANK_TEENCODE))
+
+
+def bank_fold(text: str) -> str:
+    """:func:`knowledge.text.fold` with the teencode table frozen when the split was recorded: what family keys, the
+    split of unanswerable questions and the duplicate check compare, so that growing the live table
+    (``nlu_components/teencode.tsv``) never moves a family or a question between train and test."""
+    return " ".join(fold_diacritics(expand_teencode(nfc(text).lower(), _bank_teencode())).split())
+
+
 def without_level(folded: str) -> str:
     """A folded name without its level phrase ("(thực hiện tại cấp tỉnh)", "cấp Bộ", "trung ương")."""
     return " ".join(LEVEL_PHRASES.sub(" ", folded).split())
@@ -61,7 +77,7 @@ def without_level(folded: str) -> str:
 
 def family_key(name: str) -> str:
     """The name with level phrases, operation words and trade direction removed: siblings share it."""
-    text = fold(name)
+    text = bank_fold(name)
     text = without_level(text)
     text = _OPERATION_WORDS.sub(" ", text)
     return " ".join(_WORD.findall(text))
@@ -118,7 +134,7 @@ def load_split(knowledge_dir: Optional[Path] = None) -> Dict[str, dict]:
 
 
 def unanswerable_split(text: str) -> str:
-    return "test" if _hash_share("unanswerable:" + fold(text)) < TEST_SHARE else "train"
+    return "test" if _hash_share("unanswerable:" + bank_fold(text)) < TEST_SHARE else "train"
 
 
 def read_raw(knowledge_dir: Optional[Path] = None) -> Iterable[tuple]:
@@ -248,7 +264,7 @@ def validate(knowledge_dir: Optional[Path] = None) -> dict:
                       or not record["q"].strip() or record.get("code") not in codes | {None}):
             continue
         code, style = record.get("code"), record.get("style")
-        key = fold(record["q"])
+        key = bank_fold(record["q"])
         if key in seen:
             problems.append(f"{where}: duplicate of {seen[key][0]}:{seen[key][1]}")
             continue

@@ -30,6 +30,21 @@ def test_split_file_matches_the_family_rule():
     assert recorded == computed
 
 
+def test_the_bank_folds_with_its_frozen_table_not_the_live_one(tmp_path, monkeypatch):
+    """Growing nlu_components/teencode.tsv must not move families or unanswerable questions between the splits."""
+    import nlu_components.normalize as normalize
+
+    name = "Miễn thuế TNCN theo NĐ 65/2013"
+    question = "cty e nộp thuế tncn theo nđ mới ở đâu"
+    before = (bank.family_key(name), bank.unanswerable_split(question), bank.bank_fold(question))
+    assert "tncn" in bank.family_key(name)  # the frozen table has no entry for it
+    grown = tmp_path / "teencode.tsv"
+    grown.write_text("tncn\tthu nhập cá nhân\nnđ\tnghị định\ne\tem\n", encoding="utf-8")
+    monkeypatch.setattr(normalize, "_default_teencode", lambda: normalize.load_teencode(str(grown)))
+    assert fold(question) == "cty em nop thue thu nhap ca nhan theo nghi dinh moi o dau"  # the live table moved
+    assert (bank.family_key(name), bank.unanswerable_split(question), bank.bank_fold(question)) == before
+
+
 @pytest.mark.parametrize("a, b", [
     ("Cấp lại thẻ căn cước (thực hiện tại cấp trung ương)", "Cấp đổi thẻ căn cước"),
     ("Cấp giấy phép khai thác khoáng sản (cấp Bộ)", "Gia hạn giấy phép khai thác khoáng sản (cấp Bộ)"),

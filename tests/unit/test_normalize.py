@@ -75,6 +75,43 @@ def test_expand_teencode_only_replaces_whole_words():
     assert expand_teencode("kho bạc koala dkm") == "kho bạc koala dkm"
 
 
+@pytest.mark.parametrize(
+    ("typed", "expanded"),
+    [
+        ("mn ơi cty mik mún xin gp kd dv ăn uống thì nộp hs ở đâu",
+         "mọi người ơi công ty mình muốn xin giấy phép kinh doanh dịch vụ ăn uống thì nộp hồ sơ ở đâu"),
+        ("h e mún lập htx thì bao lâu có kq", "giờ em muốn lập hợp tác xã thì bao lâu có kết quả"),
+        ("khai thuế tncn vs gtgt cho cty tnhh ở cq nào",
+         "khai thuế thu nhập cá nhân với giá trị gia tăng cho công ty trách nhiệm hữu hạn ở cơ quan nào"),
+        ("mẹ e đi nc ngoài, gửi hàng qua hq có cần gp nk ko",
+         "mẹ em đi nước ngoài, gửi hàng qua hải quan có cần giấy phép nhập khẩu không"),
+        ("QĐ giao đất tđc ghi sai, gửi VPĐD hay ra UBND tp",
+         "quyết định giao đất tái định cư ghi sai, gửi văn phòng đại diện hay ra ủy ban nhân dân thành phố"),
+        ("xin cchn ccv ở sở tư pháp hay nhờ ctv",
+         "xin chứng chỉ hành nghề công chứng viên ở sở tư pháp hay nhờ cộng tác viên"),
+    ],
+)
+def test_expand_teencode_covers_the_domain_shorthand(typed, expanded):
+    assert expand_teencode(typed) == expanded
+
+
+def test_ambiguous_shorthand_and_syllables_are_left_alone():
+    # hđ: hoạt động / hợp đồng; hk: không / hộ khẩu / hàng không; ls: luật sư / lãi suất / liệt sĩ.
+    text = "hết hđ thuê nhà thì chuyển hk, ls có cần đi cùng ko"
+    assert expand_teencode(text) == "hết hđ thuê nhà thì chuyển hk, ls có cần đi cùng không"
+    # Unaccented syllables that are words ("ban" bạn/bán/ban, "can" cần/căn, "con") never become keys.
+    assert expand_teencode("ban can con gia ca tien") == "ban can con gia ca tien"
+
+
+def test_teencode_keys_spelt_like_syllables_are_the_reviewed_few():
+    """A key spelt like a Vietnamese syllable hides a word: only these, reviewed one by one, may be one."""
+    from scripts.teencode_gaps import is_syllable
+
+    assert {key for key in load_teencode() if is_syllable(key)} == {
+        "e", "hông", "khum", "mún", "bít", "nhìu", "nhiu", "ny",
+    }
+
+
 def test_match_key_collapses_case_accents_and_spaces():
     assert match_key("  Căn  Cước công DÂN ") == "can cuoc cong dan"
     assert match_key(unicodedata.normalize("NFD", "Quyền sử dụng đất")) == "quyen su dung dat"
