@@ -3,11 +3,13 @@
 Citizens and businesses write the long official terms by their initials (GCN QSDĐ, HKD, DN, BCNCKT, NHNN, PGD…),
 and a curated table only ever holds the ones somebody met. The records hold the long forms: every run of 2–8 words
 inside a clause of a procedure's name, aliases, description, applicants, agencies and document names gives an
-initialism ("giấy chứng nhận" → GCN). :func:`mine` counts them over all records and keeps an initialism when one
-long form clearly dominates (at least :data:`MIN_COUNT` times and :data:`DOMINANCE` times the runner-up): "DN" is
-"doanh nghiệp" (7,665) over "đề nghị" (4,466), while "CN" (chứng nhận / cá nhân / chi nhánh) and "ĐKKD" (điều kiện
-/ đăng ký kinh doanh) stay ambiguous and are left out. Runs that start or end with a function word ("của", "và",
-"đối"…) are not terms and are not counted.
+initialism ("giấy chứng nhận" → GCN). A run must start and end at a word boundary of the clause's word
+segmentation (underthesea): "án đầu" inside "dự án | đầu tư" or "hành kèm" inside "ban hành | kèm" straddles a word
+and is no term, while "hộ khẩu" inside "sổ | hộ khẩu" is one. :func:`mine` counts them over all records and keeps an
+initialism when one long form clearly dominates (at least :data:`MIN_COUNT` times and :data:`DOMINANCE` times the
+runner-up): "DN" is "doanh nghiệp" (7,665) over "đề nghị" (4,481), while "TP" (thành phố / tư pháp / thực phẩm) and
+"KH" (kế hoạch / khoa học / khách hàng) stay ambiguous and are left out. Runs that start or end with a function
+word ("của", "và", "đối"…) are not terms and are not counted.
 
 ``python -m knowledge acronyms`` writes the result to ``knowledge/data/acronyms.yml`` (reviewable; rerun after an
 import). :class:`knowledge.rewrite.QueryRewriter` expands a question's token with it only when the token is written
@@ -21,7 +23,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from knowledge.text import fold, fold_diacritics, nfc
 
@@ -61,27 +63,59 @@ def record_texts(procedure) -> Iterator[str]:
         yield document.name or ""
 
 
-def count_long_forms(records: Iterable[Iterable[str]]) -> Dict[str, Counter]:
-    """``{initialism: Counter(long form → occurrences)}`` over every term-like run of 2–8 words of every record."""
+Segmenter = Callable[[str], Sequence[str]]
+
+
+def word_segments(clause: str) -> Sequence[str]:
+    """The clause's words (one or more syllables each) by underthesea's segmenter."""
+    from underthesea import word_tokenize
+
+    return word_tokenize(clause)
+
+
+def syllables_and_boundaries(clause: str, segment: Segmenter) -> Tuple[List[str], frozenset]:
+    """The clause's syllables and the syllable positions where a word starts or ends."""
+    words: List[str] = []
+    boundaries = {0}
+    for piece in segment(clause):
+        words.extend(_WORD.findall(piece.lower()))
+        boundaries.add(len(words))
+    return words, frozenset(boundaries)
+
+
+def count_long_forms(records: Iterable[Iterable[str]], segment: Optional[Segmenter] = None) -> Dict[str, Counter]:
+    """``{initialism: Counter(long form → occurrences)}`` over every term-like run of 2–8 syllables of every record
+    that starts and ends at a word boundary (``segment``: a clause's words, default :func:`word_segments`)."""
+    segment = segment or word_segments
+    segmented: Dict[str, Tuple[List[str], frozenset]] = {}  # clauses repeat across records (document names)
     counts: Dict[str, Counter] = defaultdict(Counter)
+    every_run: Counter = Counter()  # aligned or not: what a run extends to
     for texts in records:
         runs: Counter = Counter()
         for text in texts:
             for clause in _CLAUSE_BREAK.split(nfc(text or "").lower()):
-                words = _WORD.findall(clause)
+                if not _WORD.search(clause):
+                    continue
+                if clause not in segmented:
+                    segmented[clause] = syllables_and_boundaries(clause, segment)
+                words, boundaries = segmented[clause]
                 for n in range(MIN_WORDS, MAX_WORDS + 1):
                     for i in range(len(words) - n + 1):
                         run = words[i : i + n]
-                        if run[0] not in FUNCTION_WORDS and run[-1] not in FUNCTION_WORDS:
-                            runs[" ".join(run)] += 1
+                        if run[0] in FUNCTION_WORDS or run[-1] in FUNCTION_WORDS:
+                            continue
+                        joined = " ".join(run)
+                        every_run[joined] += 1
+                        if i in boundaries and i + n in boundaries:
+                            runs[joined] += 1
         for run, n in runs.items():
             counts[initials(run.split())][run] += n
     # A run of 3+ words that (nearly) always occurs inside one longer run is a fragment of that term, not a term
-    # ("trình giấy tờ tùy" of "xuất trình giấy tờ tùy thân"): dropped. Two-word terms ("doanh nghiệp") are kept
+    # ("trình giấy tờ tùy" of "xuất trình giấy tờ tùy thân", "giấy tờ về trúng" of "... trúng đấu giá"): dropped.
+    # The longer run counts whether or not it is aligned with words. Two-word terms ("doanh nghiệp") are kept
     # however often they start a longer one.
-    flat = {run: n for forms in counts.values() for run, n in forms.items()}
     longest_extension: Counter = Counter()
-    for run, n in flat.items():
+    for run, n in every_run.items():
         words = run.split()
         if len(words) > MIN_WORDS + 1:
             for part in (" ".join(words[1:]), " ".join(words[:-1])):
@@ -96,12 +130,12 @@ def count_long_forms(records: Iterable[Iterable[str]]) -> Dict[str, Counter]:
 
 
 def mine(records: Iterable[Iterable[str]], min_count: int = MIN_COUNT, dominance: float = DOMINANCE,
-         max_letters: int = MAX_LETTERS) -> Dict[str, dict]:
+         max_letters: int = MAX_LETTERS, segment: Optional[Segmenter] = None) -> Dict[str, dict]:
     """The initialisms with a dominant long form, from the texts of each record: ``{"GCN": {"means": "giấy chứng
     nhận", "count": 4090, "next": 125}}`` (occurrences in the records). Long forms that differ only by old / new tone
     placement ("uỷ" / "ủy") are one long form."""
     table: Dict[str, dict] = {}
-    for key, forms in count_long_forms(records).items():
+    for key, forms in count_long_forms(records, segment).items():
         if len(key) > max_letters:
             continue
         merged: Counter = Counter()

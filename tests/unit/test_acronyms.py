@@ -33,6 +33,22 @@ def test_a_fragment_of_a_longer_term_is_not_a_term():
     assert "TGTT" not in table  # "trình giấy tờ tùy" only ever occurs inside the longer term
 
 
+def test_a_run_that_straddles_a_word_is_not_a_term():
+    records = [["Hồ sơ dự án đầu tư xây dựng"], ["Thẩm định dự án đầu tư công"], ["Điều chỉnh dự án đầu tư"],
+               ["Bản sao sổ hộ khẩu gia đình"], ["Xóa đăng ký hộ khẩu thường trú"], ["Nộp hộ khẩu"]] * 3
+    table = acronyms.mine(records, min_count=3)
+    assert table["DADT"]["means"] == "dự án đầu tư"
+    assert "AD" not in table  # "án đầu" cuts "dự án" and "đầu tư" in half
+    assert table["HK"]["means"] == "hộ khẩu"  # "sổ | hộ khẩu": a word of its own
+
+
+def test_a_segmenter_decides_the_boundaries():
+    records = [["dự án đầu tư"]] * 6
+    one_word_per_syllable = acronyms.mine(records, min_count=3, segment=str.split)
+    assert one_word_per_syllable["AD"]["means"] == "án đầu"
+    assert "AD" not in acronyms.mine(records, min_count=3, segment=lambda clause: ["dự án", "đầu tư"])
+
+
 @pytest.mark.parametrize(
     "token, shouting, expected",
     [
