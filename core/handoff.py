@@ -35,6 +35,11 @@ class Reply:
     created_at: datetime
     delivered_at: datetime | None = None
 
+    def to_dict(self) -> dict:
+        """The reply as JSON-friendly data (its ticket and sender are the ticket's)."""
+        return {"id": self.id, "text": self.text, "staff": self.staff, "created_at": self.created_at.isoformat(),
+                "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None}
+
 
 @dataclass(frozen=True)
 class Ticket:
@@ -65,14 +70,9 @@ class Ticket:
             "transcript": self.transcript,
             "closed_at": self.closed_at.isoformat() if self.closed_at else None,
             "closed_by": self.closed_by,
-            "replies": [_reply_dict(r) for r in self.replies],
+            "replies": [r.to_dict() for r in self.replies],
         })
         return data
-
-
-def _reply_dict(reply: Reply) -> dict:
-    return {"id": reply.id, "text": reply.text, "staff": reply.staff, "created_at": reply.created_at.isoformat(),
-            "delivered_at": reply.delivered_at.isoformat() if reply.delivered_at else None}
 
 
 class HandoffStore:

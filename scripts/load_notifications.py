@@ -47,16 +47,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-# After the path set-up (run as a script).
-from core.db import Database, as_datetime, now_vn  # noqa: E402
-from core.notifications.events import StatusUpdate, change_application_status  # noqa: E402
-from core.notifications.outbox import PENDING, SENDING  # noqa: E402
-from core.notifications.subscriptions import Subscriptions  # noqa: E402
-from core.status.models import (  # noqa: E402
+from core.db import Database, as_datetime, now_vn
+from core.notifications.events import StatusUpdate, change_application_status
+from core.notifications.outbox import PENDING, SENDING
+from core.notifications.subscriptions import Subscriptions
+from core.status.models import (
     NEEDS_DOCUMENTS,
     OVERDUE,
     PROCESSING,
@@ -65,10 +60,11 @@ from core.status.models import (  # noqa: E402
     ApplicationStatus,
     StatusEvent,
 )
-from core.status.sql import SqlStatusBackend  # noqa: E402
-from scripts.percentiles import latency_summary  # noqa: E402
-from tests.fakes.zalo_api_server import SEND_PATH, TRANSACTION_PATH, FakeZaloServer  # noqa: E402
+from core.status.sql import SqlStatusBackend
+from scripts.percentiles import latency_summary
+from tests.fakes.zalo_api_server import SEND_PATH, TRANSACTION_PATH, FakeZaloServer
 
+ROOT = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 OUT_DIR = ROOT / "reports" / "notifications"
 HOTLINE = "18001096"

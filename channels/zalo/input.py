@@ -44,6 +44,15 @@ REQUIRED_KEYS = {
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TOKEN_STORE = ROOT / "var" / "zalo_tokens.json"
 BUSY_REPLY = {"status": "busy"}
+# Optional credentials.yml keys -> the keyword argument they set, of ZaloInput and of its ZaloApiClient.
+CHANNEL_KEYS = {key: key for key in ("timestamp_window_seconds", "queue_capacity", "workers", "max_text_chars",
+                                     "max_message_chars", "action_health_url", "seen_store", "health_token")}
+CLIENT_KEYS = {"send_retries": "max_retries", "retry_backoff_seconds": "backoff_seconds"}
+
+
+def _given(creds: Dict[Text, Any], keys: Dict[str, str]) -> Dict[str, Any]:
+    """The keyword arguments named by ``keys`` for the credentials that are set (not None or empty)."""
+    return {arg: creds[key] for key, arg in keys.items() if creds.get(key) not in (None, "")}
 
 
 class OrderedDispatcher:
@@ -115,40 +124,24 @@ class ZaloInput(InputChannel):
         self,
         app_id: str,
         oa_secret_key: str,
-        access_token: str,
-        refresh_token: str,
-        api_base: str = DEFAULT_API_BASE,
-        oauth_base: str = DEFAULT_OAUTH_BASE,
+        client: ZaloApiClient,
         timestamp_window_seconds: float = 300.0,
-        token_store_path: Optional[str] = None,
         queue_capacity: int = 1000,
         workers: int = 4,
         max_text_chars: int = MAX_TEXT_CHARS,
         max_message_chars: int = MAX_MESSAGE_CHARS,
-        send_retries: int = 3,
-        retry_backoff_seconds: float = 0.5,
-        app_secret_key: Optional[str] = None,
         action_health_url: Optional[str] = None,
         seen_store: Optional[str] = None,
         health_token: Optional[str] = None,
     ) -> None:
-        """Create the channel (see :meth:`from_credentials` for the ``credentials.yml`` keys)."""
+        """Create the channel around ``client`` (the OA's send and token-refresh calls); :meth:`from_credentials`
+        builds both from the ``credentials.yml`` keys."""
         self.app_id = app_id
         self.oa_secret_key = oa_secret_key
+        self.client = client
         self.timestamp_window_seconds = float(timestamp_window_seconds)
         self.max_text_chars = int(max_text_chars)
         self.max_message_chars = int(max_message_chars)
-        path = Path(token_store_path) if token_store_path else DEFAULT_TOKEN_STORE
-        tokens = TokenStore(path if path.is_absolute() else ROOT / path, access_token, refresh_token)
-        self.client = ZaloApiClient(
-            app_id,
-            app_secret_key or oa_secret_key,
-            tokens,
-            api_base=api_base or DEFAULT_API_BASE,
-            oauth_base=oauth_base or DEFAULT_OAUTH_BASE,
-            max_retries=send_retries,
-            backoff_seconds=retry_backoff_seconds,
-        )
         self.memory = ButtonMemory()
         # Accepted event ids outlive the process (SQLite file, or Redis for several replicas): a replay inside the
         # timestamp window is refused after a restart or by another replica too.
@@ -173,24 +166,20 @@ class ZaloInput(InputChannel):
             raise RasaException(
                 "Kênh Zalo thiếu cấu hình / Zalo channel is missing settings: " + ", ".join(missing)
             )
-        optional = {
-            key: creds[key]
-            for key in (
-                "timestamp_window_seconds", "token_store_path", "queue_capacity", "workers", "max_text_chars",
-                "max_message_chars", "send_retries", "retry_backoff_seconds", "app_secret_key", "action_health_url",
-                "seen_store", "health_token",
-            )
-            if creds.get(key) not in (None, "")
-        }
-        return cls(
-            app_id=str(creds["app_id"]).strip(),
-            oa_secret_key=str(creds["oa_secret_key"]).strip(),
-            access_token=str(creds["access_token"]).strip(),
-            refresh_token=str(creds["refresh_token"]).strip(),
-            api_base=str(creds.get("api_base") or DEFAULT_API_BASE).strip(),
-            oauth_base=str(creds.get("oauth_base") or DEFAULT_OAUTH_BASE).strip(),
-            **optional,
+        app_id = str(creds["app_id"]).strip()
+        oa_secret_key = str(creds["oa_secret_key"]).strip()
+        path = Path(creds.get("token_store_path") or DEFAULT_TOKEN_STORE)
+        tokens = TokenStore(path if path.is_absolute() else ROOT / path, str(creds["access_token"]).strip(),
+                            str(creds["refresh_token"]).strip())
+        client = ZaloApiClient(
+            app_id,
+            creds.get("app_secret_key") or oa_secret_key,
+            tokens,
+            api_base=str(creds.get("api_base") or "").strip() or DEFAULT_API_BASE,
+            oauth_base=str(creds.get("oauth_base") or "").strip() or DEFAULT_OAUTH_BASE,
+            **_given(creds, CLIENT_KEYS),
         )
+        return cls(app_id, oa_secret_key, client, **_given(creds, CHANNEL_KEYS))
 
     def get_output_channel(self) -> ZaloOutput:
         """A fresh output channel (used by Rasa for proactive messages)."""

@@ -67,6 +67,18 @@
 
   function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
 
+  // One row of a clickable result list (search hits, tickets, reports, review groups): appends
+  // <li><button class="cs-result">text</button></li> to the list and returns the button for its details.
+  function resultButton(list, text, onClick) {
+    var item = el("li");
+    var button = el("button", text, "cs-result");
+    button.type = "button";
+    if (onClick) { button.addEventListener("click", onClick); }
+    item.appendChild(button);
+    list.appendChild(item);
+    return button;
+  }
+
   function show(message, isError) {
     var box = $("message");
     box.textContent = message || "";
@@ -183,20 +195,13 @@
           "các kết quả gần nhất:", "cs-empty"));
       }
       data.results.forEach(function (hit) {
-        var item = el("li");
-        var button = el("button", hit.name, "cs-result");
-        button.type = "button";
+        var procedure = hit.kind === "procedure";
+        var button = resultButton(results, hit.name, procedure ? function () { openProcedure(hit.code); } : null);
         var meta = [hit.kind === "faq" ? "Hỏi đáp" : hit.code];
         if (hit.field) { meta.push(hit.field); }
         if (hit.levels && hit.levels.length) { meta.push(hit.levels.join(", ")); }
         button.appendChild(el("span", meta.join(" · "), "cs-meta"));
-        if (hit.kind === "procedure") {
-          button.addEventListener("click", function () { openProcedure(hit.code); });
-        } else {
-          button.disabled = true;
-        }
-        item.appendChild(button);
-        results.appendChild(item);
+        button.disabled = !procedure;
       });
     }).catch(function (error) { if (seq === state.seq) { show(error.message, true); } });
   }
@@ -315,16 +320,12 @@
       $("inbox-updated").textContent = "Cập nhật lúc " + new Date().toLocaleTimeString("vi-VN");
       if (!tickets.length) { list.appendChild(el("li", "Không có yêu cầu nào đang chờ.", "cs-empty")); }
       tickets.forEach(function (ticket) {
-        var item = el("li");
-        var button = el("button", ticket.last_user_message || "(không có tin nhắn)", "cs-result");
-        button.type = "button";
+        var button = resultButton(list, ticket.last_user_message || "(không có tin nhắn)",
+          function () { openTicket(ticket.id); });
         button.setAttribute("data-ticket", ticket.id);
         if (ticket.id === state.ticket) { button.classList.add("cs-selected"); }
         button.appendChild(el("span", [ticket.id, ticket.channel, waiting(ticket.waiting_minutes),
           ticket.replies ? ticket.replies + " trả lời" : "chưa trả lời"].join(" · "), "cs-meta"));
-        button.addEventListener("click", function () { openTicket(ticket.id); });
-        item.appendChild(button);
-        list.appendChild(item);
       });
       // Re-read the open ticket only when it changed (each read is audited): another officer replied or closed it.
       if (state.ticket) {
@@ -489,15 +490,10 @@
       clear(list);
       if (!data.reports.length) { list.appendChild(el("li", "Không có phản ánh nào.", "cs-empty")); }
       data.reports.forEach(function (r) {
-        var item = el("li");
-        var button = el("button", null, "cs-result");
-        button.type = "button";
+        var button = resultButton(list, null, function () { openReport(r.code); });
         button.setAttribute("data-code", r.code);
         button.appendChild(el("strong", r.code + " — " + r.status));
         button.appendChild(el("span", r.topic + " · " + dateTime(r.created_at), "cs-meta"));
-        button.addEventListener("click", function () { openReport(r.code); });
-        item.appendChild(button);
-        list.appendChild(item);
       });
     }).catch(function (error) { show(error.message, true); });
   }
@@ -548,9 +544,7 @@
         (data.source_available ? "" : " — chưa đọc được nhật ký hội thoại của trợ lý (tracker store)");
       if (!data.groups.length) { list.appendChild(el("li", "Không có câu hỏi nào cần xem lại.", "cs-empty")); }
       data.groups.forEach(function (g) {
-        var item = el("li");
-        var button = el("button", null, "cs-result");
-        button.type = "button";
+        var button = resultButton(list, null, function () { openReview(g); });
         button.setAttribute("data-review", g.id);
         button.setAttribute("data-status", g.status);
         if (g.id === state.review) { button.classList.add("cs-selected"); }
@@ -562,9 +556,6 @@
         if (g.decision && g.decision.state === "pending") {
           button.appendChild(el("span", "Đề xuất: " + decisionText(g.decision), "cs-meta"));
         }
-        button.addEventListener("click", function () { openReview(g); });
-        item.appendChild(button);
-        list.appendChild(item);
       });
       if (state.review !== null) {  // the open group changed meanwhile (another officer, a supervisor)
         var current = data.groups.filter(function (g) { return g.id === state.review; })[0];
@@ -673,15 +664,10 @@
       var procedures = data.results.filter(function (hit) { return hit.kind === "procedure"; });
       if (!procedures.length) { results.appendChild(el("li", "Không tìm thấy thủ tục phù hợp.", "cs-empty")); }
       procedures.forEach(function (hit) {
-        var item = el("li");
-        var button = el("button", hit.name, "cs-result");
-        button.type = "button";
+        var button = resultButton(results, hit.name, function () { previewProcedure(hit.code); });
         button.setAttribute("data-code", hit.code);
         if (hit.code === state.reviewCode) { button.classList.add("cs-selected"); }
         button.appendChild(el("span", [hit.code, hit.field].filter(Boolean).join(" · "), "cs-meta"));
-        button.addEventListener("click", function () { previewProcedure(hit.code); });
-        item.appendChild(button);
-        results.appendChild(item);
       });
     }).catch(function (error) { if (seq === state.seq) { show(error.message, true); } });
   }

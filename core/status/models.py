@@ -27,6 +27,10 @@ class StatusEvent:
     agency: str
     note: str | None = None
 
+    def to_dict(self) -> dict:
+        """A JSON-friendly dict (ISO timestamp): one entry of :meth:`ApplicationStatus.to_dict`'s history."""
+        return {"status": self.status, "at": self.at.isoformat(), "agency": self.agency, "note": self.note}
+
 
 @dataclass(frozen=True)
 class ApplicationStatus:
@@ -80,9 +84,7 @@ class ApplicationStatus:
             "status": self.status,
             "status_since": self.status_since.isoformat(),
             "agency": self.agency,
-            "history": [
-                {"status": e.status, "at": e.at.isoformat(), "agency": e.agency, "note": e.note} for e in self.history
-            ],
+            "history": [e.to_dict() for e in self.history],
             "missing_documents": list(self.missing_documents),
             "result_pickup": self.result_pickup,
             "rejection_reason": self.rejection_reason,

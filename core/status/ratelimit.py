@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Callable, List, Optional, Tuple
 
 from core.appcode import extract_application_code
@@ -52,27 +52,25 @@ def _key(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
 
 
+@dataclass(eq=False)
 class AttemptLimiter:
     """Counts failed lookups in the services database (table ``lookup_attempts``), rules in the module docstring.
 
     ``retry_after_s`` says when the oldest failure of the fullest rule leaves its window. Successful lookups are
     recorded but do not erase failures (so a valid code cannot be used to reset the counter between guesses on
-    another one).
+    another one). Only the database is positional; the rules' limits and the clock are keyword arguments.
     """
 
-    def __init__(self, store: Database, *, max_failures: int = MAX_FAILURES, window_s: int = WINDOW_S,
-                 client_max_failures: int = CLIENT_MAX_FAILURES, code_ceiling: int = CODE_CEILING,
-                 code_ceiling_window_s: int = CODE_CEILING_WINDOW_S, global_max_failures: int = GLOBAL_MAX_FAILURES,
-                 global_window_s: int = GLOBAL_WINDOW_S, clock: Callable[[], float] = time.time) -> None:
-        self.db = store
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self.client_max_failures = client_max_failures
-        self.code_ceiling = code_ceiling
-        self.code_ceiling_window_s = code_ceiling_window_s
-        self.global_max_failures = global_max_failures
-        self.global_window_s = global_window_s
-        self.clock = clock
+    db: Database
+    _: KW_ONLY
+    max_failures: int = MAX_FAILURES
+    window_s: int = WINDOW_S
+    client_max_failures: int = CLIENT_MAX_FAILURES
+    code_ceiling: int = CODE_CEILING
+    code_ceiling_window_s: int = CODE_CEILING_WINDOW_S
+    global_max_failures: int = GLOBAL_MAX_FAILURES
+    global_window_s: int = GLOBAL_WINDOW_S
+    clock: Callable[[], float] = time.time
 
     @staticmethod
     def _code_key(code: str) -> str:

@@ -23,7 +23,6 @@ from tests.fakes.fuzzing import (
     CONTENT_TYPES,
     RAW_BODIES,
     CaseCounter,
-    check_answer,
     fuzz_settings,
     hostile_text,
     json_values,
@@ -76,13 +75,7 @@ def rest(stack):
 
 
 def post(rest: dict, target: str, sent: str = "", **kwargs) -> requests.Response:
-    target = f"REST {target}"
-    with COUNTER.timed(target):
-        response = requests.post(rest["url"], timeout=120, **kwargs)
-    COUNTER.hit(target, response.status_code)
-    check_answer(response, where=target, sent=sent)
-    assert response.headers.get("Content-Type", "").startswith("application/json"), response.headers
-    return response
+    return COUNTER.send(f"REST {target}", "POST", rest["url"], sent=sent, json_answer=True, timeout=120, **kwargs)
 
 
 def reply_texts(response: requests.Response) -> list:

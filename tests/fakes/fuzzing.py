@@ -12,6 +12,7 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
+import requests
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -162,6 +163,19 @@ class CaseCounter:
         """Record one request to ``target`` that answered ``status``."""
         self.cases[target] += 1
         self.statuses.setdefault(target, Counter())[str(status)] += 1
+
+    def send(self, target: str, method: str, url: str, *, sent: str = "", where: str | None = None,
+             json_answer: bool = False, http=requests, **kwargs) -> requests.Response:
+        """One fuzz request: timed and counted under ``target``, then :func:`check_answer` (as ``where``, by default
+        the target); ``json_answer`` also requires a JSON answer. ``http`` may be a ``requests.Session``."""
+        with self.timed(target):
+            response = http.request(method, url, **kwargs)
+        self.hit(target, response.status_code)
+        check_answer(response, where=where or target, sent=sent)
+        if json_answer:
+            assert response.headers.get("Content-Type", "").startswith("application/json"), (
+                where or target, response.status_code, response.headers)
+        return response
 
     def timed(self, target: str):
         """Context manager adding the elapsed time to ``target``."""

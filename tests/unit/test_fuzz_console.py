@@ -26,7 +26,6 @@ from tests.fakes.fuzzing import (
     RAW_BODIES,
     SQL_PAYLOADS,
     CaseCounter,
-    check_answer,
     fuzz_settings,
     hostile_text,
     json_values,
@@ -71,8 +70,7 @@ def _segment(value: str) -> str:
     return value if re.fullmatch(r"(%[0-9a-fA-F]{2})+", value) else quote(value, safe="")
 
 
-def _console_checks(response: requests.Response, path: str, sent: str) -> None:
-    check_answer(response, where=f"console {path}", sent=sent)
+def _console_checks(response: requests.Response, path: str) -> None:
     if response.request.path_url.startswith("/api/") or path.startswith("/api/"):
         assert response.headers.get("Content-Type", "").startswith(("application/json", "text/csv")), (
             path, response.status_code, response.headers.get("Content-Type"), response.text[:200])
@@ -81,10 +79,9 @@ def _console_checks(response: requests.Response, path: str, sent: str) -> None:
 
 
 def _send(client, method: str, path: str, target: str, *, sent: str = "", **kwargs) -> requests.Response:
-    with COUNTER.timed(target):
-        response = client.http.request(method, client.base + path, timeout=60, **kwargs)
-    COUNTER.hit(target, response.status_code)
-    _console_checks(response, path, sent)
+    response = COUNTER.send(target, method, client.base + path, sent=sent, where=f"console {path}", http=client.http,
+                            timeout=60, **kwargs)
+    _console_checks(response, path)
     return response
 
 
@@ -249,13 +246,10 @@ def test_staff_api_routes(staff_env, route, segment, body, staff_header):
     headers = {"Authorization": f"Bearer {STAFF_TOKEN}", **({"X-Staff": staff_header} if staff_header else {})}
     path = route.format(_segment(segment))
     method = "GET" if route.endswith("}") else "POST"
-    with COUNTER.timed("staff API routes"):
-        response = requests.request(method, staff_env["base"] + path, json=body, headers=headers, timeout=60)
-    COUNTER.hit("staff API routes", response.status_code)
-    check_answer(response, where=f"staff {method} {path}", sent=segment)
+    response = COUNTER.send("staff API routes", method, staff_env["base"] + path, sent=segment,
+                            where=f"staff {method} {path}", json_answer=True, json=body, headers=headers, timeout=60)
     assert response.status_code in (200, 201, 202, 400, 404, 409, 413, 414, 502), (
         path, response.status_code, response.text[:300])
-    assert response.headers["Content-Type"].startswith("application/json")
 
 
 @fuzz_settings(80)
@@ -265,12 +259,10 @@ def test_staff_api_routes(staff_env, route, segment, body, staff_header):
 def test_staff_api_raw_bodies(staff_env, route, raw, content_type):
     headers = {"Authorization": f"Bearer {STAFF_TOKEN}",
                **({"Content-Type": content_type} if content_type else {})}
-    with COUNTER.timed("staff API raw bodies"):
-        response = requests.post(staff_env["base"] + route, data=raw, headers=headers, timeout=60)
-    COUNTER.hit("staff API raw bodies", response.status_code)
-    check_answer(response, where=f"staff POST {route}", sent=raw.decode("utf-8", "replace")[:2000])
+    response = COUNTER.send("staff API raw bodies", "POST", staff_env["base"] + route,
+                            sent=raw.decode("utf-8", "replace")[:2000], where=f"staff POST {route}", json_answer=True,
+                            data=raw, headers=headers, timeout=60)
     assert response.status_code in (400, 404, 409), (route, response.status_code, response.text[:300])
-    assert response.headers["Content-Type"].startswith("application/json")
 
 
 def test_staff_api_log_has_no_traceback_after_fuzzing(staff_env):
