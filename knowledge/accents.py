@@ -49,7 +49,7 @@ NLU_DIR = Path(__file__).resolve().parent.parent / "data" / "nlu"
 NLU_WEIGHT = 5  # citizens' questions are the register we restore; the KB text is the vocabulary
 
 
-def _nlu_examples(nlu_dir: Path) -> Iterator[str]:
+def nlu_examples(nlu_dir: Path) -> Iterator[str]:
     """The accented training questions of the Rasa NLU data (entity annotations stripped)."""
     import yaml
 
@@ -70,7 +70,7 @@ def corpus_sentences(knowledge_dir: Optional[Path] = None, nlu_dir: Optional[Pat
     from knowledge import store
 
     if nlu_dir and Path(nlu_dir).is_dir():
-        for text in _nlu_examples(nlu_dir):
+        for text in nlu_examples(nlu_dir):
             words = _WORD.findall(nfc(text).lower())
             for _ in range(NLU_WEIGHT if words else 0):
                 yield words

@@ -111,10 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--teencode", help="teencode table to check against (default nlu_components/teencode.tsv)")
     args = parser.parse_args(argv)
     from knowledge import acronyms
-    from knowledge.accents import NLU_DIR, _nlu_examples, corpus_sentences
+    from knowledge.accents import NLU_DIR, corpus_sentences, nlu_examples
     from knowledge.bank import load_bank
 
-    conversation = (WORD_RE.findall(unicodedata.normalize("NFC", t).lower()) for t in _nlu_examples(NLU_DIR))
+    conversation = (WORD_RE.findall(unicodedata.normalize("NFC", t).lower()) for t in nlu_examples(NLU_DIR))
     written, folded = kb_vocabulary(corpus_sentences(nlu_dir=None), args.min_count, conversation)
     table = load_teencode(args.teencode)
     initialisms = acronyms.load()
