@@ -24,8 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from knowledge.text import fold, nfc
-from nlu_components.normalize import expand_teencode, fold_diacritics, load_teencode
+from knowledge.text import fold
+from nlu_components.normalize import load_teencode
 
 STYLES = ("story", "short", "no_diacritics", "teencode", "aspect", "formal", "abbrev", "english")
 UNANSWERABLE_TOPICS = (
@@ -67,7 +67,7 @@ def bank_fold(text: str) -> str:
     """:func:`knowledge.text.fold` with the teencode table frozen when the split was recorded: what family keys, the
     split of unanswerable questions and the duplicate check compare, so that growing the live table
     (``nlu_components/teencode.tsv``) never moves a family or a question between train and test."""
-    return " ".join(fold_diacritics(expand_teencode(nfc(text).lower(), _bank_teencode())).split())
+    return fold(text, _bank_teencode())
 
 
 def without_level(folded: str) -> str:

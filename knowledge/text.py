@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from nlu_components.normalize import expand_teencode, fold_diacritics
 
@@ -59,9 +59,10 @@ def nfc(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text or "").split())
 
 
-def fold(text: str) -> str:
-    """Lowercase, expand teencode, strip diacritics: the form every lexical comparison uses."""
-    return " ".join(fold_diacritics(expand_teencode(nfc(text).lower())).split())
+def fold(text: str, teencode: Optional[Dict[str, str]] = None) -> str:
+    """Lowercase, expand teencode (``teencode``: another table than the live one), strip diacritics: the form every
+    lexical comparison uses."""
+    return " ".join(fold_diacritics(expand_teencode(nfc(text).lower(), teencode)).split())
 
 
 def syllables(text: str) -> List[str]:
