@@ -72,8 +72,11 @@ eval: setup ## Retrieval evaluation: dev, bank test split, held-out; ranker vs l
 	@HF_HUB_OFFLINE=1 $(ACT_PY) -m knowledge build --if-stale --encoder e5-small --out models/kb-index-untuned
 	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/eval_retrieval.py --compare-index models/kb-index-untuned
 
-tune-encoder: setup ## Retrain the encoder adapter (knowledge/data/encoder/, ~50 min on 2 cores), rebuild model and index
-	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/tune_encoder.py
+# Two stages: question -> name pairs from the untuned encoder, then a second pass from that adapter with negatives
+# re-mined by it and a question -> question term (knowledge/data/encoder/README.md).
+tune-encoder: setup ## Retrain the encoder adapter (knowledge/data/encoder/, ~90 min on 2 cores), rebuild model and index
+	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/tune_encoder.py --out var/encoder-stage1
+	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/tune_encoder.py --init var/encoder-stage1 --epochs 0.6 --lr 1.5e-4 --q2q-weight 0.5
 	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/build_e5_model.py
 	@HF_HUB_OFFLINE=1 $(ACT_PY) -m knowledge build --if-stale
 

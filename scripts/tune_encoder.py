@@ -13,7 +13,13 @@ The script then reports dense-only retrieval (question -> procedure name) for th
 on the train split's last validation slice and on the bank's test split; setup merges the committed adapter into
 ``models/e5-small-tuned`` (knowledge/adapter.py).
 
+A second stage (``--init DIR``) continues from an earlier adapter: hard negatives are re-mined with that adapted
+encoder (its own top-5 confusions), and ``--q2q-weight`` adds a question-to-question InfoNCE term (another train
+question of the same procedure is the positive, the batch's other procedures' questions the negatives), so the
+bank's own questions, which the index embeds as queries and lets vote, sit closer to their siblings' wordings.
+
 Usage: python scripts/tune_encoder.py [--epochs 1] [--rank 8] [--max-pairs N] [--out knowledge/data/encoder]
+       python scripts/tune_encoder.py --init DIR --epochs 0.6 --lr 1.5e-4 --q2q-weight 0.5
 """
 
 from __future__ import annotations
@@ -117,6 +123,35 @@ def encode(model, texts, prefix: str, batch_size: int = 64) -> np.ndarray:
     return out
 
 
+def load_adapter_into(wrapped: dict, directory: Path, rank: int, alpha: float) -> dict:
+    """Copy an earlier adapter's A / B matrices into the wrapped modules; returns that adapter's metadata."""
+    import torch
+
+    meta = adapter.read_meta(directory)
+    if int(meta["rank"]) != rank or float(meta["alpha"]) != alpha:
+        raise ValueError(f"--init adapter has rank {meta['rank']} / alpha {meta['alpha']}, not {rank} / {alpha}")
+    with np.load(adapter.adapter_path(directory)) as data:
+        if sorted(data.files) != sorted(f"{key}.{m}" for key in wrapped for m in ("A", "B")):
+            raise ValueError(f"--init adapter in {directory} does not fit this model's targets")
+        with torch.no_grad():
+            for key, module in wrapped.items():
+                module.A.copy_(torch.from_numpy(data[key + ".A"].astype(np.float32)))
+                module.B.copy_(torch.from_numpy(data[key + ".B"].astype(np.float32)))
+    return meta
+
+
+def q2q_partners(targets: np.ndarray, rng: random.Random) -> list:
+    """For each train question, another train question of the same procedure (None when it has none)."""
+    rows_of = defaultdict(list)
+    for row, target in enumerate(targets):
+        rows_of[int(target)].append(row)
+    out = []
+    for row, target in enumerate(targets):
+        others = [r for r in rows_of[int(target)] if r != row]
+        out.append(rng.choice(others) if others else None)
+    return out
+
+
 def dense_report(q_vectors: np.ndarray, targets: np.ndarray, p_vectors: np.ndarray) -> dict:
     scores = q_vectors @ p_vectors.T
     right = scores[np.arange(len(targets)), targets]
@@ -177,6 +212,10 @@ def main(argv=None) -> int:
     parser.add_argument("--max-len", type=int, default=64, help="tokens per text while training")
     parser.add_argument("--max-pairs", type=int, default=0, help="use only the first N shuffled pairs (smoke runs)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--init", type=Path, default=None,
+                        help="continue from this adapter folder (second stage); negatives re-mined with it")
+    parser.add_argument("--q2q-weight", type=float, default=0.0,
+                        help="weight of the question-to-question InfoNCE term (0: question -> passage only)")
     args = parser.parse_args(argv)
 
     import torch
@@ -197,16 +236,24 @@ def main(argv=None) -> int:
     model = SentenceTransformer(str(args.base), device="cpu", local_files_only=True)
     model.float()
     model.max_seq_length = args.max_len
+    wrapped = attach_lora(model, args.rank, args.alpha)  # B = 0: the untuned encoder until trained or loaded
+    init_meta, init_digest = None, None
+    if args.init:
+        init_meta = load_adapter_into(wrapped, args.init, args.rank, args.alpha)
+        init_digest = adapter.adapter_digest(args.init)  # before --out (maybe the same folder) is rewritten
+        log(f"continuing from the adapter in {args.init}")
     t0 = time.time()
-    base_p = encode(model, passages, "passage: ")
-    base_train_q = encode(model, train_q, "query: ")
-    base_test_q = encode(model, test_q, "query: ")
-    log(f"untuned encodings in {time.time() - t0:.0f} s")
-    before = {"train": dense_report(base_train_q, train_t, base_p), "test": dense_report(base_test_q, test_t, base_p)}
-    log(f"untuned dense-only: {json.dumps(before)}")
-    negatives = hard_negatives(entries, base_train_q, train_t, base_p, rng)
+    start_p = encode(model, passages, "passage: ")
+    start_train_q = encode(model, train_q, "query: ")
+    start_test_q = encode(model, test_q, "query: ")
+    log(f"starting encodings in {time.time() - t0:.0f} s")
+    start = {"train": dense_report(start_train_q, train_t, start_p),
+             "test": dense_report(start_test_q, test_t, start_p)}
+    log(f"{'first-stage' if args.init else 'untuned'} dense-only: {json.dumps(start)}")
+    before = init_meta["dense_only"]["untuned"] if init_meta else start
+    negatives = hard_negatives(entries, start_train_q, train_t, start_p, rng)
+    partners = q2q_partners(train_t, random.Random(SEED + 1))  # own stream: the first stage's draws stay as they were
 
-    wrapped = attach_lora(model, args.rank, args.alpha)
     params = [p for m in wrapped.values() for p in (m.A, m.B)]
     log(f"trainable parameters: {sum(p.numel() for p in params):,}")
     plan = []
@@ -236,6 +283,13 @@ def main(argv=None) -> int:
         clash[torch.arange(len(rows)), torch.arange(len(rows))] = False
         scores = scores.masked_fill(clash, float("-inf"))
         loss = torch.nn.functional.cross_entropy(scores, torch.arange(len(rows)))
+        paired = [i for i, r in enumerate(rows) if partners[r] is not None]
+        if args.q2q_weight > 0 and len(paired) > 1:
+            # Batches hold one question per procedure, so the other rows' partners are true negatives.
+            mates = ["query: " + train_q[partners[rows[i]]] for i in paired]
+            mates = model(model.preprocess(mates))["sentence_embedding"]
+            q2q = q[paired] @ mates.t() * SCALE
+            loss = loss + args.q2q_weight * torch.nn.functional.cross_entropy(q2q, torch.arange(len(paired)))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -262,11 +316,17 @@ def main(argv=None) -> int:
         "rank": args.rank, "alpha": args.alpha, "targets": sorted(adapter.TARGETS),
         "seed": SEED, "lr": args.lr, "batch_size": args.batch_size, "max_len": args.max_len,
         "epochs": args.epochs, "steps": len(plan), "train_pairs": len(train_q),
-        "hard_negatives": "family sibling (p=0.5) else top-5 untuned confusion", "loss_scale": SCALE,
+        "hard_negatives": "family sibling (p=0.5) else top-5 confusion of the "
+                          + ("first-stage" if args.init else "untuned") + " encoder",
+        "loss_scale": SCALE, "q2q_weight": args.q2q_weight,
         "train_seconds": round(train_seconds), "total_seconds": round(time.time() - started),
-        "dense_only": {"untuned": before, "tuned": after},
+        "dense_only": {"untuned": before, **({"first_stage": start} if args.init else {}), "tuned": after},
         "final_loss": round(float(np.mean(losses[-50:])), 4),
     }
+    if init_meta:
+        # The first stage's own record (without its nested stages), so the file says how to redo both.
+        meta["init"] = {"digest": init_digest,
+                        **{k: v for k, v in init_meta.items() if k not in ("base", "init")}}
     (args.out / adapter.META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     log(f"adapter written to {args.out} in {time.time() - started:.0f} s")
     return 0
