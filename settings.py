@@ -164,7 +164,7 @@ class Settings:
     # (chosen on tests/unit/fixtures/review_pairs.jsonl by scripts/tune_review_grouping.py). REVIEW_LOW_CONFIDENCE:
     # answers below this calibrated confidence enter the queue; unset = the index's answer threshold (ranker.json)
     # + 0.06, 0 = never.
-    review_group_similarity: float = 0.74
+    review_group_similarity: float = 0.76
     review_low_confidence: Optional[float] = None
     # REVIEW_LIVE_POLL_S: how often (seconds) each searcher looks at the approved-questions file and merges new
     # lines into its question bank without a rebuild (knowledge/live_bank.py; 0 = never, rebuild to use them);
@@ -244,7 +244,7 @@ class Settings:
             zalo_token_store=_path("ZALO_TOKEN_STORE", ROOT / "var" / "zalo_tokens.json"),
             review_approved_file=_path("REVIEW_APPROVED_FILE", ROOT / "var" / "approved_questions.jsonl"),
             review_window_days=int(_env("REVIEW_WINDOW_DAYS", "30")),
-            review_group_similarity=float(_env("REVIEW_GROUP_SIMILARITY", "0.74")),
+            review_group_similarity=float(_env("REVIEW_GROUP_SIMILARITY", "0.76")),
             review_low_confidence=_optional_number("REVIEW_LOW_CONFIDENCE", float),
             review_live_poll_s=float(_env("REVIEW_LIVE_POLL_S", "5")),
             review_live_dir=_path("REVIEW_LIVE_DIR", ROOT / "var" / "live_bank"),

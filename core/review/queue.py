@@ -24,7 +24,7 @@ MAX_REASON_CHARS = 500
 MAX_DRAFT_CHARS = 2000
 MAX_VARIANTS = 5
 MAX_APPROVED_WORDINGS = 20  # bank lines an approved group adds at most
-DEFAULT_SIMILARITY = 0.74  # REVIEW_GROUP_SIMILARITY (settings.py): chosen by scripts/tune_review_grouping.py
+DEFAULT_SIMILARITY = 0.76  # REVIEW_GROUP_SIMILARITY (settings.py): chosen by scripts/tune_review_grouping.py
 
 
 class ReviewError(ValueError):
