@@ -41,6 +41,8 @@ def main() -> int:
     parser.add_argument("--model", default=str(ROOT / "models" / "tthc.tar.gz"))
     parser.add_argument("--holdout", default=str(ROOT / "tests" / "nlu_holdout"))
     parser.add_argument("--out", required=True, help="report folder (make eval-nlu: reports/nlu)")
+    parser.add_argument("--min-overall", type=float, default=TARGETS["overall"],
+                        help="fail below this overall F1 (default: the target; make test passes its floor)")
     args = parser.parse_args()
 
     from rasa.core.agent import Agent
@@ -77,9 +79,13 @@ def main() -> int:
     lines.append(f"parse time: {1000 * seconds / max(len(all_true), 1):.1f} ms/message")
     (out / "summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
-    failed = [k for k, target in TARGETS.items() if k in results and results[k]["f1"] < target]
+    floors = {**TARGETS, "overall": args.min_overall}
+    failed = [k for k, floor in floors.items() if k in results and results[k]["f1"] < floor]
+    missed = [k for k, target in TARGETS.items() if k in results and results[k]["f1"] < target and k not in failed]
+    for key in missed:
+        print(f"below target: {key} intent F1 {results[key]['f1']:.4f} < {TARGETS[key]} (floor {floors[key]})")
     for key in failed:
-        print(f"FAIL: {key} intent F1 {results[key]['f1']:.4f} < target {TARGETS[key]}", file=sys.stderr)
+        print(f"FAIL: {key} intent F1 {results[key]['f1']:.4f} < {floors[key]}", file=sys.stderr)
     if errors:
         print(f"{len(errors)} misclassified (see {out / 'intent_report.json'})")
     return 1 if failed else 0
