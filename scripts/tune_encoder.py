@@ -283,9 +283,9 @@ def main(argv=None) -> int:
         clash[torch.arange(len(rows)), torch.arange(len(rows))] = False
         scores = scores.masked_fill(clash, float("-inf"))
         loss = torch.nn.functional.cross_entropy(scores, torch.arange(len(rows)))
-        paired = [i for i, r in enumerate(rows) if partners[r] is not None]
-        if args.q2q_weight > 0 and len(paired) > 1:
-            # Batches hold one question per procedure, so the other rows' partners are true negatives.
+        # Batches hold one question per procedure, so the other rows' partners are true negatives.
+        paired = [i for i, r in enumerate(rows) if partners[r] is not None] if args.q2q_weight > 0 else []
+        if len(paired) > 1:
             mates = ["query: " + train_q[partners[rows[i]]] for i in paired]
             mates = model(model.preprocess(mates))["sentence_embedding"]
             q2q = q[paired] @ mates.t() * SCALE
