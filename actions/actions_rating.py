@@ -2,19 +2,27 @@
 
 Thin layer over ``core.rating``: the score is committed by ``RatingStore.record`` before the
 citizen is thanked. The console's analytics read the stored ratings.
+
+The NLU's ``goodbye`` and ``rate`` are signals, not the last word (as for the routing actions of
+``actions/actions_routing.py``): "xây cảng biển tạm thời" ("tạm" as in "tạm biệt") and "đăng ký đại lý đổi ngoại tệ"
+("tệ", a 2/5) are procedure questions. A ``goodbye`` that is not only goodbye words is answered as a procedure question
+when the knowledge search answers one with confidence; a ``rate`` that is not only a rating, with no rating asked
+just before, is answered as one when the search answers it or the message holds no score at all.
 """
 
 from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from typing import Any, Dict, List, Text
+from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions_dialogue import NamedAction, StoreAction, latest_text
+from actions.actions_dialogue import NamedAction, StoreAction, is_button_payload, latest_text
+from actions.actions_procedure import ActionAnswerProcedure, UsesKnowledge
+from core.routing import is_goodbye_message, search_answers_procedure
 from settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -45,12 +53,48 @@ def rated_this_session(tracker: Tracker) -> bool:
                for e in _events_this_session(tracker))
 
 
-class ActionAskRating(NamedAction, Action):
-    """On goodbye: ask for a 1–5 rating with buttons, once per session; a plain goodbye after that."""
+def rating_was_asked(tracker: Tracker) -> bool:
+    """Whether the bot's last action before the latest message asked for the rating (or stored / re-asked it)."""
+    events = list(tracker.events or [])
+    for event in reversed(events[:-1] if events and events[-1].get("event") == "user" else events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") not in (None, "action_listen"):
+            return event.get("name") in ("action_ask_rating", "action_store_rating")
+    return False
+
+
+class AnswersProcedureQuestions(UsesKnowledge):
+    """For the actions of intents that can swallow a procedure question: search the message once and answer it as a
+    procedure question when ``answers(response)``. A mixin, not an ``Action`` (see ``NamedAction``)."""
+
+    def answered_as_procedure(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              answers: Callable[[Any], bool]) -> Optional[List[EventType]]:
+        """The procedure answer's events, or None when the message stays with its intent (or the search failed)."""
+        try:
+            response = self.service.search(latest_text(tracker))
+        except Exception:  # noqa: BLE001 - the intent's own reply needs no index: better than an apology
+            logger.exception("Knowledge search failed; the %s intent is kept", self.name())
+            return None
+        if not answers(response):
+            return None
+        logger.info("%s overruled: the message is answered as a procedure question", self.name())
+        return ActionAnswerProcedure(service=self._service).respond(dispatcher, tracker, response)
+
+
+class ActionAskRating(AnswersProcedureQuestions, NamedAction, Action):
+    """On goodbye: ask for a 1–5 rating with buttons, once per session; a plain goodbye after that. A procedure
+    question the NLU took for a goodbye is answered as one."""
 
     action_name = "action_ask_rating"
 
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+        text = latest_text(tracker)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent == "goodbye" and text and not is_button_payload(text) and not is_goodbye_message(text):
+            events = self.answered_as_procedure(dispatcher, tracker, search_answers_procedure)
+            if events is not None:
+                return events
         if rated_this_session(tracker):
             dispatcher.utter_message(response="utter_goodbye")
             return []
@@ -58,15 +102,31 @@ class ActionAskRating(NamedAction, Action):
         return []
 
 
-class ActionStoreRating(StoreAction, Action):
-    """Store the rating the citizen gave (button or typed) and thank them; ask again if it is unclear."""
+class ActionStoreRating(AnswersProcedureQuestions, StoreAction, Action):
+    """Store the rating the citizen gave (button or typed) and thank them; ask again if it is unclear. A procedure
+    question the NLU took for a rating is answered as one."""
 
     action_name = "action_store_rating"
     default_store = staticmethod(rating_store)
 
-    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
-        from core.rating import parse_rating
+    def __init__(self, store=None, service=None) -> None:
+        StoreAction.__init__(self, store)
+        self._service = service
 
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+        from core.rating import is_rating_message, parse_rating
+
+        text = latest_text(tracker)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if (intent == "rate" and text and not is_button_payload(text) and not is_rating_message(text)
+                and not rating_was_asked(tracker)):
+            scored = parse_rating(text) is not None
+            events = self.answered_as_procedure(
+                dispatcher, tracker,
+                lambda response: search_answers_procedure(response)
+                or (not scored and not getattr(response, "no_topic", False)))
+            if events is not None:
+                return events
         value = next(tracker.get_latest_entity_values("rating"), None)
         rating = parse_rating(value) if value is not None else parse_rating(latest_text(tracker))
         if rating is None:

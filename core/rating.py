@@ -61,6 +61,29 @@ def parse_rating(value: Any) -> int | None:
     return None
 
 
+# Words a message that only gives a rating holds besides its score (folded): "tôi chấm 5 sao nhé", "rất hài lòng ạ".
+_RATING_FILLERS = frozenset(
+    "toi minh em tui cho cham danh gia diem sao d nhe nha nhen a ah thoi la roi voi ban bot tro ly dich vu lam qua"
+    " cung".split())
+_RATING_VOCABULARY = (_RATING_FILLERS | frozenset(_NUMBER_WORDS)
+                      | frozenset(word for phrase, _ in _WORD_SCORES for word in phrase.split()))
+
+
+def is_rating_message(value: Any) -> bool:
+    """Whether the whole message is a rating: a score (:func:`parse_rating`) and nothing but rating words.
+
+    "Đăng ký đại lý đổi ngoại tệ" holds a score word ("tệ") but is a procedure question, not a 2/5.
+
+    >>> is_rating_message("tôi chấm 5 sao nhé"), is_rating_message("rất hài lòng"), is_rating_message("đại lý ngoại tệ")
+    (True, True, False)
+    """
+    if parse_rating(value) is None:
+        return False
+    if not isinstance(value, str):
+        return True
+    return all(word in _RATING_VOCABULARY for word in re.findall(r"[a-z]+", fold(value)))
+
+
 def sender_key(sender_id: str) -> str:
     """A stable, non-reversible key for one sender (16 hex characters)."""
     return hashlib.sha256(f"rating:{sender_id}".encode("utf-8")).hexdigest()[:16]

@@ -20,6 +20,9 @@ The rules:
 - A message the NLU calls out of scope, or cannot classify, is answered as a procedure question when the search
   is confident about a procedure (:func:`search_answers_procedure`); otherwise it gets the out-of-scope reply or the
   request to rephrase.
+- A ``goodbye`` that holds more than goodbye words (:func:`is_goodbye_message`: "xây cảng biển tạm thời" is not
+  "tạm biệt") is answered as a procedure question when the search is confident about one; a ``rate`` that is more
+  than a rating likewise (``core.rating.is_rating_message``; actions/actions_rating.py).
 """
 
 from __future__ import annotations
@@ -356,6 +359,24 @@ def search_answers_procedure(response) -> bool:
         return False
     results = list(getattr(response, "results", None) or [])
     return bool(results) and results[0].kind == "procedure" and getattr(response, "decision", "") == "answer"
+
+
+# ---- goodbye words -----------------------------------------------------------------------------------------------
+# Matched on ``normalize_for_match`` like the status words. A goodbye holds nothing else ("ok cảm ơn bot nhiều, bye");
+# "xây cảng biển tạm thời" shares "tạm" with "tạm biệt" and is a procedure question.
+GOODBYE_WORDS = frozenset(
+    """
+    tam biet bye bai goodbye pp chao hen gap lai sau nhe nha nhen a ah oke ok okay vang da cam on thanks thank
+    you tks nhieu ban em anh chi minh toi tui bot ad admin tro ly ao xin phep di day the thoi vay roi nhe
+    good night see later nhe cai da
+    """.split()
+)
+
+
+def is_goodbye_message(text: str) -> bool:
+    """Whether the message is only a goodbye (thanks, see you): nothing a search could answer."""
+    words = normalize_for_match(text or "").split()
+    return bool(words) and all(word in GOODBYE_WORDS for word in words)
 
 
 # ---- notification words ---------------------------------------------------------------------------------------

@@ -56,7 +56,15 @@ ACTION_ROUTES = {
 
 # Actions that may answer a procedure question themselves (they set ``procedure_code`` / ``narrowing_pending``).
 ANSWERING_ACTIONS = frozenset({"action_handle_fallback", "action_subscribe_notifications",
-                               "action_unsubscribe_notifications", "action_list_notifications"})
+                               "action_unsubscribe_notifications", "action_list_notifications",
+                               "action_ask_rating", "action_store_rating"})
+
+
+class _DiscardedRatings:
+    """The rating store of the measured ``action_store_rating``: a rating phrasing is measured, never recorded."""
+
+    def record(self, *args) -> None:
+        return None
 
 
 # ---- messages -----------------------------------------------------------------------------------------------
@@ -169,6 +177,7 @@ def custom_actions() -> Dict[str, object]:
     import actions.actions_dialogue  # noqa: F401 - registers the classes
     import actions.actions_notifications  # noqa: F401
     import actions.actions_procedure  # noqa: F401
+    import actions.actions_rating  # noqa: F401
     import actions.actions_routing  # noqa: F401
 
     found, todo = {}, list(Action.__subclasses__())
@@ -199,7 +208,8 @@ def route_one(item: dict, table: RuleTable, classes: Dict[str, object], faq_answ
                       events=[{"event": "user", "text": item["text"], "parse_data": latest}], paused=False,
                       followup_action=None, active_loop={}, latest_action_name="action_listen")
     dispatcher = CollectingDispatcher()
-    events = asyncio.run(classes[action]().run(dispatcher, tracker, {}))
+    instance = classes[action](store=_DiscardedRatings()) if action == "action_store_rating" else classes[action]()
+    events = asyncio.run(instance.run(dispatcher, tracker, {}))
     route = ACTION_ROUTES.get(action, "other")
     if action in ANSWERING_ACTIONS and any(
             e.get("event") == "slot" and e.get("name") in ("procedure_code", "narrowing_pending") and e.get("value")

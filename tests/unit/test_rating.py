@@ -12,7 +12,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_rating import ActionAskRating, ActionStoreRating
 from core.db import Database
-from core.rating import RatingError, RatingStore, parse_rating, sender_key
+from core.knowledge_service import KnowledgeService
+from core.rating import RatingError, RatingStore, is_rating_message, parse_rating, sender_key
+from knowledge.search import Hit, SearchResponse
+from tests.fakes.knowledge import FakeSearcher, FakeStore
 from tests.fakes.responses import rendered
 
 VN = timezone(timedelta(hours=7))
@@ -159,3 +162,94 @@ def test_store_failure_is_not_shown_as_an_error(tmp_path):
     events = run(ActionStoreRating(Broken()), dispatcher, tracker(text="5 sao"), {})
     assert events == []
     assert "chưa lưu được đánh giá" in rendered(dispatcher.messages)[0]["text"]
+
+
+# ---- a procedure question the NLU took for a rating or a goodbye ------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("5", True), ("tôi chấm 5 sao nhé", True), ("rất hài lòng", True), ("bình thường", True), ("tệ quá", True),
+    ("khong hai long lam", True), ("cho 4 điểm thôi", True),
+    ("đăng ký đại lý đổi ngoại tệ", False),  # "tệ" is a score word, the rest is a procedure
+    ("đăng ký khai sinh cho bé thì bình thường mất mấy ngày", False),
+    ("đóng tạm một phần sân bay", False),  # no score at all
+])
+def test_is_rating_message_wants_nothing_but_a_rating(text, expected):
+    assert is_rating_message(text) is expected
+
+
+def knowledge(responses, procedure):
+    searcher = FakeSearcher(responses)
+    return KnowledgeService(searcher_factory=lambda: searcher, store=FakeStore([procedure])), searcher
+
+
+def answering(q, procedure):
+    hit = Hit(code=procedure.code, name=procedure.name, kind="procedure", url="", score=0.9, probability=0.9)
+    return SearchResponse(q, False, decision="answer", confidence=0.9, results=[hit])
+
+
+def test_a_procedure_question_taken_for_a_rating_is_answered_and_not_stored(store, birth_registration):
+    ratings, _ = store
+    q = "đăng ký khai sinh cho bé thì bình thường mất mấy ngày"  # "bình thường" reads as a 3/5
+    service, searcher = knowledge({q: answering(q, birth_registration)}, birth_registration)
+    dispatcher = CollectingDispatcher()
+    events = run(ActionStoreRating(ratings, service), dispatcher, tracker(text=q, intent="rate"), {})
+    assert searcher.asked == [q]
+    assert rendered(dispatcher.messages)[0]["text"].startswith("**Đăng ký khai sinh** (mã thủ tục 1.001193)")
+    assert {"event": "slot", "name": "procedure_code", "value": "1.001193", "timestamp": None} in events
+    assert ratings.summary(["2026-11-20"])["count"] == 0
+
+
+def test_a_rating_word_in_an_unsure_search_is_still_a_rating(store, birth_registration):
+    ratings, _ = store
+    q = "bot trả lời cũng bình thường"  # the fake search abstains: a 3/5 with other words
+    service, searcher = knowledge({}, birth_registration)
+    dispatcher = CollectingDispatcher()
+    events = run(ActionStoreRating(ratings, service), dispatcher, tracker(text=q, intent="rate"), {})
+    assert searcher.asked == [q]
+    assert events == [SlotSet("satisfaction_rating", 3)]
+    assert ratings.summary(["2026-11-20"])["distribution"]["3"] == 1
+
+
+def test_a_message_without_a_score_taken_for_a_rating_gets_the_search_not_the_digit_question(store,
+                                                                                              birth_registration):
+    ratings, _ = store
+    q = "con tạm trú ở đây có khai sinh được không"  # no score: the search's suggestions, not "chọn từ 1 đến 5"
+    hit = Hit(code="1.001193", name="Đăng ký khai sinh", kind="procedure", url="", score=0.4, probability=0.4)
+    unsure = SearchResponse(q, True, decision="abstain", confidence=0.4, results=[hit], suggestions=[hit])
+    service, _ = knowledge({q: unsure}, birth_registration)
+    dispatcher = CollectingDispatcher()
+    run(ActionStoreRating(ratings, service), dispatcher, tracker(text=q, intent="rate"), {})
+    message = rendered(dispatcher.messages)[0]
+    assert not message["text"].startswith("Bạn chọn giúp tôi một số từ 1 đến 5")
+    assert [b["payload"] for b in message["buttons"]][0].startswith("/choose_procedure")
+    assert ratings.summary(["2026-11-20"])["count"] == 0
+
+
+def test_right_after_the_rating_question_a_rating_is_never_searched(store, birth_registration):
+    ratings, _ = store
+    service, searcher = knowledge({}, birth_registration)
+    asked = [{"event": "action", "name": "action_ask_rating"}, {"event": "bot", "text": "..."},
+             {"event": "action", "name": "action_listen"}, {"event": "user", "text": "dịch vụ ổn áp"}]
+    dispatcher = CollectingDispatcher()
+    events = run(ActionStoreRating(ratings, service), dispatcher, tracker(asked, text="dịch vụ ổn áp", intent="rate"),
+                 {})
+    assert searcher.asked == []
+    assert events == [SlotSet("satisfaction_rating", 4)]  # "ổn" reads as 4/5
+
+
+def test_a_procedure_question_taken_for_a_goodbye_is_answered(birth_registration):
+    q = "làm khai sinh tạm thời cho con ở đâu"  # "tạm" as in "tạm biệt"
+    service, searcher = knowledge({q: answering(q, birth_registration)}, birth_registration)
+    dispatcher = CollectingDispatcher()
+    run(ActionAskRating(service), dispatcher, tracker([{"event": "session_started"}], text=q, intent="goodbye"), {})
+    assert searcher.asked == [q]
+    assert rendered(dispatcher.messages)[0]["text"].startswith("**Đăng ký khai sinh** (mã thủ tục 1.001193)")
+
+
+def test_a_real_goodbye_asks_for_the_rating_without_a_search(birth_registration):
+    service, searcher = knowledge({}, birth_registration)
+    dispatcher = CollectingDispatcher()
+    run(ActionAskRating(service), dispatcher,
+        tracker([{"event": "session_started"}], text="ok cảm ơn bot nhiều nhé, bye", intent="goodbye"), {})
+    assert searcher.asked == []
+    assert rendered(dispatcher.messages)[0]["response"] == "utter_rating_ask"

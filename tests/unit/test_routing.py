@@ -25,6 +25,7 @@ from core.routing import (
     feedback_form_starts,
     feedback_match,
     is_feedback_request,
+    is_goodbye_message,
     is_notification_request,
     is_status_request,
     search_answers_procedure,
@@ -448,3 +449,11 @@ def test_an_unclear_message_the_search_cannot_place_asks_to_rephrase(birth_regis
     messages, events = run(ActionHandleFallback(service), make_tracker(q, "nlu_fallback"))
     assert messages[0]["text"].startswith("Xin lỗi, tôi chưa hiểu rõ câu hỏi.")
     assert events == [slot("handoff_offered", False)]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("tạm biệt", True), ("ok cảm ơn bot nhiều, bye", True), ("thanks, chào nha", True), ("cám ơn ạ", True),
+    ("xây cảng biển tạm thời", False), ("tạm biệt, cho hỏi làm khai sinh ở đâu", False), ("", False),
+])
+def test_is_goodbye_message_wants_nothing_but_goodbye_words(text, expected):
+    assert is_goodbye_message(text) is expected
