@@ -1,13 +1,15 @@
 """Routing actions: the NLU's intent is a signal, not the last word, for the status form and the FAQ answers.
 
-Rules (data/rules/services.yml, data/rules/procedures.yml, data/rules/forms.yml) run these actions for the
-intents ``check_application_status``, ``file_feedback``, ``faq`` and ``out_of_scope``. Each one sets the slot
+Rules (data/rules/services.yml, data/rules/procedures.yml, data/rules/forms.yml, data/rules/basic.yml) run these
+actions for the intents ``check_application_status``, ``file_feedback``, ``faq``, ``out_of_scope`` and
+``bot_challenge``. Each one sets the slot
 ``request_route`` and the rules branch on it:
 
 - ``status``: the application-status form follows (the message carries a code or clear status words);
 - ``feedback``: the feedback form follows (clear feedback words, or no procedure the search is sure of);
 - ``faq``: the response selector's FAQ answer follows (``utter_faq``);
 - ``out_of_scope``: the out-of-scope reply follows (``utter_out_of_scope``);
+- ``bot_challenge``: "I am a virtual assistant" follows (``utter_iamabot``);
 - ``procedure``: the action has already answered the message as a procedure question, exactly as
   ``action_answer_procedure`` would have.
 
@@ -132,6 +134,17 @@ class ActionRouteOutOfScope(_Routing, Action):
 
     action_name = "action_route_out_of_scope"
     route = "out_of_scope"
+
+    def keeps_route(self, text: str, response) -> bool:
+        return not search_answers_procedure(response)
+
+
+class ActionRouteBotChallenge(_Routing, Action):
+    """``bot_challenge``: "I am a virtual assistant" unless the knowledge search is confident about a procedure (the
+    classifier reads short procedure questions such as "tích hợp bằng lái vào căn cước" as a bot challenge)."""
+
+    action_name = "action_route_bot_challenge"
+    route = "bot_challenge"
 
     def keeps_route(self, text: str, response) -> bool:
         return not search_answers_procedure(response)

@@ -17,9 +17,9 @@ The rules:
 - The status-change notification intents (subscribe, unsubscribe, list) are kept only when the message has words
   about notifications or following an application (:func:`is_notification_request`); "chấp thuận danh sách dự kiến
   nhân sự" is a procedure question even if the NLU says ``list_notifications``.
-- A message the NLU calls out of scope, or cannot classify, is answered as a procedure question when the search
-  is confident about a procedure (:func:`search_answers_procedure`); otherwise it gets the out-of-scope reply or the
-  request to rephrase.
+- A message the NLU calls out of scope or a bot challenge, or cannot classify, is answered as a procedure question
+  when the search is confident about a procedure (:func:`search_answers_procedure`); otherwise it gets the
+  out-of-scope reply, "I am a virtual assistant" or the request to rephrase.
 - A ``goodbye`` that holds more than goodbye words (:func:`is_goodbye_message`: "xây cảng biển tạm thời" is not
   "tạm biệt") is answered as a procedure question when the search is confident about one; a ``rate`` that is more
   than a rating likewise (``core.rating.is_rating_message``; actions/actions_rating.py).

@@ -51,6 +51,7 @@ ACTION_ROUTES = {
     "action_route_feedback_request": "procedure",
     "action_route_faq": "procedure",
     "action_route_out_of_scope": "procedure",
+    "action_route_bot_challenge": "procedure",
 }
 
 

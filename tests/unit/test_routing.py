@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.actions_dialogue import ActionHandleFallback
 from actions.actions_procedure import ActionAnswerProcedure
 from actions.actions_routing import (
+    ActionRouteBotChallenge,
     ActionRouteFaq,
     ActionRouteFeedbackRequest,
     ActionRouteOutOfScope,
@@ -457,3 +458,20 @@ def test_an_unclear_message_the_search_cannot_place_asks_to_rephrase(birth_regis
 ])
 def test_is_goodbye_message_wants_nothing_but_goodbye_words(text, expected):
     assert is_goodbye_message(text) is expected
+
+
+def test_a_procedure_question_taken_for_a_bot_challenge_is_answered(birth_registration):
+    q = "giấy khai sinh bản điện tử tích hợp vào vneid"  # short, like "tích hợp bằng lái vào căn cước"
+    found = answering(q, proc_hit("1.001193", "Đăng ký khai sinh", 0.9))
+    service, searcher = service_for([birth_registration], {q: found})
+    messages, events = run(ActionRouteBotChallenge(service), make_tracker(q, "bot_challenge"))
+    assert searcher.asked == [q]
+    assert messages[0]["text"].startswith("**Đăng ký khai sinh** (mã thủ tục 1.001193)")
+    assert events[-1] == slot("request_route", "procedure")
+
+
+def test_a_real_bot_challenge_gets_the_virtual_assistant_reply(birth_registration):
+    q = "bạn là người thật hay máy vậy"
+    service, _ = service_for([birth_registration], {})  # the fake search abstains on it
+    assert run(ActionRouteBotChallenge(service), make_tracker(q, "bot_challenge")) == (
+        [], [slot("request_route", "bot_challenge")])
