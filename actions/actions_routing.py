@@ -34,6 +34,7 @@ from core.routing import (
     feedback_form_starts,
     is_feedback_request,
     is_status_request,
+    mentions_the_bot,
     search_answers_procedure,
 )
 
@@ -140,11 +141,14 @@ class ActionRouteOutOfScope(_Routing, Action):
 
 
 class ActionRouteBotChallenge(_Routing, Action):
-    """``bot_challenge``: "I am a virtual assistant" unless the knowledge search is confident about a procedure (the
-    classifier reads short procedure questions such as "tích hợp bằng lái vào căn cước" as a bot challenge)."""
+    """``bot_challenge``: "I am a virtual assistant" for a message about the assistant the search does not answer, or
+    one without a topic; otherwise a procedure question (the classifier reads short procedure questions such as "tích
+    hợp bằng lái vào căn cước" as a bot challenge), answered with the search's answer, siblings or suggestions."""
 
     action_name = "action_route_bot_challenge"
     route = "bot_challenge"
 
     def keeps_route(self, text: str, response) -> bool:
-        return not search_answers_procedure(response)
+        if search_answers_procedure(response):
+            return False
+        return mentions_the_bot(text) or getattr(response, "no_topic", False) or not getattr(response, "results", None)

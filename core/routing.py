@@ -17,9 +17,11 @@ The rules:
 - The status-change notification intents (subscribe, unsubscribe, list) are kept only when the message has words
   about notifications or following an application (:func:`is_notification_request`); "chấp thuận danh sách dự kiến
   nhân sự" is a procedure question even if the NLU says ``list_notifications``.
-- A message the NLU calls out of scope or a bot challenge, or cannot classify, is answered as a procedure question
-  when the search is confident about a procedure (:func:`search_answers_procedure`); otherwise it gets the
-  out-of-scope reply, "I am a virtual assistant" or the request to rephrase.
+- A message the NLU calls out of scope, or cannot classify, is answered as a procedure question when the search is
+  confident about a procedure (:func:`search_answers_procedure`); otherwise it gets the out-of-scope reply or the
+  request to rephrase. A ``bot_challenge`` gets "I am a virtual assistant" only when it asks about the assistant
+  (:func:`mentions_the_bot`) and the search does not answer a procedure with confidence, or the search finds no
+  topic in it; otherwise it is a procedure question ("tích hợp bằng lái vào căn cước").
 - A ``goodbye`` that holds more than goodbye words (:func:`is_goodbye_message`: "xây cảng biển tạm thời" is not
   "tạm biệt") is answered as a procedure question when the search is confident about one; a ``rate`` that is more
   than a rating likewise (``core.rating.is_rating_message``; actions/actions_rating.py).
@@ -359,6 +361,31 @@ def search_answers_procedure(response) -> bool:
         return False
     results = list(getattr(response, "results", None) or [])
     return bool(results) and results[0].kind == "procedure" and getattr(response, "decision", "") == "answer"
+
+
+# ---- bot-challenge words ---------------------------------------------------------------------------------------
+# Matched on ``normalize_for_match``. "Máy" folds to "may" like "mấy" ("mấy ngày"), so it counts only next to a
+# word about talking or answering or after "là"; "ai" only as "ai đang / ai trả lời" or "là ai" / "là AI".
+BOT_PHRASES = (
+    r"\b(?:chat ?bot|bot|robot|tri tue nhan tao|tro ly ao|human)\b",
+    r"\bnguoi that\b",
+    r"\b(?:nguoi|can bo) hay (?:la )?(?:voi )?may\b",
+    r"\bmay hay nguoi\b",
+    r"\b(?:la|voi|chat voi|nhan voi|noi chuyen voi) may\b",
+    r"\bmay tra loi\b",
+    r"\b(?:tra loi|tin nhan|nhan tin) tu dong\b",
+    r"\b(?:con nguoi|phan mem)\b",
+    r"\bai tao\b",
+    r"\bla ai\b",
+    r"\bai (?:dang |tra loi|nhan)",
+    r"\bten (?:gi|la gi)\b",
+)
+_BOT_RE = re.compile("|".join(BOT_PHRASES))
+
+
+def mentions_the_bot(text: str) -> bool:
+    """Whether the message asks about the assistant itself ("bạn là người hay máy", "đây là bot à")."""
+    return bool(_BOT_RE.search(normalize_for_match(text or "")))
 
 
 # ---- goodbye words -----------------------------------------------------------------------------------------------

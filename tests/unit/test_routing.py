@@ -29,6 +29,7 @@ from core.routing import (
     is_goodbye_message,
     is_notification_request,
     is_status_request,
+    mentions_the_bot,
     search_answers_procedure,
     status_match,
 )
@@ -475,3 +476,23 @@ def test_a_real_bot_challenge_gets_the_virtual_assistant_reply(birth_registratio
     service, _ = service_for([birth_registration], {})  # the fake search abstains on it
     assert run(ActionRouteBotChallenge(service), make_tracker(q, "bot_challenge")) == (
         [], [slot("request_route", "bot_challenge")])
+
+
+def test_a_bot_challenge_without_words_about_the_bot_gets_the_search_even_unsure(birth_registration):
+    q = "tích hợp giấy khai sinh vào căn cước"  # no word about the assistant: the search's suggestions
+    hit = proc_hit("1.001193", "Đăng ký khai sinh", 0.4, probability=0.4)
+    unsure = SearchResponse(q, True, decision="abstain", confidence=0.4, results=[hit], suggestions=[hit])
+    service, _ = service_for([birth_registration], {q: unsure})
+    messages, events = run(ActionRouteBotChallenge(service), make_tracker(q, "bot_challenge"))
+    assert [b["payload"] for b in messages[0]["buttons"]][0].startswith("/choose_procedure")
+    assert events[-1] == slot("request_route", "procedure")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("bạn là người hay máy", True), ("đây là bot à", True), ("ai đang trả lời tôi vậy", True),
+    ("có phải tin nhắn tự động không", True), ("ban co phai nguoi that ko", True),
+    ("làm căn cước mất mấy ngày", False), ("xin cấp phép cho máy bay không người lái", False),
+    ("ai được cấp giấy phép lái xe hạng A1", False), ("nộp hồ sơ tự động gia hạn không", False),
+])
+def test_mentions_the_bot(text, expected):
+    assert mentions_the_bot(text) is expected
