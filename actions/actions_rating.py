@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from typing import Any, Callable, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions_dialogue import NamedAction, StoreAction, is_button_payload, latest_text
-from actions.actions_procedure import ActionAnswerProcedure, UsesKnowledge
+from actions.actions_dialogue import NamedAction, StoreAction, is_button_payload, latest_intent, latest_text
+from actions.actions_routing import AnswersProcedureQuestions
 from core.routing import is_goodbye_message, search_answers_procedure
 from settings import get_settings
 
@@ -64,24 +64,6 @@ def rating_was_asked(tracker: Tracker) -> bool:
     return False
 
 
-class AnswersProcedureQuestions(UsesKnowledge):
-    """For the actions of intents that can swallow a procedure question: search the message once and answer it as a
-    procedure question when ``answers(response)``. A mixin, not an ``Action`` (see ``NamedAction``)."""
-
-    def answered_as_procedure(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              answers: Callable[[Any], bool]) -> Optional[List[EventType]]:
-        """The procedure answer's events, or None when the message stays with its intent (or the search failed)."""
-        try:
-            response = self.service.search(latest_text(tracker))
-        except Exception:  # noqa: BLE001 - the intent's own reply needs no index: better than an apology
-            logger.exception("Knowledge search failed; the %s intent is kept", self.name())
-            return None
-        if not answers(response):
-            return None
-        logger.info("%s overruled: the message is answered as a procedure question", self.name())
-        return ActionAnswerProcedure(service=self._service).respond(dispatcher, tracker, response)
-
-
 class ActionAskRating(AnswersProcedureQuestions, NamedAction, Action):
     """On goodbye: ask for a 1–5 rating with buttons, once per session; a plain goodbye after that. A procedure
     question the NLU took for a goodbye is answered as one."""
@@ -90,7 +72,7 @@ class ActionAskRating(AnswersProcedureQuestions, NamedAction, Action):
 
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         text = latest_text(tracker)
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        intent, _ = latest_intent(tracker)
         if intent == "goodbye" and text and not is_button_payload(text) and not is_goodbye_message(text):
             events = self.answered_as_procedure(dispatcher, tracker, search_answers_procedure)
             if events is not None:
@@ -117,7 +99,7 @@ class ActionStoreRating(AnswersProcedureQuestions, StoreAction, Action):
         from core.rating import is_rating_message, parse_rating
 
         text = latest_text(tracker)
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        intent, _ = latest_intent(tracker)
         if (intent == "rate" and text and not is_button_payload(text) and not is_rating_message(text)
                 and not rating_was_asked(tracker)):
             scored = parse_rating(text) is not None
@@ -128,7 +110,7 @@ class ActionStoreRating(AnswersProcedureQuestions, StoreAction, Action):
             if events is not None:
                 return events
         value = next(tracker.get_latest_entity_values("rating"), None)
-        rating = parse_rating(value) if value is not None else parse_rating(latest_text(tracker))
+        rating = parse_rating(value) if value is not None else parse_rating(text)
         if rating is None:
             dispatcher.utter_message(response="utter_rating_unclear")
             return []

@@ -21,13 +21,13 @@ The decisions themselves are plain functions in ``core/routing.py``.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, List, Text
+from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions_dialogue import NamedAction
+from actions.actions_dialogue import NamedAction, latest_text
 from actions.actions_procedure import ActionAnswerProcedure, UsesKnowledge
 from core.routing import (
     faq_beats_procedures,
@@ -47,35 +47,40 @@ def _route(value: str) -> Dict[Text, Any]:
     return SlotSet(ROUTE_SLOT, value)
 
 
-class _Routing(UsesKnowledge, NamedAction):
+class AnswersProcedureQuestions(UsesKnowledge):
+    """For the actions of intents that can swallow a procedure question (the routing actions below, the rating
+    actions): search the message once and answer it as a procedure question, exactly as ``action_answer_procedure``
+    would, when ``answers(response)``. A mixin, not an ``Action`` (see ``NamedAction``)."""
+
+    def answered_as_procedure(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              answers: Callable[[Any], bool]) -> Optional[List[Dict]]:
+        """The procedure answer's events, or None when the message stays with its intent: ``answers`` said no, or
+        the search failed (the intent's own reply needs no index: better than an apology)."""
+        try:
+            response = self.service.search(latest_text(tracker))
+        except Exception:  # noqa: BLE001 - see the docstring
+            logger.exception("Knowledge search failed; %s keeps the intent", self.name())
+            return None
+        if not answers(response):
+            return None
+        logger.info("%s overruled: the search answers a procedure, answered as one", self.name())
+        return ActionAnswerProcedure(service=self._service).respond(dispatcher, tracker, response)
+
+
+class _Routing(AnswersProcedureQuestions, NamedAction):
     """Shared by the routing actions: the knowledge service (injectable for tests), the procedure answer and the run
     of the searching routes. A mixin, not an ``Action`` (see ``NamedAction``).
 
     ``respond`` sets ``route`` for a button payload (an explicit choice) or when ``decided_without_search(text)``;
-    otherwise it searches the message once (``route_after_search``) and keeps ``route`` when
+    otherwise it searches the message once (``answered_as_procedure``) and keeps ``route`` when
     ``keeps_route(text, response)``."""
 
     route = ""
 
-    def answer_procedure(self, dispatcher: CollectingDispatcher, tracker: Tracker, response=None) -> List[Dict]:
+    def answer_procedure(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict]:
         """Answer as ``action_answer_procedure`` does, then mark the route."""
-        events = ActionAnswerProcedure(service=self._service).respond(dispatcher, tracker, response)
+        events = ActionAnswerProcedure(service=self._service).respond(dispatcher, tracker)
         return [*events, _route("procedure")]
-
-    def route_after_search(self, dispatcher: CollectingDispatcher, tracker: Tracker, route: str,
-                           keeps_route: Callable[[Any], bool]) -> List[Dict]:
-        """Search the message once: ``route`` when the search fails (the intent's reply needs no index: better than
-        an apology) or ``keeps_route(response)``; otherwise answer it as a procedure question with that search."""
-        text = tracker.latest_message.get("text") or ""
-        try:
-            response = self.service.search(text)
-        except Exception:  # noqa: BLE001 - see the docstring
-            logger.exception("Knowledge search failed; the %s route is kept", route)
-            return [_route(route)]
-        if keeps_route(response):
-            return [_route(route)]
-        logger.info("%s route overruled: the search answers a procedure, answered as one", route)
-        return self.answer_procedure(dispatcher, tracker, response)
 
     def decided_without_search(self, text: str) -> bool:
         return False
@@ -87,8 +92,8 @@ class _Routing(UsesKnowledge, NamedAction):
         text = tracker.latest_message.get("text") or ""
         if text.startswith("/") or self.decided_without_search(text):
             return [_route(self.route)]
-        return self.route_after_search(dispatcher, tracker, self.route,
-                                       lambda response: self.keeps_route(text, response))
+        events = self.answered_as_procedure(dispatcher, tracker, lambda response: not self.keeps_route(text, response))
+        return [_route(self.route)] if events is None else [*events, _route("procedure")]
 
 
 class ActionRouteStatusRequest(_Routing, Action):
