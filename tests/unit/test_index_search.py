@@ -96,7 +96,10 @@ def test_abstention_suggests_only_procedures_above_the_floor(searcher):
         response = searcher.search(query)
         assert response.abstain and response.suggestions
         assert response.suggestions[0].code == "1.001193"
-        assert len(response.suggestions) <= 3 and all(h.kind == "procedure" for h in response.suggestions)
+        assert len(response.suggestions) <= base.suggest_count and all(h.kind == "procedure"
+                                                                       for h in response.suggestions)
+        searcher.params = replace(base, abstain_below=2.0, suggest_above=0.0, suggest_count=2)
+        assert [h.code for h in searcher.search(query).suggestions] == [h.code for h in response.suggestions[:2]]
         searcher.params = replace(base, abstain_below=2.0, suggest_above=1.5)
         assert searcher.search(query).suggestions == []
         searcher.params = base  # answering: never suggestions
