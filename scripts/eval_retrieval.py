@@ -123,8 +123,8 @@ def score_runs(devset: List[dict], runs: Dict[str, dict]) -> dict:
         if not runs[r["id"]]["abstain"]
         and (not runs[r["id"]]["codes"] or runs[r["id"]]["codes"][0] not in set(r["expected"]))
     ]
-    # When the bot abstains it offers up to 5 (``suggest_count``) "maybe you mean" procedures (never an answer): how often the right
-    # one is among them, and how often an unanswerable question gets some anyway.
+    # When the bot abstains it offers up to ``suggest_count`` "maybe you mean" procedures (never an answer): how
+    # often the right one is among them, and how often an unanswerable question gets some anyway.
     abstained_answerable = [r for r in answerable if runs[r["id"]]["abstain"]]
     right_suggested = [r for r in abstained_answerable
                        if set(runs[r["id"]].get("suggested", [])) & set(r["expected"])]
