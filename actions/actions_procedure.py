@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
@@ -15,7 +15,7 @@ from actions.actions_dialogue import NamedAction
 from core.answers import ASPECTS, format_answer, shorten
 from core.language import detect_language, question_aspects
 from core.narrowing import Question, get_narrowing
-from core.routing import is_feedback_request
+from core.routing import asks_status_outright, is_feedback_request
 from knowledge.store import is_procedure_code
 from settings import get_settings
 
@@ -28,6 +28,8 @@ HUMAN_BUTTON_TITLE = {"vi": "Gặp cán bộ hỗ trợ", "en": "Talk to an offi
 # complaint as a procedure question): one tap starts the feedback form (``/file_feedback``, an explicit choice).
 FEEDBACK_BUTTON_TITLE = {"vi": "Gửi phản ánh, kiến nghị", "en": "Send feedback"}
 SOURCE_LABEL = {"vi": "Nguồn", "en": "Source"}
+# The status lookup form (domain.yml), started directly when a "procedure question" holds clear status words.
+STATUS_FORM = "application_status_form"
 
 
 def in_language(response: str, lang: str) -> str:
@@ -112,6 +114,11 @@ class ActionAnswerProcedure(UsesKnowledge, NamedAction, Action):
         events: List[Dict[Text, Any]] = (
             [SlotSet("narrowing", None), SlotSet("narrowing_pending", False)] if pending is not None else [])
         hotline = get_settings().support_hotline
+        if (intent == "ask_procedure" and pending is None and not tracker.active_loop_name
+                and asks_status_outright(text)):
+            # Clear status words the NLU read as a procedure question ("hs cấp đổi gplx của e sao rồi ạ"): the
+            # citizen asks about an application already submitted, so the status form asks for its code.
+            return [FollowupAction(STATUS_FORM)]
         try:
             if intent == "choose_procedure" and chosen:
                 proc = self.service.procedure(chosen)

@@ -128,6 +128,16 @@ def is_status_request(text: Optional[str], entities: Iterable[dict] = ()) -> boo
     return bool(status_match(text))
 
 
+def asks_status_outright(text: Optional[str]) -> bool:
+    """True when ``text`` carries an application code, or a status phrase about the citizen's own application ("hs
+    cấp đổi gplx của e sao rồi ạ", "kiểm tra hồ sơ của tôi"): enough to start the status form even when the NLU read
+    the message as a procedure question. A status phrase alone is not ("muốn nộp hồ sơ trực tiếp thì đến đâu" asks
+    where to go), nor the citizen's own application with a progress word (3 of the question bank's 17,706
+    procedure questions read so); there the NLU decides."""
+    why = status_match(text)
+    return why == "code" or (why == "phrase" and bool(_OWN_RE.search(normalize_for_match(text or ""))))
+
+
 # ---- feedback words -------------------------------------------------------------------------------------------
 # Written like the status words: no diacritics, lowercase, teencode expanded (matched on ``normalize_for_match``).
 # A feedback message (phản ánh, kiến nghị) says that the citizen wants to report or complain, or how an officer

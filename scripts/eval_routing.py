@@ -219,6 +219,9 @@ def route_one(item: dict, table: RuleTable, classes: Dict[str, object], faq_answ
         # message without notification words as a procedure question.
         route = "procedure"
     for event in events:
+        if event.get("event") == "followup":  # the action handed the message on (a procedure question with
+            trail.append(event.get("name"))  # clear status words starts the status form)
+            route = ACTION_ROUTES.get(event.get("name"), "other")
         if event.get("event") == "slot" and event.get("name") == "request_route":
             follow = table.after_slot(intent, action, "request_route", event.get("value"))
             if follow:

@@ -95,3 +95,12 @@ def test_a_procedure_question_mentioning_vneid_gets_the_procedure_not_the_faq(st
 def test_status_words_still_start_the_status_form(stack):
     reply = texts(say(stack, "e2e-route-status-words", "ho so cua toi den dau roi"))
     assert "mã hồ sơ" in reply.lower(), reply
+
+
+def test_status_words_about_my_application_start_the_status_form_whatever_the_intent(stack):
+    """"hs … của e sao rồi" asks about the citizen's own application: the status form asks for its code, also when
+    the NLU reads the message as a procedure question (then action_answer_procedure hands it to the form)."""
+    reply = texts(say(stack, "e2e-route-status-own", "hs cấp đổi gplx của e sao rồi ạ"))
+    assert "mã hồ sơ" in reply.lower(), reply
+    assert "giấy phép lái xe**" not in reply.lower(), reply
+

@@ -357,6 +357,52 @@ def test_procedure_question_classified_as_a_form_request_is_answered_as_a_proced
     assert (messages, events[:-1]) == run(ActionAnswerProcedure(service), tracker)
 
 
+def followup(name):
+    return {"event": "followup", "timestamp": None, "name": name}
+
+
+@pytest.mark.parametrize("q", [
+    "hs cấp đổi gplx của e sao rồi ạ",
+    "kiểm tra hồ sơ khai sinh của tôi giúp với",
+    "hồ sơ H07.99-251120-0012 giờ sao rồi",
+])
+def test_a_procedure_question_with_clear_status_words_starts_the_status_form(birth_registration, q):
+    found = answering(q, proc_hit("1.001193", "Đăng ký khai sinh", 0.9), confidence=0.95)
+    service, searcher = service_for([birth_registration], {q: found})
+    messages, events = run(ActionAnswerProcedure(service), make_tracker(q, "ask_procedure"))
+    assert (messages, events) == ([], [followup("application_status_form")])
+    assert searcher.asked == []
+
+
+@pytest.mark.parametrize("q", [
+    "hồ sơ đăng ký khai sinh gồm những gì",
+    "muốn nộp hồ sơ khai sinh trực tiếp thì đến đâu",  # a status phrase, but about where to go
+    # The citizen's own application with a progress word: the NLU decides (bank procedure questions read so too).
+    "em vừa nộp hồ sơ khai sinh cho con nhưng khai sai tên, chưa có kết quả thì xin rút lại được không",
+])
+def test_a_procedure_question_without_clear_status_words_is_searched(birth_registration, q):
+    found = answering(q, proc_hit("1.001193", "Đăng ký khai sinh", 0.9), confidence=0.95)
+    service, searcher = service_for([birth_registration], {q: found})
+    messages, events = run(ActionAnswerProcedure(service), make_tracker(q, "ask_procedure"))
+    assert searcher.asked == [q]
+    assert messages[0]["text"].startswith("**Đăng ký khai sinh** (mã thủ tục 1.001193)")
+    assert followup("application_status_form") not in events
+
+
+def test_status_words_inside_the_active_status_form_do_not_restart_it(birth_registration):
+    from rasa_sdk import Tracker
+
+    q = "kiểm tra hồ sơ khai sinh của tôi giúp với"
+    service, searcher = service_for([birth_registration], {})
+    base = make_tracker(q, "ask_procedure")
+    tracker = Tracker(sender_id=base.sender_id, slots={}, latest_message=base.latest_message, events=base.events,
+                      paused=False, followup_action=None, active_loop={"name": "application_status_form"},
+                      latest_action_name="action_listen")
+    _, events = run(ActionAnswerProcedure(service), tracker)
+    assert followup("application_status_form") not in events
+    assert searcher.asked == [q]
+
+
 def test_feedback_without_words_starts_the_form_when_the_search_is_not_sure(birth_registration):
     q = "mương nước đầu làng bị bồi lấp, mưa xuống là úng hết ruộng"
     service, searcher = service_for([birth_registration], {})  # the fake search abstains on it
