@@ -103,4 +103,3 @@ def test_status_words_about_my_application_start_the_status_form_whatever_the_in
     reply = texts(say(stack, "e2e-route-status-own", "hs cấp đổi gplx của e sao rồi ạ"))
     assert "mã hồ sơ" in reply.lower(), reply
     assert "giấy phép lái xe**" not in reply.lower(), reply
-
