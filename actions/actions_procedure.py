@@ -160,6 +160,13 @@ class ActionAnswerProcedure(UsesKnowledge, NamedAction, Action):
         if resolution.kind == "faq":
             faq = resolution.faq
             dispatcher.utter_message(text=f"{faq.answer}\n{SOURCE_LABEL[lang]}: {faq.source}")
+            if resolution.candidates:  # the search was not sure: the procedures it found stay one tap away
+                dispatcher.utter_message(
+                    response=in_language("utter_procedure_suggest_after_faq", lang),
+                    buttons=[*self._suggestion_buttons(resolution.candidates),
+                             {"title": HUMAN_BUTTON_TITLE[lang], "payload": "/request_human"}],
+                )
+                return events + remember
             return events
         if resolution.kind == "choose":
             siblings = [h for h in resolution.candidates if h.family == resolution.candidates[0].family]
@@ -175,8 +182,7 @@ class ActionAnswerProcedure(UsesKnowledge, NamedAction, Action):
         if resolution.kind == "several":
             return events + remember + self._several(dispatcher, resolution.candidates, aspects, lang)
         # Abstaining: never an answer, but the procedures the citizen may mean (if any) and always a person.
-        suggestions = [{"title": shorten(hit.name, 90), "payload": choose_payload(procedure_code=hit.code)}
-                       for hit in resolution.candidates]
+        suggestions = self._suggestion_buttons(resolution.candidates)
         feedback = ([{"title": FEEDBACK_BUTTON_TITLE[lang], "payload": "/file_feedback"}]
                     if is_feedback_request(text) else [])
         dispatcher.utter_message(
@@ -185,6 +191,11 @@ class ActionAnswerProcedure(UsesKnowledge, NamedAction, Action):
             buttons=[*suggestions, *feedback, {"title": HUMAN_BUTTON_TITLE[lang], "payload": "/request_human"}],
         )
         return events + (remember if suggestions else [])
+
+    @staticmethod
+    def _suggestion_buttons(hits) -> List[Dict[Text, Any]]:
+        """One button per procedure the citizen may mean (its name; the payload picks it)."""
+        return [{"title": shorten(hit.name, 90), "payload": choose_payload(procedure_code=hit.code)} for hit in hits]
 
     def _several(self, dispatcher: CollectingDispatcher, hits, aspects: List[str], lang: str) -> List[Dict[Text, Any]]:
         """Each procedure a message names, briefly (the aspects asked, else the short card), with a button to open
@@ -204,8 +215,7 @@ class ActionAnswerProcedure(UsesKnowledge, NamedAction, Action):
         """"Which of these?" with the candidates' names as buttons."""
         dispatcher.utter_message(
             response=in_language("utter_procedure_choose", lang),
-            buttons=[{"title": shorten(hit.name, 90), "payload": choose_payload(procedure_code=hit.code)}
-                     for hit in candidates],
+            buttons=self._suggestion_buttons(candidates),
         )
 
     def _ask(self, dispatcher: CollectingDispatcher, question: Question) -> List[Dict[Text, Any]]:

@@ -110,8 +110,15 @@ class KnowledgeService:
             if several:
                 return Resolution("several", candidates=several)
         if response.abstain:
+            suggestions = list(response.suggestions)
+            entry = self.faq(response.results[0].code) if response.results and response.results[0].kind == "faq" \
+                else None
+            if entry is not None:
+                # The FAQ entry beats every procedure candidate ("bộ phận một cửa ở đâu" read as a procedure
+                # question): its answer, with the procedures the citizen may mean still one tap away.
+                return Resolution("faq", faq=entry, candidates=suggestions)
             # Not an answer: procedures the citizen may mean, offered as buttons beside the human handoff.
-            return Resolution("unknown", candidates=list(response.suggestions))
+            return Resolution("unknown", candidates=suggestions)
         top = response.results[0]
         if response.ambiguous:
             options = [h for h in response.results if h.kind == "procedure"][:3]

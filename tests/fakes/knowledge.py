@@ -37,10 +37,11 @@ class BrokenSearcher:
 
 
 class FakeStore:
-    """The procedures given, by code; no FAQ entries."""
+    """The procedures given, by code, and the FAQ entries given (none by default)."""
 
-    def __init__(self, procedures):
+    def __init__(self, procedures, faq=()):
         self.procedures = {p.code: p for p in procedures}
+        self.faq = list(faq)
 
     def get_procedure(self, code):
         return self.procedures.get(code)
@@ -49,7 +50,7 @@ class FakeStore:
         return list(self.procedures.values())
 
     def load_faq(self):
-        return []
+        return list(self.faq)
 
 
 def abstaining_service(procedures=()):

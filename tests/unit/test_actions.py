@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.actions_dialogue import ActionHandleFallback, ActionSessionStart, consecutive_fallbacks
 from actions.actions_procedure import ActionAnswerProcedure
 from core.knowledge_service import KnowledgeService
+from knowledge.schema import FaqEntry
 from knowledge.search import Hit, SearchResponse
 from settings import get_settings
 from tests.fakes.knowledge import FakeSearcher, FakeStore, abstaining_service, failing_service
@@ -104,6 +105,51 @@ def test_a_complaint_read_as_a_procedure_question_is_offered_the_feedback_form(b
         {"title": "Gửi phản ánh, kiến nghị", "payload": "/file_feedback"},
         {"title": "Gặp cán bộ hỗ trợ", "payload": "/request_human"},
     ]
+
+
+WHERE_IN_PERSON = FaqEntry(
+    id="where_in_person", questions=["Nộp hồ sơ trực tiếp ở đâu?"], source="https://dichvucong.gov.vn/",
+    answer="Hồ sơ nộp trực tiếp được tiếp nhận tại bộ phận một cửa của cơ quan giải quyết.")
+
+
+def faq_hit(entry, score):
+    return Hit(code=f"faq:{entry.id}", name=entry.questions[0], kind="faq", url=entry.source, score=score)
+
+
+def test_an_faq_entry_above_every_procedure_is_answered_with_the_procedures_one_tap_away(birth_registration):
+    """The NLU read "bộ phận một cửa ở đâu" as a procedure question; the search is not sure of anything, but its
+    top entry is the FAQ entry: its answer comes first, the procedures it found after it as buttons."""
+    q = "bộ phận một cửa ở đâu"
+    response = SearchResponse(q, True, results=[faq_hit(WHERE_IN_PERSON, 0.02), hit("1.004222", "Đăng ký thường trú",
+                                                                                       0.004)],
+                              suggestions=[hit("1.004222", "Đăng ký thường trú", 0.004)])
+    service = KnowledgeService(searcher_factory=lambda: FakeSearcher({q: response}),
+                               store=FakeStore([birth_registration], faq=[WHERE_IN_PERSON]))
+    messages, events = run(ActionAnswerProcedure(service=service), make_tracker(q, "ask_procedure"))
+    assert messages[0]["text"] == ("Hồ sơ nộp trực tiếp được tiếp nhận tại bộ phận một cửa của cơ quan giải quyết.\n"
+                                   "Nguồn: https://dichvucong.gov.vn/")
+    assert messages[1]["response"] == "utter_procedure_suggest_after_faq"
+    assert messages[1]["text"] == ("Nếu bạn hỏi về một thủ tục cụ thể, có thể là một trong các thủ tục dưới đây "
+                                   "(bấm để xem).")
+    assert messages[1]["buttons"] == [
+        {"title": "Đăng ký thường trú", "payload": '/choose_procedure{"procedure_code":"1.004222"}'},
+        {"title": "Gặp cán bộ hỗ trợ", "payload": "/request_human"},
+    ]
+    # No procedure became the current one and no confidence is recorded; the aspect asked waits for the tap.
+    assert len(messages) == 2
+    assert events == [{"event": "slot", "name": "aspect", "value": "place", "timestamp": None}]
+
+
+def test_a_procedure_above_the_faq_entry_keeps_the_suggestions(birth_registration):
+    """Not sure, and a procedure is on top: suggestions as before, the FAQ entry is not answered."""
+    q = "đăng ký thường trú nộp ở đâu"
+    response = SearchResponse(q, True, results=[hit("1.004222", "Đăng ký thường trú", 0.4),
+                                                faq_hit(WHERE_IN_PERSON, 0.1)],
+                              suggestions=[hit("1.004222", "Đăng ký thường trú", 0.4)])
+    service = KnowledgeService(searcher_factory=lambda: FakeSearcher({q: response}),
+                               store=FakeStore([birth_registration], faq=[WHERE_IN_PERSON]))
+    messages, _ = run(ActionAnswerProcedure(service=service), make_tracker(q, "ask_procedure"))
+    assert [m["response"] for m in messages] == ["utter_procedure_suggest"]
 
 
 def test_close_candidates_become_buttons(birth_registration):
