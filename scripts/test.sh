@@ -32,13 +32,13 @@ run "NLU held-out evaluation" .venv-rasa/bin/python scripts/eval_nlu.py --out "$
 # Routing through the real NLU model, the rules and the routing actions (bank test split + tests/routing/phrasings.yml)
 # against floors a little below the last measurement (reports/routing/routing.md, written only by `make eval-routing`);
 # the 40-message rows move between trainings of the same NLU data (feedback 0.975 and 0.825; 0.950 after stop 28's
-# feedback examples).
+# feedback examples). FAQ 0.925 -> 1.000 since stop 31 (an FAQ entry above every procedure is answered on both paths).
 routing_check() {
   local tmp="$scratch/routing" rc; mkdir -p "$tmp"
   .venv-rasa/bin/python scripts/eval_routing.py parse --model "${RASA_MODEL:-models/tthc.tar.gz}" --out "$tmp/parsed.jsonl" \
     && .venv-actions/bin/python scripts/eval_routing.py route --parsed "$tmp/parsed.jsonl" --out "$tmp" \
-      --min-accuracy 0.955 --min-row procedure=0.96 --min-row status=0.925 --min-row feedback=0.90 \
-      --min-row faq=0.825
+      --min-accuracy 0.96 --min-row procedure=0.96 --min-row status=0.925 --min-row feedback=0.90 \
+      --min-row faq=0.90
   rc=$?; return $rc
 }
 run "routing regression (procedure/status/feedback/handoff/faq/other)" routing_check
