@@ -32,6 +32,11 @@ SOURCE_LABEL = {"vi": "Nguồn", "en": "Source"}
 STATUS_FORM = "application_status_form"
 
 
+def human_button(lang: str) -> Dict[Text, Any]:
+    """The button that asks for an officer (handoff), offered wherever the bot is not sure."""
+    return {"title": HUMAN_BUTTON_TITLE[lang], "payload": "/request_human"}
+
+
 def in_language(response: str, lang: str) -> str:
     """The name of ``response`` in language ``lang`` ("vi" is the response itself, others end in ``_<lang>``)."""
     return response if lang == "vi" else f"{response}_{lang}"
@@ -163,8 +168,7 @@ class ActionAnswerProcedure(UsesKnowledge, NamedAction, Action):
             if resolution.candidates:  # the search was not sure: the procedures it found stay one tap away
                 dispatcher.utter_message(
                     response=in_language("utter_procedure_suggest_after_faq", lang),
-                    buttons=[*self._suggestion_buttons(resolution.candidates),
-                             {"title": HUMAN_BUTTON_TITLE[lang], "payload": "/request_human"}],
+                    buttons=[*self._procedure_buttons(resolution.candidates), human_button(lang)],
                 )
                 return events + remember
             return events
@@ -182,19 +186,19 @@ class ActionAnswerProcedure(UsesKnowledge, NamedAction, Action):
         if resolution.kind == "several":
             return events + remember + self._several(dispatcher, resolution.candidates, aspects, lang)
         # Abstaining: never an answer, but the procedures the citizen may mean (if any) and always a person.
-        suggestions = self._suggestion_buttons(resolution.candidates)
+        suggestions = self._procedure_buttons(resolution.candidates)
         feedback = ([{"title": FEEDBACK_BUTTON_TITLE[lang], "payload": "/file_feedback"}]
                     if is_feedback_request(text) else [])
         dispatcher.utter_message(
             response=in_language("utter_procedure_suggest" if suggestions else "utter_procedure_unknown", lang),
             hotline=hotline,
-            buttons=[*suggestions, *feedback, {"title": HUMAN_BUTTON_TITLE[lang], "payload": "/request_human"}],
+            buttons=[*suggestions, *feedback, human_button(lang)],
         )
         return events + (remember if suggestions else [])
 
     @staticmethod
-    def _suggestion_buttons(hits) -> List[Dict[Text, Any]]:
-        """One button per procedure the citizen may mean (its name; the payload picks it)."""
+    def _procedure_buttons(hits) -> List[Dict[Text, Any]]:
+        """One button per procedure (its name; the payload picks it): suggestions and "which of these?" lists."""
         return [{"title": shorten(hit.name, 90), "payload": choose_payload(procedure_code=hit.code)} for hit in hits]
 
     def _several(self, dispatcher: CollectingDispatcher, hits, aspects: List[str], lang: str) -> List[Dict[Text, Any]]:
@@ -215,7 +219,7 @@ class ActionAnswerProcedure(UsesKnowledge, NamedAction, Action):
         """"Which of these?" with the candidates' names as buttons."""
         dispatcher.utter_message(
             response=in_language("utter_procedure_choose", lang),
-            buttons=self._suggestion_buttons(candidates),
+            buttons=self._procedure_buttons(candidates),
         )
 
     def _ask(self, dispatcher: CollectingDispatcher, question: Question) -> List[Dict[Text, Any]]:

@@ -111,8 +111,8 @@ class KnowledgeService:
                 return Resolution("several", candidates=several)
         if response.abstain:
             suggestions = list(response.suggestions)
-            entry = self.faq(response.results[0].code) if response.results and response.results[0].kind == "faq" \
-                else None
+            first = response.results[0] if response.results else None
+            entry = self.faq(first.code) if first is not None and first.kind == "faq" else None
             if entry is not None:
                 # The FAQ entry beats every procedure candidate ("bộ phận một cửa ở đâu" read as a procedure
                 # question): its answer, with the procedures the citizen may mean still one tap away.
