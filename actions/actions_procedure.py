@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
 from actions.actions_dialogue import NamedAction
-from core.answers import ASPECTS, format_answer, shorten
+from core.answers import ASPECTS, english_name, format_answer, shorten
 from core.language import detect_language, question_aspects
 from core.narrowing import Question, get_narrowing
 from core.routing import asks_status_outright, is_feedback_request
@@ -168,7 +168,7 @@ class ActionAnswerProcedure(UsesKnowledge, NamedAction, Action):
             if resolution.candidates:  # the search was not sure: the procedures it found stay one tap away
                 dispatcher.utter_message(
                     response=in_language("utter_procedure_suggest_after_faq", lang),
-                    buttons=[*self._procedure_buttons(resolution.candidates), human_button(lang)],
+                    buttons=[*self._procedure_buttons(resolution.candidates, lang), human_button(lang)],
                 )
                 return events + remember
             return events
@@ -186,7 +186,7 @@ class ActionAnswerProcedure(UsesKnowledge, NamedAction, Action):
         if resolution.kind == "several":
             return events + remember + self._several(dispatcher, resolution.candidates, aspects, lang)
         # Abstaining: never an answer, but the procedures the citizen may mean (if any) and always a person.
-        suggestions = self._procedure_buttons(resolution.candidates)
+        suggestions = self._procedure_buttons(resolution.candidates, lang)
         feedback = ([{"title": FEEDBACK_BUTTON_TITLE[lang], "payload": "/file_feedback"}]
                     if is_feedback_request(text) else [])
         dispatcher.utter_message(
@@ -197,9 +197,11 @@ class ActionAnswerProcedure(UsesKnowledge, NamedAction, Action):
         return events + (remember if suggestions else [])
 
     @staticmethod
-    def _procedure_buttons(hits) -> List[Dict[Text, Any]]:
-        """One button per procedure (its name; the payload picks it): suggestions and "which of these?" lists."""
-        return [{"title": shorten(hit.name, 90), "payload": choose_payload(procedure_code=hit.code)} for hit in hits]
+    def _procedure_buttons(hits, lang: str = "vi") -> List[Dict[Text, Any]]:
+        """One button per procedure (its name, in English for an English conversation when it has one; the payload
+        picks it): suggestions, "which of these?" lists and the several-procedures answer."""
+        return [{"title": shorten((lang == "en" and english_name(hit.code)) or hit.name, 90),
+                 "payload": choose_payload(procedure_code=hit.code)} for hit in hits]
 
     def _several(self, dispatcher: CollectingDispatcher, hits, aspects: List[str], lang: str) -> List[Dict[Text, Any]]:
         """Each procedure a message names, briefly (the aspects asked, else the short card), with a button to open
@@ -210,8 +212,7 @@ class ActionAnswerProcedure(UsesKnowledge, NamedAction, Action):
             dispatcher.utter_message(text=format_answer(proc, aspects, lang, brief=True))
         dispatcher.utter_message(
             response=in_language("utter_procedure_several_pick", lang),
-            buttons=[{"title": shorten(p.name, 90), "payload": choose_payload(procedure_code=p.code)}
-                     for p in procedures],
+            buttons=self._procedure_buttons(procedures, lang),
         )
         return [SlotSet("procedure_code", None)]
 
@@ -219,7 +220,7 @@ class ActionAnswerProcedure(UsesKnowledge, NamedAction, Action):
         """"Which of these?" with the candidates' names as buttons."""
         dispatcher.utter_message(
             response=in_language("utter_procedure_choose", lang),
-            buttons=self._procedure_buttons(candidates),
+            buttons=self._procedure_buttons(candidates, lang),
         )
 
     def _ask(self, dispatcher: CollectingDispatcher, question: Question) -> List[Dict[Text, Any]]:

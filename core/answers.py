@@ -69,8 +69,18 @@ def display_name(name: str) -> str:
 
 
 def header(proc, lang: str = "vi") -> str:
-    """First line of every answer: the procedure's name and code."""
-    return f"**{display_name(proc.name)}** ({_t(lang)['code']} {proc.code})"
+    """First line of every answer: the procedure's name and code; in English, its English name below (the
+    official name stays first: it is what the counter and the portal show)."""
+    line = f"**{display_name(proc.name)}** ({_t(lang)['code']} {proc.code})"
+    english = english_name(proc.code) if lang == "en" else ""
+    return f"{line}\n_{english}_" if english else line
+
+
+def english_name(code: str) -> str:
+    """The procedure's English name (knowledge/data/names_en.jsonl), or "" when it has none."""
+    from knowledge.names_en import load_names
+
+    return load_names().get(code, "")
 
 
 def data_date(iso: Optional[str]) -> str:

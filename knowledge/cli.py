@@ -248,6 +248,23 @@ def _register_bank(p: argparse.ArgumentParser) -> Runner:
     return run
 
 
+@add_command("names-en", help="the procedures' English names (names_en.jsonl): validate them")
+def _register_names_en(p: argparse.ArgumentParser) -> Runner:
+    p.add_argument("action", choices=["validate"])
+
+    def run(args: argparse.Namespace) -> int:
+        from knowledge import names_en
+
+        found = names_en.problems()
+        for problem in found:
+            print("PROBLEM:", problem)
+        print(f"English names: {len(names_en.load_names())} procedures, "
+              + ("valid." if not found else f"{len(found)} problems."))
+        return 1 if found else 0
+
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered subcommand."""
     parser = argparse.ArgumentParser(prog="python -m knowledge", description=__doc__.splitlines()[0])

@@ -22,7 +22,8 @@ import numpy as np
 
 from knowledge.text import fold, lexical_tokens, syllables, unique
 
-INDEX_VERSION = 3  # 2: question bank, levels, families; 3: English bank questions embedded with their own words
+INDEX_VERSION = 4  # 2: question bank, levels, families; 3: English bank questions embedded with their own words;
+# 4: English names of the procedures (dense_en.faiss)
 FLAT_LIMIT = 20_000  # above this many vectors an HNSW graph replaces exact search
 
 
@@ -40,6 +41,7 @@ class IndexEntry:
     extra: str = ""  # field, levels, result: searchable context that is not the name
     levels: List[str] = field(default_factory=list)  # "Cấp bộ" / "Cấp tỉnh" / "Cấp xã" (local-variant preference)
     family: str = ""  # the procedure's family (knowledge/bank.py): siblings share it
+    name_en: str = ""  # English rendering of the name (knowledge/names_en.py): the English-only passage
 
     def dense_texts(self) -> List[str]:
         """Passages to embed: as written and diacritics-stripped (citizens type both).
@@ -53,6 +55,11 @@ class IndexEntry:
             text += ". Còn gọi là: " + "; ".join(self.aliases[:4])
         return unique([text, fold(text)])
 
+    def english_text(self) -> str:
+        """The English-only passage (empty when the entry has no English name): read for English questions only,
+        so a Vietnamese question never meets it."""
+        return self.name_en
+
     def lexical_text(self) -> str:
         """Text for BM25: name and aliases weigh most, so they are repeated."""
         return " . ".join([self.name, self.name, *self.aliases, self.description, self.extra])
@@ -62,8 +69,10 @@ def entries_from_store(knowledge_dir: Optional[Path] = None) -> List[IndexEntry]
     """Every procedure and FAQ entry of the knowledge base as index entries."""
     from knowledge import store
     from knowledge.bank import load_split
+    from knowledge.names_en import load_names
 
     families = {code: row["family"] for code, row in load_split(knowledge_dir).items()}
+    english = load_names(knowledge_dir)
     entries: List[IndexEntry] = []
     for proc in store.load_procedures(knowledge_dir):
         entries.append(
@@ -78,6 +87,7 @@ def entries_from_store(knowledge_dir: Optional[Path] = None) -> List[IndexEntry]
                 extra=" . ".join(x for x in [proc.field or ""] if x),
                 levels=list(proc.levels or []),
                 family=families.get(proc.code, proc.code),
+                name_en=english.get(proc.code, ""),
             )
         )
     for faq in store.load_faq(knowledge_dir):
@@ -358,9 +368,22 @@ def build_index(
             vectors[i] = known[key]
     if missing:
         vectors[missing] = encode_sorted(encoder, [texts[i] for i in missing], batch_size, progress)
+    encoded = len(missing)
     index = build_faiss(vectors)
     faiss.write_index(index, str(tmp / "dense.faiss"))
     (tmp / "vectors.json").write_text(json.dumps(rows), encoding="utf-8")
+    english = [(number, entry.id, entry.english_text()) for number, entry in enumerate(entries) if entry.english_text()]
+    if english:
+        en_vectors = np.zeros((len(english), encoder.dimension), dtype=np.float32)
+        todo = [i for i, (_, id_, text) in enumerate(english) if (id_, text) not in known]
+        for i, (_, id_, text) in enumerate(english):
+            if (id_, text) in known:
+                en_vectors[i] = known[(id_, text)]
+        if todo:
+            en_vectors[todo] = encode_sorted(encoder, [english[i][2] for i in todo], batch_size, progress)
+        encoded += len(todo)
+        faiss.write_index(build_faiss(en_vectors), str(tmp / ENGLISH_FILES[0]))
+        (tmp / ENGLISH_FILES[1]).write_text(json.dumps([number for number, _, _ in english]), encoding="utf-8")
 
     corpus = [lexical_tokens(entry.lexical_text()) for entry in entries]
     bm25 = bm25s.BM25()
@@ -408,10 +431,31 @@ def build_index(
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)
-    return {**config, "encoded": len(missing)}
+    return {**config, "encoded": encoded}
 
 
 RANKER_FILES = ("ranker.pkl", "ranker.json")  # knowledge/ranker.py: save_ranker
+ENGLISH_FILES = ("dense_en.faiss", "vectors_en.json")  # English names: their vectors and entry numbers
+
+
+def load_english_part(index_dir: Path) -> Optional[tuple]:
+    """``(faiss index, entry numbers)`` of the English names, or None when the index has none (files verified with
+    the rest by :func:`verify_files`)."""
+    import faiss
+
+    root = Path(index_dir)
+    if not (root / ENGLISH_FILES[0]).exists():
+        return None
+    try:
+        index = faiss.read_index(str(root / ENGLISH_FILES[0]))
+        rows = np.asarray(json.loads((root / ENGLISH_FILES[1]).read_text(encoding="utf-8")), dtype=np.int64)
+    except Exception as exc:  # faiss raises RuntimeError on a damaged file, json ValueError, a missing file OSError
+        raise KnowledgeIndexError(f"the English names part cannot be read ({str(exc).strip()[:200]})",
+                                  root / ENGLISH_FILES[0]) from exc
+    if index.ntotal != len(rows):
+        raise KnowledgeIndexError(f"{ENGLISH_FILES[0]} has {index.ntotal} vectors for {len(rows)} entry numbers",
+                                  root / ENGLISH_FILES[0])
+    return index, rows
 
 
 def known_vectors(index_dir: Path) -> Dict[Tuple[str, str], np.ndarray]:
@@ -430,6 +474,13 @@ def known_vectors(index_dir: Path) -> Dict[Tuple[str, str], np.ndarray]:
         # the rows of one entry are consecutive, in dense_texts order (build_index)
         for offset, text in enumerate(texts):
             known[(record["id"], text)] = vectors[start + offset]
+    english = load_english_part(index_dir)
+    if english is not None:
+        index, numbers = english
+        for row, vector in zip(numbers.tolist(), index.reconstruct_n(0, index.ntotal)):
+            text = entries[row].get("name_en") or ""
+            if text:
+                known[(entries[row]["id"], text)] = vector
     return known
 
 

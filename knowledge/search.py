@@ -270,7 +270,13 @@ class Searcher:
         """
         import faiss
 
-        from knowledge.index import KnowledgeIndexError, load_bank_parts, load_parts, verify_files
+        from knowledge.index import (
+            KnowledgeIndexError,
+            load_bank_parts,
+            load_english_part,
+            load_parts,
+            verify_files,
+        )
 
         # One thread: faster for a single query vector and it leaves the other core to Rasa (measured in bench).
         faiss.omp_set_num_threads(1)
@@ -283,6 +289,7 @@ class Searcher:
                 self.index_dir / "config.json",
             )
         self.config, self.dense, self.rows, self.entries, self.bm25 = load_parts(self.index_dir, config)
+        self.dense_en = load_english_part(self.index_dir)  # English names, read for English questions only
         self.encoder = encoder
         self.params = params or FusionParams.load(FUSION_FILE)
         self.syllable_sets = [set(e.get("syllables", [])) for e in self.entries]
@@ -480,6 +487,17 @@ class Searcher:
             best[entry] = max(best.get(entry, -1.0), float(score))
         return best, vector[0]
 
+    def _add_english(self, dense: Dict[int, float], vector: np.ndarray, k: int) -> None:
+        """An English question also meets the procedures' English names: each entry keeps its best cosine."""
+        if self.dense_en is None:
+            return
+        index, numbers = self.dense_en
+        scores, rows = index.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), min(k, index.ntotal))
+        for score, row in zip(scores[0], rows[0]):
+            if row >= 0:
+                entry = int(numbers[row])
+                dense[entry] = max(dense.get(entry, -1.0), float(score))
+
     def _bank_scores(self, vector: np.ndarray, tokens: List[str], exclude: Optional[np.ndarray]) -> dict:
         """Question-to-question evidence per entry: best cosine, neighbour vote, best BM25; plus how much closer
         the nearest unanswerable bank question is than the nearest answerable one."""
@@ -538,6 +556,8 @@ class Searcher:
         folded = fold(text)
         aliases = self.alias_matcher.best_lengths(folded)
         dense, qvec = self._dense_scores(rq.dense, p.candidates, vector)
+        if rq.language == "en":
+            self._add_english(dense, qvec, p.candidates)
         tokens = lexical_tokens(strip_question(text))
         lex_all = self.bm25.get_scores(tokens) if tokens else np.zeros(len(self.entries))
         lex_max = float(lex_all.max()) if len(lex_all) else 0.0

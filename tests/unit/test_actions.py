@@ -201,9 +201,26 @@ def test_english_question_gets_english_labels_and_vietnamese_names(birth_registr
     found = SearchResponse(q, False, results=[hit("1.001193", "Đăng ký khai sinh", 0.9)])
     messages, _ = run(make_action(birth_registration, {q: found}), make_tracker(q, "ask_procedure"))
     text = messages[0]["text"]
-    assert text.startswith("**Đăng ký khai sinh** (procedure code 1.001193)\nDocuments to submit:")
+    # The official name first (what the counter shows), its English name below.
+    assert text.startswith("**Đăng ký khai sinh** (procedure code 1.001193)\n_Birth registration_\n"
+                           "Documents to submit:")
     assert "- Tờ khai đăng ký khai sinh theo mẫu (1 original)" in text
     assert "Source: National Public Service Portal" in text
+
+
+def test_english_suggestions_show_the_english_names(birth_registration):
+    """An English speaker cannot read the official names: the buttons show each procedure's English name."""
+    q = "My Vietnamese fiancee and I want to get married here, what do we do?"
+    response = SearchResponse(q, True, results=[hit("1.000894", "Đăng ký kết hôn", 0.5)],
+                              suggestions=[hit("1.000894", "Đăng ký kết hôn", 0.5),
+                                           hit("1.001193", "Đăng ký khai sinh", 0.1)])
+    messages, _ = run(make_action(birth_registration, {q: response}), make_tracker(q, "ask_procedure"))
+    assert messages[0]["response"] == "utter_procedure_suggest_en"
+    assert messages[0]["buttons"] == [
+        {"title": "Marriage registration", "payload": '/choose_procedure{"procedure_code":"1.000894"}'},
+        {"title": "Birth registration", "payload": '/choose_procedure{"procedure_code":"1.001193"}'},
+        {"title": "Talk to an officer", "payload": "/request_human"},
+    ]
 
 
 def test_long_unplaceable_question_is_not_a_follow_up(birth_registration):

@@ -166,3 +166,38 @@ def test_timing_hook_clocks_every_part_and_changes_nothing(searcher):
     calls.clear()
     searcher.search(query)
     assert calls == {}
+
+
+def test_english_names_are_read_for_english_questions_only(tmp_path):
+    from dataclasses import replace
+
+    from knowledge.index import known_vectors
+    from knowledge.rewrite import get_rewriter
+
+    encoder = HashingEncoder(64)
+    params = FusionParams(dense_floor=0.0, dense_span=1.0, abstain_below=0.3)
+    question = "How do I register the birth of my baby?"
+    # Hashing vectors: an English name identical to what the encoder reads for the question has cosine 1.
+    english = get_rewriter().rewrite(question).dense
+    named = [replace(e, name_en=english) if e.code == "1.001193" else e for e in ENTRIES]
+    with_names, without = tmp_path / "named", tmp_path / "plain"
+    config = build_index(named, encoder, with_names, src_hash="abc")
+    assert config["encoded"] == 11  # ten Vietnamese passages and one English name
+    assert (with_names / "dense_en.faiss").exists() and json.loads((with_names / "vectors_en.json").read_text()) == [0]
+    build_index(ENTRIES, encoder, without, src_hash="abc")
+    assert not (without / "dense_en.faiss").exists()
+
+    def dense_of(folder, query):
+        searcher = Searcher(folder, encoder, params, use_ranker=False)
+        parts = searcher.score_parts(query)
+        codes = [searcher.entries[i]["code"] for i in parts["cand"]]
+        return parts["dense"][codes.index("1.001193")] if "1.001193" in codes else 0.0
+
+    # The English question meets the English name ...
+    assert dense_of(with_names, question) == pytest.approx(1.0, abs=1e-5)
+    assert dense_of(without, question) < 0.8
+    # ... a Vietnamese question never does.
+    assert dense_of(with_names, "đăng ký khai sinh cho con") == dense_of(without, "đăng ký khai sinh cho con")
+    # An incremental rebuild reuses the English vector too.
+    assert build_index(named, encoder, tmp_path / "again", src_hash="abc",
+                       known=known_vectors(with_names))["encoded"] == 0
