@@ -73,7 +73,8 @@ def header(proc, lang: str = "vi") -> str:
     official name stays first: it is what the counter and the portal show)."""
     line = f"**{display_name(proc.name)}** ({_t(lang)['code']} {proc.code})"
     english = english_name(proc.code) if lang == "en" else ""
-    return f"{line}\n_{english}_" if english else line
+    # Plain text: the web chat renders only **bold** and links, Zalo shows the text as typed.
+    return f"{line}\n{english}" if english else line
 
 
 def english_name(code: str) -> str:

@@ -202,7 +202,7 @@ def test_english_question_gets_english_labels_and_vietnamese_names(birth_registr
     messages, _ = run(make_action(birth_registration, {q: found}), make_tracker(q, "ask_procedure"))
     text = messages[0]["text"]
     # The official name first (what the counter shows), its English name below.
-    assert text.startswith("**Đăng ký khai sinh** (procedure code 1.001193)\n_Birth registration_\n"
+    assert text.startswith("**Đăng ký khai sinh** (procedure code 1.001193)\nBirth registration\n"
                            "Documents to submit:")
     assert "- Tờ khai đăng ký khai sinh theo mẫu (1 original)" in text
     assert "Source: National Public Service Portal" in text
