@@ -116,11 +116,15 @@ def test_a_stale_narrowing_button_asks_for_the_topic():
     assert messages[0]["text"].startswith("Bạn đang hỏi về thủ tục nào ạ?")
 
 
-def test_english_conversations_keep_the_list_of_names():
+def test_english_conversations_keep_the_list_of_names_in_english():
+    """No narrowing question in English (its attribute words are Vietnamese): the list, with the English names."""
     q = "how much is the fee to renew my driving licence"
     messages, _ = run(action_for({q: clarify(q, GPLX)}), make_tracker(q, "ask_procedure"))
     assert messages[0]["text"] == "Which of these procedures do you mean?"
-    assert [b["title"] for b in messages[0]["buttons"]] == [name for _, name in GPLX]
+    assert [b["title"] for b in messages[0]["buttons"]] == [
+        "Re-issuance of a driving licence", "Exchange of a driving licence", "Issuance of a driving licence"]
+    assert [b["payload"] for b in messages[0]["buttons"]] == [
+        f'/choose_procedure{{"procedure_code":"{code}"}}' for code, _ in GPLX]
 
 
 def test_several_aspects_are_each_answered_and_the_level_and_source_named():
