@@ -321,6 +321,20 @@ def encode_sorted(encoder, texts: List[str], batch_size: int = 64, progress=None
     return vectors
 
 
+def passage_vectors(encoder, keys: List[Tuple[str, str]], known: Dict[Tuple[str, str], np.ndarray],
+                    batch_size: int = 64, progress=None) -> Tuple[np.ndarray, int]:
+    """Vectors of ``(entry id, passage)`` keys, in order: reused from ``known`` where there, else encoded; also how
+    many were encoded."""
+    vectors = np.zeros((len(keys), encoder.dimension), dtype=np.float32)
+    missing = [i for i, key in enumerate(keys) if key not in known]
+    for i, key in enumerate(keys):
+        if key in known:
+            vectors[i] = known[key]
+    if missing:
+        vectors[missing] = encode_sorted(encoder, [keys[i][1] for i in missing], batch_size, progress)
+    return vectors, len(missing)
+
+
 def build_index(
     entries: List[IndexEntry],
     encoder,
@@ -361,27 +375,15 @@ def build_index(
             texts.append(text)
             ids.append(entry.id)
     known = known or {}
-    missing = [i for i, key in enumerate(zip(ids, texts)) if key not in known]
-    vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
-    for i, key in enumerate(zip(ids, texts)):
-        if key in known:
-            vectors[i] = known[key]
-    if missing:
-        vectors[missing] = encode_sorted(encoder, [texts[i] for i in missing], batch_size, progress)
-    encoded = len(missing)
+    vectors, encoded = passage_vectors(encoder, list(zip(ids, texts)), known, batch_size, progress)
     index = build_faiss(vectors)
     faiss.write_index(index, str(tmp / "dense.faiss"))
     (tmp / "vectors.json").write_text(json.dumps(rows), encoding="utf-8")
     english = [(number, entry.id, entry.english_text()) for number, entry in enumerate(entries) if entry.english_text()]
     if english:
-        en_vectors = np.zeros((len(english), encoder.dimension), dtype=np.float32)
-        todo = [i for i, (_, id_, text) in enumerate(english) if (id_, text) not in known]
-        for i, (_, id_, text) in enumerate(english):
-            if (id_, text) in known:
-                en_vectors[i] = known[(id_, text)]
-        if todo:
-            en_vectors[todo] = encode_sorted(encoder, [english[i][2] for i in todo], batch_size, progress)
-        encoded += len(todo)
+        en_vectors, en_encoded = passage_vectors(encoder, [(id_, text) for _, id_, text in english], known,
+                                                 batch_size, progress)
+        encoded += en_encoded
         faiss.write_index(build_faiss(en_vectors), str(tmp / ENGLISH_FILES[0]))
         (tmp / ENGLISH_FILES[1]).write_text(json.dumps([number for number, _, _ in english]), encoding="utf-8")
 

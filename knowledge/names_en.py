@@ -15,7 +15,8 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Optional
+from types import MappingProxyType
+from typing import Dict, List, Mapping, Optional
 
 NAMES_FILE = "names_en.jsonl"
 MAX_WORDS = 60
@@ -40,9 +41,10 @@ def _load(path: Path) -> Dict[str, str]:
     return out
 
 
-def load_names(root: Optional[Path] = None) -> Dict[str, str]:
-    """``code -> English name`` (empty when the knowledge base has no such file); cached per file."""
-    return dict(_load(names_path(root).resolve()))
+def load_names(root: Optional[Path] = None) -> Mapping[str, str]:
+    """``code -> English name`` (empty when the knowledge base has no such file): read once per file, returned
+    read-only and uncopied (the answer action asks it for every button)."""
+    return MappingProxyType(_load(names_path(root).resolve()))
 
 
 def name_key(name: str) -> str:
