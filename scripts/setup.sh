@@ -37,6 +37,8 @@ make_venv() {  # make_venv <dir> <python minor> <lock file> <purpose>
 
 step 1/5 "Rasa venv (.venv-rasa, Python 3.10)"
 make_venv .venv-rasa 3.10 requirements/rasa.lock "Rasa 3.6"
+# `setup.sh --rasa-venv`: this step only (CI trains the Rasa model while the rest of the setup runs).
+if [ "${1:-}" = "--rasa-venv" ]; then exit 0; fi
 
 step 2/5 "Action-server venv (.venv-actions, Python 3.11, CPU torch)"
 make_venv .venv-actions 3.11 requirements/actions.lock "action server"
