@@ -47,6 +47,41 @@ def load_names(root: Optional[Path] = None) -> Mapping[str, str]:
     return MappingProxyType(_load(names_path(root).resolve()))
 
 
+# Words every question or name has: they say nothing about which procedure is meant.
+_STOPWORDS = frozenset("""
+a an the of for to in on at by with and or from as into under than is are be been was were am i my me we our us you
+your he she his her it its this that these those there their them how what where when which who whom why do does did
+can could may might must shall should will would need needs want wants please about get got much many long any some
+not no if so also just only still already other such per via etc
+""".split())
+_SUFFIXES = ("rations", "ration", "ations", "ation", "ions", "ion", "ments", "ment", "ings", "ing", "ies", "ors", "or",
+             "ers", "er", "als", "al", "ed", "es", "s")
+
+
+def english_stem(word: str) -> str:
+    """A crude suffix stripper (no stemming package in the stack): "registration", "registered", "registers" and
+    "register" all become "regist"; "certificates" and "certificate" become "certificat", "investors" and
+    "invested" "invest"."""
+    for _ in range(2):
+        for suffix in _SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) >= 4 and not word.endswith("ss"):
+                word = word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+                break
+        else:
+            break
+    if word.endswith("e") and len(word) > 4:
+        word = word[:-1]
+    return word
+
+
+def english_tokens(text: str) -> List[str]:
+    """BM25 tokens of an English text: normalised spelling (:func:`knowledge.rewrite.english_normalise`), no
+    stopwords, stemmed."""
+    from knowledge.rewrite import english_normalise
+
+    return [english_stem(w) for w in english_normalise(text).split() if w not in _STOPWORDS and len(w) > 1]
+
+
 def name_key(name: str) -> str:
     """A Vietnamese name as the "same name" check compares it: folded words, punctuation and a word typed twice
     in a row ignored (the portal lists "Chuyển hình thức giao đất, cho thuê đất" and the same with a full stop)."""

@@ -37,8 +37,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-FEATURE_VERSION = 4  # 2: monotonic constraints; 3: decision knows whether the top has bank questions;
-# 4: name-side recall
+FEATURE_VERSION = 5  # 2: monotonic constraints; 3: decision knows whether the top has bank questions;
+# 4: name-side recall; 5: English questions' BM25 over the English names
 SEED = 2026
 FOLDS = 5
 SHORTLIST_FUSED = 40  # candidates the ranker sees: the best by the linear fusion ...
@@ -54,7 +54,8 @@ BASE_FEATURES = (
     "dense", "dense_rel", "dense_rank", "lexical", "lexical_rank", "coverage", "idf_coverage", "missing", "alias",
     "variant", "operation", "asked_operation", "bank", "bank_rel", "bank_rank", "bank_vote", "bank_lex",
     "bank_count", "fused", "fused_rel", "fused_rank", "name_words", "is_faq", "unanswerable_margin",
-    "n_content", "english", "unaccented", "local_level", "name_recall", "name_recall_rel",
+    "n_content", "english", "unaccented", "local_level", "name_recall", "name_recall_rel", "lexical_en",
+    "lexical_en_rank",
 )
 DECISION_FEATURES = (
     "p1", "p2", "p1_minus_p2", "share1", "log_p1", "dense1", "bank1", "lex1", "idf1", "missing1", "alias1",
@@ -72,7 +73,8 @@ def _rank(values: np.ndarray) -> np.ndarray:
 
 
 def shortlist(parts: Dict[str, np.ndarray], fused: np.ndarray) -> np.ndarray:
-    """Positions of the candidates the ranker scores: the best by the linear fusion and by the bank's evidence.
+    """Positions of the candidates the ranker scores: the best by the linear fusion, by the bank's evidence and,
+    for an English question, by BM25 over the English names.
 
     Training sees exactly these (a candidate outside them never gets a probability), so the ranker is never asked
     about candidates unlike those it was trained on."""
@@ -80,6 +82,8 @@ def shortlist(parts: Dict[str, np.ndarray], fused: np.ndarray) -> np.ndarray:
     if parts["bank"].any():
         keep = np.union1d(keep, np.argsort(-parts["bank"], kind="stable")[:SHORTLIST_BANK])
         keep = np.union1d(keep, np.argsort(-parts["bank_vote"], kind="stable")[:SHORTLIST_BANK])
+    if parts["lexical_en"].any():  # an English question: the best by BM25 over the English names too
+        keep = np.union1d(keep, np.argsort(-parts["lexical_en"], kind="stable")[:SHORTLIST_BANK])
     return np.sort(keep)
 
 
@@ -100,7 +104,7 @@ MONOTONE = {
     "dense": 1, "dense_rel": 1, "dense_rank": -1, "lexical": 1, "lexical_rank": -1, "coverage": 1,
     "idf_coverage": 1, "missing": -1, "alias": 1, "variant": -1, "operation": 1, "bank": 1, "bank_rel": 1,
     "bank_rank": -1, "bank_vote": 1, "bank_lex": 1, "fused": 1, "fused_rel": 1, "fused_rank": -1,
-    "name_recall": 1, "name_recall_rel": 1,
+    "name_recall": 1, "name_recall_rel": 1, "lexical_en": 1, "lexical_en_rank": -1,
     # Free, the number of a procedure's bank questions marks the family hidden in training (0 there, > 0 for nearly
     # every other candidate): the booster learned "no bank question = the answer", worth 10 points on the bank's
     # test split (whose families have none indexed) and a fall to 0.23 hit@1 on dev scored with train questions.
@@ -143,7 +147,8 @@ def feature_matrix(searcher, parts: Dict[str, np.ndarray], fused: np.ndarray) ->
         np.full(n, parts["unanswerable_margin"]), np.full(n, np.log1p(parts["n_content"])),
         np.full(n, parts["english"]), np.full(n, parts["unaccented"]),
         np.array([level in ("xa", "tinh", "") for level in levels], dtype=np.float64),
-        parts["name_recall"], rel(parts["name_recall"]),
+        parts["name_recall"], rel(parts["name_recall"]), parts["lexical_en"],
+        _rank(parts["lexical_en"]) if parts["english"] else np.zeros(n),
     ]
     base = np.stack(columns, axis=1)
     return np.hstack([base, parts["contrast"]]) if parts["contrast"].size else base

@@ -290,6 +290,8 @@ class Searcher:
             )
         self.config, self.dense, self.rows, self.entries, self.bm25 = load_parts(self.index_dir, config)
         self.dense_en = load_english_part(self.index_dir)  # English names, read for English questions only
+        self._bm25_en = None  # BM25 over the English names, built on the first English question
+        self._bm25_en_lock = threading.Lock()
         self.encoder = encoder
         self.params = params or FusionParams.load(FUSION_FILE)
         self.syllable_sets = [set(e.get("syllables", [])) for e in self.entries]
@@ -498,6 +500,27 @@ class Searcher:
                 entry = int(numbers[row])
                 dense[entry] = max(dense.get(entry, -1.0), float(score))
 
+    def english_lexical(self, query: str) -> np.ndarray:
+        """BM25 of an English question over the entries' English names, over its best (0 where an entry has no
+        English name); the names are few and short, so their BM25 is built in memory on first use (~0.1 s)."""
+        from knowledge.names_en import english_tokens
+
+        if self._bm25_en is None:
+            import bm25s
+
+            with self._bm25_en_lock:
+                if self._bm25_en is None:
+                    corpus = [english_tokens(e.get("name_en") or "") or ["-"] for e in self.entries]
+                    model = bm25s.BM25()
+                    model.index(corpus, show_progress=False)
+                    self._bm25_en = model
+        tokens = english_tokens(query)
+        if not tokens:
+            return np.zeros(len(self.entries))
+        scores = np.asarray(self._bm25_en.get_scores(tokens), dtype=np.float64)
+        top = float(scores.max()) if len(scores) else 0.0
+        return scores / top if top > 0 else np.zeros(len(self.entries))
+
     def _bank_scores(self, vector: np.ndarray, tokens: List[str], exclude: Optional[np.ndarray]) -> dict:
         """Question-to-question evidence per entry: best cosine, neighbour vote, best BM25; plus how much closer
         the nearest unanswerable bank question is than the nearest answerable one."""
@@ -540,7 +563,8 @@ class Searcher:
                     exclude: Optional[np.ndarray] = None) -> Optional[Dict[str, np.ndarray]]:
         """Candidate entry numbers and the raw parts of their score; None when the query names no topic.
 
-        Keys: ``cand`` (entry numbers), ``dense`` (raw cosine), ``lexical``, ``coverage``, ``alias``,
+        Keys: ``cand`` (entry numbers), ``dense`` (raw cosine), ``lexical``, ``lexical_en`` (English questions:
+        BM25 over the English names), ``coverage``, ``alias``,
         ``idf_coverage``, ``missing`` (IDF of the rarest question word the entry lacks, over the largest possible
         IDF), ``variant`` (1 when the entry is an operation variant the question did not ask for), ``operation``
         (1 when its operation was asked), ``bank`` / ``bank_vote`` / ``bank_lex`` (question-to-question
@@ -556,8 +580,10 @@ class Searcher:
         folded = fold(text)
         aliases = self.alias_matcher.best_lengths(folded)
         dense, qvec = self._dense_scores(rq.dense, p.candidates, vector)
+        lex_en = None
         if rq.language == "en":
             self._add_english(dense, qvec, p.candidates)
+            lex_en = self.english_lexical(rq.original)
         tokens = lexical_tokens(strip_question(text))
         lex_all = self.bm25.get_scores(tokens) if tokens else np.zeros(len(self.entries))
         lex_max = float(lex_all.max()) if len(lex_all) else 0.0
@@ -572,7 +598,11 @@ class Searcher:
         if bank["best"].any():
             bank_top |= set(np.argpartition(-bank["best"], 20)[:20].tolist()) if len(bank["best"]) > 20 else set()
         # Alias matches and the bank's votes join the candidates even when neither retriever ranked them high.
-        cand = np.array(sorted(set(dense) | {int(i) for i in lex_top} | set(aliases) | bank_top), dtype=np.int64)
+        en_top = set()
+        if lex_en is not None and lex_en.any():
+            en_top = set(np.argpartition(-lex_en, 20)[:20].tolist()) if len(lex_en) > 20 else set(range(len(lex_en)))
+        cand = np.array(sorted(set(dense) | {int(i) for i in lex_top} | set(aliases) | bank_top | en_top),
+                        dtype=np.int64)
         n_content = len(content)
         weights = np.array([self.idf.get(w, self.unknown_idf) for w in content])
         present = np.array([[w in self.syllable_sets[i] for w in content] for i in cand], dtype=np.float64)
@@ -596,6 +626,7 @@ class Searcher:
             "cand": cand,
             "dense": np.array([dense.get(i, 0.0) for i in cand], dtype=np.float64),
             "lexical": lex_all[cand] / lex_max if lex_max > 0 else np.zeros(len(cand)),
+            "lexical_en": lex_en[cand] if lex_en is not None else np.zeros(len(cand)),
             "coverage": np.array([sum(w in self.syllable_sets[i] for w in content) for i in cand]) / n_content,
             "name_recall": np.array([self.name_recall(i, said) for i in cand], dtype=np.float64),
             "alias": np.minimum(1.0, np.array([aliases.get(i, 0) for i in cand]) / n_content),

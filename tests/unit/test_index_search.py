@@ -201,3 +201,36 @@ def test_english_names_are_read_for_english_questions_only(tmp_path):
     # An incremental rebuild reuses the English vector too.
     assert build_index(named, encoder, tmp_path / "again", src_hash="abc",
                        known=known_vectors(with_names))["encoded"] == 0
+
+
+def test_english_questions_get_bm25_over_the_english_names(tmp_path):
+    from dataclasses import replace
+
+    names = {"1.001193": "Birth registration", "1.000894": "Marriage registration",
+             "2.001255": "Reissuance of the citizen identity card"}
+    named = [replace(e, name_en=names.get(e.code, "")) for e in ENTRIES]
+    folder = tmp_path / "named"
+    build_index(named, HashingEncoder(64), folder, src_hash="abc")
+    searcher = Searcher(folder, HashingEncoder(64), FusionParams(dense_floor=0.0, dense_span=1.0), use_ranker=False)
+
+    def lexical_en(query):
+        parts = searcher.score_parts(query)
+        return dict(zip((searcher.entries[i]["code"] for i in parts["cand"]), parts["lexical_en"]))
+
+    # "registered" and "registration" meet; "birth" decides between the two registrations.
+    scores = lexical_en("How can my newborn's birth be registered?")
+    assert scores["1.001193"] == pytest.approx(1.0)
+    assert 0.0 < scores["1.000894"] < 0.5
+    assert scores.get("2.001255", 0.0) == 0.0
+    # A Vietnamese question never reads the English names.
+    assert not any(lexical_en("đăng ký khai sinh cho con").values())
+
+
+def test_english_tokens_drop_stopwords_and_meet_across_word_forms():
+    from knowledge.names_en import english_tokens
+
+    assert english_tokens("How do I register a business as a foreign investor?") == [
+        "regist", "business", "foreign", "invest"]
+    assert english_tokens("Registration of foreign-invested enterprises") == [
+        "regist", "foreign", "invest", "enterpriz"]
+    assert english_tokens("licenses, licences and a licence") == ["licenc", "licenc", "licenc"]
