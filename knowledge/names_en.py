@@ -3,7 +3,8 @@
 The passages of the index are Vietnamese; multilingual e5-small matches an English question to them only passably
 (English is the weakest style of the question bank). Every procedure therefore also has an English rendering of
 its official name, translated from the name alone (``names_en.md`` says how), which the index embeds as a second,
-English-only passage (:mod:`knowledge.index`); the searcher reads it for English questions only.
+English-only passage (:mod:`knowledge.index`); the searcher reads it for English questions only, embedded and as
+a BM25 over :func:`english_tokens`.
 
 One JSON object per line: ``{"code": "1.000005", "en": "Customs procedures for ..."}``.
 :func:`problems` is the validator ``make test`` runs (``python -m knowledge names-en validate``).
