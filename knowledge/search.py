@@ -510,6 +510,7 @@ class Searcher:
 
             with self._bm25_en_lock:
                 if self._bm25_en is None:
+                    # FAQ entries have no English name: a token no question has keeps their row (bm25s wants one)
                     corpus = [english_tokens(e.get("name_en") or "") or ["-"] for e in self.entries]
                     model = bm25s.BM25()
                     model.index(corpus, show_progress=False)
