@@ -82,8 +82,9 @@ def _phrase_pattern(phrases: Sequence[str]) -> Optional[re.Pattern]:
 
 
 def display_words(name: str) -> List[str]:
-    """The words of a procedure name as shown, without the portal's "Thủ tục" prefix."""
-    words = (name or "").split()
+    """The words of a procedure name as shown, without the portal's "Thủ tục" prefix; a slash is a word of its own
+    ("xây dựng/Báo cáo" and "xây dựng/ Báo cáo" are the same words)."""
+    words = re.sub(r"\s*/\s*", " / ", name or "").split()
     if len(words) > 2 and fold(" ".join(words[:2])) == "thu tuc":
         words = words[2:]
     return words

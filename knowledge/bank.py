@@ -75,6 +75,13 @@ def without_level(folded: str) -> str:
     return " ".join(LEVEL_PHRASES.sub(" ", folded).split())
 
 
+def level_free_key(name: str) -> str:
+    """A name's words without its level phrase and punctuation: level variants of one procedure share it (the
+    portal writes some of them with and some without a final "." or with "xây dựng/ Báo cáo" for "xây dựng/Báo
+    cáo")."""
+    return " ".join(_WORD.findall(without_level(fold(name))))
+
+
 def family_key(name: str) -> str:
     """The name with level phrases, operation words and trade direction removed: siblings share it."""
     text = bank_fold(name)
@@ -196,6 +203,63 @@ def near_duplicates(questions: Sequence[Question]) -> List[tuple]:
     return pairs
 
 
+STRANGER_SETS = ("calibration", "test")
+MIN_STRANGERS = {"calibration": 300, "test": 200}
+
+
+def strangers_path(part: str, knowledge_dir: Optional[Path] = None) -> Path:
+    """``questions/strangers/<part>.jsonl``: questions written apart from the bank (see the README there)."""
+    return questions_dir(knowledge_dir) / "strangers" / f"{part}.jsonl"
+
+
+def load_strangers(part: str, knowledge_dir: Optional[Path] = None) -> List[dict]:
+    """The strangers' ``calibration`` or ``test`` set: ``{"id", "q", "style", "code", "expected", ["topic"]}``
+    records ([] when the file is absent)."""
+    path = strangers_path(part, knowledge_dir)
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def strangers_problems(knowledge_dir: Optional[Path], codes: set, names: Dict[str, str], split: Dict[str, dict],
+                       bank_keys: set) -> List[str]:
+    """What is wrong with the strangers' sets: valid lines, ids unique, ``expected`` = the code and its level
+    variants, calibration questions on train families only and test questions on test families only, no question
+    that is also a bank question, at least :data:`MIN_STRANGERS` a set."""
+    problems: List[str] = []
+    by_key: Dict[str, set] = defaultdict(set)
+    for code, name in names.items():
+        by_key[level_free_key(name)].add(code)
+    ids: set = set()
+    for part in STRANGER_SETS:
+        records = load_strangers(part, knowledge_dir)
+        if len(records) < MIN_STRANGERS[part]:
+            problems.append(f"strangers/{part}.jsonl: {len(records)} questions, fewer than {MIN_STRANGERS[part]}")
+        for record in records:
+            where = f"strangers/{part}.jsonl:{record.get('id')}"
+            if record.get("id") in ids:
+                problems.append(f"{where}: duplicate id")
+            ids.add(record.get("id"))
+            bare = {k: v for k, v in record.items() if k not in ("id", "expected")}
+            problems += [f"{where}: {p}" for p in record_problems(bare, codes)]
+            code = record.get("code")
+            if bank_fold(record.get("q") or "") in bank_keys:
+                problems.append(f"{where}: also a bank question")
+            if code is None:
+                if record.get("expected"):
+                    problems.append(f"{where}: an unanswerable question expects nothing")
+                continue
+            if code not in codes:
+                continue
+            if sorted(record.get("expected") or []) != sorted(by_key[level_free_key(names[code])] | {code}):
+                problems.append(f"{where}: expected must be {code} and its level variants")
+            side = split.get(code, {}).get("split")
+            if side != ("train" if part == "calibration" else "test"):
+                problems.append(f"{where}: {code} is a {side} family")
+    return problems
+
+
 def common_codes(procedures: Sequence) -> set:
     """Procedures citizens and household businesses use most: they need :data:`MIN_QUESTIONS_COMMON` questions.
 
@@ -291,8 +355,10 @@ def validate(knowledge_dir: Optional[Path] = None) -> dict:
     if dup_share >= MAX_NEAR_DUPLICATE_SHARE:
         problems.append(f"near-duplicates within a procedure: {dup_share:.3f} of questions "
                         f"(limit {MAX_NEAR_DUPLICATE_SHARE})")
+    problems += strangers_problems(knowledge_dir, codes, {p.code: p.name for p in procedures}, split, set(seen))
     test_codes = sum(1 for r in split.values() if r["split"] == "test")
     stats = {
+        "strangers": {part: len(load_strangers(part, knowledge_dir)) for part in STRANGER_SETS},
         "questions": len(questions),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),

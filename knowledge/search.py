@@ -757,10 +757,10 @@ def prefer_local_level(hits: List[Hit], close: float = 0.5) -> tuple:
 
 
 def _same_but_level(a: str, b: str) -> bool:
-    """Two names that are equal once their level phrase is removed."""
-    from knowledge.bank import without_level
+    """Two names that are equal once their level phrase and punctuation are removed."""
+    from knowledge.bank import level_free_key
 
-    return without_level(fold(a)) == without_level(fold(b))
+    return level_free_key(a) == level_free_key(b)
 
 
 @lru_cache(maxsize=1)

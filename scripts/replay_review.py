@@ -51,11 +51,10 @@ def load_pairs(path: Path) -> List[dict]:
 
 def accepted_codes(searcher, code: str) -> set:
     """``code`` and its level variants (the same name once the level phrase is removed), as the dev set counts."""
-    from knowledge.bank import without_level
-    from knowledge.text import fold
+    from knowledge.bank import level_free_key
 
-    name = without_level(fold(searcher.entries[searcher.by_code[code]]["name"]))
-    return {e["code"] for e in searcher.entries if without_level(fold(e["name"])) == name}
+    name = level_free_key(searcher.entries[searcher.by_code[code]]["name"])
+    return {e["code"] for e in searcher.entries if level_free_key(e["name"]) == name}
 
 
 def outcome(searcher, question: str, accept: set) -> dict:

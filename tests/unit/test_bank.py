@@ -126,6 +126,33 @@ def test_validator_reports_a_family_split_across_train_and_test(tmp_path):
     assert "families split across train and test" in problems
 
 
+def test_validator_checks_the_strangers_sets(tmp_path):
+    root = _copy_kb(tmp_path)
+    _write_bank(root, [{"code": "1.001193", "q": "Làm giấy khai sinh cho bé cần giấy tờ gì?", "style": "aspect"}])
+    split = bank.load_split(root)
+    side = {code: row["split"] for code, row in split.items()}
+    (root / "questions" / "strangers").mkdir()
+    wrong_side = "calibration" if side["1.000656"] == "test" else "test"
+    rows = [
+        {"id": "s1", "q": "Bố tôi vừa mất, báo tử ở đâu?", "style": "story", "code": "1.000656",
+         "expected": ["1.000656"]},
+        {"id": "s1", "q": "Làm giấy khai sinh cho bé cần giấy tờ gì?", "style": "aspect", "code": "1.001193",
+         "expected": ["1.001193", "1.004873"]},
+        {"id": "s3", "q": "Lương hưu năm nay tăng bao nhiêu?", "style": "short", "code": None, "expected": [],
+         "topic": "policy_amount"},
+    ]
+    with open(bank.strangers_path(wrong_side, root), "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    problems = "\n".join(bank.validate(root)["problems"])
+    assert f"strangers/{wrong_side}.jsonl:s1: 1.000656 is a {side['1.000656']} family" in problems
+    assert f"strangers/{wrong_side}.jsonl:s1: duplicate id" in problems
+    assert f"strangers/{wrong_side}.jsonl:s1: also a bank question" in problems
+    assert f"strangers/{wrong_side}.jsonl:s1: expected must be 1.001193 and its level variants" in problems
+    missing = "test" if wrong_side == "calibration" else "calibration"
+    assert f"strangers/{missing}.jsonl: 0 questions, fewer than {bank.MIN_STRANGERS[missing]}" in problems
+    assert "s3" not in problems
+
+
 def test_near_duplicates_are_counted_within_a_procedure():
     make = lambda text: bank.Question("1.001193", text, "short", "train", "1.001193", "a", 1)  # noqa: E731
     pairs = bank.near_duplicates([make("làm giấy khai sinh cho con ở đâu"), make("làm giấy khai sinh cho con ở đâu ạ"),

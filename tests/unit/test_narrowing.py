@@ -77,6 +77,12 @@ def test_operation_is_asked_before_level_and_a_second_question_follows():
     assert plan("2.001194", "1.014064", number=3) is None  # at most two questions
 
 
+def test_names_that_differ_only_in_the_spacing_around_a_slash_get_no_word_buttons():
+    # "... đầu tư xây dựng/ Báo cáo ..." (at bộ and tỉnh) and "... đầu tư xây dựng/Báo cáo ..." (at tỉnh and xã): the
+    # same words, levels that overlap; no question whose buttons would be "dựng/Báo" and "dựng/ Báo".
+    assert plan("1.013239", "1.013216") is None
+
+
 def test_a_typed_answer_picks_the_button_with_those_words():
     question = plan("1.000656", "1.000419")  # "Thủ tục đăng ký khai tử" / "... khai tử lưu động"
     assert get_narrowing().pick(question, "lưu động").codes == ["1.000419"]
