@@ -1,13 +1,14 @@
-"""Retrieval evaluation of the knowledge search (``make eval``): dev set, the question bank's test split, held-out.
+"""Retrieval evaluation of the knowledge search (``make eval``): dev set, bank test split, held-out, strangers.
 
-Three question sets: the dev set (``tests/retrieval/devset.jsonl``, the set earlier tables and weights were tuned
-on), the bank's **test split** (``knowledge/data/questions``: families nothing was tuned or trained on) and the
-held-out set (``tests/retrieval/heldout.jsonl``). Systems:
+Five question sets: the dev set (``tests/retrieval/devset.jsonl``, the set earlier tables and weights were tuned
+on), the bank's **test split** (``knowledge/data/questions``: families nothing was tuned or trained on), the
+held-out set (``tests/retrieval/heldout.jsonl``) and the strangers' calibration and test sets
+(``knowledge/data/questions/strangers``: questions written apart from the bank, on train and on test families; the
+closest proxy of a citizen's question to the deployed bot is ``ranker+all-bank`` on ``strangers-test``). Systems:
 
 - ``ranker``: the learned ranker and calibrated decision (knowledge/ranker.py), the bank's *train* questions
   voting (the test split's own questions are never in the index it is scored with);
-- ``ranker+all-bank``: as deployed, every bank question voting (dev and held-out only: on the test split its own
-  questions would be in the index);
+- ``ranker+all-bank``: as deployed, every bank question voting (on the test split each question's own row hidden);
 - ``linear``: the hand-tuned linear fusion of ``knowledge/fusion.json`` (the previous retriever);
 - ``bm25`` and ``dense``: one signal each, abstention threshold calibrated on the dev set (favours them);
 - ablations of the ranker: ``-bank`` (no question-to-question votes), ``-rewriting``, ``-accents``.
@@ -251,6 +252,15 @@ def bank_test_set() -> List[dict]:
              "family": q.family} for i, q in enumerate(load_bank(splits=("test",)))]
 
 
+def strangers_set(part: str) -> List[dict]:
+    """The strangers' ``calibration`` or ``test`` set (``knowledge/data/questions/strangers/``) as evaluation
+    records: questions written apart from the bank, scored as deployed (every bank question votes)."""
+    from knowledge.bank import load_strangers
+
+    return [{"id": r["id"], "question": r["q"], "style": r["style"], "expected": r["expected"]}
+            for r in load_strangers(part)]
+
+
 def own_rows(searcher, records: List[dict]) -> List[Optional[int]]:
     """The bank row of each record's own question (None when it is not a bank question)."""
     if searcher.bank is None:
@@ -425,7 +435,9 @@ def evaluate_encoder_variant(searcher, sets: Dict[str, List[dict]], label: str, 
 
 
 SET_TITLES = {"dev": "dev set (tuned on earlier)", "test": "bank test split (unseen families)",
-              "heldout": "held-out (100, never tuned on)"}
+              "heldout": "held-out (100, never tuned on)",
+              "strangers": "strangers' calibration set (train families, written apart from the bank)",
+              "strangers-test": "strangers' test set (test families, written apart from the bank, never tuned on)"}
 
 
 def report_markdown(report: dict, sets: Dict[str, List[dict]], names: Dict[str, str]) -> str:
@@ -475,7 +487,7 @@ def report_markdown(report: dict, sets: Dict[str, List[dict]], names: Dict[str, 
             if b["n"]:
                 lines.append(f"| {b['bin']} | {b['n']} | {b['mean_p']:.3f} | {b['right']:.3f} |")
         lines.append("")
-    for name in ("test", "heldout"):
+    for name in ("test", "heldout", "strangers-test"):
         runs = report["runs"].get(name)
         if not runs:
             continue
@@ -544,7 +556,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--compare-index", type=Path, default=None,
                         help="an index built with another encoder (make eval: the untuned e5-small) to report beside")
     parser.add_argument("--compare-encoder", default="e5-small")
-    parser.add_argument("--sets", default="dev,test,heldout", help="comma-separated: dev, test, heldout")
+    parser.add_argument("--sets", default="dev,test,heldout,strangers,strangers-test",
+                        help="comma-separated: dev, test, heldout, strangers, strangers-test")
     parser.add_argument("--params", type=Path, default=FUSION_JSON, help="linear-fusion FusionParams JSON")
     parser.add_argument("--out", type=Path, default=REPORT_DIR)
     parser.add_argument("--ranker-only", action="store_true", help="only the ranker (the regression check)")
@@ -552,7 +565,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="exit 1 when a floor of tests/retrieval/regression.json is missed")
     args = parser.parse_args(argv)
 
-    loaders = {"dev": lambda: load_devset(DEVSET), "test": bank_test_set, "heldout": lambda: load_devset(HELDOUT)}
+    loaders = {"dev": lambda: load_devset(DEVSET), "test": bank_test_set, "heldout": lambda: load_devset(HELDOUT),
+               "strangers": lambda: strangers_set("calibration"), "strangers-test": lambda: strangers_set("test")}
     sets = {name: loaders[name]() for name in args.sets.split(",")}
     if args.encoder is None:
         from settings import get_settings

@@ -23,7 +23,7 @@ run "rasa test (conversation stories)" .venv-rasa/bin/rasa test core --stories t
   --model "${RASA_MODEL:-models/tthc.tar.gz}" --out results/stories --fail-on-prediction-errors
 # The question bank's validator runs in tests/unit (test_bank.py); this checks retrieval quality against floors a
 # little below the last measurement (tests/retrieval/regression.json); its report goes to the scratch folder.
-run "retrieval regression (bank test split, dev, held-out)" .venv-actions/bin/python scripts/eval_retrieval.py \
+run "retrieval regression (bank test split, dev, held-out, strangers)" .venv-actions/bin/python scripts/eval_retrieval.py \
   --ranker-only --check --out "$scratch/retrieval"
 # The NLU report (reports/nlu/) is written by `make eval-nlu` only; here it goes to the scratch folder. DIET's result
 # moves between trainings of the same data (overall F1 0.952 and 0.940 in two; 0.949 after stop 28's feedback
