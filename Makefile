@@ -7,7 +7,7 @@ export PYTHONPATH := $(CURDIR)
 
 .PHONY: help setup run train validate test eval-nlu eval-routing eval-dialogue eval bench bench-full build-index lint clean seed-demo
 .PHONY: console-demo run-scaled test-scaled
-.PHONY: load load-notifications tune-encoder nlu-from-bank replay-review
+.PHONY: load load-notifications tune-encoder nlu-from-bank replay-review eval-dialogue-strangers
 
 help: ## One line per target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,10 @@ DIALOGUE_ARGS ?=
 eval-dialogue: setup $(if $(RASA_MODEL),,train) ## End-to-end dialogue evaluation over the REST channel of a started stack (bank test split hidden from the search) -> reports/dialogue/
 	@HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(ACT_PY) scripts/eval_dialogue.py --out reports/dialogue \
 	  $(if $(RASA_MODEL),--model $(RASA_MODEL),) $(DIALOGUE_ARGS)
+
+eval-dialogue-strangers: setup $(if $(RASA_MODEL),,train) ## The same through the bot as deployed, on the strangers' test set (questions written apart from the bank) -> reports/dialogue-strangers/
+	@HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(ACT_PY) scripts/eval_dialogue.py --set strangers \
+	  --out reports/dialogue-strangers $(if $(RASA_MODEL),--model $(RASA_MODEL),) $(DIALOGUE_ARGS)
 
 nlu-from-bank: ## Regenerate data/nlu/procedures_bank.yml (ask_procedure examples) from the question bank's train split
 	@$(ACT_PY) scripts/nlu_from_bank.py

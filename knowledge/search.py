@@ -480,7 +480,7 @@ class Searcher:
                 f"dense.faiss has dimension {self.dense.d} but the encoder gives {vector.shape[1]}",
                 self.index_dir / "dense.faiss",
             )
-        scores, ids = self.dense.search(vector, min(k * 2, self.dense.ntotal))
+        scores, ids = self.dense.search(vector, min(k * 3, self.dense.ntotal))  # up to 3 passages an entry
         best: Dict[int, float] = {}
         for score, row in zip(scores[0], ids[0]):
             if row < 0:

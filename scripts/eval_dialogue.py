@@ -130,10 +130,12 @@ def offered_codes(messages: Sequence[dict]) -> List[str]:
     return [match["code"] for payload in _payloads(messages) for match in PAYLOAD_CODE_RE.finditer(payload)]
 
 
-def tap_payload(messages: Sequence[dict], code: str) -> Optional[str]:
-    """The payload of the first button that opens ``code`` (what a tap sends), or None."""
+def tap_payload(messages: Sequence[dict], code) -> Optional[str]:
+    """The payload of the first button that opens ``code`` (or one of a list of codes: :func:`accepted`), what a
+    tap sends; None when no button does."""
+    codes = accepted(code)
     for payload in _payloads(messages):
-        if any(match["code"] == code for match in PAYLOAD_CODE_RE.finditer(payload)):
+        if any(match["code"] in codes for match in PAYLOAD_CODE_RE.finditer(payload)):
             return payload
     return None
 
@@ -171,22 +173,32 @@ def classify_reply(messages: Sequence[dict]) -> str:
     return "other"
 
 
-def judge(expected: Optional[str], first: Sequence[dict], after_tap: Optional[Sequence[dict]] = None) -> str:
+def accepted(expected) -> set:
+    """The codes counted right: one code, or a list of them (a strangers' question: the code and its level
+    variants); empty for an unanswerable question."""
+    if not expected:
+        return set()
+    return {expected} if isinstance(expected, str) else set(expected)
+
+
+def judge(expected, first: Sequence[dict], after_tap: Optional[Sequence[dict]] = None) -> str:
     """The outcome of one conversation: the first reply and, when a tap was simulated, the reply to it.
 
-    Answerable (``expected`` a code): ``right_at_once``, ``right_after_tap``, ``wrong`` or ``no_procedure``.
-    Unanswerable (``expected`` None): ``oos_handled`` when no procedure was answered, else ``oos_answered``.
+    Answerable (``expected`` a code or a list of codes, :func:`accepted`): ``right_at_once``, ``right_after_tap``,
+    ``wrong`` or ``no_procedure``. Unanswerable (``expected`` None): ``oos_handled`` when no procedure was
+    answered, else ``oos_answered``.
     """
     got = answered_codes(first)
-    if expected is None:
+    right = accepted(expected)
+    if not right:
         return "oos_answered" if got else "oos_handled"
-    if expected in got:
+    if right & set(got):
         return "right_at_once"
     if got:
         return "wrong"
     if after_tap is not None:
         got = answered_codes(after_tap)
-        if expected in got:
+        if right & set(got):
             return "right_after_tap"
         if got:
             return "wrong"
@@ -236,6 +248,17 @@ def sample_questions(n: int = DEFAULT_N, n_unanswerable: int = DEFAULT_UNANSWERA
     items += [{"q": q.q, "code": None, "style": q.style, "family": None, "topic": q.topic}
               for q in _spread(pool, lambda q: q.topic, n_unanswerable, rng)]
     return [{"id": f"d{i:04d}", **item} for i, item in enumerate(items, 1)]
+
+
+def strangers_questions(part: str = "test") -> List[dict]:
+    """The strangers' set (``knowledge/data/questions/strangers``): questions written apart from the bank, asked of
+    the bot as deployed (every bank question votes; none of these is a bank question)."""
+    from knowledge.bank import load_split, load_strangers
+
+    split = load_split()
+    return [{"id": f"s{i:04d}", "q": r["q"], "code": r["code"], "expected": r["expected"], "style": r["style"],
+             "family": split.get(r["code"], {}).get("family") if r["code"] else None, "topic": r.get("topic", "")}
+            for i, r in enumerate(load_strangers(part), 1)]
 
 
 # ---- talking to the stack -------------------------------------------------------------------------------------
@@ -304,7 +327,8 @@ def run_one(client: RestClient, item: dict) -> dict:
         first, seconds = client.say(conversation, item["q"])
         row["latency_s"].append(round(seconds, 4))
         tap = None
-        payload = tap_payload(first, item["code"]) if item["code"] and not answered_codes(first) else None
+        expected = item.get("expected") or item["code"]
+        payload = tap_payload(first, expected) if item["code"] and not answered_codes(first) else None
         if payload:
             tap, seconds = client.say(conversation, payload)
             row["latency_s"].append(round(seconds, 4))
@@ -313,7 +337,7 @@ def run_one(client: RestClient, item: dict) -> dict:
                    http_error=f"{type(exc).__name__}: {exc}"[:200], answered=[], offered=[], reply="", tapped=False,
                    answered_after_tap=[])
         return row
-    row.update(kind=classify_reply(first), outcome=judge(item["code"], first, tap), answered=answered_codes(first),
+    row.update(kind=classify_reply(first), outcome=judge(expected, first, tap), answered=answered_codes(first),
                offered=offered_codes(first), narrow_buttons=narrow_buttons(first), reply=excerpt(first),
                tapped=tap is not None,
                answered_after_tap=answered_codes(tap) if tap is not None else [])
@@ -560,12 +584,14 @@ def print_table(summary: dict) -> None:
 # ---- main -----------------------------------------------------------------------------------------------------
 
 
-def verify_hidden(health: dict) -> None:
-    """Refuse to measure when the test split's own questions vote in the search."""
+def verify_hidden(health: dict, wanted: Optional[List[str]] = HIDDEN_SPLITS) -> None:
+    """Refuse to measure when the bank splits voting are not ``wanted``: the train split only for the bank's test
+    split (its own questions must not vote), every split for the strangers' set (the bot as deployed)."""
     splits = health.get("bank_splits")
-    if splits != HIDDEN_SPLITS:
+    if splits != wanted:
+        how = "KB_BANK_SPLITS=train" if wanted == HIDDEN_SPLITS else "KB_BANK_SPLITS unset"
         raise SystemExit(f"The action server's question bank votes with splits {splits!r}; the evaluation needs "
-                         f"{HIDDEN_SPLITS!r} only (start it with KB_BANK_SPLITS=train).")
+                         f"{wanted!r} (start it with {how}).")
 
 
 def index_line(health: dict) -> str:
@@ -595,12 +621,19 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
                         "reports/dialogue)")
     parser.add_argument("--check", type=Path, metavar="FILE", help="exit 1 when a floor of FILE is missed "
                         "(e.g. tests/dialogue/regression.json)")
+    parser.add_argument("--set", choices=["bank", "strangers"], default="bank",
+                        help="bank: a sample of the bank's test split, train split voting (default); strangers: the "
+                        "strangers' test set, asked of the bot as deployed (every bank question voting)")
     args = parser.parse_args(list(argv) if argv is not None else None)
 
     from knowledge.store import load_procedures
     from scripts.stack import RestStack, StackError, model_path
+    from settings import BANK_SPLITS
 
-    items = sample_questions(args.n, args.unanswerable, args.seed)
+    strangers = args.set == "strangers"
+    items = strangers_questions("test") if strangers else sample_questions(args.n, args.unanswerable, args.seed)
+    wanted = list(BANK_SPLITS) if strangers else HIDDEN_SPLITS
+    env = {} if strangers else {"KB_BANK_SPLITS": " ".join(HIDDEN_SPLITS)}
     started = time.monotonic()
     stack, workdir = None, None
     if args.url:
@@ -612,8 +645,8 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
         if not model_file.exists():
             raise SystemExit(f"No trained model at {model_file}: run `make train` first.")
         workdir = tempfile.TemporaryDirectory(prefix="eval-dialogue-")
-        stack = RestStack(Path(workdir.name), model=model_file, extra_env={"KB_BANK_SPLITS": " ".join(HIDDEN_SPLITS)})
-        print(f"Starting the stack (Rasa model {model_file}, KB_BANK_SPLITS=train) ...", flush=True)
+        stack = RestStack(Path(workdir.name), model=model_file, extra_env=env)
+        print(f"Starting the stack (Rasa model {model_file}, bank splits voting: {wanted}) ...", flush=True)
         try:
             stack.start()
         except StackError as exc:
@@ -624,7 +657,7 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
         print(f"Stack up in {time.monotonic() - started:.0f} s.", flush=True)
     try:
         health = knowledge_health(actions_url)
-        verify_hidden(health)
+        verify_hidden(health, wanted)
         print(f"Sending {len(items)} conversations to {rasa_url} ...", flush=True)
         rows = run_all(RestClient(rasa_url), items, log=lambda line: print(line, flush=True))
     finally:
@@ -637,14 +670,19 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
         meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 "seconds": time.monotonic() - started,
                 "commit": git_commit(), "model": model, "index": index_line(health), "seed": args.seed,
-                "bank": f"train split only (KB_BANK_SPLITS=train, confirmed by the action server's GET "
-                        f"/health/knowledge: bank_splits={health.get('bank_splits')}); the test split's own questions "
-                        "were hidden, so no measured question could find itself"}
+                "set": args.set,
+                "bank": (f"every split voting, as deployed (confirmed by the action server's GET /health/knowledge: "
+                         f"bank_splits={health.get('bank_splits')}); the strangers' questions are not in the bank"
+                         if strangers else
+                         f"train split only (KB_BANK_SPLITS=train, confirmed by the action server's GET "
+                         f"/health/knowledge: bank_splits={health.get('bank_splits')}); the test split's own "
+                         "questions were hidden, so no measured question could find itself")}
         names = {p.code: p.name for p in load_procedures()}
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "eval.md").write_text(report_markdown(summary, rows, meta, names), encoding="utf-8")
         (args.out / "eval.json").write_text(json.dumps(
-            {"meta": {**meta, "seconds": round(meta["seconds"], 1), "n": args.n, "unanswerable": args.unanswerable},
+            {"meta": {**meta, "seconds": round(meta["seconds"], 1), "n": sum(1 for i in items if i["code"]),
+                      "unanswerable": sum(1 for i in items if not i["code"])},
              "summary": summary, "conversations": rows}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         print(f"Wrote {args.out / 'eval.md'} and {args.out / 'eval.json'}")
     if args.check:

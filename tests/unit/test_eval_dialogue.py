@@ -33,7 +33,7 @@ from actions.actions_rating import ActionAskRating
 from actions.actions_status import ActionAskApplicationCode, ActionAskStatusVerification
 from core.answers import ASPECTS, format_answer
 from core.narrowing import get_narrowing
-from knowledge.bank import STYLES, load_bank
+from knowledge.bank import STYLES, load_bank, load_strangers
 from knowledge.store import get_procedure, load_faq
 from scripts.eval_dialogue import (
     REPLY_KINDS,
@@ -44,6 +44,7 @@ from scripts.eval_dialogue import (
     narrow_buttons,
     offered_codes,
     sample_questions,
+    strangers_questions,
     summarize,
     tap_payload,
 )
@@ -294,6 +295,24 @@ def test_one_tap():
     assert judge(BIRTH, first, None) == "no_procedure"
     # A wrong first answer stays wrong, whatever follows.
     assert judge(BIRTH, answer(MARRIAGE), answer(BIRTH)) == "wrong"
+
+
+def test_a_strangers_question_accepts_its_level_variants():
+    # Two codes accepted (as a code and its level variant are): answering either is right, either button a tap.
+    expected = [MARRIAGE, SINGLE]
+    assert judge(expected, answer(SINGLE, "fee")) == "right_at_once"
+    assert judge(expected, answer(BIRTH)) == "wrong"
+    assert tap_payload(suggest(BIRTH, SINGLE), expected) == '/choose_procedure{"procedure_code":"1.004873"}'
+    assert judge(expected, suggest(BIRTH, SINGLE), answer(SINGLE)) == "right_after_tap"
+    assert judge([], answer(BIRTH)) == "oos_answered"
+
+
+def test_the_strangers_set_is_asked_whole_with_its_expected_codes():
+    items = strangers_questions("test")
+    records = load_strangers("test")
+    assert [(i["q"], i["code"], i["expected"]) for i in items] == [(r["q"], r["code"], r["expected"]) for r in records]
+    assert len({i["id"] for i in items}) == len(items) >= 200
+    assert all(i["family"] for i in items if i["code"]) and not any(i["family"] for i in items if not i["code"])
 
 
 def test_unanswerable_questions():

@@ -177,9 +177,11 @@ def test_the_decision_knows_whether_the_top_procedure_has_bank_questions():
 
 
 def test_the_deployed_thresholds_hold_the_budget_where_bank_questions_are_visible():
-    """The answer threshold was chosen on the out-of-fold questions asked with their procedure's other bank questions
-    visible (as the deployed bot is asked) and holds the wrong-confident budget there."""
-    from knowledge.ranker import WRONG_CONFIDENT_BUDGET, load_ranker
+    """The out-of-fold threshold holds the wrong-confident budget over the questions asked with their procedure's
+    other bank questions visible; the deployed one is the higher of it and the strangers' calibration set's, so it
+    holds the budget on both."""
+    from knowledge.bank import load_strangers
+    from knowledge.ranker import MIN_STRANGERS, WRONG_CONFIDENT_BUDGET, load_ranker
     from settings import get_settings
 
     ranker = load_ranker(get_settings().index_dir)
@@ -189,3 +191,22 @@ def test_the_deployed_thresholds_hold_the_budget_where_bank_questions_are_visibl
     assert visible["n"] > 5000
     assert visible["wrong_confident"] <= WRONG_CONFIDENT_BUDGET
     assert ranker.answer_above == ranker.meta["thresholds"]["answer_above"] < 1.0
+    strangers = ranker.meta["strangers_calibration"]
+    assert strangers["n"] == len(load_strangers("calibration")) >= MIN_STRANGERS
+    assert ranker.answer_above == max(strangers["answer_above"], ranker.meta["thresholds"]["answer_above_out_of_fold"])
+    assert strangers["at_strangers_threshold"]["wrong_confident"] <= WRONG_CONFIDENT_BUDGET
+
+
+def test_the_answer_threshold_is_the_lowest_that_keeps_the_budget():
+    from knowledge.ranker import WRONG_CONFIDENT_BUDGET, lowest_answer_threshold
+
+    assert WRONG_CONFIDENT_BUDGET == 0.025
+    # 100 questions, p from 0.99 down to 0.30; three of them would be wrong answers, at p 0.95, 0.70 and 0.595.
+    p1 = np.linspace(0.99, 0.30, 100)
+    p1[[5, 40, 57]] = 0.95, 0.70, 0.595
+    wrong = np.zeros(100, dtype=bool)
+    wrong[[5, 40, 57]] = True
+    # Two wrong answers (2 %) are within the budget, a third is not: the bar stops just above the third.
+    assert lowest_answer_threshold(p1, wrong) == 0.60
+    assert lowest_answer_threshold(np.full(10, 0.99), np.ones(10, dtype=bool)) == 1.0  # no bar keeps it
+    assert lowest_answer_threshold(p1, np.zeros(100, dtype=bool)) == 0.30
