@@ -127,7 +127,8 @@ def test_apply_updates_records_index_and_answers(kb, capsys):
     assert main(["import", str(dump), "--diff", "--date", "2026-12-01"]) == 0
     accents, out = capsys.readouterr().out.split("\n", 1)
     assert accents.startswith("Accent model: ") and accents.endswith(f"-> {index_dir.parent / 'kb-accents.json'}")
-    assert out == REPORT + "data date: 2026-12-01\nindex: updated, 4 passages encoded, ranker carried over\n"
+    # The added and the renamed procedure: their name, its folded copy and the description, 3 passages each.
+    assert out == REPORT + "data date: 2026-12-01\nindex: updated, 6 passages encoded, ranker carried over\n"
 
     assert sorted(p.stem for p in (root / "procedures").glob("*.json")) == [ADDED, KEPT, CHANGED]
     meta = json.loads((root / "SOURCE.json").read_text(encoding="utf-8"))
@@ -141,7 +142,7 @@ def test_apply_updates_records_index_and_answers(kb, capsys):
     config = read_config(index_dir)
     assert config["source_hash"] == source_hash() != old_config["source_hash"]
     assert not is_stale(index_dir, source_hash(), "hashing-v1-64")
-    assert (config["entries"], config["vectors"], config["bank_questions"]) == (3, 6, 3)
+    assert (config["entries"], config["vectors"], config["bank_questions"]) == (3, 9, 3)  # 3 passages an entry
     assert not ranker.is_stale(index_dir)
     # What the update wrote is what a full build of the refreshed knowledge base writes.
     full = build_index(entries_from_store(), HashingEncoder(64), index_dir.with_name("full"), source_hash(),
