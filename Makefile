@@ -71,7 +71,7 @@ eval-dialogue-strangers: setup $(if $(RASA_MODEL),,train) ## The same through th
 nlu-from-bank: ## Regenerate data/nlu/procedures_bank.yml (ask_procedure examples) from the question bank's train split
 	@$(ACT_PY) scripts/nlu_from_bank.py
 
-eval: setup ## Retrieval evaluation: dev, bank test split, held-out; ranker vs linear, BM25, dense, untuned encoder, ablations
+eval: setup ## Retrieval evaluation: dev, bank test split, held-out, strangers' sets; ranker vs linear, BM25, dense, untuned encoder, ablations
 	@# The untuned-encoder comparison needs its own index and ranker (built once, ~12 min; then only when stale).
 	@HF_HUB_OFFLINE=1 $(ACT_PY) -m knowledge build --if-stale --encoder e5-small --out models/kb-index-untuned
 	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/eval_retrieval.py --compare-index models/kb-index-untuned
