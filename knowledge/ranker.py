@@ -45,7 +45,6 @@ FOLDS = 5
 SHORTLIST_FUSED = 40  # candidates the ranker sees: the best by the linear fusion ...
 SHORTLIST_BANK = 10  # ... and the best by question-to-question evidence (same rule in training and search)
 WRONG_CONFIDENT_BUDGET = 0.025  # out of fold, over all train questions (target on the test split: <= 0.03)
-MIN_STRANGERS = 200  # the strangers' calibration set sets the answer threshold when it has at least this many
 # Share of training questions whose procedure's other bank questions stay visible (own row hidden); the rest are
 # asked with their whole family fold of the bank hidden. With the constraints of :data:`MONOTONE` (measured, hit@1
 # dev / held-out as deployed, bank test split): 0.945 / 0.682 / 0.723 at 0.5 and 0.942 / 0.635 / 0.724 at 0, against
@@ -480,7 +479,8 @@ def lowest_answer_threshold(p1: np.ndarray, wrong: np.ndarray) -> float:
 def strangers_calibration(searcher, ranker: "Ranker", log: Callable[[str], None] = print) -> Optional[dict]:
     """The answer threshold the strangers' calibration set (``questions/strangers/calibration.jsonl``: questions on
     train families written apart from the bank) asks for, by the same budget rule as out of fold, with
-    ``searcher`` and ``ranker``; None when the set is missing or smaller than :data:`MIN_STRANGERS`.
+    ``searcher`` and ``ranker``; None when the set is missing or smaller than the validator's minimum
+    (:data:`knowledge.bank.MIN_STRANGERS`).
 
     Out of fold, a training question is asked with its procedure's other bank questions visible, written in the
     same batch from the same summary; a citizen's question is not, so the out-of-fold threshold could be too low
@@ -489,23 +489,23 @@ def strangers_calibration(searcher, ranker: "Ranker", log: Callable[[str], None]
     (0.78 against 0.86 out of fold) answered 0.531 of it right with 2.3 % wrong, but through the bot on the
     strangers' test set (test families) 5.0 % of the answers were wrong (3.3 % at 0.86) and on the bank's test
     split 4.1 % (1.9 %): a train family's stranger is not a test family's."""
-    from knowledge.bank import load_strangers
+    from knowledge.bank import MIN_STRANGERS, load_strangers
 
     records = load_strangers("calibration")
-    if len(records) < MIN_STRANGERS:
+    if len(records) < MIN_STRANGERS["calibration"]:
         return None
     previous, searcher.ranker = searcher.ranker, ranker
     try:
-        p1, wrong, right = [], [], []
+        p1, right = [], []
         for record in records:
             response = searcher.search(record["q"])
             top = response.results[0].code if response.results else None
             p1.append(0.0 if response.no_topic or top is None else float(response.confidence))
-            wrong.append(top not in record["expected"])
-            right.append(top in record["expected"])
+            right.append(top in record["expected"])  # never for an unanswerable question (expected is [])
     finally:
         searcher.ranker = previous
-    p1, wrong, right = np.array(p1), np.array(wrong, dtype=bool), np.array(right, dtype=bool)
+    p1, right = np.array(p1), np.array(right, dtype=bool)
+    wrong = ~right
     answer_above = lowest_answer_threshold(p1, wrong)
     answerable = max(sum(1 for r in records if r["expected"]), 1)
 

@@ -180,8 +180,8 @@ def test_the_deployed_thresholds_hold_the_budget_where_bank_questions_are_visibl
     """The out-of-fold threshold holds the wrong-confident budget over the questions asked with their procedure's
     other bank questions visible; the deployed one is the higher of it and the strangers' calibration set's, so it
     holds the budget on both."""
-    from knowledge.bank import load_strangers
-    from knowledge.ranker import MIN_STRANGERS, WRONG_CONFIDENT_BUDGET, load_ranker
+    from knowledge.bank import MIN_STRANGERS, load_strangers
+    from knowledge.ranker import WRONG_CONFIDENT_BUDGET, load_ranker
     from settings import get_settings
 
     ranker = load_ranker(get_settings().index_dir)
@@ -192,7 +192,7 @@ def test_the_deployed_thresholds_hold_the_budget_where_bank_questions_are_visibl
     assert visible["wrong_confident"] <= WRONG_CONFIDENT_BUDGET
     assert ranker.answer_above == ranker.meta["thresholds"]["answer_above"] < 1.0
     strangers = ranker.meta["strangers_calibration"]
-    assert strangers["n"] == len(load_strangers("calibration")) >= MIN_STRANGERS
+    assert strangers["n"] == len(load_strangers("calibration")) >= MIN_STRANGERS["calibration"]
     assert ranker.answer_above == max(strangers["answer_above"], ranker.meta["thresholds"]["answer_above_out_of_fold"])
     assert strangers["at_strangers_threshold"]["wrong_confident"] <= WRONG_CONFIDENT_BUDGET
 
