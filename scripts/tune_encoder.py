@@ -249,8 +249,21 @@ def main(argv=None) -> int:
     log(f"starting encodings in {time.time() - t0:.0f} s")
     start = {"train": dense_report(start_train_q, train_t, start_p),
              "test": dense_report(start_test_q, test_t, start_p)}
-    log(f"{'first-stage' if args.init else 'untuned'} dense-only: {json.dumps(start)}")
-    before = init_meta["dense_only"]["untuned"] if init_meta else start
+    log(f"{'--init' if args.init else 'untuned'} dense-only: {json.dumps(start)}")
+    if init_meta:
+        # The untuned encoder on today's test split (B = 0 for a moment), so every row of the record compares.
+        saved = {key: module.B.detach().clone() for key, module in wrapped.items()}
+        with torch.no_grad():
+            for module in wrapped.values():
+                module.B.zero_()
+        untuned_p = encode(model, passages, "passage: ")
+        before = {"test": dense_report(encode(model, test_q, "query: "), test_t, untuned_p)}
+        with torch.no_grad():
+            for key, module in wrapped.items():
+                module.B.copy_(saved[key])
+        log(f"untuned dense-only: {json.dumps(before)}")
+    else:
+        before = start
     negatives = hard_negatives(entries, start_train_q, train_t, start_p, rng)
     partners = q2q_partners(train_t, random.Random(SEED + 1))  # own stream: the first stage's draws stay as they were
 
@@ -317,16 +330,15 @@ def main(argv=None) -> int:
         "seed": SEED, "lr": args.lr, "batch_size": args.batch_size, "max_len": args.max_len,
         "epochs": args.epochs, "steps": len(plan), "train_pairs": len(train_q),
         "hard_negatives": "family sibling (p=0.5) else top-5 confusion of the "
-                          + ("first-stage" if args.init else "untuned") + " encoder",
+                          + ("--init" if args.init else "untuned") + " encoder",
         "loss_scale": SCALE, "q2q_weight": args.q2q_weight,
         "train_seconds": round(train_seconds), "total_seconds": round(time.time() - started),
-        "dense_only": {"untuned": before, **({"first_stage": start} if args.init else {}), "tuned": after},
+        "dense_only": {"untuned": before, **({"init": start} if args.init else {}), "tuned": after},
         "final_loss": round(float(np.mean(losses[-50:])), 4),
     }
     if init_meta:
-        # The first stage's own record (without its nested stages), so the file says how to redo both.
-        meta["init"] = {"digest": init_digest,
-                        **{k: v for k, v in init_meta.items() if k not in ("base", "init")}}
+        # The earlier stages' own records, nested, so the file says how to redo every stage.
+        meta["init"] = {"digest": init_digest, **{k: v for k, v in init_meta.items() if k != "base"}}
     (args.out / adapter.META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     log(f"adapter written to {args.out} in {time.time() - started:.0f} s")
     return 0
