@@ -251,16 +251,13 @@ def main(argv=None) -> int:
              "test": dense_report(start_test_q, test_t, start_p)}
     log(f"{'--init' if args.init else 'untuned'} dense-only: {json.dumps(start)}")
     if init_meta:
-        # The untuned encoder on today's test split (B = 0 for a moment), so every row of the record compares.
-        saved = {key: module.B.detach().clone() for key, module in wrapped.items()}
-        with torch.no_grad():
-            for module in wrapped.values():
-                module.B.zero_()
+        # The untuned encoder on today's test split (the low-rank updates off for a moment), so every row compares.
+        for module in wrapped.values():
+            module.scale = 0.0
         untuned_p = encode(model, passages, "passage: ")
         before = {"test": dense_report(encode(model, test_q, "query: "), test_t, untuned_p)}
-        with torch.no_grad():
-            for key, module in wrapped.items():
-                module.B.copy_(saved[key])
+        for module in wrapped.values():
+            module.scale = args.alpha / args.rank
         log(f"untuned dense-only: {json.dumps(before)}")
     else:
         before = start
