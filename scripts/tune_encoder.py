@@ -252,12 +252,13 @@ def main(argv=None) -> int:
     log(f"{'--init' if args.init else 'untuned'} dense-only: {json.dumps(start)}")
     if init_meta:
         # The untuned encoder on today's test split (the low-rank updates off for a moment), so every row compares.
+        scales = {name: module.scale for name, module in wrapped.items()}
         for module in wrapped.values():
             module.scale = 0.0
         untuned_p = encode(model, passages, "passage: ")
         before = {"test": dense_report(encode(model, test_q, "query: "), test_t, untuned_p)}
-        for module in wrapped.values():
-            module.scale = args.alpha / args.rank
+        for name, module in wrapped.items():
+            module.scale = scales[name]
         log(f"untuned dense-only: {json.dumps(before)}")
     else:
         before = start
