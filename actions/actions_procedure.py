@@ -16,6 +16,7 @@ from core.answers import ASPECTS, english_name, format_answer, shorten
 from core.language import detect_language, question_aspects
 from core.narrowing import Question, get_narrowing
 from core.routing import asks_status_outright, is_feedback_request
+from knowledge.bank import are_siblings
 from knowledge.store import is_procedure_code
 from settings import get_settings
 
@@ -173,7 +174,8 @@ class ActionAnswerProcedure(UsesKnowledge, NamedAction, Action):
                 return events + remember
             return events
         if resolution.kind == "choose":
-            siblings = [h for h in resolution.candidates if h.family == resolution.candidates[0].family]
+            first = resolution.candidates[0]
+            siblings = [first, *(h for h in resolution.candidates[1:] if are_siblings(first, h))]
             procedures = [p for p in (self.service.procedure(h.code) for h in siblings) if p is not None]
             question = get_narrowing().plan(procedures, aspects=aspects) if lang == "vi" else None
             if question is not None:

@@ -11,6 +11,20 @@ from typing import Callable, List, Optional
 from knowledge.search import Hit, SearchResponse
 from knowledge.text import content_words
 
+MAX_OPTIONS = 3
+# A candidate far below the top one (0.003 beside 0.88) is not an option to ask the citizen about.
+MIN_OPTION_SHARE = 0.05
+
+
+def clarify_options(results: List[Hit]) -> List[Hit]:
+    """The procedures to ask between when the search decided to clarify: the first :data:`MAX_OPTIONS` procedures
+    whose score is at least :data:`MIN_OPTION_SHARE` of the top one's."""
+    procedures = [h for h in results if h.kind == "procedure"][:MAX_OPTIONS]
+    if not procedures:
+        return []
+    floor = procedures[0].score * MIN_OPTION_SHARE
+    return [h for h in procedures if h.score >= floor]
+
 
 @dataclass
 class Resolution:
@@ -121,9 +135,11 @@ class KnowledgeService:
             return Resolution("unknown", candidates=suggestions)
         top = response.results[0]
         if response.ambiguous:
-            options = [h for h in response.results if h.kind == "procedure"][:3]
+            options = clarify_options(response.results)
             if len(options) > 1:
                 return Resolution("choose", candidates=options)
+            # The siblings beside the top one are negligible and the top one is not sure enough to answer.
+            return Resolution("unknown", candidates=[h for h in response.results if h.kind == "procedure"][:3])
         confidence = float(response.confidence)
         if top.kind == "faq":
             entry = self.faq(top.code)

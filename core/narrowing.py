@@ -27,7 +27,7 @@ MAX_QUESTIONS = 2
 NONE = "none"  # the option of the siblings whose names carry no value of the group
 MAX_REPLY_WORDS = 8  # a longer typed message is a new question, not an answer to the narrowing question
 DIFFERENCE = "difference"  # the fallback "group": the words the names differ in
-MAX_DIFFERENCE_WORDS = 8
+MAX_DIFFERENCE_WORDS = 12  # "cho người đã có hồ sơ, giấy tờ cá nhân" (the special case of nested names)
 _LEVELS = {"cap xa": "xa", "cap huyen": "huyen", "cap tinh": "tinh", "cap bo": "trung_uong"}
 _ORDINALS = {
     "1": 0, "mot": 0, "thu nhat": 0, "cai dau": 0, "cai dau tien": 0, "dau tien": 0,
@@ -144,6 +144,7 @@ class Narrowing:
         self.groups: Dict[str, dict] = dict(data.get("groups") or {})
         self.difference_question: str = data.get("difference_question") or "Bạn hỏi {options}?"
         self.difference_none: str = data.get("difference_none") or "Trường hợp thông thường"
+        self._difference_none_said = _phrase_pattern(list(data.get("difference_none_said") or []))
         self.topic_prefix: str = data.get("topic_prefix") or "Về {topic}: "
         # Per group and value, what a typed reply may say to pick it.
         self._said: Dict[str, Dict[str, re.Pattern]] = {}
@@ -176,7 +177,8 @@ class Narrowing:
         """What a typed reply may say to pick ``option``: its label, the table's ``said`` words and the search
         tables' own "asked by" patterns of each of its values."""
         if group == DIFFERENCE:
-            return [p for p in [_phrase_pattern(_label_phrases(option.label))] if p is not None]
+            ordinary = self._difference_none_said if option.label == self.difference_none else None
+            return [p for p in [_phrase_pattern(_label_phrases(option.label)), ordinary] if p is not None]
         said = self._said.get(group, {})
         patterns = [said.get(option.value)]
         for value in ([] if option.value == NONE else option.value.split("+")):

@@ -90,6 +90,33 @@ def family_key(name: str) -> str:
     return " ".join(_WORD.findall(text))
 
 
+MIN_NESTED_WORDS = 4  # syllables: "đăng ký khai sinh"
+
+
+@lru_cache(maxsize=8192)
+def _name_words(name: str) -> tuple:
+    """A name's folded words without its level phrase and the portal's "Thủ tục" prefix."""
+    words = _WORD.findall(without_level(bank_fold(name)))
+    return tuple(words[2:] if words[:2] == ["thu", "tuc"] else words)
+
+
+def nested_names(first: str, second: str) -> bool:
+    """One name is the other followed by a qualifier: "Đăng ký khai sinh" and "Đăng ký khai sinh cho người đã có
+    hồ sơ, giấy tờ cá nhân", "Cấp giấy phép lái xe" and "... quốc tế" (the ordinary case and a special one). The
+    shorter name has at least :data:`MIN_NESTED_WORDS` words ("Xóa đăng ký" is not a topic of its own)."""
+    a, b = sorted((_name_words(first), _name_words(second)), key=len)
+    return len(a) >= MIN_NESTED_WORDS and len(b) > len(a) and b[: len(a)] == a
+
+
+def are_siblings(first, second) -> bool:
+    """Two ranked procedures a narrowing question can tell apart: one family (level variants, operations,
+    direction) or nested names (the ordinary case and a special one). ``first`` / ``second`` have ``kind``,
+    ``family`` and ``name``."""
+    if first.kind != "procedure" or second.kind != "procedure":
+        return False
+    return first.family == second.family or nested_names(first.name, second.name)
+
+
 def _hash_share(text: str) -> float:
     return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
 

@@ -14,7 +14,8 @@
   :data:`WRONG_CONFIDENT_BUDGET` out of fold over the training questions asked with their procedure's other bank
   questions visible, as the deployed bot is asked, and on the strangers' calibration set, questions on train
   families written apart from the bank: :func:`strangers_calibration`); ask between siblings when
-  the top two are one family and the second is at least ``clarify_above``; otherwise abstain, offering the top 3
+  the top two are siblings (one family, or nested names: :func:`knowledge.bank.are_siblings`) and the top-3
+  probability is at least ``clarify_above``; otherwise abstain, offering the top 3
   as suggestions when the second is at least ``suggest_above``.
 
 Training conditions imitate the two situations the deployed bot meets: a question about a procedure whose other
@@ -38,8 +39,10 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-FEATURE_VERSION = 5  # 2: monotonic constraints; 3: decision knows whether the top has bank questions;
-# 4: name-side recall; 5: English questions' BM25 over the English names
+from knowledge.bank import are_siblings
+
+FEATURE_VERSION = 6  # 2: monotonic constraints; 3: decision knows whether the top has bank questions;
+# 4: name-side recall; 5: English questions' BM25 over the English names; 6: nested names are siblings
 SEED = 2026
 FOLDS = 5
 SHORTLIST_FUSED = 40  # candidates the ranker sees: the best by the linear fusion ...
@@ -173,7 +176,7 @@ def decision_features(parts: Dict[str, np.ndarray], hits: Sequence) -> np.ndarra
         by("lexical"), by("idf_coverage"), by("missing"), by("alias"),
         by("score") - (second.score if second is not None else 0.0),
         parts["unanswerable_margin"], float(np.log1p(parts["n_content"])), parts["english"], parts["unaccented"],
-        float(second is not None and top is not None and second.family == top.family),
+        float(second is not None and top is not None and are_siblings(top, second)),
         float(top is not None and top.kind == "faq"),
         float(top is not None and by("dense") >= dense_best - 1e-9),
         float(top is not None and by("bank") >= bank_best - 1e-9),
@@ -237,8 +240,7 @@ def choose(p1: float, p3: float, hits: Sequence, answer_above: float, clarify_ab
     """The decision rule shared by the searcher and the threshold search."""
     if p1 >= answer_above:
         return "answer"
-    siblings = len(hits) > 1 and hits[1].family == hits[0].family and hits[1].kind == "procedure"
-    if siblings and p3 >= clarify_above:
+    if len(hits) > 1 and are_siblings(hits[0], hits[1]) and p3 >= clarify_above:
         return "clarify"
     return "abstain"
 
@@ -411,7 +413,7 @@ def _fit_ranker(items: Sequence[dict], constraints: Sequence[int]):
 
 class _Hit:  # the few fields decision_features and choose read
     __slots__ = ("probability", "score", "dense", "bank", "bank_count", "lexical", "idf_coverage", "missing", "alias",
-                 "family", "kind", "code")
+                 "family", "kind", "code", "name")
 
     def __init__(self, **kw) -> None:
         for k, v in kw.items():
@@ -434,7 +436,8 @@ def ranked_hits(searcher, item: dict, probability: np.ndarray) -> List[_Hit]:
                          bank=float(f[j, col["bank"]]), bank_count=float(f[j, col["bank_count"]]),
                          lexical=float(f[j, col["lexical"]]), idf_coverage=float(f[j, col["idf_coverage"]]),
                          missing=float(f[j, col["missing"]]), alias=float(f[j, col["alias"]]),
-                         family=searcher.entry_family[number], kind=entry["kind"], code=entry["code"]))
+                         family=searcher.entry_family[number], kind=entry["kind"], code=entry["code"],
+                         name=entry["name"]))
     return hits
 
 
@@ -529,7 +532,7 @@ def choose_thresholds(p1: np.ndarray, p3: np.ndarray, right1: np.ndarray, right3
     answer_above = lowest_answer_threshold(p1, ~right1)
     clarify_above = 1.0
     not_answered = p1 < answer_above
-    siblings = np.array([len(h) > 1 and h[1].family == h[0].family and h[1].kind == "procedure" for h in hits_all])
+    siblings = np.array([len(h) > 1 and are_siblings(h[0], h[1]) for h in hits_all])
     for t in np.round(np.arange(0.20, 0.99, 0.01), 2)[::-1]:
         chosen = not_answered & siblings & (p3 >= t)
         if chosen.sum() and right3[chosen].mean() >= CLARIFY_PRECISION:

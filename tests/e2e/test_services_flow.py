@@ -185,7 +185,8 @@ def test_procedure_question_in_the_middle_of_the_status_form(stack, seeded):
     sender = "e2e-switch"
     assert "mã hồ sơ" in texts(say(stack, sender, "tra cứu hồ sơ"))
     detour = texts(say(stack, sender, "à mà làm giấy khai sinh cần giấy tờ gì"))
-    assert "Đăng ký khai sinh" in detour, detour  # answered by the knowledge action...
+    # Answered by the knowledge action, or narrowed by it between "đăng ký khai sinh" and its special case...
+    assert "đăng ký khai sinh" in detour.lower(), detour
     assert "mã hồ sơ" in detour, detour  # ...and the form asks for the code again
     assert "4 chữ số cuối" in texts(say(stack, sender, code.replace(".", "").lower()))
     reply = texts(say(stack, sender, f"4 số cuối là {last4}"))

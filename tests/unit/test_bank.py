@@ -169,3 +169,16 @@ def test_contrast_values_of_questions_and_names():
     assert table.name_values("Đăng ký khai sinh có yếu tố nước ngoài")["foreign"] == {"nuoc_ngoai"}
     assert table.name_values("Cấp lại thẻ căn cước (thực hiện tại cấp trung ương)")["level"] == {"trung_uong"}
     assert table.asked_values(fold("chồng tôi người Hàn, đăng ký kết hôn ở đâu"))["foreign"] == {"nuoc_ngoai"}
+
+
+@pytest.mark.parametrize("a, b, nested", [
+    ("Thủ tục đăng ký khai sinh", "Thủ tục đăng ký khai sinh cho người đã có hồ sơ, giấy tờ cá nhân", True),
+    ("Cấp giấy phép lái xe quốc tế", "Cấp giấy phép lái xe", True),
+    ("Gia hạn tạm trú (thực hiện tại cấp tỉnh)", "Gia hạn tạm trú cho người nước ngoài tại Việt Nam", True),
+    ("Xóa đăng ký", "Xóa đăng ký biện pháp bảo đảm bằng tàu biển", False),  # too short to be a topic
+    ("Cấp lại giấy phép lái xe", "Cấp lại Giấy phép kinh doanh vận tải bằng xe ô tô", False),
+    ("Đăng ký khai sinh", "Đăng ký khai sinh", False),  # the same name twice is not a special case
+])
+def test_nested_names_are_the_ordinary_case_and_a_special_one(a, b, nested):
+    assert bank.nested_names(a, b) is nested
+    assert bank.nested_names(b, a) is nested

@@ -74,6 +74,39 @@ def test_siblings_get_a_question_about_what_separates_them_then_a_typed_reply_is
     assert slots["procedure_code"] == "3.000348" and slots["aspect"] == "fee"
 
 
+def test_the_ordinary_case_and_a_special_one_get_a_question_without_the_negligible_third():
+    q = "làm giấy khai sinh cần giấy tờ gì"
+    ranked = [Hit(code="1.001193", name="Thủ tục đăng ký khai sinh", kind="procedure", url="", score=0.88,
+                  family="1.001193"),
+              Hit(code="1.004772", name="Thủ tục đăng ký khai sinh cho người đã có hồ sơ, giấy tờ cá nhân",
+                  kind="procedure", url="", score=0.09, family="1.000893"),
+              Hit(code="1.000893", name="Thủ tục đăng ký khai sinh có yếu tố nước ngoài cho người đã có hồ sơ, giấy "
+                  "tờ cá nhân", kind="procedure", url="", score=0.003, family="1.000893")]
+    action = action_for({q: SearchResponse(q, False, ambiguous=True, results=ranked, decision="clarify")})
+    messages, events = run(action, make_tracker(q, "ask_procedure", entities=[{"entity": "aspect",
+                                                                                "value": "documents"}]))
+    assert messages[0]["text"] == ("Về đăng ký khai sinh: bạn hỏi trường hợp thông thường hay cho người đã có hồ sơ, "
+                                   "giấy tờ cá nhân?")
+    assert [b["title"] for b in messages[0]["buttons"]] == ["Trường hợp thông thường",
+                                                            "Cho người đã có hồ sơ, giấy tờ cá nhân"]
+    slots = slots_of(events)
+    messages, events = run(action, make_tracker("bình thường thôi", "ask_procedure",
+                                                slots={"narrowing": slots["narrowing"]}))
+    assert messages[0]["text"].startswith("**Đăng ký khai sinh** (mã thủ tục 1.001193)\nGiấy tờ phải nộp:")
+
+
+def test_a_clarification_whose_other_options_are_negligible_is_not_an_answer():
+    q = "làm giấy khai sinh cần giấy tờ gì"
+    ranked = [Hit(code="1.001193", name="Thủ tục đăng ký khai sinh", kind="procedure", url="", score=0.88,
+                  family="1.001193"),
+              Hit(code="1.004772", name="Thủ tục đăng ký khai sinh cho người đã có hồ sơ, giấy tờ cá nhân",
+                  kind="procedure", url="", score=0.02, family="1.000893")]
+    action = action_for({q: SearchResponse(q, False, ambiguous=True, results=ranked, decision="clarify")})
+    messages, _ = run(action, make_tracker(q, "ask_procedure"))
+    assert "(mã thủ tục" not in messages[0]["text"]  # suggestions, not an answer below the answer threshold
+    assert messages[0]["buttons"][0]["title"] == "Thủ tục đăng ký khai sinh"
+
+
 def test_two_questions_at_most_a_tap_then_a_typed_level_through_the_fallback_action():
     q = "cấp lại căn cước nộp ở đâu"
     action = action_for({q: clarify(q, CAN_CUOC)})

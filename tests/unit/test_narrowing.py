@@ -58,6 +58,12 @@ SIBLING_QUESTIONS = [
                  "Về đăng ký khai tử: bạn hỏi trường hợp thông thường hay lưu động?",
                  [("Trường hợp thông thường", ["1.000656"]), ("Lưu động", ["1.000419"])],
                  id="other-words"),
+    # "Thủ tục đăng ký khai sinh" / "... khai sinh cho người đã có hồ sơ, giấy tờ cá nhân": nested names, the ordinary
+    # case and a special one (knowledge.bank.nested_names).
+    pytest.param(("1.001193", "1.004772"),
+                 "Về đăng ký khai sinh: bạn hỏi trường hợp thông thường hay cho người đã có hồ sơ, giấy tờ cá nhân?",
+                 [("Trường hợp thông thường", ["1.001193"]), ("Cho người đã có hồ sơ, giấy tờ cá nhân", ["1.004772"])],
+                 id="ordinary-or-special"),
 ]
 
 
@@ -100,6 +106,9 @@ def test_a_typed_answer_picks_the_button_with_those_words():
     (("1.003113", "1.003407"), "hàng xuất đi Trung Quốc", "1.003407"),
     (("2.001194", "1.014064"), "ở phường", "1.014064"),
     (("2.001194", "1.014064"), "o tinh", "2.001194"),
+    (("1.001193", "1.004772"), "bình thường thôi", "1.001193"),
+    (("1.001193", "1.004772"), "con tôi mới sinh, trường hợp thông thường", "1.001193"),
+    (("1.001193", "1.004772"), "cho người đã có hồ sơ", "1.004772"),
 ])
 def test_a_typed_reply_picks_the_option_it_names(codes, reply, picked):
     question = plan(*codes)

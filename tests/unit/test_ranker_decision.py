@@ -26,6 +26,16 @@ def test_clarify_only_between_siblings():
     assert choose(0.6, 0.3, siblings, answer_above=0.8, clarify_above=0.5) == "abstain"
 
 
+def test_the_ordinary_case_and_a_special_one_are_siblings_to_ask_between():
+    ordinary = hit("1.001193", "Thủ tục đăng ký khai sinh", 0.5, family="f1")
+    special = hit("1.004772", "Thủ tục đăng ký khai sinh cho người đã có hồ sơ, giấy tờ cá nhân", 0.3, family="f2")
+    assert choose(0.6, 0.9, [ordinary, special], answer_above=0.8, clarify_above=0.5) == "clarify"
+    assert choose(0.6, 0.9, [special, ordinary], answer_above=0.8, clarify_above=0.5) == "clarify"
+    # A shared beginning is not enough: "Đăng ký khai tử" is another procedure, not a special birth registration.
+    death = hit("1.000656", "Thủ tục đăng ký khai tử", 0.3, family="f3")
+    assert choose(0.6, 0.9, [ordinary, death], answer_above=0.8, clarify_above=0.5) == "abstain"
+
+
 def test_local_level_is_preferred_when_the_question_names_none():
     central = hit("1.000757", "Cấp lại thẻ căn cước (thực hiện tại cấp trung ương)", 0.6, level="trung_uong")
     local = hit("1.014064", "Cấp lại thẻ căn cước", 0.5, level="")
