@@ -139,7 +139,8 @@ class KnowledgeService:
             if len(options) > 1:
                 return Resolution("choose", candidates=options)
             # The siblings beside the top one are negligible and the top one is not sure enough to answer.
-            return Resolution("unknown", candidates=[h for h in response.results if h.kind == "procedure"][:3])
+            return Resolution("unknown",
+                              candidates=[h for h in response.results if h.kind == "procedure"][:MAX_OPTIONS])
         confidence = float(response.confidence)
         if top.kind == "faq":
             entry = self.faq(top.code)
