@@ -7,7 +7,7 @@ export PYTHONPATH := $(CURDIR)
 
 .PHONY: help setup run train validate test eval-nlu eval-routing eval-dialogue eval bench bench-full build-index lint clean seed-demo
 .PHONY: console-demo run-scaled test-scaled
-.PHONY: load load-notifications tune-encoder nlu-from-bank replay-review eval-dialogue-strangers
+.PHONY: load load-notifications tune-encoder train-ranker nlu-from-bank replay-review eval-dialogue-strangers
 
 help: ## One line per target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -83,6 +83,13 @@ tune-encoder: setup ## Retrain the encoder adapter (knowledge/data/encoder/, ~90
 	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/tune_encoder.py --init var/encoder-stage1 --epochs 0.6 --lr 1.5e-4 --q2q-weight 0.5
 	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/build_e5_model.py
 	@HF_HUB_OFFLINE=1 $(ACT_PY) -m knowledge build --if-stale
+
+# Setup installs the committed ranker when it was trained on the same sources and encoder, else trains one (~15-30
+# min on 2 cores); after changing the bank, the knowledge records, the tables or knowledge/ranker.py, run this
+# (after `make setup`; it rebuilds the index first when stale, without training a ranker twice).
+train-ranker: ## Retrain the learned ranker on the default index and commit it (knowledge/data/ranker/)
+	@HF_HUB_OFFLINE=1 $(ACT_PY) -m knowledge build --if-stale --no-ranker
+	@HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(ACT_PY) -m knowledge train-ranker --commit
 
 replay-review: setup ## Review queue replay: approve half of tests/retrieval/review_replay.jsonl through the console, unseen neighbours before/after, approval-to-live time -> reports/review/ (~5 min)
 	@HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 OMP_NUM_THREADS=1 $(ACT_PY) scripts/replay_review.py

@@ -118,7 +118,7 @@ def _refresh_index(index_dir: Path, encoder, encoder_spec: str, args: argparse.N
     done = {"updated": True, "entries": config["entries"], "encoded": config["encoded"],
             "source_hash": config["source_hash"]}
     if args.retrain_ranker:
-        train_ranker(index_dir, encoder_spec)
+        train_ranker(index_dir, encoder_spec, use_committed=False)
         done["ranker"] = "retrained"
     else:
         done["ranker"] = "carried over" if ranker.carry_over(index_dir, "import --diff") else "none"

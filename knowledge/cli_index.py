@@ -59,21 +59,32 @@ def _register_train_ranker(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("--index", type=Path, default=None, help="index folder (default models/kb-index)")
     p.add_argument("--encoder", default=None, help="encoder spec (default $KB_ENCODER or e5-small)")
     p.add_argument("--if-stale", action="store_true", help="do nothing when the ranker matches the index")
+    p.add_argument("--commit", action="store_true",
+                   help="then copy it to knowledge/data/ranker/, which builds of the same sources install")
 
     def run(args: argparse.Namespace) -> int:
+        from knowledge import ranker
+
         settings = _settings()
-        return train_ranker(Path(args.index or settings.index_dir), args.encoder or settings.encoder,
-                             args.if_stale)
+        index_dir = Path(args.index or settings.index_dir)
+        status = train_ranker(index_dir, args.encoder or settings.encoder, args.if_stale, use_committed=False)
+        if status == 0 and args.commit:
+            print(f"Committed ranker: {ranker.commit(index_dir)}")
+        return status
 
     return run
 
 
-def train_ranker(index_dir: Path, encoder_spec: str, if_stale: bool = False) -> int:
-    """Train the ranker of ``index_dir`` from the bank's train split (knowledge/ranker.py)."""
+def train_ranker(index_dir: Path, encoder_spec: str, if_stale: bool = False, use_committed: bool = True) -> int:
+    """Train the ranker of ``index_dir`` from the bank's train split (knowledge/ranker.py), unless it is up to date
+    (``if_stale``) or the committed one was trained on the same sources and encoder (``use_committed``)."""
     from knowledge import ranker
 
     if if_stale and not ranker.is_stale(index_dir):
         print(f"Ranker is up to date ({index_dir}).")
+        return 0
+    if use_committed and ranker.install_committed(index_dir):
+        print(f"Ranker installed from {ranker.committed_dir()} (trained on the same sources and encoder).")
         return 0
     report = ranker.train_for_index(index_dir, encoder_spec, log=lambda m: print(m, flush=True))
     print(json.dumps(report.get("summary", {}), ensure_ascii=False))

@@ -129,10 +129,11 @@ def source_hash(knowledge_dir: Optional[Path] = None) -> str:
 
     root = Path(knowledge_dir) if knowledge_dir else store.data_dir()
     digest = hashlib.sha256()
-    # The encoder adapter (encoder/) reaches the index through the encoder's name, not as a knowledge file.
+    # The encoder adapter (encoder/) reaches the index through the encoder's name, not as a knowledge file; the
+    # committed ranker (ranker/) is trained on the index, not built into it.
     for path in sorted(p for p in root.rglob("*")
                        if p.is_file() and p.name not in QUERY_TIME_FILES and p.suffix != ".md"
-                       and p.relative_to(root).parts[0] != "encoder"):
+                       and p.relative_to(root).parts[0] not in ("encoder", "ranker")):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

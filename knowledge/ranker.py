@@ -24,7 +24,8 @@ whole fold hidden), half of the questions each (seeded). The booster is held mon
 (:data:`MONOTONE`): unconstrained, it learned from these conditions that a moderate bank match marks a wrong
 candidate and that a procedure without bank questions is the answer, both false for a stranger's question.
 ``python -m knowledge build`` trains it after the index (``ranker.pkl`` + ``ranker.json`` in the index folder,
-stamped); ``python -m knowledge train-ranker`` reruns it.
+stamped), or installs the committed one (``knowledge/data/ranker/``, trained by ``make train-ranker`` on the same
+sources and encoder: :func:`install_committed`); ``python -m knowledge train-ranker`` reruns the training.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -45,6 +47,7 @@ FEATURE_VERSION = 6  # 2: monotonic constraints; 3: decision knows whether the t
 # 4: name-side recall; 5: English questions' BM25 over the English names; 6: nested names are siblings
 SEED = 2026
 FOLDS = 5
+COMMITTED_DIR = "ranker"  # knowledge/data/ranker/: the ranker of `make train-ranker` (see install_committed)
 SHORTLIST_FUSED = 40  # candidates the ranker sees: the best by the linear fusion ...
 SHORTLIST_BANK = 10  # ... and the best by question-to-question evidence (same rule in training and search)
 WRONG_CONFIDENT_BUDGET = 0.025  # out of fold, over all train questions (target on the test split: <= 0.03)
@@ -247,15 +250,33 @@ def choose(p1: float, p3: float, hits: Sequence, answer_above: float, clarify_ab
 
 # -- persistence ---------------------------------------------------------------------------------------------
 def stamp(index_dir: Path) -> str:
-    """What the ranker depends on: the index's sources and encoder, the contrast and synonym tables, this code."""
+    """What the ranker of ``index_dir`` depends on: :func:`source_stamp` and the index's build time."""
     from knowledge.index import read_config
 
     config = read_config(index_dir) or {}
-    digest = hashlib.sha256()
-    digest.update(json.dumps([config.get("source_hash"), config.get("model"), config.get("built_at"),
-                              FEATURE_VERSION, SEED]).encode())
+    return _digest([config.get("source_hash"), config.get("model"), config.get("built_at")])
+
+
+def source_stamp(index_dir: Path) -> str:
+    """:func:`stamp` without the build time: the same for every build of the same sources with the same encoder,
+    so a ranker trained on one of them (the committed one, :func:`install_committed`) serves the others."""
+    from knowledge.index import read_config
+
+    config = read_config(index_dir) or {}
+    return source_stamp_for(config.get("source_hash"), config.get("model"))
+
+
+def source_stamp_for(source_hash: Optional[str], model: Optional[str]) -> str:
+    """:func:`source_stamp` of an index built from ``source_hash`` with the encoder named ``model``."""
+    return _digest([source_hash, model])
+
+
+def _digest(index_fields: list) -> str:
+    """The index's fields, this module's version, seed and code, and the tables and sets the features read."""
     from knowledge.store import data_dir
 
+    digest = hashlib.sha256()
+    digest.update(json.dumps(index_fields + [FEATURE_VERSION, SEED]).encode())
     data = data_dir()
     for name in ("contrasts.yml", "synonyms.yml", "glossary_en.yml", "questions/strangers/calibration.jsonl"):
         path = data / name
@@ -290,9 +311,7 @@ def carry_over(index_dir: Path, reason: str) -> bool:
     meta.setdefault("carried_over", []).append(
         {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "reason": reason, "from_stamp": meta.get("stamp")})
     meta["stamp"] = stamp(index_dir)
-    tmp = meta_path.with_name(meta_path.name + ".tmp")
-    tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(meta_path)
+    _write_meta(meta_path, meta)
     return True
 
 
@@ -318,7 +337,9 @@ def load_ranker(index_dir: Path) -> Optional[Ranker]:
     if is_stale(index_dir):
         logging.getLogger(__name__).warning("The ranker in %s is stale: run `make build-index`.", index_dir)
     with open(path, "rb") as handle:
-        return pickle.load(handle)  # noqa: S301 - written by train_for_index beside the index, never downloaded
+        # Written by train_for_index beside the index, or copied there from this repository's own committed ranker
+        # (install_committed); never downloaded.
+        return pickle.load(handle)  # noqa: S301
 
 
 def save_ranker(index_dir: Path, ranker: Ranker, report: dict) -> None:
@@ -327,7 +348,63 @@ def save_ranker(index_dir: Path, ranker: Ranker, report: dict) -> None:
     with open(tmp, "wb") as handle:
         pickle.dump(ranker, handle)
     tmp.replace(index_dir / "ranker.pkl")
-    (index_dir / "ranker.json").write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    _write_meta(index_dir / "ranker.json", report)
+
+
+def _write_meta(path: Path, meta: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+# -- the committed ranker ------------------------------------------------------------------------------------
+# Training takes a quarter of an hour or more on 2 cores (every train question of the bank searched once), so the
+# ranker `make train-ranker` trains on the default index is committed (knowledge/data/ranker/, ~1 MB) and a build
+# of the same sources with the same encoder installs it instead of training again; any other build trains its own.
+def committed_dir() -> Path:
+    from knowledge.store import data_dir
+
+    return data_dir() / COMMITTED_DIR
+
+
+def committed_meta() -> Optional[dict]:
+    """The committed ranker's ``ranker.json``, or None when there is none (or it is unreadable)."""
+    folder = committed_dir()
+    if not (folder / "ranker.pkl").exists():
+        return None
+    try:
+        return json.loads((folder / "ranker.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def install_committed(index_dir: Path) -> bool:
+    """Install the committed ranker into ``index_dir`` when it was trained on the same sources and encoder."""
+    meta = committed_meta()
+    if meta is None or meta.get("source_stamp") != source_stamp(index_dir):
+        return False
+    index_dir = Path(index_dir)
+    tmp = index_dir / "ranker.pkl.tmp"
+    shutil.copyfile(committed_dir() / "ranker.pkl", tmp)
+    tmp.replace(index_dir / "ranker.pkl")
+    meta["stamp"] = stamp(index_dir)
+    meta["installed_from"] = f"knowledge/data/{COMMITTED_DIR}"
+    _write_meta(index_dir / "ranker.json", meta)
+    return True
+
+
+def commit(index_dir: Path) -> Path:
+    """Copy the ranker trained for ``index_dir`` into the committed folder (its meta keeps the source stamp)."""
+    index_dir = Path(index_dir)
+    if is_stale(index_dir):
+        raise ValueError(f"The ranker in {index_dir} is stale: train it first.")
+    meta = json.loads((index_dir / "ranker.json").read_text(encoding="utf-8"))
+    meta["source_stamp"] = source_stamp(index_dir)
+    folder = committed_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(index_dir / "ranker.pkl", folder / "ranker.pkl")
+    _write_meta(folder / "ranker.json", meta)
+    return folder
 
 
 # -- training ------------------------------------------------------------------------------------------------
@@ -653,6 +730,7 @@ def train_for_index(index_dir: Path, encoder_spec: str, log: Callable[[str], Non
         meta["strangers_calibration"] = strangers
     meta["dense_scale"] = scale
     meta["stamp"] = stamp(index_dir)
+    meta["source_stamp"] = source_stamp(index_dir)
     meta["trained_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     save_ranker(index_dir, ranker, meta)
     log(f"Ranker saved to {index_dir}/ranker.pkl ({meta['summary']['seconds']} s)")

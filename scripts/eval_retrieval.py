@@ -202,13 +202,21 @@ def calibrate_threshold(devset: List[dict], raw: Dict[str, dict]) -> float:
 
 # -- running -------------------------------------------------------------------------------------------------
 def encode_all(searcher, devset: List[dict], batch_size: int = 64) -> list:
-    """Query embeddings of all questions, computed in batches (``Searcher.search`` accepts them)."""
+    """Query embeddings of all questions, computed in batches (``Searcher.search`` accepts them). A bank question's
+    stored vector is reused: the index embedded it exactly as a citizen's question is (``bank_text_function``)."""
     import numpy as np
 
-    questions = [searcher.dense_text(r["question"]) for r in devset]
+    own = own_rows(searcher, devset)
+    vectors = np.zeros((len(devset), searcher.encoder.dimension), dtype=np.float32)
+    found = [i for i, row in enumerate(own) if row is not None]
+    if found:
+        vectors[found] = searcher.bank[0][[own[i] for i in found]]
+    missing = [i for i, row in enumerate(own) if row is None]
+    texts = [searcher.dense_text(devset[i]["question"]) for i in missing]
     encode = searcher.encoder.encode_queries
-    chunks = [encode(questions[i : i + batch_size]) for i in range(0, len(questions), batch_size)]
-    return list(np.vstack(chunks)) if chunks else []
+    for start in range(0, len(missing), batch_size):
+        vectors[missing[start : start + batch_size]] = encode(texts[start : start + batch_size])
+    return list(vectors)
 
 
 def run_system(searcher, devset: List[dict], params, vectors: Optional[list] = None) -> Dict[str, dict]:
