@@ -179,6 +179,9 @@ class ActionAnswerProcedure(UsesKnowledge, NamedAction, Action):
             procedures = [p for p in (self.service.procedure(h.code) for h in siblings) if p is not None]
             question = get_narrowing().plan(procedures, aspects=aspects) if lang == "vi" else None
             if question is not None:
+                said = get_narrowing().said_in(question, text)
+                if said is not None:  # the message already says which: as if the citizen had tapped it
+                    return events + remember + self._narrowed(dispatcher, question, said, aspects, lang)
                 return events + remember + self._ask(dispatcher, question)
             self._list(dispatcher, resolution.candidates, lang)
             return events + remember

@@ -182,13 +182,16 @@ class Narrowing:
         said = self._said.get(group, {})
         patterns = [said.get(option.value)]
         for value in ([] if option.value == NONE else option.value.split("+")):
-            patterns.append(said.get(value))
-            if group == "operation":
-                pair = self.rewriter.operations.get(value)
-                patterns.append(pair[1] if pair else None)
-            else:
-                patterns.append(self.contrasts.asked_by.get(group, {}).get(value))
+            patterns += [said.get(value), self._value_pattern(group, value)]
         return [p for p in patterns if p is not None]
+
+    def _value_pattern(self, group: str, value: str, own_words: bool = False) -> Optional[re.Pattern]:
+        """The search tables' pattern of a value in a question: the contrast group's "asked by" words; for an
+        operation, what asks for it ("mất" for "cấp lại") or, with ``own_words``, only its words in the names."""
+        if group == "operation":
+            pair = self.rewriter.operations.get(value)
+            return (pair[0] if own_words else pair[1]) if pair else None
+        return self.contrasts.asked_by.get(group, {}).get(value)
 
     # -- planning a question -----------------------------------------------------------------------------------
     def split(self, group: str, procedures: Sequence) -> Optional[List[Option]]:
@@ -269,12 +272,53 @@ class Narrowing:
         return self.topic_prefix.format(topic=topic[:1].lower() + topic[1:]) + question[:1].lower() + question[1:]
 
     # -- reading the answer ------------------------------------------------------------------------------------
+    def said_in(self, question: Question, text: str) -> Optional[Option]:
+        """The option the question's own message already names ("… muốn đổi sang thẻ PET" before "bạn cần cấp
+        lại, cấp đổi hay làm lần đầu?"), when it names exactly one and says nothing that points to another ("bị
+        mất, tiện thể đổi" points to both; "chứ không phải cấp lại" denies, not names): then the question is not
+        asked. Read with the options' own words and the search's readers of what is asked, never with the short
+        replies a narrowing question expects ("có", "không", "mới" say nothing inside a longer message); never for
+        the level (the place a story names is where the citizen lives, not which authority handles it) or an
+        option meaning "none of these" (a message that names nothing is the usual case). None otherwise."""
+        if question.group == "level":
+            return None
+        folded = _folded(text)
+
+        def found(patterns: List[re.Pattern]) -> bool:
+            return any(p.search(folded) for p in patterns)
+
+        def affirmed(patterns: List[re.Pattern]) -> bool:  # "lần đầu xin chứ không phải cấp lại" names no "cấp lại"
+            return any(not _NEGATION.search(folded[max(0, m.start() - 24): m.start()])
+                       for p in patterns for m in p.finditer(folded))
+
+        named = [o for o in question.options if affirmed(self._mention_patterns(question.group, o))]
+        if len(named) != 1:
+            return None
+        others = [o for o in question.options if o is not named[0] and o.value != NONE]
+        if question.group == "operation":  # what leads to another option ("bị mất": cấp lại), as the search reads it
+            asked = self.rewriter.operations_asked(folded)
+            if any(set(o.value.split("+")) & asked for o in others):
+                return None
+        elif any(found(self._mention_patterns(question.group, o)) for o in others):
+            return None
+        return named[0]
+
+    def _mention_patterns(self, group: str, option: Option) -> List[re.Pattern]:
+        """What names ``option`` inside a question (see :meth:`said_in`): for an operation, its own words ("cấp lại",
+        "đổi"), not what leads to it ("mất", which may be "mất bao lâu")."""
+        if group == DIFFERENCE:
+            pattern = _phrase_pattern(_label_phrases(option.label)) if option.label != self.difference_none else None
+            return [pattern] if pattern is not None else []
+        patterns = [self._value_pattern(group, value, own_words=True)
+                    for value in ([] if option.value == NONE else option.value.split("+"))]
+        return [p for p in patterns if p is not None]
+
     def pick(self, question: Question, text: str = "", value: Optional[str] = None) -> Optional[Option]:
         """The option a tap (``value``) or a typed reply (``text``) chose, or None when the reply chose none of
         them (then it is a new question)."""
         if value is not None:
             return next((o for o in question.options if o.value == value), None)
-        folded = " ".join(fold(text).replace("?", " ").replace(".", " ").split())
+        folded = _folded(text)
         if not folded or len(folded.split()) > MAX_REPLY_WORDS:
             return None
         ordinal = _ORDINALS.get(re.sub(r"^(so|cai|chon|lay)\s+", "", folded))
@@ -293,6 +337,16 @@ class Narrowing:
         if len(scored) > 1 and scored[1][0] == scored[0][0]:
             return None  # two options named equally: not an answer
         return scored[0][1]
+
+
+# Words that deny what follows them ("không phải cấp lại", "chưa ra nước ngoài"), read on the folded text just before
+# a match (a word may come between; a denial misread only means the narrowing question is asked).
+_NEGATION = re.compile(r"\b(?:khong|ko|k|chua|chang|cha)\b(?:\s+phai)?(?:\s+\w+)?\s*$")
+
+
+def _folded(text: str) -> str:
+    """A message as the reply patterns read it: folded, without question marks and full stops, single spaces."""
+    return " ".join(fold(text).replace("?", " ").replace(".", " ").split())
 
 
 @lru_cache(maxsize=1)

@@ -74,6 +74,20 @@ def test_siblings_get_a_question_about_what_separates_them_then_a_typed_reply_is
     assert slots["procedure_code"] == "3.000348" and slots["aspect"] == "fee"
 
 
+def test_a_question_that_already_says_which_sibling_gets_its_answer_without_the_narrowing_question():
+    q = "bằng lái xe máy sắp hết hạn, muốn đổi sang thẻ mới thì nộp ở đâu"
+    action = action_for({q: clarify(q, GPLX)})
+    messages, events = run(action, make_tracker(q, "ask_procedure", entities=[{"entity": "aspect", "value": "place"}]))
+    assert messages[0]["text"].startswith("**Đổi giấy phép lái xe** (mã thủ tục 3.000347)\nNộp tại:")
+    slots = slots_of(events)
+    assert slots["procedure_code"] == "3.000347" and "narrowing_pending" not in slots
+
+    # One option named, but the message also says what leads to another ("bị mất" leads to "cấp lại"): asked.
+    q = "bằng lái bị mất, tiện thể muốn đổi sang thẻ mới thì nộp ở đâu"
+    messages, _ = run(action_for({q: clarify(q, GPLX)}), make_tracker(q, "ask_procedure"))
+    assert messages[0]["text"] == "Về giấy phép lái xe: bạn cần cấp lại (mất, hỏng), cấp đổi hay làm lần đầu?"
+
+
 def test_the_ordinary_case_and_a_special_one_get_a_question_without_the_negligible_third():
     q = "làm giấy khai sinh cần giấy tờ gì"
     ranked = [Hit(code="1.001193", name="Thủ tục đăng ký khai sinh", kind="procedure", url="", score=0.88,
@@ -108,7 +122,7 @@ def test_a_clarification_whose_other_options_are_negligible_is_not_an_answer():
 
 
 def test_two_questions_at_most_a_tap_then_a_typed_level_through_the_fallback_action():
-    q = "cấp lại căn cước nộp ở đâu"
+    q = "làm thẻ căn cước nộp ở đâu"
     action = action_for({q: clarify(q, CAN_CUOC)})
     messages, events = run(action, make_tracker(q, "ask_procedure"))
     assert messages[0]["text"] == "Về thẻ căn cước: bạn cần cấp lại (mất, hỏng) hay cấp đổi?"

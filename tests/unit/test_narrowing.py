@@ -124,6 +124,40 @@ def test_a_reply_that_names_no_option_is_not_an_answer(reply):
     assert get_narrowing().pick(plan("3.000348", "3.000347", "3.000346"), reply) is None
 
 
+@pytest.mark.parametrize("codes, message, picked", [
+    # The operation, the foreign element, the direction and the words the names differ in, said in the question.
+    (("3.000348", "3.000347", "3.000346"), "bằng lái xe máy của tôi sắp hết hạn, muốn đổi sang thẻ PET thì nộp ở đâu",
+     "3.000347"),
+    (("1.000894", "2.000806"), "tôi muốn đăng ký kết hôn với người Hàn Quốc thì cần giấy tờ gì", "2.000806"),
+    (("1.003113", "1.003407"), "công ty tôi xuất khẩu thịt lợn đông lạnh sang Trung Quốc, xin giấy kiểm dịch thế nào",
+     "1.003407"),
+    (("1.000656", "1.000419"), "xin hỏi đăng ký khai tử lưu động cần những gì", "1.000419"),
+])
+def test_a_question_that_already_names_an_option_is_not_asked_it(codes, message, picked):
+    question = plan(*codes)
+    assert get_narrowing().said_in(question, message).codes == [picked]
+
+
+@pytest.mark.parametrize("codes, message", [
+    # A reply's short words ("không", "ko", "mới") say nothing inside a question; nor does an option meaning "none".
+    (("1.000894", "2.000806"), "con tôi mới sinh, không biết đăng ký khai sinh ở đâu, giấy tờ ko còn"),
+    (("3.000348", "3.000347", "3.000346"), "tôi muốn thi bằng lái xe máy mới thì hồ sơ gồm gì"),
+    # No option's own words ("mất" leads to "cấp lại" but does not name it; it may be "mất bao lâu").
+    (("3.000348", "3.000347", "3.000346"), "thi bằng lái xe máy mất bao lâu, mất phí bao nhiêu"),
+    # Two options named: the question is asked.
+    (("3.000348", "3.000347", "3.000346"), "bằng lái bị mất, tiện thể đổi sang thẻ mới luôn được không"),
+    # The place a story names is where the citizen lives, not the level of the procedure.
+    (("2.001194", "1.014064"), "tôi ở phường Đại Phúc, tỉnh Bắc Ninh, bị mất căn cước thì làm lại thế nào"),
+    # Denied, not named.
+    (("3.000348", "3.000347", "3.000346"), "đây là lần đầu xin bằng lái chứ không phải cấp lại, phí bao nhiêu"),
+    (("1.000894", "2.000806"), "đăng ký kết hôn, cả hai chúng tôi đều chưa ra nước ngoài bao giờ, cần giấy tờ gì"),
+    # The ordinary case is what a question that says nothing special means, not something it says.
+    (("1.001193", "1.004772"), "làm giấy khai sinh bình thường cho con cần giấy tờ gì"),
+])
+def test_a_question_that_names_no_single_option_is_asked_it(codes, message):
+    assert get_narrowing().said_in(plan(*codes), message) is None
+
+
 def test_a_tap_picks_by_value_and_the_state_survives_the_slot():
     question = plan("2.001194", "1.000889", "1.014064")
     restored = Question.from_state(question.to_state())
