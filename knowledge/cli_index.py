@@ -67,6 +67,10 @@ def _register_train_ranker(p: argparse.ArgumentParser) -> Runner:
 
         settings = _settings()
         index_dir = Path(args.index or settings.index_dir)
+        if args.commit and index_dir.resolve() != Path(settings.index_dir).resolve():
+            # Builds install the committed ranker into the default index only (same sources, same encoder).
+            print(f"--commit chỉ dùng cho chỉ mục mặc định ({settings.index_dir}).", file=sys.stderr)
+            return 2
         status = train_ranker(index_dir, args.encoder or settings.encoder, args.if_stale, use_committed=False)
         if status == 0 and args.commit:
             print(f"Committed ranker: {ranker.commit(index_dir)}")

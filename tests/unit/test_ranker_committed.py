@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +56,11 @@ def test_another_build_trains_its_own(tmp_path, source, model):
     _index_config(index, source or source_hash(), model or encoder_from_config(get_settings().encoder).name)
     assert ranker.install_committed(index) is False
     assert not (index / "ranker.pkl").exists()
+
+
+def test_only_the_default_index_s_ranker_is_committed(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "knowledge", "train-ranker", "--index", str(tmp_path / "other"),
+                             "--commit"], cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2
+    assert "--commit chỉ dùng cho chỉ mục mặc định" in result.stderr
