@@ -3,7 +3,8 @@
 Why: the dense model (e5-small) understands Vietnamese written with diacritics far better than the folded
 form; citizens often type without them. A syllable bigram model learned from the knowledge base's own text
 (names, documents, steps, conditions of 2,642 procedures: the vocabulary people ask about) picks, with
-Viterbi, the most likely accented form of each folded syllable given its neighbours. The lexical retrievers
+Viterbi, the most likely accented form of each folded syllable given its neighbours. The accented questions of the question bank's train split and
+of the NLU data add the words citizens use and procedure texts lack. The lexical retrievers
 work on folded text anyway; only the text the dense model embeds is restored.
 
 The model is built by ``python -m knowledge build`` into ``models/kb-accents.json`` (stale when the knowledge
@@ -22,7 +23,7 @@ from typing import Dict, Iterable, Iterator, List, Optional
 
 from knowledge.text import fold, nfc
 
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 _WORD = re.compile(r"\w+", re.UNICODE)
 _VIETNAMESE_CHARS = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ]", re.I)
 MAX_CANDIDATES = 6
@@ -46,7 +47,7 @@ def _strings(value) -> Iterator[str]:
 
 
 NLU_DIR = Path(__file__).resolve().parent.parent / "data" / "nlu"
-NLU_WEIGHT = 5  # citizens' questions are the register we restore; the KB text is the vocabulary
+QUESTION_WEIGHT = 5  # citizens' questions are the register we restore; the KB text is the vocabulary
 
 
 def nlu_examples(nlu_dir: Path) -> Iterator[str]:
@@ -63,17 +64,29 @@ def nlu_examples(nlu_dir: Path) -> Iterator[str]:
                     yield text
 
 
-def corpus_sentences(knowledge_dir: Optional[Path] = None, nlu_dir: Optional[Path] = NLU_DIR) -> Iterator[List[str]]:
+def bank_examples(knowledge_dir: Optional[Path] = None) -> Iterator[str]:
+    """The accented questions of the question bank's train split (never the test split: it measures this)."""
+    from knowledge import bank
+
+    for question in bank.load_bank(knowledge_dir, splits=("train",)):
+        if has_diacritics(question.q):
+            yield question.q
+
+
+def corpus_sentences(knowledge_dir: Optional[Path] = None, nlu_dir: Optional[Path] = NLU_DIR,
+                     with_bank: bool = True) -> Iterator[List[str]]:
     """Lower-cased syllable sequences of every text field of the knowledge base (procedures and FAQ), plus the
-    accented questions of the NLU training data (repeated ``NLU_WEIGHT`` times: they carry the conversational
-    words, "tôi", "đâu", "bao nhiêu", that procedure texts lack)."""
+    accented questions of the NLU training data (unless ``nlu_dir`` is None) and of the bank's train split (unless
+    ``with_bank`` is false), each repeated ``QUESTION_WEIGHT`` times: they carry the conversational words, "tôi",
+    "đâu", "bao nhiêu", "bị mất", that procedure texts lack."""
     from knowledge import store
 
-    if nlu_dir and Path(nlu_dir).is_dir():
-        for text in nlu_examples(nlu_dir):
-            words = _WORD.findall(nfc(text).lower())
-            for _ in range(NLU_WEIGHT if words else 0):
-                yield words
+    questions = list(nlu_examples(nlu_dir)) if nlu_dir and Path(nlu_dir).is_dir() else []
+    questions += list(bank_examples(knowledge_dir)) if with_bank else []
+    for text in questions:
+        words = _WORD.findall(nfc(text).lower())
+        for _ in range(QUESTION_WEIGHT if words else 0):
+            yield words
 
     for proc in store.load_procedures(knowledge_dir):
         for text in _strings(proc.model_dump(exclude={"url", "code"})):
@@ -142,6 +155,24 @@ class AccentRestorer:
             form = best[i][form][1]
             out.append(form)
         return " ".join(reversed(out))
+
+    def syllable_accuracy(self, accented: Iterable[str]) -> dict:
+        """How many syllables of ``accented`` questions come back as written once their diacritics are removed
+        and restored (lower-cased, teencode expanded as :func:`knowledge.text.fold` does; a question whose syllable
+        count changes is skipped)."""
+        from nlu_components.normalize import expand_teencode, fold_diacritics
+
+        syllables = right = exact = n = 0
+        for text in accented:
+            written = expand_teencode(nfc(text).lower())
+            gold = _WORD.findall(written)
+            restored = self.restore(fold_diacritics(written)).split()
+            if not gold or len(restored) != len(gold):
+                continue
+            good = sum(a == b for a, b in zip(gold, restored))
+            syllables, right, exact, n = syllables + len(gold), right + good, exact + (good == len(gold)), n + 1
+        return {"questions": n, "syllables": syllables, "syllable_accuracy": right / max(syllables, 1),
+                "question_exact": exact / max(n, 1)}
 
     # -- persistence ----------------------------------------------------------------------------------------
     def save(self, path: Path, source_hash: str, build_seconds: float) -> None:

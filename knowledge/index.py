@@ -23,8 +23,9 @@ import numpy as np
 from knowledge.text import fold, lexical_tokens, syllables, unique
 
 DESCRIPTION_WORDS = 60  # words of the one-line description embedded as a procedure's third passage
-INDEX_VERSION = 5  # 2: question bank, levels, families; 3: English bank questions embedded with their own words;
-# 4: English names of the procedures (dense_en.faiss); 5: the description as a third dense passage
+INDEX_VERSION = 6  # 2: question bank, levels, families; 3: English bank questions embedded with their own words;
+# 4: English names of the procedures (dense_en.faiss); 5: the description as a third dense passage; 6: bank questions
+# typed without diacritics embedded as restored by the accent model that also learns from the bank (accents v2)
 FLAT_LIMIT = 20_000  # above this many vectors an HNSW graph replaces exact search
 
 

@@ -272,11 +272,16 @@ def source_stamp_for(source_hash: Optional[str], model: Optional[str]) -> str:
 
 
 def _digest(index_fields: list) -> str:
-    """The index's fields, this module's version, seed and code, and the tables and sets the features read."""
+    """The index's fields, this module's version, seed and code, the index format and accent model versions, and
+    the tables and sets the features read."""
     from knowledge.store import data_dir
 
+    from knowledge.accents import MODEL_VERSION as ACCENTS_VERSION
+    from knowledge.index import INDEX_VERSION
+
     digest = hashlib.sha256()
-    digest.update(json.dumps(index_fields + [FEATURE_VERSION, SEED]).encode())
+    # The accent model restores the questions the dense features embed.
+    digest.update(json.dumps(index_fields + [FEATURE_VERSION, SEED, INDEX_VERSION, ACCENTS_VERSION]).encode())
     data = data_dir()
     for name in ("contrasts.yml", "synonyms.yml", "glossary_en.yml", "questions/strangers/calibration.jsonl"):
         path = data / name

@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from knowledge.bank import load_bank
 
     conversation = (WORD_RE.findall(unicodedata.normalize("NFC", t).lower()) for t in nlu_examples(NLU_DIR))
-    written, folded = kb_vocabulary(corpus_sentences(nlu_dir=None), args.min_count, conversation)
+    written, folded = kb_vocabulary(corpus_sentences(nlu_dir=None, with_bank=False), args.min_count, conversation)
     table = load_teencode(args.teencode)
     initialisms = acronyms.load()
     train = [q for q in load_bank(splits=("train",)) if q.answerable]

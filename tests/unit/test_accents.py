@@ -58,3 +58,39 @@ def test_saved_model_round_trip_and_staleness(tmp_path, restorer):
 def test_corpus_hash_changes_with_the_knowledge_base(tmp_path):
     (tmp_path / "a.yml").write_text("nlu: []\n", encoding="utf-8")
     assert corpus_hash("k1", tmp_path) != corpus_hash("k2", tmp_path)
+
+
+def test_bank_examples_are_the_accented_train_questions_only(tmp_path):
+    import json
+
+    from knowledge.accents import bank_examples
+
+    questions = tmp_path / "questions"
+    (questions / "bank").mkdir(parents=True)
+    (questions / "split.jsonl").write_text(
+        json.dumps({"code": "1.1", "family": "1.1", "split": "train"}) + "\n"
+        + json.dumps({"code": "2.2", "family": "2.2", "split": "test"}) + "\n", encoding="utf-8")
+    rows = [{"code": "1.1", "q": "Bị mất sổ đỏ thì làm lại ở đâu?", "style": "aspect"},
+            {"code": "1.1", "q": "bi mat so do lam lai o dau", "style": "no_diacritics"},
+            {"code": "2.2", "q": "Đăng ký kết hôn cần giấy tờ gì?", "style": "aspect"}]
+    (questions / "bank" / "a.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert list(bank_examples(tmp_path)) == ["Bị mất sổ đỏ thì làm lại ở đâu?"]
+
+
+def test_the_bank_teaches_the_words_of_a_situation():
+    # "mat" is "mất" (lost) in citizens' questions, a word procedure texts hardly use after "bị".
+    restorer = AccentRestorer.train([s.split() for s in SENTENCES] + [["bị", "mất", "sổ", "đỏ"]] * 5
+                                    + [["mặt", "đất"]] * 3, min_bigram=1)
+    assert restorer.restore("bi mat so do") == "bị mất sổ đỏ"
+
+
+def test_the_knowledge_base_model_restores_strangers_questions():
+    # Measured 0.962 of the syllables of the strangers' calibration questions (0.899 before the bank's train
+    # questions joined the corpus; scripts/eval_accents.py).
+    from knowledge.accents import corpus_sentences
+    from knowledge.bank import load_strangers
+
+    model = AccentRestorer.train(corpus_sentences())
+    numbers = model.syllable_accuracy(r["q"] for r in load_strangers("calibration") if has_diacritics(r["q"]))
+    assert numbers["questions"] >= 300 and numbers["syllable_accuracy"] >= 0.95
