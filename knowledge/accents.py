@@ -3,9 +3,10 @@
 Why: the dense model (e5-small) understands Vietnamese written with diacritics far better than the folded
 form; citizens often type without them. A syllable bigram model learned from the knowledge base's own text
 (names, documents, steps, conditions of 2,642 procedures: the vocabulary people ask about) picks, with
-Viterbi, the most likely accented form of each folded syllable given its neighbours. The accented questions of the question bank's train split and
-of the NLU data add the words citizens use and procedure texts lack. The lexical retrievers
-work on folded text anyway; only the text the dense model embeds is restored.
+Viterbi, the most likely accented form of each folded syllable given its neighbours. The accented questions of
+the question bank's train split and of the NLU data add the words citizens use and procedure texts lack
+(syllables restored right on the strangers' test set 0.905 -> 0.960: scripts/eval_accents.py). The lexical
+retrievers work on folded text anyway; only the text the dense model embeds is restored.
 
 The model is built by ``python -m knowledge build`` into ``models/kb-accents.json`` (stale when the knowledge
 base changes) and loaded lazily by the searcher.

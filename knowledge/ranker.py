@@ -274,10 +274,9 @@ def source_stamp_for(source_hash: Optional[str], model: Optional[str]) -> str:
 def _digest(index_fields: list) -> str:
     """The index's fields, this module's version, seed and code, the index format and accent model versions, and
     the tables and sets the features read."""
-    from knowledge.store import data_dir
-
     from knowledge.accents import MODEL_VERSION as ACCENTS_VERSION
     from knowledge.index import INDEX_VERSION
+    from knowledge.store import data_dir
 
     digest = hashlib.sha256()
     # The accent model restores the questions the dense features embed.
