@@ -75,6 +75,7 @@ eval: setup ## Retrieval evaluation: dev, bank test split, held-out, strangers' 
 	@# The untuned-encoder comparison needs its own index and ranker (built once, ~12 min; then only when stale).
 	@HF_HUB_OFFLINE=1 $(ACT_PY) -m knowledge build --if-stale --encoder e5-small --out models/kb-index-untuned
 	@HF_HUB_OFFLINE=1 $(ACT_PY) scripts/eval_retrieval.py --compare-index models/kb-index-untuned
+	@$(ACT_PY) scripts/eval_accents.py --out reports/retrieval/accents.json
 
 # Two stages: question -> name pairs from the untuned encoder, then a second pass from that adapter with negatives
 # re-mined by it and a question -> question term (knowledge/data/encoder/README.md).
