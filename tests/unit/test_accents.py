@@ -78,13 +78,6 @@ def test_bank_examples_are_the_accented_train_questions_only(tmp_path):
     assert list(bank_examples(tmp_path)) == ["Bị mất sổ đỏ thì làm lại ở đâu?"]
 
 
-def test_the_bank_teaches_the_words_of_a_situation():
-    # "mat" is "mất" (lost) in citizens' questions, a word procedure texts hardly use after "bị".
-    restorer = AccentRestorer.train([s.split() for s in SENTENCES] + [["bị", "mất", "sổ", "đỏ"]] * 5
-                                    + [["mặt", "đất"]] * 3, min_bigram=1)
-    assert restorer.restore("bi mat so do") == "bị mất sổ đỏ"
-
-
 def test_the_knowledge_base_model_restores_strangers_questions():
     # Measured 0.962 of the syllables of the strangers' calibration questions (0.899 before the bank's train
     # questions joined the corpus; scripts/eval_accents.py).
