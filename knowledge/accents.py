@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional
 
 from knowledge.text import fold, nfc
+from nlu_components.normalize import fold_diacritics
 
-MODEL_VERSION = 2
+MODEL_VERSION = 3  # 2: the bank's train questions in the corpus; 3: candidates keyed without teencode
 _WORD = re.compile(r"\w+", re.UNICODE)
 _VIETNAMESE_CHARS = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ]", re.I)
 MAX_CANDIDATES = 6
@@ -110,9 +111,11 @@ class AccentRestorer:
         self.unigrams = unigrams
         self.bigrams = bigrams
         self.total = max(sum(unigrams.values()), 1)
+        # Keyed by the form without its diacritics only: `fold` would also expand teencode, and a question's "e",
+        # "ko", "v" would then compete with "em", "không", "vậy" (restore() expands teencode before the lookup).
         by_folded: Dict[str, List[str]] = {}
         for form in unigrams:
-            by_folded.setdefault(fold(form), []).append(form)
+            by_folded.setdefault(fold_diacritics(form), []).append(form)
         self.candidates = {
             key: sorted(forms, key=lambda f: (-unigrams[f], f))[:MAX_CANDIDATES] for key, forms in by_folded.items()
         }
@@ -161,7 +164,7 @@ class AccentRestorer:
         """How many syllables of ``accented`` questions come back as written once their diacritics are removed
         and restored (lower-cased, teencode expanded as :func:`knowledge.text.fold` does; a question whose syllable
         count changes is skipped)."""
-        from nlu_components.normalize import expand_teencode, fold_diacritics
+        from nlu_components.normalize import expand_teencode
 
         syllables = right = exact = n = 0
         for text in accented:

@@ -21,11 +21,13 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 import numpy as np
 
 from knowledge.text import fold, lexical_tokens, syllables, unique
+from nlu_components.normalize import TEENCODE_PATH
 
 DESCRIPTION_WORDS = 60  # words of the one-line description embedded as a procedure's third passage
-INDEX_VERSION = 6  # 2: question bank, levels, families; 3: English bank questions embedded with their own words;
-# 4: English names of the procedures (dense_en.faiss); 5: the description as a third dense passage; 6: bank questions
-# typed without diacritics embedded as restored by the accent model that also learns from the bank (accents v2)
+INDEX_VERSION = 7  # 2: question bank, levels, families; 3: English bank questions embedded with their own words;
+# 4: English names of the procedures (dense_en.faiss); 5: the description as a third dense passage; 6: bank
+# questions typed without diacritics embedded as restored by the accent model that also learns from the bank
+# (accents v2); 7: accents v3 (candidate forms keyed without teencode); the source hash covers the teencode table
 FLAT_LIMIT = 20_000  # above this many vectors an HNSW graph replaces exact search
 
 
@@ -137,6 +139,9 @@ def source_hash(knowledge_dir: Optional[Path] = None) -> str:
                        and p.relative_to(root).parts[0] not in ("encoder", "ranker")):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
+    # The live teencode table expands the words of every bank question and passage before their BM25 tokens and
+    # embeddings are made (knowledge.text.fold): editing it makes the index stale.
+    digest.update(TEENCODE_PATH.read_bytes())
     return digest.hexdigest()
 
 

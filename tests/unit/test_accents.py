@@ -41,6 +41,15 @@ def test_context_decides_between_forms(restorer):
     assert restorer.restore("toi muon doi bang lai xe") == "tôi muốn đổi bằng lái xe"
 
 
+def test_a_teencode_form_never_replaces_the_word_it_stands_for():
+    # "e" (teencode for "em") is more frequent here than "em", and "ko" than "không"; the restorer gets the question
+    # with its teencode expanded, so only forms of the same diacritic-free spelling compete.
+    model = AccentRestorer.train([["e", "muốn", "hỏi"]] * 5 + [["em", "muốn"]] + [["ko", "biết"]] * 5
+                                 + [["không", "biết"]], min_bigram=1)
+    assert model.restore("e muon hoi") == "em muốn hỏi"
+    assert model.restore("ko biet") == "không biết"
+
+
 def test_has_diacritics():
     assert has_diacritics("làm giấy khai sinh")
     assert not has_diacritics("lam giay khai sinh")
