@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional
 
 from knowledge.text import fold, nfc
-from nlu_components.normalize import fold_diacritics
+from nlu_components.normalize import expand_teencode, fold_diacritics
 
 MODEL_VERSION = 3  # 2: the bank's train questions in the corpus; 3: candidates keyed without teencode
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -164,8 +164,6 @@ class AccentRestorer:
         """How many syllables of ``accented`` questions come back as written once their diacritics are removed
         and restored (lower-cased, teencode expanded as :func:`knowledge.text.fold` does; a question whose syllable
         count changes is skipped)."""
-        from nlu_components.normalize import expand_teencode
-
         syllables = right = exact = n = 0
         for text in accented:
             written = expand_teencode(nfc(text).lower())
