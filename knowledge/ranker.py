@@ -43,8 +43,9 @@ import numpy as np
 
 from knowledge.bank import are_siblings
 
-FEATURE_VERSION = 6  # 2: monotonic constraints; 3: decision knows whether the top has bank questions;
-# 4: name-side recall; 5: English questions' BM25 over the English names; 6: nested names are siblings
+FEATURE_VERSION = 7  # 2: monotonic constraints; 3: decision knows whether the top has bank questions;
+# 4: name-side recall; 5: English questions' BM25 over the English names; 6: nested names are siblings;
+# 7: each candidate read against its strongest rival (rival_features)
 SEED = 2026
 FOLDS = 5
 COMMITTED_DIR = "ranker"  # knowledge/data/ranker/: the ranker of `make train-ranker` (see install_committed)
@@ -62,7 +63,7 @@ BASE_FEATURES = (
     "variant", "operation", "asked_operation", "bank", "bank_rel", "bank_rank", "bank_vote", "bank_lex",
     "bank_count", "fused", "fused_rel", "fused_rank", "name_words", "is_faq", "unanswerable_margin",
     "n_content", "english", "unaccented", "local_level", "name_recall", "name_recall_rel", "lexical_en",
-    "lexical_en_rank",
+    "lexical_en_rank", "distinct_said", "distinct_unsaid", "rival_said",
 )
 DECISION_FEATURES = (
     "p1", "p2", "p1_minus_p2", "share1", "log_p1", "dense1", "bank1", "lex1", "idf1", "missing1", "alias1",
@@ -112,6 +113,7 @@ MONOTONE = {
     "idf_coverage": 1, "missing": -1, "alias": 1, "variant": -1, "operation": 1, "bank": 1, "bank_rel": 1,
     "bank_rank": -1, "bank_vote": 1, "bank_lex": 1, "fused": 1, "fused_rel": 1, "fused_rank": -1,
     "name_recall": 1, "name_recall_rel": 1, "lexical_en": 1, "lexical_en_rank": -1,
+    "distinct_said": 1, "distinct_unsaid": -1, "rival_said": -1,
     # Free, the number of a procedure's bank questions marks the family hidden in training (0 there, > 0 for nearly
     # every other candidate): the booster learned "no bank question = the answer", worth 10 points on the bank's
     # test split (whose families have none indexed) and a fall to 0.23 hit@1 on dev scored with train questions.
@@ -136,6 +138,35 @@ def feature_names(searcher) -> List[str]:
     return list(BASE_FEATURES) + searcher.contrasts.feature_names
 
 
+def rival_features(searcher, cand: np.ndarray, fused: np.ndarray, said: set) -> np.ndarray:
+    """``candidates x 3``: each candidate's name read against its strongest rival's, through the question's words.
+
+    The rival of a candidate is the list's leader by the linear fusion (the leader's rival is the runner-up). Of
+    the words only the candidate's name has (IDF-weighted, over the largest IDF): ``distinct_said``, those the
+    question says, and ``distinct_unsaid``, those it does not; ``rival_said``: the words only the rival's name has
+    that the question says. "Phê duyệt điều chỉnh kế hoạch bảo trì" against "Phê duyệt kế hoạch bảo trì" is
+    decided by whether the citizen said "điều chỉnh"; the absolute parts (``name_recall``, ``missing``) cannot see
+    that both names share everything else."""
+    n = len(cand)
+    out = np.zeros((n, 3))
+    if n < 2:
+        return out
+    order = np.argsort(-fused, kind="stable")
+    leader, runner = int(order[0]), int(order[1])
+    scale = float(searcher.unknown_idf) or 1.0
+    words = []
+    for number in cand:
+        names, weights, _ = searcher.name_words[int(number)]
+        words.append(dict(zip(names, weights)))
+    for j in range(n):
+        own, rival = words[j], words[runner if j == leader else leader]
+        for word, weight in own.items():
+            if word not in rival:
+                out[j, 0 if word in said else 1] += weight
+        out[j, 2] = sum(weight for word, weight in rival.items() if word not in own and word in said)
+    return out / scale
+
+
 def feature_matrix(searcher, parts: Dict[str, np.ndarray], fused: np.ndarray) -> np.ndarray:
     """``candidates x features`` in the order of :func:`feature_names`."""
     cand = parts["cand"]
@@ -157,7 +188,7 @@ def feature_matrix(searcher, parts: Dict[str, np.ndarray], fused: np.ndarray) ->
         parts["name_recall"], rel(parts["name_recall"]), parts["lexical_en"],
         _rank(parts["lexical_en"]) if parts["english"] else np.zeros(n),
     ]
-    base = np.stack(columns, axis=1)
+    base = np.hstack([np.stack(columns, axis=1), rival_features(searcher, cand, fused, parts["said"])])
     return np.hstack([base, parts["contrast"]]) if parts["contrast"].size else base
 
 

@@ -637,6 +637,7 @@ class Searcher:
             "bank_count": np.minimum(bank["count"][cand], 20) / 20.0,
             "unanswerable_margin": bank["unanswerable_margin"],
             "contrast": contrast,
+            "said": said,
             "asked_level": bool(asked_values.get("level")),
             "n_content": n_content,
             "english": float(rq.language == "en"),

@@ -220,3 +220,42 @@ def test_the_answer_threshold_is_the_lowest_that_keeps_the_budget():
     assert lowest_answer_threshold(p1, wrong) == 0.60
     assert lowest_answer_threshold(np.full(10, 0.99), np.ones(10, dtype=bool)) == 1.0  # no bar keeps it
     assert lowest_answer_threshold(p1, np.zeros(100, dtype=bool)) == 0.30
+
+
+def _names_searcher(names):
+    """The two fields rival_features reads: each name's topic words (IDF 1 each) and the largest IDF."""
+    from types import SimpleNamespace
+
+    from knowledge.text import content_words
+
+    name_words = []
+    for name in names:
+        words = sorted(set(content_words(name)))
+        name_words.append((words, [1.0] * len(words), float(len(words))))
+    return SimpleNamespace(name_words=name_words, unknown_idf=1.0)
+
+
+def test_rival_features_read_the_words_only_one_sibling_has():
+    from knowledge.ranker import rival_features
+    from knowledge.text import content_words
+
+    names = ["Phê duyệt kế hoạch quản lý, bảo trì công trình đường sắt quốc gia",
+             "Phê duyệt điều chỉnh kế hoạch quản lý, bảo trì công trình đường sắt quốc gia",
+             "Cấp giấy phép xây dựng công trình"]
+    searcher = _names_searcher(names)
+    said = set(content_words("Kế hoạch bảo trì đường sắt đã duyệt rồi, giờ mưa lũ phải điều chỉnh thì làm sao"))
+    out = rival_features(searcher, np.array([0, 1, 2]), np.array([0.9, 0.8, 0.1]), said)
+    # The leader (plain plan): nothing of its own; the citizen said the runner-up's "điều chỉnh" (two syllables).
+    assert out[0].tolist() == [0.0, 0.0, 2.0]
+    # The adjustment: its own "điều chỉnh" is said, nothing of the leader's is missing from it.
+    assert out[1].tolist() == [2.0, 0.0, 0.0]
+    # The building permit against the leader: "cấp giấy phép xây dựng" unsaid; the leader's words said are
+    # "kế hoạch", "bảo trì", "đường sắt" and "duyệt" ("phê" is not said).
+    assert out[2][0] == 0.0 and out[2][1] == 5.0 and out[2][2] == 7.0
+
+
+def test_rival_features_of_a_single_candidate_are_zero():
+    from knowledge.ranker import rival_features
+
+    searcher = _names_searcher(["Đăng ký khai sinh"])
+    assert rival_features(searcher, np.array([0]), np.array([1.0]), {"khai", "sinh"}).tolist() == [[0.0, 0.0, 0.0]]
