@@ -569,7 +569,8 @@ class Searcher:
         ``idf_coverage``, ``missing`` (IDF of the rarest question word the entry lacks, over the largest possible
         IDF), ``variant`` (1 when the entry is an operation variant the question did not ask for), ``operation``
         (1 when its operation was asked), ``bank`` / ``bank_vote`` / ``bank_lex`` (question-to-question
-        evidence), ``contrast`` (sibling-contrast features, see knowledge/contrast.py) and query-level values.
+        evidence), ``contrast`` (sibling-contrast features, see knowledge/contrast.py), ``said`` (the question's
+        folded topic words, for the ranker's rival features) and query-level values.
         ``exclude`` masks bank rows (the ranker trainer hides a question's own row, or its whole family fold).
         """
         p = self.params
