@@ -98,12 +98,48 @@ def _read_teencode(source: Path) -> dict[str, str]:
 
 
 def expand_word(word: str, table: dict[str, str] | None = None) -> str:
-    """Expand a single word if it is a known teencode/abbreviation; otherwise return it unchanged.
+    """Expand a single word, out of context, if it is a known teencode/abbreviation; otherwise return it unchanged.
 
-    The lookup is case-insensitive on the NFC form, e.g. ``"Ko"`` -> ``"không"``.
+    The lookup is case-insensitive on the NFC form, e.g. ``"Ko"`` -> ``"không"``. Context senses (see
+    :func:`expand_words`) need the neighbouring words and are not applied here.
     """
     table = load_teencode() if table is None else table
     return table.get(unicodedata.normalize("NFC", word).lower(), word)
+
+
+# A context sense in the teencode table: ``mk<quen`` is "mk" right after "quên", ``mk<lay lai`` right after "lấy
+# lại", ``mk>vneid`` right before "VNeID" (neighbours of one or two words, lowercase, diacritics folded). Chat
+# writes "mk" for "mình" far more often than for "mật khẩu"; the neighbour tells which.
+SENSE_BEFORE = "<"
+SENSE_AFTER = ">"
+_SENSE_SPAN = 2
+
+
+def expand_words(words: list[str], table: dict[str, str] | None = None) -> list[str]:
+    """Expansion of each word of a sentence: its context sense when a neighbour names one, else its plain entry.
+
+    Words that are not in the table come back unchanged.
+
+    >>> expand_words(["quên", "mk", "vneid"])
+    ['quên', 'mật khẩu', 'vneid']
+    >>> expand_words(["cho", "mk", "hỏi"])
+    ['cho', 'mình', 'hỏi']
+    """
+    table = load_teencode() if table is None else table
+    keys = [unicodedata.normalize("NFC", word).lower() for word in words]
+    folded = [fold_diacritics(key) for key in keys]
+    expanded = []
+    for i, key in enumerate(keys):
+        senses = [
+            key + SENSE_BEFORE + " ".join(folded[i - span : i]) for span in range(_SENSE_SPAN, 0, -1) if i >= span
+        ] + [
+            key + SENSE_AFTER + " ".join(folded[i + 1 : i + 1 + span])
+            for span in range(_SENSE_SPAN, 0, -1)
+            if i + span < len(keys)
+        ]
+        sense = next((table[s] for s in senses if s in table), None)
+        expanded.append(sense or table.get(key, words[i]))
+    return expanded
 
 
 def expand_teencode(text: str, table: dict[str, str] | None = None) -> str:
@@ -111,10 +147,16 @@ def expand_teencode(text: str, table: dict[str, str] | None = None) -> str:
 
     >>> expand_teencode("e muốn đk cccd thì cần j")
     'em muốn đăng ký căn cước công dân thì cần gì'
+    >>> expand_teencode("mk quên mk vneid")
+    'mình quên mật khẩu vneid'
     """
-    table = load_teencode() if table is None else table
     text = unicodedata.normalize("NFC", text)
-    return WORD_RE.sub(lambda m: table.get(m.group(0).lower(), m.group(0)), text)
+    matches = list(WORD_RE.finditer(text))
+    pieces, last = [], 0
+    for match, expansion in zip(matches, expand_words([m.group(0) for m in matches], table), strict=True):
+        pieces += [text[last : match.start()], expansion]
+        last = match.end()
+    return "".join(pieces) + text[last:]
 
 
 def normalize_for_match(text: str, table: dict[str, str] | None = None) -> str:

@@ -42,6 +42,7 @@ from core.privacy import ID_PATTERN, PHONE_PATTERN
 from nlu_components.normalize import (
     TEENCODE_PATH,
     WORD_RE,
+    expand_words,
     fold_diacritics,
     fold_with_offsets,
     load_teencode,
@@ -305,20 +306,23 @@ class VietnameseTokenizer(Tokenizer):
 
     # ------------------------------------------------------------------ tokenization
 
-    def _syllables(self, word: str) -> list[str]:
-        """Lemma syllables of one original word (teencode expanded, lowercase NFC, not folded)."""
-        lowered = unicodedata.normalize("NFC", word).lower()
+    def _run_syllables(self, words: list[str]) -> list[list[str]]:
+        """Lemma syllables of each word of a run (teencode expanded in context, lowercase NFC, not folded)."""
+        lowered = [unicodedata.normalize("NFC", word).lower() for word in words]
         if self._expand:
-            lowered = self._teencode.get(lowered, lowered)
-        return lowered.split()
+            lowered = expand_words(lowered, self._teencode)
+        return [word.split() for word in lowered]
+
+    def _lemma(self, syllables: list[str]) -> str:
+        lemma = "_".join(syllables)
+        return fold_diacritics(lemma) if self._fold else lemma
 
     def lemma_for(self, text: str) -> str:
         """Normalised lemma of a token text: lowercase, teencode expanded, optionally folded, '_'-joined."""
-        syllables = [s for w in WORD_RE.findall(text) for s in self._syllables(w)]
+        syllables = [s for word in self._run_syllables(WORD_RE.findall(text)) for s in word]
         if not syllables:
             return unicodedata.normalize("NFC", text).lower()
-        lemma = "_".join(syllables)
-        return fold_diacritics(lemma) if self._fold else lemma
+        return self._lemma(syllables)
 
     def _match_groups(
         self, keys: list[list[str]], lexicon: set[tuple[str, ...]], max_len: int
@@ -407,14 +411,16 @@ class VietnameseTokenizer(Tokenizer):
                     break
                 j += 1
             run = atoms[i:j]
-            keys = [[fold_diacritics(s) for s in self._syllables(text[a[0] : a[1]])] for a in run]
+            syllables = self._run_syllables([text[a[0] : a[1]] for a in run])
+            keys = [[fold_diacritics(s) for s in word] for word in syllables]
             if self._config.get("segmenter") == "underthesea":
                 groups = self._crf_groups(text, run, keys)
             else:
                 groups = self._lexicon_groups(keys)
             for first, last in groups:
                 start, end = run[first][0], run[last - 1][1]
-                tokens.append(Token(text[start:end], start, end, lemma=self.lemma_for(text[start:end])))
+                lemma = self._lemma([s for word in syllables[first:last] for s in word])
+                tokens.append(Token(text[start:end], start, end, lemma=lemma))
             i = j
         if not tokens:
             tokens = [Token(text, 0, len(text), lemma=self.lemma_for(text))]

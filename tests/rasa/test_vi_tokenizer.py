@@ -134,6 +134,11 @@ def test_teencode_lemmas(tokenizer):
     ]
     assert lemmas_of(tokenizer, "đổi GPLX ntn") == ["doi", "giay_phep_lai_xe", "nhu_the_nao"]
     assert lemmas_of(tokenizer, "quên mk thì sao") == ["quen", "mat_khau", "thi", "sao"]
+    # "mk" is "mình" unless a neighbour is something done to a password or the account it opens.
+    assert lemmas_of(tokenizer, "cho mk hỏi lấy lại mk vneid") == [
+        "cho", "minh", "hoi", "lay", "lai", "mat_khau", "vneid",
+    ]
+    assert lemmas_of(tokenizer, "mk quen mat mk roi") == ["minh", "quen", "mat", "mat_khau", "roi"]
     # Dotted/hyphenated words are not split into teencode pieces ("e" alone would become "em").
     assert lemmas_of(tokenizer, "gửi e-mail cho e") == ["gui", "e_mail", "cho", "em"]
 

@@ -78,6 +78,21 @@ def test_expand_teencode_only_replaces_whole_words():
 @pytest.mark.parametrize(
     ("typed", "expanded"),
     [
+        ("cho mk hỏi làm sổ hộ nghèo ở đâu", "cho mình hỏi làm sổ hộ nghèo ở đâu"),
+        ("mk quên mk vneid r", "mình quên mật khẩu vneid rồi"),
+        ("Lấy lại MK tài khoản dvc ntn", "Lấy lại mật khẩu tài khoản dịch vụ công như thế nào"),
+        ("mk mún đổi mk tk", "mình muốn đổi mật khẩu tài khoản"),
+        ("nhà mk mất sổ đỏ", "nhà mình mất sổ đỏ"),
+    ],
+)
+def test_context_senses_tell_which_meaning(typed, expanded):
+    assert expand_teencode(typed) == expanded
+    assert normalize_for_match(typed) == normalize_for_match(expanded)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expanded"),
+    [
         ("mn ơi cty mik mún xin gp kd dv ăn uống thì nộp hs ở đâu",
          "mọi người ơi công ty mình muốn xin giấy phép kinh doanh dịch vụ ăn uống thì nộp hồ sơ ở đâu"),
         ("h e mún lập htx thì bao lâu có kq", "giờ em muốn lập hợp tác xã thì bao lâu có kết quả"),
