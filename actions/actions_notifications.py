@@ -21,10 +21,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_dialogue import NamedAction, StoreAction, is_button_payload, latest_intent, latest_text
 from actions.actions_procedure import ActionAnswerProcedure
+from actions.actions_routing import AnswersProcedureQuestions
 from actions.actions_status import input_channel, server_verified, status_services
 from core.appcode import extract_application_code, mask_code
 from core.office_hours import QUIET_END, QUIET_START
-from core.routing import is_notification_request
+from core.routing import notification_intent_kept, notification_match
 from settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -66,29 +67,34 @@ def offer_notifications(dispatcher: CollectingDispatcher, tracker: Tracker, code
     return [SlotSet(OFFER_SLOT, code)]
 
 
-class NotificationAction(StoreAction):
+class NotificationAction(AnswersProcedureQuestions, StoreAction):
     """The subscription store and the knowledge service, injectable for tests (a mixin, not an ``Action``: see
     ``StoreAction``)."""
 
     default_store = staticmethod(notification_subscriptions)
 
     def __init__(self, store=None, service=None) -> None:
-        super().__init__(store)
+        StoreAction.__init__(self, store)
         self._service = service
 
     @staticmethod
     def hotline() -> str:
         return get_settings().support_hotline
 
-    def answered_as_procedure(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[List[EventType]]:
+    def procedure_instead(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[List[EventType]]:
         """A message the NLU gave a notification intent without any words about notifications ("chấp thuận danh
         sách dự kiến nhân sự" read as list_notifications) is answered as ``action_answer_procedure`` would answer
-        it (core.routing.is_notification_request); None when the message is this action's to answer. A yes to the
-        offer ("có") and button payloads are always this action's."""
+        it; one with "thông báo" alone is when the search answers a procedure with confidence ("thông báo hủy biên
+        lai hải quan"; core.routing.notification_intent_kept). None when the message is this action's to answer. A
+        yes to the offer ("có") and button payloads are always this action's."""
         text = latest_text(tracker)
         if latest_intent(tracker)[0] not in NOTIFICATION_INTENTS or is_button_payload(text):
             return None
-        if is_notification_request(text):
+        why = notification_match(text)
+        if why == "notice":
+            return self.answered_as_procedure(dispatcher, tracker,
+                                              lambda response: not notification_intent_kept(text, response))
+        if why:
             return None
         logger.info("%s without notification words: answered as a procedure question", latest_intent(tracker)[0])
         return ActionAnswerProcedure(service=self._service).respond(dispatcher, tracker)
@@ -97,7 +103,7 @@ class NotificationAction(StoreAction):
         raise NotImplementedError
 
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
-        procedure = self.answered_as_procedure(dispatcher, tracker)
+        procedure = self.procedure_instead(dispatcher, tracker)
         return procedure if procedure is not None else self.answer(dispatcher, tracker)
 
 

@@ -421,8 +421,6 @@ def is_goodbye_message(text: str) -> bool:
 # (receive) are both "nhan": "nhắn cho tôi", "nhận tin". "Báo" alone is too common ("báo cáo", "bảo hiểm" folds to
 # "bao hiem"); it counts before a recipient or after "được" ("báo cho tôi", "được báo khi hồ sơ xong").
 NOTIFICATION_PHRASES = (
-    r"thong bao",
-    r"tb",
     r"theo doi",
     r"nhan tin",
     r"tin nhan",
@@ -433,10 +431,41 @@ NOTIFICATION_PHRASES = (
     r"notifications?",
     r"notify",
 )
-_NOTIFICATION_RE = re.compile(r"\b(?:" + "|".join(NOTIFICATION_PHRASES) + r")\b")
+# "Thông báo" also starts many procedure names ("Thông báo thành lập tổ hợp tác", "Thông báo kết quả hủy biên lai").
+# It names the bot's notifications after what is done to them ("hủy giúp tôi thông báo", "tắt hết thông báo", "xem
+# thông báo") or before whose they are or what they are about ("thông báo của tôi", "thông báo khi hồ sơ xong");
+# alone it is only a notice word.
+NOTICE_WORDS = r"(?:thong bao|tb)"
+NOTICE_ACTS = r"(?:huy|tat|ngung|dung|stop|bat|xem|nhan|gui|dang ky)"
+NOTICE_OWNERS = r"(?:cua|cho|toi|minh|em|tui|khi|nua|ho so|da dang ky|dang nhan)"
+_NOTIFICATION_RE = re.compile(
+    r"\b(?:" + "|".join(NOTIFICATION_PHRASES)
+    + rf"|{NOTICE_ACTS}(?: \w+){{0,3}} {NOTICE_WORDS}|{NOTICE_WORDS} {NOTICE_OWNERS})\b"
+)
+_NOTICE_RE = re.compile(rf"\b{NOTICE_WORDS}\b")
+
+
+def notification_match(text: Optional[str]) -> str:
+    """Why ``text`` is about notifications: "phrase" (following an application, "báo cho tôi", or "thông báo" with
+    what is done to them or whose they are), "notice" ("thông báo" alone), "" (none)."""
+    if not text:
+        return ""
+    norm = normalize_for_match(text)
+    if _NOTIFICATION_RE.search(norm):
+        return "phrase"
+    return "notice" if _NOTICE_RE.search(norm) else ""
 
 
 def is_notification_request(text: Optional[str]) -> bool:
     """True when ``text`` talks about notifications or following an application ("hủy thông báo", "báo cho tôi
     khi hồ sơ xong", "tôi đang theo dõi hồ sơ nào"); diacritics ignored, teencode expanded ("huy tb")."""
-    return bool(text) and bool(_NOTIFICATION_RE.search(normalize_for_match(text)))
+    return bool(notification_match(text))
+
+
+def notification_intent_kept(text: Optional[str], response) -> bool:
+    """Whether a message the NLU gave a notification intent stays with it: it has clear notification words
+    (:func:`notification_match` "phrase"), or "thông báo" alone and the knowledge search (``response``) does not
+    answer a procedure with confidence (:func:`search_answers_procedure`): "thông báo hủy biên lai hải quan" is the
+    procedure "Thông báo kết quả hủy biên lai", "có thông báo gì mới không" stays."""
+    why = notification_match(text)
+    return why == "phrase" or (why == "notice" and not search_answers_procedure(response))

@@ -4,7 +4,7 @@ five-entry index for tests that build a real one on fake (hashing) vectors."""
 from __future__ import annotations
 
 from knowledge.index import IndexEntry
-from knowledge.search import SearchResponse
+from knowledge.search import Hit, SearchResponse
 
 # Four procedures and one FAQ entry: index build, search and fault tests build their small index from these.
 ENTRIES = [
@@ -65,3 +65,19 @@ def failing_service(procedures=()):
     from core.knowledge_service import KnowledgeService
 
     return KnowledgeService(searcher_factory=BrokenSearcher, store=FakeStore(list(procedures)))
+
+
+def answering(query, procedure, probability=0.9):
+    """The search response of ``query`` that answers ``procedure`` with confidence."""
+    hit = Hit(code=procedure.code, name=procedure.name, kind="procedure", url="", score=probability,
+              probability=probability)
+    return SearchResponse(query, False, decision="answer", confidence=probability, results=[hit])
+
+
+def searching_service(responses, procedures):
+    """A knowledge service whose search returns ``responses`` (query -> response, any other query abstains) over
+    ``procedures``, and that search (its ``asked`` lists the queries)."""
+    from core.knowledge_service import KnowledgeService
+
+    searcher = FakeSearcher(responses)
+    return KnowledgeService(searcher_factory=lambda: searcher, store=FakeStore(list(procedures))), searcher

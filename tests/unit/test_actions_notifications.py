@@ -25,7 +25,7 @@ from core.status.sql import SqlStatusBackend
 from settings import get_settings
 from tests.fakes.actions import run_action as run
 from tests.fakes.actions import slots_of
-from tests.fakes.knowledge import abstaining_service
+from tests.fakes.knowledge import abstaining_service, answering, searching_service
 from tests.fakes.notifications import CODE, seed_application
 from tests.fakes.responses import response, response_text
 from tests.fakes.status import make_app
@@ -348,3 +348,26 @@ def test_a_procedure_question_without_notification_words_is_answered_as_one(birt
     # The store is never asked (it would fail): the message is not about notifications.
     assert run(action_class(store=Unavailable(), service=abstaining_service([birth_registration])), trk) == as_procedure
     assert as_procedure[0][0]["response"].startswith("utter_procedure_")
+
+
+@pytest.mark.parametrize("action_class, intent", [
+    (ActionListNotifications, "list_notifications"),
+    (ActionUnsubscribeNotifications, "unsubscribe_notifications"),
+])
+def test_thong_bao_alone_is_a_procedure_when_the_search_answers_one(birth_registration, action_class, intent):
+    """"Thông báo" also starts procedure names: with no other notification word the search decides."""
+    text = "thông báo hủy biên lai hải quan"
+    trk = channel_tracker(text, intent, sender=ZALO_USER, channel="zalo")
+    service, searcher = searching_service({text: answering(text, birth_registration)}, [birth_registration])
+    events = run(action_class(store=Unavailable(), service=service), trk)
+    assert searcher.asked == [text]
+    assert events[0][0]["text"].startswith("**Đăng ký khai sinh** (mã thủ tục 1.001193)")
+
+
+def test_thong_bao_alone_stays_a_notification_request_when_the_search_is_unsure(services):
+    text = "có thông báo gì mới không"
+    service, searcher = searching_service({}, [])
+    action = ActionListNotifications(store=services.subscriptions, service=service)
+    messages, _ = run(action, channel_tracker(text, "list_notifications", sender=ZALO_USER, channel="zalo"))
+    assert searcher.asked == [text]
+    assert [m["text"] for m in messages] == [response_text("utter_notify_list_empty")]

@@ -12,10 +12,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions_rating import ActionAskRating, ActionStoreRating
 from core.db import Database
-from core.knowledge_service import KnowledgeService
 from core.rating import RatingError, RatingStore, is_rating_message, parse_rating, sender_key
 from knowledge.search import Hit, SearchResponse
-from tests.fakes.knowledge import FakeSearcher, FakeStore
+from tests.fakes.knowledge import answering, searching_service
 from tests.fakes.responses import rendered
 
 VN = timezone(timedelta(hours=7))
@@ -177,20 +176,10 @@ def test_is_rating_message_wants_nothing_but_a_rating(text, expected):
     assert is_rating_message(text) is expected
 
 
-def knowledge(responses, procedure):
-    searcher = FakeSearcher(responses)
-    return KnowledgeService(searcher_factory=lambda: searcher, store=FakeStore([procedure])), searcher
-
-
-def answering(q, procedure):
-    hit = Hit(code=procedure.code, name=procedure.name, kind="procedure", url="", score=0.9, probability=0.9)
-    return SearchResponse(q, False, decision="answer", confidence=0.9, results=[hit])
-
-
 def test_a_procedure_question_taken_for_a_rating_is_answered_and_not_stored(store, birth_registration):
     ratings, _ = store
     q = "đăng ký khai sinh cho bé thì bình thường mất mấy ngày"  # "bình thường" reads as a 3/5
-    service, searcher = knowledge({q: answering(q, birth_registration)}, birth_registration)
+    service, searcher = searching_service({q: answering(q, birth_registration)}, [birth_registration])
     dispatcher = CollectingDispatcher()
     events = run(ActionStoreRating(ratings, service), dispatcher, tracker(text=q, intent="rate"), {})
     assert searcher.asked == [q]
@@ -202,7 +191,7 @@ def test_a_procedure_question_taken_for_a_rating_is_answered_and_not_stored(stor
 def test_a_rating_word_in_an_unsure_search_is_still_a_rating(store, birth_registration):
     ratings, _ = store
     q = "bot trả lời cũng bình thường"  # the fake search abstains: a 3/5 with other words
-    service, searcher = knowledge({}, birth_registration)
+    service, searcher = searching_service({}, [birth_registration])
     dispatcher = CollectingDispatcher()
     events = run(ActionStoreRating(ratings, service), dispatcher, tracker(text=q, intent="rate"), {})
     assert searcher.asked == [q]
@@ -216,7 +205,7 @@ def test_a_message_without_a_score_taken_for_a_rating_gets_the_search_not_the_di
     q = "con tạm trú ở đây có khai sinh được không"  # no score: the search's suggestions, not "chọn từ 1 đến 5"
     hit = Hit(code="1.001193", name="Đăng ký khai sinh", kind="procedure", url="", score=0.4, probability=0.4)
     unsure = SearchResponse(q, True, decision="abstain", confidence=0.4, results=[hit], suggestions=[hit])
-    service, _ = knowledge({q: unsure}, birth_registration)
+    service, _ = searching_service({q: unsure}, [birth_registration])
     dispatcher = CollectingDispatcher()
     run(ActionStoreRating(ratings, service), dispatcher, tracker(text=q, intent="rate"), {})
     message = rendered(dispatcher.messages)[0]
@@ -227,7 +216,7 @@ def test_a_message_without_a_score_taken_for_a_rating_gets_the_search_not_the_di
 
 def test_right_after_the_rating_question_a_rating_is_never_searched(store, birth_registration):
     ratings, _ = store
-    service, searcher = knowledge({}, birth_registration)
+    service, searcher = searching_service({}, [birth_registration])
     asked = [{"event": "action", "name": "action_ask_rating"}, {"event": "bot", "text": "..."},
              {"event": "action", "name": "action_listen"}, {"event": "user", "text": "dịch vụ ổn áp"}]
     dispatcher = CollectingDispatcher()
@@ -239,7 +228,7 @@ def test_right_after_the_rating_question_a_rating_is_never_searched(store, birth
 
 def test_a_procedure_question_taken_for_a_goodbye_is_answered(birth_registration):
     q = "làm khai sinh tạm thời cho con ở đâu"  # "tạm" as in "tạm biệt"
-    service, searcher = knowledge({q: answering(q, birth_registration)}, birth_registration)
+    service, searcher = searching_service({q: answering(q, birth_registration)}, [birth_registration])
     dispatcher = CollectingDispatcher()
     run(ActionAskRating(service), dispatcher, tracker([{"event": "session_started"}], text=q, intent="goodbye"), {})
     assert searcher.asked == [q]
@@ -247,7 +236,7 @@ def test_a_procedure_question_taken_for_a_goodbye_is_answered(birth_registration
 
 
 def test_a_real_goodbye_asks_for_the_rating_without_a_search(birth_registration):
-    service, searcher = knowledge({}, birth_registration)
+    service, searcher = searching_service({}, [birth_registration])
     dispatcher = CollectingDispatcher()
     run(ActionAskRating(service), dispatcher,
         tracker([{"event": "session_started"}], text="ok cảm ơn bot nhiều nhé, bye", intent="goodbye"), {})

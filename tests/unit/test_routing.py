@@ -30,6 +30,8 @@ from core.routing import (
     is_notification_request,
     is_status_request,
     mentions_the_bot,
+    notification_intent_kept,
+    notification_match,
     search_answers_procedure,
     status_match,
 )
@@ -131,6 +133,37 @@ def test_every_notification_example_has_notification_words(intent):
     examples = [text for path in paths for text, _ in _examples(path, intent)]
     assert len(examples) >= 20
     assert [text for text in examples if not is_notification_request(text)] == []
+    # ... with clear words: none of them waits on the search ("thông báo" alone would).
+    assert [text for text in examples if notification_match(text) != "phrase"] == []
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    ("hủy giúp tôi thông báo hồ sơ", "phrase"),
+    ("tắt hết thông báo đi", "phrase"),
+    ("thông báo cho tôi khi hồ sơ có kết quả", "phrase"),
+    ("mình có đk tb chưa nhỉ", "phrase"),
+    ("tôi đang theo dõi hồ sơ nào", "phrase"),
+    # Procedure names start with "Thông báo": alone it leaves the choice to the search.
+    ("thông báo hủy biên lai hải quan", "notice"),
+    ("thong bao thanh lap to hop tac", "notice"),
+    ("báo cáo tài chính doanh nghiệp nộp ở đâu", ""),
+])
+def test_notification_match(text, why):
+    assert notification_match(text) == why
+
+
+def test_thong_bao_alone_stays_a_notification_request_only_when_the_search_is_unsure():
+    from knowledge.search import Hit, SearchResponse
+
+    text = "thông báo hủy biên lai hải quan"
+    hit = Hit(code="1.007906", name="Thông báo kết quả hủy Biên lai", kind="procedure", url="", score=0.9,
+              probability=0.9)
+    sure = SearchResponse(text, False, decision="answer", confidence=0.9, results=[hit])
+    unsure = SearchResponse(text, True, decision="abstain", confidence=0.3, results=[hit])
+    assert not notification_intent_kept(text, sure)
+    assert notification_intent_kept(text, unsure)
+    assert notification_intent_kept("hủy thông báo", sure)  # clear words never ask the search
+    assert not notification_intent_kept("bảo hiểm xã hội một lần", unsure)
 
 
 @pytest.mark.parametrize("text", [
