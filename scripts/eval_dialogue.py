@@ -472,19 +472,31 @@ def _pct(value: Optional[float]) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+SET_COMMANDS = {"bank": "make eval-dialogue", "strangers": "make eval-dialogue-strangers",
+                "strangers-cal": "scripts/eval_dialogue.py --set strangers-cal"}
+SET_TITLES = {"strangers": "of the strangers' test set (written apart from the bank, never tuned on)",
+              "strangers-cal": "of the strangers' calibration set (written apart from the bank, the set to tune on)"}
+
+
+def questions_source(meta: dict) -> str:
+    """Where the measured questions come from, for the report's header."""
+    return SET_TITLES.get(meta.get("set"), f"of the bank's test split, stratified by style (seed {meta['seed']}; "
+                          "within a style one question per procedure first)")
+
+
 def report_markdown(summary: dict, rows: Sequence[dict], meta: dict, names: Dict[str, str]) -> str:
     """The Markdown report (reports/dialogue/eval.md)."""
     o, oos, lat = summary["overall"], summary["out_of_scope"], summary["latency"]
     lines = [
         "# Dialogue evaluation (end to end, REST channel)", "",
-        f"Written by `make eval-dialogue` (`scripts/eval_dialogue.py`) on {meta['date']}, {meta['seconds']:.0f} s.", "",
+        f"Written by `{SET_COMMANDS.get(meta.get('set'), 'make eval-dialogue')}` (`scripts/eval_dialogue.py`) on "
+        f"{meta['date']}, {meta['seconds']:.0f} s.", "",
         f"- **Commit:** `{meta['commit']}`",
         f"- **Rasa model:** {meta['model']}",
         f"- **Knowledge index:** {meta['index']}",
         f"- **Question bank in the search:** {meta['bank']}",
-        f"- **Questions:** {summary['answerable']} answerable questions of the bank's test split, stratified by style "
-        f"(seed {meta['seed']}; within a style one question per procedure first), and {oos['n']} unanswerable ones "
-        "(no procedure answers them). Each is the first message of a new conversation, opened as the web widget "
+        f"- **Questions:** {summary['answerable']} answerable questions {questions_source(meta)}, and {oos['n']} "
+        "unanswerable ones (no procedure answers them). Each is the first message of a new conversation, opened as the web widget "
         "opens one (`POST /webhooks/rest/session`, then `/webhooks/rest/webhook` with the session token), one "
         "conversation at a time.",
         "- **One tap:** when the first reply answers no procedure but one of its buttons opens the expected procedure, "
@@ -621,17 +633,19 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
                         "reports/dialogue)")
     parser.add_argument("--check", type=Path, metavar="FILE", help="exit 1 when a floor of FILE is missed "
                         "(e.g. tests/dialogue/regression.json)")
-    parser.add_argument("--set", choices=["bank", "strangers"], default="bank",
+    parser.add_argument("--set", choices=["bank", "strangers", "strangers-cal"], default="bank",
                         help="bank: a sample of the bank's test split, train split voting (default); strangers: the "
-                        "strangers' test set, asked of the bot as deployed (every bank question voting)")
+                        "strangers' test set, asked of the bot as deployed (every bank question voting); "
+                        "strangers-cal: the same with the strangers' calibration set (the one to tune on)")
     args = parser.parse_args(list(argv) if argv is not None else None)
 
     from knowledge.store import load_procedures
     from scripts.stack import RestStack, StackError, model_path
     from settings import BANK_SPLITS
 
-    strangers = args.set == "strangers"
-    items = strangers_questions("test") if strangers else sample_questions(args.n, args.unanswerable, args.seed)
+    strangers = args.set != "bank"
+    part = "calibration" if args.set == "strangers-cal" else "test"
+    items = strangers_questions(part) if strangers else sample_questions(args.n, args.unanswerable, args.seed)
     wanted = list(BANK_SPLITS) if strangers else HIDDEN_SPLITS
     env = {} if strangers else {"KB_BANK_SPLITS": " ".join(HIDDEN_SPLITS)}
     started = time.monotonic()

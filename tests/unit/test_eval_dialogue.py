@@ -43,6 +43,7 @@ from scripts.eval_dialogue import (
     judge,
     narrow_buttons,
     offered_codes,
+    questions_source,
     sample_questions,
     strangers_questions,
     summarize,
@@ -313,6 +314,14 @@ def test_the_strangers_set_is_asked_whole_with_its_expected_codes():
     assert [(i["q"], i["code"], i["expected"]) for i in items] == [(r["q"], r["code"], r["expected"]) for r in records]
     assert len({i["id"] for i in items}) == len(items) >= 200
     assert all(i["family"] for i in items if i["code"]) and not any(i["family"] for i in items if not i["code"])
+
+
+def test_report_header_names_the_set_it_measured():
+    base = {"seed": 14}
+    assert questions_source({**base, "set": "bank"}).startswith("of the bank's test split, stratified by style (seed 14")
+    assert questions_source({**base, "set": "strangers"}).startswith("of the strangers' test set")
+    assert questions_source({**base, "set": "strangers-cal"}).startswith("of the strangers' calibration set")
+    assert len(strangers_questions("calibration")) == len(load_strangers("calibration")) >= 200
 
 
 def test_unanswerable_questions():
