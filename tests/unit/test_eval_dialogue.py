@@ -318,7 +318,8 @@ def test_the_strangers_set_is_asked_whole_with_its_expected_codes():
 
 def test_report_header_names_the_set_it_measured():
     base = {"seed": 14}
-    assert questions_source({**base, "set": "bank"}).startswith("of the bank's test split, stratified by style (seed 14")
+    assert questions_source({**base, "set": "bank"}).startswith("of the bank's test split, stratified by style "
+                                                               "(seed 14")
     assert questions_source({**base, "set": "strangers"}).startswith("of the strangers' test set")
     assert questions_source({**base, "set": "strangers-cal"}).startswith("of the strangers' calibration set")
     assert len(strangers_questions("calibration")) == len(load_strangers("calibration")) >= 200
