@@ -497,8 +497,8 @@ def report_markdown(summary: dict, rows: Sequence[dict], meta: dict, names: Dict
         f"- **Question bank in the search:** {meta['bank']}",
         f"- **Questions:** {summary['answerable']} answerable questions {questions_source(meta)}, and "
         f"{oos['n']} unanswerable ones (no procedure answers them). Each is the first message of a new "
-        "conversation, opened as the web widget opens one (`POST /webhooks/rest/session`, then `/webhooks/rest/webhook` with the session token), one "
-        "conversation at a time.",
+        "conversation, opened as the web widget opens one (`POST /webhooks/rest/session`, then "
+        "`/webhooks/rest/webhook` with the session token), one conversation at a time.",
         "- **One tap:** when the first reply answers no procedure but one of its buttons opens the expected procedure, "
         "that button's payload is sent as the next message of the conversation.", "",
         "## Answerable questions by style", "",
