@@ -14,12 +14,15 @@ from typing import Callable, List
 
 from knowledge.text import content_words
 
-# Words that join two requests in one message ("A và B", "A, B", "A rồi B", "A with B").
-_JOINERS = re.compile(
-    r"\s*(?:[,;]|\b(?:và|va|với|voi|cùng với|cung voi|rồi|roi|sau đó|sau do|đồng thời|dong thoi|kèm|kem|"
-    r"luôn cả|luon ca|and|as well as)\b)\s*",
-    re.IGNORECASE,
-)
+# Words that join two requests in one message ("A và B", "A rồi B", "A with B").
+_JOINER_WORDS = (r"\b(?:và|va|với|voi|cùng với|cung voi|rồi|roi|sau đó|sau do|đồng thời|dong thoi|kèm|kem|"
+                 r"luôn cả|luon ca|and|as well as)\b")
+_JOINERS = re.compile(r"\s*,?\s*" + _JOINER_WORDS + r"\s*", re.IGNORECASE)
+# In a short message a comma joins requests too ("cấp đổi gplx, đăng ký xe máy mới"); in a longer one it separates
+# the clauses of one story ("chồng em là Việt kiều, sắp hết hạn tạm trú, gia hạn ở đâu"), each of which the search
+# could match to a procedure of its own.
+_LIST_JOINERS = re.compile(r"\s*(?:[,;]|" + _JOINER_WORDS + r")\s*", re.IGNORECASE)
+MAX_LIST_WORDS = 16
 MIN_WORDS = 2  # topic words a piece needs to be searched on its own ("hộ chiếu", "kết hôn")
 MAX_PIECES = 3
 CONFIDENT = ("answer", "clarify")  # the search's decisions that name a procedure (or its siblings) for a piece
@@ -27,7 +30,8 @@ CONFIDENT = ("answer", "clarify")  # the search's decisions that name a procedur
 
 def pieces(text: str) -> List[str]:
     """The requests a message joins, each with at least :data:`MIN_WORDS` topic words; [] for one request."""
-    parts = [p.strip(" .?!") for p in _JOINERS.split(text)]
+    joiners = _LIST_JOINERS if len(text.split()) <= MAX_LIST_WORDS else _JOINERS
+    parts = [p.strip(" .?!,;") for p in joiners.split(text)]
     kept = [p for p in parts if len(content_words(p)) >= MIN_WORDS]
     return kept if 2 <= len(kept) <= MAX_PIECES else []
 

@@ -13,6 +13,16 @@ def test_a_message_joining_two_requests_splits_into_them():
     assert pieces("cap doi gplx, dang ky xe may moi mua") == ["cap doi gplx", "dang ky xe may moi mua"]
 
 
+def test_commas_join_requests_only_in_a_short_message():
+    assert pieces("Công ty tôi muốn đăng ký thay đổi địa chỉ trụ sở, đồng thời đăng ký mẫu con dấu mới") == [
+        "Công ty tôi muốn đăng ký thay đổi địa chỉ trụ sở", "đăng ký mẫu con dấu mới"]
+    # The clauses of one story are not requests of their own.
+    assert pieces("Chồng em là Việt kiều Úc về nước bằng giấy miễn thị thực, sắp hết hạn tạm trú mà vẫn muốn ở lại "
+                  "thêm mấy tháng, gia hạn ở phòng xuất nhập cảnh tỉnh được không ạ") == []
+    assert pieces("Nhà tôi nuôi heo ở Đồng Nai từ năm 2015, năm ngoái dịch tả lợn nên đã chuyển sang trồng sầu "
+                  "riêng, giờ xin thu hồi mã số cơ sở chăn nuôi thì làm ở đâu") == []
+
+
 def test_one_request_is_not_split():
     assert pieces("Đăng ký khai sinh cho con cần giấy tờ gì?") == []
     assert pieces("Tôi muốn xin trích lục khai sinh bản sao cho bố mẹ ở quê") == []
