@@ -1,9 +1,9 @@
 """Sibling-contrast attributes read from procedure names and from questions (``knowledge/data/contrasts.yml``).
 
 Siblings differ by one attribute: direction (nhập / xuất khẩu), subject (cá nhân / tổ chức / hộ kinh doanh),
-foreign element, level (trung ương / tỉnh / huyện / xã). For every group the searcher gives the learned ranker
-four numbers per candidate: the question names a value of the group, the candidate has one, they share a value,
-they conflict (both named, none shared).
+foreign element, level (trung ương / tỉnh / huyện / xã), age (dưới 14 tuổi / từ đủ 14 tuổi). For every group the
+searcher gives the learned ranker four numbers per candidate: the question names a value of the group, the candidate
+has one, they share a value, they conflict (both named, none shared).
 """
 
 from __future__ import annotations
@@ -21,9 +21,42 @@ CONTRASTS_FILE = "contrasts.yml"  # in the knowledge base folder (KB_DIR, knowle
 PER_GROUP = ("q_has", "c_has", "match", "conflict")
 
 
+_RANGE = re.compile(r"\{(\d+)-(\d+)\}")
+
+
+def expand_ranges(phrase: str) -> List[str]:
+    """A phrase with a number range written ``{lo-hi}`` as one phrase per number: ``"{0-2} tuổi"`` →
+    ``["0 tuổi", "1 tuổi", "2 tuổi"]``; other phrases as they are."""
+    match = _RANGE.search(phrase)
+    if not match:
+        return [phrase]
+    lo, hi = int(match.group(1)), int(match.group(2))
+    head, tail = phrase[: match.start()], phrase[match.end():]
+    return [p for n in range(lo, hi + 1) for p in expand_ranges(head + str(n) + tail)]
+
+
 def _alternation(phrases: Sequence[str]) -> re.Pattern:
     folded = sorted({fold(p) for p in phrases if p.strip()}, key=len, reverse=True)
     return re.compile(r"\b(?:" + "|".join(re.escape(p) for p in folded) + r")\b")
+
+
+class _PhraseReader:
+    """The values a text says in one group: its phrases matched leftmost-longest, so a phrase inside a longer one of
+    another value does not count ("14 tuổi" inside "dưới 14 tuổi", "trung ương" inside "thành phố trực thuộc
+    trung ương")."""
+
+    def __init__(self, phrases_by_value: Dict[str, Sequence[str]]) -> None:
+        self.values_of: Dict[str, set] = {}
+        for value, phrases in phrases_by_value.items():
+            for phrase in phrases:
+                if phrase.strip():
+                    self.values_of.setdefault(fold(phrase), set()).add(value)
+        self.pattern = _alternation(list(self.values_of)) if self.values_of else None
+
+    def read(self, folded: str) -> FrozenSet[str]:
+        if self.pattern is None:
+            return frozenset()
+        return frozenset(v for m in self.pattern.finditer(folded) for v in self.values_of[m.group(0)])
 
 
 class ContrastTable:
@@ -36,11 +69,15 @@ class ContrastTable:
         self.in_name: Dict[str, Dict[str, re.Pattern]] = {}
         self.asked_by: Dict[str, Dict[str, re.Pattern]] = {}
         self.strip: Dict[str, re.Pattern] = {}
+        self._readers: Dict[str, Dict[str, _PhraseReader]] = {"in_name": {}, "asked_by": {}}
         for group, spec in (data.get("groups") or {}).items():
             self.groups.append(group)
             self.values[group] = list(spec["values"])
-            self.in_name[group] = {v: _alternation(s["in_name"]) for v, s in spec["values"].items()}
-            self.asked_by[group] = {v: _alternation(s["asked_by"]) for v, s in spec["values"].items()}
+            for kind, patterns in (("in_name", self.in_name), ("asked_by", self.asked_by)):
+                phrases = {v: [p for phrase in s[kind] for p in expand_ranges(phrase)]
+                           for v, s in spec["values"].items()}
+                patterns[group] = {v: _alternation(ps) for v, ps in phrases.items()}
+                self._readers[kind][group] = _PhraseReader(phrases)
             if spec.get("strip"):
                 self.strip[group] = _alternation(spec["strip"])
 
@@ -57,20 +94,20 @@ class ContrastTable:
     def feature_names(self) -> List[str]:
         return [f"{g}_{part}" for g in self.groups for part in PER_GROUP]
 
-    def _values(self, folded: str, patterns: Dict[str, Dict[str, re.Pattern]]) -> Dict[str, FrozenSet[str]]:
+    def _values(self, folded: str, kind: str) -> Dict[str, FrozenSet[str]]:
         out = {}
         for group in self.groups:
             text = self.strip[group].sub(" ", folded) if group in self.strip else folded
-            out[group] = frozenset(v for v, pattern in patterns[group].items() if pattern.search(text))
+            out[group] = self._readers[kind][group].read(text)
         return out
 
     def name_values(self, name: str) -> Dict[str, FrozenSet[str]]:
         """Values a procedure name carries, per group."""
-        return self._values(fold(name), self.in_name)
+        return self._values(fold(name), "in_name")
 
     def asked_values(self, folded_question: str) -> Dict[str, FrozenSet[str]]:
         """Values a (folded) question asks for, per group."""
-        return self._values(folded_question, self.asked_by)
+        return self._values(folded_question, "asked_by")
 
     def entry_matrix(self, names: Sequence[str]) -> Dict[str, np.ndarray]:
         """Per group, a bool matrix entries x values."""

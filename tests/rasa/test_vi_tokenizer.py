@@ -139,6 +139,9 @@ def test_teencode_lemmas(tokenizer):
         "cho", "minh", "hoi", "lay", "lai", "mat_khau", "vneid",
     ]
     assert lemmas_of(tokenizer, "mk quen mat mk roi") == ["minh", "quen", "mat", "mat_khau", "roi"]
+    # "ck" is "chồng" beside the speaker, "chứng khoán" after a securities firm; alone it stays as typed.
+    assert lemmas_of(tokenizer, "ck e lm khai sinh") == ["chong", "em", "lam", "khai_sinh"]
+    assert lemmas_of(tokenizer, "cty ck tăng vốn") == ["cong_ty_chung_khoan", "tang", "von"]
     # Dotted/hyphenated words are not split into teencode pieces ("e" alone would become "em").
     assert lemmas_of(tokenizer, "gửi e-mail cho e") == ["gui", "e_mail", "cho", "em"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from knowledge import bank, store
-from knowledge.contrast import get_contrasts
+from knowledge.contrast import expand_ranges, get_contrasts
 from knowledge.text import fold
 
 
@@ -171,6 +171,27 @@ def test_contrast_values_of_questions_and_names():
     # Some portal names abbreviate the central level.
     assert table.name_values("Cấp giấy phép nhận chìm ở biển (cấp TW)")["level"] == {"trung_uong"}
     assert table.asked_values(fold("chồng tôi người Hàn, đăng ký kết hôn ở đâu"))["foreign"] == {"nuoc_ngoai"}
+
+@pytest.mark.parametrize("question, ages", [
+    ("làm thẻ căn cước cho con 14 tuổi", {"tu_14"}),
+    ("con tôi 9 tuổi làm căn cước ở đâu", {"duoi_14"}),
+    ("bé 3 tuổi có phải làm căn cước không", {"duoi_6", "duoi_14"}),
+    ("thẻ căn cước cho trẻ dưới 14 tuổi", {"duoi_14"}),  # not "14 tuổi" of the other value
+    ("cháu chưa đủ 14 tuổi", {"duoi_14"}),
+    ("bé 5 tháng tuổi", {"duoi_6", "duoi_14"}),
+    ("bà tôi 82 tuổi làm lại căn cước", {"tu_14"}),
+    ("làm căn cước cho con", set()),
+])
+def test_ages_are_read_as_numbers(question, ages):
+    assert get_contrasts().asked_values(fold(question))["age"] == ages
+
+
+def test_a_phrase_inside_a_longer_one_of_another_value_does_not_count():
+    table = get_contrasts()
+    assert table.name_values("Cấp thẻ căn cước cho người dưới 14 tuổi")["age"] == {"duoi_14"}
+    assert table.name_values("Cấp thẻ căn cước cho người từ đủ 14 tuổi trở lên")["age"] == {"tu_14"}
+    assert table.asked_values(fold("thành phố trực thuộc trung ương"))["level"] == {"tinh"}
+    assert expand_ranges("{1-3} tuổi") == ["1 tuổi", "2 tuổi", "3 tuổi"]
 
 
 @pytest.mark.parametrize("a, b, nested", [

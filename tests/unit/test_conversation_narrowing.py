@@ -88,6 +88,30 @@ def test_a_question_that_already_says_which_sibling_gets_its_answer_without_the_
     assert messages[0]["text"] == "Về giấy phép lái xe: bạn cần cấp lại (mất, hỏng), cấp đổi hay làm lần đầu?"
 
 
+AGES = [("1.014062", "Cấp thẻ căn cước cho người dưới 14 tuổi"),
+        ("1.014061", "Cấp thẻ căn cước cho người từ đủ 14 tuổi trở lên")]
+
+
+def test_an_age_in_the_question_picks_the_sibling_and_a_typed_age_answers_the_question():
+    q = "con tôi 9 tuổi, làm thẻ căn cước cần giấy tờ gì"
+    messages, _ = run(action_for({q: clarify(q, AGES)}), make_tracker(q, "ask_procedure"))
+    assert messages[0]["text"].startswith("**Cấp thẻ căn cước cho người dưới 14 tuổi** (mã thủ tục 1.014062)")
+
+    q = "làm thẻ căn cước cho con cần giấy tờ gì"
+    action = action_for({q: clarify(q, AGES)})
+    messages, events = run(action, make_tracker(q, "ask_procedure", entities=[{"entity": "aspect",
+                                                                                  "value": "documents"}]))
+    assert messages[0]["text"] == ("Về cấp thẻ căn cước cho người: bạn hỏi cho người dưới 14 tuổi hay từ đủ 14 "
+                                   "tuổi?")
+    assert [b["title"] for b in messages[0]["buttons"]] == ["Dưới 14 tuổi", "Từ đủ 14 tuổi"]
+    reply = "cháu 15 tuổi rồi"
+    messages, events = run(action, make_tracker(reply, "ask_procedure",
+                                                slots={"narrowing": slots_of(events)["narrowing"]}))
+    assert messages[0]["text"].startswith("**Cấp thẻ căn cước cho người từ đủ 14 tuổi trở lên** (mã thủ tục "
+                                          "1.014061)\nGiấy tờ phải nộp:")
+    assert slots_of(events)["procedure_code"] == "1.014061"
+
+
 def test_the_ordinary_case_and_a_special_one_get_a_question_without_the_negligible_third():
     q = "làm giấy khai sinh cần giấy tờ gì"
     ranked = [Hit(code="1.001193", name="Thủ tục đăng ký khai sinh", kind="procedure", url="", score=0.88,

@@ -47,6 +47,11 @@ SIBLING_QUESTIONS = [
                  "khẩu hay xuất khẩu?",
                  [("Nhập khẩu", ["1.003113"]), ("Xuất khẩu", ["1.003407"])],
                  id="direction"),
+    # "Cấp thẻ căn cước cho người dưới 14 tuổi" / "... từ đủ 14 tuổi trở lên": ages read from the names.
+    pytest.param(("1.014062", "1.014061"),
+                 "Về cấp thẻ căn cước cho người: bạn hỏi cho người dưới 14 tuổi hay từ đủ 14 tuổi?",
+                 [("Dưới 14 tuổi", ["1.014062"]), ("Từ đủ 14 tuổi", ["1.014061"])],
+                 id="age"),
     # "Cấp lại thẻ căn cước (thực hiện tại cấp tỉnh)" / "Cấp lại thẻ căn cước": the level read from the record when
     # the name has none.
     pytest.param(("2.001194", "1.014064"),
@@ -106,6 +111,9 @@ def test_a_typed_answer_picks_the_button_with_those_words():
     (("1.003113", "1.003407"), "hàng xuất đi Trung Quốc", "1.003407"),
     (("2.001194", "1.014064"), "ở phường", "1.014064"),
     (("2.001194", "1.014064"), "o tinh", "2.001194"),
+    (("1.014062", "1.014061"), "con tôi 9 tuổi", "1.014062"),
+    (("1.014062", "1.014061"), "cháu vừa đủ 14 tuổi", "1.014061"),
+    (("1.014062", "1.014061"), "chưa đủ 14 tuổi", "1.014062"),
     (("1.001193", "1.004772"), "bình thường thôi", "1.001193"),
     (("1.001193", "1.004772"), "con tôi mới sinh, trường hợp thông thường", "1.001193"),
     (("1.001193", "1.004772"), "cho người đã có hồ sơ", "1.004772"),

@@ -83,6 +83,18 @@ def test_expand_teencode_only_replaces_whole_words():
         ("Lấy lại MK tài khoản dvc ntn", "Lấy lại mật khẩu tài khoản dịch vụ công như thế nào"),
         ("mk mún đổi mk tk", "mình muốn đổi mật khẩu tài khoản"),
         ("nhà mk mất sổ đỏ", "nhà mình mất sổ đỏ"),
+        ("e vs ck chưa đk kết hôn mà bé sinh r", "em với chồng chưa đăng ký kết hôn mà bé sinh rồi"),
+        ("ck e ng Hàn mún nhập quốc tịch", "chồng em người Hàn muốn nhập quốc tịch"),
+        ("cty ck bên e mún tăng vốn điều lệ", "công ty chứng khoán bên em muốn tăng vốn điều lệ"),
+        ("cc hành nghề ck bị mất", "cc hành nghề chứng khoán bị mất"),
+        ("ck tiền lệ phí rồi", "ck tiền lệ phí rồi"),
+        ("vc e hiếm muộn mún nhận con nuôi", "vợ chồng em hiếm muộn muốn nhận con nuôi"),
+        ("tư vấn viên nghỉ vc thì thu hồi thẻ", "tư vấn viên nghỉ việc thì thu hồi thẻ"),
+        ("vk ck mk ở trọ", "vợ chồng mình ở trọ"),
+        ("xin gp vận chuyển vk thể thao", "xin giấy phép vận chuyển vũ khí thể thao"),
+        ("ký hđ thuê nhà r thì đk tạm trú ở đâu", "ký hợp đồng thuê nhà rồi thì đăng ký tạm trú ở đâu"),
+        ("HĐ mua bán xe có cần công chứng ko", "hợp đồng mua bán xe có cần công chứng không"),
+        ("tạm ngừng hđ kinh doanh", "tạm ngừng hđ kinh doanh"),
     ],
 )
 def test_context_senses_tell_which_meaning(typed, expanded):
@@ -111,9 +123,11 @@ def test_expand_teencode_covers_the_domain_shorthand(typed, expanded):
 
 
 def test_ambiguous_shorthand_and_syllables_are_left_alone():
-    # hđ: hoạt động / hợp đồng; hk: không / hộ khẩu / hàng không; ls: luật sư / lãi suất / liệt sĩ.
-    text = "hết hđ thuê nhà thì chuyển hk, ls có cần đi cùng ko"
-    assert expand_teencode(text) == "hết hđ thuê nhà thì chuyển hk, ls có cần đi cùng không"
+    # hđ: hoạt động / hợp đồng (with no neighbour that tells); hk: không / hộ khẩu / hàng không; ls: luật sư /
+    # lãi suất / liệt sĩ.
+    text = "hết hđ thì chuyển hk, ls có cần đi cùng ko"
+    assert expand_teencode(text) == "hết hđ thì chuyển hk, ls có cần đi cùng không"
+    assert expand_teencode("hết hđ thuê nhà") == "hết hợp đồng thuê nhà"
     # Unaccented syllables that are words ("ban" bạn/bán/ban, "can" cần/căn, "con") never become keys.
     assert expand_teencode("ban can con gia ca tien") == "ban can con gia ca tien"
 
