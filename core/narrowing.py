@@ -291,6 +291,15 @@ class Narrowing:
             return any(not _NEGATION.search(folded[max(0, m.start() - 24): m.start()])
                        for p in patterns for m in p.finditer(folded))
 
+        if question.group in self.contrasts.groups:  # leftmost-longest: "dưới 14 tuổi" names no "14 tuổi"
+            said = self.contrasts.asked_matches(folded, question.group)
+            meant = {v for start, v in said if not _NEGATION.search(folded[max(0, start - 24): start])}
+            named = [o for o in question.options if o.value != NONE and set(o.value.split("+")) & meant]
+            others = [o for o in question.options if named and o is not named[0] and o.value != NONE]
+            mentioned = {v for _, v in said}
+            if len(named) != 1 or any(set(o.value.split("+")) & mentioned for o in others):
+                return None
+            return named[0]
         named = [o for o in question.options if affirmed(self._mention_patterns(question.group, o))]
         if len(named) != 1:
             return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Optional, Sequence
+from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -53,10 +53,14 @@ class _PhraseReader:
                     self.values_of.setdefault(fold(phrase), set()).add(value)
         self.pattern = _alternation(list(self.values_of)) if self.values_of else None
 
-    def read(self, folded: str) -> FrozenSet[str]:
+    def matches(self, folded: str) -> List[Tuple[int, str]]:
+        """``(start, value)`` of every phrase found, leftmost-longest."""
         if self.pattern is None:
-            return frozenset()
-        return frozenset(v for m in self.pattern.finditer(folded) for v in self.values_of[m.group(0)])
+            return []
+        return [(m.start(), v) for m in self.pattern.finditer(folded) for v in sorted(self.values_of[m.group(0)])]
+
+    def read(self, folded: str) -> FrozenSet[str]:
+        return frozenset(v for _, v in self.matches(folded))
 
 
 class ContrastTable:
@@ -100,6 +104,13 @@ class ContrastTable:
             text = self.strip[group].sub(" ", folded) if group in self.strip else folded
             out[group] = self._readers[kind][group].read(text)
         return out
+
+    def asked_matches(self, folded_question: str, group: str) -> List[Tuple[int, str]]:
+        """``(start, value)`` of each phrase of ``group`` a (folded) question says, leftmost-longest: where it says
+        it, for a reader that checks what comes before (a denial)."""
+        text = self.strip[group].sub(lambda m: " " * len(m.group(0)), folded_question) if group in self.strip \
+            else folded_question
+        return self._readers["asked_by"][group].matches(text)
 
     def name_values(self, name: str) -> Dict[str, FrozenSet[str]]:
         """Values a procedure name carries, per group."""

@@ -140,6 +140,9 @@ def test_a_reply_that_names_no_option_is_not_an_answer(reply):
     (("1.003113", "1.003407"), "công ty tôi xuất khẩu thịt lợn đông lạnh sang Trung Quốc, xin giấy kiểm dịch thế nào",
      "1.003407"),
     (("1.000656", "1.000419"), "xin hỏi đăng ký khai tử lưu động cần những gì", "1.000419"),
+    # An age: "dưới 14 tuổi" names the under-14 option only, not "14 tuổi".
+    (("1.014062", "1.014061"), "làm thẻ căn cước cho trẻ dưới 14 tuổi cần giấy tờ gì", "1.014062"),
+    (("1.014062", "1.014061"), "con tôi 15 tuổi làm căn cước lần đầu ở đâu", "1.014061"),
 ])
 def test_a_question_that_already_names_an_option_is_not_asked_it(codes, message, picked):
     question = plan(*codes)
@@ -159,6 +162,8 @@ def test_a_question_that_already_names_an_option_is_not_asked_it(codes, message,
     # Denied, not named.
     (("3.000348", "3.000347", "3.000346"), "đây là lần đầu xin bằng lái chứ không phải cấp lại, phí bao nhiêu"),
     (("1.000894", "2.000806"), "đăng ký kết hôn, cả hai chúng tôi đều chưa ra nước ngoài bao giờ, cần giấy tờ gì"),
+    # Two ages named.
+    (("1.014062", "1.014061"), "nhà tôi có hai con 10 tuổi và 16 tuổi, làm căn cước cho cả hai thế nào"),
     # The ordinary case is what a question that says nothing special means, not something it says.
     (("1.001193", "1.004772"), "làm giấy khai sinh bình thường cho con cần giấy tờ gì"),
 ])
