@@ -303,8 +303,8 @@ def source_stamp_for(source_hash: Optional[str], model: Optional[str]) -> str:
 
 
 def _digest(index_fields: list) -> str:
-    """The index's fields, this module's version, seed and code, the index format and accent model versions, and
-    the tables and sets the features read."""
+    """The index's fields, this module's version, seed and code (and the contrast reader's), the index format and
+    accent model versions, and the tables and sets the features read."""
     from knowledge.accents import MODEL_VERSION as ACCENTS_VERSION
     from knowledge.index import INDEX_VERSION
     from knowledge.store import data_dir
@@ -318,6 +318,7 @@ def _digest(index_fields: list) -> str:
         if path.exists():
             digest.update(path.read_bytes())
     digest.update(Path(__file__).read_bytes())
+    digest.update(Path(__file__).with_name("contrast.py").read_bytes())  # reads the contrast features' values
     return digest.hexdigest()
 
 
