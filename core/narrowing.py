@@ -295,11 +295,11 @@ class Narrowing:
             said = self.contrasts.asked_matches(folded, question.group)
             meant = {v for start, v in said if not _NEGATION.search(folded[max(0, start - 24): start])}
             named = [o for o in question.options if o.value != NONE and set(o.value.split("+")) & meant]
-            others = [o for o in question.options if named and o is not named[0] and o.value != NONE]
-            mentioned = {v for _, v in said}
-            if len(named) != 1 or any(set(o.value.split("+")) & mentioned for o in others):
+            if len(named) != 1:
                 return None
-            return named[0]
+            mentioned = {v for _, v in said}
+            others = [o for o in question.options if o is not named[0] and o.value != NONE]
+            return None if any(set(o.value.split("+")) & mentioned for o in others) else named[0]
         named = [o for o in question.options if affirmed(self._mention_patterns(question.group, o))]
         if len(named) != 1:
             return None
