@@ -172,6 +172,7 @@ def test_contrast_values_of_questions_and_names():
     assert table.name_values("Cấp giấy phép nhận chìm ở biển (cấp TW)")["level"] == {"trung_uong"}
     assert table.asked_values(fold("chồng tôi người Hàn, đăng ký kết hôn ở đâu"))["foreign"] == {"nuoc_ngoai"}
 
+
 @pytest.mark.parametrize("question, ages", [
     ("làm thẻ căn cước cho con 14 tuổi", {"tu_14"}),
     ("con tôi 9 tuổi làm căn cước ở đâu", {"duoi_14"}),
