@@ -153,12 +153,9 @@ def test_notification_match(text, why):
 
 
 def test_thong_bao_alone_stays_a_notification_request_only_when_the_search_is_unsure():
-    from knowledge.search import Hit, SearchResponse
-
     text = "thông báo hủy biên lai hải quan"
-    hit = Hit(code="1.007906", name="Thông báo kết quả hủy Biên lai", kind="procedure", url="", score=0.9,
-              probability=0.9)
-    sure = SearchResponse(text, False, decision="answer", confidence=0.9, results=[hit])
+    hit = proc_hit("1.007906", "Thông báo kết quả hủy Biên lai", 0.9, probability=0.9)
+    sure = answering(text, hit, confidence=0.9)
     unsure = SearchResponse(text, True, decision="abstain", confidence=0.3, results=[hit])
     assert not notification_intent_kept(text, sure)
     assert notification_intent_kept(text, unsure)
