@@ -70,18 +70,18 @@ class ContrastTable:
         """``data`` is the parsed YAML (``{"groups": {group: {"values": {...}, "strip": [...]}}}``)."""
         self.groups: List[str] = []
         self.values: Dict[str, List[str]] = {}
-        self.in_name: Dict[str, Dict[str, re.Pattern]] = {}
-        self.asked_by: Dict[str, Dict[str, re.Pattern]] = {}
+        self.asked_by: Dict[str, Dict[str, re.Pattern]] = {}  # per value: what picks it in a typed reply
         self.strip: Dict[str, re.Pattern] = {}
         self._readers: Dict[str, Dict[str, _PhraseReader]] = {"in_name": {}, "asked_by": {}}
         for group, spec in (data.get("groups") or {}).items():
             self.groups.append(group)
             self.values[group] = list(spec["values"])
-            for kind, patterns in (("in_name", self.in_name), ("asked_by", self.asked_by)):
+            for kind in ("in_name", "asked_by"):
                 phrases = {v: [p for phrase in s[kind] for p in expand_ranges(phrase)]
                            for v, s in spec["values"].items()}
-                patterns[group] = {v: _alternation(ps) for v, ps in phrases.items()}
                 self._readers[kind][group] = _PhraseReader(phrases)
+                if kind == "asked_by":
+                    self.asked_by[group] = {v: _alternation(ps) for v, ps in phrases.items()}
             if spec.get("strip"):
                 self.strip[group] = _alternation(spec["strip"])
 
