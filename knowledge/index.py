@@ -20,6 +20,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
+from knowledge.accents import NLU_DIR
 from knowledge.text import fold, lexical_tokens, syllables, unique
 from nlu_components.normalize import TEENCODE_PATH
 
@@ -142,6 +143,11 @@ def source_hash(knowledge_dir: Optional[Path] = None) -> str:
     # The live teencode table expands the words of every bank question and passage before their BM25 tokens and
     # embeddings are made (knowledge.text.fold): editing it makes the index stale.
     digest.update(TEENCODE_PATH.read_bytes())
+    # The NLU examples are part of the diacritic restorer's corpus (knowledge.accents), which restores every bank
+    # question before it is embedded: regenerating them (scripts/nlu_from_bank.py) changes the bank's vectors.
+    for path in sorted(NLU_DIR.glob("*.yml")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
