@@ -31,9 +31,12 @@ if str(ROOT) not in sys.path:
 
 from knowledge import store  # noqa: E402
 from knowledge.bank import bank_fold, jaccard, level_free_key, load_bank, load_strangers, word_set  # noqa: E402
+from scripts.eval_retrieval import DEVSET, HELDOUT, load_devset  # noqa: E402
+from scripts.replay_review import PAIRS  # noqa: E402
 
 LOOKALIKE_JACCARD = 0.5
 MAX_LOOKALIKES = 3
+COMMON_WORD_NAMES = 200  # a word in this many names ("cấp", "giấy") proposes no candidates by itself
 CASUAL_STYLES = ("story", "short", "no_diacritics", "teencode")
 PORTAL_STYLES = ("formal", "aspect", "abbrev")
 FOREIGN_WORDS = ("nước ngoài", "đầu tư", "xuất khẩu", "nhập khẩu", "quá cảnh", "lao động", "visa", "thị thực",
@@ -41,7 +44,6 @@ FOREIGN_WORDS = ("nước ngoài", "đầu tư", "xuất khẩu", "nhập khẩu
 MAX_TEXT = 160
 NEAR_BANK = 0.8
 NEAR_EVAL = 0.6
-EVAL_FILES = ("tests/retrieval/devset.jsonl", "tests/retrieval/heldout.jsonl", "tests/retrieval/review_replay.jsonl")
 
 
 def _short(text: object, limit: int = MAX_TEXT) -> str:
@@ -55,8 +57,8 @@ def _pick(options: Sequence[str], key: str) -> str:
 
 def lookalikes(procedures: Sequence) -> Dict[str, List[str]]:
     """Each code's most similar other names (by level-free words), one per level-free name."""
-    words = {p.code: frozenset(level_free_key(p.name).split()) for p in procedures}
     keys = {p.code: level_free_key(p.name) for p in procedures}
+    words = {code: frozenset(key.split()) for code, key in keys.items()}
     by_word: Dict[str, set] = defaultdict(set)
     for code, ws in words.items():
         for w in ws:
@@ -66,7 +68,7 @@ def lookalikes(procedures: Sequence) -> Dict[str, List[str]]:
     for code, ws in words.items():
         candidates = set()
         for w in ws:
-            if len(by_word[w]) < 200:
+            if len(by_word[w]) < COMMON_WORD_NAMES:
                 candidates |= by_word[w]
         scored = []
         for other in candidates:
@@ -117,12 +119,12 @@ def packet(p, alikes: List[str], levels: List[str]) -> str:
 def evaluation_questions() -> List[str]:
     """Every question an evaluation set asks: the strangers' sets, dev, held-out and the review replay."""
     texts = [r["q"] for part in ("calibration", "test") for r in load_strangers(part)]
-    for name in EVAL_FILES:
-        for line in (ROOT / name).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                record = json.loads(line)
-                texts.append(record.get("question") or record.get("q") or "")
-    return [t for t in texts if t]
+    texts += [r["question"] for path in (DEVSET, HELDOUT) for r in load_devset(path)]
+    for line in PAIRS.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            pair = json.loads(line)
+            texts += [pair["seen"], pair["unseen"]]
+    return texts
 
 
 def merge(parts_dir: Path, batch: int) -> Dict[str, int]:
