@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from knowledge import store  # noqa: E402
-from knowledge.bank import bank_fold, jaccard, level_free_key, load_bank, load_strangers, word_set  # noqa: E402
+from knowledge.bank import STYLES, bank_fold, jaccard, level_free_key, load_bank, load_strangers, word_set  # noqa: E402
 from scripts.eval_retrieval import DEVSET, HELDOUT, load_devset  # noqa: E402
 from scripts.replay_review import PAIRS  # noqa: E402
 
@@ -88,7 +88,8 @@ def lookalikes(procedures: Sequence) -> Dict[str, List[str]]:
     return out
 
 
-def packet(p, alikes: List[str], levels: List[str]) -> str:
+def packet(p, alikes: List[str], levels: List[str], casual_styles: Sequence[str] = CASUAL_STYLES,
+           portal_styles: Sequence[str] = PORTAL_STYLES, tag: str = "") -> str:
     channel = p.channels[0] if p.channels else None
     fee = channel.fee.text if channel else ""
     duration = channel.duration.text if channel else ""
@@ -99,9 +100,9 @@ def packet(p, alikes: List[str], levels: List[str]) -> str:
     agencies = p.agencies.implementing or p.agencies.competent
     text = f"{p.name} {' '.join(p.applicants)}".lower()
     foreign = any(word in text for word in FOREIGN_WORDS)
-    casual = _pick(CASUAL_STYLES, "casual:" + p.code)
-    portal = "english" if foreign and _pick(("en", "vi", "vi"), "english:" + p.code) == "en" else \
-        _pick(PORTAL_STYLES, "portal:" + p.code)
+    casual = _pick(casual_styles, tag + "casual:" + p.code)
+    portal = "english" if foreign and _pick(("en", "vi", "vi"), tag + "english:" + p.code) == "en" else \
+        _pick(portal_styles, tag + "portal:" + p.code)
     lines = [f"### {p.code}", f"- name: {p.name}", f"- field: {p.field}; levels: {', '.join(levels)}",
              f"- agency: {_short(', '.join(agencies))}", f"- applicants: {_short(', '.join(p.applicants))}",
              f"- fee: {_short(fee) or 'không ghi'}; time: {_short(duration) or 'không ghi'}; "
@@ -166,7 +167,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="folder for the packets")
     parser.add_argument("--merge", type=Path, help="folder of the writers' part_*.jsonl files")
     parser.add_argument("--batch", type=int, help="with --merge: the batch number to write")
+    parser.add_argument("--casual", default=",".join(CASUAL_STYLES),
+                        help="styles the first question of a packet is drawn from (comma separated)")
+    parser.add_argument("--portal", default=",".join(PORTAL_STYLES),
+                        help="styles the second question is drawn from (English instead for a third of the "
+                             "foreign-facing procedures)")
+    parser.add_argument("--tag", default="", help="varies which style each procedure draws (e.g. the batch number)")
     args = parser.parse_args(argv)
+    casual, portal = args.casual.split(","), args.portal.split(",")
+    unknown = sorted(set(casual + portal) - set(STYLES))
+    if unknown:
+        parser.error(f"unknown styles: {', '.join(unknown)} (known: {', '.join(STYLES)})")
     if args.merge:
         if args.batch is None:
             parser.error("--merge needs --batch")
@@ -183,7 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     size = -(-len(procedures) // args.parts)
     for part in range(args.parts):
         chunk = procedures[part * size:(part + 1) * size]
-        text = "\n\n".join(packet(p, alikes[p.code], sorted(levels[level_free_key(p.name)])) for p in chunk)
+        text = "\n\n".join(packet(p, alikes[p.code], sorted(levels[level_free_key(p.name)]), casual, portal,
+                                  args.tag) for p in chunk)
         (args.out / f"part_{part + 1}.md").write_text(text + "\n", encoding="utf-8")
         print(f"part {part + 1}: {len(chunk)} procedures, "
               f"{sum(1 for p in chunk if alikes[p.code])} with look-alikes")
