@@ -7,6 +7,8 @@ level phrases and the "Thủ tục" prefix left out), so that a question can car
 circumstance that makes it this procedure and not its neighbour: nothing from the bank or a test set shapes them.
 
     python scripts/bank_packets.py --parts 8 --out /tmp/packets
+    python scripts/bank_packets.py --parts 8 --out /tmp/packets --casual teencode,no_diacritics,story \
+        --portal abbrev,short --tag b13     # batch 13: the styles answered worst, a new draw per procedure
     python scripts/bank_packets.py --merge /tmp/written --batch 12
 
 ``--merge`` joins the writers' files (``part_*.jsonl``, ``{"code", "q", "style"}``) into

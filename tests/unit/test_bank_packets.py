@@ -1,7 +1,10 @@
-"""The look-alikes a writing packet names (scripts/bank_packets.py): read from the names alone."""
+"""Writing packets (scripts/bank_packets.py): the look-alikes they name, read from the names alone, and the styles they ask for."""
 from types import SimpleNamespace
 
-from scripts.bank_packets import lookalikes
+import pytest
+
+from knowledge import store
+from scripts.bank_packets import lookalikes, main, packet
 
 
 def _procedure(code: str, name: str) -> SimpleNamespace:
@@ -22,9 +25,6 @@ def test_lookalikes_name_the_sibling_not_the_level_variant_nor_an_unrelated_name
 
 
 def test_a_packet_asks_for_the_styles_the_batch_draws_from():
-    from knowledge import store
-    from scripts.bank_packets import packet
-
     procedure = next(p for p in store.load_procedures() if p.code == "1.000656")  # Thủ tục đăng ký khai tử
     text = packet(procedure, [], ["Cấp xã"], casual_styles=["teencode"], portal_styles=["abbrev"], tag="b13")
     assert text.splitlines()[-1] == "- write: 1 `teencode`, 1 `abbrev`"
@@ -32,10 +32,6 @@ def test_a_packet_asks_for_the_styles_the_batch_draws_from():
 
 
 def test_an_unknown_style_is_refused_before_anything_is_written(tmp_path, capsys):
-    import pytest
-
-    from scripts.bank_packets import main
-
     with pytest.raises(SystemExit) as stopped:
         main(["--out", str(tmp_path / "packets"), "--casual", "teencode,chat"])
     assert stopped.value.code == 2
