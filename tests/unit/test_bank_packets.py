@@ -1,4 +1,5 @@
-"""Writing packets (scripts/bank_packets.py): the look-alikes they name, read from the names alone, and the styles they ask for."""
+"""Writing packets (scripts/bank_packets.py): the look-alikes they name, read from the names alone, and the
+styles they ask for."""
 from types import SimpleNamespace
 
 import pytest
